@@ -1,0 +1,59 @@
+// Shared last step of every builder: measure the layers, write the config,
+// choose the tag (default: derived from the image ID, i.e. from the content)
+// and hand back the parts an output writer needs.
+import { buildConfigJson, goArch, overlayBaseConfig, type ImageConfigJson, type ImageRuntimeConfig } from "./config.js";
+import { hexOf } from "./digest.js";
+import { measureLayers, type Layer, type MeasuredLayer } from "./layer.js";
+import type { ImageParts } from "./docker-archive.js";
+import type { Created } from "./time.js";
+
+export interface AssembleInput {
+  name: string;
+  tag?: string;
+  base?: { config: ImageConfigJson; layers: MeasuredLayer[] };
+  layers: Layer[];
+  config?: ImageRuntimeConfig;
+  created: Created;
+  architecture?: string;
+  os?: string;
+}
+
+export interface Assembled extends ImageParts {
+  name: string;
+  tag: string;
+  architecture: string;
+  os: string;
+}
+
+export function checkName(name: string): void {
+  const parts = name.split("/");
+  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
+  const component = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+  if (!name || parts.length === 0 || !parts.every((p) => component.test(p))) {
+    throw new Error(`invalid image name "${name}": use lowercase letters, digits and separators (. _ -), optionally a registry host and / paths`);
+  }
+}
+
+export function checkTag(tag: string): void {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new Error(`invalid image tag "${tag}"`);
+}
+
+export async function assemble(input: AssembleInput): Promise<Assembled> {
+  checkName(input.name);
+  if (input.tag !== undefined) checkTag(input.tag);
+  const own = await measureLayers(input.layers);
+  const layers = [...(input.base?.layers ?? []), ...own];
+  const architecture = input.architecture ?? input.base?.config.architecture ?? goArch();
+  const os = input.os ?? input.base?.config.os ?? "linux";
+  const { json, digest } = buildConfigJson({
+    architecture,
+    os,
+    config: overlayBaseConfig(input.base?.config.config, input.config ?? {}),
+    created: input.created.iso,
+    layers,
+    baseHistory: input.base?.config.history,
+    baseLayerCount: input.base?.layers.length ?? 0,
+  });
+  const tag = input.tag ?? hexOf(digest).slice(0, 32);
+  return { name: input.name, tag, architecture, os, layers, configJson: json, configDigest: digest, repoTags: [`${input.name}:${tag}`], mtime: input.created.epoch };
+}

@@ -1,0 +1,121 @@
+// Read a base image (fromImage): a docker-archive tar (whole archive or its
+// layers may be gzipped, as nixpkgs and `docker save` produce) or an OCI
+// layout directory. Layers are used in place when uncompressed, otherwise
+// decompressed into a temporary directory released by close().
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { Readable } from "node:stream";
+import { readRange, readTarFile, readTarMember, type TarReadEntry } from "./tar-reader.js";
+import type { ImageConfigJson } from "./config.js";
+import type { MeasuredLayer } from "./layer.js";
+import { measure } from "./digest.js";
+import { isGzip } from "./gzip.js";
+
+export interface BaseImage {
+  config: ImageConfigJson;
+  layers: MeasuredLayer[];
+  repoTags: string[];
+  /** Uncompressed layer files for readers that need random access (exportImage). */
+  layerFiles: { path: string; offset: number; size: number }[];
+  close(): Promise<void>;
+}
+
+async function head(path: string, offset = 0): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const b = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(b, 0, 4, offset);
+    return b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function gunzipTo(src: AsyncIterable<Buffer>, dest: string): Promise<void> {
+  await pipeline(Readable.from(src), createGunzip(), createWriteStream(dest));
+}
+
+export interface BaseSelector {
+  fromImageName?: string;
+  fromImageTag?: string;
+}
+
+export async function openBaseImage(path: string, sel: BaseSelector = {}): Promise<BaseImage> {
+  const tmp = await mkdtemp(join(tmpdir(), "ndt-base-"));
+  const close = () => rm(tmp, { recursive: true, force: true });
+  try {
+    const st = await stat(path);
+    const img = st.isDirectory() ? await openOci(path, tmp) : await openDockerArchive(path, tmp, sel);
+    return { ...img, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+type Opened = Omit<BaseImage, "close">;
+
+async function layerFrom(file: string, offset: number, size: number, tmp: string, i: number) {
+  if (isGzip(await head(file, offset))) {
+    const dest = join(tmp, `layer-${i}.tar`);
+    await gunzipTo(readRange(file, offset, size), dest);
+    return { path: dest, offset: 0, size: (await stat(dest)).size };
+  }
+  return { path: file, offset, size };
+}
+
+async function finish(config: ImageConfigJson, files: { path: string; offset: number; size: number }[], repoTags: string[]): Promise<Opened> {
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== files.length) throw new Error(`base image: ${files.length} layers but ${diffIds.length} diff_ids`);
+  const layers: MeasuredLayer[] = [];
+  for (const [i, f] of files.entries()) {
+    const m = await measure(readRange(f.path, f.offset, f.size));
+    if (m.digest !== diffIds[i]) throw new Error(`base image: layer ${i + 1} has digest ${m.digest}, config says ${diffIds[i]}`);
+    layers.push({ open: () => readRange(f.path, f.offset, f.size), comment: `base layer ${i + 1}`, diffId: m.digest, size: m.size });
+  }
+  return { config, layers, repoTags, layerFiles: files };
+}
+
+async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): Promise<Opened> {
+  let archive = path;
+  if (isGzip(await head(path))) {
+    archive = join(tmp, "image.tar");
+    await gunzipTo(createReadStream(path) as AsyncIterable<Buffer>, archive);
+  }
+  const members = new Map<string, TarReadEntry>();
+  for await (const e of readTarFile(archive)) members.set(e.name, e);
+  const read = async (name: string) => {
+    const e = members.get(name);
+    if (!e) throw new Error(`base image ${path}: no ${name} inside (not a docker-archive?)`);
+    return readTarMember(archive, e);
+  };
+  const manifest = JSON.parse((await read("manifest.json")).toString("utf8")) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
+  const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
+  const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
+  if (!entry) throw new Error(`base image ${path}: ${want ? `no image tagged ${want}` : "empty manifest.json"}`);
+  const config = JSON.parse((await read(entry.Config)).toString("utf8")) as ImageConfigJson;
+  const files = [];
+  for (const [i, l] of entry.Layers.entries()) {
+    const e = members.get(l);
+    if (!e) throw new Error(`base image ${path}: layer ${l} missing`);
+    files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
+  }
+  return finish(config, files, entry.RepoTags ?? []);
+}
+
+async function openOci(dir: string, tmp: string): Promise<Opened> {
+  const blob = (d: string) => join(dir, "blobs", ...d.split(":"));
+  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const first = index.manifests[0];
+  if (!first) throw new Error(`OCI layout ${dir}: empty index.json`);
+  const manifest = JSON.parse(await readFile(blob(first.digest), "utf8")) as { config: { digest: string }; layers: { digest: string; size: number }[] };
+  const config = JSON.parse(await readFile(blob(manifest.config.digest), "utf8")) as ImageConfigJson;
+  const files = [];
+  for (const [i, l] of manifest.layers.entries()) files.push(await layerFrom(blob(l.digest), 0, (await stat(blob(l.digest))).size, tmp, i));
+  const ref = first.annotations?.["io.containerd.image.name"];
+  return finish(config, files, ref ? [ref] : []);
+}

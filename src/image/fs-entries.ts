@@ -1,0 +1,89 @@
+// Turn host directories into sorted, normalised tar entries: mtime and owner
+// from the options, modes kept, hard links as regular files, symlinks kept.
+import { lstat, readdir, readlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { TarEntry } from "./tar-writer.js";
+
+export interface Ownership {
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+}
+
+export interface EntryDefaults extends Ownership {
+  mtime: number;
+}
+
+export const ROOT_OWNER: Ownership = { uid: 0, gid: 0, uname: "root", gname: "root" };
+
+/** Byte-wise comparison of archive names (what "sorted by name" means here). */
+export function compareNames(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** A directory entry made up by us (parents such as nix/ and nix/store/). */
+export function syntheticDir(name: string, d: EntryDefaults, mode = 0o755): TarEntry {
+  return { name, type: "dir", mode, size: 0, ...ownerOf(d), mtime: d.mtime };
+}
+
+function ownerOf(d: Ownership): Ownership {
+  return { uid: d.uid, gid: d.gid, uname: d.uname, gname: d.gname };
+}
+
+/** Entry for one host path (no recursion). Returns null for sockets. */
+export async function hostEntry(hostPath: string, name: string, d: EntryDefaults): Promise<TarEntry | null> {
+  const st = await lstat(hostPath);
+  const base = { name, mode: st.mode & 0o7777, mtime: d.mtime, ...ownerOf(d), size: 0 };
+  if (st.isDirectory()) return { ...base, type: "dir" };
+  if (st.isSymbolicLink()) return { ...base, type: "symlink", linkname: await readlink(hostPath) };
+  if (st.isFile()) return { ...base, type: "file", size: st.size, hostPath };
+  const dev = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
+  if (st.isCharacterDevice()) return { ...base, type: "char", ...dev };
+  if (st.isBlockDevice()) return { ...base, type: "block", ...dev };
+  if (st.isFIFO()) return { ...base, type: "fifo" };
+  return null;
+}
+
+/**
+ * Entries for a host path and everything below it, named under `prefix`
+ * ("" for the archive root: then the root directory itself is left out).
+ */
+export async function treeEntries(hostPath: string, prefix: string, d: EntryDefaults): Promise<TarEntry[]> {
+  const out: TarEntry[] = [];
+  const visit = async (p: string, name: string): Promise<void> => {
+    const e = name === "" ? null : await hostEntry(p, name, d);
+    if (e) out.push(e);
+    if (name !== "" && e?.type !== "dir") return;
+    const names = await readdir(p);
+    names.sort(compareNames);
+    for (const child of names) await visit(join(p, child), name === "" ? child : `${name}/${child}`);
+  };
+  await visit(hostPath, prefix);
+  return out;
+}
+
+/**
+ * Merge entry lists (later lists win on equal names), add missing parent
+ * directories, and sort by name.
+ */
+export function mergeEntries(lists: TarEntry[][], d: EntryDefaults): TarEntry[] {
+  const byName = new Map<string, TarEntry>();
+  for (const list of lists) {
+    for (const e of list) {
+      const prev = byName.get(e.name);
+      byName.set(e.name, e); // directories merge: their children stay
+      if (prev?.type === "dir" && e.type !== "dir") {
+        for (const k of [...byName.keys()]) if (k.startsWith(`${e.name}/`)) byName.delete(k);
+      }
+    }
+  }
+  for (const name of [...byName.keys()]) {
+    const parts = name.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("/");
+      if (!byName.has(parent)) byName.set(parent, syntheticDir(parent, d));
+    }
+  }
+  return [...byName.values()].sort((a, b) => compareNames(a.name, b.name));
+}

@@ -1,0 +1,45 @@
+// A layer: something that can produce its uncompressed tar stream as often
+// as needed (twice when streaming: once to hash, once to write), plus the
+// digest and size of that stream once measured.
+import { measure } from "./digest.js";
+import { writeTar, type TarEntry } from "./tar-writer.js";
+import { readRange } from "./tar-reader.js";
+import { stat } from "node:fs/promises";
+
+export interface Layer {
+  /** Uncompressed tar stream; must give identical bytes on every call. */
+  open(): AsyncIterable<Buffer>;
+  /** History comment for the image config. */
+  comment: string;
+  /** Set when known in advance (base layers). */
+  diffId?: string;
+  size?: number;
+}
+
+export interface MeasuredLayer extends Layer {
+  diffId: string;
+  size: number;
+}
+
+export function entriesLayer(entries: TarEntry[], comment: string): Layer {
+  return { open: () => writeTar(entries), comment };
+}
+
+/** A layer stored as an uncompressed tar file on disk. */
+export async function fileLayer(path: string, comment: string, diffId?: string): Promise<Layer> {
+  const size = (await stat(path)).size;
+  return { open: () => readRange(path, 0, size), comment, size, ...(diffId ? { diffId } : {}) };
+}
+
+export async function measureLayer(layer: Layer): Promise<MeasuredLayer> {
+  if (layer.diffId !== undefined && layer.size !== undefined) return layer as MeasuredLayer;
+  const m = await measure(layer.open());
+  return { ...layer, diffId: m.digest, size: m.size };
+}
+
+/** Measure and check that re-reading gives the same digest (inputs stable). */
+export async function measureLayers(layers: Layer[]): Promise<MeasuredLayer[]> {
+  const out: MeasuredLayer[] = [];
+  for (const l of layers) out.push(await measureLayer(l));
+  return out;
+}

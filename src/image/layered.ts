@@ -1,0 +1,190 @@
+// buildLayeredImage / streamLayeredImage: one layer per popular closure
+// path, the rest shared, then the customisation layer (contents linked into
+// the root, extraCommands' files). Store paths keep their absolute location;
+// plain host directories are copied into the image root.
+import { mkdtemp, rm, symlink, mkdir, readdir, lstat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve, basename } from "node:path";
+import { Readable } from "node:stream";
+import { execa } from "execa";
+import { assemble, type Assembled } from "./assemble.js";
+import { openBaseImage, type BaseImage } from "./base-image.js";
+import { parseReferencesGraph, readReferencesGraph, scanClosure, storePathsIn } from "./closure.js";
+import type { ImageRuntimeConfig } from "./config.js";
+import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
+import { entriesLayer, type Layer } from "./layer.js";
+import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from "./layering.js";
+import { referencesByPopularity, type ClosureNode } from "./popularity.js";
+import { archiveStream, writeImage, type ImageResult, type OutputOptions } from "./output.js";
+import { parseCreated } from "./time.js";
+
+export interface LayeredImageOptions extends Partial<Ownership> {
+  name: string;
+  /** Default: derived from the image content. */
+  tag?: string;
+  /** Store paths (linked into the root) or plain directories (copied into the root). */
+  contents?: string | string[];
+  /** Image config (Cmd, Entrypoint, Env, ...); store paths mentioned in it are included. */
+  config?: ImageRuntimeConfig;
+  /** ISO time or "now" (not reproducible). Default 1970-01-01T00:00:01Z. */
+  created?: string;
+  /** Default 100, at most 125. */
+  maxLayers?: number;
+  /** Shell commands run with /bin/sh in the customisation layer's scratch directory. */
+  extraCommands?: string;
+  /** Base image: docker-archive file or OCI layout directory. */
+  fromImage?: string;
+  fromImageName?: string;
+  fromImageTag?: string;
+  /** Nix exportReferencesGraph JSON (file path or parsed value); otherwise the contents are scanned. */
+  closureGraph?: string | ClosureNode[] | Record<string, unknown>;
+  closureGraphKey?: string;
+  /** "popularity" (default) or "size". */
+  layering?: LayeringStrategy;
+  /** Default /nix/store. */
+  storeDir?: string;
+  architecture?: string;
+  os?: string;
+}
+
+export type BuildLayeredImageOptions = LayeredImageOptions & OutputOptions;
+
+function toList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+function isStorePath(p: string, storeDir: string): boolean {
+  return p.startsWith(`${storeDir}/`);
+}
+
+async function loadGraph(opts: LayeredImageOptions, roots: string[], storeDir: string): Promise<ClosureNode[]> {
+  let graph: ClosureNode[];
+  if (typeof opts.closureGraph === "string") graph = await readReferencesGraph(opts.closureGraph, opts.closureGraphKey);
+  else if (opts.closureGraph !== undefined) graph = parseReferencesGraph(opts.closureGraph, opts.closureGraphKey);
+  else graph = await scanClosure(roots, storeDir);
+  const present = new Set(graph.map((n) => n.path));
+  for (const r of roots) if (!present.has(r)) graph.push({ path: r, references: [] });
+  return graph;
+}
+
+/** Entries of one closure path: store paths at their own location, plain directories at the root. */
+async function pathEntries(p: string, storeDir: string, d: EntryDefaults) {
+  return isStorePath(p, storeDir) ? treeEntries(p, p.replace(/^\/+/, ""), d) : treeEntries(p, "", d);
+}
+
+/** Link each top-level entry of the store-path contents into `dir`, merging directories that clash. */
+async function linkContents(dir: string, sources: string[]): Promise<void> {
+  const owners = new Map<string, string[]>();
+  for (const src of sources) {
+    const st = await lstat(src);
+    if (!st.isDirectory()) continue;
+    for (const name of (await readdir(src)).sort()) owners.set(name, [...(owners.get(name) ?? []), join(src, name)]);
+  }
+  for (const [name, targets] of owners) {
+    const dest = join(dir, name);
+    const dirs = [];
+    for (const t of targets) if ((await lstat(t)).isDirectory()) dirs.push(t);
+    if (targets.length === 1 || dirs.length < 2) {
+      await symlink(targets[targets.length - 1]!, dest);
+    } else {
+      await mkdir(dest, { mode: 0o755 });
+      await linkContents(dest, dirs);
+    }
+  }
+}
+
+interface Prepared {
+  image: Assembled;
+  close(): Promise<void>;
+}
+
+async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
+  const created = parseCreated(opts.created);
+  const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
+  const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");
+  let base: BaseImage | undefined;
+  const scratch = await mkdtemp(join(tmpdir(), "ndt-custom-"));
+  const close = async () => {
+    await rm(scratch, { recursive: true, force: true });
+    await base?.close();
+  };
+  try {
+    if (opts.fromImage) base = await openBaseImage(opts.fromImage, opts);
+    const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, base?.layers.length ?? 0);
+    const contents = toList(opts.contents).map((c) => resolve(c));
+    const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
+    const roots = [...new Set([...contents, ...configPaths])];
+    const graph = await loadGraph(opts, roots, storeDir);
+    const ordered = referencesByPopularity(graph);
+    const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
+    const groups = groupLayers(ordered, available, opts.layering, sizes);
+    const label = (p: string) => (isStorePath(p, storeDir) ? p : `contents ${basename(p)}`);
+    const layers: Layer[] = [];
+    for (const group of groups) {
+      const lists = [];
+      for (const p of group) lists.push(await pathEntries(p, storeDir, d));
+      layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.map(label).join(" ")}`));
+    }
+    await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
+    if (opts.extraCommands) await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, stdout: "inherit", stderr: "inherit" }).catch(failExtra);
+    layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
+    const image = await assemble({
+      name: opts.name,
+      ...(opts.tag !== undefined ? { tag: opts.tag } : {}),
+      ...(base ? { base } : {}),
+      layers,
+      ...(opts.config ? { config: opts.config } : {}),
+      created,
+      ...(opts.architecture ? { architecture: opts.architecture } : {}),
+      ...(opts.os ? { os: opts.os } : {}),
+    });
+    return { image, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+function failExtra(err: unknown): never {
+  throw new Error(`extraCommands failed: ${(err as Error).message}`);
+}
+
+export function pickOwner(o: Partial<Ownership>): Partial<Ownership> {
+  const out: Partial<Ownership> = {};
+  if (o.uid !== undefined) out.uid = o.uid;
+  if (o.gid !== undefined) out.gid = o.gid;
+  if (o.uname !== undefined) out.uname = o.uname;
+  if (o.gname !== undefined) out.gname = o.gname;
+  return out;
+}
+
+export async function buildLayeredImage(opts: BuildLayeredImageOptions): Promise<ImageResult> {
+  const { image, close } = await prepare(opts);
+  try {
+    return await writeImage(image, image.name, image.tag, opts);
+  } finally {
+    await close();
+  }
+}
+
+export interface StreamedImage {
+  imageName: string;
+  imageTag: string;
+  imageId: string;
+  diffIds: string[];
+  /** The docker-archive, produced while read; layers are never staged on disk. */
+  stream: Readable;
+}
+
+/** Like buildLayeredImage, but returns the docker-archive as a stream (for example into the engine's image load). */
+export async function streamLayeredImage(opts: LayeredImageOptions & { compress?: OutputOptions["compress"] }): Promise<StreamedImage> {
+  const { image, close } = await prepare(opts);
+  async function* gen(): AsyncIterable<Buffer> {
+    try {
+      yield* archiveStream(image, opts.compress);
+    } finally {
+      await close();
+    }
+  }
+  return { imageName: image.name, imageTag: image.tag, imageId: image.configDigest, diffIds: image.layers.map((l) => l.diffId), stream: Readable.from(gen()) };
+}

@@ -1,0 +1,34 @@
+// Group closure paths into layers. "popularity" (nixpkgs' default): the
+// first (available - 1) paths by popularity get a layer each, the rest share
+// the last one. "size": the (available - 1) biggest paths get their own
+// layers (kept in popularity order), everything else shares one layer.
+export type LayeringStrategy = "popularity" | "size";
+
+export const DEFAULT_MAX_LAYERS = 100;
+export const MAX_LAYERS_LIMIT = 125;
+
+export function checkMaxLayers(maxLayers: number, baseLayers: number): number {
+  if (!Number.isInteger(maxLayers) || maxLayers < 2) throw new Error(`maxLayers must be an integer of at least 2 (got ${maxLayers})`);
+  if (maxLayers > MAX_LAYERS_LIMIT) {
+    throw new Error(`maxLayers must be at most ${MAX_LAYERS_LIMIT} (got ${maxLayers}): Docker's overlay2 storage driver cannot mount images with more than 127 layers`);
+  }
+  const used = baseLayers + 1; // base layers plus the customisation layer
+  if (used >= maxLayers) {
+    throw new Error(`maxLayers ${maxLayers} leaves no layer for the contents: fromImage has ${baseLayers} layers and the customisation layer takes one`);
+  }
+  return maxLayers - used;
+}
+
+export function groupLayers(ordered: string[], available: number, strategy: LayeringStrategy = "popularity", sizes?: Map<string, number>): string[][] {
+  if (ordered.length === 0) return [];
+  if (strategy === "size") {
+    const bySize = [...ordered].sort((a, b) => (sizes?.get(b) ?? 0) - (sizes?.get(a) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
+    const own = new Set(bySize.slice(0, available - 1));
+    const single = ordered.filter((p) => own.has(p)).map((p) => [p]);
+    const rest = ordered.filter((p) => !own.has(p));
+    return rest.length > 0 ? [...single, rest] : single;
+  }
+  const single = ordered.slice(0, available - 1).map((p) => [p]);
+  const rest = ordered.slice(available - 1);
+  return rest.length > 0 ? [...single, rest] : single;
+}

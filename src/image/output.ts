@@ -1,0 +1,78 @@
+// Where and how a built image is written: a docker-archive file (optionally
+// gzipped as a whole, like nixpkgs' image.tar.gz) or an OCI image layout
+// directory (optionally with gzip layers). Files appear atomically.
+import { createWriteStream } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { dirname, basename, join } from "node:path";
+import { createHash } from "node:crypto";
+import { pipeline } from "node:stream/promises";
+import { Readable, Transform } from "node:stream";
+import { dockerArchiveStream, type ImageParts } from "./docker-archive.js";
+import { writeOciLayout } from "./oci-layout.js";
+import { gzipStream } from "./gzip.js";
+
+export type ImageFormat = "docker-archive" | "oci";
+
+export interface OutputOptions {
+  /** File (docker-archive) or directory (oci) to create. */
+  out: string;
+  /** Default "docker-archive". */
+  format?: ImageFormat;
+  /** gzip: the whole archive for docker-archive, each layer for oci. */
+  compress?: "none" | "gzip";
+}
+
+export interface ImageResult {
+  path: string;
+  format: ImageFormat;
+  imageName: string;
+  imageTag: string;
+  /** Digest of the config JSON: the image ID `docker load` reports. */
+  imageId: string;
+  /** sha256 of the archive file (docker-archive) or of the manifest (oci). */
+  sha256: string;
+  diffIds: string[];
+}
+
+/** Write a stream to a file through a temporary sibling, returning its sha256. */
+export async function writeFileAtomic(path: string, stream: AsyncIterable<Buffer>): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const h = createHash("sha256");
+  const tap = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      h.update(chunk);
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.from(stream), tap, createWriteStream(tmp));
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return `sha256:${h.digest("hex")}`;
+}
+
+export function archiveStream(parts: ImageParts, compress: OutputOptions["compress"]): AsyncIterable<Buffer> {
+  const s = dockerArchiveStream(parts);
+  return compress === "gzip" ? gzipStream(s) : s;
+}
+
+export async function writeImage(
+  parts: ImageParts & { architecture: string; os: string },
+  name: string,
+  tag: string,
+  opts: OutputOptions,
+): Promise<ImageResult> {
+  const format = opts.format ?? "docker-archive";
+  const common = { path: opts.out, format, imageName: name, imageTag: tag, imageId: parts.configDigest, diffIds: parts.layers.map((l) => l.diffId) };
+  if (format === "oci") {
+    const r = await writeOciLayout(opts.out, { ...parts, gzip: opts.compress === "gzip" });
+    return { ...common, sha256: r.manifestDigest };
+  }
+  if (format !== "docker-archive") throw new Error(`unknown image format ${String(format)} (docker-archive or oci)`);
+  const digest = await writeFileAtomic(opts.out, archiveStream(parts, opts.compress));
+  return { ...common, sha256: digest };
+}

@@ -1,0 +1,156 @@
+// Deterministic tar writer: ustar headers, pax records only when a field does
+// not fit. Every byte comes from the entry fields; nothing is read from the
+// clock or the environment, so the same entries give the same archive.
+import { createReadStream } from "node:fs";
+
+export type TarEntryType = "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo";
+
+export interface TarEntry {
+  /** Path inside the archive, relative, "/"-separated, without a trailing slash. */
+  name: string;
+  type: TarEntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  /** Seconds since the epoch. */
+  mtime: number;
+  size: number;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+  /** Contents of a file entry: bytes, a host file, or a producer. */
+  data?: Buffer;
+  hostPath?: string;
+  stream?: () => AsyncIterable<Buffer>;
+}
+
+const TYPEFLAG: Record<TarEntryType, string> = {
+  file: "0",
+  hardlink: "1",
+  symlink: "2",
+  char: "3",
+  block: "4",
+  dir: "5",
+  fifo: "6",
+};
+
+const BLOCK = 512;
+export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
+
+function writeString(buf: Buffer, value: string, offset: number, length: number): void {
+  Buffer.from(value, "utf8").copy(buf, offset, 0, length);
+}
+
+/** Octal field: digits padded with zeros, then NUL. Returns false if it does not fit. */
+function writeOctal(buf: Buffer, value: number, offset: number, length: number): boolean {
+  const digits = Math.max(0, Math.floor(value)).toString(8);
+  if (digits.length > length - 1 || value < 0) return false;
+  buf.write(digits.padStart(length - 1, "0") + "\0", offset, length, "ascii");
+  return true;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+  return `${len}${body}`;
+}
+
+/** Split a name into ustar prefix and name; null when impossible. */
+function splitName(name: string): [string, string] | null {
+  const bytes = Buffer.byteLength(name);
+  if (bytes <= 100) return ["", name];
+  if (bytes > 256) return null;
+  for (let i = name.indexOf("/"); i !== -1; i = name.indexOf("/", i + 1)) {
+    const prefix = name.slice(0, i);
+    const rest = name.slice(i + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100 && rest.length > 0) return [prefix, rest];
+  }
+  return null;
+}
+
+function rawHeader(e: TarEntry, name: string, type: string, size: number, pax: Map<string, string>): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  const split = splitName(name);
+  if (split) {
+    writeString(h, split[1], 0, 100);
+    writeString(h, split[0], 345, 155);
+  } else {
+    pax.set("path", name);
+    writeString(h, Buffer.from(name).subarray(0, 100).toString("latin1"), 0, 100);
+  }
+  writeOctal(h, e.mode & 0o7777, 100, 8);
+  if (!writeOctal(h, e.uid, 108, 8)) { pax.set("uid", String(e.uid)); writeOctal(h, 0, 108, 8); }
+  if (!writeOctal(h, e.gid, 116, 8)) { pax.set("gid", String(e.gid)); writeOctal(h, 0, 116, 8); }
+  if (!writeOctal(h, size, 124, 12)) { pax.set("size", String(size)); writeOctal(h, 0, 124, 12); }
+  if (!writeOctal(h, e.mtime, 136, 12)) { pax.set("mtime", String(e.mtime)); writeOctal(h, 0, 136, 12); }
+  h.write(type, 156, 1, "ascii");
+  const link = e.linkname ?? "";
+  if (Buffer.byteLength(link) > 100) pax.set("linkpath", link);
+  else writeString(h, link, 157, 100);
+  h.write("ustar\u000000", 257, 8, "latin1");
+  if (Buffer.byteLength(e.uname) > 32) pax.set("uname", e.uname);
+  else writeString(h, e.uname, 265, 32);
+  if (Buffer.byteLength(e.gname) > 32) pax.set("gname", e.gname);
+  else writeString(h, e.gname, 297, 32);
+  writeOctal(h, e.devmajor ?? 0, 329, 8);
+  writeOctal(h, e.devminor ?? 0, 337, 8);
+  return h;
+}
+
+function checksum(h: Buffer): void {
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
+}
+
+/** Header block(s) for an entry: an optional pax header, then the ustar header. */
+export function entryHeader(e: TarEntry): Buffer {
+  const name = e.type === "dir" ? `${e.name}/` : e.name;
+  const size = e.type === "file" ? e.size : 0;
+  const pax = new Map<string, string>();
+  const h = rawHeader(e, name, TYPEFLAG[e.type], size, pax);
+  checksum(h);
+  if (pax.size === 0) return h;
+  const body = Buffer.from([...pax.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => paxRecord(k, v)).join(""), "utf8");
+  const base = name.replace(/\/$/, "").split("/").pop() ?? "entry";
+  const paxEntry: TarEntry = { ...e, name: `PaxHeaders/${base}`.slice(0, 99), linkname: "", size: body.length, type: "file" };
+  const ph = rawHeader(paxEntry, paxEntry.name, "x", body.length, new Map());
+  checksum(ph);
+  return Buffer.concat([ph, body, padding(body.length), h]);
+}
+
+export function padding(size: number): Buffer {
+  const rem = size % BLOCK;
+  return rem === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rem);
+}
+
+async function* entryData(e: TarEntry): AsyncIterable<Buffer> {
+  if (e.data) { yield e.data; return; }
+  if (e.stream) { yield* e.stream(); return; }
+  if (e.hostPath) {
+    for await (const chunk of createReadStream(e.hostPath)) yield chunk as Buffer;
+    return;
+  }
+  if (e.size > 0) throw new Error(`tar entry ${e.name} has size ${e.size} but no data`);
+}
+
+/** Stream a tar archive of the given entries, in the order given. */
+export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarEntry>, opts: { end?: boolean } = {}): AsyncIterable<Buffer> {
+  for await (const e of entries) {
+    yield entryHeader(e);
+    if (e.type !== "file") continue;
+    let written = 0;
+    for await (const chunk of entryData(e)) {
+      written += chunk.length;
+      if (written > e.size) throw new Error(`${e.hostPath ?? e.name} grew while being archived (expected ${e.size} bytes)`);
+      yield chunk;
+    }
+    if (written !== e.size) throw new Error(`${e.hostPath ?? e.name} changed while being archived (expected ${e.size} bytes, read ${written})`);
+    yield padding(e.size);
+  }
+  if (opts.end !== false) yield END_OF_ARCHIVE;
+}
