@@ -1,0 +1,52 @@
+// The messages of the sidecar protocol (docs/protocol.md), and checks that
+// turn a decoded value into one of them.
+export const PROTOCOL_VERSION = 1;
+
+export type RequestId = number | bigint;
+
+export interface Hello {
+  hello: { protocol: number; version: string; node: string; pid: number };
+}
+
+export interface ErrorInfo {
+  code: string;
+  message: string;
+  hint?: string | null;
+}
+
+export type EventName = 'headline' | 'log' | 'progress' | 'info' | 'warn' | 'header' | 'status';
+
+/** Plugin -> sidecar. */
+export type Inbound =
+  | { kind: 'request'; id: RequestId; op: string; args: unknown }
+  | { kind: 'answer'; id: RequestId; ref: number; answer: unknown }
+  | { kind: 'cancel'; id: RequestId };
+
+export class BadMessageError extends Error {
+  readonly code = 'bad_request';
+  constructor(message: string, readonly id: RequestId | null = null) {
+    super(message);
+  }
+}
+
+function isId(v: unknown): v is RequestId {
+  return (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
+}
+
+/** Classifies a decoded frame from the plugin. Throws BadMessageError. */
+export function parseInbound(value: unknown): Inbound {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
+    throw new BadMessageError('a message must be a map');
+  }
+  const m = value as Record<string, unknown>;
+  if (!isId(m.id)) throw new BadMessageError('a message needs an integer "id"');
+  const id = m.id;
+  if (typeof m.op === 'string') return { kind: 'request', id, op: m.op, args: m.args ?? null };
+  if ('op' in m) throw new BadMessageError('"op" must be a string', id);
+  if ('answer' in m) {
+    if (typeof m.ref !== 'number') throw new BadMessageError('an answer needs an integer "ref"', id);
+    return { kind: 'answer', id, ref: m.ref, answer: m.answer };
+  }
+  if (m.cancel === true) return { kind: 'cancel', id };
+  throw new BadMessageError('a message needs "op", "answer" or "cancel"', id);
+}
