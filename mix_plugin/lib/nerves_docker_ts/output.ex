@@ -1,0 +1,81 @@
+defmodule NervesDockerTs.Output do
+  @moduledoc """
+  Shows what the sidecar reports through `Mix.shell()`: headers, headlines,
+  info and warnings as lines; on a terminal a live status line (rewritten in
+  place), otherwise keep-alive dots; prompts answered with `Mix.shell().yes?/1`.
+
+  Setting `NERVES_DOCKER_TS_YES=1` answers every prompt with yes (for CI and
+  scripted runs).
+  """
+
+  @label "nerves_docker_ts"
+
+  @doc "Handles one event of a request."
+  @spec event(String.t(), term()) :: :ok
+  def event("header", text), do: line([:inverse, "|#{@label}| #{text}", :reset])
+  def event("headline", text), do: line(text)
+  def event("info", text), do: line(text)
+  def event("warn", text), do: clear_then(fn -> Mix.shell().error([:yellow, to_string(text), :reset]) end)
+  def event("error", text), do: clear_then(fn -> Mix.shell().error(to_string(text)) end)
+  def event("dot", _), do: raw(".")
+  def event("status", text) when is_binary(text), do: status(text)
+  def event("progress", %{"text" => text}), do: status(text)
+  def event(_other, _data), do: :ok
+
+  @doc "Answers a prompt of the sidecar."
+  @spec prompt(map()) :: term()
+  def prompt(%{"kind" => "yes", "message" => message}) do
+    clear_status()
+
+    if System.get_env("NERVES_DOCKER_TS_YES") in ["1", "true", "yes"] do
+      Mix.shell().info([message, "(yes: NERVES_DOCKER_TS_YES is set)"])
+      true
+    else
+      Mix.shell().yes?(message)
+    end
+  end
+
+  def prompt(_other), do: nil
+
+  @doc "True when Mix prints to a terminal, so a status line can be rewritten in place."
+  @spec terminal?() :: boolean()
+  def terminal? do
+    Mix.shell() == Mix.Shell.IO and match?({:ok, _}, :io.columns())
+  end
+
+  defp line(text), do: clear_then(fn -> Mix.shell().info(text) end)
+
+  defp clear_then(fun) do
+    clear_status()
+    fun.()
+    :ok
+  end
+
+  defp status(text) do
+    if terminal?() do
+      cols = case :io.columns() do
+        {:ok, n} -> n
+        _ -> 80
+      end
+
+      IO.write(["\r\e[K", String.slice(to_string(text), 0, max(cols - 1, 10))])
+      Process.put({__MODULE__, :status}, true)
+    end
+
+    :ok
+  end
+
+  defp raw(text) do
+    if Mix.shell() == Mix.Shell.IO, do: IO.write(text), else: Mix.shell().info(text)
+    Process.put({__MODULE__, :dots}, true)
+    :ok
+  end
+
+  defp clear_status do
+    cond do
+      Process.delete({__MODULE__, :status}) -> IO.write("\r\e[K")
+      Process.delete({__MODULE__, :dots}) && Mix.shell() == Mix.Shell.IO -> IO.write("\n")
+      true -> :ok
+    end
+  end
+end

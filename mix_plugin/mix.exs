@@ -1,0 +1,25 @@
+defmodule NervesDockerTs.MixProject do
+  use Mix.Project
+
+  # The Mix side of nerves-docker-ts: a Nerves build runner that delegates the
+  # work to a Node sidecar (../priv/sidecar.mjs) over an Erlang port.
+  # No hex dependencies: it carries its own msgpack codec.
+  def project do
+    [
+      app: :nerves_docker_ts,
+      version: "0.1.0",
+      elixir: "~> 1.14",
+      elixirc_paths: elixirc_paths(Mix.env()),
+      start_permanent: Mix.env() == :prod,
+      deps: [],
+      description: "Drop-in Docker build runner for Nerves over the Docker Engine API"
+    ]
+  end
+
+  defp elixirc_paths(:test), do: ["lib", "test/support"]
+  defp elixirc_paths(_), do: ["lib"]
+
+  def application do
+    [extra_applications: [:logger, :mix]]
+  end
+end

@@ -1,0 +1,141 @@
+defmodule NervesDockerTs.SidecarTest do
+  # The real plugin against the real sidecar (priv/sidecar.mjs, built by `npm run build`).
+  use ExUnit.Case, async: true
+
+  alias NervesDockerTs.{Error, Msgpack, Sidecar}
+
+  setup do
+    {:ok, pid} = Sidecar.start_link()
+    on_exit(fn -> Sidecar.stop(pid) end)
+    %{sc: pid}
+  end
+
+  defp quiet, do: [on_event: fn _, _ -> :ok end]
+
+  test "hello carries protocol, version and node", %{sc: sc} do
+    hello = Sidecar.hello(sc)
+    assert hello["protocol"] == 1
+    assert hello["version"] =~ ~r/^\d+\.\d+\.\d+/
+    assert "v" <> _ = hello["node"]
+    assert is_integer(hello["pid"])
+  end
+
+  test "ping, version and unknown op", %{sc: sc} do
+    assert {:ok, "pong"} = Sidecar.request(sc, "ping", nil, quiet())
+    assert {:ok, %{"protocol" => 1}} = Sidecar.request(sc, "version", nil, quiet())
+
+    assert {:error, %Error{code: "unknown_op", reason: reason, hint: hint}} =
+             Sidecar.request(sc, "no_such_op", %{}, quiet())
+
+    assert reason =~ "no_such_op"
+    assert hint =~ "echo"
+  end
+
+  test "1,000 generated values round-trip through echo unchanged", %{sc: sc} do
+    :rand.seed(:exsss, {7, 11, 13})
+
+    for n <- 1..1000 do
+      value = NervesDockerTs.Gen.value(4)
+      assert {:ok, ^value} = Sidecar.request(sc, "echo", value, quiet()), "value #{n}: #{inspect(value)}"
+    end
+  end
+
+  test "integer edges and binaries round-trip exactly", %{sc: sc} do
+    edges = [0, 1, -1, 127, 128, -32, -33, 255, 256, 65_535, 65_536, 4_294_967_295, 4_294_967_296,
+             9_007_199_254_740_991, 9_007_199_254_740_993, -9_007_199_254_740_993,
+             9_223_372_036_854_775_807, 18_446_744_073_709_551_615, -9_223_372_036_854_775_808]
+    assert {:ok, ^edges} = Sidecar.request(sc, "echo", edges, quiet())
+    bytes = :crypto.strong_rand_bytes(100_000) <> <<0, 255>>
+    assert {:ok, ^bytes} = Sidecar.request(sc, "echo", bytes, quiet())
+  end
+
+  test "requests in flight at once are answered independently", %{sc: sc} do
+    slow = Task.async(fn -> Sidecar.request(sc, "sleep", %{"ms" => 300}, quiet()) end)
+    assert {:ok, "pong"} = Sidecar.request(sc, "ping", nil, quiet())
+    tasks = for i <- 1..20, do: Task.async(fn -> Sidecar.request(sc, "echo", i, quiet()) end)
+    assert Enum.map(tasks, &Task.await/1) == Enum.map(1..20, &{:ok, &1})
+    assert {:ok, 300} = Task.await(slow)
+  end
+
+  test "events reach the callback before the reply", %{sc: sc} do
+    me = self()
+    assert {:ok, 5} = Sidecar.request(sc, "sleep", %{"ms" => 5}, on_event: fn e, d -> send(me, {:ev, e, d}) end)
+    assert_received {:ev, "info", "sleeping 5 ms"}
+  end
+
+  test "prompts are answered by the callback", %{sc: sc} do
+    me = self()
+
+    on_prompt = fn p ->
+      send(me, {:asked, p})
+      false
+    end
+
+    assert {:ok, false} = Sidecar.request(sc, "ask", %{"message" => "Proceed? "}, on_prompt: on_prompt)
+    assert_received {:asked, %{"kind" => "yes", "message" => "Proceed? "}}
+  end
+
+  test "garbage msgpack gets an error reply and the sidecar keeps answering", %{sc: sc} do
+    :ok = Sidecar.subscribe_unowned(sc)
+    :ok = Sidecar.send_raw(sc, <<0xC1, 0xFF, 0x00>>)
+    assert_receive {:nerves_docker_ts, :unowned, %{"error" => %{"code" => "bad_frame"}}}, 2000
+    :ok = Sidecar.send_raw(sc, Msgpack.encode!([1, 2, 3]))
+    assert_receive {:nerves_docker_ts, :unowned, %{"error" => %{"code" => "bad_request"}}}, 2000
+    # A truncated msgpack value inside a whole frame.
+    :ok = Sidecar.send_raw(sc, binary_part(Msgpack.encode!(%{"id" => 99, "op" => "echo"}), 0, 5))
+    assert_receive {:nerves_docker_ts, :unowned, %{"error" => %{"code" => "bad_frame"}}}, 2000
+    assert {:ok, "pong"} = Sidecar.request(sc, "ping", nil, quiet())
+  end
+
+  test "an oversized frame ends the sidecar with a message, and the caller gets a clear error" do
+    {:ok, sc} = Sidecar.start_link()
+    :ok = Sidecar.subscribe_unowned(sc)
+    ref = Process.monitor(sc)
+    task = Task.async(fn -> Sidecar.request(sc, "sleep", %{"ms" => 60_000}, quiet()) end)
+    Process.sleep(100)
+    :ok = Sidecar.send_raw(sc, :binary.copy(<<0>>, 64 * 1024 * 1024 + 1))
+    assert_receive {:nerves_docker_ts, :unowned, %{"error" => %{"code" => "frame_too_large"}}}, 5000
+    assert {:error, %Error{code: "sidecar_died", reason: reason}} = Task.await(task, 10_000)
+    assert reason =~ ~r/exited with status 2|closed the port/
+    assert reason =~ "framing lost"
+    assert_receive {:DOWN, ^ref, :process, _, _}, 5000
+  end
+
+  test "a missing node or sidecar gives an error that names it" do
+    assert {:error, %Error{code: "node_not_found", reason: reason}} = Sidecar.start_link(node: "/nonexistent/node")
+    assert reason =~ "/nonexistent/node"
+    assert {:error, %Error{code: "sidecar_missing", hint: hint}} = Sidecar.start_link(sidecar: "/nonexistent/sidecar.mjs")
+    assert hint =~ "npm run build"
+  end
+
+  test "a sidecar speaking another protocol is refused, naming both versions" do
+    dir = Path.join(System.tmp_dir!(), "ndt-proto-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    fake = Path.join(dir, "sidecar.mjs")
+    # A sidecar that says hello with protocol 99 (4-byte length + msgpack map).
+    File.write!(fake, """
+    import { Packr } from '#{Path.expand("../../node_modules/msgpackr/index.js", __DIR__)}';
+    const body = new Packr({ useRecords: false }).pack({ hello: { protocol: 99, version: '9.9.9', node: process.version, pid: process.pid } });
+    const h = Buffer.alloc(4); h.writeUInt32BE(body.length);
+    process.stdout.write(Buffer.concat([h, body]));
+    process.stdin.resume(); process.stdin.on('end', () => process.exit(0));
+    """)
+
+    assert {:error, %Error{code: "protocol_mismatch", reason: reason}} = Sidecar.start_link(sidecar: fake)
+    assert reason =~ "protocol 1"
+    assert reason =~ "protocol 99"
+    assert reason =~ "9.9.9"
+    File.rm_rf!(dir)
+  end
+
+  test "a sidecar that dies before hello shows its stderr" do
+    dir = Path.join(System.tmp_dir!(), "ndt-die-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    fake = Path.join(dir, "sidecar.mjs")
+    File.write!(fake, "console.error('boom: something broke'); process.exit(3);\n")
+    assert {:error, %Error{code: "sidecar_died", reason: reason}} = Sidecar.start_link(sidecar: fake)
+    assert reason =~ "status 3"
+    assert reason =~ "boom: something broke"
+    File.rm_rf!(dir)
+  end
+end
