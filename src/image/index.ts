@@ -1,0 +1,7 @@
+// Public API of the image toolkit (re-exported from the package entry).
+export { buildLayeredImage, streamLayeredImage } from "./layered.js";
+export type { LayeredImageOptions, BuildLayeredImageOptions, StreamedImage } from "./layered.js";
+export type { OutputOptions, ImageResult, ImageFormat } from "./output.js";
+export type { ImageRuntimeConfig } from "./config.js";
+export type { ClosureNode } from "./popularity.js";
+export { referencesByPopularity } from "./popularity.js";

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFile, mkdir, writeFile, symlink, cp } from "node:fs/promises";
+import { join } from "node:path";
+import { buildLayeredImage, streamLayeredImage } from "../../../src/image/index.js";
+import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
+
+const engine = await engineAnswers();
+if (!engine) console.warn("SKIPPED image integration tests: the Docker engine does not answer on DOCKER_HOST / /var/run/docker.sock");
+
+describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci", () => {
+  const cleanup = new Cleanup();
+  let work: { path: string; remove(): Promise<void> };
+  let rootfs: string;
+  let app: string;
+
+  beforeAll(async () => {
+    work = await tempDir("ndt-layered-");
+    rootfs = await busyboxRootfs(join(work.path, "rootfs"));
+    app = join(work.path, "app");
+    await mkdir(join(app, "etc"), { recursive: true });
+    await writeFile(join(app, "etc", "greeting"), "hello from a layered image\n");
+  });
+  afterAll(async () => {
+    await cleanup.run();
+    await work?.remove();
+  });
+
+  it("builds a docker-archive that docker load accepts and that runs", async () => {
+    const out = join(work.path, "img.tar");
+    const r = await buildLayeredImage({ name: "ndt-test/layered", tag: "t1", contents: [rootfs, app], config: { Cmd: ["/bin/cat", "/etc/greeting"] }, out });
+    cleanup.images.add("ndt-test/layered:t1");
+    expect(r.diffIds.length).toBe(3);
+    const loaded = await loadArchive(out);
+    expect(loaded).toContain("ndt-test/layered:t1");
+    const inspect = await docker.getImage("ndt-test/layered:t1").inspect();
+    expect(inspect.Id).toBe(r.imageId);
+    expect((await runIn("ndt-test/layered:t1", undefined, cleanup)).output).toContain("hello from a layered image");
+    const sk = JSON.parse((await run("skopeo", ["inspect", `docker-archive:${out}`])).stdout) as { Layers: string[] };
+    expect(sk.Layers.length).toBe(3);
+  });
+
+  it("gives identical archives for builds in different directories", async () => {
+    const sums: string[] = [];
+    for (const sub of ["x", "y/deeper"]) {
+      const d = join(work.path, sub);
+      await mkdir(d, { recursive: true });
+      await busyboxRootfs(join(d, "rootfs"));
+      await cp(app, join(d, "app"), { recursive: true });
+      const r = await buildLayeredImage({ name: "ndt-test/repro", contents: [join(d, "rootfs"), join(d, "app")], config: { Cmd: ["/bin/sh"] }, out: join(d, "img.tar") });
+      const { stdout } = await run("sha256sum", [join(d, "img.tar")]);
+      expect(`sha256:${stdout.split(" ")[0]}`).toBe(r.sha256);
+      sums.push(`${r.sha256} ${r.imageId} ${r.imageTag}`);
+    }
+    expect(sums[0]).toBe(sums[1]);
+  });
+
+  it("rejects a 126-layer request clearly and writes nothing", async () => {
+    const out = join(work.path, "too-many.tar");
+    await expect(buildLayeredImage({ name: "ndt-test/many", contents: [rootfs], maxLayers: 126, out })).rejects.toThrow(/maxLayers must be at most 125 \(got 126\)/);
+    await expect(readFile(out)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("links store-path contents into the root, runs extraCommands and layers by popularity", async () => {
+    // A fake store: A -> B -> C, with references as absolute paths in files.
+    const store = join(work.path, "store");
+    const p = (n: string) => join(store, `${n.repeat(32).slice(0, 32)}-pkg${n}`);
+    const [A, B, C] = [p("a"), p("b"), p("c")];
+    for (const [dir, ref] of [[A, B], [B, C], [C, ""]] as const) {
+      await mkdir(join(dir, "share"), { recursive: true });
+      await writeFile(join(dir, "share", `${dir.slice(-4)}.txt`), `ref ${ref}\n`);
+    }
+    await symlink("/bin/busybox", join(A, "share", "sh-link")).catch(() => undefined);
+    const out = join(work.path, "store.tar");
+    const r = await buildLayeredImage({
+      name: "ndt-test/store", tag: "t1", contents: [rootfs, A], storeDir: store, maxLayers: 3,
+      extraCommands: "mkdir -p tmp && echo extra > tmp/made-by-extra",
+      config: { Cmd: ["/bin/sh", "-c", `cat /share/pkga.txt ${C}/share/pkgc.txt /tmp/made-by-extra`] }, out,
+    });
+    cleanup.images.add("ndt-test/store:t1");
+    // maxLayers 3 => 1 own layer for the most popular path, one shared, customisation
+    expect(r.diffIds.length).toBe(3);
+    await loadArchive(out);
+    const res = await runIn("ndt-test/store:t1", undefined, cleanup);
+    expect(res.output).toContain(`ref ${B}`);
+    expect(res.output).toContain("ref \r\n");
+    expect(res.output).toContain("extra");
+    const cfg = JSON.parse((await run("skopeo", ["inspect", "--config", `docker-archive:${out}`])).stdout) as { history: { comment: string }[] };
+    expect(cfg.history[0]!.comment).toBe(`store paths: ${C}`);
+  });
+
+  it("writes an OCI layout that skopeo copies and umoci unpacks", async () => {
+    const out = join(work.path, "oci");
+    const r = await buildLayeredImage({ name: "ndt-test/oci", tag: "v1", contents: [rootfs, app], config: { Cmd: ["/bin/sh"] }, out, format: "oci", compress: "gzip" });
+    const sk = JSON.parse((await run("skopeo", ["inspect", `oci:${out}:v1`])).stdout) as { Layers: string[]; Digest: string };
+    expect(sk.Layers.length).toBe(3);
+    expect(sk.Digest).toBe(r.sha256);
+    await run("skopeo", ["copy", `oci:${out}:v1`, `docker-archive:${join(work.path, "copied.tar")}:ndt-test/oci:copied`]);
+    cleanup.images.add("ndt-test/oci:copied");
+    expect(await loadArchive(join(work.path, "copied.tar"))).toContain("ndt-test/oci:copied");
+    expect((await runIn("ndt-test/oci:copied", ["/bin/cat", "/etc/greeting"], cleanup)).output).toContain("hello from a layered image");
+    const bundle = join(work.path, "bundle");
+    await run("umoci", ["unpack", "--rootless", "--image", `${out}:v1`, bundle]);
+    expect(await readFile(join(bundle, "rootfs", "etc", "greeting"), "utf8")).toContain("hello");
+    // skopeo copy from the docker-archive output into another OCI layout
+    const dockerOut = join(work.path, "for-copy.tar");
+    await buildLayeredImage({ name: "ndt-test/oci", tag: "v2", contents: [rootfs], out: dockerOut });
+    await run("skopeo", ["copy", `docker-archive:${dockerOut}`, `oci:${join(work.path, "oci2")}:v2`]);
+    // a gzipped docker-archive (like nixpkgs' image.tar.gz) loads into the engine
+    const gz = join(work.path, "img.tar.gz");
+    await buildLayeredImage({ name: "ndt-test/oci", tag: "gz", contents: [rootfs], out: gz, compress: "gzip" });
+    cleanup.images.add("ndt-test/oci:gz");
+    expect(await loadArchive(gz)).toContain("ndt-test/oci:gz");
+  });
+
+  it("streams straight into the engine's image load", async () => {
+    const s = await streamLayeredImage({ name: "ndt-test/streamed", tag: "s1", contents: [rootfs, app], config: { Cmd: ["/bin/cat", "/etc/greeting"] } });
+    cleanup.images.add("ndt-test/streamed:s1");
+    const res = (await docker.loadImage(s.stream, { quiet: true })) as NodeJS.ReadableStream;
+    let body = "";
+    for await (const c of res) body += c.toString();
+    expect(body).not.toMatch(/"error/);
+    expect((await docker.getImage("ndt-test/streamed:s1").inspect()).Id).toBe(s.imageId);
+    expect((await runIn("ndt-test/streamed:s1", undefined, cleanup)).output).toContain("hello from a layered image");
+  });
+});
