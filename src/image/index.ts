@@ -5,3 +5,5 @@ export type { OutputOptions, ImageResult, ImageFormat } from "./output.js";
 export type { ImageRuntimeConfig } from "./config.js";
 export type { ClosureNode } from "./popularity.js";
 export { referencesByPopularity } from "./popularity.js";
+export { buildImage } from "./build-image.js";
+export type { ImageOptions, BuildImageOptions } from "./build-image.js";

@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readFile, mkdir, writeFile, symlink, cp } from "node:fs/promises";
 import { join } from "node:path";
 import { buildLayeredImage, streamLayeredImage } from "../../../src/image/index.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
+
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const engine = await engineAnswers();
 if (!engine) console.warn("SKIPPED image integration tests: the Docker engine does not answer on DOCKER_HOST / /var/run/docker.sock");

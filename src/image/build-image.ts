@@ -1,0 +1,78 @@
+// buildImage: base image layers, one layer with copyToRoot/contents copied
+// into the root, and (with runAsRoot) one layer holding the script's changes,
+// made on the engine instead of nixpkgs' KVM VM.
+import { resolve } from "node:path";
+import { assemble } from "./assemble.js";
+import { openBaseImage, type BaseImage } from "./base-image.js";
+import type { ImageRuntimeConfig } from "./config.js";
+import { defaultEngine, type Engine } from "./engine.js";
+import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
+import { entriesLayer, type Layer } from "./layer.js";
+import { pickOwner } from "./layered.js";
+import { checkMaxLayers } from "./layering.js";
+import { writeImage, type ImageResult, type OutputOptions } from "./output.js";
+import { runAsRoot as runScript } from "./run-as-root.js";
+import { parseCreated } from "./time.js";
+
+export interface ImageOptions extends Partial<Ownership> {
+  name: string;
+  tag?: string;
+  /** Base image: docker-archive file or OCI layout directory. */
+  fromImage?: string;
+  fromImageName?: string;
+  fromImageTag?: string;
+  /** Directories whose contents are copied into the image root (later ones win). */
+  copyToRoot?: string | string[];
+  /** Older name for copyToRoot, as in nixpkgs. */
+  contents?: string | string[];
+  config?: ImageRuntimeConfig;
+  created?: string;
+  /** Shell script run as root (with /bin/sh from the image) over base + contents. */
+  runAsRoot?: string;
+  architecture?: string;
+  os?: string;
+  /** Engine used for runAsRoot; default from DOCKER_HOST or the local socket. */
+  docker?: Engine;
+}
+
+export type BuildImageOptions = ImageOptions & OutputOptions;
+
+function toList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> {
+  const created = parseCreated(opts.created);
+  const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
+  let base: BaseImage | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    if (opts.fromImage) {
+      base = await openBaseImage(opts.fromImage, opts);
+      closers.push(base.close);
+    }
+    checkMaxLayers(125, (base?.layers.length ?? 0) + (opts.runAsRoot ? 1 : 0));
+    const dirs = [...toList(opts.copyToRoot), ...toList(opts.contents)].map((p) => resolve(p));
+    const lists = [];
+    for (const dir of dirs) lists.push(await treeEntries(dir, "", d));
+    const layers: Layer[] = [entriesLayer(mergeEntries(lists, d), "contents copied to root")];
+    const common = {
+      name: opts.name,
+      ...(base ? { base } : {}),
+      created,
+      ...(opts.config ? { config: opts.config } : {}),
+      ...(opts.architecture ? { architecture: opts.architecture } : {}),
+      ...(opts.os ? { os: opts.os } : {}),
+    };
+    if (opts.runAsRoot) {
+      const before = await assemble({ ...common, tag: "run-as-root", layers });
+      const r = await runScript(opts.docker ?? defaultEngine(), before, opts.runAsRoot, created.epoch);
+      closers.push(r.close);
+      layers.push(r.layer);
+    }
+    const image = await assemble({ ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers });
+    return await writeImage(image, image.name, image.tag, opts);
+  } finally {
+    for (const c of closers.reverse()) await c();
+  }
+}

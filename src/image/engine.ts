@@ -1,0 +1,51 @@
+// The few engine calls the image toolkit needs (load, save, remove), with
+// every line of the daemon's response checked for errors.
+import Docker from "dockerode";
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
+
+export type Engine = Docker;
+
+export function defaultEngine(): Engine {
+  return new Docker();
+}
+
+/** Load a docker-archive stream; returns the loaded references, throws on error lines. */
+export async function loadImageStream(docker: Engine, archive: AsyncIterable<Buffer>): Promise<string[]> {
+  const src = Readable.from(archive);
+  let srcError: unknown;
+  src.on("error", (err) => {
+    srcError = err;
+  });
+  const res = (await docker.loadImage(src, { quiet: true })) as NodeJS.ReadableStream;
+  let body = "";
+  for await (const chunk of res) body += chunk.toString();
+  if (srcError) throw srcError;
+  const loaded: string[] = [];
+  for (const line of body.split(/\r?\n/).filter((l) => l.trim() !== "")) {
+    let msg: { stream?: string; error?: string; errorDetail?: { message?: string } };
+    try {
+      msg = JSON.parse(line) as typeof msg;
+    } catch {
+      throw new Error(`docker load: unexpected response: ${line}`);
+    }
+    if (msg.error || msg.errorDetail) throw new Error(`docker load: ${msg.error ?? msg.errorDetail?.message}`);
+    const m = /Loaded image(?: ID)?: (\S+)/.exec(msg.stream ?? "");
+    if (m) loaded.push(m[1]!);
+  }
+  if (loaded.length === 0) throw new Error(`docker load reported no image: ${body.trim()}`);
+  return loaded;
+}
+
+/** `docker save` of one image into a file. */
+export async function saveImage(docker: Engine, ref: string, file: string): Promise<void> {
+  const stream = (await docker.getImage(ref).get()) as NodeJS.ReadableStream;
+  await pipeline(stream, createWriteStream(file));
+}
+
+export async function removeImageQuietly(docker: Engine, ref: string): Promise<void> {
+  await docker.getImage(ref).remove({ force: true, noprune: false }).catch((err: { statusCode?: number }) => {
+    if (err.statusCode !== 404) throw err;
+  });
+}

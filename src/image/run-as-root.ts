@@ -1,0 +1,99 @@
+// runAsRoot without a VM: load the image so far into the engine, run the
+// script as root in a network-less container, commit it, save it, and keep
+// only the committed top layer (the script's filesystem changes), rewritten
+// as a normalised layer. Every container and image made here is removed.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { loadImageStream, removeImageQuietly, saveImage, type Engine } from "./engine.js";
+import { archiveStream } from "./output.js";
+import type { Assembled } from "./assemble.js";
+import { readRange, readTarFile, readTarMember, type TarReadEntry } from "./tar-reader.js";
+import { compareNames } from "./fs-entries.js";
+import { entriesLayer, type Layer } from "./layer.js";
+import type { TarEntry } from "./tar-writer.js";
+
+export interface RunAsRootResult {
+  layer: Layer;
+  output: string;
+  close(): Promise<void>;
+}
+
+/** Rewrite a layer tar (from the engine) as sorted, normalised entries with a fixed mtime. */
+export async function normaliseLayerFile(file: string, mtime: number): Promise<TarEntry[]> {
+  const raw: TarReadEntry[] = [];
+  for await (const e of readTarFile(file)) raw.push(e);
+  const byName = new Map(raw.map((e) => [e.name, e]));
+  const out: TarEntry[] = [];
+  for (const e of raw) {
+    if (e.type === "other") continue;
+    const src = e.type === "hardlink" ? byName.get(e.linkname.replace(/^\/+/, "")) : e;
+    if (!src) throw new Error(`runAsRoot layer: hard link ${e.name} to missing ${e.linkname}`);
+    const isFile = e.type === "file" || e.type === "hardlink";
+    const owner = { uid: e.uid, gid: e.gid, uname: e.uid === 0 ? "root" : "", gname: e.gid === 0 ? "root" : "" };
+    const base = { name: e.name, mode: e.mode, mtime, ...owner, size: isFile ? src.size : 0 };
+    if (isFile) out.push({ ...base, type: "file", stream: () => readRange(file, src.offset, src.size) });
+    else if (e.type === "symlink") out.push({ ...base, type: "symlink", linkname: e.linkname });
+    else if (e.type === "char" || e.type === "block") out.push({ ...base, type: e.type, devmajor: e.devmajor, devminor: e.devminor });
+    else out.push({ ...base, type: e.type });
+  }
+  return out.sort((a, b) => compareNames(a.name, b.name));
+}
+
+export async function runAsRoot(docker: Engine, image: Assembled, script: string, mtime: number): Promise<RunAsRootResult> {
+  const id = randomBytes(6).toString("hex");
+  const tmpRef = `ndt-run-as-root-${id}:base`;
+  const committedRef = `ndt-run-as-root-${id}:changed`;
+  const tmp = await mkdtemp(join(tmpdir(), "ndt-runasroot-"));
+  let containerId: string | undefined;
+  const cleanupEngine = async () => {
+    if (containerId) await docker.getContainer(containerId).remove({ force: true, v: true }).catch(() => undefined);
+    await removeImageQuietly(docker, committedRef).catch(() => undefined);
+    await removeImageQuietly(docker, tmpRef).catch(() => undefined);
+  };
+  const close = () => rm(tmp, { recursive: true, force: true });
+  try {
+    await loadImageStream(docker, archiveStream({ ...image, repoTags: [tmpRef] }, "none"));
+    const c = await docker.createContainer({
+      Image: tmpRef,
+      Entrypoint: ["/bin/sh", "-c"],
+      Cmd: [script],
+      User: "0:0",
+      WorkingDir: "/",
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: "none" },
+      Tty: true,
+    });
+    containerId = c.id;
+    await c.start();
+    const { StatusCode } = (await c.wait()) as { StatusCode: number };
+    const output = (await c.logs({ stdout: true, stderr: true })).toString();
+    if (StatusCode !== 0) throw new Error(`runAsRoot script failed with status ${StatusCode} (the image needs /bin/sh):\n${output}`);
+    const [repo, tag] = committedRef.split(":");
+    await c.commit({ repo, tag });
+    const saved = join(tmp, "saved.tar");
+    await saveImage(docker, committedRef, saved);
+    const entries = new Map<string, TarReadEntry>();
+    for await (const e of readTarFile(saved)) entries.set(e.name, e);
+    const manifestEntry = entries.get("manifest.json");
+    if (!manifestEntry) throw new Error("runAsRoot: the engine's image save has no manifest.json");
+    const manifest = JSON.parse((await readTarMember(saved, manifestEntry)).toString()) as { Layers: string[] }[];
+    const top = manifest[0]?.Layers.at(-1);
+    const topEntry = top ? entries.get(top) : undefined;
+    if (!topEntry) throw new Error("runAsRoot: cannot find the committed layer");
+    const layerFile = join(tmp, "changes.tar");
+    const { createWriteStream } = await import("node:fs");
+    const { pipeline } = await import("node:stream/promises");
+    const { Readable } = await import("node:stream");
+    await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
+    await rm(saved);
+    const layer = entriesLayer(await normaliseLayerFile(layerFile, mtime), "runAsRoot changes");
+    return { layer, output, close };
+  } catch (err) {
+    await close();
+    throw err;
+  } finally {
+    await cleanupEngine();
+  }
+}
