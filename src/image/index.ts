@@ -7,3 +7,5 @@ export type { ClosureNode } from "./popularity.js";
 export { referencesByPopularity } from "./popularity.js";
 export { buildImage } from "./build-image.js";
 export type { ImageOptions, BuildImageOptions } from "./build-image.js";
+export { exportImage } from "./export-image.js";
+export type { ExportImageOptions, ExportResult } from "./export-image.js";

@@ -1,0 +1,150 @@
+// exportImage: flatten an image archive into one root filesystem tar, as the
+// engine's overlay would show it: whiteouts (.wh.NAME) and opaque markers
+// (.wh..wh..opq) hide lower layers, hard links become regular files. No VM,
+// no engine. Entries come out sorted by name.
+import { openBaseImage } from "./base-image.js";
+import { compareNames } from "./fs-entries.js";
+import { readRange, readTarFile, type TarReadEntry } from "./tar-reader.js";
+import { writeTar, type TarEntry } from "./tar-writer.js";
+import { writeFileAtomic } from "./output.js";
+import { gzipStream } from "./gzip.js";
+import { parseCreated } from "./time.js";
+
+export interface ExportImageOptions {
+  /** Image to flatten: docker-archive file (gzip allowed) or OCI layout directory. */
+  fromImage: string;
+  fromImageName?: string;
+  fromImageTag?: string;
+  /** Root filesystem tar to write. */
+  out: string;
+  compress?: "none" | "gzip";
+  /** When set, every entry's mtime becomes this time; otherwise mtimes are kept. */
+  created?: string;
+}
+
+export interface ExportResult {
+  path: string;
+  sha256: string;
+  entries: number;
+}
+
+interface Placed {
+  entry: TarReadEntry;
+  file: string;
+  data?: TarReadEntry; // for hard links: where the bytes are
+}
+
+const WH = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+
+function dropTree(state: Map<string, Placed>, name: string, keepSelf: boolean): void {
+  if (!keepSelf) state.delete(name);
+  const prefix = name === "" ? "" : `${name}/`;
+  for (const k of [...state.keys()]) if (k.startsWith(prefix) && k !== name) state.delete(k);
+}
+
+/** The merged view of the layers: name -> entry. */
+export async function flattenLayers(files: { path: string; offset: number; size: number }[]): Promise<Map<string, Placed>> {
+  const state = new Map<string, Placed>();
+  for (const f of files) {
+    const layerFile = f.offset === 0 ? f.path : undefined;
+    const entries: TarReadEntry[] = [];
+    if (layerFile) for await (const e of readTarFile(layerFile)) entries.push(e);
+    else throw new Error("exportImage: layer must be a separate file");
+    const own = new Map(entries.map((e) => [e.name, e]));
+    // Whiteouts hide lower layers only: apply them before adding this layer's entries.
+    for (const e of entries) {
+      const slash = e.name.lastIndexOf("/");
+      const dir = slash === -1 ? "" : e.name.slice(0, slash);
+      const base = e.name.slice(slash + 1);
+      if (base === OPAQUE) dropTree(state, dir, true);
+      else if (base.startsWith(WH)) dropTree(state, dir === "" ? base.slice(WH.length) : `${dir}/${base.slice(WH.length)}`, false);
+    }
+    for (const e of entries) {
+      const base = e.name.slice(e.name.lastIndexOf("/") + 1);
+      if (base.startsWith(WH) || e.type === "other") continue;
+      const prev = state.get(e.name);
+      if (prev && prev.entry.type === "dir" && e.type !== "dir") dropTree(state, e.name, true);
+      if (e.type === "hardlink") {
+        const name = e.linkname.replace(/^\/+/, "");
+        const target = own.get(name) ?? state.get(name)?.data ?? state.get(name)?.entry;
+        if (!target) throw new Error(`exportImage: hard link ${e.name} points to missing ${e.linkname}`);
+        state.set(e.name, { entry: e, file: own.has(name) ? layerFile : state.get(name)!.file, data: target });
+      } else {
+        state.set(e.name, { entry: e, file: layerFile });
+      }
+    }
+  }
+  return state;
+}
+
+export async function exportImage(opts: ExportImageOptions): Promise<ExportResult> {
+  const mtime = opts.created !== undefined ? parseCreated(opts.created).epoch : undefined;
+  const base = await openBaseImage(opts.fromImage, opts);
+  try {
+    // Layers read in place inside an archive are copied out so each is its own file.
+    const files = await separateFiles(base.layerFiles);
+    try {
+      const state = await flattenLayers(files.list);
+      addMissingParents(state);
+      const entries: TarEntry[] = [...state.values()]
+        .sort((a, b) => compareNames(a.entry.name, b.entry.name))
+        .map(({ entry: e, file, data }) => toEntry(e, file, data, mtime));
+      const stream = writeTar(entries);
+      const sha = await writeFileAtomic(opts.out, opts.compress === "gzip" ? gzipStream(stream) : stream);
+      return { path: opts.out, sha256: sha, entries: entries.length };
+    } finally {
+      await files.close();
+    }
+  } finally {
+    await base.close();
+  }
+}
+
+/** Layers may omit parent directories; the filesystem still has them. */
+function addMissingParents(state: Map<string, Placed>): void {
+  for (const name of [...state.keys()]) {
+    const parts = name.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join("/");
+      if (state.has(parent)) continue;
+      const entry: TarReadEntry = { name: parent, type: "dir", mode: 0o755, uid: 0, gid: 0, uname: "root", gname: "root", mtime: 0, size: 0, linkname: "", devmajor: 0, devminor: 0, offset: 0 };
+      state.set(parent, { entry, file: "" });
+    }
+  }
+}
+
+function toEntry(e: TarReadEntry, file: string, data: TarReadEntry | undefined, mtime: number | undefined): TarEntry {
+  const src = data ?? e;
+  const common = { name: e.name, mode: e.mode, uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: mtime ?? e.mtime, size: 0 };
+  switch (e.type) {
+    case "file":
+    case "hardlink":
+      return { ...common, type: "file", size: src.size, stream: () => readRange(file, src.offset, src.size) };
+    case "symlink":
+      return { ...common, type: "symlink", linkname: e.linkname };
+    case "char":
+    case "block":
+      return { ...common, type: e.type, devmajor: e.devmajor, devminor: e.devminor };
+    default:
+      return { ...common, type: e.type === "other" ? "file" : e.type };
+  }
+}
+
+async function separateFiles(list: { path: string; offset: number; size: number }[]) {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const tmp = await mkdtemp(join(tmpdir(), "ndt-export-"));
+  const out = [];
+  for (const [i, f] of list.entries()) {
+    if (f.offset === 0) {
+      out.push(f);
+      continue;
+    }
+    const p = join(tmp, `layer-${i}.tar`);
+    await writeFileAtomic(p, readRange(f.path, f.offset, f.size));
+    out.push({ path: p, offset: 0, size: f.size });
+  }
+  return { list: out, close: () => rm(tmp, { recursive: true, force: true }) };
+}
