@@ -9,3 +9,5 @@ export { buildImage } from "./build-image.js";
 export type { ImageOptions, BuildImageOptions } from "./build-image.js";
 export { exportImage } from "./export-image.js";
 export type { ExportImageOptions, ExportResult } from "./export-image.js";
+export { shadowSetup, addUser, addGroup, shadowSetupScript } from "./shadow.js";
+export type { ShadowSetupOptions, UserSpec, GroupSpec } from "./shadow.js";

@@ -1,0 +1,151 @@
+// shadowSetup: the account files nixpkgs' dockerTools.shadowSetup writes
+// (/etc/passwd, shadow, group, gshadow, pam.d/other, login.defs), each only
+// where missing, into a root directory; plus helpers that add users and
+// groups by editing those files, so no shadow tools are needed in the image.
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+
+export const SHADOW_FILES: Record<string, string> = {
+  "etc/passwd": "root:x:0:0::/root:/bin/sh\n",
+  "etc/shadow": "root:!x:::::::\n",
+  "etc/group": "root:x:0:\n",
+  "etc/gshadow": "root:x::\n",
+  "etc/pam.d/other": [
+    "account sufficient pam_unix.so",
+    "auth sufficient pam_rootok.so",
+    "password requisite pam_unix.so nullok yescrypt",
+    "session required pam_unix.so",
+    "",
+  ].join("\n"),
+  "etc/login.defs": "",
+};
+
+export interface ShadowSetupOptions {
+  /** Directory that will become (part of) the image root, e.g. a copyToRoot directory. */
+  root: string;
+  users?: UserSpec[];
+  groups?: GroupSpec[];
+}
+
+export interface GroupSpec {
+  name: string;
+  gid: number;
+  members?: string[];
+}
+
+export interface UserSpec {
+  name: string;
+  uid: number;
+  /** Primary group id (default: uid); a group of the user's name is created when missing. */
+  gid?: number;
+  home?: string;
+  shell?: string;
+  gecos?: string;
+  /** Supplementary group names. */
+  groups?: string[];
+  /** Create the home directory under root (default true). */
+  createHome?: boolean;
+}
+
+async function readOr(path: string): Promise<string | undefined> {
+  return readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return undefined;
+    throw err;
+  });
+}
+
+/** Write the missing account files, then add the given groups and users. Returns the files written. */
+export async function shadowSetup(opts: ShadowSetupOptions): Promise<string[]> {
+  const written: string[] = [];
+  for (const [rel, content] of Object.entries(SHADOW_FILES)) {
+    const p = join(opts.root, rel);
+    if ((await readOr(p)) !== undefined) continue;
+    await mkdir(dirname(p), { recursive: true });
+    await writeFile(p, content, { mode: rel === "etc/shadow" || rel === "etc/gshadow" ? 0o640 : 0o644 });
+    written.push(`/${rel}`);
+  }
+  for (const g of opts.groups ?? []) await addGroup(opts.root, g);
+  for (const u of opts.users ?? []) await addUser(opts.root, u);
+  return written;
+}
+
+function rows(text: string): string[][] {
+  return text.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#")).map((l) => l.split(":"));
+}
+
+function checkName(kind: string, name: string): void {
+  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(name) || name.length > 32) throw new Error(`invalid ${kind} name "${name}"`);
+}
+
+async function append(path: string, line: string): Promise<void> {
+  const text = (await readOr(path)) ?? "";
+  await mkdir(dirname(path), { recursive: true });
+  await appendFile(path, (text === "" || text.endsWith("\n") ? "" : "\n") + line + "\n");
+}
+
+/** Add a group to etc/group and etc/gshadow (idempotent when identical). */
+export async function addGroup(root: string, g: GroupSpec): Promise<void> {
+  checkName("group", g.name);
+  const groupFile = join(root, "etc/group");
+  const existing = rows((await readOr(groupFile)) ?? "");
+  const same = existing.find((r) => r[0] === g.name);
+  if (same) {
+    if (Number(same[2]) !== g.gid) throw new Error(`group ${g.name} exists with gid ${same[2]}, not ${g.gid}`);
+    return;
+  }
+  const clash = existing.find((r) => Number(r[2]) === g.gid);
+  if (clash) throw new Error(`gid ${g.gid} is already used by group ${clash[0]}`);
+  const members = (g.members ?? []).join(",");
+  await append(groupFile, `${g.name}:x:${g.gid}:${members}`);
+  await append(join(root, "etc/gshadow"), `${g.name}:!::${members}`);
+}
+
+async function addMember(root: string, group: string, user: string): Promise<void> {
+  for (const [rel, col] of [["etc/group", 3], ["etc/gshadow", 3]] as const) {
+    const p = join(root, rel);
+    const text = await readOr(p);
+    if (text === undefined) continue;
+    let found = false;
+    const out = text.split("\n").map((line) => {
+      const f = line.split(":");
+      if (f[0] !== group) return line;
+      found = true;
+      const members = (f[col] ?? "").split(",").filter(Boolean);
+      if (!members.includes(user)) members.push(user);
+      f[col] = members.join(",");
+      return f.join(":");
+    });
+    if (!found && rel === "etc/group") throw new Error(`supplementary group ${group} does not exist`);
+    if (!found) out.splice(out.length - (out.at(-1) === "" ? 1 : 0), 0, `${group}:!::${user}`);
+    await writeFile(p, out.join("\n"));
+  }
+}
+
+/** Add a user to etc/passwd and etc/shadow, with its primary group and home. */
+export async function addUser(root: string, u: UserSpec): Promise<void> {
+  checkName("user", u.name);
+  const gid = u.gid ?? u.uid;
+  const passwd = join(root, "etc/passwd");
+  const existing = rows((await readOr(passwd)) ?? "");
+  const home = u.home ?? `/home/${u.name}`;
+  const same = existing.find((r) => r[0] === u.name);
+  if (same) {
+    if (Number(same[2]) !== u.uid) throw new Error(`user ${u.name} exists with uid ${same[2]}, not ${u.uid}`);
+  } else {
+    const clash = existing.find((r) => Number(r[2]) === u.uid);
+    if (clash) throw new Error(`uid ${u.uid} is already used by user ${clash[0]}`);
+    const groups = rows((await readOr(join(root, "etc/group"))) ?? "");
+    if (!groups.some((r) => Number(r[2]) === gid)) await addGroup(root, { name: u.name, gid });
+    await append(passwd, `${u.name}:x:${u.uid}:${gid}:${u.gecos ?? ""}:${home}:${u.shell ?? "/bin/sh"}`);
+    await append(join(root, "etc/shadow"), `${u.name}:!:1::::::`);
+  }
+  for (const g of u.groups ?? []) await addMember(root, g, u.name);
+  if (u.createHome !== false) await mkdir(join(root, home), { recursive: true });
+}
+
+/** The same files as a shell snippet, for use at the start of runAsRoot (as in nixpkgs). */
+export function shadowSetupScript(): string {
+  return Object.entries(SHADOW_FILES)
+    .map(([rel, content]) => `[ -e /${rel} ] || { mkdir -p /${dirname(rel)}; printf '%s' '${content.replace(/'/g, "'\\''")}' > /${rel}; }`)
+    .join("\n") + "\n";
+}
