@@ -11,3 +11,5 @@ export { exportImage } from "./export-image.js";
 export type { ExportImageOptions, ExportResult } from "./export-image.js";
 export { shadowSetup, addUser, addGroup, shadowSetupScript } from "./shadow.js";
 export type { ShadowSetupOptions, UserSpec, GroupSpec } from "./shadow.js";
+export { buildContainer } from "./container.js";
+export type { ContainerOptions, ContainerResult, MountSpec } from "./container.js";

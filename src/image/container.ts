@@ -1,0 +1,127 @@
+// buildContainer: an OCI runtime bundle (config.json per runtime-spec 1.0 and
+// rootfs/) that runs `args`. Like nixpkgs' ociTools.buildContainer, store
+// paths in the closure of args are bind-mounted read-only; unlike it, the
+// `mounts` option is honoured, and copyToRoot directories fill rootfs/.
+import { cp, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { scanClosure, storePathsIn } from "./closure.js";
+import { goArch } from "./config.js";
+
+export interface MountSpec {
+  destination?: string;
+  type?: string;
+  source: string;
+  options?: string[];
+}
+
+export interface ContainerOptions {
+  /** Command and arguments; the first should be an absolute path. */
+  args: string[];
+  /** Bundle directory to create. */
+  out: string;
+  /** nixpkgs style { "/dest": { type, source, options } } or a list with destinations. Default type "none" with "rbind". */
+  mounts?: Record<string, MountSpec> | (MountSpec & { destination: string })[];
+  /** Read-only root filesystem (default false). */
+  readonly?: boolean;
+  os?: string;
+  arch?: string;
+  /** Directories copied into rootfs/. */
+  copyToRoot?: string | string[];
+  env?: string[];
+  cwd?: string;
+  hostname?: string;
+  terminal?: boolean;
+  uid?: number;
+  gid?: number;
+  /** Default /nix/store: store paths used by args are bind-mounted read-only. */
+  storeDir?: string;
+}
+
+export interface ContainerResult {
+  path: string;
+  config: Record<string, unknown>;
+  storePaths: string[];
+}
+
+const DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+
+function normaliseMounts(m: ContainerOptions["mounts"]): (MountSpec & { destination: string })[] {
+  const list = m === undefined ? [] : Array.isArray(m) ? m : Object.entries(m).map(([destination, spec]) => ({ ...spec, destination }));
+  return list.map((x) => {
+    if (!x.destination?.startsWith("/")) throw new Error(`mount destination must be absolute: ${String(x.destination)}`);
+    const type = x.type ?? "none";
+    const options = x.options ?? (type === "none" || type === "bind" ? ["rbind"] : []);
+    return { destination: x.destination, type, source: type === "none" || type === "bind" ? resolve(x.source) : x.source, options };
+  });
+}
+
+function baseMounts() {
+  return [
+    { destination: "/proc", type: "proc", source: "proc" },
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+  ];
+}
+
+export function containerConfig(opts: ContainerOptions, storePaths: string[]): Record<string, unknown> {
+  if (opts.args.length === 0) throw new Error("buildContainer: args must not be empty");
+  const user = normaliseMounts(opts.mounts);
+  const store = storePaths.map((p) => ({ destination: p, type: "none", source: p, options: ["bind", "ro"] }));
+  return {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: opts.terminal ?? false,
+      user: { uid: opts.uid ?? 0, gid: opts.gid ?? 0 },
+      args: opts.args,
+      env: opts.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+      cwd: opts.cwd ?? "/",
+      capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, permitted: DEFAULT_CAPS, ambient: DEFAULT_CAPS },
+      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
+      noNewPrivileges: true,
+    },
+    root: { path: "rootfs", readonly: opts.readonly ?? false },
+    hostname: opts.hostname ?? "nerves-docker",
+    mounts: [...baseMounts(), ...store, ...user],
+    linux: {
+      resources: { devices: [{ allow: false, access: "rwm" }] },
+      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }],
+      maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+      readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+    },
+    annotations: { "org.opencontainers.image.os": opts.os ?? "linux", "org.opencontainers.image.architecture": opts.arch ?? goArch() },
+  };
+}
+
+export async function buildContainer(opts: ContainerOptions): Promise<ContainerResult> {
+  const out = resolve(opts.out);
+  const existing = await readdir(out).catch(() => null);
+  if (existing && existing.length > 0) throw new Error(`bundle directory ${out} exists and is not empty`);
+  const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");
+  const roots = storePathsIn(JSON.stringify({ args: opts.args, env: opts.env ?? [] }), storeDir);
+  const present = [];
+  for (const r of roots) if (await stat(r).then(() => true, () => false)) present.push(r);
+  const storePaths = present.length > 0 ? (await scanClosure(present, storeDir)).map((n) => n.path).sort() : [];
+  for (const m of normaliseMounts(opts.mounts)) {
+    if ((m.type === "none" || m.type === "bind") && !(await stat(m.source).then(() => true, () => false))) {
+      throw new Error(`mount source ${m.source} (for ${m.destination}) does not exist`);
+    }
+  }
+  const config = containerConfig(opts, storePaths);
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  try {
+    await mkdir(join(tmp, "rootfs"), { recursive: true, mode: 0o755 });
+    const dirs = opts.copyToRoot === undefined ? [] : Array.isArray(opts.copyToRoot) ? opts.copyToRoot : [opts.copyToRoot];
+    for (const d of dirs) await cp(d, join(tmp, "rootfs"), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
+    await writeFile(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    if (existing) await rm(out, { recursive: true, force: true });
+    await rename(tmp, out);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return { path: out, config, storePaths };
+}
