@@ -14,7 +14,7 @@ export interface ErrorInfo {
   hint?: string | null;
 }
 
-export type EventName = 'headline' | 'log' | 'progress' | 'info' | 'warn' | 'header' | 'status';
+export type EventName = 'headline' | 'log' | 'progress' | 'info' | 'warn' | 'header' | 'status' | 'dot';
 
 /** Plugin -> sidecar. */
 export type Inbound =

@@ -30,7 +30,12 @@ const builtin: Record<string, OpHandler> = {
   ask: async (args, ctx) => ctx.prompt(String((args as { message?: unknown } | null)?.message ?? 'Proceed? ')),
 };
 
-const lazy: Record<string, () => Promise<OpHandler>> = {};
+const lazy: Record<string, () => Promise<OpHandler>> = {
+  build: async () => (await import('../runner/ops.js')).buildOp,
+  archive: async () => (await import('../runner/ops.js')).archiveOp,
+  clean: async () => (await import('../runner/ops.js')).cleanOp,
+  engine_info: async () => (await import('../runner/ops.js')).engineInfoOp,
+};
 
 export function knownOps(): string[] {
   return [...Object.keys(builtin), ...Object.keys(lazy)].sort();

@@ -1,0 +1,118 @@
+// Job containers: one long-lived container per job whose PID 1 is a keeper
+// that exits when the sidecar's attach connection closes (a dead-man switch:
+// a killed sidecar cannot leave a running container behind), with the steps
+// run as execs inside it.
+import type Docker from 'dockerode';
+import type { Duplex } from 'node:stream';
+import type { Engine } from './connect.js';
+import { engineMessage, isNotFound } from './errors.js';
+import { LABEL } from './labels.js';
+
+export interface MountSpec {
+  type: 'bind' | 'volume';
+  source: string;
+  target: string;
+  readOnly?: boolean;
+}
+
+export interface JobContainerSpec {
+  image: string;
+  labels: Record<string, string>;
+  env: string[];
+  mounts: MountSpec[];
+  workingDir: string;
+  /** Keep the container (stopped) after the job, for post-mortem debugging. */
+  keep: boolean;
+  name?: string | undefined;
+}
+
+// Reads stdin until EOF using only shell builtins: the container lives as long
+// as the sidecar keeps its attach connection open.
+export const KEEPER = ['/bin/sh', '-c', 'while read -r _; do :; done'];
+
+export interface JobContainer {
+  container: Docker.Container;
+  id: string;
+  /** Ends the keeper: the container stops (and is removed unless kept). */
+  release(): void;
+}
+
+export async function startJobContainer(engine: Engine, spec: JobContainerSpec): Promise<JobContainer> {
+  let container: Docker.Container;
+  try {
+    container = await engine.docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Entrypoint: KEEPER,
+      Cmd: [],
+      Env: spec.env,
+      WorkingDir: spec.workingDir,
+      Labels: spec.labels,
+      AttachStdin: true,
+      OpenStdin: true,
+      StdinOnce: true,
+      Tty: false,
+      HostConfig: {
+        AutoRemove: !spec.keep,
+        Privileged: false,
+        Mounts: spec.mounts.map((m) => ({
+          Type: m.type,
+          Source: m.source,
+          Target: m.target,
+          ReadOnly: m.readOnly ?? false,
+        })),
+      },
+    });
+  } catch (err) {
+    throw new Error(`could not create the build container from ${spec.image}: ${engineMessage(err)}`);
+  }
+  let stdin: Duplex | undefined;
+  try {
+    stdin = (await container.attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true })) as Duplex;
+    stdin.on('error', () => {});
+    await container.start();
+  } catch (err) {
+    stdin?.destroy();
+    await removeContainer(engine, container.id);
+    throw new Error(`could not start the build container: ${engineMessage(err)}`);
+  }
+  return {
+    container,
+    id: container.id,
+    release: () => {
+      stdin?.end();
+      stdin?.destroy();
+    },
+  };
+}
+
+/** Kills and removes a container; one that is already gone is fine. */
+export async function removeContainer(engine: Engine, id: string): Promise<void> {
+  try {
+    await engine.docker.getContainer(id).remove({ force: true, v: false });
+  } catch (err) {
+    const code = (err as { statusCode?: number }).statusCode;
+    // 404: gone already; 409: removal already in progress (AutoRemove).
+    if (!isNotFound(err) && code !== 409) throw err;
+  }
+}
+
+/** Stops a kept container without removing it. */
+export async function stopContainer(engine: Engine, id: string): Promise<void> {
+  try {
+    await engine.docker.getContainer(id).kill();
+  } catch (err) {
+    const code = (err as { statusCode?: number }).statusCode;
+    if (!isNotFound(err) && code !== 409) throw err;
+  }
+}
+
+/** Containers that carry all the given labels (running or not). */
+export async function findContainers(engine: Engine, labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
+  const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+  return engine.docker.listContainers({ all: true, filters: JSON.stringify(filters) });
+}
+
+export function managedLabels(extra: Record<string, string>): Record<string, string> {
+  return { [LABEL.managed]: 'true', ...extra };
+}

@@ -1,0 +1,43 @@
+// Runs one command inside a running container (POST /containers/{id}/exec),
+// streaming its stdout and stderr, in order, into a sink, and returns its
+// exit status. Exec output does not pass through the engine's log driver.
+import type Docker from 'dockerode';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { DemuxTransform } from './demux.js';
+import { engineMessage } from './errors.js';
+
+export interface ExecSpec {
+  cmd: string[];
+  env?: string[] | undefined;
+  user?: string | undefined;
+  workingDir?: string | undefined;
+}
+
+export async function runExec(container: Docker.Container, spec: ExecSpec, sink: Writable): Promise<number> {
+  let exec: Docker.Exec;
+  let stream: Readable;
+  try {
+    exec = await container.exec({
+      Cmd: spec.cmd,
+      Env: spec.env,
+      User: spec.user,
+      WorkingDir: spec.workingDir,
+      AttachStdout: true,
+      AttachStderr: true,
+      AttachStdin: false,
+      Tty: false,
+    });
+    stream = (await exec.start({ hijack: true, stdin: false, Detach: false, Tty: false })) as Readable;
+  } catch (err) {
+    throw new Error(`could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`);
+  }
+  await pipeline(stream, new DemuxTransform(), sink, { end: false } as never);
+  // The stream can end a moment before the engine records the exit code.
+  for (let i = 0; ; i++) {
+    const info = await exec.inspect();
+    if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
+    if (i > 200) throw new Error(`the engine did not report how ${spec.cmd[0]} ended`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,48 @@
+// Reads the newline-delimited JSON that pull, build and load answer with, and
+// fails on the error lines the daemon writes into the stream (docker-modem's
+// followProgress does not report those).
+import type { Readable } from 'node:stream';
+
+export interface ProgressLine {
+  status?: string;
+  id?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+  stream?: string;
+  aux?: unknown;
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+export class StreamError extends Error {
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Calls onLine for every JSON line; rejects with StreamError on the first error line. */
+export async function readJsonLines(stream: Readable, onLine: (line: ProgressLine) => void): Promise<void> {
+  let carry = '';
+  let failure: string | null = null;
+  const handle = (text: string) => {
+    if (text.trim() === '') return;
+    let line: ProgressLine;
+    try {
+      line = JSON.parse(text) as ProgressLine;
+    } catch {
+      line = { stream: text + '\n' };
+    }
+    if (line.error || line.errorDetail?.message) failure ??= line.errorDetail?.message ?? line.error ?? 'unknown error';
+    onLine(line);
+  };
+  for await (const chunk of stream) {
+    carry += (chunk as Buffer).toString('utf8');
+    let nl: number;
+    while ((nl = carry.indexOf('\n')) >= 0) {
+      handle(carry.slice(0, nl));
+      carry = carry.slice(nl + 1);
+    }
+  }
+  handle(carry);
+  if (failure !== null) throw new StreamError(failure);
+}

@@ -1,0 +1,49 @@
+// clean: removes the package's build containers and volume, and its
+// artifact cache directory. A volume that does not exist is not an error
+// (upstream raises); .docker_id stays, as upstream keeps it.
+import { readFile, rm } from 'node:fs/promises';
+import { findContainers, removeContainer } from '../engine/containers.js';
+import { LABEL } from '../engine/labels.js';
+import { removeVolume } from '../engine/volumes.js';
+import { OpError, type OpContext } from '../sidecar/context.js';
+import { dockerIdPath } from './docker-id.js';
+import { volumeName } from './job.js';
+import { connectChecked } from './preflight.js';
+
+export interface CleanSpec {
+  app: string;
+  build_path: string;
+  cache_path: string;
+}
+
+export function parseCleanSpec(input: unknown): CleanSpec {
+  const raw = (input ?? {}) as Record<string, unknown>;
+  for (const field of ['app', 'build_path', 'cache_path'] as const) {
+    const v = raw[field];
+    if (typeof v !== 'string' || v === '') throw new OpError('invalid_spec', `invalid clean spec: ${field} must be a non-empty string`);
+    if (field !== 'app' && !v.startsWith('/')) throw new OpError('invalid_spec', `invalid clean spec: ${field} must be an absolute path, got "${v}"`);
+  }
+  return raw as unknown as CleanSpec;
+}
+
+export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
+  const id = (await readFile(dockerIdPath(spec.build_path), 'utf8').catch(() => '')).trim();
+  let volume: string | null = null;
+  let removedContainers = 0;
+  let removedVolume = false;
+  if (id) {
+    volume = volumeName(spec.app, id);
+    ctx.emit('header', `Deleting build volume ${volume}`);
+    const { engine } = await connectChecked();
+    for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
+      await removeContainer(engine, c.Id);
+      removedContainers++;
+    }
+    removedVolume = await removeVolume(engine, volume);
+    if (!removedVolume) ctx.emit('info', `The build volume ${volume} did not exist.`);
+  } else {
+    ctx.emit('info', `No build volume recorded for ${spec.app} (${dockerIdPath(spec.build_path)} does not exist).`);
+  }
+  await rm(spec.cache_path, { recursive: true, force: true });
+  return { volume, removed_volume: removedVolume, removed_containers: removedContainers, cache_path: spec.cache_path };
+}

@@ -1,0 +1,121 @@
+// Makes sure the build image is there, as upstream orders it: the image is
+// local -> use it; else pull it; else ask, then build it from the configured
+// Dockerfile's directory. Beyond upstream: an image archive (.tar, .tar.gz)
+// is loaded, and a digest-pinned reference must come from the registry and
+// match its digest.
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Engine } from '../engine/connect.js';
+import { contextTar } from '../engine/build-context.js';
+import { buildImageFromContext, inspectImage, loadImageArchive, pullImage, type ImageSummary } from '../engine/images.js';
+import { managedLabels } from '../engine/containers.js';
+import { OpError } from '../sidecar/context.js';
+import type { BuildLog } from './build-log.js';
+import type { Reporter } from './reporter.js';
+import type { JobSpec } from './spec.js';
+
+export const CREATE_PROMPT = 'The Nerves Docker build_runner needs to create the image.\nProceed? ';
+
+export function pinnedDigest(ref: string): string | null {
+  const m = /@(sha256:[a-f0-9]{64})$/.exec(ref);
+  return m?.[1] ?? null;
+}
+
+function isArchive(path: string): boolean {
+  return /\.(tar|tar\.gz|tgz)$/.test(path);
+}
+
+export interface ImageDeps {
+  engine: Engine;
+  reporter: Reporter;
+  log: BuildLog;
+  prompt(message: string): Promise<unknown>;
+}
+
+export async function ensureImage(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
+  const { engine, reporter, log } = deps;
+  const tag = spec.docker.tag;
+  const digest = pinnedDigest(tag);
+
+  const local = await inspectImage(engine, tag);
+  if (local && (!digest || local.repoDigests.some((d) => d.endsWith(`@${digest}`)))) return local;
+
+  const source = spec.docker.dockerfile;
+  if (!digest && isArchive(source) && (await stat(source).catch(() => null))?.isFile()) {
+    reporter.header(`Loading image archive ${source}`);
+    const loaded = await loadImageArchive(engine, source).catch((err: Error) => {
+      throw new OpError('image_load', `could not load the image archive ${source}: ${err.message}`);
+    });
+    const image = await inspectImage(engine, tag);
+    if (image) return image;
+    throw new OpError(
+      'image_load',
+      `the image archive ${source} holds ${loaded.length ? loaded.join(', ') : 'no named image'}, not ${tag}`,
+      'Make the tag in build_runner_config[:docker] match the archive, or rebuild the archive with that name and tag.',
+    );
+  }
+
+  reporter.header('Trying to pull image');
+  const layers = new Map<string, string>();
+  try {
+    await pullImage(engine, tag, (p) => {
+      if (!p.layer) return;
+      layers.set(p.layer, p.status);
+      const done = [...layers.values()].filter((s) => /complete|exists/i.test(s)).length;
+      reporter.progress({ text: `pull ${tag}: ${p.layer} ${p.status} (${done}/${layers.size} layers)`, ...p });
+    });
+  } catch (err) {
+    await log.write(`pull of ${tag} failed: ${(err as Error).message}\n`);
+    if (digest) {
+      throw new OpError(
+        'image_pull',
+        `could not pull ${tag}: ${(err as Error).message}`,
+        'An image pinned by digest must come from its registry: check the name, the digest and your network, or `docker load` the image first.',
+      );
+    }
+  }
+  const pulled = await inspectImage(engine, tag);
+  if (pulled) {
+    if (digest && !pulled.repoDigests.some((d) => d.endsWith(`@${digest}`))) {
+      throw new OpError('image_digest', `the pulled image ${tag} does not carry the digest ${digest} (it has: ${pulled.repoDigests.join(', ') || 'none'})`);
+    }
+    return pulled;
+  }
+
+  return buildFromDockerfile(spec, deps);
+}
+
+async function buildFromDockerfile(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
+  const { engine, reporter, log } = deps;
+  const tag = spec.docker.tag;
+  const path = spec.docker.dockerfile;
+  const st = await stat(path).catch(() => null);
+  if (!st) {
+    throw new OpError(
+      'dockerfile_missing',
+      `the image ${tag} is not available and its Dockerfile ${path} does not exist`,
+      'Fix build_runner_config[:docker] in the package\'s nerves_package config, or pull/load the image first.',
+    );
+  }
+  const contextDir = st.isDirectory() ? path : dirname(path);
+  const dockerfile = st.isDirectory() ? 'Dockerfile' : basename(path);
+  reporter.header('Create image');
+  const answer = await deps.prompt(CREATE_PROMPT);
+  if (answer !== true) {
+    throw new OpError('image_declined', 'Unable to use Nerves Docker build_runner without image', `Build it yourself with: docker build --tag ${tag} ${contextDir}`);
+  }
+  reporter.info(`Building ${tag} from ${contextDir} (output in ${log.path})`);
+  try {
+    await buildImageFromContext(
+      engine,
+      await contextTar(contextDir, dockerfile),
+      { tag, dockerfile, labels: managedLabels({}) },
+      (text) => void log.write(text),
+    );
+  } catch (err) {
+    throw new OpError('image_build', `Nerves Docker build_runner could not create the image ${tag}: ${(err as Error).message}`, `See ${log.path}.`);
+  }
+  const built = await inspectImage(engine, tag);
+  if (!built) throw new OpError('image_build', `the build of ${tag} finished but the image is not there`);
+  return built;
+}

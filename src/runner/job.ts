@@ -1,0 +1,191 @@
+// A build or archive job: preflight, image, volume, one container, the steps
+// as execs inside it, the artifact copied out atomically, and nothing left
+// running afterwards whatever happens.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Engine } from '../engine/connect.js';
+import { removeContainer, startJobContainer, stopContainer, managedLabels, type JobContainer } from '../engine/containers.js';
+import { runExec } from '../engine/exec.js';
+import { LABEL } from '../engine/labels.js';
+import { ensureVolume } from '../engine/volumes.js';
+import { OpError, type OpContext } from '../sidecar/context.js';
+import { copyArtifactOut } from './artifact.js';
+import { BuildLog, tailFile } from './build-log.js';
+import { readOrCreateDockerId } from './docker-id.js';
+import { ensureImage } from './image-source.js';
+import { computeLayout, type Layout } from './layout.js';
+import { checkHostInputs, connectChecked } from './preflight.js';
+import { formatBytes, formatDuration, Reporter } from './reporter.js';
+import { VOLUME_RE, type JobSpec } from './spec.js';
+
+export type JobKind = 'build' | 'archive';
+
+export interface StepResult {
+  name: string;
+  seconds: number;
+  status: number;
+}
+
+export interface JobResult {
+  path: string;
+  size: number;
+  seconds: number;
+  steps: StepResult[];
+  log_path: string;
+  log_size: number;
+  volume: string;
+  legacy: boolean;
+  container: string | null;
+}
+
+interface Step {
+  name: string;
+  header?: string;
+  cmd: string[];
+  env?: string[];
+}
+
+export function volumeName(app: string, id: string): string {
+  const name = `${app}-${id}`;
+  if (!VOLUME_RE.test(name)) throw new OpError('invalid_spec', `the volume name ${name} is not valid for Docker`);
+  return name;
+}
+
+export function jobSteps(kind: JobKind, spec: JobSpec, layout: Layout, entrypoint: string[]): Step[] {
+  const ep = (cmd: string[]) => [...entrypoint, ...cmd];
+  const steps: Step[] = [];
+  if (layout.legacy) {
+    // Old images: make the volume belong to the host user (upstream runs this as root before each step).
+    steps.push({ name: 'chown', cmd: ep(['chown', `${spec.uid}:${spec.gid}`, layout.workingDir]), env: ['UID=0', 'GID=0'] });
+  }
+  if (kind === 'build') {
+    steps.push({
+      name: 'create-build',
+      header: 'Starting Build... (this may take a while)',
+      cmd: ep(['/nerves/env/platform/create-build.sh', `/nerves/env/${spec.app}/${spec.defconfig}`, layout.workingDir]),
+    });
+    steps.push({ name: 'make', cmd: ep(['make', ...spec.make_args]) });
+  }
+  steps.push({
+    name: 'make system',
+    header: 'Creating artifact archive',
+    cmd: ep(['make', 'system', `NERVES_ARTIFACT_NAME=${spec.download_name}`]),
+  });
+  return steps;
+}
+
+export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Promise<JobResult> {
+  const reporter = new Reporter(ctx, spec.tty);
+  const started = Date.now();
+  await checkHostInputs(spec, kind);
+  const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
+  const volume = volumeName(spec.app, id);
+  const { engine } = await connectChecked();
+  const log = await BuildLog.create(join(spec.log_dir, kind === 'build' ? 'build.log' : 'archive.log'), (h) => reporter.headline(h));
+  let job: JobContainer | null = null;
+  let unregister = () => {};
+  reporter.start();
+  try {
+    const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m) });
+    const jobId = randomUUID();
+    const labels = managedLabels({
+      [LABEL.package]: spec.app,
+      [LABEL.volume]: volume,
+      [LABEL.job]: jobId,
+      [LABEL.kind]: kind,
+      [LABEL.ownerPid]: String(process.pid),
+      [LABEL.ownerHost]: hostname(),
+    });
+    await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app }));
+    const layout = computeLayout(spec, volume);
+    ctx.signal.throwIfAborted();
+    job = await startJobContainer(engine, {
+      image: spec.docker.tag,
+      labels,
+      env: layout.env,
+      mounts: layout.mounts,
+      workingDir: layout.workingDir,
+      keep: spec.keep_container,
+    });
+    const containerId = job.id;
+    unregister = ctx.cleanup.add(`container ${containerId.slice(0, 12)}`, () => removeContainer(engine, containerId));
+    const onAbort = () => void removeContainer(engine, containerId).catch(() => {});
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+    const steps: StepResult[] = [];
+    for (const step of jobSteps(kind, spec, layout, image.entrypoint)) {
+      if (step.header) reporter.header(step.header);
+      reporter.startStep(step.name);
+      const t0 = Date.now();
+      const sink = log.sink();
+      let status: number;
+      try {
+        status = await runExec(job.container, { cmd: step.cmd, env: step.env, workingDir: layout.workingDir }, sink);
+      } catch (err) {
+        if (ctx.signal.aborted) throw interrupted(kind, volume);
+        throw err;
+      } finally {
+        sink.end();
+      }
+      steps.push({ name: step.name, seconds: (Date.now() - t0) / 1000, status });
+      if (ctx.signal.aborted) throw interrupted(kind, volume);
+      if (status !== 0) await failStep(step.name, status, log);
+    }
+
+    reporter.header('Copying artifact archive to host');
+    reporter.startStep('copy');
+    const file = `${spec.download_name}${spec.ext}`;
+    const dest = join(spec.download_dir, file);
+    const t0 = Date.now();
+    const size = await copyArtifactOut(job.container, `${layout.workingDir}/${file}`, dest);
+    steps.push({ name: 'copy', seconds: (Date.now() - t0) / 1000, status: 0 });
+
+    const seconds = (Date.now() - started) / 1000;
+    const timings = steps.map((s) => `${s.name} ${formatDuration(s.seconds)}`).join(', ');
+    reporter.info(`${dest} (${formatBytes(size)}) in ${formatDuration(seconds)}: ${timings}; log ${log.path} (${formatBytes(log.size)})`);
+    ctx.signal.removeEventListener('abort', onAbort);
+    return {
+      path: dest,
+      size,
+      seconds,
+      steps,
+      log_path: log.path,
+      log_size: log.size,
+      volume,
+      legacy: layout.legacy,
+      container: spec.keep_container ? containerId : null,
+    };
+  } catch (err) {
+    if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) throw interrupted(kind, volume);
+    throw err;
+  } finally {
+    reporter.stop();
+    await log.close();
+    if (job) {
+      job.release();
+      if (spec.keep_container && !ctx.signal.aborted) await stopContainer(engine, job.id).catch(() => {});
+      else await removeContainer(engine, job.id).catch(() => {});
+    }
+    unregister();
+  }
+}
+
+function interrupted(kind: JobKind, volume: string): OpError {
+  return new OpError(
+    'interrupted',
+    `The ${kind} was interrupted; its container was removed and the build volume ${volume} was kept, so the next build resumes.`,
+  );
+}
+
+async function failStep(name: string, status: number, log: BuildLog): Promise<never> {
+  const tail = await tailFile(log.path, 16).catch(() => '');
+  throw new OpError(
+    'step_failed',
+    `The Nerves Docker build_runner encountered an error while building:\n\n-----\n${tail}\n-----\n\n` +
+      `Step "${name}" exited with status ${status}.`,
+    `See ${log.path}.`,
+  );
+}
+
+export type { Engine };
