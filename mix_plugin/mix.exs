@@ -20,6 +20,6 @@ defmodule NervesDockerTs.MixProject do
   defp elixirc_paths(_), do: ["lib"]
 
   def application do
-    [extra_applications: [:logger, :mix]]
+    [extra_applications: [:logger, :mix, :crypto]]
   end
 end

@@ -1,0 +1,78 @@
+defmodule NervesDockerTs.BuildRunner do
+  @moduledoc """
+  A drop-in replacement for `Nerves.Artifact.BuildRunners.Docker`.
+
+  In the system's `mix.exs`:
+
+      nerves_package: [
+        # ...
+        build_runner: NervesDockerTs.BuildRunner,
+        build_runner_config: [docker: {"Dockerfile", "my_system:0.1.0"}],
+        build_runner_opts: [make_args: ["PARALLEL_JOBS=8"]]
+      ]
+
+  `mix nerves.artifact`, `mix nerves.clean` and `mix nerves.system.shell`
+  work as with the upstream runner. The work is done by a Node sidecar over
+  the Docker Engine API (no docker CLI needed): one container per build with
+  the steps run inside it, every byte of output in `build.log`, the
+  headlines shown here, the artifact written atomically.
+
+  `build_runner_config` keys:
+
+    * `:docker` - `{dockerfile, tag}`: the image to build in. `tag` may be
+      pinned by digest (`name@sha256:...`, then it is pulled and verified);
+      `dockerfile` may also be an image archive (`.tar`, `.tar.gz`), which is
+      loaded. Default: nerves_system_br's image.
+
+  `build_runner_opts` keys:
+
+    * `:make_args` - extra arguments for `make` (list of strings)
+    * `:keep_container` - keep the (stopped) build container for post-mortem debugging
+    * `:downloads_volume` - keep Buildroot downloads in this named volume
+      instead of binding the host's download dir
+
+  Environment: `NERVES_DOCKER_TS_YES=1` answers prompts with yes;
+  `NERVES_DOCKER_TS_KEEP_CONTAINER=1` keeps the build container;
+  `DOCKER_HOST` names the engine; see `NervesDockerTs.Sidecar` for the rest.
+  """
+
+  alias NervesDockerTs.{Sidecar, Spec}
+
+  if Code.ensure_loaded?(Nerves.Artifact.BuildRunner) do
+    @behaviour Nerves.Artifact.BuildRunner
+  end
+
+  @doc "Builds the package's artifact; returns `{:ok, download_path}`."
+  @spec build(map(), term(), keyword()) :: {:ok, String.t()}
+  def build(pkg, _toolchain, opts) do
+    {:ok, result} = run("build", Spec.from_package(pkg, opts))
+    {:ok, result["path"]}
+  end
+
+  @doc "Makes the artifact archive from an existing build (`make system` and copy); returns `{:ok, path}`."
+  @spec archive(map(), term(), keyword()) :: {:ok, String.t()}
+  def archive(pkg, _toolchain, opts) do
+    {:ok, result} = run("archive", Spec.from_package(pkg, opts))
+    {:ok, result["path"]}
+  end
+
+  @doc "Deletes the build volume, the package's build containers and its artifact cache."
+  @spec clean(map()) :: :ok
+  def clean(pkg) do
+    {:ok, _} = run("clean", Spec.clean_spec(pkg))
+    :ok
+  end
+
+  @doc """
+  Runs an op (`"build"`, `"archive"`, `"clean"`) for a job spec (see
+  `NervesDockerTs.Spec`) on a fresh sidecar, showing its output through
+  `Mix.shell()`. Returns `{:ok, result}` or raises `NervesDockerTs.Error`.
+  """
+  @spec run(String.t(), map(), keyword()) :: {:ok, map()}
+  def run(op, spec, opts \\ []) do
+    case Sidecar.run(op, spec, opts) do
+      {:ok, result} -> {:ok, result}
+      {:error, err} -> raise err
+    end
+  end
+end
