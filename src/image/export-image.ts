@@ -2,6 +2,9 @@
 // engine's overlay would show it: whiteouts (.wh.NAME) and opaque markers
 // (.wh..wh..opq) hide lower layers, hard links become regular files. No VM,
 // no engine. Entries come out sorted by name.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openBaseImage } from "./base-image.js";
 import { compareNames } from "./fs-entries.js";
 import { readRange, readTarFile, type TarReadEntry } from "./tar-reader.js";
@@ -132,9 +135,6 @@ function toEntry(e: TarReadEntry, file: string, data: TarReadEntry | undefined, 
 }
 
 async function separateFiles(list: { path: string; offset: number; size: number }[]) {
-  const { mkdtemp, rm } = await import("node:fs/promises");
-  const { tmpdir } = await import("node:os");
-  const { join } = await import("node:path");
   const tmp = await mkdtemp(join(tmpdir(), "ndt-export-"));
   const out = [];
   for (const [i, f] of list.entries()) {

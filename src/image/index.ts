@@ -13,3 +13,6 @@ export { shadowSetup, addUser, addGroup, shadowSetupScript } from "./shadow.js";
 export type { ShadowSetupOptions, UserSpec, GroupSpec } from "./shadow.js";
 export { buildContainer } from "./container.js";
 export type { ContainerOptions, ContainerResult, MountSpec } from "./container.js";
+export { pullImage } from "./pull.js";
+export type { PullImageOptions, PullResult } from "./pull.js";
+export type { Credentials } from "./registry.js";

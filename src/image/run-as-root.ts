@@ -3,6 +3,9 @@
 // only the committed top layer (the script's filesystem changes), rewritten
 // as a normalised layer. Every container and image made here is removed.
 import { mkdtemp, rm } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -83,9 +86,6 @@ export async function runAsRoot(docker: Engine, image: Assembled, script: string
     const topEntry = top ? entries.get(top) : undefined;
     if (!topEntry) throw new Error("runAsRoot: cannot find the committed layer");
     const layerFile = join(tmp, "changes.tar");
-    const { createWriteStream } = await import("node:fs");
-    const { pipeline } = await import("node:stream/promises");
-    const { Readable } = await import("node:stream");
     await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
     await rm(saved);
     const layer = entriesLayer(await normaliseLayerFile(layerFile, mtime), "runAsRoot changes");

@@ -1,6 +1,7 @@
 // Minimal tar reader over an uncompressed file: yields each entry's header
 // fields (pax and GNU long names applied) and the offset of its data, so that
 // callers can read contents later without holding them in memory.
+import { createReadStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { TarEntryType } from "./tar-writer.js";
 
@@ -86,14 +87,13 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       const size0 = num(h, 124, 12);
       const flag = String.fromCharCode(h[156]!);
       const dataSize = flag === "1" || flag === "2" || flag === "5" ? 0 : size0;
-      const next = pos + Math.ceil(dataSize / 512) * 512;
       if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
         const body = (await readExact(fh, pos, size0)).toString("utf8");
         if (flag === "x") pax = parsePax(body);
         else if (flag === "g") globalPax = new Map([...globalPax, ...parsePax(body)]);
         else if (flag === "L") longName = body.replace(/\0+$/, "");
         else longLink = body.replace(/\0+$/, "");
-        pos = next;
+        pos += Math.ceil(dataSize / 512) * 512;
         continue;
       }
       const p = new Map([...globalPax, ...pax]);
@@ -122,7 +122,6 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       pos = pos + Math.ceil(entry.size / 512) * 512;
       if (entry.name === "" && entry.type === "dir") continue;
       yield entry;
-      void next;
     }
   } finally {
     await fh.close();
@@ -142,6 +141,5 @@ export async function readTarMember(path: string, entry: TarReadEntry): Promise<
 /** Stream part of a file (an entry's data). */
 export async function* readRange(path: string, offset: number, size: number): AsyncIterable<Buffer> {
   if (size === 0) return;
-  const { createReadStream } = await import("node:fs");
   for await (const chunk of createReadStream(path, { start: offset, end: offset + size - 1 })) yield chunk as Buffer;
 }
