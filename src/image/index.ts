@@ -16,3 +16,4 @@ export type { ContainerOptions, ContainerResult, MountSpec } from "./container.j
 export { pullImage } from "./pull.js";
 export type { PullImageOptions, PullResult } from "./pull.js";
 export type { Credentials } from "./registry.js";
+export { runImageCommand } from "./cli.js";

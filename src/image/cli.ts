@@ -1,0 +1,175 @@
+// `nerves-docker image <subcommand>`: each toolkit function from the command
+// line, its options given as --flags (nixpkgs' names in kebab-case), as a
+// JSON spec file (--spec file.json), or both (flags win). Results are printed
+// as JSON on stdout (on stderr for stream-layered-image, whose stdout is the
+// archive).
+import { readFile } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import { buildImage } from "./build-image.js";
+import { buildContainer } from "./container.js";
+import { exportImage } from "./export-image.js";
+import { buildLayeredImage, streamLayeredImage } from "./layered.js";
+import { pullImage } from "./pull.js";
+import { shadowSetup } from "./shadow.js";
+
+interface Schema {
+  run: (opts: Record<string, unknown>) => Promise<unknown>;
+  required: string[];
+  arrays?: string[];
+  numbers?: string[];
+  booleans?: string[];
+  json?: string[];
+  summary: string;
+}
+
+const OUTPUT = ["out", "format", "compress"];
+
+const COMMANDS: Record<string, Schema> = {
+  "build-image": {
+    run: (o) => buildImage(o as never),
+    required: ["name", "out"],
+    arrays: ["copyToRoot", "contents"],
+    numbers: ["uid", "gid"],
+    json: ["config"],
+    summary: "--name N [--tag T] [--from-image F] [--copy-to-root DIR]... [--config JSON] [--created ISO|now] [--run-as-root SCRIPT] --out FILE [--format docker-archive|oci] [--compress gzip]",
+  },
+  "build-layered-image": {
+    run: (o) => buildLayeredImage(o as never),
+    required: ["name", "out"],
+    arrays: ["contents"],
+    numbers: ["maxLayers", "uid", "gid"],
+    json: ["config", "closureGraph"],
+    summary: "--name N [--tag T] [--contents PATH]... [--config JSON] [--max-layers N] [--extra-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|size] --out FILE [--format ...] [--compress gzip]",
+  },
+  "stream-layered-image": {
+    run: async (o) => {
+      const s = await streamLayeredImage(o as never);
+      await pipeline(s.stream, process.stdout);
+      return { imageName: s.imageName, imageTag: s.imageTag, imageId: s.imageId, diffIds: s.diffIds };
+    },
+    required: ["name"],
+    arrays: ["contents"],
+    numbers: ["maxLayers", "uid", "gid"],
+    json: ["config", "closureGraph"],
+    summary: "same options as build-layered-image, without --out: the docker-archive goes to stdout",
+  },
+  "pull-image": {
+    run: (o) => pullImage(o as never),
+    required: ["imageName", "imageDigest", "out"],
+    booleans: ["tlsVerify"],
+    json: ["credentials"],
+    summary: "--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--no-tls-verify] --out FILE",
+  },
+  "export-image": {
+    run: (o) => exportImage(o as never),
+    required: ["fromImage", "out"],
+    summary: "--from-image ARCHIVE --out ROOTFS.tar [--compress gzip] [--created ISO]",
+  },
+  "shadow-setup": {
+    run: async (o) => ({ written: await shadowSetup(o as never) }),
+    required: ["root"],
+    json: ["users", "groups"],
+    summary: "--root DIR [--users JSON] [--groups JSON]",
+  },
+  "build-container": {
+    run: (o) => buildContainer(o as never),
+    required: ["args", "out"],
+    arrays: ["args", "copyToRoot", "env"],
+    booleans: ["readonly", "terminal"],
+    numbers: ["uid", "gid"],
+    json: ["mounts"],
+    summary: "--out DIR [--readonly] [--mounts JSON] [--copy-to-root DIR]... -- COMMAND ARGS...",
+  },
+};
+
+export class UsageError extends Error {}
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/** Parse flags for a subcommand into an options object (spec file first, flags over it). */
+export async function parseImageArgs(cmd: string, argv: string[]): Promise<Record<string, unknown>> {
+  const schema = COMMANDS[cmd];
+  if (!schema) throw new UsageError(`unknown image subcommand "${cmd}"`);
+  let opts: Record<string, unknown> = {};
+  const fromFlags: Record<string, unknown> = {};
+  const arrays = new Set(schema.arrays ?? []);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      fromFlags.args = argv.slice(i + 1);
+      break;
+    }
+    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument "${arg}"`);
+    const [flag, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    let value = inline;
+    const key = camel(flag);
+    if (key.startsWith("no") && (schema.booleans ?? []).includes(key[2]!.toLowerCase() + key.slice(3))) {
+      fromFlags[key[2]!.toLowerCase() + key.slice(3)] = false;
+      continue;
+    }
+    if ((schema.booleans ?? []).includes(key) && value === undefined && (argv[i + 1] === undefined || argv[i + 1]!.startsWith("--"))) {
+      fromFlags[key] = true;
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${flag} needs a value`);
+    }
+    if (key === "spec") {
+      opts = JSON.parse(await readFile(value, "utf8")) as Record<string, unknown>;
+      continue;
+    }
+    let parsed: unknown = value;
+    if ((schema.numbers ?? []).includes(key)) {
+      parsed = Number(value);
+      if (!Number.isFinite(parsed)) throw new UsageError(`--${flag} needs a number`);
+    } else if ((schema.booleans ?? []).includes(key)) {
+      parsed = !/^(false|0|no)$/i.test(value);
+    } else if ((schema.json ?? []).includes(key) && /^\s*[[{]/.test(value)) {
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        throw new UsageError(`--${flag}: not valid JSON`);
+      }
+    }
+    if (arrays.has(key)) fromFlags[key] = [...((fromFlags[key] as unknown[] | undefined) ?? []), parsed];
+    else fromFlags[key] = parsed;
+  }
+  const merged = { ...opts, ...fromFlags };
+  const missing = schema.required.filter((k) => merged[k] === undefined);
+  if (missing.length > 0) throw new UsageError(`missing ${missing.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}`);
+  return merged;
+}
+
+export function imageUsage(): string {
+  const lines = ["usage: nerves-docker image <subcommand> [--spec options.json] [--flags]", ""];
+  for (const [name, s] of Object.entries(COMMANDS)) lines.push(`  ${name} ${s.summary}`);
+  lines.push("", `Output flags where relevant: ${OUTPUT.map((o) => `--${o}`).join(", ")}. JSON values may be given inline or in the spec file.`);
+  return lines.join("\n") + "\n";
+}
+
+export async function runImageCommand(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
+    process.stdout.write(imageUsage());
+    return cmd ? 0 : 2;
+  }
+  try {
+    if (rest.includes("--help") || rest.includes("-h")) {
+      process.stdout.write(`usage: nerves-docker image ${cmd} ${COMMANDS[cmd]?.summary ?? ""}\n`);
+      return COMMANDS[cmd] ? 0 : 2;
+    }
+    const opts = await parseImageArgs(cmd, rest);
+    const result = await COMMANDS[cmd]!.run(opts);
+    const text = JSON.stringify(result, (k, v: unknown) => (k === "config" && cmd === "build-container" ? undefined : v), 2) + "\n";
+    (cmd === "stream-layered-image" ? process.stderr : process.stdout).write(text);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${imageUsage()}`);
+      return 2;
+    }
+    process.stderr.write(`nerves-docker image ${cmd}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { mkdtemp, rm, writeFile, readFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseImageArgs, runImageCommand } from "../../../src/image/cli.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "ndt-cli-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("image CLI", () => {
+  it("maps kebab-case flags to nixpkgs option names, with arrays, numbers, JSON and booleans", async () => {
+    const spec = join(dir, "spec.json");
+    await writeFile(spec, JSON.stringify({ name: "from-spec", tag: "s", maxLayers: 10 }));
+    const o = await parseImageArgs("build-layered-image", ["--spec", spec, "--name", "flag/wins", "--contents", "/a", "--contents=/b", "--max-layers", "3", "--config", '{"Cmd":["/bin/sh"]}', "--out", "x.tar"]);
+    expect(o).toEqual({ name: "flag/wins", tag: "s", maxLayers: 3, contents: ["/a", "/b"], config: { Cmd: ["/bin/sh"] }, out: "x.tar" });
+    expect(await parseImageArgs("pull-image", ["--image-name", "a", "--image-digest", "sha256:x", "--no-tls-verify", "--out", "o"])).toMatchObject({ tlsVerify: false });
+    expect(await parseImageArgs("build-container", ["--out", "b", "--readonly", "--", "/bin/sh", "-c", "echo --x"])).toEqual({ out: "b", readonly: true, args: ["/bin/sh", "-c", "echo --x"] });
+  });
+
+  it("reports usage errors with status 2 and failures with status 1", async () => {
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      expect(await runImageCommand(["build-layered-image", "--name", "x"])).toBe(2);
+      expect(String(err.mock.calls[0]?.[0])).toContain("missing --out");
+      expect(await runImageCommand(["nope"])).toBe(2);
+      expect(await runImageCommand(["build-layered-image", "--name", "x", "--max-layers", "126", "--out", join(dir, "o.tar")])).toBe(1);
+      expect(err.mock.calls.map((c) => String(c[0])).join("")).toContain("maxLayers must be at most 125 (got 126)");
+    } finally {
+      err.mockRestore();
+    }
+  });
+
+  it("runs shadow-setup and build-layered-image end to end", async () => {
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      const root = join(dir, "root");
+      expect(await runImageCommand(["shadow-setup", "--root", root, "--users", '[{"name":"app","uid":1000}]'])).toBe(0);
+      expect(await readFile(join(root, "etc/passwd"), "utf8")).toContain("app:x:1000:1000");
+      await mkdir(join(dir, "c"));
+      await writeFile(join(dir, "c", "f"), "x");
+      expect(await runImageCommand(["build-layered-image", "--name", "cli/test", "--contents", join(dir, "c"), "--out", join(dir, "img.tar")])).toBe(0);
+      const printed = JSON.parse(String(out.mock.calls.at(-1)?.[0])) as { imageName: string; sha256: string };
+      expect(printed.imageName).toBe("cli/test");
+      expect(printed.sha256).toMatch(/^sha256:/);
+    } finally {
+      out.mockRestore();
+    }
+  });
+});
