@@ -1,0 +1,128 @@
+// Test scaffolding for runner tests: a private copy of the example platform
+// and system in a temp dir (so tests never touch the checkout), a job spec
+// for it, and an OpContext that records what the runner reports. The engine
+// is the real one.
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Docker from 'dockerode';
+import { CleanupRegistry } from '../../../src/sidecar/cleanup.js';
+import type { OpContext } from '../../../src/sidecar/context.js';
+import type { EventName } from '../../../src/protocol/messages.js';
+import { LABEL } from '../../../src/engine/labels.js';
+
+export const ROOT = resolve(import.meta.dirname, '../../..');
+export const NEW_TAG = 'localhost/nerves-docker-ts/example-br:0.1.0';
+export const LEGACY_TAG = 'localhost/nerves-docker-ts/example-br-legacy:0.1.0';
+
+export interface Example {
+  dir: string;
+  system: string;
+  platform: string;
+  dl: string;
+  home: string;
+  spec(overrides?: Record<string, unknown>): Record<string, unknown>;
+  remove(): void;
+}
+
+/** Copies examples/ to a fresh temp dir whose name may hold awkward characters. */
+export function copyExample(name = 'ndt-example-'): Example {
+  const dir = mkdtempSync(join(tmpdir(), name));
+  const system = join(dir, 'system');
+  const platform = join(dir, 'platform');
+  const filter = (src: string) => !/\/(_build|deps|\.nerves)(\/|$)|build\.log$/.test(src);
+  cpSync(join(ROOT, 'examples/system'), system, { recursive: true, filter });
+  cpSync(join(ROOT, 'examples/platform'), platform, { recursive: true, filter });
+  const dl = join(dir, 'dl');
+  const home = join(dir, 'home');
+  const app = 'example_system';
+  const base = `${app}-portable-0.1.0`;
+  return {
+    dir,
+    system,
+    platform,
+    dl,
+    home,
+    spec: (overrides = {}) => ({
+      app,
+      pkg_path: system,
+      version: '0.1.0',
+      defconfig: 'nerves_defconfig',
+      download_name: `${base}-ABCDEF1`,
+      ext: '.tar.gz',
+      download_dir: dl,
+      build_path: join(system, '.nerves/artifacts', base),
+      cache_path: join(dir, 'cache', base),
+      platform_path: platform,
+      platform_version: '1.28.1',
+      docker: { dockerfile: join(ROOT, 'examples/platform/support/docker/nerves_system_br/Dockerfile'), tag: NEW_TAG },
+      make_args: [],
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      term: 'xterm-256color',
+      log_dir: dir,
+      home,
+      tty: false,
+      keep_container: false,
+      downloads_volume: null,
+      ...overrides,
+    }),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface Recorder extends OpContext {
+  events: Array<{ event: EventName; data: unknown }>;
+  prompts: string[];
+  controller: AbortController;
+  of(event: EventName): unknown[];
+}
+
+/** An OpContext that records events and answers prompts with `answer`. */
+export function recorder(answer: unknown = true): Recorder {
+  const controller = new AbortController();
+  const events: Recorder['events'] = [];
+  const prompts: string[] = [];
+  return {
+    id: 1,
+    signal: controller.signal,
+    cleanup: new CleanupRegistry(),
+    controller,
+    events,
+    prompts,
+    emit: (event, data) => events.push({ event, data }),
+    prompt: async (message) => {
+      prompts.push(message);
+      return answer;
+    },
+    debug: () => {},
+    of: (event) => events.filter((e) => e.event === event).map((e) => e.data),
+  };
+}
+
+export const docker = new Docker();
+
+export async function containersOf(labels: Record<string, string>): Promise<Docker.ContainerInfo[]> {
+  const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+  return docker.listContainers({ all: true, filters: JSON.stringify(filters) });
+}
+
+export async function packageContainers(app = 'example_system'): Promise<Docker.ContainerInfo[]> {
+  return containersOf({ [LABEL.package]: app });
+}
+
+export async function removeVolumeQuietly(name: string): Promise<void> {
+  await docker
+    .getVolume(name)
+    .remove()
+    .catch(() => {});
+}
+
+export async function engineAnswers(): Promise<boolean> {
+  try {
+    await docker.ping();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { headlineOf, HeadlineScanner, MAX_HEADLINE } from '../../src/runner/headlines.js';
+
+function scan(chunks: Array<string | Buffer>): string[] {
+  const out: string[] = [];
+  const s = new HeadlineScanner((h) => out.push(h));
+  for (const c of chunks) s.push(typeof c === 'string' ? Buffer.from(c) : c);
+  s.flush();
+  return out;
+}
+
+describe('headlines', () => {
+  it('takes lines that begin with >>> or ESC[7m>>>, trimmed', () => {
+    expect(headlineOf(Buffer.from('>>> busybox 1.36.1 Building  '))).toBe('>>> busybox 1.36.1 Building');
+    expect(headlineOf(Buffer.from(' >>> not at the start'))).toBeNull();
+    expect(headlineOf(Buffer.from('gcc -c foo.c'))).toBeNull();
+    expect(headlineOf(Buffer.from('\x1b[7m>>> zlib 1.3 Extracting\x1b[27m'))).toBe('\x1b[7m>>> zlib 1.3 Extracting\x1b[27m');
+  });
+
+  it('cuts an inverse headline at the next ESC[7m and resets the colour', () => {
+    expect(headlineOf(Buffer.from('\x1b[7m>>> a\x1b[7m>>> b'))).toBe('\x1b[7m>>> a\x1b[0m');
+  });
+
+  it('finds every headline however the output is chunked, in order', () => {
+    const text = Array.from({ length: 50 }, (_, i) => `line ${i}\n>>> pkg ${i} Building\n`).join('');
+    const expected = Array.from({ length: 50 }, (_, i) => `>>> pkg ${i} Building`);
+    for (const size of [1, 7, 64, 1000, text.length]) {
+      const chunks: string[] = [];
+      for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
+      expect(scan(chunks)).toEqual(expected);
+    }
+  });
+
+  it('counts a last line without a newline, and CRLF endings', () => {
+    expect(scan(['x\r\n>>> one\r\n>>> two'])).toEqual(['>>> one', '>>> two']);
+  });
+
+  it('keeps only a prefix of a huge line', () => {
+    const huge = Buffer.alloc(5_000_000, 0x41);
+    expect(scan([huge, '\n>>> after\n'])).toEqual(['>>> after']);
+    const long = scan(['>>> ', Buffer.alloc(100_000, 0x42), '\n']);
+    expect(long[0]!.length).toBe(MAX_HEADLINE);
+  });
+
+  it('survives NUL bytes and invalid UTF-8', () => {
+    expect(scan([Buffer.from([0, 0xff, 0xfe, 0x0a]), '>>> ok\x00\n'])).toEqual(['>>> ok\x00']);
+  });
+});
