@@ -15,7 +15,7 @@ import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownersh
 import { entriesLayer, type Layer } from "./layer.js";
 import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from "./layering.js";
 import { referencesByPopularity, type ClosureNode } from "./popularity.js";
-import { archiveStream, writeImage, type ImageResult, type OutputOptions } from "./output.js";
+import { archiveStream, compressionOf, writeImage, type ImageResult, type OutputOptions } from "./output.js";
 import { parseCreated } from "./time.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
@@ -177,11 +177,12 @@ export interface StreamedImage {
 }
 
 /** Like buildLayeredImage, but returns the docker-archive as a stream (for example into the engine's image load). */
-export async function streamLayeredImage(opts: LayeredImageOptions & { compress?: OutputOptions["compress"] }): Promise<StreamedImage> {
+export async function streamLayeredImage(opts: LayeredImageOptions & Pick<OutputOptions, "compress" | "compressor">): Promise<StreamedImage> {
+  const compress = compressionOf(opts);
   const { image, close } = await prepare(opts);
   async function* gen(): AsyncIterable<Buffer> {
     try {
-      yield* archiveStream(image, opts.compress);
+      yield* archiveStream(image, compress);
     } finally {
       await close();
     }

@@ -20,6 +20,14 @@ export interface OutputOptions {
   format?: ImageFormat;
   /** gzip: the whole archive for docker-archive, each layer for oci. */
   compress?: "none" | "gzip";
+  /** nixpkgs' name for the same choice: "gz" or "none". */
+  compressor?: "none" | "gz";
+}
+
+export function compressionOf(o: Pick<OutputOptions, "compress" | "compressor">): "none" | "gzip" {
+  if (o.compressor !== undefined && !["none", "gz"].includes(o.compressor)) throw new Error(`compressor must be "gz" or "none" (got ${String(o.compressor)})`);
+  if (o.compress !== undefined && !["none", "gzip"].includes(o.compress)) throw new Error(`compress must be "gzip" or "none" (got ${String(o.compress)})`);
+  return o.compress ?? (o.compressor === "gz" ? "gzip" : "none");
 }
 
 export interface ImageResult {
@@ -69,10 +77,10 @@ export async function writeImage(
   const format = opts.format ?? "docker-archive";
   const common = { path: opts.out, format, imageName: name, imageTag: tag, imageId: parts.configDigest, diffIds: parts.layers.map((l) => l.diffId) };
   if (format === "oci") {
-    const r = await writeOciLayout(opts.out, { ...parts, gzip: opts.compress === "gzip" });
+    const r = await writeOciLayout(opts.out, { ...parts, gzip: compressionOf(opts) === "gzip" });
     return { ...common, sha256: r.manifestDigest };
   }
   if (format !== "docker-archive") throw new Error(`unknown image format ${String(format)} (docker-archive or oci)`);
-  const digest = await writeFileAtomic(opts.out, archiveStream(parts, opts.compress));
+  const digest = await writeFileAtomic(opts.out, archiveStream(parts, compressionOf(opts)));
   return { ...common, sha256: digest };
 }

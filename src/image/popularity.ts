@@ -10,9 +10,13 @@ export interface ClosureNode {
 
 /** Sort key: the hash part moved to the end ("/nix/store/abc-foo-1.0" -> "foo-1.0-/nix/store/abc"). */
 export function packageName(path: string): string {
-  const parts = path.split("-");
+  // Only the last component is split, so dashes in the store directory itself
+  // do not matter; for /nix/store paths this equals nixpkgs' key.
+  const slash = path.lastIndexOf("/");
+  const parts = path.slice(slash + 1).split("-");
   const first = parts.shift()!;
-  parts.push(first);
+  if (parts.length === 0) return path;
+  parts.push(path.slice(0, slash + 1) + first);
   return parts.join("-");
 }
 
