@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { readdir, readFile } from "node:fs/promises";
+import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { buildLayeredImage, pullImage } from "../../../src/image/index.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
@@ -69,5 +70,52 @@ describe.skipIf(!engine)("pullImage from docker-registry on 127.0.0.1", () => {
       .rejects.toThrow(/imageDigest must be sha256/);
     expect(await readdir(outDir).catch(() => [])).toEqual(before);
     expect((await readdir(tmpdir())).filter((n) => n.startsWith("ndt-pull-"))).toEqual(tempsBefore);
+  });
+});
+
+describe.skipIf(!engine)("pullImage resolves a manifest list by os/arch", () => {
+  let work: { path: string; remove(): Promise<void> };
+  let registry: LocalRegistry | undefined;
+  beforeAll(async () => {
+    work = await tempDir("ndt-pulltest-");
+    registry = await startRegistry(work.path);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await work?.remove();
+  });
+
+  it("picks the manifest for the requested platform and verifies it", async () => {
+    const rootfs = await busyboxRootfs(join(work.path, "rootfs"), ["sh"]);
+    const merged = join(work.path, "merged");
+    const manifests: unknown[] = [];
+    const configs: Record<string, string> = {};
+    for (const arch of ["amd64", "arm64"]) {
+      const dir = join(work.path, `oci-${arch}`);
+      const r = await buildLayeredImage({ name: "ndt/multi", tag: arch, contents: [rootfs], architecture: arch, config: { Env: [`ARCH=${arch}`] }, out: dir, format: "oci" });
+      configs[arch] = r.imageId;
+      await cp(join(dir, "blobs"), join(merged, "blobs"), { recursive: true, force: true });
+      const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: { annotations?: unknown }[] };
+      manifests.push({ ...index.manifests[0], annotations: undefined });
+    }
+    await writeFile(join(merged, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
+    // the platform manifests go in a nested index, named v1 in the layout's index.json
+    const inner = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }));
+    const innerDigest = `sha256:${createHash("sha256").update(inner).digest("hex")}`;
+    await writeFile(join(merged, "blobs", "sha256", innerDigest.slice(7)), inner);
+    await writeFile(join(merged, "index.json"), JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: innerDigest, size: inner.length, annotations: { "org.opencontainers.image.ref.name": "v1" } }],
+    }));
+    const digestFile = join(work.path, "digest");
+    await run("skopeo", ["copy", "--quiet", "--all", "--dest-tls-verify=false", "--digestfile", digestFile, `oci:${merged}:v1`, `docker://${registry!.host}/ndt/multi:v1`]);
+    const listDigest = (await readFile(digestFile, "utf8")).trim();
+    const arm = await pullImage({ imageName: `${registry!.host}/ndt/multi`, imageDigest: listDigest, arch: "arm64", tlsVerify: false, out: join(work.path, "arm.tar"), log: () => undefined });
+    expect(arm.imageId).toBe(configs.arm64);
+    expect(arm.manifestDigest).not.toBe(listDigest);
+    const amd = await pullImage({ imageName: `${registry!.host}/ndt/multi`, imageDigest: listDigest, arch: "amd64", tlsVerify: false, out: join(work.path, "amd.tar"), log: () => undefined });
+    expect(amd.imageId).toBe(configs.amd64);
+    await expect(pullImage({ imageName: `${registry!.host}/ndt/multi`, imageDigest: listDigest, arch: "riscv64", tlsVerify: false, out: join(work.path, "none.tar") }))
+      .rejects.toThrow(/no manifest for linux\/riscv64 .*linux\/amd64, linux\/arm64/);
   });
 });
