@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { buildLayeredImage, pullImage } from "../../../src/image/index.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
-import { startRegistry, startTokenFront, type LocalRegistry } from "./registry-helpers.js";
+import { startRegistry, startTokenFront, type LocalRegistry, type TokenFront } from "./registry-helpers.js";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
@@ -16,7 +16,7 @@ describe.skipIf(!engine)("pullImage from docker-registry on 127.0.0.1", () => {
   const cleanup = new Cleanup();
   let work: { path: string; remove(): Promise<void> };
   let registry: LocalRegistry | undefined;
-  let front: Awaited<ReturnType<typeof startTokenFront>> | undefined;
+  let front: TokenFront | undefined;
   let digest: string;
   let outDir: string;
 
@@ -68,6 +68,14 @@ describe.skipIf(!engine)("pullImage from docker-registry on 127.0.0.1", () => {
       .rejects.toThrow(/sha256 mismatch .* expected sha256:1{64}, got sha256:[0-9a-f]{64}/);
     await expect(pullImage({ imageName: `${registry!.host}/ndt/pulled`, imageDigest: "latest", tlsVerify: false, out: join(outDir, "bad3.tar") }))
       .rejects.toThrow(/imageDigest must be sha256/);
+    // a registry (here: a front in the middle) sending altered blob bytes is caught
+    front!.corruptBlobs = true;
+    try {
+      await expect(pullImage({ imageName: `${front!.host}/ndt/pulled`, imageDigest: digest, tlsVerify: false, out: join(outDir, "bad4.tar") }))
+        .rejects.toThrow(/blob digest mismatch: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}/);
+    } finally {
+      front!.corruptBlobs = false;
+    }
     expect(await readdir(outDir).catch(() => [])).toEqual(before);
     expect((await readdir(tmpdir())).filter((n) => n.startsWith("ndt-pull-"))).toEqual(tempsBefore);
   });

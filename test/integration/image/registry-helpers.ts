@@ -68,7 +68,15 @@ export async function startRegistry(dir: string): Promise<LocalRegistry> {
 }
 
 /** A front that answers 401 + Bearer challenge unless the token from /token is shown. */
-export async function startTokenFront(upstream: string): Promise<{ host: string; tokensIssued: () => number; stop(): Promise<void> }> {
+export interface TokenFront {
+  host: string;
+  tokensIssued: () => number;
+  /** When set, blob bodies are altered on the way through (one byte flipped). */
+  corruptBlobs: boolean;
+  stop(): Promise<void>;
+}
+
+export async function startTokenFront(upstream: string): Promise<TokenFront> {
   const port = await freePort();
   const token = "ndt-test-token";
   let issued = 0;
@@ -85,13 +93,27 @@ export async function startTokenFront(upstream: string): Promise<{ host: string;
       return;
     }
     const [h, p] = upstream.split(":");
+    const corrupt = front.corruptBlobs && /\/blobs\/sha256:/.test(req.url ?? "");
     const up = request({ host: h, port: Number(p), path: req.url, method: req.method, headers: { ...req.headers, host: upstream } }, (u) => {
       res.writeHead(u.statusCode ?? 502, u.headers);
-      u.pipe(res);
+      if (!corrupt) return void u.pipe(res);
+      let first = true;
+      u.on("data", (c: Buffer) => {
+        if (first && c.length > 0) c[c.length - 1] = c[c.length - 1]! ^ 0xff;
+        first = false;
+        res.write(c);
+      });
+      u.on("end", () => res.end());
     });
     up.on("error", () => res.destroy());
     req.pipe(up);
   });
+  const front: TokenFront = {
+    host: `127.0.0.1:${port}`,
+    tokensIssued: () => issued,
+    corruptBlobs: false,
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
-  return { host: `127.0.0.1:${port}`, tokensIssued: () => issued, stop: () => new Promise((r) => server.close(() => r())) };
+  return front;
 }
