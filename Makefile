@@ -1,0 +1,28 @@
+# The two commands of nerves-docker-ts (see README.md):
+#   make demo   build the example Nerves system end to end through the Mix plugin
+#   make test   run the TypeScript and the Elixir test suites
+.PHONY: demo test test-ts test-elixir setup build bench clean-demo
+
+demo:
+	scripts/setup
+	cd examples/system && mix deps.get >/dev/null && NERVES_DOCKER_TS_YES=1 mix nerves_docker_ts.build
+
+test:
+	scripts/setup --test
+	$(MAKE) --no-print-directory test-ts test-elixir
+
+test-ts:
+	npx vitest run
+
+test-elixir:
+	cd mix_plugin && mix test
+
+build:
+	npm run build
+
+bench:
+	node bench/run.mjs
+
+# Removes the demo's build volume and artifact cache.
+clean-demo:
+	cd examples/system && mix nerves_docker_ts.clean
