@@ -125,3 +125,35 @@ describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci"
     expect((await runIn("ndt-test/streamed:s1", undefined, cleanup)).output).toContain("hello from a layered image");
   });
 });
+
+describe.skipIf(!engine)("buildLayeredImage on top of fromImage", () => {
+  const cleanup = new Cleanup();
+  let work: { path: string; remove(): Promise<void> };
+  beforeAll(async () => {
+    work = await tempDir("ndt-layered-from-");
+  });
+  afterAll(async () => {
+    await cleanup.run();
+    await work?.remove();
+  });
+
+  it("keeps the base layers and Env, counts them against maxLayers", async () => {
+    const rootfs = await busyboxRootfs(join(work.path, "rootfs"), ["sh", "cat", "echo"]);
+    const base = join(work.path, "base.tar.gz");
+    const b = await buildLayeredImage({ name: "ndt-test/from-base", contents: [rootfs], config: { Env: ["A=base", "B=base"] }, out: base, compressor: "gz" });
+    const app = join(work.path, "app");
+    await mkdir(app);
+    await writeFile(join(app, "msg"), "on top\n");
+    const out = join(work.path, "top.tar");
+    const r = await buildLayeredImage({ name: "ndt-test/from-top", tag: "t", fromImage: base, contents: [app], config: { Env: ["B=top"], Cmd: ["/bin/sh", "-c", "cat /msg; echo $A $B"] }, out });
+    expect(r.diffIds.slice(0, b.diffIds.length)).toEqual(b.diffIds);
+    expect(r.diffIds.length).toBe(b.diffIds.length + 2);
+    cleanup.images.add("ndt-test/from-top:t");
+    await loadArchive(out);
+    const res = await runIn("ndt-test/from-top:t", undefined, cleanup);
+    expect(res.output).toContain("on top");
+    expect(res.output).toContain("base top");
+    await expect(buildLayeredImage({ name: "ndt-test/from-top", fromImage: base, contents: [app], maxLayers: 3, out: join(work.path, "x.tar") }))
+      .rejects.toThrow(/maxLayers 3 leaves no layer for the contents: fromImage has 2 layers/);
+  });
+});
