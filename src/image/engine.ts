@@ -1,7 +1,7 @@
 // The few engine calls the image toolkit needs (load, save, remove), with
 // every line of the daemon's response checked for errors.
 import Docker from "dockerode";
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 
@@ -48,4 +48,9 @@ export async function removeImageQuietly(docker: Engine, ref: string): Promise<v
   await docker.getImage(ref).remove({ force: true, noprune: false }).catch((err: { statusCode?: number }) => {
     if (err.statusCode !== 404) throw err;
   });
+}
+
+/** Load a docker-archive file (plain or gzipped) into the engine; returns the loaded references. */
+export async function loadImageArchive(file: string, opts: { docker?: Engine } = {}): Promise<string[]> {
+  return loadImageStream(opts.docker ?? defaultEngine(), createReadStream(file) as AsyncIterable<Buffer>);
 }

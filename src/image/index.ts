@@ -17,3 +17,5 @@ export { pullImage } from "./pull.js";
 export type { PullImageOptions, PullResult } from "./pull.js";
 export type { Credentials } from "./registry.js";
 export { runImageCommand } from "./cli.js";
+export { loadImageArchive, loadImageStream } from "./engine.js";
+export type { Engine } from "./engine.js";

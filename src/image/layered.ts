@@ -14,7 +14,7 @@ import type { ImageRuntimeConfig } from "./config.js";
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
 import { entriesLayer, type Layer } from "./layer.js";
 import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from "./layering.js";
-import { referencesByPopularity, type ClosureNode } from "./popularity.js";
+import { packageName, referencesByPopularity, type ClosureNode } from "./popularity.js";
 import { archiveStream, compressionOf, writeImage, type ImageResult, type OutputOptions } from "./output.js";
 import { parseCreated } from "./time.js";
 
@@ -115,7 +115,9 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
     const roots = [...new Set([...contents, ...configPaths])];
     const graph = await loadGraph(opts, roots, storeDir);
-    const ordered = referencesByPopularity(graph);
+    // Plain directories sort by their place in `contents`, not by where they sit on this machine.
+    const plainKey = new Map(contents.filter((c) => !isStorePath(c, storeDir)).map((c, i) => [c, `contents-${String(i).padStart(6, "0")}-${basename(c)}`]));
+    const ordered = referencesByPopularity(graph, (p) => plainKey.get(p) ?? packageName(p));
     const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
     const groups = groupLayers(ordered, available, opts.layering, sizes);
     const label = (p: string) => (isStorePath(p, storeDir) ? p : `contents ${basename(p)}`);

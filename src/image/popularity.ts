@@ -58,16 +58,17 @@ export function popularityScores(graph: ClosureNode[]): Map<string, number> {
   return contest(findRoots(graph));
 }
 
-/** Highest score first; equal scores by packageName ascending. */
-export function orderByPopularity(scores: Map<string, number>): string[] {
+/** Highest score first; equal scores by sort key (default packageName) ascending. */
+export function orderByPopularity(scores: Map<string, number>, keyOf: (path: string) => string = packageName): string[] {
   return [...scores.entries()]
-    .sort(([pa, sa], [pb, sb]) => sb - sa || (packageName(pa) < packageName(pb) ? -1 : packageName(pa) > packageName(pb) ? 1 : 0))
-    .map(([p]) => p);
+    .map(([p, s]) => ({ p, s, k: keyOf(p) }))
+    .sort((a, b) => b.s - a.s || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .map(({ p }) => p);
 }
 
 /** All paths of the graph by popularity; paths no root reaches (cycles) follow, sorted. */
-export function referencesByPopularity(graph: ClosureNode[]): string[] {
-  const ordered = orderByPopularity(popularityScores(graph));
+export function referencesByPopularity(graph: ClosureNode[], keyOf?: (path: string) => string): string[] {
+  const ordered = orderByPopularity(popularityScores(graph), keyOf);
   const seen = new Set(ordered);
   const rest = new Set<string>();
   for (const n of graph) for (const p of [n.path, ...n.references]) if (!seen.has(p)) rest.add(p);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readFile, mkdir, writeFile, symlink, cp } from "node:fs/promises";
 import { join } from "node:path";
-import { buildLayeredImage, streamLayeredImage } from "../../../src/image/index.js";
+import { buildLayeredImage, loadImageArchive, streamLayeredImage } from "../../../src/image/index.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -123,6 +123,16 @@ describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci"
     expect(body).not.toMatch(/"error/);
     expect((await docker.getImage("ndt-test/streamed:s1").inspect()).Id).toBe(s.imageId);
     expect((await runIn("ndt-test/streamed:s1", undefined, cleanup)).output).toContain("hello from a layered image");
+  });
+
+  it("loadImageArchive loads an archive and reports the engine's error lines", async () => {
+    const out = join(work.path, "for-load.tar.gz");
+    await buildLayeredImage({ name: "ndt-test/loaded", tag: "l1", contents: [rootfs], out, compressor: "gz" });
+    cleanup.images.add("ndt-test/loaded:l1");
+    expect(await loadImageArchive(out)).toEqual(["ndt-test/loaded:l1"]);
+    const bogus = join(work.path, "bogus.tar");
+    await writeFile(bogus, Buffer.alloc(10240));
+    await expect(loadImageArchive(bogus)).rejects.toThrow(/docker load/);
   });
 });
 
