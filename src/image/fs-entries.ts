@@ -1,6 +1,8 @@
 // Turn host directories into sorted, normalised tar entries: mtime and owner
 // from the options, modes kept, hard links as regular files, symlinks kept.
-import { lstat, readdir, readlink } from "node:fs/promises";
+// Directory walking uses the synchronous calls: for trees of many small files
+// they are several times faster than thread-pool round trips per entry.
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { TarEntry } from "./tar-writer.js";
 
@@ -33,10 +35,10 @@ function ownerOf(d: Ownership): Ownership {
 
 /** Entry for one host path (no recursion). Returns null for sockets. */
 export async function hostEntry(hostPath: string, name: string, d: EntryDefaults): Promise<TarEntry | null> {
-  const st = await lstat(hostPath);
+  const st = lstatSync(hostPath);
   const base = { name, mode: st.mode & 0o7777, mtime: d.mtime, ...ownerOf(d), size: 0 };
   if (st.isDirectory()) return { ...base, type: "dir" };
-  if (st.isSymbolicLink()) return { ...base, type: "symlink", linkname: await readlink(hostPath) };
+  if (st.isSymbolicLink()) return { ...base, type: "symlink", linkname: readlinkSync(hostPath) };
   if (st.isFile()) return { ...base, type: "file", size: st.size, hostPath };
   const dev = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
   if (st.isCharacterDevice()) return { ...base, type: "char", ...dev };
@@ -55,7 +57,7 @@ export async function treeEntries(hostPath: string, prefix: string, d: EntryDefa
     const e = name === "" ? null : await hostEntry(p, name, d);
     if (e) out.push(e);
     if (name !== "" && e?.type !== "dir") return;
-    const names = await readdir(p);
+    const names = readdirSync(p);
     names.sort(compareNames);
     for (const child of names) await visit(join(p, child), name === "" ? child : `${name}/${child}`);
   };
