@@ -43,6 +43,8 @@ export interface LayeredImageOptions extends Partial<Ownership> {
   layering?: LayeringStrategy;
   /** Default /nix/store. */
   storeDir?: string;
+  /** Default true; false leaves store paths out (only links and plain contents go in). */
+  includeStorePaths?: boolean;
   architecture?: string;
   os?: string;
 }
@@ -119,7 +121,8 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     const plainKey = new Map(contents.filter((c) => !isStorePath(c, storeDir)).map((c, i) => [c, `contents-${String(i).padStart(6, "0")}-${basename(c)}`]));
     const ordered = referencesByPopularity(graph, (p) => plainKey.get(p) ?? packageName(p));
     const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
-    const groups = groupLayers(ordered, available, opts.layering, sizes);
+    const kept = opts.includeStorePaths === false ? ordered.filter((p) => !isStorePath(p, storeDir)) : ordered;
+    const groups = groupLayers(kept, available, opts.layering, sizes);
     const label = (p: string) => (isStorePath(p, storeDir) ? p : `contents ${basename(p)}`);
     const layers: Layer[] = [];
     for (const group of groups) {

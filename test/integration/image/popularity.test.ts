@@ -47,6 +47,9 @@ describe.skipIf(!engine)("popularity layering of a real build", () => {
     const out = join(work.path, "scan.tar");
     await buildLayeredImage({ name: "ndt-test/pop", tag: "scan", contents: [sp("A")], storeDir: store, out });
     expect(await history(out)).toEqual(["F", "E", "D", "C", "B", "G", "A", "customisation layer"]);
+    const bare = join(work.path, "bare.tar");
+    await buildLayeredImage({ name: "ndt-test/pop", tag: "bare", contents: [sp("A")], storeDir: store, includeStorePaths: false, out: bare });
+    expect(await history(bare)).toEqual(["customisation layer"]);
   });
 
   it("groups the tail into one layer for a small maxLayers, from an exportReferencesGraph JSON", async () => {
