@@ -13,6 +13,7 @@ import { parseReferencesGraph, readReferencesGraph, scanClosure, storePathsIn } 
 import type { ImageRuntimeConfig } from "./config.js";
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
 import { entriesLayer, type Layer } from "./layer.js";
+import { autoLayers } from "./auto-layering.js";
 import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from "./layering.js";
 import { packageName, referencesByPopularity, type ClosureNode } from "./popularity.js";
 import { archiveStream, compressionOf, writeImage, type ImageResult, type OutputOptions } from "./output.js";
@@ -39,7 +40,7 @@ export interface LayeredImageOptions extends Partial<Ownership> {
   /** Nix exportReferencesGraph JSON (file path or parsed value); otherwise the contents are scanned. */
   closureGraph?: string | ClosureNode[] | Record<string, unknown>;
   closureGraphKey?: string;
-  /** "popularity" (default) or "size". */
+  /** "popularity" (default), "auto" (nixpkgs' size-based auto layering) or "size" (biggest paths alone). */
   layering?: LayeringStrategy;
   /** Default /nix/store. */
   storeDir?: string;
@@ -122,7 +123,10 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     const ordered = referencesByPopularity(graph, (p) => plainKey.get(p) ?? packageName(p));
     const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
     const kept = opts.includeStorePaths === false ? ordered.filter((p) => !isStorePath(p, storeDir)) : ordered;
-    const groups = groupLayers(kept, available, opts.layering, sizes);
+    const keep = new Set(kept);
+    const groups = opts.layering === "auto"
+      ? autoLayers(graph, available).map((g) => g.filter((p) => keep.has(p))).filter((g) => g.length > 0)
+      : groupLayers(kept, available, opts.layering, sizes);
     const label = (p: string) => (isStorePath(p, storeDir) ? p : `contents ${basename(p)}`);
     const layers: Layer[] = [];
     for (const group of groups) {

@@ -2,7 +2,8 @@
 // first (available - 1) paths by popularity get a layer each, the rest share
 // the last one. "size": the (available - 1) biggest paths get their own
 // layers (kept in popularity order), everything else shares one layer.
-export type LayeringStrategy = "popularity" | "size";
+// "auto" (nixpkgs' newer size-based layering) lives in auto-layering.ts.
+export type LayeringStrategy = "popularity" | "size" | "auto";
 
 export const DEFAULT_MAX_LAYERS = 100;
 export const MAX_LAYERS_LIMIT = 125;

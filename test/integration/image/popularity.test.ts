@@ -64,6 +64,14 @@ describe.skipIf(!engine)("popularity layering of a real build", () => {
       config: { Cmd: ["/busybox/bin/sh", "-c", `/busybox/bin/cat /share/refs ${sp("F")}/share/refs`] },
     });
     expect(await history(out)).toEqual(["F", "E", "D", "C,B,G,A", "customisation layer"]);
+    // nixpkgs' newer size-based auto layering, same budget: every path placed once, dependencies first
+    const auto = join(work.path, "auto.tar");
+    await buildLayeredImage({ name: "ndt-test/pop", tag: "auto", contents: [sp("A")], storeDir: store, closureGraph: graphFile, maxLayers: 5, layering: "auto", out: auto });
+    const autoLayers = await history(auto);
+    expect(autoLayers.length).toBeLessThanOrEqual(5);
+    expect(autoLayers.at(-1)).toBe("customisation layer");
+    expect(autoLayers.slice(0, -1).join(",").split(",").sort()).toEqual(["A", "B", "C", "D", "E", "F", "G"]);
+    expect(autoLayers[0]!.split(",")).toContain("F");
     // and with the rootfs as plain contents, the image runs: store paths are where they were, A is linked into /
     const out2 = join(work.path, "json-run.tar");
     await buildLayeredImage({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { packageName, popularityScores, referencesByPopularity, findRoots } from "../../../src/image/popularity.js";
 import { groupLayers, checkMaxLayers } from "../../../src/image/layering.js";
+import { autoLayers } from "../../../src/image/auto-layering.js";
 
 // The worked example: A->B->C->D->F, C->E->F, B->E, A->G.
 const graph = [
@@ -62,5 +63,22 @@ describe("layer grouping", () => {
     expect(() => checkMaxLayers(126, 0)).toThrow(/maxLayers must be at most 125 \(got 126\)/);
     expect(() => checkMaxLayers(1, 0)).toThrow(/at least 2/);
     expect(() => checkMaxLayers(5, 4)).toThrow(/fromImage has 4 layers/);
+  });
+});
+
+describe("auto (size-based) layering", () => {
+  const g = [
+    { path: "/s/1-app", references: ["/s/2-libbig"], narSize: 100 },
+    { path: "/s/2-libbig", references: ["/s/3-libc"], narSize: 50 },
+    { path: "/s/3-libc", references: ["/s/3-libc"], narSize: 10 },
+    { path: "/s/4-tool", references: ["/s/3-libc"], narSize: 80 },
+  ];
+  it("gives big paths their own layers with the dependencies only they use", () => {
+    expect(autoLayers(g, 3)).toEqual([["/s/3-libc"], ["/s/4-tool"], ["/s/1-app", "/s/2-libbig"]]);
+    expect(autoLayers(g, 100)).toEqual([["/s/3-libc"], ["/s/2-libbig"], ["/s/4-tool"], ["/s/1-app"]]);
+    expect(autoLayers(g, 1)).toEqual([["/s/1-app", "/s/2-libbig", "/s/3-libc", "/s/4-tool"]]);
+  });
+  it("does not depend on the order of the input", () => {
+    expect(autoLayers([...g].reverse(), 3)).toEqual(autoLayers(g, 3));
   });
 });
