@@ -14,7 +14,7 @@ if (!engine) console.warn("SKIPPED image integration tests: the Docker engine do
 
 async function names(file: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for await (const e of readTarFile(file)) out.set(e.name, e.type === "hardlink" ? "file" : e.type);
+  for await (const e of readTarFile(file)) out.set(e.name, `${e.type === "hardlink" ? "file" : e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid}${e.type === "symlink" ? ` -> ${e.linkname}` : ""}`);
   return out;
 }
 
@@ -58,8 +58,8 @@ describe.skipIf(!engine)("exportImage", () => {
     expect(ours.has("delete-me")).toBe(false);
     expect(ours.has("var/junk")).toBe(false);
     expect(ours.has("etc/conf.d/old")).toBe(false);
-    expect(ours.get("etc/conf.d/new")).toBe("file");
-    expect(ours.get("opt/app/hardlink")).toBe("file");
+    expect(ours.get("etc/conf.d/new")).toMatch(/^file /);
+    expect(ours.get("opt/app/hardlink")).toMatch(/^file /);
 
     cleanup.images.add("ndt-test/export:three");
     await loadArchive(three);
