@@ -49,6 +49,26 @@ describe("buildContainer bundle run by runc", () => {
     expect(await readFile(join(data, "out.txt"), "utf8")).toBe("written\n");
   });
 
+  it("bind-mounts the store closure of args read-only, as nixpkgs does", async () => {
+    const rootfs = await busyboxRootfs(join(work.path, "rootfs2"), ["sh", "cat", "touch", "echo"]);
+    const store = join(work.path, "store");
+    const dep = join(store, `${"d".repeat(32)}-dep`);
+    const pkg = join(store, `${"p".repeat(32)}-hello`);
+    await mkdir(dep, { recursive: true });
+    await writeFile(join(dep, "msg"), "message from a dependency\n");
+    await mkdir(join(pkg, "bin"), { recursive: true });
+    await writeFile(join(pkg, "bin", "hello"), `#!/bin/sh\necho hello from the store\ncat ${dep}/msg\ntouch ${dep}/x 2>/dev/null || echo store-is-readonly\n`, { mode: 0o755 });
+    const bundle = join(work.path, "bundle2");
+    const r = await buildContainer({ args: [join(pkg, "bin", "hello")], out: bundle, copyToRoot: rootfs, storeDir: store });
+    expect(r.storePaths).toEqual([dep, pkg]);
+    const id = `ndt-bundle2-${process.pid}`;
+    state.ids.push(id);
+    const { stdout } = await run("runc", ["--root", state.root, "run", "--bundle", bundle, id]);
+    expect(stdout).toContain("hello from the store");
+    expect(stdout).toContain("message from a dependency");
+    expect(stdout).toContain("store-is-readonly");
+  });
+
   it("refuses missing mount sources", async () => {
     await expect(buildContainer({ args: ["/bin/sh"], out: join(work.path, "b2"), mounts: [{ destination: "/x", source: join(work.path, "nope") }] }))
       .rejects.toThrow(/mount source .*nope .* does not exist/);
