@@ -5,14 +5,11 @@ defmodule NervesDockerTs.BuildRunnerTest do
 
   alias NervesDockerTs.BuildRunner
 
-  @examples Path.expand("../../examples", __DIR__)
+  import NervesDockerTs.TestExample, only: [pkg: 1]
   @moduletag timeout: 300_000
 
   setup_all do
-    dir = Path.join(System.tmp_dir!(), "ndt-mix-#{System.unique_integer([:positive])}")
-    File.mkdir_p!(dir)
-    for part <- ["system", "platform"], do: File.cp_r!(Path.join(@examples, part), Path.join(dir, part))
-    File.rm_rf!(Path.join(dir, "system/.nerves"))
+    dir = NervesDockerTs.TestExample.copy!()
     dl = Path.join(dir, "dl")
     old = Map.new(["NERVES_DL_DIR", "NERVES_ARTIFACTS_DIR", "NERVES_DOCKER_TS_YES"], &{&1, System.get_env(&1)})
     System.put_env("NERVES_DL_DIR", dl)
@@ -25,24 +22,6 @@ defmodule NervesDockerTs.BuildRunnerTest do
     end)
 
     %{dir: dir, dl: dl}
-  end
-
-  defp pkg(dir, extra \\ []) do
-    %{
-      app: :example_system,
-      path: Path.join(dir, "system"),
-      version: "0.1.0",
-      type: :system,
-      config:
-        [
-          platform_config: [defconfig: "nerves_defconfig"],
-          build_runner_config: [
-            docker: {Path.join(@examples, "platform/support/docker/nerves_system_br/Dockerfile"), "localhost/nerves-docker-ts/example-br:0.1.0"}
-          ],
-          checksum: ["nerves_defconfig", "mix.exs", "rootfs_overlay"],
-          nerves_docker_ts: [platform_path: Path.join(dir, "platform"), platform_version: "1.28.1"]
-        ] ++ extra
-    }
   end
 
   defp in_dir(dir, fun), do: File.cd!(dir, fun)

@@ -8,4 +8,5 @@ export const LABEL = {
   kind: `${LABEL_PREFIX}.kind`,
   ownerPid: `${LABEL_PREFIX}.owner-pid`,
   ownerHost: `${LABEL_PREFIX}.owner-host`,
+  keep: `${LABEL_PREFIX}.keep`,
 } as const;

@@ -9,6 +9,7 @@ import { OpError, type OpContext } from '../sidecar/context.js';
 import { dockerIdPath } from './docker-id.js';
 import { volumeName } from './job.js';
 import { connectChecked } from './preflight.js';
+import { acquireLock } from './lock.js';
 
 export interface CleanSpec {
   app: string;
@@ -35,12 +36,18 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
     volume = volumeName(spec.app, id);
     ctx.emit('header', `Deleting build volume ${volume}`);
     const { engine } = await connectChecked();
+    // A running build of this package holds the lock: refuse rather than pull its volume away.
+    const lock = await acquireLock(spec.build_path, 'clean', (t) => ctx.emit('warn', t));
+    try {
     for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
       await removeContainer(engine, c.Id);
       removedContainers++;
     }
     removedVolume = await removeVolume(engine, volume);
     if (!removedVolume) ctx.emit('info', `The build volume ${volume} did not exist.`);
+    } finally {
+      await lock.release();
+    }
   } else {
     ctx.emit('info', `No build volume recorded for ${spec.app} (${dockerIdPath(spec.build_path)} does not exist).`);
   }

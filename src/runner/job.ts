@@ -5,7 +5,9 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine/connect.js';
-import { removeContainer, startJobContainer, stopContainer, managedLabels, type JobContainer } from '../engine/containers.js';
+import { findContainers, removeContainer, startJobContainer, stopContainer, managedLabels, type JobContainer } from '../engine/containers.js';
+import { pingEngine } from '../engine/connect.js';
+import { engineMessage } from '../engine/errors.js';
 import { runExec } from '../engine/exec.js';
 import { LABEL } from '../engine/labels.js';
 import { ensureVolume } from '../engine/volumes.js';
@@ -14,6 +16,7 @@ import { copyArtifactOut } from './artifact.js';
 import { BuildLog, tailFile } from './build-log.js';
 import { readOrCreateDockerId } from './docker-id.js';
 import { ensureImage } from './image-source.js';
+import { acquireLock } from './lock.js';
 import { computeLayout, type Layout } from './layout.js';
 import { checkHostInputs, connectChecked } from './preflight.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
@@ -82,11 +85,22 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
   const volume = volumeName(spec.app, id);
   const { engine } = await connectChecked();
-  const log = await BuildLog.create(join(spec.log_dir, kind === 'build' ? 'build.log' : 'archive.log'), (h) => reporter.headline(h));
+  const lock = await acquireLock(spec.build_path, kind, (t) => reporter.warn(t));
+  const unlock = ctx.cleanup.add('build lock', () => lock.release());
+  let log: BuildLog;
+  try {
+    log = await BuildLog.create(join(spec.log_dir, kind === 'build' ? 'build.log' : 'archive.log'), (h) => reporter.headline(h));
+  } catch (err) {
+    unlock();
+    await lock.release();
+    throw new OpError('log_file', `cannot write ${kind === 'build' ? 'build.log' : 'archive.log'} in ${spec.log_dir}: ${(err as Error).message}`);
+  }
   let job: JobContainer | null = null;
   let unregister = () => {};
+  let stepName = 'prepare';
   reporter.start();
   try {
+    await removeLeftovers(engine, volume, reporter);
     const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m) });
     const jobId = randomUUID();
     const labels = managedLabels({
@@ -96,6 +110,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       [LABEL.kind]: kind,
       [LABEL.ownerPid]: String(process.pid),
       [LABEL.ownerHost]: hostname(),
+      [LABEL.keep]: String(spec.keep_container),
     });
     await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app }));
     const layout = computeLayout(spec, volume);
@@ -117,6 +132,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     for (const step of jobSteps(kind, spec, layout, image.entrypoint)) {
       if (step.header) reporter.header(step.header);
       reporter.startStep(step.name);
+      stepName = step.name;
       const t0 = Date.now();
       const sink = log.sink();
       let status: number;
@@ -135,6 +151,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
 
     reporter.header('Copying artifact archive to host');
     reporter.startStep('copy');
+    stepName = 'copy';
     const file = `${spec.download_name}${spec.ext}`;
     const dest = join(spec.download_dir, file);
     const t0 = Date.now();
@@ -158,6 +175,20 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) throw interrupted(kind, volume);
+    if (!(err instanceof OpError)) {
+      // A raw error from the engine connection: say whether the engine went away.
+      const lost = await pingEngine(engine, 3000).then(
+        () => false,
+        () => true,
+      );
+      if (lost) {
+        throw new OpError(
+          'engine_lost',
+          `The Docker engine at ${engine.where} stopped answering during the "${stepName}" step: ${engineMessage(err)}`,
+          `Start the engine again and rerun the ${kind}; the build volume ${volume} is kept, so it resumes.`,
+        );
+      }
+    }
     throw err;
   } finally {
     reporter.stop();
@@ -168,6 +199,20 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       else await removeContainer(engine, job.id).catch(() => {});
     }
     unregister();
+    unlock();
+    await lock.release();
+  }
+}
+
+/**
+ * Containers of this build volume left by a job whose sidecar died (the lock
+ * is ours, so no live job owns them); kept post-mortem containers stay.
+ */
+async function removeLeftovers(engine: Engine, volume: string, reporter: Reporter): Promise<void> {
+  for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
+    if (c.Labels?.[LABEL.keep] === 'true') continue;
+    reporter.warn(`removing the container ${c.Id.slice(0, 12)} left by an earlier ${c.Labels?.[LABEL.kind] ?? 'job'} (pid ${c.Labels?.[LABEL.ownerPid] ?? '?'})`);
+    await removeContainer(engine, c.Id);
   }
 }
 

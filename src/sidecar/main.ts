@@ -1,5 +1,6 @@
 // Entry point of the sidecar process that the Mix plugin starts through an
 // Erlang port: frames on stdin/stdout, diagnostics on stderr only.
+import { notice } from './notice.js';
 import { SidecarServer } from './server.js';
 
 export function main(): void {
@@ -10,9 +11,14 @@ export function main(): void {
       // The plugin is gone or the stream is unusable: nothing left to drain.
       process.exit(code);
     },
+    onInterrupted: () => {
+      notice('nerves_docker_ts: the build was interrupted; its container was removed and the build volume kept (the next build resumes).');
+    },
   });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(sig, () => void server.stop('signal', 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)));
-  }
+  // Ctrl-C reaches the whole foreground process group, the sidecar included:
+  // stop the work, reply, and let the plugin (or stdin's end) close us.
+  process.on('SIGINT', () => server.interrupt());
+  process.on('SIGTERM', () => void server.stop('signal', 143));
+  process.on('SIGHUP', () => void server.stop('signal', 129));
   server.start();
 }

@@ -19,6 +19,8 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Called once when the server has stopped (input ended or framing lost), after cleanup. */
   onStop?: (reason: 'eof' | 'framing' | 'signal', exitCode: number) => void;
+  /** Called after cleanup when the server stopped while requests were in flight. */
+  onInterrupted?: (reason: 'eof' | 'framing' | 'signal') => void;
 }
 
 function keyOf(id: RequestId): string {
@@ -61,6 +63,20 @@ export class SidecarServer {
     });
   }
 
+  /** Requests in flight now. */
+  get busy(): number {
+    return this.inflight.size;
+  }
+
+  /**
+   * Ctrl-C: aborts every request in flight (each replies with an
+   * "interrupted" error once its cleanup is done) but keeps serving: the
+   * plugin decides when to close us.
+   */
+  interrupt(): void {
+    for (const f of this.inflight.values()) f.controller.abort(new OpError('interrupted', 'interrupted (SIGINT)'));
+  }
+
   /** Aborts everything in flight, runs cleanup, then reports through onStop. */
   async stop(reason: 'eof' | 'framing' | 'signal', exitCode = reason === 'framing' ? 2 : 0): Promise<void> {
     if (this.stopped) return;
@@ -69,8 +85,10 @@ export class SidecarServer {
       const left = this.decoder.leftover();
       if (left) this.log(left);
     }
+    const busy = this.inflight.size;
     for (const f of this.inflight.values()) f.controller.abort(new OpError('interrupted', `sidecar stopping (${reason})`));
     await this.cleanup.runAll(10_000, this.log);
+    if (busy > 0) this.opts.onInterrupted?.(reason);
     this.opts.onStop?.(reason, exitCode);
   }
 

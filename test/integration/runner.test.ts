@@ -9,7 +9,7 @@ import { runJob, type JobResult } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { OpError } from '../../src/sidecar/context.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { containersOf, copyExample, docker, engineAnswers, LEGACY_TAG, NEW_TAG, packageContainers, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
+import { containersOf, copyExample, docker, engineAnswers, LEGACY_TAG, NEW_TAG, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
 
 function tarList(path: string, verbose = false): string[] {
   return execFileSync('tar', [verbose ? '-tvzf' : '-tzf', path, '--numeric-owner'], { encoding: 'utf8' }).trim().split('\n');
@@ -217,9 +217,9 @@ describe('bad input and missing pieces: one clear error, nothing left behind', (
     expect(err.message).toBe('Unable to use Nerves Docker build_runner without image');
     expect(ctx.prompts).toEqual(['The Nerves Docker build_runner needs to create the image.\nProceed? ']);
     expect(existsSync(ex.dl) ? readdirSync(ex.dl) : []).toEqual([]);
-    expect(await packageContainers()).toEqual([]);
-    // The volume was not created either (it is created after the image is there).
+    // The volume was not created either (it is created after the image is there), nor a container.
     const id = readFileSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0/.docker_id'), 'utf8');
+    expect(await containersOf({ [LABEL.volume]: `example_system-${id}` })).toEqual([]);
     await expect(docker.getVolume(`example_system-${id}`).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 

@@ -449,12 +449,13 @@ defmodule NervesDockerTs.Sidecar do
 
   defp open_port(node, entry, stderr_path, extra_env) do
     # /bin/sh only redirects the sidecar's stderr into a file (so that a crash
-    # can be reported with its last lines) and then execs node: the paths are
+    # can be reported with its last lines), keeps the VM's stderr on fd 3 (for
+    # a last notice after the VM died) and then execs node: the paths are
     # passed as arguments, never spliced into the script.
-    script = ~s(exec "$0" "$@" 2>>"$NDT_SIDECAR_STDERR")
+    script = ~s(exec "$0" "$@" 3>&2 2>>"$NDT_SIDECAR_STDERR")
 
     env =
-      [{~c"NDT_SIDECAR_STDERR", String.to_charlist(stderr_path)}] ++
+      [{~c"NDT_SIDECAR_STDERR", String.to_charlist(stderr_path)}, {~c"NDT_NOTICE_FD", ~c"3"}] ++
         Enum.map(extra_env, fn {k, v} -> {String.to_charlist(k), v && String.to_charlist(v)} end)
 
     Port.open({:spawn_executable, "/bin/sh"}, [
