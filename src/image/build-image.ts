@@ -27,8 +27,10 @@ export interface ImageOptions extends Partial<Ownership> {
   contents?: string | string[];
   config?: ImageRuntimeConfig;
   created?: string;
-  /** Shell script run as root (with /bin/sh from the image) over base + contents. */
+  /** Script run as root over base + contents: run as a file when it starts with "#!", else with the image's /bin/sh -c. */
   runAsRoot?: string;
+  /** Host directories (e.g. /nix/store) bind-mounted read-only while runAsRoot runs; needs a local engine. */
+  runAsRootMounts?: string[];
   architecture?: string;
   os?: string;
   /** Engine used for runAsRoot; default from DOCKER_HOST or the local socket. */
@@ -66,7 +68,11 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
     };
     if (opts.runAsRoot) {
       const before = await assemble({ ...common, tag: "run-as-root", layers });
-      const r = await runScript(opts.docker ?? defaultEngine(), before, opts.runAsRoot, created.epoch);
+      const r = await runScript(opts.docker ?? defaultEngine(), before, {
+        script: opts.runAsRoot,
+        mtime: created.epoch,
+        ...(opts.runAsRootMounts ? { mounts: opts.runAsRootMounts.map((m) => resolve(m)) } : {}),
+      });
       closers.push(r.close);
       layers.push(r.layer);
     }

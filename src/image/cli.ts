@@ -28,7 +28,7 @@ const COMMANDS: Record<string, Schema> = {
   "build-image": {
     run: (o) => buildImage(o as never),
     required: ["name", "out"],
-    arrays: ["copyToRoot", "contents"],
+    arrays: ["copyToRoot", "contents", "runAsRootMounts"],
     numbers: ["uid", "gid"],
     json: ["config"],
     summary: "--name N [--tag T] [--from-image F] [--copy-to-root DIR]... [--config JSON] [--created ISO|now] [--run-as-root SCRIPT] --out FILE [--format docker-archive|oci] [--compress gzip]",

@@ -15,7 +15,7 @@ import type { Assembled } from "./assemble.js";
 import { readRange, readTarFile, readTarMember, type TarReadEntry } from "./tar-reader.js";
 import { compareNames } from "./fs-entries.js";
 import { entriesLayer, type Layer } from "./layer.js";
-import type { TarEntry } from "./tar-writer.js";
+import { writeTar, type TarEntry } from "./tar-writer.js";
 
 export interface RunAsRootResult {
   layer: Layer;
@@ -24,13 +24,13 @@ export interface RunAsRootResult {
 }
 
 /** Rewrite a layer tar (from the engine) as sorted, normalised entries with a fixed mtime. */
-export async function normaliseLayerFile(file: string, mtime: number): Promise<TarEntry[]> {
+export async function normaliseLayerFile(file: string, mtime: number, exclude: (e: TarReadEntry) => boolean = () => false): Promise<TarEntry[]> {
   const raw: TarReadEntry[] = [];
   for await (const e of readTarFile(file)) raw.push(e);
   const byName = new Map(raw.map((e) => [e.name, e]));
   const out: TarEntry[] = [];
   for (const e of raw) {
-    if (e.type === "other") continue;
+    if (e.type === "other" || exclude(e)) continue;
     const src = e.type === "hardlink" ? byName.get(e.linkname.replace(/^\/+/, "")) : e;
     if (!src) throw new Error(`runAsRoot layer: hard link ${e.name} to missing ${e.linkname}`);
     const isFile = e.type === "file" || e.type === "hardlink";
@@ -44,7 +44,36 @@ export async function normaliseLayerFile(file: string, mtime: number): Promise<T
   return out.sort((a, b) => compareNames(a.name, b.name));
 }
 
-export async function runAsRoot(docker: Engine, image: Assembled, script: string, mtime: number): Promise<RunAsRootResult> {
+export interface RunAsRootOptions {
+  script: string;
+  mtime: number;
+  /** Host directories bind-mounted read-only at the same path (e.g. /nix/store); local engines only. */
+  mounts?: string[];
+}
+
+const SCRIPT_PATH = ".ndt-run-as-root";
+
+async function scriptArchive(script: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const data = Buffer.from(script);
+  for await (const c of writeTar([{ name: SCRIPT_PATH, type: "file", mode: 0o700, uid: 0, gid: 0, uname: "root", gname: "root", mtime: 0, size: data.length, data }])) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+/** Mount points the engine creates for bind mounts must not end up in the layer. */
+function mountArtifacts(mounts: string[]): (e: TarReadEntry) => boolean {
+  const names = new Set<string>();
+  for (const m of mounts) {
+    const parts = m.replace(/^\/+|\/+$/g, "").split("/");
+    for (let i = 1; i <= parts.length; i++) names.add(parts.slice(0, i).join("/"));
+  }
+  return (e) => e.name === SCRIPT_PATH || (e.type === "dir" && names.has(e.name));
+}
+
+export async function runAsRoot(docker: Engine, image: Assembled, opts: RunAsRootOptions): Promise<RunAsRootResult> {
+  const { script, mtime } = opts;
+  const mounts = opts.mounts ?? [];
+  const shebang = script.startsWith("#!");
   const id = randomBytes(6).toString("hex");
   const tmpRef = `ndt-run-as-root-${id}:base`;
   const committedRef = `ndt-run-as-root-${id}:changed`;
@@ -60,19 +89,21 @@ export async function runAsRoot(docker: Engine, image: Assembled, script: string
     await loadImageStream(docker, archiveStream({ ...image, repoTags: [tmpRef] }, "none"));
     const c = await docker.createContainer({
       Image: tmpRef,
-      Entrypoint: ["/bin/sh", "-c"],
-      Cmd: [script],
+      // A script with a shebang runs as a file, otherwise through /bin/sh -c.
+      Entrypoint: shebang ? [`/${SCRIPT_PATH}`] : ["/bin/sh", "-c"],
+      Cmd: shebang ? [] : [script],
       User: "0:0",
       WorkingDir: "/",
       NetworkDisabled: true,
-      HostConfig: { NetworkMode: "none" },
+      HostConfig: { NetworkMode: "none", Binds: mounts.map((m) => `${m}:${m}:ro`) },
       Tty: true,
     });
     containerId = c.id;
+    if (shebang) await c.putArchive(await scriptArchive(script), { path: "/" });
     await c.start();
     const { StatusCode } = (await c.wait()) as { StatusCode: number };
     const output = (await c.logs({ stdout: true, stderr: true })).toString();
-    if (StatusCode !== 0) throw new Error(`runAsRoot script failed with status ${StatusCode} (the image needs /bin/sh):\n${output}`);
+    if (StatusCode !== 0) throw new Error(`runAsRoot script failed with status ${StatusCode}${shebang ? "" : " (the image needs /bin/sh)"}:\n${output}`);
     const [repo, tag] = committedRef.split(":");
     await c.commit({ repo, tag });
     const saved = join(tmp, "saved.tar");
@@ -88,7 +119,7 @@ export async function runAsRoot(docker: Engine, image: Assembled, script: string
     const layerFile = join(tmp, "changes.tar");
     await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
     await rm(saved);
-    const layer = entriesLayer(await normaliseLayerFile(layerFile, mtime), "runAsRoot changes");
+    const layer = entriesLayer(await normaliseLayerFile(layerFile, mtime, mountArtifacts(mounts)), "runAsRoot changes");
     return { layer, output, close };
   } catch (err) {
     await close();

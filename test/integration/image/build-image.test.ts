@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildImage, buildLayeredImage } from "../../../src/image/index.js";
+import { buildImage, buildLayeredImage, exportImage } from "../../../src/image/index.js";
+import { readTarFile } from "../../../src/image/tar-reader.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, runIn, tempDir } from "./helpers.js";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -56,6 +57,29 @@ describe.skipIf(!engine)("buildImage with fromImage, copyToRoot and runAsRoot on
     expect(res.output).toContain("made");
     expect(res.output).toContain("1000:1000");
     expect(res.output).not.toContain("doomed");
+  });
+
+  it("runs a shebang script with a host store mounted, keeping neither the script nor the mount points", async () => {
+    const store = join(work.path, "store");
+    const tool = join(store, `${"t".repeat(32)}-tool`);
+    await mkdir(join(tool, "bin"), { recursive: true });
+    await writeFile(join(tool, "bin", "mkfile"), '#!/bin/sh\necho from-store > "$1"\n', { mode: 0o755 });
+    const out = join(work.path, "shebang.tar");
+    await buildImage({
+      name: "ndt-test/shebang", tag: "s", fromImage: baseArchive, out, runAsRootMounts: [store],
+      runAsRoot: `#!/bin/sh\nset -e\n${tool}/bin/mkfile /made-by-tool\n`,
+      config: { Cmd: ["/bin/cat", "/made-by-tool"] },
+    });
+    const flat = join(work.path, "shebang-root.tar");
+    await exportImage({ fromImage: out, out: flat });
+    const names: string[] = [];
+    for await (const e of readTarFile(flat)) names.push(e.name);
+    expect(names).toContain("made-by-tool");
+    expect(names).not.toContain(".ndt-run-as-root");
+    expect(names.filter((n) => n.startsWith("tmp"))).toEqual([]);
+    cleanup.images.add("ndt-test/shebang:s");
+    await loadArchive(out);
+    expect((await runIn("ndt-test/shebang:s", undefined, cleanup)).output).toContain("from-store");
   });
 
   it("fails clearly when the script fails", async () => {
