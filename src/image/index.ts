@@ -19,3 +19,5 @@ export type { Credentials } from "./registry.js";
 export { runImageCommand } from "./cli.js";
 export { loadImageArchive, loadImageStream } from "./engine.js";
 export type { Engine } from "./engine.js";
+export { ensureImage, parsePinnedReference } from "./ensure-image.js";
+export type { ImageSource, EnsureImageOptions } from "./ensure-image.js";

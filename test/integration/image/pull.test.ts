@@ -3,7 +3,7 @@ import { cp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { buildLayeredImage, pullImage } from "../../../src/image/index.js";
+import { buildLayeredImage, ensureImage, pullImage } from "../../../src/image/index.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
 import { startRegistry, startTokenFront, type LocalRegistry, type TokenFront } from "./registry-helpers.js";
 
@@ -56,6 +56,20 @@ describe.skipIf(!engine)("pullImage from docker-registry on 127.0.0.1", () => {
     // pinned: the same pull with the printed sha256 succeeds and is identical
     const again = await pullImage({ imageName: `${registry!.host}/ndt/pulled`, imageDigest: digest, sha256: r.sha256, finalImageName: "ndt-test/pulled", finalImageTag: "p1", tlsVerify: false, out: join(outDir, "again.tar") });
     expect(again.sha256).toBe(r.sha256);
+  });
+
+  it("ensureImage pulls a pinned reference once and loads archives (for the runner)", async () => {
+    const ref = `${registry!.host}/ndt/pulled@${digest}`;
+    const tag = `${registry!.host}/ndt/pulled:sha256-${digest.slice(7, 39)}`;
+    cleanup.images.add(tag);
+    const logs: string[] = [];
+    expect(await ensureImage({ reference: ref, tlsVerify: false }, { log: (l) => logs.push(l) })).toBe(tag);
+    expect(await ensureImage({ reference: ref, tlsVerify: false }, { log: (l) => logs.push(l) })).toBe(tag);
+    expect(logs.at(-1)).toContain("already present");
+    expect((await runIn(tag, undefined, cleanup)).output).toContain("pulled and running");
+    await expect(ensureImage({ reference: `${registry!.host}/ndt/pulled:v1` })).rejects.toThrow(/pinned by digest/);
+    cleanup.images.add("ndt/pulled:src");
+    expect(await ensureImage({ archive: join(work.path, "src.tar") })).toBe("ndt/pulled:src");
   });
 
   it("fails cleanly on a wrong digest or a wrong sha256, writing nothing", async () => {
