@@ -31,7 +31,7 @@ const COMMANDS: Record<string, Schema> = {
     arrays: ["copyToRoot", "contents", "runAsRootMounts"],
     numbers: ["uid", "gid"],
     json: ["config"],
-    summary: "--name N [--tag T] [--from-image F] [--copy-to-root DIR]... [--config JSON] [--created ISO|now] [--run-as-root SCRIPT] --out FILE [--format docker-archive|oci] [--compress gzip]",
+    summary: "--name N [--tag T] [--from-image F] [--copy-to-root DIR]... [--config JSON] [--created ISO|now] [--run-as-root SCRIPT] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]",
   },
   "build-layered-image": {
     run: (o) => buildLayeredImage(o as never),

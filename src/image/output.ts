@@ -2,7 +2,8 @@
 // gzipped as a whole, like nixpkgs' image.tar.gz) or an OCI image layout
 // directory (optionally with gzip layers). Files appear atomically.
 import { createWriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, basename, join } from "node:path";
 import { createHash } from "node:crypto";
 import { pipeline } from "node:stream/promises";
@@ -10,11 +11,13 @@ import { Readable, Transform } from "node:stream";
 import { dockerArchiveStream, type ImageParts } from "./docker-archive.js";
 import { writeOciLayout } from "./oci-layout.js";
 import { gzipStream } from "./gzip.js";
+import { ROOT_OWNER, treeEntries } from "./fs-entries.js";
+import { writeTar } from "./tar-writer.js";
 
-export type ImageFormat = "docker-archive" | "oci";
+export type ImageFormat = "docker-archive" | "oci" | "oci-archive";
 
 export interface OutputOptions {
-  /** File (docker-archive) or directory (oci) to create. */
+  /** File (docker-archive, oci-archive) or directory (oci) to create. */
   out: string;
   /** Default "docker-archive". */
   format?: ImageFormat;
@@ -80,7 +83,20 @@ export async function writeImage(
     const r = await writeOciLayout(opts.out, { ...parts, gzip: compressionOf(opts) === "gzip" });
     return { ...common, sha256: r.manifestDigest };
   }
-  if (format !== "docker-archive") throw new Error(`unknown image format ${String(format)} (docker-archive or oci)`);
+  if (format === "oci-archive") {
+    // The OCI layout, written to a scratch directory, then archived reproducibly.
+    const scratch = await mkdtemp(join(tmpdir(), "ndt-oci-archive-"));
+    try {
+      const layout = join(scratch, "layout");
+      await writeOciLayout(layout, { ...parts, gzip: compressionOf(opts) === "gzip" });
+      const entries = await treeEntries(layout, "", { ...ROOT_OWNER, mtime: parts.mtime });
+      const digest = await writeFileAtomic(opts.out, writeTar(entries));
+      return { ...common, sha256: digest };
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+  if (format !== "docker-archive") throw new Error(`unknown image format ${String(format)} (docker-archive, oci or oci-archive)`);
   const digest = await writeFileAtomic(opts.out, archiveStream(parts, compressionOf(opts)));
   return { ...common, sha256: digest };
 }

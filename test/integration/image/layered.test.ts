@@ -114,6 +114,14 @@ describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci"
     expect(await loadArchive(gz)).toContain("ndt-test/oci:gz");
   });
 
+  it("writes a reproducible oci-archive that skopeo reads", async () => {
+    const a = await buildLayeredImage({ name: "ndt-test/ociarch", tag: "a1", contents: [rootfs, app], out: join(work.path, "one.oci.tar"), format: "oci-archive" });
+    const b = await buildLayeredImage({ name: "ndt-test/ociarch", tag: "a1", contents: [rootfs, app], out: join(work.path, "two.oci.tar"), format: "oci-archive" });
+    expect(a.sha256).toBe(b.sha256);
+    const sk = JSON.parse((await run("skopeo", ["inspect", `oci-archive:${join(work.path, "one.oci.tar")}:a1`])).stdout) as { Layers: string[] };
+    expect(sk.Layers.length).toBe(3);
+  });
+
   it("streams straight into the engine's image load", async () => {
     const s = await streamLayeredImage({ name: "ndt-test/streamed", tag: "s1", contents: [rootfs, app], config: { Cmd: ["/bin/cat", "/etc/greeting"] } });
     cleanup.images.add("ndt-test/streamed:s1");
