@@ -3,6 +3,7 @@ import type { OpHandler } from '../sidecar/context.js';
 import { runClean, parseCleanSpec } from './clean.js';
 import { runJob } from './job.js';
 import { connectChecked } from './preflight.js';
+import { runDoctor } from './doctor.js';
 import { parseJobSpec } from './spec.js';
 
 export const buildOp: OpHandler = async (args, ctx) => runJob('build', parseJobSpec(args), ctx);
@@ -11,4 +12,11 @@ export const cleanOp: OpHandler = async (args, ctx) => runClean(parseCleanSpec(a
 export const engineInfoOp: OpHandler = async () => {
   const { engine, version } = await connectChecked();
   return { where: engine.where, ...version };
+};
+export const doctorOp: OpHandler = async (args) => {
+  const a = (args ?? {}) as { image?: unknown; home?: unknown };
+  return runDoctor({
+    image: typeof a.image === 'string' ? a.image : undefined,
+    home: typeof a.home === 'string' ? a.home : undefined,
+  });
 };

@@ -105,3 +105,73 @@ defmodule Mix.Tasks.NervesDockerTs.Ping do
     NervesDockerTs.Sidecar.stop(sc)
   end
 end
+
+defmodule Mix.Tasks.NervesDockerTs.Spec do
+  @shortdoc "Prints the project's job spec as JSON (for nerves-docker build --spec)"
+  @moduledoc """
+  Prints the job spec of the current project's `nerves_package` as JSON, the
+  input of the CLI (`nerves-docker build --spec FILE`).
+
+      mix nerves_docker_ts.spec > spec.json
+  """
+  use Mix.Task
+  alias Mix.Tasks.NervesDockerTs.Project
+
+  @impl true
+  def run(_argv) do
+    Project.start()
+    pkg = Project.package!()
+    IO.puts(NervesDockerTs.JSON.encode!(NervesDockerTs.Spec.from_package(pkg, Project.opts(pkg))))
+  end
+end
+
+defmodule Mix.Tasks.NervesDockerTs.Doctor do
+  @shortdoc "Checks Node, the sidecar, the engine, its version, disk, image, ~/.ssh"
+  @moduledoc """
+  Checks what a build needs and prints, for each failed check, the command
+  that fixes it: Node and the sidecar, the engine (and how it was found), its
+  version against the requirement, free space in its data root, the build
+  image (when run in a project with nerves_package), ~/.ssh, UID/GID.
+
+      mix nerves_docker_ts.doctor
+  """
+  use Mix.Task
+
+  @impl true
+  def run(_argv) do
+    case NervesDockerTs.Sidecar.start_link() do
+      {:ok, sc} ->
+        hello = NervesDockerTs.Sidecar.hello(sc)
+        Mix.shell().info("ok   sidecar: #{hello["version"]} (protocol #{hello["protocol"]}, node #{hello["node"]})")
+        image = image_of_project()
+
+        case NervesDockerTs.Sidecar.request(sc, "doctor", %{"image" => image, "home" => System.user_home()}) do
+          {:ok, checks} ->
+            Enum.each(checks, &print/1)
+            NervesDockerTs.Sidecar.stop(sc)
+            if Enum.all?(checks, & &1["ok"]), do: :ok, else: Mix.raise("Some checks failed (see above).")
+
+          {:error, err} ->
+            raise err
+        end
+
+      {:error, err} ->
+        Mix.shell().error("FAIL sidecar: #{Exception.message(err)}")
+        Mix.raise("The sidecar cannot start.")
+    end
+  end
+
+  defp print(%{"ok" => ok, "name" => name, "detail" => detail} = check) do
+    Mix.shell().info("#{if ok, do: "ok  ", else: "FAIL"} #{name}: #{detail}")
+    if check["fix"], do: Mix.shell().info("     fix: #{check["fix"]}")
+  end
+
+  defp image_of_project do
+    with config when is_list(config) <- Mix.Project.config()[:nerves_package],
+         {_, tag} <- get_in(config, [:build_runner_config, :docker]) do
+      tag
+    else
+      _ -> nil
+    end
+  end
+end

@@ -1,0 +1,119 @@
+// The runner's commands for `nerves-docker` (build, archive, clean, doctor),
+// running the same code as the sidecar's ops, without Mix.
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { OpError } from '../sidecar/context.js';
+import { toErrorInfo } from '../sidecar/server.js';
+import { runClean, parseCleanSpec } from './clean.js';
+import { cliContext, jsonLine } from './cli-context.js';
+import { runDoctor } from './doctor.js';
+import { runJob } from './job.js';
+import { parseJobSpec } from './spec.js';
+
+/** Exit codes of nerves-docker (documented in README). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 64,
+  invalidInput: 65,
+  engine: 69,
+  locked: 75,
+  interrupted: 130,
+} as const;
+
+export function exitCodeFor(code: string): number {
+  if (code === 'interrupted') return EXIT.interrupted;
+  if (code === 'locked') return EXIT.locked;
+  if (code.startsWith('engine_')) return EXIT.engine;
+  if (['invalid_spec', 'defconfig_missing', 'platform_missing', 'download_dir', 'dockerfile_missing'].includes(code)) return EXIT.invalidInput;
+  return EXIT.failed;
+}
+
+export const RUNNER_USAGE: Record<string, string> = {
+  build: `usage: nerves-docker build --spec FILE [--make-arg ARG]... [--keep-container] [--yes] [--json]
+
+Builds a Nerves system artifact as NervesDockerTs.BuildRunner.build/3 does.
+FILE is a job spec in JSON (print one with \`mix nerves_docker_ts.spec\`).
+Prints the artifact's path on stdout (or a "result" JSON line with --json).`,
+  archive: `usage: nerves-docker archive --spec FILE [--yes] [--json]
+
+Runs \`make system\` in the existing build volume and copies the archive out.`,
+  clean: `usage: nerves-docker clean --spec FILE [--json]
+
+Deletes the build volume, the build containers and the artifact cache.`,
+  doctor: `usage: nerves-docker doctor [--image TAG] [--json]
+
+Checks Node, the engine (found how), its version, free space, the image,
+~/.ssh and the UID/GID mapping; prints the fix for each failed check.`,
+};
+
+const options = {
+  spec: { type: 'string' },
+  'make-arg': { type: 'string', multiple: true },
+  'keep-container': { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  json: { type: 'boolean' },
+  image: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function readSpec(path: string | undefined): Promise<Record<string, unknown>> {
+  if (!path) throw new OpError('usage', '--spec FILE is required', 'Print a spec with `mix nerves_docker_ts.spec > spec.json`.');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doctor', argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    process.stderr.write(`nerves-docker ${cmd}: ${(err as Error).message}\n\n${RUNNER_USAGE[cmd]}\n`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    process.stdout.write(RUNNER_USAGE[cmd] + '\n');
+    return EXIT.ok;
+  }
+  const json = values.json === true;
+  const ctx = cliContext({ json, yes: values.yes === true });
+  try {
+    if (cmd === 'doctor') {
+      const checks = await runDoctor({ image: values.image });
+      if (json) for (const c of checks) process.stdout.write(jsonLine({ event: 'check', data: c }));
+      else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`);
+      return checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
+    }
+    const raw = await readSpec(values.spec);
+    let result: unknown;
+    if (cmd === 'clean') {
+      result = await runClean(parseCleanSpec(raw), ctx);
+    } else {
+      if (values['make-arg']) raw.make_args = [...((raw.make_args as string[] | undefined) ?? []), ...values['make-arg']];
+      if (values['keep-container']) raw.keep_container = true;
+      raw.tty = process.stderr.isTTY === true && !json;
+      const res = await runJob(cmd, parseJobSpec(raw), ctx);
+      result = res;
+      if (!json) process.stdout.write(res.path + '\n');
+    }
+    if (json) process.stdout.write(jsonLine({ event: 'result', data: result }));
+    return EXIT.ok;
+  } catch (err) {
+    const info = toErrorInfo(err);
+    if (json) process.stdout.write(jsonLine({ event: 'error', data: info }));
+    else process.stderr.write(`nerves-docker ${cmd}: ${info.message}${info.hint ? `\n\n${info.hint}` : ''}\n`);
+    return info.code === 'usage' ? EXIT.usage : exitCodeFor(info.code);
+  } finally {
+    await ctx.cleanup.runAll();
+    ctx.dispose();
+  }
+}

@@ -1,0 +1,103 @@
+// doctor: checks everything a build needs and says, for each failed check,
+// the command that fixes it.
+import { existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { engineAddress, openEngine, pingEngine } from '../engine/connect.js';
+import { inspectImage } from '../engine/images.js';
+import { engineVersion } from '../engine/version.js';
+import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
+import { formatBytes } from './reporter.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  image?: string | undefined;
+  home?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Free space below which a Buildroot build is likely to fail. */
+export const MIN_FREE_BYTES = 20 * 1024 ** 3;
+
+export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
+  const env = opts.env ?? process.env;
+  const checks: Check[] = [];
+  const major = Number(process.versions.node.split('.')[0]);
+  checks.push({
+    name: 'node',
+    ok: major >= 20,
+    detail: `Node ${process.version} at ${process.execPath}`,
+    fix: major >= 20 ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
+  });
+  const where = engineAddress(env);
+  const how = env.DOCKER_HOST ? 'from DOCKER_HOST' : 'the default socket';
+  const engine = openEngine(env);
+  try {
+    await pingEngine(engine, 5000);
+    checks.push({ name: 'engine', ok: true, detail: `answers at ${where} (${how})` });
+  } catch (err) {
+    checks.push({
+      name: 'engine',
+      ok: false,
+      detail: (err as Error).message,
+      fix: 'Start the engine (`sudo systemctl start docker`, Docker Desktop, colima), or run scripts/docker-engine, or set DOCKER_HOST.',
+    });
+    return checks;
+  }
+  const version = await engineVersion(engine);
+  const v = checkEngineVersion({ version: version.version, engine: version.engine });
+  checks.push({
+    name: 'engine version',
+    ok: v.ok,
+    detail: v.ok
+      ? `${version.engine} ${version.version} (API ${version.apiVersion}, ${version.os}/${version.arch}) meets ${version.engine === 'podman' ? PODMAN_REQUIREMENT : DOCKER_REQUIREMENT}`
+      : v.message,
+    fix: v.ok ? undefined : `Upgrade ${version.engine}.`,
+  });
+  const info = (await engine.docker.info()) as { DockerRootDir?: string; SecurityOptions?: string[] };
+  const root = info.DockerRootDir ?? '';
+  if (root && existsSync(root)) {
+    const fs = await statfs(root);
+    const free = fs.bavail * fs.bsize;
+    checks.push({
+      name: 'disk',
+      ok: free >= MIN_FREE_BYTES,
+      detail: `${formatBytes(free)} free in the engine's data root ${root}`,
+      fix: free >= MIN_FREE_BYTES ? undefined : 'Free space: `docker system prune` removes stopped containers, unused images and build cache.',
+    });
+  } else {
+    checks.push({ name: 'disk', ok: true, detail: `the engine's data root ${root || '(unknown)'} is not on this machine; free space not checked` });
+  }
+  if (opts.image) {
+    const img = await inspectImage(engine, opts.image);
+    checks.push({
+      name: 'image',
+      ok: img !== null,
+      detail: img ? `${opts.image} is present (${img.id.slice(7, 19)})` : `${opts.image} is not present`,
+      fix: img ? undefined : 'The next build pulls or builds it (after a prompt); or `docker pull`/`docker load` it now.',
+    });
+  }
+  const ssh = join(opts.home ?? homedir(), '.ssh');
+  checks.push({
+    name: 'ssh',
+    ok: true,
+    detail: existsSync(ssh) ? `${ssh} is mounted read-only at /home/nerves/.ssh` : `${ssh} does not exist; builds that fetch over ssh will lack keys`,
+  });
+  const rootless = (info.SecurityOptions ?? []).some((o) => o.includes('rootless'));
+  const uid = process.getuid?.() ?? 0;
+  checks.push({
+    name: 'uid/gid',
+    ok: true,
+    detail: rootless
+      ? `rootless engine: container root is your user (uid ${uid}); files in bind mounts belong to you`
+      : `host uid ${uid}, gid ${process.getgid?.() ?? 0} are passed as UID/GID; new-style images run as their own user (nerves, 1005)`,
+  });
+  return checks;
+}

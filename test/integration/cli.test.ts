@@ -1,0 +1,81 @@
+// nerves-docker's runner commands, run as a user would (node dist/cli.js),
+// against the real engine: output, --json events, exit codes.
+import { execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyExample, engineAnswers, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
+
+const CLI = join(ROOT, 'dist/cli.js');
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('node', [CLI, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('nerves-docker CLI', () => {
+  let ex: Example;
+  let specFile = '';
+  let volume = '';
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error('dist/ is not built: run `npm run build` (make test does).');
+    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+    ex = copyExample('ndt-cli-');
+    specFile = join(ex.dir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(ex.spec()));
+  });
+  afterAll(async () => {
+    if (volume) await removeVolumeQuietly(volume);
+    ex?.remove();
+  });
+
+  it('build prints the artifact path on stdout and headlines on stderr', async () => {
+    const r = await cli(['build', '--spec', specFile, '--yes', '--make-arg', 'GREETING=cli']);
+    expect(r.stderr).toContain('>>> busybox 1.36.1 Extracting');
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(join(ex.dl, 'example_system-portable-0.1.0-ABCDEF1.tar.gz'));
+  });
+
+  it('--json emits one JSON event per line, ending with the result', async () => {
+    const r = await cli(['archive', '--spec', specFile, '--json']);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: Record<string, unknown> });
+    expect(events.map((e) => e.event)).toContain('header');
+    const last = events.at(-1)!;
+    expect(last.event).toBe('result');
+    expect(last.data.path).toBe(join(ex.dl, 'example_system-portable-0.1.0-ABCDEF1.tar.gz'));
+    volume = String(last.data.volume);
+  });
+
+  it('exit codes: usage 64, invalid spec 65, engine 69, failed step 1', async () => {
+    expect((await cli(['build', '--bogus'])).code).toBe(64);
+    expect((await cli(['build'])).code).toBe(64);
+    const bad = join(ex.dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify(ex.spec({ make_args: 'not a list' })));
+    const invalid = await cli(['build', '--spec', bad]);
+    expect(invalid.code).toBe(65);
+    expect(invalid.stderr).toContain('build_runner_opts[:make_args] must be a list of strings');
+    const noEngine = await cli(['build', '--spec', specFile], { DOCKER_HOST: 'unix:///nonexistent.sock' });
+    expect(noEngine.code).toBe(69);
+    expect(noEngine.stderr).toContain('unix:///nonexistent.sock');
+    const failed = await cli(['build', '--spec', specFile, '--make-arg', 'FAIL=1']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('Step "make" exited with status 2');
+  });
+
+  it('clean removes the volume; doctor passes here', async () => {
+    const r = await cli(['clean', '--spec', specFile, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'result', data: { removed_volume: true } });
+    const d = await cli(['doctor', '--json']);
+    expect(d.code).toBe(0);
+    const names = d.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: { name: string } }).data.name);
+    expect(names).toEqual(expect.arrayContaining(['node', 'engine', 'engine version', 'disk']));
+    const down = await cli(['doctor'], { DOCKER_HOST: 'unix:///nonexistent.sock' });
+    expect(down.code).toBe(1);
+    expect(down.stdout).toMatch(/FAIL engine: .*nonexistent\.sock[\s\S]*fix: Start the engine/);
+  });
+});
