@@ -93,6 +93,7 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
     if (!e) throw new Error(`base image ${path}: no ${name} inside (not a docker-archive?)`);
     return readTarMember(archive, e);
   };
+  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, members, read, tmp);
   const manifest = JSON.parse((await read("manifest.json")).toString("utf8")) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
   const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
   const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
@@ -105,6 +106,24 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
   return finish(config, files, entry.RepoTags ?? []);
+}
+
+/** An OCI layout inside a tar (oci-archive). */
+async function openOciArchive(archive: string, members: Map<string, TarReadEntry>, read: (name: string) => Promise<Buffer>, tmp: string): Promise<Opened> {
+  const blob = (d: string) => `blobs/${d.replace(":", "/")}`;
+  const index = JSON.parse((await read("index.json")).toString("utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const first = index.manifests[0];
+  if (!first) throw new Error(`OCI archive ${archive}: empty index.json`);
+  const manifest = JSON.parse((await read(blob(first.digest))).toString("utf8")) as { config: { digest: string }; layers: { digest: string }[] };
+  const config = JSON.parse((await read(blob(manifest.config.digest))).toString("utf8")) as ImageConfigJson;
+  const files = [];
+  for (const [i, l] of manifest.layers.entries()) {
+    const e = members.get(blob(l.digest));
+    if (!e) throw new Error(`OCI archive ${archive}: layer ${l.digest} missing`);
+    files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
+  }
+  const ref = first.annotations?.["io.containerd.image.name"];
+  return finish(config, files, ref ? [ref] : []);
 }
 
 async function openOci(dir: string, tmp: string): Promise<Opened> {

@@ -120,6 +120,11 @@ describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci"
     expect(a.sha256).toBe(b.sha256);
     const sk = JSON.parse((await run("skopeo", ["inspect", `oci-archive:${join(work.path, "one.oci.tar")}:a1`])).stdout) as { Layers: string[] };
     expect(sk.Layers.length).toBe(3);
+    // and it serves as fromImage, like an OCI layout directory does
+    for (const base of [join(work.path, "one.oci.tar"), join(work.path, "oci")]) {
+      const r = await buildLayeredImage({ name: "ndt-test/ociarch", tag: "on-top", fromImage: base, contents: [app], out: join(work.path, `top-${base.length}.tar`) });
+      expect(r.diffIds.length).toBe(5);
+    }
   });
 
   it("streams straight into the engine's image load", async () => {
