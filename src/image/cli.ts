@@ -39,7 +39,7 @@ const COMMANDS: Record<string, Schema> = {
     arrays: ["contents"],
     numbers: ["maxLayers", "uid", "gid"],
     json: ["config", "closureGraph"],
-    summary: "--name N [--tag T] [--contents PATH]... [--config JSON] [--max-layers N] [--extra-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] --out FILE [--format ...] [--compress gzip]",
+    summary: "--name N [--tag T] [--contents PATH]... [--config JSON] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] --out FILE [--format ...] [--compress gzip]",
   },
   "stream-layered-image": {
     run: async (o) => {

@@ -18,6 +18,8 @@ import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy 
 import { packageName, referencesByPopularity, type ClosureNode } from "./popularity.js";
 import { archiveStream, compressionOf, writeImage, type ImageResult, type OutputOptions } from "./output.js";
 import { parseCreated } from "./time.js";
+import { defaultEngine, type Engine } from "./engine.js";
+import { runAsRoot } from "./run-as-root.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -31,8 +33,16 @@ export interface LayeredImageOptions extends Partial<Ownership> {
   created?: string;
   /** Default 100, at most 125. */
   maxLayers?: number;
-  /** Shell commands run with /bin/sh in the customisation layer's scratch directory. */
+  /** Shell commands run with /bin/sh on the host in the customisation layer's scratch directory. */
   extraCommands?: string;
+  /**
+   * Commands run as root in the image (cwd /) on the engine, kept as one more
+   * layer with their ownership changes (nixpkgs runs them under fakeroot,
+   * with enableFakechroot in the image root). Needs /bin/sh in the image.
+   */
+  fakeRootCommands?: string;
+  /** Engine for fakeRootCommands; default from DOCKER_HOST or the local socket. */
+  docker?: Engine;
   /** Base image: docker-archive file or OCI layout directory. */
   fromImage?: string;
   fromImageName?: string;
@@ -107,13 +117,16 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
   const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");
   let base: BaseImage | undefined;
   const scratch = await mkdtemp(join(tmpdir(), "ndt-custom-"));
+  const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     await rm(scratch, { recursive: true, force: true });
     await base?.close();
+    for (const c of closers) await c();
   };
   try {
     if (opts.fromImage) base = await openBaseImage(opts.fromImage, opts);
-    const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, base?.layers.length ?? 0);
+    const extraLayers = opts.fakeRootCommands ? 1 : 0;
+    const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, (base?.layers.length ?? 0) + extraLayers);
     const contents = toList(opts.contents).map((c) => resolve(c));
     const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
     const roots = [...new Set([...contents, ...configPaths])];
@@ -135,18 +148,24 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
       layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.map(label).join(" ")}`));
     }
     await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
-    if (opts.extraCommands) await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, stdout: "inherit", stderr: "inherit" }).catch(failExtra);
+    // Output is captured, never printed: stdout may be carrying the image stream.
+    if (opts.extraCommands) await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, all: true }).catch(failExtra);
     layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
-    const image = await assemble({
+    const common = {
       name: opts.name,
-      ...(opts.tag !== undefined ? { tag: opts.tag } : {}),
       ...(base ? { base } : {}),
-      layers,
       ...(opts.config ? { config: opts.config } : {}),
       created,
       ...(opts.architecture ? { architecture: opts.architecture } : {}),
       ...(opts.os ? { os: opts.os } : {}),
-    });
+    };
+    if (opts.fakeRootCommands) {
+      const before = await assemble({ ...common, tag: "fake-root", layers });
+      const r = await runAsRoot(opts.docker ?? defaultEngine(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
+      closers.push(r.close);
+      layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
+    }
+    const image = await assemble({ ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers });
     return { image, close };
   } catch (err) {
     await close();
@@ -155,7 +174,8 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
 }
 
 function failExtra(err: unknown): never {
-  throw new Error(`extraCommands failed: ${(err as Error).message}`);
+  const all = (err as { all?: string }).all;
+  throw new Error(`extraCommands failed: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}${all ? `\n${all}` : ""}`);
 }
 
 export function pickOwner(o: Partial<Ownership>): Partial<Ownership> {

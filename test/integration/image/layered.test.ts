@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readFile, mkdir, writeFile, symlink, cp } from "node:fs/promises";
 import { join } from "node:path";
-import { buildLayeredImage, loadImageArchive, streamLayeredImage } from "../../../src/image/index.js";
+import { buildLayeredImage, exportImage, loadImageArchive, streamLayeredImage } from "../../../src/image/index.js";
+import { readTarFile } from "../../../src/image/tar-reader.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -88,6 +89,23 @@ describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci"
     expect(res.output).toContain("extra");
     const cfg = JSON.parse((await run("skopeo", ["inspect", "--config", `docker-archive:${out}`])).stdout) as { history: { comment: string }[] };
     expect(cfg.history[0]!.comment).toBe(`store paths: ${C}`);
+  });
+
+  it("keeps fakeRootCommands' ownership changes in a layer of their own", async () => {
+    const out = join(work.path, "fakeroot.tar");
+    const r = await buildLayeredImage({
+      name: "ndt-test/fakeroot", tag: "f", contents: [rootfs], out,
+      fakeRootCommands: "mkdir -p ./home/alice && echo hi > ./home/alice/hello && chown -R 1000:1000 ./home/alice",
+    });
+    expect(r.diffIds.length).toBe(3);
+    const flat = join(work.path, "fakeroot-root.tar");
+    await exportImage({ fromImage: out, out: flat });
+    const owners = new Map<string, string>();
+    for await (const e of readTarFile(flat)) owners.set(e.name, `${e.uid}:${e.gid}`);
+    expect(owners.get("home/alice/hello")).toBe("1000:1000");
+    expect(owners.get("bin/busybox")).toBe("0:0");
+    await expect(buildLayeredImage({ name: "ndt-test/fakeroot", contents: [rootfs], extraCommands: "echo about to fail; exit 4", out: join(work.path, "x.tar") }))
+      .rejects.toThrow(/extraCommands failed[\s\S]*about to fail/);
   });
 
   it("writes an OCI layout that skopeo copies and umoci unpacks", async () => {
