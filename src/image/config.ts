@@ -59,12 +59,10 @@ export interface ConfigInput {
 }
 
 export function buildConfigJson(input: ConfigInput): { json: Buffer; digest: string; config: ImageConfigJson } {
-  const base = input.baseLayerCount ?? 0;
-  const history = input.layers.map((l, i) =>
-    i < base && input.baseHistory ? undefined : { created: input.created, comment: l.comment },
-  );
-  const baseHist = (input.baseHistory ?? []).filter(() => true);
-  const fullHistory = [...baseHist, ...history.filter((h) => h !== undefined)];
+  // The base image's history is kept as it is; our layers get one entry each.
+  const keepBase = input.baseHistory !== undefined;
+  const own = keepBase ? input.layers.slice(input.baseLayerCount ?? 0) : input.layers;
+  const fullHistory = [...(input.baseHistory ?? []), ...own.map((l) => ({ created: input.created, comment: l.comment }))];
   const config: ImageConfigJson = {
     architecture: input.architecture ?? goArch(),
     config: canonical(input.config) as ImageRuntimeConfig,

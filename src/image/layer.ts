@@ -37,7 +37,7 @@ export async function measureLayer(layer: Layer): Promise<MeasuredLayer> {
   return { ...layer, diffId: m.digest, size: m.size };
 }
 
-/** Measure and check that re-reading gives the same digest (inputs stable). */
+/** Measure each layer (one pass over its inputs); writers re-check the digest on the second pass. */
 export async function measureLayers(layers: Layer[]): Promise<MeasuredLayer[]> {
   const out: MeasuredLayer[] = [];
   for (const l of layers) out.push(await measureLayer(l));
