@@ -75,6 +75,22 @@ describe("tar writer", () => {
     expect(execFileSync("tar", ["--numeric-owner", "-tvf", out], { encoding: "utf8" })).toContain("10000000/0");
   });
 
+  it("uses pax records for long link targets and keeps device numbers", async () => {
+    const target = `/${"t".repeat(150)}/x`;
+    const entries: TarEntry[] = [
+      { name: "dev/null", type: "char", mode: 0o666, ...d, size: 0, devmajor: 1, devminor: 3 },
+      { name: "l", type: "symlink", mode: 0o777, ...d, size: 0, linkname: target },
+    ];
+    const out = join(dir, "links.tar");
+    await writeFileAtomic(out, writeTar(entries));
+    const listing = execFileSync("tar", ["--numeric-owner", "-tvf", out], { encoding: "utf8" });
+    expect(listing).toContain(`l -> ${target}`);
+    expect(listing).toMatch(/crw-rw-rw- 0\/0\s+1,3/);
+    const read = [];
+    for await (const r of readTarFile(out)) read.push(r);
+    expect(read.map((r) => [r.name, r.linkname, r.devmajor, r.devminor])).toEqual([["dev/null", "", 1, 3], ["l", target, 0, 0]]);
+  });
+
   it("rejects a file that changes size while archived", async () => {
     const e: TarEntry = { name: "x", type: "file", mode: 0o644, ...d, size: 5, data: Buffer.from("hi") };
     await expect(measure(writeTar([e]))).rejects.toThrow(/changed while being archived/);
