@@ -11,8 +11,12 @@ export function main(): void {
       // The plugin is gone or the stream is unusable: nothing left to drain.
       process.exit(code);
     },
-    onInterrupted: () => {
-      notice('nerves_docker_ts: the build was interrupted; its container was removed and the build volume kept (the next build resumes).');
+    onInterrupted: (reason, ops) => {
+      // The plugin may be gone (EOF, a signal): tell the user directly what happened to the work.
+      const job = ops.find((op) => op === 'build' || op === 'archive' || op === 'shell');
+      if (reason !== 'framing' && job) {
+        notice(`nerves_docker_ts: the ${job} was interrupted; its container was removed and the build volume kept (the next build resumes).`);
+      }
     },
   });
   // Ctrl-C reaches the whole foreground process group, the sidecar included:

@@ -9,6 +9,7 @@ import { OpError, type OpContext } from './context.js';
 import { helloInfo, knownOps, resolveOp } from './ops.js';
 
 interface InFlight {
+  op: string;
   controller: AbortController;
   prompts: Map<number, (answer: unknown) => void>;
 }
@@ -20,7 +21,7 @@ export interface ServerOptions {
   /** Called once when the server has stopped (input ended or framing lost), after cleanup. */
   onStop?: (reason: 'eof' | 'framing' | 'signal', exitCode: number) => void;
   /** Called after cleanup when the server stopped while requests were in flight. */
-  onInterrupted?: (reason: 'eof' | 'framing' | 'signal') => void;
+  onInterrupted?: (reason: 'eof' | 'framing' | 'signal', ops: string[]) => void;
 }
 
 function keyOf(id: RequestId): string {
@@ -85,10 +86,10 @@ export class SidecarServer {
       const left = this.decoder.leftover();
       if (left) this.log(left);
     }
-    const busy = this.inflight.size;
+    const ops = [...this.inflight.values()].map((f) => f.op);
     for (const f of this.inflight.values()) f.controller.abort(new OpError('interrupted', `sidecar stopping (${reason})`));
     await this.cleanup.runAll(10_000, this.log);
-    if (busy > 0) this.opts.onInterrupted?.(reason);
+    if (ops.length > 0) this.opts.onInterrupted?.(reason, ops);
     this.opts.onStop?.(reason, exitCode);
   }
 
@@ -159,7 +160,7 @@ export class SidecarServer {
       this.send({ id, error: { code: 'bad_request', message: `request id ${String(id)} is already in flight`, hint: null } });
       return;
     }
-    const entry: InFlight = { controller: new AbortController(), prompts: new Map() };
+    const entry: InFlight = { op, controller: new AbortController(), prompts: new Map() };
     this.inflight.set(key, entry);
     const ctx: OpContext = {
       id,

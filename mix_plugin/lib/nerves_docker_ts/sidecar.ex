@@ -154,9 +154,9 @@ defmodule NervesDockerTs.Sidecar do
     Process.flag(:trap_exit, true)
 
     with {:ok, node} <- find_node(opts),
-         {:ok, entry} <- find_sidecar(opts) do
+         {:ok, [entry | _] = argv} <- find_sidecar(opts) do
       stderr_path = stderr_file()
-      port = open_port(node, entry, stderr_path, Keyword.get(opts, :env, []))
+      port = open_port(node, argv, stderr_path, Keyword.get(opts, :env, []))
       state = %{port: port, node: node, entry: entry, stderr: stderr_path, next_id: 1, calls: %{}, unowned: nil, hello: nil}
 
       case await_hello(state, hello_timeout(opts)) do
@@ -404,35 +404,73 @@ defmodule NervesDockerTs.Sidecar do
     Enum.uniq(app_priv ++ [Path.join(@source_priv, "sidecar.mjs")])
   end
 
+  # Returns {:ok, argv}: what node runs (the entry script and its arguments).
   defp find_sidecar(opts) do
     explicit = Keyword.get(opts, :sidecar) || System.get_env("NERVES_DOCKER_TS_SIDECAR")
-    candidates = if explicit, do: [Path.expand(explicit)], else: sidecar_candidates()
 
-    case Enum.find(candidates, &File.regular?/1) do
-      nil ->
-        {:error,
-         %Error{
-           code: "sidecar_missing",
-           reason: "the nerves-docker-ts sidecar was not found (looked at #{Enum.join(candidates, ", ")})",
-           hint: "Build it: `cd #{Path.dirname(@source_priv)} && npm ci && npm run build`, or set NERVES_DOCKER_TS_SIDECAR."
-         }}
+    cond do
+      explicit ->
+        path = Path.expand(explicit)
 
-      entry ->
+        if File.regular?(path),
+          do: {:ok, [path]},
+          else: {:error, missing("NERVES_DOCKER_TS_SIDECAR (or :sidecar) names #{path}, which does not exist", "Point it at priv/sidecar.mjs of a built nerves-docker-ts checkout, or unset it.")}
+
+      entry = Enum.find(sidecar_candidates(), &File.regular?/1) ->
         # priv/ may be a symlink (Mix links _build/.../priv to mix_plugin/priv,
         # which links to the repository's priv/): resolve it to find dist/.
         entry = realpath(entry)
         root = entry |> Path.dirname() |> Path.dirname()
 
-        if explicit || File.regular?(Path.join(root, "dist/sidecar/main.js")) do
-          {:ok, Path.expand(entry)}
+        if built?(root) or build_sidecar(root) == :ok do
+          {:ok, [entry]}
         else
           {:error,
            %Error{
              code: "sidecar_not_built",
              reason: "the nerves-docker-ts sidecar is not built (#{Path.join(root, "dist")} is missing)",
-             hint: "Build it: `cd #{root} && npm ci && npm run build`."
+             hint: "Build it: `cd #{root} && npm install && npm run build`."
            }}
         end
+
+      bin = System.find_executable("nerves-docker") ->
+        # An installed npm package (npm install -g nerves-docker-ts) carries the sidecar.
+        {:ok, [realpath(bin), "sidecar"]}
+
+      true ->
+        {:error,
+         missing(
+           "the nerves-docker-ts sidecar was not found (looked at #{Enum.join(sidecar_candidates(), ", ")} and for `nerves-docker` on PATH)",
+           "Build it in the checkout (`npm install && npm run build`), install the npm package (`npm install -g nerves-docker-ts`), or set NERVES_DOCKER_TS_SIDECAR."
+         )}
+    end
+  end
+
+  defp missing(reason, hint), do: %Error{code: "sidecar_missing", reason: reason, hint: hint}
+
+  defp built?(root), do: File.regular?(Path.join(root, "dist/sidecar/main.js"))
+
+  # A checkout used as a path dependency: build the sidecar once, on first use.
+  defp build_sidecar(root) do
+    npm = System.find_executable("npm")
+
+    if npm && File.regular?(Path.join(root, "package.json")) && System.get_env("NERVES_DOCKER_TS_NO_AUTOBUILD") != "1" do
+      Mix.shell().info("nerves_docker_ts: building the sidecar in #{root} (npm install && npm run build), once")
+
+      with {_, 0} <- System.cmd(npm, ["install", "--no-audit", "--no-fund", "--loglevel=error"], cd: root, stderr_to_stdout: true),
+           {_, 0} <- System.cmd(npm, ["run", "--silent", "build"], cd: root, stderr_to_stdout: true),
+           true <- built?(root) do
+        :ok
+      else
+        {out, status} ->
+          Mix.shell().error("nerves_docker_ts: building the sidecar failed (status #{status}):\n#{out}")
+          :error
+
+        _ ->
+          :error
+      end
+    else
+      :error
     end
   end
 
@@ -447,7 +485,7 @@ defmodule NervesDockerTs.Sidecar do
     end
   end
 
-  defp open_port(node, entry, stderr_path, extra_env) do
+  defp open_port(node, argv, stderr_path, extra_env) do
     # /bin/sh only redirects the sidecar's stderr into a file (so that a crash
     # can be reported with its last lines), keeps the VM's stderr on fd 3 (for
     # a last notice after the VM died) and then execs node: the paths are
@@ -464,7 +502,7 @@ defmodule NervesDockerTs.Sidecar do
       :exit_status,
       :use_stdio,
       :hide,
-      args: ["-c", script, node, entry],
+      args: ["-c", script, node | argv],
       env: env
     ])
   end
