@@ -1,0 +1,79 @@
+// Packaging, as a user meets it: the npm package installed in another
+// directory works (API and CLI); the Mix plugin works from a scratch Mix
+// project as a path dependency (finding the checkout's sidecar) and as a
+// git dependency with sparse: "mix_plugin" (finding the installed package's
+// `nerves-docker`).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from './helpers/example.js';
+
+const run = (cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
+  execFileSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 32 << 20 });
+
+describe('packaging', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ndt-pack-'));
+  const npmProject = join(dir, 'npm-user');
+  let binDir = '';
+  const version = (JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json"))'], ROOT)) as { version: string }).version;
+
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/ is not built: run `npm run build` (make test does).');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('npm pack yields a package that works when installed elsewhere', () => {
+    const tgz = run('npm', ['pack', '--silent', '--pack-destination', dir], ROOT).trim().split('\n').at(-1)!;
+    run('mkdir', ['-p', npmProject], dir);
+    writeFileSync(join(npmProject, 'package.json'), JSON.stringify({ name: 'npm-user', version: '1.0.0', type: 'module', private: true }));
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tgz)], npmProject);
+    binDir = join(npmProject, 'node_modules/.bin');
+    expect(run(join(binDir, 'nerves-docker'), ['version'], npmProject).trim()).toBe(version);
+    const api = run('node', ['--input-type=module', '-e', "import * as m from 'nerves-docker-ts'; console.log(m.parseDockerVersion('0017000.00300.00001000-ce').text, typeof m.buildLayeredImage, typeof m.runJob)"], npmProject);
+    expect(api.trim()).toBe('17000.300.1000-ce function function');
+  }, 300_000);
+
+  function mixProject(name: string, dep: string): string {
+    const p = join(dir, name);
+    run('mkdir', ['-p', p], dir);
+    writeFileSync(
+      join(p, 'mix.exs'),
+      `defmodule ${name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase())}.MixProject do
+  use Mix.Project
+  def project, do: [app: :${name}, version: "0.1.0", deps: [${dep}]]
+end
+`,
+    );
+    return p;
+  }
+
+  it('the Mix plugin as a path dependency finds the checkout\'s sidecar', () => {
+    const p = mixProject('path_user', `{:nerves_docker_ts, path: ${JSON.stringify(join(ROOT, 'mix_plugin'))}}`);
+    run('mix', ['deps.get'], p);
+    const out = run('mix', ['nerves_docker_ts.ping'], p);
+    expect(out).toContain(`sidecar ${version} (protocol 1`);
+    expect(out).toMatch(/engine: docker \S+ \(API/);
+  }, 300_000);
+
+  it('the Mix plugin as a git dependency with sparse: "mix_plugin" uses the installed nerves-docker', () => {
+    expect(binDir).not.toBe('');
+    const p = mixProject('git_user', `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(run('git', ['rev-parse', '--abbrev-ref', 'HEAD'], ROOT).trim())}, sparse: "mix_plugin"}`);
+    run('mix', ['deps.get'], p);
+    // Only mix_plugin/ is checked out: no TypeScript, no built sidecar.
+    expect(existsSync(join(p, 'deps/nerves_docker_ts/mix_plugin/lib/nerves_docker_ts/sidecar.ex'))).toBe(true);
+    expect(existsSync(join(p, 'deps/nerves_docker_ts/src'))).toBe(false);
+    expect(existsSync(join(p, 'deps/nerves_docker_ts/priv'))).toBe(false);
+    const out = run('mix', ['nerves_docker_ts.ping'], p, { PATH: `${binDir}:${process.env.PATH}` });
+    expect(out).toContain(`sidecar ${version} (protocol 1`);
+    // Without the npm package on PATH it says what to do.
+    let err = '';
+    try {
+      run('mix', ['nerves_docker_ts.ping'], p, { PATH: (process.env.PATH ?? '').split(':').filter((d) => !d.includes('node_modules')).join(':') });
+    } catch (e) {
+      err = String((e as { stderr?: string }).stderr ?? e);
+    }
+    expect(err).toContain('npm install -g nerves-docker-ts');
+  }, 300_000);
+});
