@@ -35,6 +35,7 @@ const lazy: Record<string, () => Promise<OpHandler>> = {
   archive: async () => (await import('../runner/ops.js')).archiveOp,
   clean: async () => (await import('../runner/ops.js')).cleanOp,
   engine_info: async () => (await import('../runner/ops.js')).engineInfoOp,
+  shell: async () => (await import('../runner/shell.js')).shellOp,
   doctor: async () => (await import('../runner/ops.js')).doctorOp,
 };
 

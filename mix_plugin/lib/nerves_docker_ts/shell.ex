@@ -1,0 +1,77 @@
+defmodule NervesDockerTs.Shell do
+  @moduledoc """
+  `mix nerves.system.shell` for `NervesDockerTs.BuildRunner`: an interactive
+  bash in the package's build container (same image, mounts, environment,
+  working directory and user as a build), with the build directory prepared
+  by create-build.sh first and the Nerves prompt. The sidecar drives the
+  user's terminal directly (raw mode, window size, Ctrl-C to the shell);
+  see `NervesDockerTs.ShellTerminal` for how the VM keeps off the terminal
+  meanwhile. The container is removed however the shell ends.
+
+  Returns `:ok` when the shell exits with status 0 and raises
+  "Nerves shell exited with status N" otherwise.
+
+  Options:
+    * `:cmd` - a one-off command (list of strings) instead of the shell;
+      without a terminal its output is printed here
+    * `:tty_path` - the terminal to use (default: the VM's own)
+  """
+
+  alias NervesDockerTs.{Output, ShellTerminal, Sidecar, Spec}
+
+  @spec run(map(), keyword()) :: :ok
+  def run(pkg, opts \\ []) do
+    runner_opts = (pkg.config || [])[:build_runner_opts] || []
+    session = Base.url_encode64(:crypto.strong_rand_bytes(12), padding: false)
+    tty = Keyword.get(opts, :tty_path) || ShellTerminal.path() || "/dev/tty"
+
+    args =
+      pkg
+      |> Spec.from_package(runner_opts)
+      |> Map.merge(%{"session" => session, "tty_path" => tty, "cmd" => Keyword.get(opts, :cmd)})
+
+    sidecar =
+      case Sidecar.start_link() do
+        {:ok, pid} -> pid
+        {:error, err} -> raise err
+      end
+
+    result =
+      try do
+        Sidecar.request(sidecar, "shell", args,
+          on_event: &event/2,
+          on_prompt: &prompt(&1, sidecar, session, tty)
+        )
+      after
+        ShellTerminal.release(Process.delete({__MODULE__, :terminal}))
+        Sidecar.stop(sidecar)
+      end
+
+    case result do
+      {:ok, %{"status" => 0}} -> :ok
+      {:ok, %{"status" => status}} -> Mix.raise("Nerves shell exited with status #{status}")
+      {:error, err} -> raise err
+    end
+  end
+
+  # A one-off command's output (no terminal) arrives as log events.
+  defp event("log", %{"stream" => "stderr", "data" => data}), do: IO.binwrite(:stderr, data)
+  defp event("log", %{"data" => data}), do: IO.binwrite(data)
+  defp event(name, data), do: Output.event(name, data)
+
+  # The sidecar is about to attach: stop reading the terminal, say how input arrives.
+  defp prompt(%{"kind" => "shell_attach"}, sidecar, session, tty) do
+    forward = fn data ->
+      Sidecar.request(sidecar, "shell", %{"session" => session, "input" => {:bin, data}},
+        on_event: fn _, _ -> :ok end,
+        on_prompt: fn _ -> nil end
+      )
+    end
+
+    state = ShellTerminal.acquire(tty, forward)
+    Process.put({__MODULE__, :terminal}, state)
+    Atom.to_string(state.mode)
+  end
+
+  defp prompt(other, _sidecar, _session, _tty), do: Output.prompt(other)
+end

@@ -1,0 +1,141 @@
+// `nerves-docker shell [--spec FILE.json] [--tty PATH] [-- CMD...]`: the
+// system shell without Mix. Runs the shell op in this process, with its own
+// context: messages on stderr, a one-off command's output on stdout/stderr,
+// prompts answered on the terminal (or by NERVES_DOCKER_TS_YES=1).
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import { CleanupRegistry } from '../sidecar/cleanup.js';
+import { OpError, type OpContext } from '../sidecar/context.js';
+import { ATTACH_PROMPT_KIND, parseShellOptions, runShell } from './shell.js';
+import { parseJobSpec } from './spec.js';
+
+export const SHELL_USAGE = `usage: nerves-docker shell [--spec FILE.json] [--tty PATH] [-- CMD [ARGS...]]
+
+Opens an interactive bash in the package's build container (as mix
+nerves.system.shell): same image, mounts and environment as a build, the
+build directory prepared with create-build.sh first. The container is
+removed when the shell ends; the exit status is the shell's.
+
+  --spec FILE   the job spec (JSON, see docs/job-spec.md); default
+                $NERVES_DOCKER_SPEC
+  --tty PATH    the terminal to attach (default /dev/tty)
+  -- CMD...     run this one command instead of the shell; without a
+                terminal its output goes to stdout/stderr
+
+Environment: NERVES_DOCKER_TS_YES=1 answers "create the image?" with yes.
+exit codes: the shell's status; 64 usage; 65 invalid input; 69 engine
+unavailable; 1 other failures; 130 interrupted.`;
+
+interface Parsed {
+  spec: string | null;
+  tty: string | null;
+  cmd: string[] | null;
+  help: boolean;
+}
+
+function parseArgs(argv: string[]): Parsed {
+  const out: Parsed = { spec: null, tty: null, cmd: null, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.cmd = argv.slice(i + 1);
+      if (out.cmd.length === 0) throw new UsageError('nothing after --');
+      break;
+    }
+    if (a === '-h' || a === '--help') out.help = true;
+    else if (a === '--spec' || a === '--tty') {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      if (a === '--spec') out.spec = v;
+      else out.tty = v;
+    } else if (a.startsWith('--spec=')) out.spec = a.slice(7);
+    else if (a.startsWith('--tty=')) out.tty = a.slice(6);
+    else throw new UsageError(`unknown argument "${a}"`);
+  }
+  return out;
+}
+
+class UsageError extends Error {}
+
+const EXIT_BY_CODE: Record<string, number> = {
+  invalid_spec: 65,
+  defconfig_missing: 65,
+  platform_missing: 65,
+  dockerfile_missing: 65,
+  download_dir: 65,
+  engine_unavailable: 69,
+  engine_version: 69,
+  interrupted: 130,
+};
+
+function cliContext(controller: AbortController, cleanup: CleanupRegistry): OpContext {
+  const err = (text: string) => process.stderr.write(text + '\n');
+  return {
+    id: 0,
+    signal: controller.signal,
+    cleanup,
+    emit: (event, data) => {
+      if (event === 'log') {
+        const { stream, data: bytes } = data as { stream: 'stdout' | 'stderr'; data: Buffer };
+        (stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
+      } else if (event === 'header') err(`\x1b[7m|nerves-docker| ${String(data)}\x1b[0m`);
+      else if (event === 'info' || event === 'warn' || event === 'headline') err(String(data));
+    },
+    prompt: (async (message: string, kind?: string) => {
+      if (kind === ATTACH_PROMPT_KIND) return 'tty';
+      if (['1', 'true', 'yes'].includes(process.env.NERVES_DOCKER_TS_YES ?? '')) return true;
+      if (!process.stdin.isTTY) return false;
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return /^y(es)?$/i.test((await rl.question(`${message}[Yn] `)).trim() || 'y');
+      } finally {
+        rl.close();
+      }
+    }) as OpContext['prompt'],
+    debug: (line) => {
+      if (process.env.NERVES_DEBUG === '1') err(line);
+    },
+  };
+}
+
+export async function runShellCommand(argv: string[]): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`nerves-docker shell: ${(e as Error).message}\n\n${SHELL_USAGE}\n`);
+    return 64;
+  }
+  if (parsed.help) {
+    process.stdout.write(SHELL_USAGE + '\n');
+    return 0;
+  }
+  const specPath = parsed.spec ?? process.env.NERVES_DOCKER_SPEC ?? null;
+  if (!specPath) {
+    process.stderr.write(`nerves-docker shell: a job spec is needed (--spec FILE.json or NERVES_DOCKER_SPEC)\n\n${SHELL_USAGE}\n`);
+    return 64;
+  }
+  const controller = new AbortController();
+  const cleanup = new CleanupRegistry();
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(new OpError('interrupted', `interrupted by ${sig}`));
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  try {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readFile(specPath, 'utf8'));
+    } catch (e) {
+      throw new OpError('invalid_spec', `cannot read the job spec ${specPath}: ${(e as Error).message}`);
+    }
+    const args = { ...(raw as object), cmd: parsed.cmd, ...(parsed.tty ? { tty_path: parsed.tty } : {}) };
+    const result = await runShell(parseJobSpec(args), parseShellOptions(args), cliContext(controller, cleanup));
+    return result.status;
+  } catch (e) {
+    const info = e instanceof OpError ? e : new OpError('internal', (e as Error).message);
+    process.stderr.write(`nerves-docker shell: ${info.message}\n${info.hint ? `\n${info.hint}\n` : ''}`);
+    return EXIT_BY_CODE[info.code] ?? 1;
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+    await cleanup.runAll(10_000);
+  }
+}

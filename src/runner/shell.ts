@@ -1,0 +1,200 @@
+// The "shell" op (mix nerves.system.shell): the build container of a job spec
+// (same image, mounts, env, working dir and user mode as a build), the build
+// dir prepared by create-build.sh, then an interactive bash on the user's
+// terminal (or a one-off command), and the container removed however it ends.
+//
+// Terminal sharing with the BEAM: before attaching, the op asks the plugin
+// (a prompt of kind "shell_attach") to stop reading the terminal itself. The
+// answer says where keystrokes come from: "relay" (OTP <= 25, whose stdin
+// port reads eagerly: the plugin forwards what it reads as {session, input}
+// requests of this same op) or anything else (the op reads the terminal).
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Engine } from '../engine/connect.js';
+import { removeContainer, startJobContainer, managedLabels, type JobContainer } from '../engine/containers.js';
+import { LABEL } from '../engine/labels.js';
+import { ensureVolume } from '../engine/volumes.js';
+import { OpError, type OpContext, type OpHandler } from '../sidecar/context.js';
+import { BuildLog, tailFile } from './build-log.js';
+import { readOrCreateDockerId } from './docker-id.js';
+import { ensureImage } from './image-source.js';
+import { jobSteps, volumeName } from './job.js';
+import { computeLayout } from './layout.js';
+import { checkHostInputs, connectChecked } from './preflight.js';
+import { Reporter } from './reporter.js';
+import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './shell-exec.js';
+import { DEFAULT_TTY, Terminal } from './shell-tty.js';
+import { parseJobSpec, type JobSpec } from './spec.js';
+
+export const TITLE = '\x1b]0;Nerves Shell\x07';
+export const HINT = '\r\nUse \x1b[33mctrl+d\x1b[0m or \x1b[33mexit\x1b[0m to leave the container shell\r\n\r\n';
+export const ATTACH_PROMPT_KIND = 'shell_attach';
+
+export interface ShellOptions {
+  /** A one-off command instead of the interactive shell. */
+  cmd: string[] | null;
+  tty_path: string;
+  /** Names this shell for relayed input (chosen by the plugin). */
+  session: string | null;
+}
+
+export interface ShellResult {
+  status: number;
+}
+
+export function parseShellOptions(input: unknown): ShellOptions {
+  const raw = (input ?? {}) as Record<string, unknown>;
+  const cmd = raw.cmd ?? null;
+  if (cmd !== null && (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== 'string' || a.includes('\0')))) {
+    throw new OpError('invalid_spec', 'invalid shell request: cmd must be a non-empty list of strings');
+  }
+  const ttyPath = raw.tty_path ?? DEFAULT_TTY;
+  if (typeof ttyPath !== 'string' || !ttyPath.startsWith('/')) throw new OpError('invalid_spec', 'invalid shell request: tty_path must be an absolute path');
+  const session = raw.session ?? null;
+  if (session !== null && typeof session !== 'string') throw new OpError('invalid_spec', 'invalid shell request: session must be a string');
+  return { cmd: cmd as string[] | null, tty_path: ttyPath, session };
+}
+
+// Relayed input: session -> where its bytes go (queued until the attach starts).
+class Relay implements InputSource {
+  private queue: Buffer[] = [];
+  private feed: ((data: Buffer) => void) | null = null;
+  push(data: Buffer): void {
+    if (this.feed) this.feed(data);
+    else this.queue.push(data);
+  }
+  start(feed: (data: Buffer) => void): () => void {
+    this.feed = feed;
+    for (const d of this.queue.splice(0)) feed(d);
+    return () => {
+      this.feed = null;
+    };
+  }
+}
+const relays = new Map<string, Relay>();
+
+function isInput(args: unknown): args is { session: string; input: unknown } {
+  return typeof args === 'object' && args !== null && 'input' in args && 'session' in args && !('app' in args);
+}
+
+function deliverInput(args: { session: unknown; input: unknown }): null {
+  const relay = typeof args.session === 'string' ? relays.get(args.session) : undefined;
+  if (!relay) throw new OpError('no_session', 'no shell is waiting for input under that session');
+  const data = Buffer.isBuffer(args.input) ? args.input : typeof args.input === 'string' ? Buffer.from(args.input) : null;
+  if (!data) throw new OpError('bad_request', 'shell input must be bytes');
+  relay.push(data);
+  return null;
+}
+
+export const shellOp: OpHandler = async (args, ctx) => {
+  if (isInput(args)) return deliverInput(args);
+  return runShell(parseJobSpec(args), parseShellOptions(args), ctx);
+};
+
+export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext): Promise<ShellResult> {
+  // The terminal first: without one there is nothing to attach to (a one-off command can do without).
+  let terminal: Terminal | null = null;
+  try {
+    terminal = Terminal.open(opts.tty_path);
+  } catch (err) {
+    if (!opts.cmd) throw err;
+  }
+  const unregisterTty = terminal ? ctx.cleanup.add('terminal mode', () => terminal?.close()) : () => {};
+  const reporter = new Reporter(ctx, false);
+  let job: JobContainer | null = null;
+  let unregister = () => {};
+  let log: BuildLog | null = null;
+  let engine: Engine | null = null;
+  let onAbort = () => {};
+  try {
+    await checkHostInputs(spec, 'shell');
+    engine = (await connectChecked()).engine;
+    const eng = engine;
+    const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
+    const volume = volumeName(spec.app, id);
+    log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
+    const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m) });
+    const labels = managedLabels({
+      [LABEL.package]: spec.app,
+      [LABEL.volume]: volume,
+      [LABEL.job]: randomUUID(),
+      [LABEL.kind]: 'shell',
+      [LABEL.ownerPid]: String(process.pid),
+      [LABEL.ownerHost]: hostname(),
+    });
+    await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app }));
+    const layout = computeLayout(spec, volume);
+    ctx.signal.throwIfAborted();
+    job = await startJobContainer(engine, { image: spec.docker.tag, labels, env: layout.env, mounts: layout.mounts, workingDir: layout.workingDir, keep: false });
+    const containerId = job.id;
+    unregister = ctx.cleanup.add(`shell container ${containerId.slice(0, 12)}`, () => removeContainer(eng, containerId));
+    onAbort = () => void removeContainer(eng, containerId).catch(() => {});
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+    reporter.header('Preparing Nerves Shell');
+    reporter.info('Updating build directory.');
+    reporter.info('This will take a while if it is the first time...');
+    const ep = (cmd: string[]) => [...image.entrypoint, ...cmd];
+    for (const step of jobSteps('build', spec, layout, image.entrypoint).filter((s) => s.name === 'chown' || s.name === 'create-build')) {
+      const sink = log.sink();
+      let status: number;
+      try {
+        status = await runCaptured(job.container, { cmd: step.cmd, env: step.env, workingDir: layout.workingDir }, sink);
+      } finally {
+        sink.end();
+      }
+      ctx.signal.throwIfAborted();
+      if (status !== 0) {
+        const tail = await tailFile(log.path, 16).catch(() => '');
+        throw new OpError(
+          'step_failed',
+          `The Nerves shell could not prepare the build directory:\n\n-----\n${tail}\n-----\n\nStep "${step.name}" exited with status ${status}.`,
+          `See ${log.path}.`,
+        );
+      }
+    }
+
+    const work = { workingDir: layout.workingDir };
+    if (!terminal) {
+      // One-off command, no terminal: its output comes back as log events.
+      const status = await runPlain(job.container, { ...work, cmd: ep(opts.cmd!) }, (stream, data) => ctx.emit('log', { stream, data }));
+      return { status };
+    }
+
+    if (!opts.cmd) await installRcFile(job.container);
+    // The barrier: every event before this is shown, and the plugin stops reading the terminal.
+    const answer = await (ctx.prompt as (message: string, kind: string) => Promise<unknown>)('attach the terminal', ATTACH_PROMPT_KIND);
+    let input: InputSource = terminalInput(terminal);
+    let session: string | null = null;
+    if (answer === 'relay' && opts.session) {
+      const relay = new Relay();
+      relays.set(opts.session, relay);
+      session = opts.session;
+      input = relay;
+    }
+    try {
+      if (!opts.cmd) terminal.write(TITLE + HINT);
+      const cmd = opts.cmd ? ep(opts.cmd) : ep(['/bin/bash', '--rcfile', RC_PATH, '-i']);
+      const status = await runAttached(job.container, { ...work, cmd }, terminal, input, ctx.signal);
+      return { status };
+    } finally {
+      if (session) relays.delete(session);
+    }
+  } catch (err) {
+    if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) {
+      throw new OpError('interrupted', 'The Nerves shell was interrupted; its container was removed.');
+    }
+    throw err;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    terminal?.close();
+    unregisterTty();
+    await log?.close().catch(() => {});
+    if (job && engine) {
+      job.release();
+      await removeContainer(engine, job.id).catch(() => {});
+    }
+    unregister();
+  }
+}
