@@ -15,10 +15,14 @@ defmodule ExampleSystem.MixProject do
         platform: NervesSystemBr,
         platform_config: [defconfig: "nerves_defconfig"],
         build_runner: NervesDockerTs.BuildRunner,
+        # The build image is a docker-archive made by this project's image
+        # toolkit (../platform/support/docker/make-layered-image, run by
+        # `make demo`); the runner loads it when the tag is missing. The
+        # Dockerfile next to it builds the same image the classic way.
         build_runner_config: [
           docker:
-            {"../platform/support/docker/nerves_system_br/Dockerfile",
-             "localhost/nerves-docker-ts/example-br:0.1.0"}
+            {"../platform/support/docker/example-br.tar",
+             "localhost/nerves-docker-ts/example-br-layered:0.1.0"}
         ],
         build_runner_opts: [make_args: []],
         checksum: ["nerves_defconfig", "mix.exs", "rootfs_overlay"]
