@@ -2,7 +2,7 @@
 // nerves_system_br's version: working directory, environment and mounts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import semver from 'semver';
+import { matchesRequirement, tryParseDockerVersion } from './docker-version.js';
 import type { MountSpec } from '../engine/containers.js';
 import type { JobSpec } from './spec.js';
 
@@ -18,11 +18,10 @@ export interface Layout {
   mounts: MountSpec[];
 }
 
-/** Upstream's new_docker_image?: the platform version is known and >= 1.28.0. */
+/** Upstream's new_docker_image?: the platform version is known and matches ">= 1.28.0" (Elixir's rules). */
 export function isNewImage(platformVersion: string | null): boolean {
-  if (!platformVersion) return false;
-  const v = semver.coerce(platformVersion, { includePrerelease: true });
-  return v !== null && semver.gte(v, '1.28.0');
+  const v = platformVersion ? tryParseDockerVersion(platformVersion) : null;
+  return v !== null && matchesRequirement(v, '>= 1.28.0');
 }
 
 export function computeLayout(spec: JobSpec, volume: string): Layout {

@@ -42,8 +42,9 @@ const APP_RE = /^[a-z][a-z0-9_]*$/;
 // Docker's volume name rule.
 export const VOLUME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 // name[:tag] or name@sha256:hex, lowercase repository components, optional registry host[:port].
+// A first component is a registry only when it has a dot or a port, or is localhost (as Docker reads it).
 export const IMAGE_REF_RE =
-  /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+  /^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?\/|[a-zA-Z0-9-]+:[0-9]+\/)?[a-z0-9]+(?:[._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 function fail(field: string, problem: string, hint: string | null = null): never {
   throw new OpError('invalid_spec', `invalid build spec: ${field} ${problem}`, hint);
