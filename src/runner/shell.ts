@@ -92,6 +92,21 @@ export const shellOp: OpHandler = async (args, ctx) => {
   return runShell(parseJobSpec(args), parseShellOptions(args), ctx);
 };
 
+/** Waits (briefly) until the engine has removed the container: an auto-removal may still be under way. */
+async function waitGone(engine: Engine, id: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const gone = await engine.docker
+      .getContainer(id)
+      .inspect()
+      .then(
+        () => false,
+        () => true,
+      );
+    if (gone) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext): Promise<ShellResult> {
   // The terminal first: without one there is nothing to attach to (a one-off command can do without).
   let terminal: Terminal | null = null;
@@ -194,6 +209,7 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
     if (job && engine) {
       job.release();
       await removeContainer(engine, job.id).catch(() => {});
+      await waitGone(engine, job.id);
     }
     unregister();
   }
