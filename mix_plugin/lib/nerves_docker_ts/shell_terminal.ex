@@ -62,10 +62,11 @@ defmodule NervesDockerTs.ShellTerminal do
   def acquire(tty, forward) do
     saved = stty(["-g"], tty)
     port = stdin_port()
+    relay = if port != nil and stdin_is?(tty), do: start_relay(port, forward)
 
     cond do
-      port != nil and stdin_is?(tty) ->
-        %{mode: :relay, tty: tty, saved: saved, relay: start_relay(port, forward), reader: nil}
+      relay != nil ->
+        %{mode: :relay, tty: tty, saved: saved, relay: relay, reader: nil}
 
       reader = Process.whereis(:user_drv_reader) ->
         %{mode: :tty, tty: tty, saved: saved, relay: nil, reader: if(reader_call(reader, :disable), do: reader)}
@@ -105,18 +106,28 @@ defmodule NervesDockerTs.ShellTerminal do
 
     pid =
       spawn_link(fn ->
-        {:connected, user} = Port.info(port, :connected)
-        true = :erlang.port_connect(port, self())
-        Process.unlink(port)
-        send(caller, {:relay_ready, self()})
-        relay_loop(port, user, forward)
+        with {:connected, user} <- Port.info(port, :connected),
+             true <- connect(port, self()) do
+          Process.unlink(port)
+          send(caller, {:relay_ready, self()})
+          relay_loop(port, user, forward)
+        else
+          _ -> send(caller, {:relay_failed, self()})
+        end
       end)
 
     receive do
       {:relay_ready, ^pid} -> pid
+      {:relay_failed, ^pid} -> nil
     after
-      5000 -> pid
+      5000 -> nil
     end
+  end
+
+  defp connect(port, pid) do
+    :erlang.port_connect(port, pid)
+  rescue
+    ArgumentError -> false
   end
 
   defp relay_loop(port, user, forward) do
@@ -126,7 +137,7 @@ defmodule NervesDockerTs.ShellTerminal do
         relay_loop(port, user, forward)
 
       {:stop, from} ->
-        true = :erlang.port_connect(port, user)
+        _ = connect(port, user)
         Process.unlink(port)
         hand_back(port, user)
         send(from, {:relay_stopped, self()})
