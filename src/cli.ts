@@ -41,6 +41,10 @@ async function run(argv: string[]): Promise<number> {
       const { runRunnerCommand } = await import('./runner/cli.js');
       return runRunnerCommand(cmd, rest);
     }
+    case 'shell': {
+      const { runShellCommand } = await import('./runner/shell-cli.js');
+      return runShellCommand(rest);
+    }
     case 'image': {
       const { runImageCommand } = await import('./image/cli.js');
       return runImageCommand(rest);

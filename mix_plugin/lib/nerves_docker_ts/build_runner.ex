@@ -64,6 +64,15 @@ defmodule NervesDockerTs.BuildRunner do
   end
 
   @doc """
+  Opens an interactive shell in the package's build container, as
+  `mix nerves.system.shell` does: the build directory is prepared first,
+  then bash runs with the Nerves prompt. Returns `:ok` when the shell exits
+  with status 0, else raises "Nerves shell exited with status N".
+  """
+  @spec system_shell(map()) :: :ok
+  def system_shell(pkg), do: NervesDockerTs.Shell.run(pkg)
+
+  @doc """
   Runs an op (`"build"`, `"archive"`, `"clean"`) for a job spec (see
   `NervesDockerTs.Spec`) on a fresh sidecar, showing its output through
   `Mix.shell()`. Returns `{:ok, result}` or raises `NervesDockerTs.Error`.
