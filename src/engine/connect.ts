@@ -1,30 +1,86 @@
-// Finds the Docker engine and checks that it answers. docker-modem reads
-// DOCKER_HOST (unix, npipe, tcp with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, ssh);
-// this module names the address it tried so that errors can say it.
+// Finds the engine (see discovery.ts for the order: DOCKER_HOST, the current
+// Docker context, rootless, default, Docker Desktop and Podman sockets),
+// builds the dockerode client with explicit options, and checks that it
+// answers. Errors name the address and how it was found. NERVES_DEBUG=1
+// prints what discovery looked at.
+import { hostname } from 'node:os';
 import Docker from 'dockerode';
-import { engineUnavailable } from './errors.js';
+import { OpError } from '../sidecar/context.js';
+import { notice } from '../sidecar/notice.js';
+import { discoverEngine, dockerodeOptions, envFlag, isRemoteEndpoint, type DiscoveryOptions, type Endpoint } from './discovery.js';
+import { engineMessage, engineUnavailable } from './errors.js';
+
+export { DEFAULT_SOCKET } from './discovery.js';
 
 export interface Engine {
   docker: Docker;
-  /** Where the engine was looked for, e.g. unix:///var/run/docker.sock. */
+  /** Where the engine is, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2376. */
   where: string;
+  /** How it was found: "DOCKER_HOST", "context colima", "rootless socket", "default socket", "podman rootful socket", ... */
+  how: string;
+  endpoint: Endpoint;
+  /** On another machine by its address (tcp/ssh to a host that is not this one): it cannot see this host's files. */
+  remote: boolean;
+  /** Named by the user (DOCKER_HOST or a context) rather than found. */
+  explicit: boolean;
+  /** Sockets looked for and not found, when the default socket was taken for lack of any. */
+  missing: string[];
 }
 
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
+/** A diagnostic line for NERVES_DEBUG=1: to the user's terminal when the plugin gave us one, else stderr. */
+export function engineDebug(line: string, env: NodeJS.ProcessEnv = process.env): void {
+  if (!envFlag(env.NERVES_DEBUG)) return;
+  const text = `nerves_docker_ts: engine: ${line}`;
+  if (!notice(text, env)) process.stderr.write(`${text}\n`);
+}
 
+/** The address of the engine the environment names (without contacting it). */
 export function engineAddress(env: NodeJS.ProcessEnv = process.env): string {
-  const host = env.DOCKER_HOST;
-  return host && host.length > 0 ? host : `unix://${DEFAULT_SOCKET}`;
+  return discoverEngine({ env }).chosen.where;
 }
 
-/** Creates a client for the engine named by the environment; does not contact it. */
-export function openEngine(env: NodeJS.ProcessEnv = process.env): Engine {
-  const where = engineAddress(env);
+/** Finds the engine and creates a client for it; does not contact it. */
+export function openEngine(env: NodeJS.ProcessEnv = process.env, opts: Omit<DiscoveryOptions, 'env'> = {}): Engine {
+  const found = discoverEngine({ ...opts, env });
+  for (const line of found.trace) engineDebug(line, env);
+  const { where, how, endpoint, explicit } = found.chosen;
   try {
-    return { docker: new Docker(), where };
+    return {
+      docker: new Docker(dockerodeOptions(endpoint, env)),
+      where,
+      how,
+      endpoint,
+      remote: isRemoteEndpoint(endpoint),
+      explicit,
+      missing: found.missing,
+    };
   } catch (err) {
-    throw engineUnavailable(where, err);
+    if (err instanceof OpError) throw err;
+    throw engineUnavailable(`${where} (${how})`, err);
   }
+}
+
+function unavailable(engine: Engine, err: unknown): OpError {
+  const base = engineUnavailable(`${engine.where} (${engine.how})`, err);
+  if (engine.how === 'DOCKER_HOST') {
+    return new OpError(
+      base.code,
+      base.message,
+      `DOCKER_HOST names this engine (${engine.where}): start it, correct DOCKER_HOST, or unset DOCKER_HOST to use the local engine.`,
+    );
+  }
+  if (engine.how.startsWith('context ')) {
+    const name = engine.how.slice('context '.length);
+    return new OpError(
+      base.code,
+      base.message,
+      `The Docker context "${name}" names this engine: start it (e.g. \`colima start\`, Docker Desktop), or switch with \`docker context use default\` (or DOCKER_CONTEXT=NAME).`,
+    );
+  }
+  if (engine.missing.length > 0) {
+    return new OpError(base.code, `${base.message}\nNo engine socket was found at: ${engine.missing.join(', ')}.`, base.hint);
+  }
+  return base;
 }
 
 /** Pings the engine within a deadline; throws an OpError naming the address when it does not answer. */
@@ -36,8 +92,56 @@ export async function pingEngine(engine: Engine, timeoutMs = 10_000): Promise<vo
   try {
     await Promise.race([engine.docker.ping(), deadline]);
   } catch (err) {
-    throw engineUnavailable(engine.where, err);
+    throw unavailable(engine, err);
   } finally {
     clearTimeout(timer);
   }
+}
+
+export const REMOTE_OK_ENV = 'NERVES_DOCKER_TS_REMOTE_OK';
+
+export interface Locality {
+  /** The engine sees this machine's files (or the user said so). */
+  local: boolean;
+  /** Why, for doctor and NERVES_DEBUG. */
+  reason: string;
+}
+
+/**
+ * Whether the engine can see this machine's files, which the build bind-mounts
+ * (the system, the platform, the download dir). A unix socket is local; tcp
+ * or ssh to a host that is not this one is remote, unless the engine reports
+ * this machine's host name (a tcp address of this host that we did not
+ * recognise) or NERVES_DOCKER_TS_REMOTE_OK=1 (a shared file system).
+ */
+export async function engineLocality(engine: Engine, env: NodeJS.ProcessEnv = process.env): Promise<Locality> {
+  if (!engine.remote) return { local: true, reason: `${engine.where} is on this machine` };
+  let name = '';
+  try {
+    name = String(((await engine.docker.info()) as { Name?: unknown }).Name ?? '');
+  } catch (err) {
+    engineDebug(`info failed: ${engineMessage(err)}`, env);
+  }
+  const own = hostname();
+  if (name !== '' && name.toLowerCase() === own.toLowerCase()) {
+    return { local: true, reason: `${engine.where} reports this machine's host name (${own})` };
+  }
+  if (envFlag(env[REMOTE_OK_ENV])) {
+    return { local: true, reason: `${engine.where} runs on ${name || 'another machine'}; ${REMOTE_OK_ENV}=1 says it sees this machine's paths` };
+  }
+  return { local: false, reason: `${engine.where} runs on ${name ? `"${name}"` : 'another machine'}, not on this machine (${own})` };
+}
+
+/** Throws a plain error when the engine cannot see this machine's files (see engineLocality). */
+export async function requireLocalEngine(engine: Engine, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const where = await engineLocality(engine, env);
+  engineDebug(where.reason, env);
+  if (where.local) return;
+  throw new OpError(
+    'engine_remote',
+    `The Docker engine at ${engine.where} (${engine.how}) is on another machine: ${where.reason}. ` +
+      'A build bind-mounts the system, its platform and the download directory from this machine, and a remote engine cannot see them.',
+    'Use an engine on this machine (unset DOCKER_HOST, or `docker context use default`), or run `mix nerves.artifact` on the engine\'s machine. ' +
+      `If that machine sees this machine's paths at the same places (a shared file system), set ${REMOTE_OK_ENV}=1.`,
+  );
 }

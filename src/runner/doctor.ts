@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { engineAddress, openEngine, pingEngine } from '../engine/connect.js';
+import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
 import { engineVersion } from '../engine/version.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
@@ -36,12 +36,20 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
     detail: `Node ${process.version} at ${process.execPath}`,
     fix: major >= 20 ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
   });
-  const where = engineAddress(env);
-  const how = env.DOCKER_HOST ? 'from DOCKER_HOST' : 'the default socket';
-  const engine = openEngine(env);
+  let engine: Engine;
   try {
+    engine = openEngine(env);
     await pingEngine(engine, 5000);
-    checks.push({ name: 'engine', ok: true, detail: `answers at ${where} (${how})` });
+    // How it was found: DOCKER_HOST, context NAME, rootless/default/podman socket (NERVES_DEBUG=1 shows the search).
+    const locality = await engineLocality(engine, env);
+    checks.push({
+      name: 'engine',
+      ok: locality.local,
+      detail: `answers at ${engine.where} (${engine.how})${engine.remote ? `; ${locality.reason}` : ''}`,
+      fix: locality.local
+        ? undefined
+        : 'A remote engine cannot see the files a build mounts: use a local engine (unset DOCKER_HOST, `docker context use default`), or set NERVES_DOCKER_TS_REMOTE_OK=1 if it shares this machine\'s paths.',
+    });
   } catch (err) {
     checks.push({
       name: 'engine',

@@ -4,7 +4,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openEngine, pingEngine, type Engine } from '../engine/connect.js';
+import { engineDebug, openEngine, pingEngine, requireLocalEngine, type Engine } from '../engine/connect.js';
 import { engineVersion, type EngineVersion } from '../engine/version.js';
 import { OpError } from '../sidecar/context.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT } from './docker-version.js';
@@ -53,10 +53,17 @@ export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' |
   }
 }
 
-export async function connectChecked(): Promise<{ engine: Engine; version: EngineVersion }> {
+/**
+ * Finds the engine (NERVES_DEBUG=1 prints how), checks that it answers, that
+ * it can see this machine's files (unless `hostFiles: false`: an op that
+ * mounts nothing) and that its version meets the requirement.
+ */
+export async function connectChecked(opts: { hostFiles?: boolean } = {}): Promise<{ engine: Engine; version: EngineVersion }> {
   const engine = openEngine();
   await pingEngine(engine);
+  if (opts.hostFiles !== false) await requireLocalEngine(engine);
   const version = await engineVersion(engine);
+  engineDebug(`${engine.where} (${engine.how}) is ${version.engine} ${version.version}, API ${version.apiVersion}, ${version.os}/${version.arch}`);
   const check = checkEngineVersion({ version: version.version, engine: version.engine });
   if (!check.ok) {
     throw new OpError('engine_version', check.message, version.engine === 'docker' ? `Install docker ${DOCKER_REQUIREMENT}.` : 'Install Podman 4.0 or newer.');
