@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+// Headline scanning, in memory (no engine): the runner's HeadlineScanner
+// (dist/runner/headlines.js, which copies the first 512 bytes of every line)
+// against a line-start scanner that looks only at the first bytes of each
+// line and copies nothing unless the line is a headline (the change this
+// bench proposes for src/runner/headlines.ts; its code is below). Same input
+// for both: the OUTPUT_MB generator's lines (system.mk's awk, reproduced
+// here) in 64 KiB chunks; both must report the same headlines, also on an
+// edge-case corpus cut at random places (ESC[7m headlines, CRLF, NULs,
+// invalid UTF-8, 50 MB lines, headlines split across chunks).
+//
+//   node bench/headline-scan.mjs [--mb N]    (default 256)
+import { randomInt } from 'node:crypto';
+import { join } from 'node:path';
+import { ROOT, argOf, f1, stats, table } from './lib/common.mjs';
+
+const { HeadlineScanner, headlineOf, MAX_HEADLINE } = await import(join(ROOT, 'dist/runner/headlines.js'));
+
+// ---- the proposed scanner (a drop-in for HeadlineScanner: same constructor, push, flush)
+const START = 0; // at the start of a line
+const SKIP = 1; // in a line that is not a headline: look for its newline only
+const COLLECT = 2; // in a headline: keep its first MAX_HEADLINE bytes
+const INV = Buffer.from('\x1b[7m>>>');
+
+export class LineStartScanner {
+  constructor(onHeadline) {
+    this.onHeadline = onHeadline;
+    this.state = START;
+    this.head = null; // the first bytes of a line still undecided at a chunk's end (< 7 bytes)
+    this.parts = [];
+    this.len = 0;
+  }
+
+  push(chunk) {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (this.state === SKIP) {
+        const nl = chunk.indexOf(0x0a, i);
+        if (nl < 0) return;
+        i = nl + 1;
+        this.state = START;
+      } else if (this.state === COLLECT) {
+        const nl = chunk.indexOf(0x0a, i);
+        this.keep(chunk.subarray(i, nl < 0 ? n : nl));
+        if (nl < 0) return;
+        this.emit();
+        i = nl + 1;
+        this.state = START;
+      } else {
+        const c = this.classify(chunk, i);
+        if (c < 0) {
+          // fewer than 7 bytes left, all matching a headline's start: decide with the next chunk
+          this.head = this.head ? Buffer.concat([this.head, chunk.subarray(i)]) : Buffer.from(chunk.subarray(i));
+          return;
+        }
+        if (c === 1) {
+          this.state = COLLECT;
+          if (this.head) this.keep(this.head);
+        } else {
+          this.state = SKIP;
+        }
+        this.head = null;
+      }
+    }
+  }
+
+  flush() {
+    if (this.state === COLLECT) this.emit();
+    this.head = null;
+    this.state = START;
+  }
+
+  // 1: a headline starts here (">>>" or ESC[7m">>>"); 0: not; -1: not enough bytes yet.
+  classify(chunk, i) {
+    const h = this.head;
+    const hl = h ? h.length : 0;
+    const avail = hl + chunk.length - i;
+    const at = (k) => (k < hl ? h[k] : chunk[i + k - hl]);
+    const b0 = at(0);
+    if (b0 === 0x3e) {
+      for (let k = 1; k < 3; k++) {
+        if (k >= avail) return -1;
+        if (at(k) !== 0x3e) return 0;
+      }
+      return 1;
+    }
+    if (b0 === 0x1b) {
+      for (let k = 1; k < INV.length; k++) {
+        if (k >= avail) return -1;
+        if (at(k) !== INV[k]) return 0;
+      }
+      return 1;
+    }
+    return 0;
+  }
+
+  keep(part) {
+    if (this.len >= MAX_HEADLINE || part.length === 0) return;
+    const piece = part.length > MAX_HEADLINE - this.len ? part.subarray(0, MAX_HEADLINE - this.len) : part;
+    this.parts.push(Buffer.from(piece));
+    this.len += piece.length;
+  }
+
+  emit() {
+    const line = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.len);
+    this.parts = [];
+    this.len = 0;
+    const text = headlineOf(line);
+    if (text !== null) this.onHeadline(text);
+  }
+}
+
+// ---- input
+function generate(mb) {
+  // system.mk's OUTPUT_MB awk program, line for line
+  const limit = mb * 1048576;
+  const pad = '-O2 -pipe -fno-strict-aliasing -D_FILE_OFFSET_BITS=64 -DNERVES_MINIATURE';
+  const parts = [];
+  let bytes = 0;
+  let n = 0;
+  let block = '';
+  while (bytes < limit) {
+    if (n % 10000 === 0) {
+      const line = `>>> erlang 27.2 Building (output lines ${n + 1}-${n + 10000})\n`;
+      block += line;
+      bytes += line.length;
+    }
+    n++;
+    const line = `  CC      erts/emulator/beam/obj${String(n).padStart(7, '0')}.o ${pad}\n`;
+    block += line;
+    bytes += line.length;
+    if (block.length > 1 << 20) {
+      parts.push(Buffer.from(block, 'latin1'));
+      block = '';
+    }
+  }
+  parts.push(Buffer.from(block, 'latin1'));
+  return Buffer.concat(parts);
+}
+
+function edgeCorpus() {
+  const pieces = [
+    '>>> plain headline\n',
+    '\x1b[7m>>> inverse headline\x1b[0m\n',
+    '\x1b[7m>>> two\x1b[7m>>> in one line\n',
+    '>>> crlf headline\r\n',
+    '>>\n>\n\x1b[7m>>\n\x1b\n',
+    '  >>> indented, not a headline\n',
+    '>>>\n',
+    '>>>    \n',
+    `>>> long ${'x'.repeat(5000)}\n`,
+    'nul \0 bytes \0\n>>> after nul \0 x\n',
+    Buffer.from([0xff, 0xfe, 0x0a, 0x3e, 0x3e, 0x3e, 0x20, 0xc3, 0x28, 0x0a]),
+    `${'y'.repeat(50 * 1024 * 1024)}\n`,
+    '>>> after a 50 MB line\n',
+    '>>> last line without newline',
+  ];
+  return Buffer.concat(pieces.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p, 'latin1'))));
+}
+
+function chunks(buf, size) {
+  const out = [];
+  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
+  return out;
+}
+
+function randomChunks(buf) {
+  const out = [];
+  let i = 0;
+  while (i < buf.length) {
+    const size = randomInt(1, randomInt(0, 4) === 0 ? 9 : 200000);
+    out.push(buf.subarray(i, i + size));
+    i += size;
+  }
+  return out;
+}
+
+function run(Scanner, input) {
+  const found = [];
+  const s = new Scanner((t) => found.push(t));
+  const t0 = performance.now();
+  for (const c of input) s.push(c);
+  s.flush();
+  return { found, seconds: (performance.now() - t0) / 1000 };
+}
+
+export async function main() {
+  const mb = Number(argOf('mb', 256));
+  const data = generate(mb);
+  const input = chunks(data, 65536);
+  const R = { runner: [], proposed: [] };
+  let same = true;
+  let count = 0;
+  for (let rep = 0; rep < 3; rep++) {
+    const a = run(HeadlineScanner, input);
+    const b = run(LineStartScanner, input);
+    R.runner.push(data.length / 1e6 / a.seconds);
+    R.proposed.push(data.length / 1e6 / b.seconds);
+    same &&= a.found.length === b.found.length && a.found.every((t, k) => t === b.found[k]);
+    count = a.found.length;
+  }
+  const edge = edgeCorpus();
+  let edgeSame = true;
+  let edgeCount = 0;
+  for (let rep = 0; rep < 20; rep++) {
+    const cut = rep === 0 ? [edge] : randomChunks(edge);
+    const a = run(HeadlineScanner, cut);
+    const b = run(LineStartScanner, cut);
+    edgeSame &&= a.found.length === b.found.length && a.found.every((t, k) => t === b.found[k]);
+    edgeCount = a.found.length;
+  }
+  const sr = stats(R.runner);
+  const sp = stats(R.proposed);
+  const out = [];
+  out.push(`headline scanning in memory: ${f1(data.length / 1e6)} MB of OUTPUT_MB lines in 64 KiB chunks, 3 passes (MB/s, MB = 10^6 bytes)`);
+  out.push(
+    table([
+      ['scanner', 'median', 'min', 'max'],
+      ['runner: HeadlineScanner (copies every line start)', f1(sr.median), f1(sr.min), f1(sr.max)],
+      ['proposed: LineStartScanner (looks at line starts only)', f1(sp.median), f1(sp.min), f1(sp.max)],
+    ]),
+  );
+  out.push(`same headlines: ${same ? 'yes' : 'NO'} (${count}); edge corpus, 20 random cuts: ${edgeSame ? 'same' : 'DIFFERENT'} (${edgeCount} headlines)`);
+  const text = out.join('\n');
+  console.log(text);
+  return { text };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
