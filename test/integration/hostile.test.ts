@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { containersOf, copyExample, docker, engineAnswers, recorder, removeVolumeQuietly, type Example } from './helpers/example.js';
+import { containersOf, docker, recorder, useExample, type Example } from './helpers/example.js';
 
 // make -f this file runs it instead of the platform's build: weird output
 // between two headlines.
@@ -32,24 +32,18 @@ function expectedWeirdOutput(): Buffer {
 }
 
 describe('hostile build output (real engine)', () => {
+  const fx = useExample('ndt-weird-');
   let ex: Example;
-  let volume = '';
-  beforeAll(async () => {
-    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
-    ex = copyExample('ndt-weird-');
+  beforeAll(() => {
+    ex = fx.ex;
     writeFileSync(join(ex.system, 'weird.mk'), WEIRD_MK);
-  });
-  afterAll(async () => {
-    if (volume) await removeVolumeQuietly(volume);
-    ex?.remove();
   });
 
   it('a 50 MB line, invalid UTF-8 and NUL bytes reach build.log byte for byte; headlines keep flowing', async () => {
     const ctx = recorder(true);
     // The step fails on purpose after the output (no artifact rule in weird.mk): only make's output matters.
     const res = await runJob('build', parseJobSpec(ex.spec({ make_args: ['-f', '/nerves/env/example_system/weird.mk'] })), ctx).catch((e: Error) => e);
-    if (!(res instanceof Error)) volume = res.volume;
-    else volume = `example_system-${readFileSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0/.docker_id'), 'utf8')}`;
+    fx.volumes.push(res instanceof Error ? `example_system-${readFileSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0/.docker_id'), 'utf8')}` : res.volume);
     const log = readFileSync(join(ex.dir, 'build.log'));
     expect(log.indexOf(expectedWeirdOutput())).toBeGreaterThan(0);
     const headlines = ctx.of('headline') as string[];
@@ -59,26 +53,22 @@ describe('hostile build output (real engine)', () => {
 });
 
 describe('shell syntax in paths and make_args is passed literally', () => {
-  let ex: Example;
-  let volume = '';
   const marker = join(tmpdir(), `ndt-pwned-${process.pid}`);
   // A path cannot hold "/": its commands name a relative file, looked for where they could have run.
   const rel = `ndt-pwned-rel-${process.pid}`;
   const relPlaces = () => [process.cwd(), tmpdir()].map((d) => join(d, rel));
+  const fx = useExample(`ndt inj $(touch ${rel}) \`touch ${rel}\`; touch ${rel}; 'q" `);
+  let ex: Example;
   beforeAll(() => {
     rmSync(marker, { force: true });
-    ex = copyExample(`ndt inj $(touch ${rel}) \`touch ${rel}\`; touch ${rel}; 'q" `);
+    ex = fx.ex;
   });
-  afterAll(async () => {
-    if (volume) await removeVolumeQuietly(volume);
-    ex?.remove();
-    rmSync(marker, { force: true });
-  });
+  afterAll(() => rmSync(marker, { force: true }));
 
   it('builds, the greeting arrives untouched, and no command ran', async () => {
     const greeting = `a b 'c' "d" \`touch ${marker}\`; $$(touch ${marker}) && touch ${marker} | x`;
     const res = await runJob('build', parseJobSpec(ex.spec({ make_args: [`GREETING=${greeting}`] })), recorder(true));
-    volume = res.volume;
+    fx.volumes.push(res.volume);
     const name = 'example_system-portable-0.1.0-ABCDEF1';
     const out = execFileSync('tar', ['-xzOf', res.path, `${name}/target-greeting`], { encoding: 'utf8' });
     expect(out.trim()).toBe(greeting.replace('$$', '$'));
@@ -89,14 +79,10 @@ describe('shell syntax in paths and make_args is passed literally', () => {
 });
 
 describe('least privilege (real engine)', () => {
+  const fx = useExample('ndt-priv-');
   let ex: Example;
-  let volume = '';
   beforeAll(() => {
-    ex = copyExample('ndt-priv-');
-  });
-  afterAll(async () => {
-    if (volume) await removeVolumeQuietly(volume);
-    ex?.remove();
+    ex = fx.ex;
   });
 
   async function inspectWhileRunning(spec: Record<string, unknown>) {
@@ -111,7 +97,7 @@ describe('least privilege (real engine)', () => {
       else await new Promise((r) => setTimeout(r, 100));
     }
     const res = await running;
-    volume = res.volume;
+    fx.volumes.push(res.volume);
     return { info: info!, ctx };
   }
 

@@ -3,13 +3,13 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runClean } from '../../src/runner/clean.js';
 import { runJob, type JobResult } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { OpError } from '../../src/sidecar/context.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { containersOf, copyExample, docker, engineAnswers, LEGACY_TAG, NEW_TAG, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
+import { containersOf, docker, LEGACY_TAG, NEW_TAG, recorder, ROOT, useExample, type Example } from './helpers/example.js';
 
 function tarList(path: string, verbose = false): string[] {
   return execFileSync('tar', [verbose ? '-tvzf' : '-tzf', path, '--numeric-owner'], { encoding: 'utf8' }).trim().split('\n');
@@ -26,17 +26,11 @@ async function expectError(p: Promise<unknown>, code: string): Promise<OpError> 
 }
 
 describe('build runner (real engine)', () => {
+  const fx = useExample();
+  const volumes = fx.volumes;
   let ex: Example;
-  const volumes: string[] = [];
-
-  beforeAll(async () => {
-    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
-    ex = copyExample();
-  });
-
-  afterAll(async () => {
-    for (const v of volumes) await removeVolumeQuietly(v);
-    ex?.remove();
+  beforeAll(() => {
+    ex = fx.ex;
   });
 
   let first: JobResult;
@@ -159,25 +153,18 @@ async function ownersInVolume(volume: string): Promise<string[]> {
 }
 
 describe('legacy images (nerves_system_br < 1.28.0)', () => {
-  let ex: Example;
-  let volume = '';
-  beforeAll(() => {
-    ex = copyExample('ndt-legacy-');
-  });
-  afterAll(async () => {
-    if (volume) await removeVolumeQuietly(volume);
-    ex?.remove();
-  });
+  const fx = useExample('ndt-legacy-');
 
   it('works in /nerves/build, chowns the volume to the host UID:GID first, and runs the steps as that user', async () => {
-    const spec = ex.spec({
+    const spec = fx.ex.spec({
       platform_version: '1.27.0',
       uid: 1234,
       gid: 2345,
       docker: { dockerfile: join(ROOT, 'examples/platform/support/docker/legacy/Dockerfile'), tag: LEGACY_TAG },
     });
     const res = await runJob('build', parseJobSpec(spec), recorder(true));
-    volume = res.volume;
+    const volume = res.volume;
+    fx.volumes.push(volume);
     expect(res.legacy).toBe(true);
     expect(res.steps.map((s) => s.name)).toEqual(['chown', 'create-build', 'make', 'make system', 'copy']);
     // The steps ran as 1234:2345 (through the image's entrypoint): the files they made in the volume are theirs.
@@ -189,11 +176,11 @@ describe('legacy images (nerves_system_br < 1.28.0)', () => {
 });
 
 describe('bad input and missing pieces: one clear error, nothing left behind', () => {
+  const fx = useExample('ndt-bad-');
   let ex: Example;
   beforeAll(() => {
-    ex = copyExample('ndt-bad-');
+    ex = fx.ex;
   });
-  afterAll(() => ex?.remove());
 
   it('a missing engine names the address it tried', async () => {
     const saved = process.env.DOCKER_HOST;

@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
+import { afterAll, beforeAll } from 'vitest';
 import { CleanupRegistry } from '../../../src/sidecar/cleanup.js';
 import type { OpContext } from '../../../src/sidecar/context.js';
 import type { EventName } from '../../../src/protocol/messages.js';
@@ -125,4 +126,37 @@ export async function engineAnswers(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Fails the suite with a clear message when no engine answers (make test starts one). */
+export async function requireEngine(): Promise<void> {
+  if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+}
+
+export interface ExampleFixture {
+  /** The private copy (set in beforeAll). */
+  readonly ex: Example;
+  /** Build volumes to remove in afterAll. */
+  readonly volumes: string[];
+}
+
+/** A describe block's private example copy: made in beforeAll, removed with its volumes in afterAll. */
+export function useExample(prefix?: string): ExampleFixture {
+  let ex: Example | undefined;
+  const volumes: string[] = [];
+  beforeAll(async () => {
+    await requireEngine();
+    ex = copyExample(prefix);
+  });
+  afterAll(async () => {
+    for (const v of volumes) await removeVolumeQuietly(v);
+    ex?.remove();
+  });
+  return {
+    get ex() {
+      if (!ex) throw new Error('useExample: the copy is made in beforeAll');
+      return ex;
+    },
+    volumes,
+  };
 }
