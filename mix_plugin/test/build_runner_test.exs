@@ -18,6 +18,11 @@ defmodule NervesDockerTs.BuildRunnerTest do
 
     on_exit(fn ->
       Enum.each(old, fn {k, v} -> if v, do: System.put_env(k, v), else: System.delete_env(k) end)
+
+      with {:ok, id} <- File.read(Path.join(dir, "system/.nerves/artifacts/example_system-portable-0.1.0/.docker_id")) do
+        NervesDockerTs.TestExample.remove_volume("example_system-" <> id)
+      end
+
       File.rm_rf!(dir)
     end)
 

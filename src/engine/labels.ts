@@ -9,4 +9,5 @@ export const LABEL = {
   ownerPid: `${LABEL_PREFIX}.owner-pid`,
   ownerHost: `${LABEL_PREFIX}.owner-host`,
   keep: `${LABEL_PREFIX}.keep`,
+  buildPath: `${LABEL_PREFIX}.build-path`,
 } as const;

@@ -1,23 +1,20 @@
 // A build or archive job: preflight, image, volume, one container, the steps
 // as execs inside it, the artifact copied out atomically, and nothing left
 // running afterwards whatever happens.
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine/connect.js';
-import { findContainers, removeContainer, startJobContainer, stopContainer, managedLabels, type JobContainer } from '../engine/containers.js';
+import { findContainers, removeContainer } from '../engine/containers.js';
 import { pingEngine } from '../engine/connect.js';
 import { engineMessage } from '../engine/errors.js';
 import { runExec } from '../engine/exec.js';
 import { LABEL } from '../engine/labels.js';
-import { ensureVolume } from '../engine/volumes.js';
 import { OpError, type OpContext } from '../sidecar/context.js';
 import { copyArtifactOut } from './artifact.js';
 import { BuildLog, tailFile } from './build-log.js';
 import { readOrCreateDockerId } from './docker-id.js';
-import { ensureImage } from './image-source.js';
+import { openJobContainer, type OpenJob } from './job-container.js';
 import { acquireLock } from './lock.js';
-import { computeLayout, type Layout } from './layout.js';
+import type { Layout } from './layout.js';
 import { checkHostInputs, connectChecked } from './preflight.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { VOLUME_RE, type JobSpec } from './spec.js';
@@ -95,38 +92,13 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     await lock.release();
     throw new OpError('log_file', `cannot write ${kind === 'build' ? 'build.log' : 'archive.log'} in ${spec.log_dir}: ${(err as Error).message}`);
   }
-  let job: JobContainer | null = null;
-  let unregister = () => {};
+  let open: OpenJob | null = null;
   let stepName = 'prepare';
   reporter.start();
   try {
     await removeLeftovers(engine, volume, reporter);
-    const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m) });
-    const jobId = randomUUID();
-    const labels = managedLabels({
-      [LABEL.package]: spec.app,
-      [LABEL.volume]: volume,
-      [LABEL.job]: jobId,
-      [LABEL.kind]: kind,
-      [LABEL.ownerPid]: String(process.pid),
-      [LABEL.ownerHost]: hostname(),
-      [LABEL.keep]: String(spec.keep_container),
-    });
-    await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app }));
-    const layout = computeLayout(spec, volume);
-    ctx.signal.throwIfAborted();
-    job = await startJobContainer(engine, {
-      image: spec.docker.tag,
-      labels,
-      env: layout.env,
-      mounts: layout.mounts,
-      workingDir: layout.workingDir,
-      keep: spec.keep_container,
-    });
-    const containerId = job.id;
-    unregister = ctx.cleanup.add(`container ${containerId.slice(0, 12)}`, () => removeContainer(engine, containerId));
-    const onAbort = () => void removeContainer(engine, containerId).catch(() => {});
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    open = await openJobContainer(kind, spec, { engine, reporter, log, ctx, volume });
+    const { job, image, layout } = open;
 
     const steps: StepResult[] = [];
     for (const step of jobSteps(kind, spec, layout, image.entrypoint)) {
@@ -161,7 +133,6 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     const seconds = (Date.now() - started) / 1000;
     const timings = steps.map((s) => `${s.name} ${formatDuration(s.seconds)}`).join(', ');
     reporter.info(`${dest} (${formatBytes(size)}) in ${formatDuration(seconds)}: ${timings}; log ${log.path} (${formatBytes(log.size)})`);
-    ctx.signal.removeEventListener('abort', onAbort);
     return {
       path: dest,
       size,
@@ -171,7 +142,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       log_size: log.size,
       volume,
       legacy: layout.legacy,
-      container: spec.keep_container ? containerId : null,
+      container: spec.keep_container ? job.id : null,
     };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) throw interrupted(kind, volume);
@@ -193,12 +164,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   } finally {
     reporter.stop();
     await log.close();
-    if (job) {
-      job.release();
-      if (spec.keep_container && !ctx.signal.aborted) await stopContainer(engine, job.id).catch(() => {});
-      else await removeContainer(engine, job.id).catch(() => {});
-    }
-    unregister();
+    await open?.close();
     unlock();
     await lock.release();
   }

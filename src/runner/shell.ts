@@ -8,19 +8,13 @@
 // answer says where keystrokes come from: "relay" (OTP <= 25, whose stdin
 // port reads eagerly: the plugin forwards what it reads as {session, input}
 // requests of this same op) or anything else (the op reads the terminal).
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine/connect.js';
-import { removeContainer, startJobContainer, managedLabels, type JobContainer } from '../engine/containers.js';
-import { LABEL } from '../engine/labels.js';
-import { ensureVolume } from '../engine/volumes.js';
 import { OpError, type OpContext, type OpHandler } from '../sidecar/context.js';
 import { BuildLog, tailFile } from './build-log.js';
 import { readOrCreateDockerId } from './docker-id.js';
-import { ensureImage } from './image-source.js';
+import { openJobContainer, type OpenJob } from './job-container.js';
 import { jobSteps, volumeName } from './job.js';
-import { computeLayout } from './layout.js';
 import { checkHostInputs, connectChecked } from './preflight.js';
 import { Reporter } from './reporter.js';
 import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './shell-exec.js';
@@ -117,35 +111,17 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
   }
   const unregisterTty = terminal ? ctx.cleanup.add('terminal mode', () => terminal?.close()) : () => {};
   const reporter = new Reporter(ctx, false);
-  let job: JobContainer | null = null;
-  let unregister = () => {};
+  let open: OpenJob | null = null;
   let log: BuildLog | null = null;
   let engine: Engine | null = null;
-  let onAbort = () => {};
   try {
     await checkHostInputs(spec, 'shell');
     engine = (await connectChecked()).engine;
-    const eng = engine;
     const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
     const volume = volumeName(spec.app, id);
     log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
-    const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m) });
-    const labels = managedLabels({
-      [LABEL.package]: spec.app,
-      [LABEL.volume]: volume,
-      [LABEL.job]: randomUUID(),
-      [LABEL.kind]: 'shell',
-      [LABEL.ownerPid]: String(process.pid),
-      [LABEL.ownerHost]: hostname(),
-    });
-    await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app }));
-    const layout = computeLayout(spec, volume);
-    ctx.signal.throwIfAborted();
-    job = await startJobContainer(engine, { image: spec.docker.tag, labels, env: layout.env, mounts: layout.mounts, workingDir: layout.workingDir, keep: false });
-    const containerId = job.id;
-    unregister = ctx.cleanup.add(`shell container ${containerId.slice(0, 12)}`, () => removeContainer(eng, containerId));
-    onAbort = () => void removeContainer(eng, containerId).catch(() => {});
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    open = await openJobContainer('shell', spec, { engine, reporter, log, ctx, volume });
+    const { job, image, layout } = open;
 
     reporter.header('Preparing Nerves Shell');
     reporter.info('Updating build directory.');
@@ -202,15 +178,12 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
     }
     throw err;
   } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
     terminal?.close();
     unregisterTty();
     await log?.close().catch(() => {});
-    if (job && engine) {
-      job.release();
-      await removeContainer(engine, job.id).catch(() => {});
-      await waitGone(engine, job.id);
+    if (open && engine) {
+      await open.close();
+      await waitGone(engine, open.job.id);
     }
-    unregister();
   }
 }

@@ -1,0 +1,77 @@
+// The container a job works in, shared by builds, archives and the shell:
+// image resolved, build volume ensured, layout computed, the container
+// started with labels, and registered for removal on abort and at exit.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Engine } from '../engine/connect.js';
+import { managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer } from '../engine/containers.js';
+import type { ImageSummary } from '../engine/images.js';
+import { LABEL } from '../engine/labels.js';
+import { ensureVolume } from '../engine/volumes.js';
+import type { OpContext } from '../sidecar/context.js';
+import type { BuildLog } from './build-log.js';
+import { ensureImage } from './image-source.js';
+import { computeLayout, type Layout } from './layout.js';
+import type { Reporter } from './reporter.js';
+import type { JobSpec } from './spec.js';
+
+export interface OpenJob {
+  job: JobContainer;
+  image: ImageSummary;
+  layout: Layout;
+  /** Releases the keeper and removes the container (or stops it, when kept); idempotent. */
+  close(): Promise<void>;
+}
+
+export interface OpenJobDeps {
+  engine: Engine;
+  reporter: Reporter;
+  log: BuildLog;
+  ctx: OpContext;
+  volume: string;
+}
+
+export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec: JobSpec, deps: OpenJobDeps): Promise<OpenJob> {
+  const { engine, reporter, log, ctx, volume } = deps;
+  const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m) });
+  const keep = kind !== 'shell' && spec.keep_container;
+  const labels = managedLabels({
+    [LABEL.package]: spec.app,
+    [LABEL.volume]: volume,
+    [LABEL.job]: randomUUID(),
+    [LABEL.kind]: kind,
+    [LABEL.ownerPid]: String(process.pid),
+    [LABEL.ownerHost]: hostname(),
+    [LABEL.keep]: String(keep),
+  });
+  await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app, [LABEL.buildPath]: spec.build_path }));
+  const layout = computeLayout(spec, volume);
+  ctx.signal.throwIfAborted();
+  const job = await startJobContainer(engine, {
+    image: spec.docker.tag,
+    labels,
+    env: layout.env,
+    mounts: layout.mounts,
+    workingDir: layout.workingDir,
+    keep,
+  });
+  const id = job.id;
+  const unregister = ctx.cleanup.add(`${kind} container ${id.slice(0, 12)}`, () => removeContainer(engine, id));
+  const onAbort = () => void removeContainer(engine, id).catch(() => {});
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let closed = false;
+  return {
+    job,
+    image,
+    layout,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      ctx.signal.removeEventListener('abort', onAbort);
+      job.release();
+      if (keep && !ctx.signal.aborted) await stopContainer(engine, id).catch(() => {});
+      else await removeContainer(engine, id).catch(() => {});
+      unregister();
+    },
+  };
+}
