@@ -52,15 +52,17 @@ defmodule NervesDockerTs.InterruptTest do
 
   defp sleeping?(out), do: File.read!(out) =~ "Sleeping 60 s"
 
-  defp no_containers?, do: TestExample.containers(@label) == []
+  # Containers of this test's build volume only: other builds of the example may run meanwhile.
+  defp volume_label(dir), do: "io.github.nerves-docker-ts.volume=example_system-" <> TestExample.docker_id(dir)
+  defp no_containers?(dir), do: TestExample.containers(volume_label(dir)) == []
 
   defp after_kill(signal, dir, dl) do
     {vm, out} = start_vm(dir, dl)
     assert :ok == TestExample.wait_until(fn -> sleeping?(out) end, 120_000), File.read!(out)
-    [_ | _] = TestExample.containers(@label)
+    [_ | _] = TestExample.containers(volume_label(dir))
     {_, 0} = System.cmd("kill", ["-#{signal}", vm])
     t0 = System.monotonic_time(:millisecond)
-    assert :ok == TestExample.wait_until(&no_containers?/0, 5_000), "container still there 5 s after SIG#{signal}"
+    assert :ok == TestExample.wait_until(fn -> no_containers?(dir) end, 5_000), "container still there 5 s after SIG#{signal}"
     elapsed = System.monotonic_time(:millisecond) - t0
     volume = "example_system-" <> TestExample.docker_id(dir)
     assert TestExample.volume_exists?(volume), "the build volume must be kept"
@@ -104,7 +106,7 @@ defmodule NervesDockerTs.InterruptTest do
     assert err.code == "sidecar_died"
     assert Exception.message(err) =~ "sidecar"
     # The container's keeper saw the attach connection close.
-    assert :ok == TestExample.wait_until(&no_containers?/0, 10_000)
+    assert :ok == TestExample.wait_until(fn -> no_containers?(dir) end, 10_000)
 
     # Something a dead sidecar could leave: a container of this build volume.
     volume = "example_system-" <> TestExample.docker_id(dir)
@@ -122,6 +124,6 @@ defmodule NervesDockerTs.InterruptTest do
     warnings = for {:ev, "warn", w} <- Process.info(self(), :messages) |> elem(1), do: w
     assert Enum.any?(warnings, &(&1 =~ "taking over the lock of pid #{sidecar_pid}, which is gone"))
     assert Enum.any?(warnings, &(&1 =~ "left by an earlier build"))
-    assert no_containers?()
+    assert no_containers?(dir)
   end
 end
