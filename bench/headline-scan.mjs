@@ -12,7 +12,7 @@
 //   node bench/headline-scan.mjs [--mb N]    (default 256)
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
-import { ROOT, argOf, f1, stats, table } from './lib/common.mjs';
+import { ROOT, argOf, f1, machineLine, stats, table } from './lib/common.mjs';
 
 const { HeadlineScanner, headlineOf, MAX_HEADLINE } = await import(join(ROOT, 'dist/runner/headlines.js'));
 
@@ -222,6 +222,7 @@ export async function main() {
     ]),
   );
   out.push(`same headlines: ${same ? 'yes' : 'NO'} (${count}); edge corpus, 20 random cuts: ${edgeSame ? 'same' : 'DIFFERENT'} (${edgeCount} headlines)`);
+  out.push(machineLine());
   const text = out.join('\n');
   console.log(text);
   return { text };

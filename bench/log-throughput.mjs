@@ -26,6 +26,7 @@ import { execa } from 'execa';
 import {
   DOCKER, ROOT, TAG, WD, argOf, census, dockerQuiet, leftLine, f1, f2, hasFlag, log, makeWorkspace, mixCompile, mixRunJson,
   runToLog, startFloorContainer, stepCommands, table, upstreamRunArgs, upstreamVolumeName,
+  machineLine,
 } from './lib/common.mjs';
 
 const MB = Number(argOf('mb', hasFlag('quick') ? 64 : process.env.BENCH_OUTPUT_MB || 1024));
@@ -224,6 +225,7 @@ export async function main() {
   out.push(`build.log byte-exact: ${exact ? 'yes' : 'NO'} (sha256 ${o.sha.slice(0, 16)}... ${o.bytes} bytes; reference ${R.ref.sha.slice(0, 16)}... ${R.ref.bytes} bytes)`);
   out.push(`targets: >= 200 MB/s: ${mbps(o.bytes, o.make) >= 200 ? 'met' : 'MISSED'}; RSS < 150 MB: ${rssMb < 150 ? 'met' : 'MISSED'}; all headlines in order: ${allHeadlines ? 'met' : 'MISSED'}; byte-exact: ${exact ? 'met' : 'MISSED'}`);
   out.push(left);
+  out.push(machineLine());
   const text = out.join('\n');
   console.log(text);
   return { text, R };

@@ -20,7 +20,7 @@ if (quick) {
   process.env.BENCH_SOAK_BUILDS ||= '10';
 }
 const only = argOf('only', '').split(',').filter(Boolean);
-const benches = ['sidecar-start', 'runner-overhead', 'log-throughput', 'soak'].filter((b) => only.length === 0 || only.includes(b));
+const benches = ['sidecar-start', 'runner-overhead', 'log-throughput', 'soak', 'headline-scan'].filter((b) => only.length === 0 || only.includes(b));
 
 if (!existsSync(join(ROOT, 'dist/sidecar/main.js'))) {
   console.error('dist/ is missing: building it (npm run build)');

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import {
   ROOT, TAG, argOf, census, dockerQuiet, leftLine, f2, f3, floorExecs, floorInside, log, makeWorkspace, mixCompile, mixEnv, mixRunJson,
   SidecarClient, startFloorContainer, stats, table, upstreamBuild, upstreamVolumeName,
+  machineLine,
 } from './lib/common.mjs';
 
 const N = Number(argOf('runs', process.env.BENCH_RUNS || 5));
@@ -142,6 +143,7 @@ export async function main() {
   out.push(`ratio of overheads b/a: Mix task ${f2(ratioMix)}, sidecar ${f2(ratioNode)}; target <= 0.20: ${ratioMix <= 0.2 ? 'met' : 'MISSED'} (Mix task), ${ratioNode <= 0.2 ? 'met' : 'MISSED'} (sidecar)`);
   out.push(`sidecar start (spawn to hello) median ${f3(S.nodeStart.median)} s; last build's steps: ${lastNodeSteps.map((s) => `${s.name} ${f3(s.seconds)}`).join(', ')}`);
   out.push(left);
+  out.push(machineLine());
   const text = out.join('\n');
   console.log(text);
   return { text, S, ratioMix, ratioNode };

@@ -13,7 +13,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { DOCKER, ROOT, TAG, argOf, census, dockerQuiet, leftLine, f1, f2, fdCount, log, makeWorkspace, procStatus, SidecarClient, table } from './lib/common.mjs';
+import { DOCKER, ROOT, TAG, argOf, census, dockerQuiet, leftLine, f1, f2, fdCount, log, makeWorkspace, procStatus, SidecarClient, table, machineLine } from './lib/common.mjs';
 
 const N = Number(argOf('builds', process.env.BENCH_SOAK_BUILDS || 50));
 if (!(N >= 1)) throw new Error('--builds must be >= 1');
@@ -106,6 +106,7 @@ export async function main() {
   ];
   out.push(verdicts.join('; '));
   out.push(left);
+  out.push(machineLine());
   const text = out.join('\n');
   console.log(text);
   return { text, S };

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 
@@ -209,11 +209,11 @@ export async function mixCompile(ws) {
  * stdio), spoken to from here. `pid` is node's pid, for /proc sampling.
  */
 export class SidecarClient {
-  static async start({ env = {}, stderrFile } = {}) {
+  static async start({ env = {}, stderrFile, entry = join(ROOT, 'priv/sidecar.mjs') } = {}) {
     const { encodeMessage, decodeMessage } = await dist('protocol/codec.js');
     const { encodeFrame, FrameDecoder } = await dist('protocol/frame.js');
     const t0 = performance.now();
-    const child = spawn(process.execPath, [join(ROOT, 'priv/sidecar.mjs')], {
+    const child = spawn(process.execPath, [entry], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
@@ -471,4 +471,9 @@ export async function leftLine(created, before) {
   const dv = after.volumes.filter((v) => !before.volumes.includes(v)).length;
   const mine = left.volumes.length + left.containers.length === 0 ? 'nothing' : `${left.containers.length} containers, ${left.volumes.length} volumes (${[...left.containers, ...left.volumes].join(', ')})`;
   return `left by this bench: ${mine}; engine-wide since its start (any session): ${dc >= 0 ? '+' : ''}${dc} containers, +${dv} volumes`;
+}
+
+/** The machine's state while a bench ran: other sessions may share it, and the figures move with the load. */
+export function machineLine() {
+  return `machine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at the end`;
 }
