@@ -12,6 +12,12 @@ defmodule NervesDockerTs.MixProject do
       elixirc_paths: elixirc_paths(Mix.env()),
       start_permanent: Mix.env() == :prod,
       deps: [],
+      # A Nerves package in Nerves' eyes, so that `nerves.precompile` compiles
+      # this plugin before it builds the system that names it as its build
+      # runner (otherwise a fresh _build fails: BuildRunner is not loaded yet).
+      nerves_package: [type: :build_runner],
+      # Nerves' modules are called only when Nerves is loaded (see NervesDockerTs.Spec).
+      xref: [exclude: [Nerves.Artifact, Nerves.Artifact.Cache, Nerves.Env, Nerves.Artifact.BuildRunner]],
       description: "Drop-in Docker build runner for Nerves over the Docker Engine API"
     ]
   end
