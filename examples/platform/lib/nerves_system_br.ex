@@ -12,4 +12,12 @@ defmodule NervesSystemBr do
   @doc "The directory holding create-build.sh and mk/."
   @spec platform_dir() :: Path.t()
   def platform_dir, do: Path.expand("..", __DIR__)
+
+  @doc """
+  Called by real Nerves (`Nerves.Env.bootstrap/0`) once the system's artifact
+  exists; the real nerves_system_br sets up the build environment here. The
+  miniature has nothing to set up.
+  """
+  @spec bootstrap(term()) :: :ok
+  def bootstrap(_pkg), do: :ok
 end
