@@ -39,6 +39,22 @@ export function engineAddress(env: NodeJS.ProcessEnv = process.env): string {
   return discoverEngine({ env }).chosen.where;
 }
 
+/**
+ * docker-modem reads DOCKER_HOST (and opens the certificate files
+ * DOCKER_CERT_PATH names) in its constructor, beneath whatever options it is
+ * given: build the client with the variable hidden, so that only the options
+ * discovery made count (a context, a tcp address without every PEM file).
+ */
+function newDocker(options: Docker.DockerOptions): Docker {
+  const saved = process.env.DOCKER_HOST;
+  delete process.env.DOCKER_HOST;
+  try {
+    return new Docker(options);
+  } finally {
+    if (saved !== undefined) process.env.DOCKER_HOST = saved;
+  }
+}
+
 /** Finds the engine and creates a client for it; does not contact it. */
 export function openEngine(env: NodeJS.ProcessEnv = process.env, opts: Omit<DiscoveryOptions, 'env'> = {}): Engine {
   const found = discoverEngine({ ...opts, env });
@@ -46,7 +62,7 @@ export function openEngine(env: NodeJS.ProcessEnv = process.env, opts: Omit<Disc
   const { where, how, endpoint, explicit } = found.chosen;
   try {
     return {
-      docker: new Docker(dockerodeOptions(endpoint, env)),
+      docker: newDocker(dockerodeOptions(endpoint, env)),
       where,
       how,
       endpoint,

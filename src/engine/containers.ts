@@ -88,12 +88,25 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
 
 /** Kills and removes a container; one that is already gone is fine. */
 export async function removeContainer(engine: Engine, id: string): Promise<void> {
-  try {
-    await engine.docker.getContainer(id).remove({ force: true, v: false });
-  } catch (err) {
-    const code = (err as { statusCode?: number }).statusCode;
-    // 404: gone already; 409: removal already in progress (AutoRemove).
-    if (!isNotFound(err) && code !== 409) throw err;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await engine.docker.getContainer(id).remove({ force: true, v: false });
+      return;
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      // 404: gone already; 409: removal already in progress (AutoRemove).
+      if (isNotFound(err) || code === 409) return;
+      // Podman 4 compatibility (Docker never answers this): a force-remove that
+      // races with the container's own exit (the keeper ending when the attach
+      // closes) fails with 500 "... container state improper: stopped", and the
+      // stopped container lingers. Removing it again a moment later succeeds, or
+      // finds it gone (removed by AutoRemove).
+      if (code === 500 && attempt < 10 && /container state improper/i.test(engineMessage(err))) {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      throw err;
+    }
   }
 }
 

@@ -1,0 +1,69 @@
+// The runner against a real Podman: `podman system service` on a private
+// socket with its own storage (scripts/test-engines/podman-service), the
+// example image loaded into it, then the full build and clean through
+// DOCKER_HOST. Needs root and podman (scripts/setup --test installs it); on a
+// machine where Podman cannot run, this fails and says why.
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import semver from 'semver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectChecked } from '../../../src/runner/preflight.js';
+import { copyExample, docker as mainEngine, NEW_TAG, type Example } from '../helpers/example.js';
+import { buildExample, cleanExample, copyImage, engineScript, hasCommand, withEngineEnv } from './engine-helpers.js';
+
+describe('Podman (podman system service)', () => {
+  let dir = '';
+  let sock = '';
+  let podman: Docker;
+  let ex: Example | undefined;
+  let volume = '';
+
+  beforeAll(async () => {
+    if (process.getuid?.() !== 0) throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
+    if (!hasCommand('podman')) throw new Error('podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)');
+    // Short path: Podman and conmon put sockets under it.
+    dir = mkdtempSync('/tmp/ndt-pm-');
+    sock = join(dir, 'podman.sock');
+    await engineScript('podman-service', 'start', dir);
+    podman = new Docker({ socketPath: sock });
+    await copyImage(mainEngine, podman, NEW_TAG);
+    ex = copyExample('ndt-podman-');
+  }, 120_000);
+
+  afterAll(async () => {
+    if (dir) await engineScript('podman-service', 'stop', dir);
+    ex?.remove();
+  }, 60_000);
+
+  const env = () => ({ DOCKER_HOST: `unix://${sock}` });
+
+  it('is recognised as Podman >= 4.0 by the version check, found through DOCKER_HOST', async () => {
+    const { engine, version } = await withEngineEnv(env(), () => connectChecked());
+    expect(engine.how).toBe('DOCKER_HOST');
+    expect(engine.where).toBe(`unix://${sock}`);
+    expect(engine.remote).toBe(false);
+    expect(version.engine).toBe('podman');
+    expect(semver.gte(semver.coerce(version.version) ?? '0.0.0', '4.0.0')).toBe(true);
+  });
+
+  it('builds the example: artifact copied out, the volume on Podman, no container left', async () => {
+    const result = await withEngineEnv(env(), () => buildExample(ex!, podman));
+    volume = result.volume;
+    // The volume is Podman's, not the main engine's.
+    const mainVolumes = (await mainEngine.listVolumes()).Volumes ?? [];
+    expect(mainVolumes.map((v) => v.Name)).not.toContain(volume);
+    expect((await podman.listContainers({ all: true })).length).toBe(0);
+  });
+
+  it('rebuilds on the same volume (attach, execs and archive copy again)', async () => {
+    const again = await withEngineEnv(env(), () => buildExample(ex!, podman));
+    expect(again.volume).toBe(volume);
+  });
+
+  it('cleans: the volume is removed and no container is left', async () => {
+    expect(volume).not.toBe('');
+    await withEngineEnv(env(), () => cleanExample(ex!, podman, volume));
+    expect((await podman.listContainers({ all: true })).length).toBe(0);
+  });
+});
