@@ -55,7 +55,9 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
       name: 'engine',
       ok: false,
       detail: (err as Error).message,
-      fix: 'Start the engine (`sudo systemctl start docker`, Docker Desktop, colima), or run scripts/docker-engine, or set DOCKER_HOST.',
+      fix:
+        (err as { hint?: string | null }).hint ??
+        'Start the engine (`sudo systemctl start docker`, Docker Desktop, colima), or run scripts/docker-engine, or set DOCKER_HOST.',
     });
     return checks;
   }
