@@ -3,16 +3,20 @@
 // through DOCKER_HOST with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, and through
 // a Docker context written into a private DOCKER_CONFIG. Needs root, dockerd
 // and openssl (scripts/setup --test installs them).
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { contextDigest } from '../../../src/engine/contexts.js';
 import { connectChecked } from '../../../src/runner/preflight.js';
 import { OpError } from '../../../src/sidecar/context.js';
-import { copyExample, docker as mainEngine, NEW_TAG, type Example } from '../helpers/example.js';
+import { copyExample, docker as mainEngine, NEW_TAG, ROOT, type Example } from '../helpers/example.js';
 import { buildExample, cleanExample, copyImage, engineScript, freePort, hasCommand, withEngineEnv } from './engine-helpers.js';
+
+const run = promisify(execFile);
 
 async function opError(p: Promise<unknown>): Promise<OpError> {
   const err = await p.then(
@@ -126,6 +130,18 @@ describe('a TLS engine on 127.0.0.1 (second dockerd)', () => {
     // The build and clean go through the context: the same volume, on the TLS engine.
     const again = await withEngineEnv({ DOCKER_CONFIG: config }, () => buildExample(ex!, tlsEngine));
     expect(again.volume).toBe(volume);
+  });
+
+  it('nerves-docker doctor says where the engine answers and how it was found (NERVES_DEBUG=1: the search on stderr)', async () => {
+    const cli = join(ROOT, 'dist/cli.js');
+    if (!existsSync(cli)) throw new Error('dist/ is not built: run `npm run build` (make test does).');
+    const config = join(scratch, 'docker-config');
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: config, NERVES_DEBUG: '1' };
+    for (const k of ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'NDT_NOTICE_FD']) delete env[k];
+    const { stdout, stderr } = await run('node', [cli, 'doctor'], { env, maxBuffer: 16 << 20 }).catch((e: { stdout: string; stderr: string }) => e);
+    expect(stdout).toContain(`engine: answers at tcp://127.0.0.1:${port} (context ndt-tls)`);
+    expect(stdout).toMatch(/engine version: docker /);
+    expect(stderr).toContain(`nerves_docker_ts: engine: -> using tcp://127.0.0.1:${port} (context ndt-tls)`);
   });
 
   it('DOCKER_CONTEXT picks a context over config.json (here: the TLS engine\'s unix socket), and clean goes through it', async () => {
