@@ -4,7 +4,7 @@
 // a Docker context written into a private DOCKER_CONFIG. Needs root, dockerd
 // and openssl (scripts/setup --test installs them).
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -150,6 +150,23 @@ describe('a TLS engine on 127.0.0.1 (second dockerd)', () => {
     const { engine } = await withEngineEnv({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'ndt-unix' }, () => connectChecked());
     expect(engine).toMatchObject({ how: 'context ndt-unix', where: `unix://${join(dir, 'docker.sock')}`, remote: false });
     await withEngineEnv({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'ndt-unix' }, () => cleanExample(ex!, tlsEngine, volume));
+  });
+
+  it('with no DOCKER_HOST and no context, a rootless socket in $XDG_RUNTIME_DIR comes before the default socket', async () => {
+    const xdg = join(scratch, 'xdg');
+    mkdirSync(xdg, { recursive: true });
+    symlinkSync(join(dir, 'docker.sock'), join(xdg, 'docker.sock'));
+    const saved = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = xdg;
+    try {
+      const { engine } = await withEngineEnv({ DOCKER_CONFIG: join(scratch, 'empty-config') }, () => connectChecked());
+      expect(engine).toMatchObject({ how: 'rootless socket', where: `unix://${join(xdg, 'docker.sock')}`, explicit: false });
+      // It is the TLS engine's socket: the image loaded there is present.
+      expect((await engine.docker.getImage(NEW_TAG).inspect()).RepoTags).toContain(NEW_TAG);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved;
+    }
   });
 
   it('a context that does not exist is an error naming it, not a fallback to another engine', async () => {
