@@ -1,8 +1,9 @@
 // Finds the headlines in build output, by upstream's rule: a line that begins
 // with ">>>" or with ESC[7m">>>" (Buildroot's package banners). Works on raw
-// bytes line by line, so headlines in the middle of a chunk are never missed,
-// and keeps at most a short prefix of the current line, so a 50 MB line
-// costs no memory.
+// bytes line by line, so headlines in the middle of a chunk are never missed.
+// Only the first bytes of a line are looked at: other lines are skipped to
+// their newline with indexOf, and a headline keeps at most MAX_HEADLINE
+// bytes, so a 50 MB line costs neither memory nor copies.
 const NL = 0x0a;
 const PLAIN = Buffer.from('>>>');
 const INVERSE = Buffer.from('\x1b[7m>>>');
@@ -10,43 +11,91 @@ const INVERSE_ON = '\x1b[7m';
 /** Longest headline kept; the rest of a longer line is dropped. */
 export const MAX_HEADLINE = 512;
 
+const enum State {
+  /** At the start of a line. */
+  Start,
+  /** In a line that is not a headline: skip to its newline. */
+  Skip,
+  /** In a headline: keep its bytes up to the newline. */
+  Collect,
+}
+
 export class HeadlineScanner {
-  private prefix: Buffer[] = [];
-  private prefixLen = 0;
+  private state = State.Start;
+  /** The first bytes of a line still undecided at a chunk's end (a prefix of ESC[7m>>>). */
+  private head: Buffer | null = null;
+  private parts: Buffer[] = [];
+  private len = 0;
 
   constructor(private readonly onHeadline: (text: string) => void) {}
 
   push(chunk: Buffer): void {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(NL, start);
-      if (nl < 0) {
-        this.keep(chunk.subarray(start));
-        return;
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (this.state === State.Skip) {
+        const nl = chunk.indexOf(NL, i);
+        if (nl < 0) return;
+        i = nl + 1;
+        this.state = State.Start;
+      } else if (this.state === State.Collect) {
+        const nl = chunk.indexOf(NL, i);
+        this.keep(chunk.subarray(i, nl < 0 ? n : nl));
+        if (nl < 0) return;
+        this.emit();
+        i = nl + 1;
+        this.state = State.Start;
+      } else {
+        const c = this.classify(chunk, i);
+        if (c < 0) {
+          // Every byte left matches the start of a headline: decide with the next chunk.
+          this.head = this.head ? Buffer.concat([this.head, chunk.subarray(i)]) : Buffer.from(chunk.subarray(i));
+          return;
+        }
+        if (c === 1) {
+          this.state = State.Collect;
+          if (this.head) this.keep(this.head);
+        } else {
+          this.state = State.Skip;
+        }
+        this.head = null;
       }
-      this.keep(chunk.subarray(start, nl));
-      this.endLine();
-      start = nl + 1;
     }
   }
 
   /** Call at end of output: a last line without a newline still counts. */
   flush(): void {
-    if (this.prefixLen > 0) this.endLine();
+    if (this.state === State.Collect) this.emit();
+    this.head = null;
+    this.state = State.Start;
+  }
+
+  /** 1: a headline starts at chunk[i] (after any held head bytes); 0: it does not; -1: not enough bytes yet. */
+  private classify(chunk: Buffer, i: number): number {
+    const h = this.head;
+    const hl = h ? h.length : 0;
+    const avail = hl + chunk.length - i;
+    const at = (k: number): number => (k < hl ? h![k]! : chunk[i + k - hl]!);
+    const pattern = at(0) === PLAIN[0] ? PLAIN : at(0) === INVERSE[0] ? INVERSE : null;
+    if (!pattern) return 0;
+    for (let k = 1; k < pattern.length; k++) {
+      if (k >= avail) return -1;
+      if (at(k) !== pattern[k]) return 0;
+    }
+    return 1;
   }
 
   private keep(part: Buffer): void {
-    if (this.prefixLen >= MAX_HEADLINE || part.length === 0) return;
-    const room = MAX_HEADLINE - this.prefixLen;
-    const piece = part.length > room ? part.subarray(0, room) : part;
-    this.prefix.push(Buffer.from(piece));
-    this.prefixLen += piece.length;
+    if (this.len >= MAX_HEADLINE || part.length === 0) return;
+    const piece = part.length > MAX_HEADLINE - this.len ? part.subarray(0, MAX_HEADLINE - this.len) : part;
+    this.parts.push(Buffer.from(piece));
+    this.len += piece.length;
   }
 
-  private endLine(): void {
-    const line = this.prefix.length === 1 ? this.prefix[0]! : Buffer.concat(this.prefix, this.prefixLen);
-    this.prefix = [];
-    this.prefixLen = 0;
+  private emit(): void {
+    const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.len);
+    this.parts = [];
+    this.len = 0;
     const headline = headlineOf(line);
     if (headline !== null) this.onHeadline(headline);
   }

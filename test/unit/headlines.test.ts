@@ -31,6 +31,13 @@ describe('headlines', () => {
     }
   });
 
+  it('finds inverse headlines and near misses split at any byte', () => {
+    const text = '\x1b[7m>>> a 1 Building\x1b[27m\n\x1b[7mnot a headline\n>>\n>>>\n\x1b[7m>>\n>> > no\nx>>> no\n>>> b 2 Installing\n';
+    const expected = ['\x1b[7m>>> a 1 Building\x1b[27m', '>>>', '>>> b 2 Installing'];
+    for (let cut = 1; cut < text.length; cut++) expect(scan([text.slice(0, cut), text.slice(cut)])).toEqual(expected);
+    expect(scan(text.split(''))).toEqual(expected);
+  });
+
   it('counts a last line without a newline, and CRLF endings', () => {
     expect(scan(['x\r\n>>> one\r\n>>> two'])).toEqual(['>>> one', '>>> two']);
   });
