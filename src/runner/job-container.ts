@@ -19,7 +19,7 @@ export interface OpenJob {
   job: JobContainer;
   image: ImageSummary;
   layout: Layout;
-  /** Releases the keeper and removes the container (or stops it, when kept); idempotent. */
+  /** Releases the keeper and starts removing the container (or stops it, when kept); idempotent. */
   close(): Promise<void>;
 }
 
@@ -69,9 +69,18 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
       closed = true;
       ctx.signal.removeEventListener('abort', onAbort);
       job.release();
-      if (keep && !ctx.signal.aborted) await stopContainer(engine, id).catch(() => {});
-      else await removeContainer(engine, id).catch(() => {});
-      unregister();
+      if (keep && !ctx.signal.aborted) {
+        await stopContainer(engine, id).catch(() => {});
+        unregister();
+        return;
+      }
+      // Releasing the keeper already stops the container (and AutoRemove
+      // removes it); the explicit removal makes sure of it without holding
+      // up the reply. It stays registered until done, so the sidecar does
+      // not exit before it.
+      void removeContainer(engine, id)
+        .catch(() => {})
+        .finally(unregister);
     },
   };
 }

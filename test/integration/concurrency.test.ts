@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob, type JobResult } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { containersOf, copyExample, engineAnswers, recorder, removeVolumeQuietly, type Example } from './helpers/example.js';
+import { copyExample, noContainersSoon, engineAnswers, recorder, removeVolumeQuietly, type Example } from './helpers/example.js';
 
 describe('concurrent builds (real engine)', () => {
   let a: Example;
@@ -44,7 +44,7 @@ describe('concurrent builds (real engine)', () => {
     volumes.push(ra.volume, rb.volume);
     expect(ra.volume).not.toBe(rb.volume);
     expect(existsSync(ra.path) && existsSync(rb.path)).toBe(true);
-    expect(await containersOf({ [LABEL.volume]: ra.volume })).toEqual([]);
-    expect(await containersOf({ [LABEL.volume]: rb.volume })).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: ra.volume })).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: rb.volume })).toEqual([]);
   });
 });

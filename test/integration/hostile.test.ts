@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { containersOf, docker, recorder, useExample, type Example } from './helpers/example.js';
+import { containersOf, docker, noContainersSoon, recorder, useExample, type Example } from './helpers/example.js';
 
 // make -f this file runs it instead of the platform's build: weird output
 // between two headlines.
@@ -112,6 +112,8 @@ describe('least privilege (real engine)', () => {
       expect(JSON.stringify(without.ctx.events)).not.toContain('hunter2');
       expect(readFileSync(join(ex.dir, 'build.log'), 'utf8')).not.toContain('hunter2');
 
+      // The first run's container goes just after it replies: wait, so that only the second one is found.
+      expect(await noContainersSoon({ [LABEL.volume]: fx.volumes[0]! })).toEqual([]);
       mkdirSync(join(ex.home, '.ssh'), { recursive: true });
       const withSsh = await inspectWhileRunning(ex.spec({ make_args: ['SLEEP=1'] }));
       const ssh = withSsh.info.Mounts.find((m) => m.Destination === '/home/nerves/.ssh');

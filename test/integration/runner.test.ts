@@ -9,7 +9,7 @@ import { runJob, type JobResult } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { OpError } from '../../src/sidecar/context.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { containersOf, docker, LEGACY_TAG, NEW_TAG, recorder, ROOT, useExample, type Example } from './helpers/example.js';
+import { containersOf, docker, noContainersSoon, LEGACY_TAG, NEW_TAG, recorder, ROOT, useExample, type Example } from './helpers/example.js';
 
 function tarList(path: string, verbose = false): string[] {
   return execFileSync('tar', [verbose ? '-tvzf' : '-tzf', path, '--numeric-owner'], { encoding: 'utf8' }).trim().split('\n');
@@ -63,7 +63,7 @@ describe('build runner (real engine)', () => {
     expect(headlines).toEqual(logHeadlines);
     expect(log.length).toBeGreaterThan(headlines.join('\n').length);
     expect(first.log_size).toBe(Buffer.byteLength(log));
-    expect(await containersOf({ [LABEL.volume]: first.volume })).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: first.volume })).toEqual([]);
   });
 
   it('reuses the volume on the next build: same .docker_id, the build dir survives, make_args reach make', async () => {
@@ -103,7 +103,7 @@ describe('build runner (real engine)', () => {
     expect(tail.length).toBe(16);
     expect(tail.at(-1)).toMatch(/Error 2|make.*\*\*\*/);
     expect(existsSync(join(ex.dl, 'example_system-portable-0.1.0-ABCDEF1.tar.gz'))).toBe(false);
-    expect(await containersOf({ [LABEL.volume]: first.volume })).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: first.volume })).toEqual([]);
   });
 
   it('clean removes the volume and the cache; a second clean is not an error', async () => {

@@ -3,8 +3,7 @@
 // spaces and quotes; prompt, build dir, resize, Ctrl-C, exit status, the
 // terminal restored, no container left. Plus the paths without a terminal.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -108,6 +108,16 @@ export async function containersOf(labels: Record<string, string>): Promise<Dock
   return docker.listContainers({ all: true, filters: JSON.stringify(filters) });
 }
 
+/** Waits until no container carries the labels (removal finishes just after a job replies). */
+export async function noContainersSoon(labels: Record<string, string>, timeoutMs = 5000): Promise<Docker.ContainerInfo[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await containersOf(labels);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function packageContainers(app = 'example_system'): Promise<Docker.ContainerInfo[]> {
   return containersOf({ [LABEL.package]: app });
 }
