@@ -82,7 +82,7 @@ function unavailable(engine: Engine, err: unknown): OpError {
     return new OpError(
       base.code,
       base.message,
-      `DOCKER_HOST names this engine (${engine.where}): start it, correct DOCKER_HOST, or unset DOCKER_HOST to use the local engine.`,
+      `Start the engine at ${engine.where} (named by DOCKER_HOST), correct DOCKER_HOST, or unset it to use the local engine.`,
     );
   }
   if (engine.how.startsWith('context ')) {
@@ -90,7 +90,7 @@ function unavailable(engine: Engine, err: unknown): OpError {
     return new OpError(
       base.code,
       base.message,
-      `The Docker context "${name}" names this engine: start it (e.g. \`colima start\`, Docker Desktop), or switch with \`docker context use default\` (or DOCKER_CONTEXT=NAME).`,
+      `Start the engine of the Docker context "${name}" (e.g. \`colima start\`, Docker Desktop), or switch with \`docker context use default\` (or DOCKER_CONTEXT=NAME).`,
     );
   }
   if (engine.missing.length > 0) {
