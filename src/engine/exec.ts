@@ -33,11 +33,13 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
     throw new Error(`could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`);
   }
   await pipeline(stream, new DemuxTransform(), sink, { end: false } as never);
-  // The stream can end a moment before the engine records the exit code.
-  for (let i = 0; ; i++) {
+  // The stream can end a moment before the engine records the exit code; a
+  // slow engine may take a while, so poll with backoff for up to a minute.
+  const deadline = Date.now() + 60_000;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
-    if (i > 200) throw new Error(`the engine did not report how ${spec.cmd[0]} ended`);
-    await new Promise((r) => setTimeout(r, 10));
+    if (Date.now() > deadline) throw new Error(`the engine did not report how ${spec.cmd[0]} ended within 60 s`);
+    await new Promise((r) => setTimeout(r, delay));
   }
 }
