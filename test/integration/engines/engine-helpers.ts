@@ -88,8 +88,7 @@ export async function buildExample(ex: Example, engine: Docker): Promise<JobResu
   expect(readdirSync(ex.dl)).toEqual(['example_system-portable-0.1.0-ABCDEF1.tar.gz']);
   expect(result.size).toBeGreaterThan(1000);
   expect(result.steps.map((s) => s.name)).toEqual(['create-build', 'make', 'make system', 'copy']);
-  const left = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.volume}=${result.volume}`] }) });
-  expect(left).toEqual([]);
+  expect(await noContainersSoon(engine, { [LABEL.volume]: result.volume })).toEqual([]);
   const volumes = (await engine.listVolumes()).Volumes ?? [];
   expect(volumes.map((v) => v.Name)).toContain(result.volume);
   return result;
@@ -103,6 +102,16 @@ export async function cleanExample(ex: Example, engine: Docker, volume: string):
   expect(res.removed_volume).toBe(true);
   const volumes = (await engine.listVolumes()).Volumes ?? [];
   expect(volumes.map((v) => v.Name)).not.toContain(volume);
-  const left = await engine.listContainers({ all: true, filters: JSON.stringify({ label: [`${LABEL.package}=example_system`] }) });
-  expect(left).toEqual([]);
+  expect(await noContainersSoon(engine, { [LABEL.package]: 'example_system' })).toEqual([]);
+}
+
+/** Waits until `engine` has no container with these labels: a job replies before its container's removal is done. */
+export async function noContainersSoon(engine: Docker, labels: Record<string, string>, timeoutMs = 10_000): Promise<Docker.ContainerInfo[]> {
+  const filters = JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await engine.listContainers({ all: true, filters });
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

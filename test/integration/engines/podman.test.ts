@@ -10,7 +10,7 @@ import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectChecked } from '../../../src/runner/preflight.js';
 import { copyExample, docker as mainEngine, NEW_TAG, type Example } from '../helpers/example.js';
-import { buildExample, cleanExample, copyImage, engineScript, hasCommand, withEngineEnv } from './engine-helpers.js';
+import { buildExample, cleanExample, copyImage, engineScript, hasCommand, noContainersSoon, withEngineEnv } from './engine-helpers.js';
 
 describe('Podman (podman system service)', () => {
   let dir = '';
@@ -53,7 +53,7 @@ describe('Podman (podman system service)', () => {
     // The volume is Podman's, not the main engine's.
     const mainVolumes = (await mainEngine.listVolumes()).Volumes ?? [];
     expect(mainVolumes.map((v) => v.Name)).not.toContain(volume);
-    expect((await podman.listContainers({ all: true })).length).toBe(0);
+    expect(await noContainersSoon(podman, {})).toEqual([]);
   });
 
   it('rebuilds on the same volume (attach, execs and archive copy again)', async () => {
@@ -64,6 +64,6 @@ describe('Podman (podman system service)', () => {
   it('cleans: the volume is removed and no container is left', async () => {
     expect(volume).not.toBe('');
     await withEngineEnv(env(), () => cleanExample(ex!, podman, volume));
-    expect((await podman.listContainers({ all: true })).length).toBe(0);
+    expect(await noContainersSoon(podman, {})).toEqual([]);
   });
 });
