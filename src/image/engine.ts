@@ -4,11 +4,13 @@ import Docker from "dockerode";
 import { createReadStream, createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
+import { openEngine } from "../engine/connect.js";
 
 export type Engine = Docker;
 
+/** The engine the runner would use (DOCKER_HOST, the Docker context, then the usual sockets). */
 export function defaultEngine(): Engine {
-  return new Docker();
+  return openEngine().docker;
 }
 
 /** Load a docker-archive stream; returns the loaded references, throws on error lines. */

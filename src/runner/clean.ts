@@ -35,7 +35,8 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
   if (id) {
     volume = volumeName(spec.app, id);
     ctx.emit('header', `Deleting build volume ${volume}`);
-    const { engine } = await connectChecked();
+    // clean mounts nothing: a remote engine is fine here.
+    const { engine } = await connectChecked({ hostFiles: false });
     // A running build of this package holds the lock: refuse rather than pull its volume away.
     const lock = await acquireLock(spec.build_path, 'clean', (t) => ctx.emit('warn', t));
     try {

@@ -1,6 +1,8 @@
-// An OpContext for the command line: events to stderr as lines (or every
-// event as one JSON line on stdout with --json), prompts on the terminal,
-// Ctrl-C as cancellation.
+// What the CLI's commands share: an OpContext for the command line (events
+// to stderr as lines, or every event as one JSON line on stdout with --json;
+// prompts on the terminal; Ctrl-C as cancellation), the exit codes, and
+// reading a job spec file.
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { CleanupRegistry } from '../sidecar/cleanup.js';
 import type { OpContext } from '../sidecar/context.js';
@@ -9,6 +11,44 @@ import { OpError } from '../sidecar/context.js';
 export interface CliContextOptions {
   json: boolean;
   yes: boolean;
+}
+
+/** Exit codes of nerves-docker (documented in README). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 64,
+  invalidInput: 65,
+  engine: 69,
+  locked: 75,
+  interrupted: 130,
+} as const;
+
+const INVALID_INPUT = new Set(['invalid_spec', 'defconfig_missing', 'platform_missing', 'download_dir', 'dockerfile_missing']);
+
+export function exitCodeFor(code: string): number {
+  if (code === 'usage') return EXIT.usage;
+  if (code === 'interrupted') return EXIT.interrupted;
+  if (code === 'locked') return EXIT.locked;
+  if (code.startsWith('engine_')) return EXIT.engine;
+  if (INVALID_INPUT.has(code)) return EXIT.invalidInput;
+  return EXIT.failed;
+}
+
+/** Reads a JSON job spec; errors say which file and why. */
+export async function readSpecFile(path: string | null | undefined): Promise<Record<string, unknown>> {
+  if (!path) throw new OpError('usage', 'a job spec is needed: --spec FILE.json', 'Print one with `mix nerves_docker_ts.spec > spec.json`.');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`);
+  }
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {
@@ -29,14 +69,17 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
     if (statusShown) process.stderr.write('\r\x1b[K');
     statusShown = false;
   };
-  const onSigint = () => controller.abort(new OpError('interrupted', 'interrupted (SIGINT)'));
-  process.on('SIGINT', onSigint);
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(new OpError('interrupted', `interrupted (${sig})`));
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
   return {
     id: 0,
     signal: controller.signal,
     cleanup: new CleanupRegistry(),
     controller,
-    dispose: () => process.off('SIGINT', onSigint),
+    dispose: () => {
+      for (const s of signals) process.off(s, onSignal);
+    },
     debug: (line) => {
       if (process.env.NERVES_DEBUG === '1') process.stderr.write(`${line}\n`);
     },
@@ -46,6 +89,12 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
         return;
       }
       switch (event) {
+        case 'log': {
+          // A one-off command's own output (nerves-docker shell -- CMD without a terminal).
+          const { stream, data: bytes } = data as { stream: 'stdout' | 'stderr'; data: Buffer };
+          (stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
+          break;
+        }
         case 'header':
           clear();
           process.stderr.write(tty ? `\x1b[7m|nerves-docker| ${String(data)}\x1b[0m\n` : `|nerves-docker| ${String(data)}\n`);
@@ -74,7 +123,9 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
           break;
       }
     },
-    prompt: async (message) => {
+    prompt: (async (message: string, kind?: string) => {
+      // The shell's attach barrier: in this process the sidecar reads the terminal itself.
+      if (kind === 'shell_attach') return 'tty';
       if (opts.yes) return true;
       if (!process.stdin.isTTY) {
         process.stderr.write(`${message}\nno terminal to answer on: pass --yes to answer yes\n`);
@@ -88,6 +139,6 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
       } finally {
         rl.close();
       }
-    },
+    }) as OpContext['prompt'],
   };
 }

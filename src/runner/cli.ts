@@ -1,33 +1,12 @@
 // The runner's commands for `nerves-docker` (build, archive, clean, doctor),
 // running the same code as the sidecar's ops, without Mix.
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { OpError } from '../sidecar/context.js';
 import { toErrorInfo } from '../sidecar/server.js';
 import { runClean, parseCleanSpec } from './clean.js';
-import { cliContext, jsonLine } from './cli-context.js';
+import { cliContext, EXIT, exitCodeFor, jsonLine, readSpecFile } from './cli-context.js';
 import { runDoctor } from './doctor.js';
 import { runJob } from './job.js';
 import { parseJobSpec } from './spec.js';
-
-/** Exit codes of nerves-docker (documented in README). */
-export const EXIT = {
-  ok: 0,
-  failed: 1,
-  usage: 64,
-  invalidInput: 65,
-  engine: 69,
-  locked: 75,
-  interrupted: 130,
-} as const;
-
-export function exitCodeFor(code: string): number {
-  if (code === 'interrupted') return EXIT.interrupted;
-  if (code === 'locked') return EXIT.locked;
-  if (code.startsWith('engine_')) return EXIT.engine;
-  if (['invalid_spec', 'defconfig_missing', 'platform_missing', 'download_dir', 'dockerfile_missing'].includes(code)) return EXIT.invalidInput;
-  return EXIT.failed;
-}
 
 export const RUNNER_USAGE: Record<string, string> = {
   build: `usage: nerves-docker build --spec FILE [--make-arg ARG]... [--keep-container] [--yes] [--json]
@@ -57,21 +36,6 @@ const options = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-async function readSpec(path: string | undefined): Promise<Record<string, unknown>> {
-  if (!path) throw new OpError('usage', '--spec FILE is required', 'Print a spec with `mix nerves_docker_ts.spec > spec.json`.');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (err) {
-    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`);
-  }
-}
-
 export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doctor', argv: string[]): Promise<number> {
   let values;
   try {
@@ -93,7 +57,7 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
       else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`);
       return checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
     }
-    const raw = await readSpec(values.spec);
+    const raw = await readSpecFile(values.spec);
     let result: unknown;
     if (cmd === 'clean') {
       result = await runClean(parseCleanSpec(raw), ctx);
@@ -111,7 +75,7 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
     const info = toErrorInfo(err);
     if (json) process.stdout.write(jsonLine({ event: 'error', data: info }));
     else process.stderr.write(`nerves-docker ${cmd}: ${info.message}${info.hint ? `\n\n${info.hint}` : ''}\n`);
-    return info.code === 'usage' ? EXIT.usage : exitCodeFor(info.code);
+    return exitCodeFor(info.code);
   } finally {
     await ctx.cleanup.runAll();
     ctx.dispose();

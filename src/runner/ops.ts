@@ -10,8 +10,8 @@ export const buildOp: OpHandler = async (args, ctx) => runJob('build', parseJobS
 export const archiveOp: OpHandler = async (args, ctx) => runJob('archive', parseJobSpec(args), ctx);
 export const cleanOp: OpHandler = async (args, ctx) => runClean(parseCleanSpec(args), ctx);
 export const engineInfoOp: OpHandler = async () => {
-  const { engine, version } = await connectChecked();
-  return { where: engine.where, ...version };
+  const { engine, version } = await connectChecked({ hostFiles: false });
+  return { where: engine.where, how: engine.how, ...version };
 };
 export const doctorOp: OpHandler = async (args) => {
   const a = (args ?? {}) as { image?: unknown; home?: unknown };

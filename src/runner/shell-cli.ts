@@ -1,12 +1,10 @@
 // `nerves-docker shell [--spec FILE.json] [--tty PATH] [-- CMD...]`: the
-// system shell without Mix. Runs the shell op in this process, with its own
+// system shell without Mix. Runs the shell op in this process with the CLI's
 // context: messages on stderr, a one-off command's output on stdout/stderr,
 // prompts answered on the terminal (or by NERVES_DOCKER_TS_YES=1).
-import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline/promises';
-import { CleanupRegistry } from '../sidecar/cleanup.js';
-import { OpError, type OpContext } from '../sidecar/context.js';
-import { ATTACH_PROMPT_KIND, parseShellOptions, runShell } from './shell.js';
+import { toErrorInfo } from '../sidecar/server.js';
+import { cliContext, exitCodeFor, readSpecFile } from './cli-context.js';
+import { parseShellOptions, runShell } from './shell.js';
 import { parseJobSpec } from './spec.js';
 
 export const SHELL_USAGE = `usage: nerves-docker shell [--spec FILE.json] [--tty PATH] [-- CMD [ARGS...]]
@@ -57,47 +55,6 @@ function parseArgs(argv: string[]): Parsed {
 
 class UsageError extends Error {}
 
-const EXIT_BY_CODE: Record<string, number> = {
-  invalid_spec: 65,
-  defconfig_missing: 65,
-  platform_missing: 65,
-  dockerfile_missing: 65,
-  download_dir: 65,
-  engine_unavailable: 69,
-  engine_version: 69,
-  interrupted: 130,
-};
-
-function cliContext(controller: AbortController, cleanup: CleanupRegistry): OpContext {
-  const err = (text: string) => process.stderr.write(text + '\n');
-  return {
-    id: 0,
-    signal: controller.signal,
-    cleanup,
-    emit: (event, data) => {
-      if (event === 'log') {
-        const { stream, data: bytes } = data as { stream: 'stdout' | 'stderr'; data: Buffer };
-        (stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
-      } else if (event === 'header') err(`\x1b[7m|nerves-docker| ${String(data)}\x1b[0m`);
-      else if (event === 'info' || event === 'warn' || event === 'headline') err(String(data));
-    },
-    prompt: (async (message: string, kind?: string) => {
-      if (kind === ATTACH_PROMPT_KIND) return 'tty';
-      if (['1', 'true', 'yes'].includes(process.env.NERVES_DOCKER_TS_YES ?? '')) return true;
-      if (!process.stdin.isTTY) return false;
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        return /^y(es)?$/i.test((await rl.question(`${message}[Yn] `)).trim() || 'y');
-      } finally {
-        rl.close();
-      }
-    }) as OpContext['prompt'],
-    debug: (line) => {
-      if (process.env.NERVES_DEBUG === '1') err(line);
-    },
-  };
-}
-
 export async function runShellCommand(argv: string[]): Promise<number> {
   let parsed: Parsed;
   try {
@@ -115,27 +72,18 @@ export async function runShellCommand(argv: string[]): Promise<number> {
     process.stderr.write(`nerves-docker shell: a job spec is needed (--spec FILE.json or NERVES_DOCKER_SPEC)\n\n${SHELL_USAGE}\n`);
     return 64;
   }
-  const controller = new AbortController();
-  const cleanup = new CleanupRegistry();
-  const onSignal = (sig: NodeJS.Signals) => controller.abort(new OpError('interrupted', `interrupted by ${sig}`));
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  for (const s of signals) process.on(s, onSignal);
+  const ctx = cliContext({ json: false, yes: ['1', 'true', 'yes'].includes(process.env.NERVES_DOCKER_TS_YES ?? '') });
   try {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readFile(specPath, 'utf8'));
-    } catch (e) {
-      throw new OpError('invalid_spec', `cannot read the job spec ${specPath}: ${(e as Error).message}`);
-    }
-    const args = { ...(raw as object), cmd: parsed.cmd, ...(parsed.tty ? { tty_path: parsed.tty } : {}) };
-    const result = await runShell(parseJobSpec(args), parseShellOptions(args), cliContext(controller, cleanup));
+    const raw = await readSpecFile(specPath);
+    const args = { ...raw, cmd: parsed.cmd, ...(parsed.tty ? { tty_path: parsed.tty } : {}) };
+    const result = await runShell(parseJobSpec(args), parseShellOptions(args), ctx);
     return result.status;
   } catch (e) {
-    const info = e instanceof OpError ? e : new OpError('internal', (e as Error).message);
+    const info = toErrorInfo(e);
     process.stderr.write(`nerves-docker shell: ${info.message}\n${info.hint ? `\n${info.hint}\n` : ''}`);
-    return EXIT_BY_CODE[info.code] ?? 1;
+    return exitCodeFor(info.code);
   } finally {
-    for (const s of signals) process.off(s, onSignal);
-    await cleanup.runAll(10_000);
+    await ctx.cleanup.runAll(10_000);
+    ctx.dispose();
   }
 }
