@@ -124,6 +124,7 @@ defmodule NervesDockerTs.InterruptTest do
     warnings = for {:ev, "warn", w} <- Process.info(self(), :messages) |> elem(1), do: w
     assert Enum.any?(warnings, &(&1 =~ "taking over the lock of pid #{sidecar_pid}, which is gone"))
     assert Enum.any?(warnings, &(&1 =~ "left by an earlier build"))
-    assert no_containers?(dir)
+    # Removed just after the reply.
+    assert :ok == TestExample.wait_until(fn -> no_containers?(dir) end, 5_000)
   end
 end

@@ -27,8 +27,10 @@ export interface JobContainerSpec {
 }
 
 // Reads stdin until EOF using only shell builtins: the container lives as long
-// as the sidecar keeps its attach connection open.
-export const KEEPER = ['/bin/sh', '-c', 'while read -r _; do :; done'];
+// as the sidecar keeps its attach connection open. As PID 1 it would ignore
+// SIGTERM, so `docker stop` (or an engine shutting down) would wait 10 s
+// before killing it: the trap makes it end at once, and the steps with it.
+export const KEEPER = ['/bin/sh', '-c', "trap 'exit 143' TERM INT HUP; while read -r _; do :; done"];
 
 export interface JobContainer {
   container: Docker.Container;

@@ -118,7 +118,10 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       }
       steps.push({ name: step.name, seconds: (Date.now() - t0) / 1000, status });
       if (ctx.signal.aborted) throw interrupted(kind, volume);
-      if (status !== 0) await failStep(step.name, status, log);
+      if (status !== 0) {
+        await containerGone(engine, job.id, step.name, kind, volume);
+        await failStep(step.name, status, log);
+      }
     }
 
     reporter.header('Copying artifact archive to host');
@@ -180,6 +183,29 @@ async function removeLeftovers(engine: Engine, volume: string, reporter: Reporte
     reporter.warn(`removing the container ${c.Id.slice(0, 12)} left by an earlier ${c.Labels?.[LABEL.kind] ?? 'job'} (pid ${c.Labels?.[LABEL.ownerPid] ?? '?'})`);
     await removeContainer(engine, c.Id);
   }
+}
+
+/**
+ * A step that failed because its container went away (the engine stopped,
+ * or someone removed it) is reported as that, not as a build failure.
+ */
+async function containerGone(engine: Engine, id: string, step: string, kind: JobKind, volume: string): Promise<void> {
+  const running = await engine.docker
+    .getContainer(id)
+    .inspect()
+    .then((i) => i.State.Running, () => false);
+  if (running) return;
+  const engineUp = await pingEngine(engine, 3000).then(
+    () => true,
+    () => false,
+  );
+  throw new OpError(
+    engineUp ? 'container_stopped' : 'engine_lost',
+    engineUp
+      ? `The build container stopped during the "${step}" step (stopped or removed outside the runner).`
+      : `The Docker engine at ${engine.where} stopped answering during the "${step}" step.`,
+    `Rerun the ${kind}; the build volume ${volume} is kept, so it resumes.`,
+  );
 }
 
 function interrupted(kind: JobKind, volume: string): OpError {
