@@ -12,7 +12,7 @@ import { runJob } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { startRegistry, type LocalRegistry } from './image/registry-helpers.js';
-import { containersOf, copyExample, docker, engineAnswers, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
+import { copyExample, docker, noContainersSoon, engineAnswers, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
 
 describe('image sources (real engine, local registry)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ndt-imgsrc-'));
@@ -71,6 +71,10 @@ describe('image sources (real engine, local registry)', () => {
     const ctx = recorder(false);
     const res = await runJob('build', parseJobSpec(ex.spec({ docker: { dockerfile: '/nonexistent/Dockerfile', tag: pinned } })), ctx);
     expect(ctx.of('header')).toContain('Trying to pull image');
+    // Per-layer progress reached the plugin.
+    const progress = ctx.of('progress') as Array<{ text: string; layer: string }>;
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.some((p) => /layers\)$/.test(p.text) && p.layer !== '')).toBe(true);
     const info = await docker.getImage(pinned).inspect();
     expect(info.RepoDigests).toContain(pinned);
     expect(res.path).toMatch(/\.tar\.gz$/);
@@ -78,6 +82,6 @@ describe('image sources (real engine, local registry)', () => {
     const wrong = `${registry.host}/ndt/example-br@sha256:${'0'.repeat(64)}`;
     const err = await runJob('build', parseJobSpec(ex.spec({ docker: { dockerfile: '/nonexistent/Dockerfile', tag: wrong } })), recorder(true)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'image_pull', hint: expect.stringContaining('pinned by digest') });
-    expect(await containersOf({ [LABEL.volume]: res.volume })).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: res.volume })).toEqual([]);
   });
 });

@@ -1,0 +1,61 @@
+// The v0.4.6 options that came back (keep the build container, downloads in a
+// named volume) and an unwritable download dir, against the real engine.
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LABEL } from '../../src/engine/labels.js';
+import { runJob } from '../../src/runner/job.js';
+import { parseJobSpec } from '../../src/runner/spec.js';
+import { containersOf, docker, noContainersSoon, recorder, removeVolumeQuietly, useExample } from './helpers/example.js';
+
+describe('build runner options (real engine)', () => {
+  const fx = useExample('ndt-opts-');
+
+  it('keep_container leaves the stopped build container for post-mortem, and the next build still works', async () => {
+    const res = await runJob('build', parseJobSpec(fx.ex.spec({ keep_container: true })), recorder(true));
+    fx.volumes.push(res.volume);
+    expect(res.container).toMatch(/^[0-9a-f]{64}$/);
+    const info = await docker.getContainer(res.container!).inspect();
+    expect(info.State.Running).toBe(false);
+    expect(info.Config.Labels[LABEL.keep]).toBe('true');
+    // The kept container holds the build tree: it can be started again to look around.
+    expect(info.Mounts.some((m) => m.Name === res.volume)).toBe(true);
+    const again = await runJob('build', parseJobSpec(fx.ex.spec()), recorder(true));
+    expect(again.volume).toBe(res.volume);
+    // The kept one is still there (only leftovers of dead jobs are removed; clean would remove it),
+    // once the second build's own container is gone.
+    let ids: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      ids = (await containersOf({ [LABEL.volume]: res.volume })).map((c) => c.Id);
+      if (ids.length === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(ids).toEqual([res.container]);
+    await docker.getContainer(res.container!).remove({ force: true });
+    expect(await noContainersSoon({ [LABEL.volume]: res.volume })).toEqual([]);
+  });
+
+  it('downloads_volume keeps downloads in a named volume; the artifact still reaches the download dir', async () => {
+    const dlVolume = `ndt-test-dl-${process.pid}`;
+    try {
+      const res = await runJob('build', parseJobSpec(fx.ex.spec({ downloads_volume: dlVolume })), recorder(true));
+      expect(existsSync(res.path)).toBe(true);
+      const vol = await docker.getVolume(dlVolume).inspect();
+      expect(vol.Name).toBe(dlVolume);
+    } finally {
+      await removeVolumeQuietly(dlVolume);
+    }
+  });
+
+  it('a download dir that cannot be written is reported before the build starts', async () => {
+    const locked = join(fx.ex.dir, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o500);
+    const ctx = recorder(true);
+    // As root the mode alone does not stop writes: point below a regular file instead.
+    const target = process.getuid?.() === 0 ? join(fx.ex.system, 'mix.exs', 'dl') : locked;
+    const err = await runJob('build', parseJobSpec(fx.ex.spec({ download_dir: target })), ctx).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'download_dir', message: expect.stringContaining(target) });
+    expect(ctx.of('header')).toEqual([]);
+  });
+});
