@@ -2,8 +2,8 @@
 // or found as Nix does by scanning the given paths' files (and symlink
 // targets) for each other's absolute paths. Store paths found in the scanned
 // bytes that exist on this machine join the closure.
-import { createReadStream } from "node:fs";
-import { lstat, readFile, readdir, readlink } from "node:fs/promises";
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClosureNode } from "./popularity.js";
 
@@ -45,25 +45,111 @@ interface ScanResult {
   size: number;
 }
 
+/**
+ * Finds which of many byte strings occur in a buffer: the needles are grouped
+ * by their first bytes, each group's common prefix is searched once (native
+ * indexOf), and only at its hits are the group's needles compared. One pass
+ * per group instead of one per needle, and no copies.
+ */
+class NeedleSet {
+  private groups: { prefix: Buffer; keyLen: number; byKey: Map<string, { c: string; b: Buffer }[]> }[] = [];
+
+  constructor(candidates: string[]) {
+    const byHead = new Map<string, { c: string; b: Buffer }[]>();
+    for (const c of candidates) {
+      const b = Buffer.from(c);
+      if (b.length === 0) continue;
+      const head = b.subarray(0, 4).toString("latin1");
+      byHead.set(head, [...(byHead.get(head) ?? []), { c, b }]);
+    }
+    for (const list of byHead.values()) {
+      let p = list[0]!.b.length;
+      for (const n of list) {
+        p = Math.min(p, n.b.length);
+        while (p > 0 && Buffer.compare(n.b.subarray(0, p), list[0]!.b.subarray(0, p)) !== 0) p--;
+      }
+      const prefix = list[0]!.b.subarray(0, p);
+      // The bytes after the prefix, up to the shortest needle, pick the candidates at a hit.
+      const keyLen = Math.min(32, Math.min(...list.map((n) => n.b.length)) - p);
+      const byKey = new Map<string, { c: string; b: Buffer }[]>();
+      for (const n of list) {
+        const k = n.b.subarray(p, p + keyLen).toString("latin1");
+        byKey.set(k, [...(byKey.get(k) ?? []), n]);
+      }
+      this.groups.push({ prefix, keyLen, byKey });
+    }
+  }
+
+  /** Adds to `found` every needle that occurs in buf (needles already in `found` are not looked for again). */
+  scan(buf: Buffer, found: Set<string>): void {
+    for (const g of this.groups) {
+      let pending = 0;
+      for (const list of g.byKey.values()) for (const n of list) if (!found.has(n.c)) pending++;
+      if (pending === 0) continue;
+      const p = g.prefix.length;
+      for (let i = buf.indexOf(g.prefix); i !== -1 && pending > 0; i = buf.indexOf(g.prefix, i + 1)) {
+        const list = g.byKey.get(buf.toString("latin1", i + p, i + p + g.keyLen));
+        if (!list) continue;
+        for (const n of list) {
+          if (found.has(n.c) || i + n.b.length > buf.length) continue;
+          if (buf.compare(n.b, 0, n.b.length, i, i + n.b.length) === 0) {
+            found.add(n.c);
+            pending--;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Store paths mentioned in buf, as storeRe (global) would match them in its
+ * latin1 text, found without converting the whole buffer: a match can only
+ * start where "<storeDir>/" occurs, so only those places are tried.
+ */
+function storeMatches(buf: Buffer, storeDir: string, storeRe: RegExp): string[] {
+  const lead = Buffer.from(`${storeDir}/`);
+  const sticky = new RegExp(storeRe.source, "y");
+  const out: string[] = [];
+  for (let i = buf.indexOf(lead); i !== -1; ) {
+    // Widen the window until the match (if any) ends before the window does.
+    for (let w = 512; ; w *= 4) {
+      const end = Math.min(buf.length, i + w);
+      const text = buf.toString("latin1", i, end);
+      sticky.lastIndex = 0;
+      const m = sticky.exec(text);
+      if (m && m[0].length === text.length && end < buf.length) continue;
+      if (m) out.push(m[0]);
+      i = buf.indexOf(lead, i + (m ? m[0].length : 1));
+      break;
+    }
+  }
+  return out;
+}
+
+/** Files up to this size are read in one synchronous call (as the tar writer does). */
+const SCAN_SMALL_FILE = 1 << 20;
+
 async function scanPath(root: string, candidates: string[], storeRe: RegExp, storeDir: string): Promise<ScanResult> {
-  const needles = candidates.map((c) => ({ c, b: Buffer.from(c) }));
-  const maxLen = Math.max(256, ...needles.map((n) => n.b.length));
+  const needles = new NeedleSet(candidates);
+  const maxLen = Math.max(256, ...candidates.map((c) => Buffer.byteLength(c)));
   const refs = new Set<string>();
   let size = 0;
   const storeDepth = storeDir.split("/").length + 1;
   const check = (buf: Buffer) => {
-    for (const n of needles) if (!refs.has(n.c) && buf.includes(n.b)) refs.add(n.c);
-    for (const m of buf.toString("latin1").match(storeRe) ?? []) refs.add(m.split("/").slice(0, storeDepth).join("/"));
+    needles.scan(buf, refs);
+    for (const m of storeMatches(buf, storeDir, storeRe)) refs.add(m.split("/").slice(0, storeDepth).join("/"));
   };
   const visit = async (p: string): Promise<void> => {
-    const st = await lstat(p);
+    const st = lstatSync(p);
     size += st.size;
-    if (st.isSymbolicLink()) return check(Buffer.from(await readlink(p)));
+    if (st.isSymbolicLink()) return check(Buffer.from(readlinkSync(p)));
     if (st.isDirectory()) {
-      for (const child of (await readdir(p)).sort()) await visit(join(p, child));
+      for (const child of readdirSync(p).sort()) await visit(join(p, child));
       return;
     }
     if (!st.isFile()) return;
+    if (st.size <= SCAN_SMALL_FILE) return check(readFileSync(p));
     let tail = Buffer.alloc(0);
     for await (const chunk of createReadStream(p, { highWaterMark: 1 << 20 })) {
       const buf = Buffer.concat([tail, chunk as Buffer]);
