@@ -46,7 +46,10 @@ defmodule NervesDockerTs.TestExample do
 
   def volume_exists?(name), do: match?({_, 0}, System.cmd("docker", ["volume", "inspect", name], stderr_to_stdout: true))
 
-  def remove_volume(name), do: System.cmd("docker", ["volume", "rm", "-f", name], stderr_to_stdout: true)
+  @doc "Removes a volume once no container uses it any more (a job's container goes just after its reply)."
+  def remove_volume(name) do
+    wait_until(fn -> match?({_, 0}, System.cmd("docker", ["volume", "rm", "-f", name], stderr_to_stdout: true)) end, 10_000)
+  end
 
   def wait_until(fun, timeout_ms) do
     deadline = System.monotonic_time(:millisecond) + timeout_ms

@@ -122,11 +122,25 @@ export async function packageContainers(app = 'example_system'): Promise<Docker.
   return containersOf({ [LABEL.package]: app });
 }
 
-export async function removeVolumeQuietly(name: string): Promise<void> {
-  await docker
-    .getVolume(name)
-    .remove()
-    .catch(() => {});
+/**
+ * Removes a volume once no container uses it any more (a job's container is
+ * removed just after the job replies); one already gone is fine.
+ */
+export async function removeVolumeQuietly(name: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await docker.getVolume(name).remove();
+      return;
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      if (code === 404 || Date.now() > deadline) return;
+      // 409: in use; kept containers of the test go first.
+      const users = await docker.listContainers({ all: true, filters: JSON.stringify({ volume: [name] }) });
+      for (const c of users) if (c.Labels?.[LABEL.keep] === 'true') await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 export async function engineAnswers(): Promise<boolean> {
