@@ -1,7 +1,7 @@
 // Shared helpers for the image integration tests: a real engine, real peers
 // (skopeo, umoci, runc, docker-registry), a busybox rootfs made from the host,
 // and cleanup of every image and container a test creates.
-import Docker from "dockerode";
+import { docker, engineAnswers } from "../helpers/example.js";
 import { mkdir, copyFile, symlink, mkdtemp, rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,16 +11,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
 export const run = promisify(execFile);
-export const docker = new Docker();
-
-export async function engineAnswers(): Promise<boolean> {
-  try {
-    await docker.ping();
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { docker, engineAnswers };
 
 export const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
 

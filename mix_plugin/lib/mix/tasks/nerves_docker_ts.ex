@@ -22,6 +22,14 @@ defmodule Mix.Tasks.NervesDockerTs.Project do
     # The platform's version is read from its loaded application.
     Mix.Task.run("deps.loadpaths", ["--no-deps-check"])
   end
+
+  @doc "Runs build/3 or archive/3 of the runner on the current project and prints the artifact's path."
+  def run_job(fun) when fun in [:build, :archive] do
+    start()
+    pkg = package!()
+    {:ok, path} = apply(NervesDockerTs.BuildRunner, fun, [pkg, nil, opts(pkg)])
+    Mix.shell().info(path)
+  end
 end
 
 defmodule Mix.Tasks.NervesDockerTs.Build do
@@ -37,12 +45,7 @@ defmodule Mix.Tasks.NervesDockerTs.Build do
   alias Mix.Tasks.NervesDockerTs.Project
 
   @impl true
-  def run(_argv) do
-    Project.start()
-    pkg = Project.package!()
-    {:ok, path} = NervesDockerTs.BuildRunner.build(pkg, nil, Project.opts(pkg))
-    Mix.shell().info(path)
-  end
+  def run(_argv), do: Project.run_job(:build)
 end
 
 defmodule Mix.Tasks.NervesDockerTs.Archive do
@@ -57,12 +60,7 @@ defmodule Mix.Tasks.NervesDockerTs.Archive do
   alias Mix.Tasks.NervesDockerTs.Project
 
   @impl true
-  def run(_argv) do
-    Project.start()
-    pkg = Project.package!()
-    {:ok, path} = NervesDockerTs.BuildRunner.archive(pkg, nil, Project.opts(pkg))
-    Mix.shell().info(path)
-  end
+  def run(_argv), do: Project.run_job(:archive)
 end
 
 defmodule Mix.Tasks.NervesDockerTs.Clean do
