@@ -3,8 +3,8 @@
 // against their digests, layers also against the config's diff_ids, and the
 // archive against `sha256` when given (printed nix-prefetch-docker style when
 // not). Any failure leaves nothing behind.
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rename, rm, stat, mkdir, open, readFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rename, rm, stat, mkdir, readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -103,25 +103,57 @@ async function fetchBlob(client: RegistryClient, d: Descriptor, dest: string): P
   if (d.size !== undefined && d.size !== count.n) throw new Error(`blob ${d.digest}: expected ${d.size} bytes, got ${count.n}`);
 }
 
-/** Turn a fetched layer blob into an uncompressed tar file and check it against its diff_id. */
-async function uncompressLayer(blob: string, d: Descriptor, diffId: string, dest: string): Promise<string> {
+/**
+ * Fetches one layer and writes it uncompressed, in one pass: the response is
+ * hashed as it arrives (the blob digest and size), gunzipped when it is
+ * compressed, and hashed again (the diff_id) on the way to the file.
+ */
+async function fetchLayer(client: RegistryClient, d: Descriptor, diffId: string, dest: string): Promise<string> {
   const mt = d.mediaType ?? "";
   if (/zstd/.test(mt)) throw new Error(`layer ${d.digest}: zstd layers are not supported`);
-  const head = Buffer.alloc(2);
-  const fh = await open(blob, "r");
-  await fh.read(head, 0, 2, 0);
-  await fh.close();
-  if (!(head[0] === 0x1f && head[1] === 0x8b)) {
-    if (d.digest !== diffId) throw new Error(`uncompressed layer ${d.digest} does not match diff_id ${diffId}`);
-    return blob;
+  const res = await client.get(`blobs/${d.digest}`);
+  const blobHash = createHash("sha256");
+  const count = { n: 0 };
+  const diffHash = createHash("sha256");
+  // Compressed unless the media type names a plain tar (…tar.gzip and …tar+gzip do not end in
+  // "tar"); a wrong media type fails the diff_id check below.
+  const gzip = !/tar$/.test(mt);
+  if (gzip) {
+    await pipeline(res.body, hashingTap(blobHash, count), createGunzip(), hashingTap(diffHash, { n: 0 }), createWriteStream(dest));
+  } else {
+    await pipeline(res.body, hashingTap(blobHash, count), hashingTap(diffHash, { n: 0 }), createWriteStream(dest));
   }
-  const h = createHash("sha256");
-  await pipeline(createReadStream(blob), createGunzip(), hashingTap(h, { n: 0 }), createWriteStream(dest));
-  const got = `sha256:${h.digest("hex")}`;
-  if (got !== diffId) throw new Error(`layer ${d.digest} uncompresses to ${got}, config says diff_id ${diffId}`);
-  await rm(blob);
+  const blob = `sha256:${blobHash.digest("hex")}`;
+  if (blob !== d.digest) throw new Error(`blob digest mismatch: expected ${d.digest}, got ${blob}`);
+  if (d.size !== undefined && d.size !== count.n) throw new Error(`blob ${d.digest}: expected ${d.size} bytes, got ${count.n}`);
+  const got = `sha256:${diffHash.digest("hex")}`;
+  if (got !== diffId) throw new Error(gzip ? `layer ${d.digest} uncompresses to ${got}, config says diff_id ${diffId}` : `uncompressed layer ${d.digest} does not match diff_id ${diffId}`);
   return dest;
 }
+
+/** Runs fn over items with at most `limit` at a time, keeping the results in order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    // After a failure the others take no new item (the caller is about to clean up).
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Layers fetched at once (skopeo fetches several too). */
+const PARALLEL_LAYERS = 4;
 
 function defaultFinalName(imageName: string): string {
   return imageName.replace(/^docker:\/\//, "").replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[\w][\w.-]*$/, "");
@@ -167,14 +199,11 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
     const config = JSON.parse(configJson.toString("utf8")) as ImageConfigJson;
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== manifest.layers.length) throw new Error(`config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
-    const layers: MeasuredLayer[] = [];
-    for (const [i, d] of manifest.layers.entries()) {
-      const blob = join(tmp, `blob-${i}`);
-      await fetchBlob(client, d, blob);
-      const tarFile = await uncompressLayer(blob, d, diffIds[i]!, join(tmp, `layer-${i}.tar`));
+    const layers: MeasuredLayer[] = await mapLimit(manifest.layers, PARALLEL_LAYERS, async (d, i) => {
+      const tarFile = await fetchLayer(client, d, diffIds[i]!, join(tmp, `layer-${i}.tar`));
       const layer = await fileLayer(tarFile, `layer ${i + 1}`, diffIds[i]!);
-      layers.push({ ...layer, diffId: diffIds[i]!, size: layer.size! });
-    }
+      return { ...layer, diffId: diffIds[i]!, size: layer.size! };
+    });
     const stream = dockerArchiveStream({ layers, configJson, configDigest: manifest.config.digest, repoTags: [`${finalImageName}:${finalImageTag}`], mtime: 1 });
     await mkdir(dirname(out), { recursive: true });
     const h = createHash("sha256");
