@@ -44,15 +44,15 @@ defmodule NervesDockerTs.BuildRunner do
 
   @doc "Builds the package's artifact; returns `{:ok, download_path}`."
   @spec build(map(), term(), keyword()) :: {:ok, String.t()}
-  def build(pkg, _toolchain, opts) do
-    {:ok, result} = run("build", Spec.from_package(pkg, opts))
-    {:ok, result["path"]}
-  end
+  def build(pkg, _toolchain, opts), do: artifact("build", pkg, opts)
 
   @doc "Makes the artifact archive from an existing build (`make system` and copy); returns `{:ok, path}`."
   @spec archive(map(), term(), keyword()) :: {:ok, String.t()}
-  def archive(pkg, _toolchain, opts) do
-    {:ok, result} = run("archive", Spec.from_package(pkg, opts))
+  def archive(pkg, _toolchain, opts), do: artifact("archive", pkg, opts)
+
+  # build and archive differ only in the op: both reply with the artifact's path.
+  defp artifact(op, pkg, opts) do
+    {:ok, result} = run(op, Spec.from_package(pkg, opts))
     {:ok, result["path"]}
   end
 
