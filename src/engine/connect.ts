@@ -4,7 +4,8 @@
 // answers. Errors name the address and how it was found. NERVES_DEBUG=1
 // prints what discovery looked at.
 import { hostname } from 'node:os';
-import Docker from 'dockerode';
+import type DockerT from 'dockerode';
+import Docker from './dockerode.js';
 import { OpError } from '../sidecar/context.js';
 import { notice } from '../sidecar/notice.js';
 import { discoverEngine, dockerodeOptions, envFlag, isRemoteEndpoint, type DiscoveryOptions, type Endpoint } from './discovery.js';
@@ -45,7 +46,7 @@ export function engineAddress(env: NodeJS.ProcessEnv = process.env): string {
  * given: build the client with the variable hidden, so that only the options
  * discovery made count (a context, a tcp address without every PEM file).
  */
-function newDocker(options: Docker.DockerOptions): Docker {
+function newDocker(options: DockerT.DockerOptions): Docker {
   const saved = process.env.DOCKER_HOST;
   delete process.env.DOCKER_HOST;
   try {

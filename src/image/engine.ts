@@ -1,6 +1,6 @@
 // The few engine calls the image toolkit needs (load, save, remove), with
 // every line of the daemon's response checked for errors.
-import Docker from "dockerode";
+import Docker from "../engine/dockerode.js";
 import { createReadStream, createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
