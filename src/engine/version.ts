@@ -9,6 +9,8 @@ export interface EngineVersion {
   apiVersion: string;
   os: string;
   arch: string;
+  /** The engine host's kernel release (uname -r), '' when not given. */
+  kernel: string;
 }
 
 interface VersionAnswer {
@@ -16,6 +18,7 @@ interface VersionAnswer {
   ApiVersion?: string;
   Os?: string;
   Arch?: string;
+  KernelVersion?: string;
   Components?: Array<{ Name?: string; Version?: string }>;
 }
 
@@ -27,6 +30,7 @@ export function classifyVersion(v: VersionAnswer): EngineVersion {
     apiVersion: v.ApiVersion ?? '',
     os: v.Os ?? '',
     arch: v.Arch ?? '',
+    kernel: v.KernelVersion ?? '',
   };
 }
 

@@ -40,12 +40,33 @@ export class BuildLog {
     this.bytes += buf.length;
   }
 
+  /** Several chunks in one writev (the sink's batch while the previous write was in flight). */
+  async writeMany(chunks: Buffer[]): Promise<void> {
+    this.lastWrite = Date.now();
+    let total = 0;
+    for (const c of chunks) {
+      this.scanner.push(c);
+      total += c.length;
+    }
+    let written = 0;
+    let rest = chunks;
+    while (written < total) {
+      const { bytesWritten } = await this.fh.writev(rest);
+      written += bytesWritten;
+      if (written < total) rest = remainder(chunks, written);
+    }
+    this.bytes += total;
+  }
+
   /** A Writable for one step's output; it never ends the log itself. */
   sink(): Writable {
     return new Writable({
       highWaterMark: 1 << 20,
       write: (chunk: Buffer, _enc, done) => {
         this.write(chunk).then(() => done(), done);
+      },
+      writev: (chunks, done) => {
+        this.writeMany(chunks.map((c) => c.chunk as Buffer)).then(() => done(), done);
       },
       final: (done) => {
         this.scanner.flush();
@@ -58,6 +79,20 @@ export class BuildLog {
     this.scanner.flush();
     await this.fh.close();
   }
+}
+
+/** What is left of `chunks` after the first `skip` bytes. */
+function remainder(chunks: Buffer[], skip: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const c of chunks) {
+    if (skip >= c.length) {
+      skip -= c.length;
+      continue;
+    }
+    out.push(skip > 0 ? c.subarray(skip) : c);
+    skip = 0;
+  }
+  return out;
 }
 
 /** The last `lines` lines of a file, read from its end (the log may be huge). */

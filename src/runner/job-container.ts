@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../engine/connect.js';
-import { managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer } from '../engine/containers.js';
+import { managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type MountSpec } from '../engine/containers.js';
 import type { ImageSummary } from '../engine/images.js';
 import { LABEL } from '../engine/labels.js';
 import { ensureVolume } from '../engine/volumes.js';
@@ -29,6 +29,8 @@ export interface OpenJobDeps {
   log: BuildLog;
   ctx: OpContext;
   volume: string;
+  /** Mounts beyond the layout's (the step output FIFO's directory). */
+  extraMounts?: MountSpec[];
 }
 
 export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec: JobSpec, deps: OpenJobDeps): Promise<OpenJob> {
@@ -51,7 +53,7 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     image: spec.docker.tag,
     labels,
     env: layout.env,
-    mounts: layout.mounts,
+    mounts: [...layout.mounts, ...(deps.extraMounts ?? [])],
     workingDir: layout.workingDir,
     keep,
   });

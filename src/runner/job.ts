@@ -18,6 +18,8 @@ import type { Layout } from './layout.js';
 import { checkHostInputs, connectChecked } from './preflight.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { VOLUME_RE, type JobSpec } from './spec.js';
+import { chooseOutputMode, FifoOutput, removeStaleFifoDirs } from './step-output.js';
+import { engineDebug } from '../engine/connect.js';
 
 export type JobKind = 'build' | 'archive';
 
@@ -37,6 +39,8 @@ export interface JobResult {
   volume: string;
   legacy: boolean;
   container: string | null;
+  /** How step output reached the log: a FIFO (engine on this kernel) or the exec stream. */
+  output: 'fifo' | 'exec';
 }
 
 interface Step {
@@ -81,7 +85,9 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   await checkHostInputs(spec, kind);
   const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
   const volume = volumeName(spec.app, id);
-  const { engine } = await connectChecked();
+  const { engine, version } = await connectChecked();
+  const output = chooseOutputMode(engine, version);
+  engineDebug(`step output through ${output.mode === 'fifo' ? 'a FIFO' : 'the exec stream'}: ${output.why}`);
   const lock = await acquireLock(spec.build_path, kind, (t) => reporter.warn(t));
   const unlock = ctx.cleanup.add('build lock', () => lock.release());
   let log: BuildLog;
@@ -93,11 +99,16 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     throw new OpError('log_file', `cannot write ${kind === 'build' ? 'build.log' : 'archive.log'} in ${spec.log_dir}: ${(err as Error).message}`);
   }
   let open: OpenJob | null = null;
+  let fifo: FifoOutput | null = null;
   let stepName = 'prepare';
   reporter.start();
   try {
     await removeLeftovers(engine, volume, reporter);
-    open = await openJobContainer(kind, spec, { engine, reporter, log, ctx, volume });
+    if (output.mode === 'fifo') {
+      await removeStaleFifoDirs(spec.build_path);
+      fifo = await FifoOutput.create(spec.build_path);
+    }
+    open = await openJobContainer(kind, spec, { engine, reporter, log, ctx, volume, extraMounts: fifo ? [fifo.mount] : [] });
     const { job, image, layout } = open;
 
     const steps: StepResult[] = [];
@@ -109,7 +120,8 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       const sink = log.sink();
       let status: number;
       try {
-        status = await runExec(job.container, { cmd: step.cmd, env: step.env, workingDir: layout.workingDir }, sink);
+        const exec = { cmd: step.cmd, env: step.env, workingDir: layout.workingDir };
+        status = fifo ? await fifo.run(job.container, exec, sink, (t) => reporter.warn(t)) : await runExec(job.container, exec, sink);
       } catch (err) {
         if (ctx.signal.aborted) throw interrupted(kind, volume);
         throw err;
@@ -146,6 +158,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       volume,
       legacy: layout.legacy,
       container: spec.keep_container ? job.id : null,
+      output: output.mode,
     };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) throw interrupted(kind, volume);
@@ -168,6 +181,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     reporter.stop();
     await log.close();
     await open?.close();
+    await fifo?.remove();
     unlock();
     await lock.release();
   }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
+import { OUTPUT_ENV } from '../../src/runner/step-output.js';
 import { containersOf, docker, noContainersSoon, recorder, useExample, type Example } from './helpers/example.js';
 
 // make -f this file runs it instead of the platform's build: weird output
@@ -31,12 +32,19 @@ function expectedWeirdOutput(): Buffer {
   ]);
 }
 
-describe('hostile build output (real engine)', () => {
+// Both ways output can take: the FIFO (this engine shares our kernel) and the exec stream.
+describe.each(['fifo', 'exec'])('hostile build output through the %s path (real engine)', (mode) => {
   const fx = useExample('ndt-weird-');
   let ex: Example;
+  const saved = process.env[OUTPUT_ENV];
   beforeAll(() => {
     ex = fx.ex;
     writeFileSync(join(ex.system, 'weird.mk'), WEIRD_MK);
+    process.env[OUTPUT_ENV] = mode;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env[OUTPUT_ENV];
+    else process.env[OUTPUT_ENV] = saved;
   });
 
   it('a 50 MB line, invalid UTF-8 and NUL bytes reach build.log byte for byte; headlines keep flowing', async () => {

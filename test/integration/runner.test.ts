@@ -51,6 +51,8 @@ describe('build runner (real engine)', () => {
     expect(readdirSync(ex.dl)).toEqual(['example_system-portable-0.1.0-ABCDEF1.tar.gz']);
     expect(first.steps.map((s) => s.name)).toEqual(['create-build', 'make', 'make system', 'copy']);
     expect(first.legacy).toBe(false);
+    expect(first.output).toBe('fifo'); // the engine runs on this kernel
+    expect(readdirSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0')).filter((n) => n.startsWith('.ndt-output-'))).toEqual([]);
 
     const headers = ctx.of('header');
     expect(headers).toEqual(expect.arrayContaining(['Starting Build... (this may take a while)', 'Creating artifact archive', 'Copying artifact archive to host']));
@@ -166,6 +168,7 @@ describe('legacy images (nerves_system_br < 1.28.0)', () => {
     const volume = res.volume;
     fx.volumes.push(volume);
     expect(res.legacy).toBe(true);
+    expect(res.output).toBe('fifo'); // five steps, as uid 1234, through the entrypoint
     expect(res.steps.map((s) => s.name)).toEqual(['chown', 'create-build', 'make', 'make system', 'copy']);
     // The steps ran as 1234:2345 (through the image's entrypoint): the files they made in the volume are theirs.
     const owners = await ownersInVolume(volume);

@@ -1,0 +1,246 @@
+// How a step's output reaches build.log. The exec's attach stream goes
+// through dockerd, which copies it onto the HTTP connection: 60-110 MB/s on
+// this kind of machine. When the engine runs on this machine's kernel, each
+// step instead writes into a FIFO that is bind-mounted from a private host
+// directory and read here with epoll: the bytes go kernel to kernel, and
+// stdout and stderr arrive in exactly the order they were written (one fd).
+// Remote engines and engines in a VM (Docker Desktop, podman machine) keep
+// the exec stream. NERVES_DOCKER_TS_STEP_OUTPUT=exec|fifo overrides.
+import { closeSync, constants, openSync } from 'node:fs';
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { execa } from 'execa';
+import type Docker from 'dockerode';
+import type { Engine } from '../engine/connect.js';
+import type { MountSpec } from '../engine/containers.js';
+import { runExec, type ExecSpec } from '../engine/exec.js';
+import type { EngineVersion } from '../engine/version.js';
+import { OpError } from '../sidecar/context.js';
+
+export const OUTPUT_ENV = 'NERVES_DOCKER_TS_STEP_OUTPUT';
+/** Where the FIFO's directory appears in the build container. */
+export const FIFO_DIR_IN_CONTAINER = '/nerves/ndt-output';
+const DIR_PREFIX = '.ndt-output-';
+/** The wrapper's first write must arrive this soon: an open that blocks means the engine does not share our FIFOs. */
+const TOKEN_TIMEOUT_MS = 15_000;
+/** After the step ended, how long a process it left behind may keep the FIFO open (reset by each chunk). */
+const LINGER_MS = 2_000;
+
+export type OutputMode = 'fifo' | 'exec';
+
+export interface OutputChoice {
+  mode: OutputMode;
+  why: string;
+}
+
+/** The FIFO path works only when the engine's containers run on our kernel and see our files. */
+export function chooseOutputMode(engine: Pick<Engine, 'remote'>, version: Pick<EngineVersion, 'kernel'>, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, kernel: string = release()): OutputChoice {
+  const forced = env[OUTPUT_ENV]?.trim();
+  if (forced && forced !== 'auto') {
+    if (forced !== 'fifo' && forced !== 'exec') {
+      throw new OpError('invalid_env', `${OUTPUT_ENV}=${forced} is not one of auto, fifo, exec.`, `Unset ${OUTPUT_ENV} or set it to auto, fifo or exec.`);
+    }
+    return { mode: forced, why: `${OUTPUT_ENV}=${forced}` };
+  }
+  if (engine.remote) return { mode: 'exec', why: 'the engine is on another host' };
+  if (platform !== 'linux') return { mode: 'exec', why: `the engine runs in a VM on ${platform}` };
+  if (!version.kernel || version.kernel !== kernel) {
+    return { mode: 'exec', why: `the engine's kernel (${version.kernel || 'unknown'}) is not this machine's (${kernel}): a VM` };
+  }
+  return { mode: 'fifo', why: 'the engine shares this kernel' };
+}
+
+/** Removes FIFO directories left by a runner that was killed (the caller holds the build lock). */
+export async function removeStaleFifoDirs(parent: string): Promise<void> {
+  const names = await readdir(parent).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(DIR_PREFIX)).map((n) => rm(join(parent, n), { recursive: true, force: true })));
+}
+
+/**
+ * FIFOs for a job's steps, one per step (a process a step leaves behind may
+ * keep its FIFO open: the next step's output must not mix with it), in a
+ * fresh directory under `parent` with mode 0711, so that their random names
+ * cannot be listed.
+ */
+export class FifoOutput {
+  readonly mount: MountSpec;
+  private readonly ready: string[];
+
+  private constructor(
+    private readonly dir: string,
+    names: string[],
+  ) {
+    this.mount = { type: 'bind', source: dir, target: FIFO_DIR_IN_CONTAINER };
+    this.ready = names;
+  }
+
+  /** Makes the directory and `count` FIFOs in one go (more are made when a job runs more steps). */
+  static async create(parent: string, count = 4): Promise<FifoOutput> {
+    const dir = await mkdtemp(join(parent, DIR_PREFIX));
+    try {
+      await chmod(dir, 0o711);
+      return new FifoOutput(dir, await makeFifos(dir, count));
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw new OpError('step_output', `cannot create the step output FIFO in ${parent}: ${(err as Error).message}`, `Set ${OUTPUT_ENV}=exec to stream step output through the engine instead.`);
+    }
+  }
+
+  /** The step's command, run by sh with stdout and stderr on the FIFO, after a token that proves the FIFO works. */
+  wrap(name: string, cmd: string[], token: string): string[] {
+    return ['/bin/sh', '-c', 'exec >"$0" 2>&1; printf %s "$1"; shift; exec "$@"', `${FIFO_DIR_IN_CONTAINER}/${name}`, token, ...cmd];
+  }
+
+  /**
+   * Runs one step as an exec whose output flows through the FIFO into
+   * `sink` (the exec's own stream, which then carries only the wrapper's
+   * errors, goes there too). Returns the step's exit status.
+   */
+  async run(container: Docker.Container, spec: ExecSpec, sink: Writable, warn: (text: string) => void): Promise<number> {
+    const token = `NDT${randomBytes(8).toString('hex')}`;
+    const name = this.ready.shift() ?? (await makeFifos(this.dir, 1))[0]!;
+    const path = join(this.dir, name);
+    const rfd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    // Our own write end keeps the reader from seeing EOF before the step opens the FIFO.
+    let wfd: number | null = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+    const reader = new FifoReader(new Socket({ fd: rfd, readable: true, writable: false }), sink, Buffer.from(token));
+    const closeWriter = () => {
+      if (wfd !== null) closeSync(wfd);
+      wfd = null;
+    };
+    try {
+      const exec = runExec(container, { ...spec, cmd: this.wrap(name, spec.cmd, token) }, sink);
+      exec.catch(() => {}); // when the token times out, the exec ends only with the container
+      const status = await Promise.race([exec, reader.tokenTimeout(TOKEN_TIMEOUT_MS)]);
+      closeWriter();
+      // EOF (or a lingering writer) comes after every byte the step wrote, the token included.
+      const eof = await reader.drained(LINGER_MS);
+      if (!reader.sawToken) {
+        throw new OpError(
+          'step_output',
+          `The step "${spec.cmd.join(' ')}" could not write into the runner's output FIFO (it exited with status ${status}).`,
+          `Set ${OUTPUT_ENV}=exec to stream step output through the engine instead.`,
+        );
+      }
+      if (!eof) warn('a process started by the step still holds its output open; what it writes from now on is not in the log');
+      return status;
+    } finally {
+      closeWriter();
+      reader.destroy();
+    }
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** `count` FIFOs with random names, mode 0666: the step may run as any uid (the image's entrypoint drops to the host user's). */
+async function makeFifos(dir: string, count: number): Promise<string[]> {
+  const names = Array.from({ length: count }, () => randomBytes(12).toString('hex'));
+  await execa('mkfifo', ['-m', '0666', '--', ...names.map((n) => join(dir, n))]);
+  return names;
+}
+
+/** Reads the FIFO into the sink with backpressure, checking and dropping the token in front. */
+class FifoReader {
+  sawToken = false;
+  private ended = false;
+  private failed: Error | null = null;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly sock: Socket,
+    private readonly sink: Writable,
+    private readonly token: Buffer,
+  ) {
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('end', () => this.settle(() => (this.ended = true)));
+    sock.on('error', (err) => this.settle(() => (this.failed = err)));
+  }
+
+  private settle(change: () => void): void {
+    change();
+    this.wake?.();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (!this.sawToken) {
+      this.pending.push(chunk);
+      this.pendingLen += chunk.length;
+      if (this.pendingLen < this.token.length) return;
+      const head = Buffer.concat(this.pending);
+      this.pending = [];
+      if (!head.subarray(0, this.token.length).equals(this.token)) {
+        this.settle(() => (this.failed = new Error('unexpected data in front of the step output')));
+        this.sock.destroy();
+        return;
+      }
+      this.settle(() => (this.sawToken = true));
+      chunk = head.subarray(this.token.length);
+      if (chunk.length === 0) return;
+    }
+    this.wake?.();
+    if (!this.sink.write(chunk)) {
+      this.sock.pause();
+      this.sink.once('drain', () => this.sock.resume());
+    }
+  }
+
+  /** Rejects when the token has not come within `ms` (the promise never resolves). */
+  tokenTimeout(ms: number): Promise<never> {
+    return new Promise((_resolve, reject) => {
+      const check = () => {
+        if (this.sawToken) return;
+        if (this.failed) return reject(new OpError('step_output', `The step output FIFO failed: ${this.failed.message}`, `Set ${OUTPUT_ENV}=exec to stream step output through the engine instead.`));
+        reject(
+          new OpError(
+            'step_output',
+            `The build container did not open the runner's output FIFO within ${ms / 1000} s: the engine does not seem to run on this machine's kernel.`,
+            `Set ${OUTPUT_ENV}=exec to stream step output through the engine instead.`,
+          ),
+        );
+      };
+      const timer = setTimeout(check, ms);
+      timer.unref();
+      const prev = this.wake;
+      this.wake = () => {
+        prev?.();
+        if (this.sawToken) clearTimeout(timer);
+        else if (this.failed) {
+          clearTimeout(timer);
+          check();
+        }
+      };
+    });
+  }
+
+  /** Waits for EOF (every writer gone); false when writers linger `ms` after the last chunk. */
+  async drained(ms: number): Promise<boolean> {
+    for (;;) {
+      if (this.failed) throw this.failed;
+      if (this.ended) return true;
+      const progressed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), ms);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      this.wake = null;
+      // A paused socket waits for a slow disk, not for a lingering writer.
+      if (!progressed && !this.ended && !this.failed && !this.sock.isPaused()) return false;
+    }
+  }
+
+  destroy(): void {
+    this.wake = null;
+    this.sock.destroy();
+  }
+}

@@ -1,0 +1,108 @@
+// Step output through the FIFO (src/runner/step-output.ts) against the real
+// engine: bytes and their order arrive exactly, the exit status comes back,
+// a process the step leaves behind does not hold the step up, and a FIFO the
+// step cannot open is an error that names the way out. The choice of path is
+// checked in test/unit/step-output.test.ts; builds through both paths in
+// runner.test.ts and hostile.test.ts.
+import { mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openEngine } from '../../src/engine/connect.js';
+import { managedLabels, removeContainer, startJobContainer, type JobContainer } from '../../src/engine/containers.js';
+import { BuildLog } from '../../src/runner/build-log.js';
+import { FifoOutput } from '../../src/runner/step-output.js';
+import { NEW_TAG, noContainersSoon, requireEngine } from './helpers/example.js';
+import { LABEL } from '../../src/engine/labels.js';
+
+describe('step output through a FIFO (real engine)', () => {
+  const engine = openEngine();
+  const job = `step-output-${process.pid}`;
+  let dir = '';
+  let fifo: FifoOutput;
+  let box: JobContainer;
+
+  beforeAll(async () => {
+    await requireEngine();
+    dir = mkdtempSync(join(tmpdir(), 'ndt-fifo-'));
+    fifo = await FifoOutput.create(dir);
+    box = await startJobContainer(engine, {
+      image: NEW_TAG,
+      labels: managedLabels({ [LABEL.job]: job }),
+      env: [],
+      mounts: [fifo.mount],
+      workingDir: '/',
+      keep: false,
+    });
+  });
+
+  afterAll(async () => {
+    box?.release();
+    if (box) await removeContainer(engine, box.id).catch(() => {});
+    expect(await noContainersSoon({ [LABEL.job]: job })).toEqual([]);
+    await fifo?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function step(cmd: string[], user?: string): Promise<{ status: number; bytes: Buffer; warnings: string[] }> {
+    const path = join(dir, `log-${Math.random().toString(36).slice(2)}`);
+    const log = await BuildLog.create(path, () => {});
+    const sink = log.sink();
+    const warnings: string[] = [];
+    try {
+      const status = await fifo.run(box.container, { cmd, user }, sink, (t) => warnings.push(t));
+      return { status, bytes: readFileSync(path), warnings };
+    } finally {
+      sink.end();
+      await log.close();
+    }
+  }
+
+  it('stdout and stderr arrive byte for byte, in the order written, with the exit status', async () => {
+    const r = await step(['/bin/sh', '-c', "printf 'one\\n'; printf 'two\\n' >&2; printf 'three\\000\\377\\n'; exit 7"]);
+    expect(r.status).toBe(7);
+    expect(r.bytes).toEqual(Buffer.from('one\ntwo\nthree\0\xff\n', 'latin1'));
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('step after step, and an empty step is fine', async () => {
+    expect((await step(['true'])).bytes.length).toBe(0);
+    const r = await step(['/bin/sh', '-c', 'head -c 3000000 /dev/zero']);
+    expect(r.status).toBe(0);
+    expect(r.bytes.equals(Buffer.alloc(3_000_000))).toBe(true);
+  });
+
+  it('a background process that keeps the output open does not hold the step up', async () => {
+    const t0 = Date.now();
+    const r = await step(['/bin/sh', '-c', 'sleep 20 & printf done']);
+    const seconds = (Date.now() - t0) / 1000;
+    expect(r.status).toBe(0);
+    expect(r.bytes.toString()).toBe('done');
+    expect(seconds).toBeLessThan(15);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/still holds its output open/);
+    // The next step has a FIFO of its own: the sleeper neither delays it nor writes into it.
+    const t1 = Date.now();
+    const next = await step(['/bin/sh', '-c', 'printf next']);
+    expect(next.bytes.toString()).toBe('next');
+    expect(next.warnings).toEqual([]);
+    expect(Date.now() - t1).toBeLessThan(1500);
+  });
+
+  it('a step that cannot open the FIFO fails with an error that names the way out', async () => {
+    chmodSync(dir, 0o755);
+    const fifoDir = fifo.mount.source;
+    chmodSync(fifoDir, 0o700); // nobody (uid 65534) cannot reach the FIFO any more
+    try {
+      const err = await step(['true'], '65534:65534').catch((e: Error & { code?: string; hint?: string }) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as { code?: string }).code).toBe('step_output');
+      expect(String((err as Error).message)).toMatch(/could not write into the runner's output FIFO/);
+      expect((err as { hint?: string }).hint).toMatch(/NERVES_DOCKER_TS_STEP_OUTPUT=exec/);
+    } finally {
+      chmodSync(fifoDir, 0o711);
+    }
+    // and the FIFO still works afterwards
+    expect((await step(['/bin/sh', '-c', 'printf ok'], '65534:65534')).bytes.toString()).toBe('ok');
+  });
+});

@@ -1,0 +1,28 @@
+// Which path step output takes (src/runner/step-output.ts chooseOutputMode).
+import { describe, expect, it } from 'vitest';
+import { chooseOutputMode } from '../../src/runner/step-output.js';
+
+const local = { remote: false };
+const kernel = '6.1.0-18-amd64';
+
+describe('chooseOutputMode', () => {
+  it('takes the FIFO when the engine runs on this machine\'s kernel', () => {
+    expect(chooseOutputMode(local, { kernel }, {}, 'linux', kernel).mode).toBe('fifo');
+  });
+
+  it('keeps the exec stream for a remote engine, a VM (other kernel), a non-Linux host, or an unknown kernel', () => {
+    expect(chooseOutputMode({ remote: true }, { kernel }, {}, 'linux', kernel)).toMatchObject({ mode: 'exec', why: /another host/ });
+    expect(chooseOutputMode(local, { kernel: '6.10.14-linuxkit' }, {}, 'linux', kernel)).toMatchObject({ mode: 'exec', why: /6\.10\.14-linuxkit.*not this machine's/ });
+    expect(chooseOutputMode(local, { kernel }, {}, 'darwin', kernel)).toMatchObject({ mode: 'exec', why: /darwin/ });
+    expect(chooseOutputMode(local, { kernel: '' }, {}, 'linux', kernel)).toMatchObject({ mode: 'exec', why: /unknown/ });
+  });
+
+  it('NERVES_DOCKER_TS_STEP_OUTPUT overrides; auto and empty mean the default; anything else is an error', () => {
+    const env = (v: string) => ({ NERVES_DOCKER_TS_STEP_OUTPUT: v });
+    expect(chooseOutputMode(local, { kernel }, env('exec'), 'linux', kernel).mode).toBe('exec');
+    expect(chooseOutputMode({ remote: true }, { kernel }, env('fifo'), 'linux', kernel).mode).toBe('fifo');
+    expect(chooseOutputMode(local, { kernel }, env('auto'), 'linux', kernel).mode).toBe('fifo');
+    expect(chooseOutputMode(local, { kernel }, env(''), 'linux', kernel).mode).toBe('fifo');
+    expect(() => chooseOutputMode(local, { kernel }, env('pipe'), 'linux', kernel)).toThrow(/not one of auto, fifo, exec/);
+  });
+});
