@@ -9,7 +9,7 @@ import { engineMessage } from '../engine/errors.js';
 import { runExec } from '../engine/exec.js';
 import { LABEL } from '../engine/labels.js';
 import { OpError, type OpContext } from '../sidecar/context.js';
-import { copyArtifactOut } from './artifact.js';
+import { copyArtifactOut, takeDroppedArtifact } from './artifact.js';
 import { BuildLog, tailFile } from './build-log.js';
 import { readOrCreateDockerId } from './docker-id.js';
 import { openJobContainer, type OpenJob } from './job-container.js';
@@ -79,6 +79,15 @@ export function jobSteps(kind: JobKind, spec: JobSpec, layout: Layout, entrypoin
   return steps;
 }
 
+/**
+ * A step command that, once it succeeded, copies the artifact to `drop`.
+ * Any failure of the copy only removes the partial copy: the runner then
+ * fetches the artifact through the Engine API instead.
+ */
+export function withArtifactDrop(cmd: string[], artifact: string, drop: string): string[] {
+  return ['/bin/sh', '-c', 'a=$1 d=$2; shift 2; "$@" || exit; cp -- "$a" "$d" 2>/dev/null || rm -f -- "$d"; exit 0', 'sh', artifact, drop, ...cmd];
+}
+
 export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Promise<JobResult> {
   const reporter = new Reporter(ctx, spec.tty);
   const started = Date.now();
@@ -111,8 +120,13 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     open = await openJobContainer(kind, spec, { engine, reporter, log, ctx, volume, extraMounts: fifo ? [fifo.mount] : [] });
     const { job, image, layout } = open;
 
+    const file = `${spec.download_name}${spec.ext}`;
+    const dest = join(spec.download_dir, file);
+    const drop = fifo?.dropPath(file);
     const steps: StepResult[] = [];
     for (const step of jobSteps(kind, spec, layout, image.entrypoint)) {
+      // On this kernel, make system also leaves a copy of the artifact for the host (no archive request).
+      if (drop && step.name === 'make system') step.cmd = withArtifactDrop(step.cmd, `${layout.workingDir}/${file}`, drop.inContainer);
       if (step.header) reporter.header(step.header);
       reporter.startStep(step.name);
       stepName = step.name;
@@ -139,10 +153,8 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     reporter.header('Copying artifact archive to host');
     reporter.startStep('copy');
     stepName = 'copy';
-    const file = `${spec.download_name}${spec.ext}`;
-    const dest = join(spec.download_dir, file);
     const t0 = Date.now();
-    const size = await copyArtifactOut(job.container, `${layout.workingDir}/${file}`, dest);
+    const size = (drop && (await takeDroppedArtifact(drop.onHost, dest))) ?? (await copyArtifactOut(job.container, `${layout.workingDir}/${file}`, dest));
     steps.push({ name: 'copy', seconds: (Date.now() - t0) / 1000, status: 0 });
 
     const seconds = (Date.now() - started) / 1000;

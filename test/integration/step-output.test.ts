@@ -4,7 +4,7 @@
 // step cannot open is an error that names the way out. The choice of path is
 // checked in test/unit/step-output.test.ts; builds through both paths in
 // runner.test.ts and hostile.test.ts.
-import { mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,8 @@ import { openEngine } from '../../src/engine/connect.js';
 import { managedLabels, removeContainer, startJobContainer, type JobContainer } from '../../src/engine/containers.js';
 import { BuildLog } from '../../src/runner/build-log.js';
 import { FifoOutput } from '../../src/runner/step-output.js';
+import { withArtifactDrop } from '../../src/runner/job.js';
+import { takeDroppedArtifact } from '../../src/runner/artifact.js';
 import { NEW_TAG, noContainersSoon, requireEngine } from './helpers/example.js';
 import { LABEL } from '../../src/engine/labels.js';
 
@@ -87,6 +89,33 @@ describe('step output through a FIFO (real engine)', () => {
     expect(next.bytes.toString()).toBe('next');
     expect(next.warnings).toEqual([]);
     expect(Date.now() - t1).toBeLessThan(1500);
+  });
+
+  it('make system leaves the artifact in the drop dir (as any uid); the runner copies it into place as its own file', async () => {
+    const drop = fifo.dropPath('art.tar.gz');
+    const make = ['/bin/sh', '-c', "printf 'artifact bytes' >/tmp/art.tar.gz; printf built"];
+    const r = await step(withArtifactDrop(make, '/tmp/art.tar.gz', drop.inContainer), '65534:65534');
+    expect(r.status).toBe(0);
+    expect(r.bytes.toString()).toBe('built');
+    expect(statSync(drop.onHost).uid).toBe(65534);
+    const dest = join(dir, 'dl', 'art.tar.gz');
+    expect(await takeDroppedArtifact(drop.onHost, dest)).toBe(14);
+    expect(readFileSync(dest, 'utf8')).toBe('artifact bytes');
+    expect(statSync(dest).uid).toBe(process.getuid!());
+    expect(existsSync(drop.onHost)).toBe(false);
+    expect(readdirSync(join(dir, 'dl'))).toEqual(['art.tar.gz']);
+  });
+
+  it('a failed make system keeps its status and drops nothing; a failed copy is not a failure', async () => {
+    const drop = fifo.dropPath('art2.tar.gz');
+    const failing = await step(withArtifactDrop(['/bin/sh', '-c', 'printf made >/tmp/a2; exit 3'], '/tmp/a2', drop.inContainer));
+    expect(failing.status).toBe(3);
+    expect(existsSync(drop.onHost)).toBe(false);
+    const unreadable = await step(withArtifactDrop(['true'], '/nonexistent/artifact', drop.inContainer));
+    expect(unreadable.status).toBe(0);
+    expect(unreadable.bytes.toString()).toBe('');
+    expect(existsSync(drop.onHost)).toBe(false);
+    expect(await takeDroppedArtifact(drop.onHost, join(dir, 'dl', 'x'))).toBeNull();
   });
 
   it('a step that cannot open the FIFO fails with an error that names the way out', async () => {
