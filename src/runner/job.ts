@@ -2,6 +2,7 @@
 // as execs inside it, the artifact copied out atomically, and nothing left
 // running afterwards whatever happens.
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Engine } from '../engine/connect.js';
 import { findContainers, removeContainer } from '../engine/containers.js';
 import { pingEngine } from '../engine/connect.js';
@@ -123,31 +124,59 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     const file = `${spec.download_name}${spec.ext}`;
     const dest = join(spec.download_dir, file);
     const drop = fifo?.dropPath(file);
-    const steps: StepResult[] = [];
-    for (const step of jobSteps(kind, spec, layout, image.entrypoint)) {
+    const plan = jobSteps(kind, spec, layout, image.entrypoint).map((step) =>
       // On this kernel, make system also leaves a copy of the artifact for the host (no archive request).
-      if (drop && step.name === 'make system') step.cmd = withArtifactDrop(step.cmd, `${layout.workingDir}/${file}`, drop.inContainer);
+      drop && step.name === 'make system' ? { ...step, cmd: withArtifactDrop(step.cmd, `${layout.workingDir}/${file}`, drop.inContainer) } : step,
+    );
+    const beginStep = (step: Step) => {
       if (step.header) reporter.header(step.header);
       reporter.startStep(step.name);
       stepName = step.name;
-      const t0 = Date.now();
-      const sink = log.sink();
-      let status: number;
-      try {
-        const exec = { cmd: step.cmd, env: step.env, workingDir: layout.workingDir };
-        status = fifo ? await fifo.run(job.container, exec, sink, (t) => reporter.warn(t)) : await runExec(job.container, exec, sink);
-      } catch (err) {
-        if (ctx.signal.aborted) throw interrupted(kind, volume);
-        throw err;
-      } finally {
-        sink.end();
+    };
+    const steps: StepResult[] = [];
+    let sink: Writable | null = null;
+    try {
+      if (fifo && plan.every((s) => !s.env)) {
+        // All steps in one exec (the engine charges 50-100 ms per exec).
+        const seq = await fifo.runSequence(job.container, plan, layout.workingDir, {
+          start: (i) => {
+            beginStep(plan[i]!);
+            sink = log.sink();
+            return sink;
+          },
+          end: () => finishSink(sink),
+          warn: (t) => reporter.warn(t),
+        });
+        seq.results.forEach((r, i) => steps.push({ name: plan[i]!.name, ...r }));
+        // A step that did not finish: the exec ended early (container stopped or removed).
+        if (steps.length < plan.length && !steps.some((s) => s.status !== 0)) {
+          steps.push({ name: plan[steps.length]!.name, seconds: 0, status: seq.exitCode || 1 });
+        }
+      } else {
+        for (const step of plan) {
+          beginStep(step);
+          const t0 = Date.now();
+          sink = log.sink();
+          const exec = { cmd: step.cmd, env: step.env, workingDir: layout.workingDir };
+          const status = fifo ? await fifo.run(job.container, exec, sink, (t) => reporter.warn(t)) : await runExec(job.container, exec, sink);
+          await finishSink(sink);
+          sink = null;
+          steps.push({ name: step.name, seconds: (Date.now() - t0) / 1000, status });
+          if (status !== 0 || ctx.signal.aborted) break;
+        }
       }
-      steps.push({ name: step.name, seconds: (Date.now() - t0) / 1000, status });
+    } catch (err) {
       if (ctx.signal.aborted) throw interrupted(kind, volume);
-      if (status !== 0) {
-        await containerGone(engine, job.id, step.name, kind, volume);
-        await failStep(step.name, status, log);
-      }
+      throw err;
+    } finally {
+      await finishSink(sink).catch(() => {});
+    }
+    if (ctx.signal.aborted) throw interrupted(kind, volume);
+    const failed = steps.find((s) => s.status !== 0);
+    if (failed) {
+      stepName = failed.name;
+      await containerGone(engine, job.id, failed.name, kind, volume);
+      await failStep(failed.name, failed.status, log);
     }
 
     reporter.header('Copying artifact archive to host');
@@ -197,6 +226,15 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     unlock();
     await lock.release();
   }
+}
+
+/** Ends a step's sink and waits until everything in it is in the log (so a failure's tail is complete). */
+function finishSink(sink: Writable | null): Promise<void> {
+  if (!sink || sink.writableFinished) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    sink.once('error', reject);
+    sink.end(() => resolve());
+  });
 }
 
 /**

@@ -14,7 +14,7 @@ import { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Engine } from '../engine/connect.js';
 import type { MountSpec } from '../engine/containers.js';
@@ -149,8 +149,186 @@ export class FifoOutput {
     }
   }
 
+  /**
+   * Runs steps one after another in ONE exec (each exec costs the engine
+   * 50-100 ms): a POSIX sh driver gives each step its FIFO and token and
+   * prints "NDT-STEP <index> <status>" on its own stdout when the step ends,
+   * stopping at the first failure. Output reaches `sink` step by step, in
+   * order. Returns the steps that ran with their status (the last one is
+   * the failure, if any); fewer than asked when the exec ended early (the
+   * container stopped), with `exitCode` the exec's.
+   */
+  async runSequence(container: Docker.Container, steps: SequenceStep[], workingDir: string, hooks: SequenceHooks): Promise<SequenceResult> {
+    const names: string[] = [];
+    for (let i = 0; i < steps.length; i++) names.push(this.ready.shift() ?? (await makeFifos(this.dir, 1))[0]!);
+    const tokens = steps.map(() => `NDT${randomBytes(8).toString('hex')}`);
+    const argv: string[] = [];
+    steps.forEach((st, i) => argv.push(`${FIFO_DIR_IN_CONTAINER}/${names[i]}`, tokens[i]!, String(st.cmd.length), ...st.cmd));
+    const opened = names.map((name, i) => {
+      const path = join(this.dir, name);
+      const rfd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      const wfd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      // Not flowing until its turn: a later step's output waits in its FIFO.
+      const sock = new Socket({ fd: rfd, readable: true, writable: false });
+      sock.pause();
+      return { wfd: wfd as number | null, reader: new FifoReader(sock, NOWHERE, Buffer.from(tokens[i]!)) };
+    });
+    const ended = new Map<number, number>();
+    let notify: (() => void) | null = null;
+    let sink: Writable | null = null;
+    const strays: Buffer[] = [];
+    const control = new ControlLines((line) => (sink ? sink.write(line) : strays.push(line)), (index, status) => {
+      ended.set(index, status);
+      notify?.();
+    });
+    let execDone = false;
+    let execError: unknown = null;
+    let exitCode: number | null = null;
+    const exec = runExec(container, { cmd: [...SEQUENCE_DRIVER, ...argv], workingDir }, control)
+      .then(
+        (code) => (exitCode = code),
+        (err: unknown) => (execError = err),
+      )
+      .finally(() => {
+        execDone = true;
+        notify?.();
+      });
+    const results: SequenceStepResult[] = [];
+    try {
+      for (let i = 0; i < steps.length; i++) {
+        sink = hooks.start(i);
+        for (const line of strays.splice(0)) sink.write(line);
+        const t0 = Date.now();
+        const { reader } = opened[i]!;
+        reader.resume(sink);
+        const tokenTimer = reader.tokenTimeout(TOKEN_TIMEOUT_MS);
+        tokenTimer.catch(() => {});
+        while (!ended.has(i) && !execDone) {
+          await Promise.race([new Promise<void>((r) => (notify = r)), tokenTimer]);
+          notify = null;
+        }
+        closeFd(opened[i]!);
+        const eof = await reader.drained(LINGER_MS);
+        if (!ended.has(i)) break; // the exec ended without finishing this step
+        if (!reader.sawToken) {
+          throw new OpError(
+            'step_output',
+            `The step "${steps[i]!.cmd.join(' ')}" could not write into the runner's output FIFO (it exited with status ${ended.get(i)}).`,
+            `Set ${OUTPUT_ENV}=exec to stream step output through the engine instead.`,
+          );
+        }
+        if (!eof) hooks.warn('a process started by the step still holds its output open; what it writes from now on is not in the log');
+        const status = ended.get(i)!;
+        results.push({ status, seconds: (Date.now() - t0) / 1000 });
+        if (status !== 0) break;
+        if (i < steps.length - 1) {
+          await hooks.end(i);
+          sink = null;
+        }
+      }
+      await exec;
+      control.flush();
+      if (sink) for (const line of strays.splice(0)) sink.write(line);
+      const failed = results.some((r) => r.status !== 0);
+      if (execError && !failed && results.length < steps.length) throw execError;
+      return { results, exitCode };
+    } finally {
+      for (const o of opened) {
+        closeFd(o);
+        o.reader.destroy();
+      }
+    }
+  }
+
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface SequenceStep {
+  cmd: string[];
+}
+
+export interface SequenceStepResult {
+  status: number;
+  seconds: number;
+}
+
+export interface SequenceResult {
+  results: SequenceStepResult[];
+  /** The driver's exit status; null when the exec stream broke. */
+  exitCode: number | null;
+}
+
+export interface SequenceHooks {
+  /** Step `index` is about to run (its output is next in the log): the sink for its output. */
+  start(index: number): Writable;
+  /** Step `index` is done and another follows: end its sink and wait until it is written. */
+  end(index: number): Promise<void>;
+  warn(text: string): void;
+}
+
+/** A FIFO reader's sink before its turn (it is paused until then, so nothing is written). */
+const NOWHERE = new Writable({ write: (_c, _e, done) => done() });
+
+/**
+ * The driver: arguments are, per step, its FIFO, its token, its argc and
+ * its argv. Only "${k}" references are ever eval'd, never argument text.
+ */
+const SEQUENCE_DRIVER = [
+  '/bin/sh',
+  '-c',
+  [
+    'exec 2>&1',
+    'i=0',
+    'while [ "$#" -gt 0 ]; do',
+    '  f=$1 t=$2 n=$3',
+    '  shift 3',
+    '  refs= k=1',
+    '  while [ "$k" -le "$n" ]; do refs="$refs \\"\\${$k}\\""; k=$((k + 1)); done',
+    '  (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; exec "$@")',
+    '  s=$?',
+    `  printf 'NDT-STEP %s %s\\n' "$i" "$s"`,
+    '  [ "$s" -eq 0 ] || exit "$s"',
+    '  shift "$n"',
+    '  i=$((i + 1))',
+    'done',
+  ].join('\n'),
+  'ndt-steps',
+];
+
+function closeFd(o: { wfd: number | null }): void {
+  if (o.wfd !== null) closeSync(o.wfd);
+  o.wfd = null;
+}
+
+/** The driver's stdout: its NDT-STEP lines are reported, anything else (shell errors) goes to the log. */
+class ControlLines extends Writable {
+  private partial = '';
+
+  constructor(
+    private readonly log: (line: Buffer) => void,
+    private readonly onStep: (index: number, status: number) => void,
+  ) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    const lines = (this.partial + chunk.toString('latin1')).split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) this.line(line);
+    done();
+  }
+
+  private line(line: string): void {
+    const m = /^NDT-STEP (\d+) (\d+)$/.exec(line);
+    if (m) this.onStep(Number(m[1]), Number(m[2]));
+    else this.log(Buffer.from(`${line}\n`, 'latin1'));
+  }
+
+  flush(): void {
+    if (this.partial) this.log(Buffer.from(this.partial, 'latin1'));
+    this.partial = '';
   }
 }
 
@@ -173,7 +351,7 @@ class FifoReader {
 
   constructor(
     private readonly sock: Socket,
-    private readonly sink: Writable,
+    private sink: Writable,
     private readonly token: Buffer,
   ) {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -253,6 +431,12 @@ class FifoReader {
       // A paused socket waits for a slow disk, not for a lingering writer.
       if (!progressed && !this.ended && !this.failed && !this.sock.isPaused()) return false;
     }
+  }
+
+  /** Starts the flow into `sink` (a reader made paused, with a placeholder sink). */
+  resume(sink: Writable): void {
+    this.sink = sink;
+    this.sock.resume();
   }
 
   destroy(): void {

@@ -53,6 +53,7 @@ describe('step output through a FIFO (real engine)', () => {
     const warnings: string[] = [];
     try {
       const status = await fifo.run(box.container, { cmd, user }, sink, (t) => warnings.push(t));
+      await new Promise((r) => sink.end(r));
       return { status, bytes: readFileSync(path), warnings };
     } finally {
       sink.end();
@@ -116,6 +117,63 @@ describe('step output through a FIFO (real engine)', () => {
     expect(unreadable.bytes.toString()).toBe('');
     expect(existsSync(drop.onHost)).toBe(false);
     expect(await takeDroppedArtifact(drop.onHost, join(dir, 'dl', 'x'))).toBeNull();
+  });
+
+  async function sequence(cmds: string[][]) {
+    const path = join(dir, `seq-${Math.random().toString(36).slice(2)}`);
+    const log = await BuildLog.create(path, () => {});
+    let sink = log.sink();
+    const started: number[] = [];
+    const warnings: string[] = [];
+    const end = () => new Promise<void>((res) => sink.end(res));
+    try {
+      const r = await fifo.runSequence(box.container, cmds.map((cmd) => ({ cmd })), '/', {
+        start: (i) => {
+          started.push(i);
+          sink = log.sink();
+          return sink;
+        },
+        end,
+        warn: (t) => warnings.push(t),
+      });
+      await end();
+      return { ...r, started, warnings, bytes: readFileSync(path) };
+    } finally {
+      await log.close();
+    }
+  }
+
+  it('a sequence runs its steps in one exec, each with its output in order and its status; argv is passed literally', async () => {
+    const marker = `/tmp/ndt-pwned-${process.pid}`;
+    const weird = `a b $(touch ${marker}) \`touch ${marker}\` "q" 'x' ; | & \\ \n`;
+    const many = Array.from({ length: 12 }, (_, k) => `arg${k + 1}`);
+    const r = await sequence([
+      ['printf', '%s|', weird, ...many],
+      ['/bin/sh', '-c', "printf 'out\n'; printf 'err\n' >&2"],
+      ['/bin/sh', '-c', 'test ! -e "$0" && printf clean', marker],
+    ]);
+    expect(r.results.map((x) => x.status)).toEqual([0, 0, 0]);
+    expect(r.exitCode).toBe(0);
+    expect(r.started).toEqual([0, 1, 2]);
+    expect(r.bytes.toString()).toBe(`${[weird, ...many].join('|')}|out\nerr\nclean`);
+  });
+
+  it('a sequence stops at the first failing step and reports its status', async () => {
+    const r = await sequence([['/bin/sh', '-c', 'printf one'], ['/bin/sh', '-c', 'printf two; exit 5'], ['/bin/sh', '-c', 'printf three']]);
+    expect(r.results.map((x) => x.status)).toEqual([0, 5]);
+    expect(r.exitCode).toBe(5);
+    expect(r.started).toEqual([0, 1]);
+    expect(r.bytes.toString()).toBe('onetwo');
+  });
+
+  it('in a sequence, a process a step leaves behind neither holds up nor writes into the next step', async () => {
+    const t0 = Date.now();
+    // "late" is step 1's (its FIFO, within the linger time), so it comes before step 2's output.
+    const r = await sequence([['/bin/sh', '-c', '(sleep 1; printf late; sleep 6) & printf first'], ['/bin/sh', '-c', 'sleep 2; printf second']]);
+    expect(r.results.map((x) => x.status)).toEqual([0, 0]);
+    expect(r.bytes.toString()).toBe('firstlatesecond');
+    expect(r.warnings).toHaveLength(1);
+    expect(Date.now() - t0).toBeLessThan(8000);
   });
 
   it('a step that cannot open the FIFO fails with an error that names the way out', async () => {
