@@ -141,4 +141,28 @@ defmodule NervesDockerTs.SidecarTest do
     assert reason =~ "boom: something broke"
     File.rm_rf!(dir)
   end
+
+  test "run/3 with a function computes the args while the sidecar starts; a failed start is an error reply, not a crash" do
+    parent = self()
+
+    assert {:ok, %{"x" => 1}} =
+             Sidecar.run("echo", fn ->
+               send(parent, :args_called)
+               %{"x" => 1}
+             end)
+
+    assert_received :args_called
+
+    dir = Path.join(System.tmp_dir!(), "ndt-die2-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    fake = Path.join(dir, "sidecar.mjs")
+    File.write!(fake, "console.error('boom: late failure'); process.exit(4);\n")
+
+    assert {:error, %Error{code: "sidecar_died", reason: reason}} =
+             Sidecar.run("echo", fn -> %{"x" => 2} end, sidecar: [sidecar: fake])
+
+    assert reason =~ "status 4"
+    assert reason =~ "boom: late failure"
+    File.rm_rf!(dir)
+  end
 end

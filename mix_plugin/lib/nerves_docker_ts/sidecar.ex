@@ -30,6 +30,9 @@ defmodule NervesDockerTs.Sidecar do
   @doc """
   Starts a sidecar and waits for its hello. Returns `{:ok, pid}` or
   `{:error, %NervesDockerTs.Error{}}`. The server is linked to the caller.
+  With `await_hello: false` it returns at once and the hello is awaited by
+  the server; a failed start then comes back as the error of the first
+  request.
   """
   @spec start_link(keyword()) :: {:ok, server()} | {:error, Error.t()}
   def start_link(opts \\ []) do
@@ -109,11 +112,19 @@ defmodule NervesDockerTs.Sidecar do
   @spec subscribe_unowned(server()) :: :ok
   def subscribe_unowned(server), do: GenServer.call(server, {:subscribe_unowned, self()})
 
-  @doc "Starts a sidecar, runs one request on it, and stops it."
-  @spec run(String.t(), term(), keyword()) :: {:ok, term()} | {:error, Error.t()}
+  @doc """
+  Starts a sidecar, runs one request on it, and stops it. `args` may be a
+  function: it is called while the sidecar starts.
+  """
+  @spec run(String.t(), term() | (-> term()), keyword()) :: {:ok, term()} | {:error, Error.t()}
   def run(op, args, opts \\ []) do
-    with {:ok, pid} <- start_link(Keyword.get(opts, :sidecar, [])) do
+    sidecar_opts = Keyword.get(opts, :sidecar, [])
+    # args as a function: computed while the sidecar starts (Node's start is most of it).
+    sidecar_opts = if is_function(args, 0), do: Keyword.put_new(sidecar_opts, :await_hello, false), else: sidecar_opts
+
+    with {:ok, pid} <- start_link(sidecar_opts) do
       try do
+        args = if is_function(args, 0), do: args.(), else: args
         request(pid, op, args, opts)
       after
         stop(pid)
@@ -159,13 +170,18 @@ defmodule NervesDockerTs.Sidecar do
       port = open_port(node, argv, stderr_path, Keyword.get(opts, :env, []))
       state = %{port: port, node: node, entry: entry, stderr: stderr_path, next_id: 1, calls: %{}, unowned: nil, hello: nil}
 
-      case await_hello(state, hello_timeout(opts)) do
-        {:ok, hello} ->
-          {:ok, %{state | hello: hello}}
+      if Keyword.get(opts, :await_hello, true) do
+        case await_hello(state, hello_timeout(opts)) do
+          {:ok, hello} ->
+            {:ok, %{state | hello: hello}}
 
-        {:error, err} ->
-          close(state)
-          {:stop, err}
+          {:error, err} ->
+            close(state)
+            {:stop, err}
+        end
+      else
+        # The caller works while Node starts; its first call waits for this.
+        {:ok, state, {:continue, {:hello, hello_timeout(opts)}}}
       end
     else
       {:error, err} -> {:stop, err}
@@ -173,7 +189,22 @@ defmodule NervesDockerTs.Sidecar do
   end
 
   @impl true
+  def handle_continue({:hello, timeout}, state) do
+    case await_hello(state, timeout) do
+      {:ok, hello} ->
+        {:noreply, %{state | hello: hello}}
+
+      {:error, err} ->
+        # Kept (not a stop, which would take the linked caller down): requests get this error.
+        close(state)
+        {:noreply, %{state | hello: {:error, err}}}
+    end
+  end
+
+  @impl true
   def handle_call(:hello, _from, state), do: {:reply, state.hello, state}
+
+  def handle_call({:request, _op, _args, _caller}, _from, %{hello: {:error, err}} = state), do: {:reply, {:error, err}, state}
 
   def handle_call({:request, op, args, caller}, _from, state) do
     id = state.next_id
