@@ -25,4 +25,8 @@ export function main(): void {
   process.on('SIGTERM', () => void server.stop('signal', 143));
   process.on('SIGHUP', () => void server.stop('signal', 129));
   server.start();
+  // The hello is out; the plugin now computes the job spec (~0.1 s) before
+  // its request. Load the runner meanwhile (~0.1 s of module loading) so the
+  // request finds it ready. A failure here shows up again when an op needs it.
+  setImmediate(() => void import('../runner/ops.js').catch(() => {}));
 }
