@@ -113,11 +113,14 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   let stepName = 'prepare';
   reporter.start();
   try {
-    await removeLeftovers(engine, volume, reporter);
-    if (output.mode === 'fifo') {
-      await removeStaleFifoDirs(spec.build_path);
-      fifo = await FifoOutput.create(spec.build_path);
-    }
+    // Independent: the engine lists leftovers while the FIFOs are made here.
+    const [left, made] = await Promise.allSettled([
+      removeLeftovers(engine, volume, reporter),
+      output.mode === 'fifo' ? removeStaleFifoDirs(spec.build_path).then(() => FifoOutput.create(spec.build_path)) : null,
+    ]);
+    if (made.status === 'fulfilled') fifo = made.value; // removed in finally, also when the listing failed
+    if (left.status === 'rejected') throw left.reason;
+    if (made.status === 'rejected') throw made.reason;
     open = await openJobContainer(kind, spec, { engine, reporter, log, ctx, volume, extraMounts: fifo ? [fifo.mount] : [] });
     const { job, image, layout } = open;
 

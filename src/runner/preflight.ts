@@ -60,9 +60,12 @@ export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' |
  */
 export async function connectChecked(opts: { hostFiles?: boolean } = {}): Promise<{ engine: Engine; version: EngineVersion }> {
   const engine = openEngine();
-  await pingEngine(engine);
+  // Both at once (one round trip less); a ping failure is the one to report.
+  const [ping, answer] = await Promise.allSettled([pingEngine(engine), engineVersion(engine)]);
+  if (ping.status === 'rejected') throw ping.reason;
   if (opts.hostFiles !== false) await requireLocalEngine(engine);
-  const version = await engineVersion(engine);
+  if (answer.status === 'rejected') throw answer.reason;
+  const version = answer.value;
   engineDebug(`${engine.where} (${engine.how}) is ${version.engine} ${version.version}, API ${version.apiVersion}, ${version.os}/${version.arch}`);
   const check = checkEngineVersion({ version: version.version, engine: version.engine });
   if (!check.ok) {
