@@ -128,6 +128,21 @@ export function entryHeader(e: TarEntry): Buffer {
   return Buffer.concat([ph, body, padding(body.length), h]);
 }
 
+/**
+ * The number of bytes writeTar(entries) produces, from the entry fields alone
+ * (no data is read): what a tar header of an archive holding this one must
+ * say before its data is produced. writeTar fails if a file's data does not
+ * have the size its entry says, so the two always agree.
+ */
+export function tarSize(entries: Iterable<TarEntry>, opts: { end?: boolean } = {}): number {
+  let size = opts.end === false ? 0 : END_OF_ARCHIVE.length;
+  for (const e of entries) {
+    size += entryHeader(e).length;
+    if (e.type === "file") size += e.size + ((BLOCK - (e.size % BLOCK)) % BLOCK);
+  }
+  return size;
+}
+
 export function padding(size: number): Buffer {
   const rem = size % BLOCK;
   return rem === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rem);
