@@ -6,7 +6,6 @@ import { mkdtemp, rm, symlink, mkdir, readdir, lstat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve, basename } from "node:path";
 import { Readable } from "node:stream";
-import { execa } from "execa";
 import { assemble, checkInput, finishImage, type AssembleInput } from "./assemble.js";
 import { openBaseImage, type BaseImage } from "./base-image.js";
 import { parseReferencesGraph, readReferencesGraph, scanClosure, storePathsIn } from "./closure.js";
@@ -20,8 +19,10 @@ import { compressionOf, writeImage, type ImageResult, type OutputOptions } from 
 import { streamingDockerArchive } from "./docker-archive.js";
 import { gzipStream } from "./gzip.js";
 import { parseCreated } from "./time.js";
-import { defaultEngine, type Engine } from "./engine.js";
-import { runAsRoot } from "./run-as-root.js";
+// The engine (dockerode) and execa are imported only by the paths that use them
+// (fakeRootCommands, extraCommands): together they cost more at start-up than
+// the rest of the toolkit.
+import type { Engine } from "./engine.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -152,7 +153,10 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     }
     await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
     // Output is captured, never printed: stdout may be carrying the image stream.
-    if (opts.extraCommands) await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, all: true }).catch(failExtra);
+    if (opts.extraCommands) {
+      const { execa } = await import("execa");
+      await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, all: true }).catch(failExtra);
+    }
     layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
     const common = {
       name: opts.name,
@@ -164,6 +168,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     };
     if (opts.fakeRootCommands) {
       const before = await assemble({ ...common, tag: "fake-root", layers });
+      const [{ runAsRoot }, { defaultEngine }] = await Promise.all([import("./run-as-root.js"), import("./engine.js")]);
       const r = await runAsRoot(opts.docker ?? defaultEngine(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
       closers.push(r.close);
       layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
