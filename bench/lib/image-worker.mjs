@@ -28,7 +28,7 @@ let result = {};
 if (job.op === 'stream-load') {
   let t = performance.now();
   const s = await image.streamLayeredImage(opts);
-  t = mark('hash pass', t);
+  t = mark('prepare', t);
   const loaded = await image.loadImageStream(defaultEngine(), s.stream);
   mark('stream into load', t);
   result = { imageId: s.imageId, layers: s.diffIds.length, loaded };

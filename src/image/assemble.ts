@@ -38,11 +38,14 @@ export function checkTag(tag: string): void {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new Error(`invalid image tag "${tag}"`);
 }
 
-export async function assemble(input: AssembleInput): Promise<Assembled> {
+/** Checks the name and tag before any work is done. */
+export function checkInput(input: Pick<AssembleInput, "name" | "tag">): void {
   checkName(input.name);
   if (input.tag !== undefined) checkTag(input.tag);
-  const own = await measureLayers(input.layers);
-  const layers = [...(input.base?.layers ?? []), ...own];
+}
+
+/** The config, image ID and tag for layers already measured (the base image's first). */
+export function finishImage(input: AssembleInput, layers: MeasuredLayer[]): Assembled {
   const architecture = input.architecture ?? input.base?.config.architecture ?? goArch();
   const os = input.os ?? input.base?.config.os ?? "linux";
   const { json, digest } = buildConfigJson({
@@ -56,4 +59,10 @@ export async function assemble(input: AssembleInput): Promise<Assembled> {
   });
   const tag = input.tag ?? hexOf(digest).slice(0, 32);
   return { name: input.name, tag, architecture, os, layers, configJson: json, configDigest: digest, repoTags: [`${input.name}:${tag}`], mtime: input.created.epoch };
+}
+
+export async function assemble(input: AssembleInput): Promise<Assembled> {
+  checkInput(input);
+  const own = await measureLayers(input.layers);
+  return finishImage(input, [...(input.base?.layers ?? []), ...own]);
 }

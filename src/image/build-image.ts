@@ -5,13 +5,13 @@ import { resolve } from "node:path";
 import { assemble } from "./assemble.js";
 import { openBaseImage, type BaseImage } from "./base-image.js";
 import type { ImageRuntimeConfig } from "./config.js";
-import { defaultEngine, type Engine } from "./engine.js";
+// The engine is imported only when runAsRoot needs it.
+import type { Engine } from "./engine.js";
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
 import { entriesLayer, type Layer } from "./layer.js";
 import { pickOwner } from "./layered.js";
 import { checkMaxLayers } from "./layering.js";
 import { writeImage, type ImageResult, type OutputOptions } from "./output.js";
-import { runAsRoot as runScript } from "./run-as-root.js";
 import { parseCreated } from "./time.js";
 
 export interface ImageOptions extends Partial<Ownership> {
@@ -68,6 +68,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
     };
     if (opts.runAsRoot) {
       const before = await assemble({ ...common, tag: "run-as-root", layers });
+      const [{ runAsRoot: runScript }, { defaultEngine }] = await Promise.all([import("./run-as-root.js"), import("./engine.js")]);
       const r = await runScript(opts.docker ?? defaultEngine(), before, {
         script: opts.runAsRoot,
         mtime: created.epoch,

@@ -2,7 +2,7 @@
 // or found as Nix does by scanning the given paths' files (and symlink
 // targets) for each other's absolute paths. Store paths found in the scanned
 // bytes that exist on this machine join the closure.
-import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, createReadStream, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClosureNode } from "./popularity.js";
@@ -130,6 +130,22 @@ function storeMatches(buf: Buffer, storeDir: string, storeRe: RegExp): string[] 
 /** Files up to this size are read in one synchronous call (as the tar writer does). */
 const SCAN_SMALL_FILE = 1 << 20;
 
+/** One buffer for every small file read by the scan (nothing keeps a reference to what it scans). */
+let scanBuffer: Buffer | undefined;
+
+/** A small file's bytes in the shared scan buffer: open, read, close (no fstat, no new buffer). */
+function readSmall(p: string, size: number): Buffer {
+  const buf = (scanBuffer ??= Buffer.allocUnsafe(SCAN_SMALL_FILE));
+  const fd = openSync(p, "r");
+  try {
+    let n = 0;
+    for (let r; n < size && (r = readSync(fd, buf, n, size - n, null)) > 0; ) n += r;
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 async function scanPath(root: string, candidates: string[], storeRe: RegExp, storeDir: string): Promise<ScanResult> {
   const needles = new NeedleSet(candidates);
   const maxLen = Math.max(256, ...candidates.map((c) => Buffer.byteLength(c)));
@@ -149,7 +165,7 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp, sto
       return;
     }
     if (!st.isFile()) return;
-    if (st.size <= SCAN_SMALL_FILE) return check(readFileSync(p));
+    if (st.size <= SCAN_SMALL_FILE) return check(readSmall(p, st.size));
     let tail = Buffer.alloc(0);
     for await (const chunk of createReadStream(p, { highWaterMark: 1 << 20 })) {
       const buf = Buffer.concat([tail, chunk as Buffer]);

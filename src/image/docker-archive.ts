@@ -2,9 +2,16 @@
 // layer as <diffid>/layer.tar, the config as <digest>.json, then
 // manifest.json. Streams; layers are produced a second time while writing
 // and checked against the digest measured before.
+//
+// streamingDockerArchive is the one-pass variant for streams: each layer is
+// hashed while it is written, under a name that does not need its digest
+// (<position>/layer.tar), and the config and manifest.json, which do, come
+// last. docker load, skopeo and podman read manifest.json before any layer
+// (dockerd unpacks the whole archive first), so the order does not matter
+// to them.
 import { createHash } from "node:crypto";
 import { hexOf } from "./digest.js";
-import type { MeasuredLayer } from "./layer.js";
+import { measureLayer, type Layer, type MeasuredLayer } from "./layer.js";
 import { writeTar, type TarEntry } from "./tar-writer.js";
 import { ROOT_OWNER } from "./fs-entries.js";
 
@@ -58,4 +65,69 @@ export function dockerArchiveStream(parts: ImageParts): AsyncIterable<Buffer> {
     yield file("manifest.json", manifest.length, { data: manifest });
   }
   return writeTar(entries());
+}
+
+/** Layer file name in a streamed archive: its position, since its digest is not known yet. */
+export function streamedLayerName(index: number): string {
+  return `${String(index).padStart(3, "0")}/layer.tar`;
+}
+
+export interface StreamedArchiveInput {
+  /** Every layer of the image, base layers first. */
+  layers: Layer[];
+  mtime: number;
+  /** Called once every layer has been written and measured: the config and tags of the image. */
+  finish(layers: MeasuredLayer[]): { configJson: Buffer; configDigest: string; repoTags: string[] };
+}
+
+/**
+ * One pass over the layers' inputs: each layer is hashed as it is written
+ * (its size, needed first in its tar header, comes from its entries or is
+ * known), then the config and manifest.json. Layers whose size cannot be
+ * known in advance are measured first.
+ */
+export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterable<Buffer> {
+  const file = (name: string, size: number, extra: Partial<TarEntry>): TarEntry => ({
+    name, type: "file", mode: 0o644, size, mtime: input.mtime, ...ROOT_OWNER, ...extra,
+  });
+  async function* entries(): AsyncIterable<TarEntry> {
+    const measured: MeasuredLayer[] = [];
+    for (const [i, layer] of input.layers.entries()) {
+      if (layer.diffId !== undefined && layer.size !== undefined) {
+        const known = layer as MeasuredLayer;
+        measured.push(known);
+        yield file(streamedLayerName(i), known.size, { stream: () => verifiedLayer(known) });
+        continue;
+      }
+      const size = layer.size ?? layer.tarSize?.();
+      if (size === undefined) {
+        const m = await measureLayer(layer);
+        measured.push(m);
+        yield file(streamedLayerName(i), m.size, { stream: () => verifiedLayer(m) });
+        continue;
+      }
+      const slot: MeasuredLayer = { ...layer, diffId: "", size };
+      measured.push(slot);
+      yield file(streamedLayerName(i), size, { stream: () => hashedLayer(layer, slot) });
+      if (slot.diffId === "") throw new Error(`layer "${layer.comment}" was not written to the end`);
+    }
+    const image = input.finish(measured);
+    yield file(`${hexOf(image.configDigest)}.json`, image.configJson.length, { data: image.configJson });
+    const manifest = Buffer.from(JSON.stringify([{ Config: `${hexOf(image.configDigest)}.json`, RepoTags: image.repoTags, Layers: measured.map((_, i) => streamedLayerName(i)) }], null, 2) + "\n", "utf8");
+    yield file("manifest.json", manifest.length, { data: manifest });
+  }
+  return writeTar(entries());
+}
+
+/** Produce a layer once, recording its digest in `slot` when it has been read to the end. */
+async function* hashedLayer(layer: Layer, slot: MeasuredLayer): AsyncIterable<Buffer> {
+  const h = createHash("sha256");
+  let size = 0;
+  for await (const chunk of layer.open()) {
+    h.update(chunk);
+    size += chunk.length;
+    yield chunk;
+  }
+  if (size !== slot.size) throw new Error(`layer "${layer.comment}" has ${size} bytes, ${slot.size} expected: inputs were modified during the build`);
+  slot.diffId = `sha256:${h.digest("hex")}`;
 }

@@ -5,7 +5,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defaultEngine, loadImageArchive, type Engine } from "./engine.js";
+// The engine client (dockerode) is imported on first use: importing it costs more than the rest of the toolkit.
+import type { Engine } from "./engine.js";
 import { pullImage } from "./pull.js";
 import type { Credentials } from "./registry.js";
 
@@ -28,6 +29,7 @@ export function parsePinnedReference(ref: string): { name: string; digest: strin
 
 /** Returns the reference to use with the engine (name:tag, or an image ID for untagged archives). */
 export async function ensureImage(source: ImageSource, opts: EnsureImageOptions = {}): Promise<string> {
+  const { defaultEngine, loadImageArchive } = await import("./engine.js");
   const docker = opts.docker ?? defaultEngine();
   const log = opts.log ?? (() => undefined);
   if ("archive" in source) {

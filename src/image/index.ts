@@ -22,8 +22,12 @@ export type { ShadowSetupOptions, UserSpec, GroupSpec } from "./shadow.js";
 export { buildContainer } from "./container.js";
 export type { ContainerOptions, ContainerResult, MountSpec } from "./container.js";
 
-// Engine helpers for the runner, and the CLI
-export { loadImageArchive, loadImageStream } from "./engine.js";
+// Engine helpers for the runner, and the CLI. The engine client (dockerode)
+// is imported on first use: importing it costs more than the rest of the
+// toolkit, and building to a file or a stream does not need it.
+import type * as EngineModule from "./engine.js";
+export const loadImageArchive: typeof EngineModule.loadImageArchive = async (...args) => (await import("./engine.js")).loadImageArchive(...args);
+export const loadImageStream: typeof EngineModule.loadImageStream = async (...args) => (await import("./engine.js")).loadImageStream(...args);
 export type { Engine } from "./engine.js";
 export { ensureImage, parsePinnedReference } from "./ensure-image.js";
 export type { ImageSource, EnsureImageOptions } from "./ensure-image.js";

@@ -1,8 +1,9 @@
 // A layer: something that can produce its uncompressed tar stream as often
-// as needed (twice when streaming: once to hash, once to write), plus the
-// digest and size of that stream once measured.
+// as needed (twice when writing a file: once to hash, once to write; once
+// when streaming, hashed on the way), plus the digest and size of that
+// stream once measured.
 import { measure } from "./digest.js";
-import { writeTar, type TarEntry } from "./tar-writer.js";
+import { tarSize, writeTar, type TarEntry } from "./tar-writer.js";
 import { readRange } from "./tar-reader.js";
 import { stat } from "node:fs/promises";
 
@@ -14,6 +15,8 @@ export interface Layer {
   /** Set when known in advance (base layers). */
   diffId?: string;
   size?: number;
+  /** The size of open()'s stream, found without producing it (from the entries' sizes). */
+  tarSize?(): number;
 }
 
 export interface MeasuredLayer extends Layer {
@@ -22,7 +25,7 @@ export interface MeasuredLayer extends Layer {
 }
 
 export function entriesLayer(entries: TarEntry[], comment: string): Layer {
-  return { open: () => writeTar(entries), comment };
+  return { open: () => writeTar(entries), comment, tarSize: () => tarSize(entries) };
 }
 
 /** A layer stored as an uncompressed tar file on disk. */

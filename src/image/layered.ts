@@ -6,8 +6,7 @@ import { mkdtemp, rm, symlink, mkdir, readdir, lstat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve, basename } from "node:path";
 import { Readable } from "node:stream";
-import { execa } from "execa";
-import { assemble, type Assembled } from "./assemble.js";
+import { assemble, checkInput, finishImage, type AssembleInput } from "./assemble.js";
 import { openBaseImage, type BaseImage } from "./base-image.js";
 import { parseReferencesGraph, readReferencesGraph, scanClosure, storePathsIn } from "./closure.js";
 import type { ImageRuntimeConfig } from "./config.js";
@@ -16,10 +15,14 @@ import { entriesLayer, type Layer } from "./layer.js";
 import { autoLayers } from "./auto-layering.js";
 import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from "./layering.js";
 import { packageName, referencesByPopularity, type ClosureNode } from "./popularity.js";
-import { archiveStream, compressionOf, writeImage, type ImageResult, type OutputOptions } from "./output.js";
+import { compressionOf, writeImage, type ImageResult, type OutputOptions } from "./output.js";
+import { streamingDockerArchive } from "./docker-archive.js";
+import { gzipStream } from "./gzip.js";
 import { parseCreated } from "./time.js";
-import { defaultEngine, type Engine } from "./engine.js";
-import { runAsRoot } from "./run-as-root.js";
+// The engine (dockerode) and execa are imported only by the paths that use them
+// (fakeRootCommands, extraCommands): together they cost more at start-up than
+// the rest of the toolkit.
+import type { Engine } from "./engine.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -107,7 +110,8 @@ async function linkContents(dir: string, sources: string[]): Promise<void> {
 }
 
 interface Prepared {
-  image: Assembled;
+  /** The image's layers and config, not measured yet. */
+  input: AssembleInput;
   close(): Promise<void>;
 }
 
@@ -149,7 +153,10 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     }
     await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
     // Output is captured, never printed: stdout may be carrying the image stream.
-    if (opts.extraCommands) await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, all: true }).catch(failExtra);
+    if (opts.extraCommands) {
+      const { execa } = await import("execa");
+      await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, all: true }).catch(failExtra);
+    }
     layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
     const common = {
       name: opts.name,
@@ -161,12 +168,12 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     };
     if (opts.fakeRootCommands) {
       const before = await assemble({ ...common, tag: "fake-root", layers });
+      const [{ runAsRoot }, { defaultEngine }] = await Promise.all([import("./run-as-root.js"), import("./engine.js")]);
       const r = await runAsRoot(opts.docker ?? defaultEngine(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
       closers.push(r.close);
       layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
     }
-    const image = await assemble({ ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers });
-    return { image, close };
+    return { input: { ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers }, close };
   } catch (err) {
     await close();
     throw err;
@@ -188,8 +195,9 @@ export function pickOwner(o: Partial<Ownership>): Partial<Ownership> {
 }
 
 export async function buildLayeredImage(opts: BuildLayeredImageOptions): Promise<ImageResult> {
-  const { image, close } = await prepare(opts);
+  const { input, close } = await prepare(opts);
   try {
+    const image = await assemble(input);
     return await writeImage(image, image.name, image.tag, opts);
   } finally {
     await close();
@@ -198,23 +206,63 @@ export async function buildLayeredImage(opts: BuildLayeredImageOptions): Promise
 
 export interface StreamedImage {
   imageName: string;
+  /** Known at once when `tag` is given; a tag derived from the content, once the stream has ended. */
   imageTag: string;
+  /** Known once the stream has been read to the end (reading it earlier throws). */
   imageId: string;
+  /** Known once the stream has been read to the end (reading it earlier throws). */
   diffIds: string[];
   /** The docker-archive, produced while read; layers are never staged on disk. */
   stream: Readable;
+  /** Resolves with the image ID, tag and diff IDs when the stream has ended; rejects if it fails. */
+  done: Promise<{ imageId: string; imageTag: string; diffIds: string[] }>;
 }
 
-/** Like buildLayeredImage, but returns the docker-archive as a stream (for example into the engine's image load). */
+/**
+ * Like buildLayeredImage, but returns the docker-archive as a stream (for
+ * example into the engine's image load). One pass: each layer is hashed
+ * while it is written, and the config and manifest.json, which need the
+ * digests, come last; the image ID is known when the stream has ended.
+ */
 export async function streamLayeredImage(opts: LayeredImageOptions & Pick<OutputOptions, "compress" | "compressor">): Promise<StreamedImage> {
   const compress = compressionOf(opts);
-  const { image, close } = await prepare(opts);
+  checkInput(opts);
+  const { input, close } = await prepare(opts);
+  let finished: ReturnType<typeof finishImage> | undefined;
+  let settle!: { resolve(v: { imageId: string; imageTag: string; diffIds: string[] }): void; reject(err: unknown): void };
+  const done = new Promise<{ imageId: string; imageTag: string; diffIds: string[] }>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => {}); // rejections also reach the stream's reader
+  const archive = streamingDockerArchive({
+    layers: [...(input.base?.layers ?? []), ...input.layers],
+    mtime: input.created.epoch,
+    finish: (layers) => (finished = finishImage(input, layers)),
+  });
   async function* gen(): AsyncIterable<Buffer> {
     try {
-      yield* archiveStream(image, compress);
+      yield* compress === "gzip" ? gzipStream(archive) : archive;
+      settle.resolve({ imageId: finished!.configDigest, imageTag: finished!.tag, diffIds: finished!.layers.map((l) => l.diffId) });
+    } catch (err) {
+      settle.reject(err);
+      throw err;
     } finally {
       await close();
     }
   }
-  return { imageName: image.name, imageTag: image.tag, imageId: image.configDigest, diffIds: image.layers.map((l) => l.diffId), stream: Readable.from(gen()) };
+  const notYet = (what: string): never => {
+    throw new Error(`streamLayeredImage: the ${what} is known once the stream has been read to the end`);
+  };
+  return {
+    imageName: input.name,
+    get imageTag() {
+      return input.tag ?? finished?.tag ?? notYet("image tag");
+    },
+    get imageId() {
+      return finished?.configDigest ?? notYet("image ID");
+    },
+    get diffIds() {
+      return finished?.layers.map((l) => l.diffId) ?? notYet("list of diff IDs");
+    },
+    stream: Readable.from(gen()),
+    done,
+  };
 }

@@ -1,12 +1,10 @@
 // Deterministic tar writer: ustar headers, pax records only when a field does
 // not fit. Every byte comes from the entry fields; nothing is read from the
 // clock or the environment, so the same entries give the same archive.
-import { createReadStream, readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { closeSync, openSync, readSync } from "node:fs";
 
-/** Files up to this size are read in one call and written with their header in one chunk. */
-const SMALL_FILE = 1 << 20;
-const TINY_FILE = 64 << 10;
+/** writeTar's output comes in chunks of this size (but for `stream` entries, passed through). */
+const CHUNK = 1 << 20;
 
 export type TarEntryType = "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo";
 
@@ -128,73 +126,136 @@ export function entryHeader(e: TarEntry): Buffer {
   return Buffer.concat([ph, body, padding(body.length), h]);
 }
 
+const MAX_OCTAL_7 = 0o7777777;
+const MAX_OCTAL_11 = 0o77777777777;
+
+/** entryHeader(e).length, without making the header in the common case (one block, no pax record). */
+function headerSize(e: TarEntry): number {
+  const simple =
+    Buffer.byteLength(e.name) < 100 &&
+    (e.linkname === undefined || Buffer.byteLength(e.linkname) <= 100) &&
+    Buffer.byteLength(e.uname) <= 32 &&
+    Buffer.byteLength(e.gname) <= 32 &&
+    e.uid >= 0 && e.uid <= MAX_OCTAL_7 &&
+    e.gid >= 0 && e.gid <= MAX_OCTAL_7 &&
+    e.mtime >= 0 && e.mtime <= MAX_OCTAL_11 &&
+    e.size >= 0 && e.size <= MAX_OCTAL_11;
+  return simple ? BLOCK : entryHeader(e).length;
+}
+
+/**
+ * The number of bytes writeTar(entries) produces, from the entry fields alone
+ * (no data is read): what a tar header of an archive holding this one must
+ * say before its data is produced. writeTar fails if a file's data does not
+ * have the size its entry says, so the two always agree.
+ */
+export function tarSize(entries: Iterable<TarEntry>, opts: { end?: boolean } = {}): number {
+  let size = opts.end === false ? 0 : END_OF_ARCHIVE.length;
+  for (const e of entries) {
+    size += headerSize(e);
+    if (e.type === "file") size += e.size + ((BLOCK - (e.size % BLOCK)) % BLOCK);
+  }
+  return size;
+}
+
 export function padding(size: number): Buffer {
   const rem = size % BLOCK;
   return rem === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rem);
-}
-
-async function* entryData(e: TarEntry): AsyncIterable<Buffer> {
-  if (e.data) { yield e.data; return; }
-  if (e.stream) { yield* e.stream(); return; }
-  if (e.hostPath) {
-    for await (const chunk of createReadStream(e.hostPath)) yield chunk as Buffer;
-    return;
-  }
-  if (e.size > 0) throw new Error(`tar entry ${e.name} has size ${e.size} but no data`);
-}
-
-/** Stream a tar archive of the given entries, in the order given. */
-/** Contents small enough to buffer (read in one call), or undefined to stream. */
-async function smallData(e: TarEntry): Promise<Buffer | undefined> {
-  if (e.data) return e.data;
-  if (e.stream) return undefined;
-  // Synchronous reads of small files are several times faster than the
-  // promise API (one call instead of four thread-pool round trips).
-  if (e.hostPath) return e.size <= TINY_FILE ? readFileSync(e.hostPath) : e.size <= SMALL_FILE ? readFile(e.hostPath) : undefined;
-  if (e.size > 0) throw new Error(`tar entry ${e.name} has size ${e.size} but no data`);
-  return Buffer.alloc(0);
 }
 
 function changed(e: TarEntry, read: number): Error {
   return new Error(`${e.hostPath ?? e.name} changed while being archived (expected ${e.size} bytes, read ${read})`);
 }
 
-/** Stream a tar archive of the given entries, in the order given. Small entries are batched into larger chunks. */
+function grew(e: TarEntry): Error {
+  return new Error(`${e.hostPath ?? e.name} grew while being archived (expected ${e.size} bytes)`);
+}
+
+/**
+ * Stream a tar archive of the given entries, in the order given, in chunks
+ * of CHUNK bytes: headers, padding and the files' contents are written
+ * straight into the chunk (host files with synchronous reads, which for
+ * trees of small files are several times faster than the promise API, and
+ * need no buffer of their own and no copy). `stream` entries are passed
+ * through as they come.
+ */
 export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarEntry>, opts: { end?: boolean } = {}): AsyncIterable<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingSize = 0;
-  const push = (b: Buffer) => {
-    pending.push(b);
-    pendingSize += b.length;
+  let out = Buffer.allocUnsafe(CHUNK);
+  let pos = 0;
+  /** Chunks filled and not yet yielded. */
+  const ready: Buffer[] = [];
+  const full = () => {
+    ready.push(out);
+    out = Buffer.allocUnsafe(CHUNK);
+    pos = 0;
   };
-  const flush = (): Buffer => {
-    const out = Buffer.concat(pending, pendingSize);
-    pending = [];
-    pendingSize = 0;
-    return out;
+  const put = (b: Buffer) => {
+    for (let off = 0; off < b.length; ) {
+      const n = b.copy(out, pos, off);
+      pos += n;
+      off += n;
+      if (pos === out.length) full();
+    }
+  };
+  const zeros = (n: number) => {
+    while (n > 0) {
+      const k = Math.min(n, out.length - pos);
+      out.fill(0, pos, pos + k);
+      pos += k;
+      n -= k;
+      if (pos === out.length) full();
+    }
   };
   for await (const e of entries) {
-    push(entryHeader(e));
+    put(entryHeader(e));
     if (e.type === "file") {
-      const data = await smallData(e);
-      if (data) {
-        if (data.length !== e.size) throw changed(e, data.length);
-        push(data);
-        push(padding(e.size));
-      } else {
-        yield flush();
+      if (e.data) {
+        if (e.data.length !== e.size) throw changed(e, e.data.length);
+        put(e.data);
+      } else if (e.stream) {
+        yield* ready.splice(0);
+        if (pos > 0) {
+          const head = out.subarray(0, pos);
+          // Go on in the rest of this chunk unless that is too small to be worth a write of its own.
+          out = out.length - pos >= CHUNK / 16 ? out.subarray(pos) : Buffer.allocUnsafe(CHUNK);
+          pos = 0;
+          yield head;
+        }
         let written = 0;
-        for await (const chunk of entryData(e)) {
+        for await (const chunk of e.stream()) {
           written += chunk.length;
-          if (written > e.size) throw new Error(`${e.hostPath ?? e.name} grew while being archived (expected ${e.size} bytes)`);
+          if (written > e.size) throw grew(e);
           yield chunk;
         }
         if (written !== e.size) throw changed(e, written);
-        push(padding(e.size));
+      } else if (e.hostPath) {
+        // Read straight into the chunk; asking for one byte more than is left tells if the file grew.
+        const fd = openSync(e.hostPath, "r");
+        try {
+          let read = 0;
+          for (;;) {
+            const n = readSync(fd, out, pos, Math.min(e.size - read + 1, out.length - pos), null);
+            if (n === 0) break;
+            read += n;
+            if (read > e.size) throw grew(e);
+            pos += n;
+            if (pos === out.length) {
+              full();
+              yield* ready.splice(0);
+            }
+          }
+          if (read !== e.size) throw changed(e, read);
+        } finally {
+          closeSync(fd);
+        }
+      } else if (e.size > 0) {
+        throw new Error(`tar entry ${e.name} has size ${e.size} but no data`);
       }
+      zeros((BLOCK - (e.size % BLOCK)) % BLOCK);
     }
-    if (pendingSize >= SMALL_FILE) yield flush();
+    if (ready.length > 0) yield* ready.splice(0);
   }
-  if (opts.end !== false) push(END_OF_ARCHIVE);
-  if (pendingSize > 0) yield flush();
+  if (opts.end !== false) zeros(END_OF_ARCHIVE.length);
+  yield* ready.splice(0);
+  if (pos > 0) yield out.subarray(0, pos);
 }

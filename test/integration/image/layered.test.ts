@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { readFile, mkdir, writeFile, symlink, cp } from "node:fs/promises";
 import { join } from "node:path";
-import { buildLayeredImage, exportImage, loadImageArchive, streamLayeredImage } from "../../../src/image/index.js";
+import { createWriteStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { buildLayeredImage, exportImage, loadImageArchive, loadImageStream, streamLayeredImage } from "../../../src/image/index.js";
 import { readTarFile } from "../../../src/image/tar-reader.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
 
@@ -156,6 +158,32 @@ describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci"
     expect((await runIn("ndt-test/streamed:s1", undefined, cleanup)).output).toContain("hello from a layered image");
   });
 
+  it("streams the same bytes every time, layers first and manifest.json last, that skopeo reads", async () => {
+    const opts = { name: "ndt-test/streamed", contents: [rootfs, app], config: { Cmd: ["/bin/sh"] } };
+    const sums: string[] = [];
+    const file = (n: number) => join(work.path, `streamed-${n}.tar`);
+    for (const n of [1, 2]) {
+      const s = await streamLayeredImage(opts);
+      // the digests are found while the layers are written
+      expect(() => s.imageId).toThrow(/read to the end/);
+      await pipeline(s.stream, createWriteStream(file(n)));
+      expect((await s.done).imageId).toBe(s.imageId);
+      sums.push((await run("sha256sum", [file(n)])).stdout.split(" ")[0]!);
+    }
+    expect(sums[0]).toBe(sums[1]);
+    const built = await buildLayeredImage({ ...opts, out: join(work.path, "built.tar") });
+    const s = await streamLayeredImage(opts);
+    await pipeline(s.stream, createWriteStream(file(3)));
+    expect(s.imageId).toBe(built.imageId);
+    expect(s.imageTag).toBe(built.imageTag);
+    expect(s.diffIds).toEqual(built.diffIds);
+    const names = [];
+    for await (const e of readTarFile(file(1))) names.push(e.name);
+    expect(names).toEqual(["000/layer.tar", "001/layer.tar", "002/layer.tar", `${built.imageId.slice(7)}.json`, "manifest.json"]);
+    const sk = JSON.parse((await run("skopeo", ["inspect", `docker-archive:${file(1)}`])).stdout) as { Layers: string[] };
+    expect(sk.Layers).toEqual(built.diffIds);
+  });
+
   it("loadImageArchive loads an archive and reports the engine's error lines", async () => {
     const out = join(work.path, "for-load.tar.gz");
     await buildLayeredImage({ name: "ndt-test/loaded", tag: "l1", contents: [rootfs], out, compressor: "gz" });
@@ -194,6 +222,11 @@ describe.skipIf(!engine)("buildLayeredImage on top of fromImage", () => {
     const res = await runIn("ndt-test/from-top:t", undefined, cleanup);
     expect(res.output).toContain("on top");
     expect(res.output).toContain("base top");
+    // streamed, the base layers go through as they are (checked against their diff IDs)
+    const s = await streamLayeredImage({ name: "ndt-test/from-top", tag: "s", fromImage: base, contents: [app], config: { Env: ["B=top"], Cmd: ["/bin/sh", "-c", "cat /msg; echo $A $B"] } });
+    cleanup.images.add("ndt-test/from-top:s");
+    expect(await loadImageStream(docker, s.stream)).toEqual(["ndt-test/from-top:s"]);
+    expect(s.imageId).toBe(r.imageId);
     await expect(buildLayeredImage({ name: "ndt-test/from-top", fromImage: base, contents: [app], maxLayers: 3, out: join(work.path, "x.tar") }))
       .rejects.toThrow(/maxLayers 3 leaves no layer for the contents: fromImage has 2 layers/);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import * as tar from "tar";
-import { writeTar, type TarEntry } from "../../../src/image/tar-writer.js";
+import { tarSize, writeTar, type TarEntry } from "../../../src/image/tar-writer.js";
 import { readTarFile } from "../../../src/image/tar-reader.js";
 import { treeEntries } from "../../../src/image/fs-entries.js";
 import { measure, parseSha256, toNixBase32, fromNixBase32 } from "../../../src/image/digest.js";
@@ -63,6 +63,18 @@ describe("tar writer", () => {
     const a = await measure(writeTar(await treeEntries(join(dir, "one"), "", d)));
     const b = await measure(writeTar(await treeEntries(join(dir, "two"), "", d)));
     expect(a).toEqual(b);
+  });
+
+  it("knows the archive's size from the entries alone, pax records included", async () => {
+    const root = join(dir, "sized");
+    await makeTree(root);
+    await writeFile(join(root, "big"), Buffer.alloc(3 << 20, 7));
+    const entries: TarEntry[] = [
+      ...(await treeEntries(root, "", d)),
+      { name: "ids", type: "file", mode: 0o644, uid: 10_000_000, gid: 0, uname: "u".repeat(40), gname: "g", mtime: -5, size: 2, data: Buffer.from("hi") },
+      { name: "lnk", type: "symlink", mode: 0o777, uid: 0, gid: 0, uname: "u", gname: "g", mtime: 1, size: 0, linkname: "t".repeat(101) },
+    ];
+    for (const end of [true, false]) expect(tarSize(entries, { end })).toBe((await measure(writeTar(entries, { end }))).size);
   });
 
   it("uses pax records for big ids", async () => {
