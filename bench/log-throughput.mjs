@@ -154,6 +154,20 @@ export async function main() {
     }
     R.ours = { make: make.seconds, build: j.seconds, wall, bytes: scan.bytes, logSize: j.result.log_size, sha: scan.sha256, inLog: scan.headlines.length, plugin: plugin.length, events: j.events, firstDiff, hwmKb: j.vm_hwm_kb, rssMaxKb: j.rss_max_sampled_kb, samples: j.rss_samples };
     ws.downloadName = j.download_name;
+    if (j.result.output !== 'fifo') throw new Error(`expected the FIFO path on this local engine, the build took ${j.result.output}`);
+
+    // ---- ours again, forced onto the exec stream (the path remote engines and VMs take)
+    {
+      // A fresh build volume, so that this log must equal the same reference (the make counts its builds).
+      await dockerQuiet(['volume', 'rm', '-f', ws.ourVolume()]);
+      const hx = join(ws.dir, 'plugin-headlines-exec.txt');
+      const jx = await mixRunJson(ws, join(ROOT, 'bench/lib/mix_build_events.exs'), [], { BENCH_MAKE_ARGS: MAKE_ARG, BENCH_HEADLINES: hx, NERVES_DOCKER_TS_STEP_OUTPUT: 'exec' });
+      const mx = jx.result.steps.find((s) => s.name === 'make');
+      log(`ours (exec stream): make step ${f2(mx.seconds)} s; scanning build.log`);
+      const sx = await scanLog(jx.result.log_path);
+      const px = readFileSync(hx, 'utf8').split('\n').slice(0, -1);
+      R.oursExec = { make: mx.seconds, bytes: sx.bytes, sha: sx.sha256, inLog: sx.headlines.length, plugin: px.length, same: px.every((h, i) => h === sx.headlines[i]) && px.length === sx.headlines.length, hwmKb: jx.vm_hwm_kb, output: jx.result.output };
+    }
 
     // ---- reference log and floor: an already-running container, fresh volume, output redirected by the shell
     await dockerQuiet(['volume', 'create', '--name', volRef]);
@@ -214,7 +228,8 @@ export async function main() {
   out.push(
     table([
       ['method', 'seconds', 'MB/s', 'headlines shown / in log', 'peak RSS'],
-      ['ours: Mix plugin -> sidecar -> exec stream -> build.log', f2(o.make), f1(mbps(o.bytes, o.make)), `${o.plugin} / ${o.inLog}${allHeadlines ? ', in order' : `, FIRST DIFFERENCE at #${o.firstDiff}`}`, `${f1(rssMb)} MB (sidecar VmHWM)`],
+      ['ours: Mix plugin -> sidecar -> FIFO -> build.log', f2(o.make), f1(mbps(o.bytes, o.make)), `${o.plugin} / ${o.inLog}${allHeadlines ? ', in order' : `, FIRST DIFFERENCE at #${o.firstDiff}`}`, `${f1(rssMb)} MB (sidecar VmHWM)`],
+      [`ours, forced onto the exec stream (remote engines' path)`, f2(R.oursExec.make), f1(mbps(R.oursExec.bytes, R.oursExec.make)), `${R.oursExec.plugin} / ${R.oursExec.inLog}${R.oursExec.same ? ', in order' : ', DIFFERENT'}`, `${f1((R.oursExec.hwmKb * 1024) / 1e6)} MB (sidecar VmHWM)`],
       ['upstream: docker run -a stdout -a stderr | file (CLI)', f2(R.up.make), f1(mbps(R.up.bytes, R.up.make)), `${R.up.shown} / ${R.up.inLog} (chunk rule)`, ''],
       ['floor: make in a running container > file (bind mount)', f2(R.ref.make), f1(mbps(R.ref.bytes, R.ref.make)), '', ''],
       ['floor: make in a running container > /dev/null', f2(R.devnull.make), f1(mbps(o.bytes, R.devnull.make)), '', ''],
@@ -222,6 +237,8 @@ export async function main() {
   );
   out.push(`ours end to end: build ${f2(o.build)} s (sidecar start to reply), \`mix run\` wall ${f2(o.wall)} s; events reaching the plugin: ${JSON.stringify(o.events)}`);
   out.push(`sidecar memory: VmHWM ${o.hwmKb} kB, max sampled VmRSS ${o.rssMaxKb} kB (${o.samples} samples every 50 ms)`);
+  const exactExec = R.oursExec.sha === R.ref.sha && R.oursExec.bytes === R.ref.bytes;
+  out.push(`build.log byte-exact through the exec stream too: ${exactExec ? 'yes' : 'NO'} (output path reported: ${R.oursExec.output})`);
   out.push(`build.log byte-exact: ${exact ? 'yes' : 'NO'} (sha256 ${o.sha.slice(0, 16)}... ${o.bytes} bytes; reference ${R.ref.sha.slice(0, 16)}... ${R.ref.bytes} bytes)`);
   out.push(`targets: >= 200 MB/s: ${mbps(o.bytes, o.make) >= 200 ? 'met' : 'MISSED'}; RSS < 150 MB: ${rssMb < 150 ? 'met' : 'MISSED'}; all headlines in order: ${allHeadlines ? 'met' : 'MISSED'}; byte-exact: ${exact ? 'met' : 'MISSED'}`);
   out.push(left);
