@@ -96,7 +96,11 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
   const volume = volumeName(spec.app, id);
   const { engine, version } = await connectChecked();
-  const output = chooseOutputMode(engine, version);
+  let output = chooseOutputMode(engine, version);
+  if (spec.keep_container && output.mode === 'fifo') {
+    // A kept container must start again later: no mount of a directory that goes away with the job.
+    output = { mode: 'exec', why: 'keep_container: the kept container must not mount a temporary directory' };
+  }
   engineDebug(`step output through ${output.mode === 'fifo' ? 'a FIFO' : 'the exec stream'}: ${output.why}`);
   const lock = await acquireLock(spec.build_path, kind, (t) => reporter.warn(t));
   const unlock = ctx.cleanup.add('build lock', () => lock.release());
@@ -120,7 +124,11 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     ]);
     if (made.status === 'fulfilled') fifo = made.value; // removed in finally, also when the listing failed
     if (left.status === 'rejected') throw left.reason;
-    if (made.status === 'rejected') throw made.reason;
+    if (made.status === 'rejected') {
+      // A file system without FIFOs, say: the exec stream works everywhere.
+      reporter.warn(`${(made.reason as Error).message}; streaming step output through the engine instead`);
+      output = { mode: 'exec', why: 'no FIFO could be made in the build path' };
+    }
     open = await openJobContainer(kind, spec, { engine, reporter, log, ctx, volume, extraMounts: fifo ? [fifo.mount] : [] });
     const { job, image, layout } = open;
 

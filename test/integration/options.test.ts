@@ -18,8 +18,12 @@ describe('build runner options (real engine)', () => {
     const info = await docker.getContainer(res.container!).inspect();
     expect(info.State.Running).toBe(false);
     expect(info.Config.Labels[LABEL.keep]).toBe('true');
-    // The kept container holds the build tree: it can be started again to look around.
+    // The kept container holds the build tree: it can be started again to look around
+    // (so it mounts nothing temporary: its steps used the exec stream).
     expect(info.Mounts.some((m) => m.Name === res.volume)).toBe(true);
+    expect(res.output).toBe('exec');
+    await docker.getContainer(res.container!).start();
+    await docker.getContainer(res.container!).kill().catch(() => {});
     const again = await runJob('build', parseJobSpec(fx.ex.spec()), recorder(true));
     expect(again.volume).toBe(res.volume);
     // The kept one is still there (only leftovers of dead jobs are removed; clean would remove it),
@@ -33,6 +37,21 @@ describe('build runner options (real engine)', () => {
     expect(ids).toEqual([res.container]);
     await docker.getContainer(res.container!).remove({ force: true });
     expect(await noContainersSoon({ [LABEL.volume]: res.volume })).toEqual([]);
+  });
+
+  it('a build path where no FIFO can be made falls back to the exec stream with a warning', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // no mkfifo
+    try {
+      const ctx = recorder(true);
+      const res = await runJob('build', parseJobSpec(fx.ex.spec()), ctx);
+      fx.volumes.push(res.volume);
+      expect(res.output).toBe('exec');
+      expect(existsSync(res.path)).toBe(true);
+      expect((ctx.of('warn') as string[]).join('\n')).toMatch(/cannot create the step output FIFO.*streaming step output through the engine instead/);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 
   it('downloads_volume keeps downloads in a named volume; the artifact still reaches the download dir', async () => {
