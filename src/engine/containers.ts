@@ -24,6 +24,8 @@ export interface JobContainerSpec {
   /** Keep the container (stopped) after the job, for post-mortem debugging. */
   keep: boolean;
   name?: string | undefined;
+  /** PID 1 instead of KEEPER; it must also end when its stdin closes. */
+  entrypoint?: string[] | undefined;
 }
 
 // Reads stdin until EOF using only shell builtins: the container lives as long
@@ -35,6 +37,8 @@ export const KEEPER = ['/bin/sh', '-c', "trap 'exit 143' TERM INT HUP; while rea
 export interface JobContainer {
   container: Docker.Container;
   id: string;
+  /** Settles when the attach connection closes: the container ended, the engine went away, or release(). */
+  ended: Promise<void>;
   /** Ends the keeper: the container stops (and is removed unless kept). */
   release(): void;
 }
@@ -45,7 +49,7 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     container = await engine.docker.createContainer({
       name: spec.name,
       Image: spec.image,
-      Entrypoint: KEEPER,
+      Entrypoint: spec.entrypoint ?? KEEPER,
       Cmd: [],
       Env: spec.env,
       WorkingDir: spec.workingDir,
@@ -78,9 +82,15 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     await removeContainer(engine, container.id);
     throw new Error(`could not start the build container: ${engineMessage(err)}`);
   }
+  const attached = stdin;
+  const ended = new Promise<void>((resolve) => {
+    if (attached.destroyed) resolve();
+    attached.once('close', () => resolve());
+  });
   return {
     container,
     id: container.id,
+    ended,
     release: () => {
       stdin?.end();
       stdin?.destroy();

@@ -31,6 +31,8 @@ export interface OpenJobDeps {
   volume: string;
   /** Mounts beyond the layout's (the step output FIFO's directory). */
   extraMounts?: MountSpec[];
+  /** Called once the image and layout are known: PID 1 for the container instead of the plain keeper. */
+  entrypoint?: (image: ImageSummary, layout: Layout) => Promise<string[] | undefined>;
 }
 
 export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec: JobSpec, deps: OpenJobDeps): Promise<OpenJob> {
@@ -48,8 +50,10 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
   });
   await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app, [LABEL.buildPath]: spec.build_path }));
   const layout = computeLayout(spec, volume);
+  const entrypoint = await deps.entrypoint?.(image, layout);
   ctx.signal.throwIfAborted();
   const job = await startJobContainer(engine, {
+    entrypoint,
     image: spec.docker.tag,
     labels,
     env: layout.env,

@@ -19,7 +19,7 @@ import type { Layout } from './layout.js';
 import { checkHostInputs, connectChecked } from './preflight.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { VOLUME_RE, type JobSpec } from './spec.js';
-import { chooseOutputMode, FifoOutput, removeStaleFifoDirs } from './step-output.js';
+import { chooseOutputMode, FifoOutput, removeStaleFifoDirs, type PreparedSequence } from './step-output.js';
 import { engineDebug } from '../engine/connect.js';
 
 export type JobKind = 'build' | 'archive';
@@ -114,6 +114,8 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   }
   let open: OpenJob | null = null;
   let fifo: FifoOutput | null = null;
+  // Set inside openJobContainer's callback (hence an object: TypeScript would narrow a let to null).
+  const prepared: { sequence: PreparedSequence | null } = { sequence: null };
   let stepName = 'prepare';
   reporter.start();
   try {
@@ -129,16 +131,33 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       reporter.warn(`${(made.reason as Error).message}; streaming step output through the engine instead`);
       output = { mode: 'exec', why: 'no FIFO could be made in the build path' };
     }
-    open = await openJobContainer(kind, spec, { engine, reporter, log, ctx, volume, extraMounts: fifo ? [fifo.mount] : [] });
-    const { job, image, layout } = open;
-
     const file = `${spec.download_name}${spec.ext}`;
     const dest = join(spec.download_dir, file);
     const drop = fifo?.dropPath(file);
-    const plan = jobSteps(kind, spec, layout, image.entrypoint).map((step) =>
-      // On this kernel, make system also leaves a copy of the artifact for the host (no archive request).
-      drop && step.name === 'make system' ? { ...step, cmd: withArtifactDrop(step.cmd, `${layout.workingDir}/${file}`, drop.inContainer) } : step,
-    );
+    const planFor = (entrypoint: string[], layout: Layout): Step[] =>
+      jobSteps(kind, spec, layout, entrypoint).map((step) =>
+        // On this kernel, make system also leaves a copy of the artifact for the host (no archive request).
+        drop && step.name === 'make system' ? { ...step, cmd: withArtifactDrop(step.cmd, `${layout.workingDir}/${file}`, drop.inContainer) } : step,
+      );
+    let plan: Step[] = [];
+    open = await openJobContainer(kind, spec, {
+      engine,
+      reporter,
+      log,
+      ctx,
+      volume,
+      extraMounts: fifo ? [fifo.mount] : [],
+      entrypoint: async (image, layout) => {
+        plan = planFor(image.entrypoint, layout);
+        // All steps as the container's own work, no exec (the engine charges 50-100 ms per exec);
+        // the legacy chown step needs an env of its own, so legacy images keep one exec per step.
+        if (!fifo || plan.some((s) => s.env)) return undefined;
+        prepared.sequence = await fifo.prepareSequence(plan);
+        return prepared.sequence.entrypoint;
+      },
+    });
+    const { job, layout } = open;
+
     const beginStep = (step: Step) => {
       if (step.header) reporter.header(step.header);
       reporter.startStep(step.name);
@@ -147,21 +166,33 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     const steps: StepResult[] = [];
     let sink: Writable | null = null;
     try {
-      if (fifo && plan.every((s) => !s.env)) {
-        // All steps in one exec (the engine charges 50-100 ms per exec).
-        const seq = await fifo.runSequence(job.container, plan, layout.workingDir, {
-          start: (i) => {
-            beginStep(plan[i]!);
-            sink = log.sink();
-            return sink;
+      const sequence = prepared.sequence;
+      if (sequence) {
+        const seq = await sequence.run(
+          {
+            start: (i) => {
+              beginStep(plan[i]!);
+              sink = log.sink();
+              return sink;
+            },
+            end: () => finishSink(sink),
+            warn: (t) => reporter.warn(t),
           },
-          end: () => finishSink(sink),
-          warn: (t) => reporter.warn(t),
-        });
+          job.ended,
+        );
         seq.results.forEach((r, i) => steps.push({ name: plan[i]!.name, ...r }));
-        // A step that did not finish: the exec ended early (container stopped or removed).
+        // A step that did not finish: the container (or the driver) ended early.
         if (steps.length < plan.length && !steps.some((s) => s.status !== 0)) {
-          steps.push({ name: plan[steps.length]!.name, seconds: 0, status: seq.exitCode || 1 });
+          const name = plan[steps.length]!.name;
+          stepName = name;
+          if (!ctx.signal.aborted) {
+            await containerGone(engine, job.id, name, kind, volume, 5000);
+            throw new OpError(
+              'step_driver_lost',
+              `The runner lost track of the "${name}" step: the process that runs the steps in the build container ended (killed from outside?).`,
+              `Rerun the ${kind}; the build volume ${volume} is kept, so it resumes. NERVES_DOCKER_TS_STEP_OUTPUT=exec runs each step as an exec instead.`,
+            );
+          }
         }
       } else {
         for (const step of plan) {
@@ -186,7 +217,8 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     const failed = steps.find((s) => s.status !== 0);
     if (failed) {
       stepName = failed.name;
-      await containerGone(engine, job.id, failed.name, kind, volume);
+      // A step killed by a signal is often the container being stopped: give the engine a moment to say so.
+      await containerGone(engine, job.id, failed.name, kind, volume, failed.status >= 128 ? 3000 : 0);
       await failStep(failed.name, failed.status, log);
     }
 
@@ -233,6 +265,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     reporter.stop();
     await log.close();
     await open?.close();
+    prepared.sequence?.dispose();
     await fifo?.remove();
     unlock();
     await lock.release();
@@ -262,13 +295,22 @@ async function removeLeftovers(engine: Engine, volume: string, reporter: Reporte
 
 /**
  * A step that failed because its container went away (the engine stopped,
- * or someone removed it) is reported as that, not as a build failure.
+ * or someone removed it) is reported as that, not as a build failure;
+ * `waitMs`: how long a container that still runs may take to stop.
  */
-async function containerGone(engine: Engine, id: string, step: string, kind: JobKind, volume: string): Promise<void> {
-  const running = await engine.docker
-    .getContainer(id)
-    .inspect()
-    .then((i) => i.State.Running, () => false);
+async function containerGone(engine: Engine, id: string, step: string, kind: JobKind, volume: string, waitMs = 0): Promise<void> {
+  const isRunning = () =>
+    engine.docker
+      .getContainer(id)
+      .inspect()
+      .then((i) => i.State.Running, () => false);
+  // An engine that is shutting down still answers for a moment, with the container still "running".
+  const deadline = Date.now() + waitMs;
+  let running = await isRunning();
+  while (running && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    running = await isRunning();
+  }
   if (running) return;
   const engineUp = await pingEngine(engine, 3000).then(
     () => true,

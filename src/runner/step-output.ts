@@ -150,99 +150,133 @@ export class FifoOutput {
   }
 
   /**
-   * Runs steps one after another in ONE exec (each exec costs the engine
-   * 50-100 ms): a POSIX sh driver gives each step its FIFO and token and
-   * prints "NDT-STEP <index> <status>" on its own stdout when the step ends,
-   * stopping at the first failure. Output reaches `sink` step by step, in
-   * order. Returns the steps that ran with their status (the last one is
-   * the failure, if any); fewer than asked when the exec ended early (the
-   * container stopped), with `exitCode` the exec's.
+   * Prepares steps to run one after another as the build container's own
+   * work, with no exec at all (each exec costs the engine 50-100 ms): the
+   * returned entrypoint is the keeper (PID 1, alive while the sidecar's
+   * attach lasts) with a POSIX sh driver in the background, which gives
+   * each step its FIFO and token and writes "NDT-STEP <index> <status>" to
+   * a control FIFO when the step ends, stopping at the first failure. Every
+   * FIFO has its reader open before the container starts.
    */
-  async runSequence(container: Docker.Container, steps: SequenceStep[], workingDir: string, hooks: SequenceHooks): Promise<SequenceResult> {
+  async prepareSequence(steps: SequenceStep[]): Promise<PreparedSequence> {
     const names: string[] = [];
-    for (let i = 0; i < steps.length; i++) names.push(this.ready.shift() ?? (await makeFifos(this.dir, 1))[0]!);
+    for (let i = 0; i <= steps.length; i++) names.push(this.ready.shift() ?? (await makeFifos(this.dir, 1))[0]!);
+    const ctlName = names.pop()!;
     const tokens = steps.map(() => `NDT${randomBytes(8).toString('hex')}`);
-    const argv: string[] = [];
+    const argv: string[] = [`${FIFO_DIR_IN_CONTAINER}/${ctlName}`];
     steps.forEach((st, i) => argv.push(`${FIFO_DIR_IN_CONTAINER}/${names[i]}`, tokens[i]!, String(st.cmd.length), ...st.cmd));
-    const opened = names.map((name, i) => {
+    const openPair = (name: string) => {
       const path = join(this.dir, name);
       const rfd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      // Our write end keeps EOF away until the container has opened the FIFO.
       const wfd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
-      // Not flowing until its turn: a later step's output waits in its FIFO.
       const sock = new Socket({ fd: rfd, readable: true, writable: false });
       sock.pause();
-      return { wfd: wfd as number | null, reader: new FifoReader(sock, NOWHERE, Buffer.from(tokens[i]!)) };
+      return { wfd: wfd as number | null, sock };
+    };
+    // Not flowing until its turn: a later step's output waits in its FIFO.
+    const opened = names.map((name, i) => {
+      const { wfd, sock } = openPair(name);
+      return { wfd, reader: new FifoReader(sock, NOWHERE, Buffer.from(tokens[i]!)) };
     });
-    const ended = new Map<number, number>();
-    let notify: (() => void) | null = null;
-    let sink: Writable | null = null;
-    const strays: Buffer[] = [];
-    const control = new ControlLines((line) => (sink ? sink.write(line) : strays.push(line)), (index, status) => {
-      ended.set(index, status);
-      notify?.();
-    });
-    let execDone = false;
-    let execError: unknown = null;
-    let exitCode: number | null = null;
-    const exec = runExec(container, { cmd: [...SEQUENCE_DRIVER, ...argv], workingDir }, control)
-      .then(
-        (code) => (exitCode = code),
-        (err: unknown) => (execError = err),
-      )
-      .finally(() => {
-        execDone = true;
-        notify?.();
-      });
-    const results: SequenceStepResult[] = [];
-    try {
-      for (let i = 0; i < steps.length; i++) {
-        sink = hooks.start(i);
-        for (const line of strays.splice(0)) sink.write(line);
-        const t0 = Date.now();
-        const { reader } = opened[i]!;
-        reader.resume(sink);
-        const tokenTimer = reader.tokenTimeout(TOKEN_TIMEOUT_MS);
-        tokenTimer.catch(() => {});
-        while (!ended.has(i) && !execDone) {
-          await Promise.race([new Promise<void>((r) => (notify = r)), tokenTimer]);
-          notify = null;
-        }
-        closeFd(opened[i]!);
-        const eof = await reader.drained(LINGER_MS);
-        if (!ended.has(i)) break; // the exec ended without finishing this step
-        if (!reader.sawToken) {
-          throw new OpError(
-            'step_output',
-            `The step "${steps[i]!.cmd.join(' ')}" could not write into the runner's output FIFO (it exited with status ${ended.get(i)}).`,
-            `Set ${OUTPUT_ENV}=exec to stream step output through the engine instead.`,
-          );
-        }
-        if (!eof) hooks.warn('a process started by the step still holds its output open; what it writes from now on is not in the log');
-        const status = ended.get(i)!;
-        results.push({ status, seconds: (Date.now() - t0) / 1000 });
-        if (status !== 0) break;
-        if (i < steps.length - 1) {
-          await hooks.end(i);
-          sink = null;
-        }
-      }
-      await exec;
-      control.flush();
-      if (sink) for (const line of strays.splice(0)) sink.write(line);
-      const failed = results.some((r) => r.status !== 0);
-      if (execError && !failed && results.length < steps.length) throw execError;
-      return { results, exitCode };
-    } finally {
-      for (const o of opened) {
-        closeFd(o);
-        o.reader.destroy();
-      }
-    }
+    const ctl = openPair(ctlName);
+    const dispose = () => {
+      for (const o of [...opened, ctl]) closeFd(o);
+      for (const o of opened) o.reader.destroy();
+      ctl.sock.destroy();
+    };
+    return {
+      entrypoint: [...KEEPER_WITH_DRIVER, ...argv],
+      run: (hooks, containerEnded) => runPrepared(steps, opened, ctl, hooks, containerEnded),
+      dispose,
+    };
   }
 
   async remove(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Reads a prepared sequence's control FIFO and its steps' FIFOs, step by step (see prepareSequence). */
+async function runPrepared(
+  steps: SequenceStep[],
+  opened: Array<{ wfd: number | null; reader: FifoReader }>,
+  ctl: { wfd: number | null; sock: Socket },
+  hooks: SequenceHooks,
+  containerEnded: Promise<unknown>,
+): Promise<SequenceResult> {
+  const ended = new Map<number, number>();
+  let notify: (() => void) | null = null;
+  let sink: Writable | null = null;
+  const strays: Buffer[] = [];
+  let driverDone = false;
+  const done = () => {
+    driverDone = true;
+    notify?.();
+  };
+  const control = new ControlLines(
+    (line) => (sink ? sink.write(line) : strays.push(line)),
+    (index, status) => {
+      ended.set(index, status);
+      notify?.();
+    },
+    // The driver has the control FIFO open: from now on, its EOF means the driver is gone.
+    () => closeFd(ctl),
+  );
+  ctl.sock.on('data', (chunk: Buffer) => control.write(chunk));
+  ctl.sock.on('end', done);
+  ctl.sock.on('error', done);
+  ctl.sock.resume();
+  void containerEnded.then(done, done);
+  const results: SequenceStepResult[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    sink = hooks.start(i);
+    for (const line of strays.splice(0)) sink.write(line);
+    const t0 = Date.now();
+    const { reader } = opened[i]!;
+    reader.resume(sink);
+    const tokenTimer = reader.tokenTimeout(TOKEN_TIMEOUT_MS);
+    tokenTimer.catch(() => {});
+    while (!ended.has(i) && !driverDone) {
+      await Promise.race([new Promise<void>((r) => (notify = r)), tokenTimer]);
+      notify = null;
+    }
+    closeFd(opened[i]!);
+    const eof = await reader.drained(LINGER_MS);
+    if (!ended.has(i)) break; // the driver or the container ended without finishing this step
+    if (!reader.sawToken) {
+      throw new OpError(
+        'step_output',
+        `The step "${steps[i]!.cmd.join(' ')}" could not write into the runner's output FIFO (it exited with status ${ended.get(i)}).`,
+        `Set ${OUTPUT_ENV}=exec to stream step output through the engine instead.`,
+      );
+    }
+    if (!eof) hooks.warn('a process started by the step still holds its output open; what it writes from now on is not in the log');
+    const status = ended.get(i)!;
+    results.push({ status, seconds: (Date.now() - t0) / 1000 });
+    if (status !== 0) break;
+    if (i < steps.length - 1) {
+      await hooks.end(i);
+      sink = null;
+    }
+  }
+  control.flush();
+  if (sink) for (const line of strays.splice(0)) sink.write(line);
+  return { results };
+}
+
+export interface PreparedSequence {
+  /** The build container's entrypoint: the keeper, with the steps' driver in the background. */
+  entrypoint: string[];
+  /**
+   * Follows the steps once the container runs: output reaches the hooks'
+   * sinks step by step, in order. Returns the steps that ran with their
+   * status (the last one is the failure, if any); fewer than asked when the
+   * container (`containerEnded`) or the driver ended early.
+   */
+  run(hooks: SequenceHooks, containerEnded: Promise<unknown>): Promise<SequenceResult>;
+  /** Closes every FIFO end this side holds (after run, or when the container never started). */
+  dispose(): void;
 }
 
 export interface SequenceStep {
@@ -256,8 +290,6 @@ export interface SequenceStepResult {
 
 export interface SequenceResult {
   results: SequenceStepResult[];
-  /** The driver's exit status; null when the exec stream broke. */
-  exitCode: number | null;
 }
 
 export interface SequenceHooks {
@@ -272,29 +304,39 @@ export interface SequenceHooks {
 const NOWHERE = new Writable({ write: (_c, _e, done) => done() });
 
 /**
- * The driver: arguments are, per step, its FIFO, its token, its argc and
- * its argv. Only "${k}" references are ever eval'd, never argument text.
+ * PID 1 of a sequence's container: the keeper (reads stdin until the
+ * sidecar's attach closes, then exits, which ends every process in the
+ * container; SIGTERM ends it at once) with the driver in the background.
+ * Arguments: the control FIFO, then per step its FIFO, its token, its argc
+ * and its argv. Only "${k}" references are ever eval'd, never argument text.
  */
-const SEQUENCE_DRIVER = [
+const KEEPER_WITH_DRIVER = [
   '/bin/sh',
   '-c',
   [
-    'exec 2>&1',
-    'i=0',
-    'while [ "$#" -gt 0 ]; do',
-    '  f=$1 t=$2 n=$3',
-    '  shift 3',
-    '  refs= k=1',
-    '  while [ "$k" -le "$n" ]; do refs="$refs \\"\\${$k}\\""; k=$((k + 1)); done',
-    '  (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; exec "$@")',
-    '  s=$?',
-    `  printf 'NDT-STEP %s %s\\n' "$i" "$s"`,
-    '  [ "$s" -eq 0 ] || exit "$s"',
-    '  shift "$n"',
-    '  i=$((i + 1))',
-    'done',
+    "trap 'exit 143' TERM INT HUP",
+    'ctl=$1',
+    'shift',
+    '(',
+    '  exec >"$ctl" 2>&1 </dev/null',
+    "  printf 'NDT-START\\n'",
+    '  i=0',
+    '  while [ "$#" -gt 0 ]; do',
+    '    f=$1 t=$2 n=$3',
+    '    shift 3',
+    '    refs= k=1',
+    '    while [ "$k" -le "$n" ]; do refs="$refs \\"\\${$k}\\""; k=$((k + 1)); done',
+    '    (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; exec "$@")',
+    '    s=$?',
+    `    printf 'NDT-STEP %s %s\\n' "$i" "$s"`,
+    '    [ "$s" -eq 0 ] || exit "$s"',
+    '    shift "$n"',
+    '    i=$((i + 1))',
+    '  done',
+    ') &',
+    'while read -r _; do :; done',
   ].join('\n'),
-  'ndt-steps',
+  'ndt-keeper',
 ];
 
 function closeFd(o: { wfd: number | null }): void {
@@ -302,13 +344,14 @@ function closeFd(o: { wfd: number | null }): void {
   o.wfd = null;
 }
 
-/** The driver's stdout: its NDT-STEP lines are reported, anything else (shell errors) goes to the log. */
+/** The driver's control FIFO: its NDT-START and NDT-STEP lines are reported, anything else (shell errors) goes to the log. */
 class ControlLines extends Writable {
   private partial = '';
 
   constructor(
     private readonly log: (line: Buffer) => void,
     private readonly onStep: (index: number, status: number) => void,
+    private readonly onStart: () => void,
   ) {
     super();
   }
@@ -323,6 +366,7 @@ class ControlLines extends Writable {
   private line(line: string): void {
     const m = /^NDT-STEP (\d+) (\d+)$/.exec(line);
     if (m) this.onStep(Number(m[1]), Number(m[2]));
+    else if (line === 'NDT-START') this.onStart();
     else this.log(Buffer.from(`${line}\n`, 'latin1'));
   }
 

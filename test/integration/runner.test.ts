@@ -236,3 +236,27 @@ describe('bad input and missing pieces: one clear error, nothing left behind', (
     expect(ctx.of('warn').join('\n')).toMatch(/\.docker_id held nothing; making a new one/);
   });
 });
+
+describe('a build container removed from outside during a step', () => {
+  const fx = useExample('ndt-removed-');
+
+  it('fails within seconds as container_stopped, naming the step; no artifact, the volume kept', async () => {
+    const ctx = recorder(true);
+    const running = runJob('build', parseJobSpec(fx.ex.spec({ make_args: ['SLEEP=60'] })), ctx).catch((e: unknown) => e);
+    while (!(ctx.of('headline') as string[]).some((h) => h.includes('Sleeping'))) await new Promise((r) => setTimeout(r, 50));
+    const pkgLabel = { [LABEL.package]: 'example_system' };
+    const mine = (await containersOf(pkgLabel)).filter((c) => c.Labels?.[LABEL.ownerPid] === String(process.pid));
+    expect(mine).toHaveLength(1);
+    const t0 = Date.now();
+    await docker.getContainer(mine[0]!.Id).remove({ force: true });
+    const err = await running;
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(err).toBeInstanceOf(OpError);
+    expect((err as OpError).code).toBe('container_stopped');
+    expect((err as OpError).message).toMatch(/"make" step/);
+    const volume = (err as OpError).hint!.match(/example_system-\S+/)![0].replace(/[,.]$/, '');
+    fx.volumes.push(volume);
+    expect(await docker.getVolume(volume).inspect()).toBeTruthy();
+    expect(readdirSync(fx.ex.dl).filter((f) => f.endsWith('.tar.gz'))).toEqual([]);
+  }, 60_000);
+});
