@@ -103,6 +103,9 @@ async function fetchBlob(client: RegistryClient, d: Descriptor, dest: string): P
   if (d.size !== undefined && d.size !== count.n) throw new Error(`blob ${d.digest}: expected ${d.size} bytes, got ${count.n}`);
 }
 
+/** Output chunk size of the gunzip stream. */
+const GUNZIP_CHUNK = 1 << 20;
+
 /**
  * Fetches one layer and writes it uncompressed, in one pass: the response is
  * hashed as it arrives (the blob digest and size), gunzipped when it is
@@ -119,7 +122,9 @@ async function fetchLayer(client: RegistryClient, d: Descriptor, diffId: string,
   // "tar"); a wrong media type fails the diff_id check below.
   const gzip = !/tar$/.test(mt);
   if (gzip) {
-    await pipeline(res.body, hashingTap(blobHash, count), createGunzip(), hashingTap(diffHash, { n: 0 }), createWriteStream(dest));
+    // zlib's default 16 KiB output chunks cost one thread-pool round trip, one callback and
+    // one file write each (11,000 for 175 MB); 1 MiB chunks took the download phase from 1.5 to 1.0 s.
+    await pipeline(res.body, hashingTap(blobHash, count), createGunzip({ chunkSize: GUNZIP_CHUNK }), hashingTap(diffHash, { n: 0 }), createWriteStream(dest));
   } else {
     await pipeline(res.body, hashingTap(blobHash, count), hashingTap(diffHash, { n: 0 }), createWriteStream(dest));
   }
