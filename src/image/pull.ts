@@ -220,8 +220,8 @@ function deferred<T>(): Deferred<T> {
 }
 
 /**
- * Fetches the layers, `limit` at a time, each into its own file, while the
- * archive is written: every layer is appended as soon as it and the layers
+ * Fetches the layers, `limit` at a time and the biggest first, each into its
+ * own file, while the archive is written: every layer is appended as soon as it and the layers
  * before it are done, then its file is removed. The first failure aborts the
  * transfers under way and is thrown once they have stopped.
  */
@@ -243,10 +243,13 @@ async function fetchLayersIntoArchive(
     abort.abort(err);
     for (const r of ready) r.reject(err);
   };
+  // Biggest first (by compressed size), so that no big layer starts last and runs alone at the
+  // end; the archive still takes them in the manifest's order.
+  const order = layers.map((_d, i) => i).sort((a, b) => (layers[b]!.size ?? 0) - (layers[a]!.size ?? 0) || a - b);
   let next = 0;
   const worker = async () => {
     while (next < layers.length && !failure) {
-      const i = next++;
+      const i = order[next++]!;
       const file = join(tmp, `layer-${i}.tar`);
       try {
         ready[i]!.resolve({ file, size: await fetchLayer(client, layers[i]!, diffIds[i]!, file, abort.signal) });
