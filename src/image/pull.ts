@@ -3,6 +3,10 @@
 // against their digests, layers also against the config's diff_ids, and the
 // archive against `sha256` when given (printed nix-prefetch-docker style when
 // not). Any failure leaves nothing behind.
+//
+// One pass: each layer is fetched, hashed, gunzipped and hashed again into a
+// temporary file, four at a time; the archive is written meanwhile, each
+// layer appended (and its file removed) once it and those before it are done.
 import { createWriteStream } from "node:fs";
 import { mkdtemp, open, rename, rm, rmdir, stat, mkdir, readFile, type FileHandle } from "node:fs/promises";
 import { createHash, type Hash } from "node:crypto";
@@ -221,9 +225,10 @@ function deferred<T>(): Deferred<T> {
 
 /**
  * Fetches the layers, `limit` at a time and the biggest first, each into its
- * own file, while the archive is written: every layer is appended as soon as it and the layers
- * before it are done, then its file is removed. The first failure aborts the
- * transfers under way and is thrown once they have stopped.
+ * own file, while the archive is written: every layer is appended as soon as
+ * it and the layers before it are done, then its file is removed. The first
+ * failure aborts the transfers under way and is thrown once they have
+ * stopped.
  */
 async function fetchLayersIntoArchive(
   client: RegistryClient,
