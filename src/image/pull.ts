@@ -203,8 +203,8 @@ class ArchiveFile {
   }
 }
 
-/** Read and write size when copying a layer file into the archive. */
-const COPY_BLOCK = 4 << 20;
+/** Read and write size when copying a layer file into the archive (4 MiB was no faster, and 6 MB bigger). */
+const COPY_BLOCK = 1 << 20;
 
 interface Deferred<T> {
   promise: Promise<T>;
