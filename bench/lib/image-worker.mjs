@@ -14,8 +14,11 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(import.meta.dirname, '../..');
 const job = JSON.parse(process.argv[2]);
 const t0 = performance.now();
-const image = await import(join(ROOT, 'dist/image/index.js'));
-const { defaultEngine } = await import(join(ROOT, 'dist/image/engine.js'));
+// What a fresh process doing this op loads: a pull needs pull.js alone (as
+// `nerves-docker image pull-image` does), not the builders nor the engine
+// client (dockerode and its grpc/ssh dependencies).
+const image = job.op === 'pull' ? await import(join(ROOT, 'dist/image/pull.js')) : await import(join(ROOT, 'dist/image/index.js'));
+const { defaultEngine } = job.op === 'pull' ? {} : await import(join(ROOT, 'dist/image/engine.js'));
 const tImport = performance.now();
 const phases = {};
 const mark = (name, since) => {

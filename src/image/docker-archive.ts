@@ -38,31 +38,51 @@ export async function* verifiedLayer(layer: MeasuredLayer): AsyncIterable<Buffer
   }
 }
 
-export function dockerManifest(parts: ImageParts): Buffer {
+/** manifest.json of a docker-archive. */
+export function dockerManifestOf(configDigest: string, repoTags: string[], diffIds: string[]): Buffer {
   const manifest = [
     {
-      Config: `${hexOf(parts.configDigest)}.json`,
-      RepoTags: parts.repoTags,
-      Layers: parts.layers.map((l) => `${hexOf(l.diffId)}/layer.tar`),
+      Config: `${hexOf(configDigest)}.json`,
+      RepoTags: repoTags,
+      Layers: diffIds.map(layerPath),
     },
   ];
   return Buffer.from(JSON.stringify(manifest, null, 2) + "\n", "utf8");
 }
 
+export function dockerManifest(parts: ImageParts): Buffer {
+  return dockerManifestOf(parts.configDigest, parts.repoTags, parts.layers.map((l) => l.diffId));
+}
+
+/** Where a layer goes in a docker-archive. */
+export function layerPath(diffId: string): string {
+  return `${hexOf(diffId)}/layer.tar`;
+}
+
+/** A file entry of a docker-archive (mode 0644, owned by root). */
+export function archiveFile(name: string, size: number, mtime: number, extra: Partial<TarEntry> = {}): TarEntry {
+  return { name, type: "file", mode: 0o644, size, mtime, ...ROOT_OWNER, ...extra };
+}
+
+/**
+ * The entries after the layers: the config, then manifest.json. The layers
+ * come first, in the manifest's order, each diff_id once.
+ */
+export function* dockerArchiveTail(parts: Omit<ImageParts, "layers">, diffIds: string[]): Iterable<TarEntry> {
+  yield archiveFile(`${hexOf(parts.configDigest)}.json`, parts.configJson.length, parts.mtime, { data: parts.configJson });
+  const manifest = dockerManifestOf(parts.configDigest, parts.repoTags, diffIds);
+  yield archiveFile("manifest.json", manifest.length, parts.mtime, { data: manifest });
+}
+
 export function dockerArchiveStream(parts: ImageParts): AsyncIterable<Buffer> {
-  const file = (name: string, size: number, extra: Partial<TarEntry>): TarEntry => ({
-    name, type: "file", mode: 0o644, size, mtime: parts.mtime, ...ROOT_OWNER, ...extra,
-  });
   function* entries(): Iterable<TarEntry> {
     const seen = new Set<string>();
     for (const layer of parts.layers) {
       if (seen.has(layer.diffId)) continue;
       seen.add(layer.diffId);
-      yield file(`${hexOf(layer.diffId)}/layer.tar`, layer.size, { stream: () => verifiedLayer(layer) });
+      yield archiveFile(layerPath(layer.diffId), layer.size, parts.mtime, { stream: () => verifiedLayer(layer) });
     }
-    yield file(`${hexOf(parts.configDigest)}.json`, parts.configJson.length, { data: parts.configJson });
-    const manifest = dockerManifest(parts);
-    yield file("manifest.json", manifest.length, { data: manifest });
+    yield* dockerArchiveTail(parts, parts.layers.map((l) => l.diffId));
   }
   return writeTar(entries());
 }
