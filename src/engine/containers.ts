@@ -1,7 +1,8 @@
 // Job containers: one long-lived container per job whose PID 1 is a keeper
 // that exits when the sidecar's attach connection closes (a dead-man switch:
-// a killed sidecar cannot leave a running container behind), with the steps
-// run as execs inside it.
+// a killed sidecar cannot leave a running container behind). The steps run
+// as execs inside it, or, on an engine on this kernel, in the background of
+// PID 1 itself (see src/runner/step-output.ts).
 import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import type { Engine } from './connect.js';

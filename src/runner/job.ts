@@ -1,6 +1,7 @@
 // A build or archive job: preflight, image, volume, one container, the steps
-// as execs inside it, the artifact copied out atomically, and nothing left
-// running afterwards whatever happens.
+// inside it (as the container's own work with FIFO output on an engine on
+// this kernel, as execs otherwise), the artifact copied out atomically, and
+// nothing left running afterwards whatever happens.
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Engine } from '../engine/connect.js';
