@@ -1,0 +1,215 @@
+// Steps as the build container's own work (no exec: each costs the engine
+// 50-100 ms). PID 1 is the keeper with a POSIX sh driver in the background;
+// the driver runs the steps one after another, each with its output on a
+// FIFO of its own, and reports on a control FIFO; the runner reads each
+// step's FIFO to EOF before the next, so the log keeps step order.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { OpError } from '../sidecar/context.js';
+import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, NOWHERE, openFifo, TOKEN_TIMEOUT_MS } from './fifo-reader.js';
+import type { FifoOutput } from './step-output.js';
+
+export interface PreparedSequence {
+  /** The build container's entrypoint: the keeper, with the steps' driver in the background. */
+  entrypoint: string[];
+  /**
+   * Follows the steps once the container runs: output reaches the hooks'
+   * sinks step by step, in order. Returns the steps that ran with their
+   * status (the last one is the failure, if any); fewer than asked when the
+   * container (`containerEnded`) or the driver ended early.
+   */
+  run(hooks: SequenceHooks, containerEnded: Promise<unknown>): Promise<SequenceResult>;
+  /** Closes every FIFO end this side holds (after run, or when the container never started). */
+  dispose(): void;
+}
+
+export interface SequenceStep {
+  cmd: string[];
+}
+
+export interface SequenceStepResult {
+  status: number;
+  seconds: number;
+}
+
+export interface SequenceResult {
+  results: SequenceStepResult[];
+}
+
+export interface SequenceHooks {
+  /** Step `index` is about to run (its output is next in the log): the sink for its output. */
+  start(index: number): Writable;
+  /** Step `index` is done and another follows: end its sink and wait until it is written. */
+  end(index: number): Promise<void>;
+  warn(text: string): void;
+}
+
+/**
+ * Prepares steps to run one after another as the build container's own
+ * work, with no exec at all (each exec costs the engine 50-100 ms): the
+ * returned entrypoint is the keeper (PID 1, alive while the sidecar's
+ * attach lasts) with a POSIX sh driver in the background, which gives
+ * each step its FIFO and token and writes "NDT-STEP <index> <status>" to
+ * a control FIFO when the step ends, stopping at the first failure. Every
+ * FIFO has its reader open before the container starts.
+ */
+export async function prepareSequence(fifo: FifoOutput, steps: SequenceStep[]): Promise<PreparedSequence> {
+  const fifos = await fifo.takeFifos(steps.length + 1);
+  const ctlFifo = fifos.pop()!;
+  const tokens = steps.map(() => `NDT${randomBytes(8).toString('hex')}`);
+  const argv: string[] = [ctlFifo.inContainer];
+  steps.forEach((st, i) => argv.push(fifos[i]!.inContainer, tokens[i]!, String(st.cmd.length), ...st.cmd));
+  // Not flowing until its turn: a later step's output waits in its FIFO.
+  const opened = fifos.map((f, i) => {
+    const { wfd, sock } = openFifo(f.onHost);
+    return { wfd, reader: new FifoReader(sock, NOWHERE, Buffer.from(tokens[i]!)) };
+  });
+  const ctl = openFifo(ctlFifo.onHost);
+  const dispose = () => {
+    for (const o of [...opened, ctl]) closeWriteEnd(o);
+    for (const o of opened) o.reader.destroy();
+    ctl.sock.destroy();
+  };
+  return {
+    entrypoint: [...KEEPER_WITH_DRIVER, ...argv],
+    run: (hooks, containerEnded) => runPrepared(steps, opened, ctl, hooks, containerEnded),
+    dispose,
+  };
+}
+
+/** Reads a prepared sequence's control FIFO and its steps' FIFOs, step by step (see prepareSequence). */
+async function runPrepared(
+  steps: SequenceStep[],
+  opened: Array<{ wfd: number | null; reader: FifoReader }>,
+  ctl: { wfd: number | null; sock: Socket },
+  hooks: SequenceHooks,
+  containerEnded: Promise<unknown>,
+): Promise<SequenceResult> {
+  const ended = new Map<number, number>();
+  let notify: (() => void) | null = null;
+  let sink: Writable | null = null;
+  const strays: Buffer[] = [];
+  let driverDone = false;
+  const done = () => {
+    driverDone = true;
+    notify?.();
+  };
+  const control = new ControlLines(
+    (line) => (sink ? sink.write(line) : strays.push(line)),
+    (index, status) => {
+      ended.set(index, status);
+      notify?.();
+    },
+    // The driver has the control FIFO open: from now on, its EOF means the driver is gone.
+    () => closeWriteEnd(ctl),
+  );
+  ctl.sock.on('data', (chunk: Buffer) => control.write(chunk));
+  ctl.sock.on('end', done);
+  ctl.sock.on('error', done);
+  ctl.sock.resume();
+  void containerEnded.then(done, done);
+  const results: SequenceStepResult[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    sink = hooks.start(i);
+    for (const line of strays.splice(0)) sink.write(line);
+    const t0 = Date.now();
+    const { reader } = opened[i]!;
+    reader.resume(sink);
+    const tokenTimer = reader.tokenTimeout(TOKEN_TIMEOUT_MS);
+    tokenTimer.catch(() => {});
+    while (!ended.has(i) && !driverDone) {
+      await Promise.race([new Promise<void>((r) => (notify = r)), tokenTimer]);
+      notify = null;
+    }
+    closeWriteEnd(opened[i]!);
+    const eof = await reader.drained(LINGER_MS);
+    if (!ended.has(i)) break; // the driver or the container ended without finishing this step
+    if (!reader.sawToken) {
+      throw new OpError(
+        'step_output',
+        `The step "${steps[i]!.cmd.join(' ')}" could not write into the runner's output FIFO (it exited with status ${ended.get(i)}).`,
+        EXEC_HINT,
+      );
+    }
+    if (!eof) hooks.warn('a process started by the step still holds its output open; what it writes from now on is not in the log');
+    const status = ended.get(i)!;
+    results.push({ status, seconds: (Date.now() - t0) / 1000 });
+    if (status !== 0) break;
+    if (i < steps.length - 1) {
+      await hooks.end(i);
+      sink = null;
+    }
+  }
+  control.flush();
+  if (sink) for (const line of strays.splice(0)) sink.write(line);
+  return { results };
+}
+
+/**
+ * PID 1 of a sequence's container: the keeper (reads stdin until the
+ * sidecar's attach closes, then exits, which ends every process in the
+ * container; SIGTERM ends it at once) with the driver in the background.
+ * Arguments: the control FIFO, then per step its FIFO, its token, its argc
+ * and its argv. Only "${k}" references are ever eval'd, never argument text.
+ */
+const KEEPER_WITH_DRIVER = [
+  '/bin/sh',
+  '-c',
+  [
+    "trap 'exit 143' TERM INT HUP",
+    'ctl=$1',
+    'shift',
+    '(',
+    '  exec >"$ctl" 2>&1 </dev/null',
+    "  printf 'NDT-START\\n'",
+    '  i=0',
+    '  while [ "$#" -gt 0 ]; do',
+    '    f=$1 t=$2 n=$3',
+    '    shift 3',
+    '    refs= k=1',
+    '    while [ "$k" -le "$n" ]; do refs="$refs \\"\\${$k}\\""; k=$((k + 1)); done',
+    '    (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; exec "$@")',
+    '    s=$?',
+    `    printf 'NDT-STEP %s %s\\n' "$i" "$s"`,
+    '    [ "$s" -eq 0 ] || exit "$s"',
+    '    shift "$n"',
+    '    i=$((i + 1))',
+    '  done',
+    ') &',
+    'while read -r _; do :; done',
+  ].join('\n'),
+  'ndt-keeper',
+];
+
+/** The driver's control FIFO: its NDT-START and NDT-STEP lines are reported, anything else (shell errors) goes to the log. */
+class ControlLines extends Writable {
+  private partial = '';
+
+  constructor(
+    private readonly log: (line: Buffer) => void,
+    private readonly onStep: (index: number, status: number) => void,
+    private readonly onStart: () => void,
+  ) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    const lines = (this.partial + chunk.toString('latin1')).split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) this.line(line);
+    done();
+  }
+
+  private line(line: string): void {
+    const m = /^NDT-STEP (\d+) (\d+)$/.exec(line);
+    if (m) this.onStep(Number(m[1]), Number(m[2]));
+    else if (line === 'NDT-START') this.onStart();
+    else this.log(Buffer.from(`${line}\n`, 'latin1'));
+  }
+
+  flush(): void {
+    if (this.partial) this.log(Buffer.from(this.partial, 'latin1'));
+    this.partial = '';
+  }
+}
