@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
 import { engineVersion } from '../engine/version.js';
+import { chooseOutputMode } from './step-output.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
 import { formatBytes } from './reporter.js';
 
@@ -71,6 +72,16 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
       : v.message,
     fix: v.ok ? undefined : `Upgrade ${version.engine}.`,
   });
+  try {
+    const out = chooseOutputMode(engine, version, env);
+    checks.push({
+      name: 'step output',
+      ok: true,
+      detail: out.mode === 'fifo' ? `through FIFOs (${out.why})` : `through the exec stream (${out.why})`,
+    });
+  } catch (err) {
+    checks.push({ name: 'step output', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined });
+  }
   const info = (await engine.docker.info()) as { DockerRootDir?: string; SecurityOptions?: string[] };
   const root = info.DockerRootDir ?? '';
   if (root && existsSync(root)) {

@@ -73,7 +73,11 @@ describe('nerves-docker CLI', () => {
     const d = await cli(['doctor', '--json']);
     expect(d.code).toBe(0);
     const names = d.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: { name: string } }).data.name);
-    expect(names).toEqual(expect.arrayContaining(['node', 'engine', 'engine version', 'disk']));
+    expect(names).toEqual(expect.arrayContaining(['node', 'engine', 'engine version', 'step output', 'disk']));
+    const output = d.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: { name: string; detail: string } }).data).find((c) => c.name === 'step output');
+    expect(output?.detail).toMatch(/^through FIFOs \(the engine shares this kernel\)$/);
+    const forced = await cli(['doctor'], { NERVES_DOCKER_TS_STEP_OUTPUT: 'exec' });
+    expect(forced.stdout).toMatch(/ok {3}step output: through the exec stream \(NERVES_DOCKER_TS_STEP_OUTPUT=exec\)/);
     const down = await cli(['doctor'], { DOCKER_HOST: 'unix:///nonexistent.sock' });
     expect(down.code).toBe(1);
     expect(down.stdout).toMatch(/FAIL engine: .*nonexistent\.sock[\s\S]*fix: Start the engine/);

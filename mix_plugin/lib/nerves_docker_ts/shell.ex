@@ -25,19 +25,20 @@ defmodule NervesDockerTs.Shell do
     session = Base.url_encode64(:crypto.strong_rand_bytes(12), padding: false)
     tty = Keyword.get(opts, :tty_path) || ShellTerminal.path() || "/dev/tty"
 
-    args =
-      pkg
-      |> Spec.from_package(runner_opts)
-      |> Map.merge(%{"session" => session, "tty_path" => tty, "cmd" => Keyword.get(opts, :cmd)})
-
+    # The spec is computed while Node starts; a failed start is the request's error.
     sidecar =
-      case Sidecar.start_link() do
+      case Sidecar.start_link(await_hello: false) do
         {:ok, pid} -> pid
         {:error, err} -> raise err
       end
 
     result =
       try do
+        args =
+          pkg
+          |> Spec.from_package(runner_opts)
+          |> Map.merge(%{"session" => session, "tty_path" => tty, "cmd" => Keyword.get(opts, :cmd)})
+
         Sidecar.request(sidecar, "shell", args,
           on_event: &event/2,
           on_prompt: &prompt(&1, sidecar, session, tty)
