@@ -165,4 +165,19 @@ defmodule NervesDockerTs.SidecarTest do
     assert reason =~ "boom: late failure"
     File.rm_rf!(dir)
   end
+
+  test "stderr files left by a killed VM are removed at the next start; a live VM's stay" do
+    dir = Path.join(System.tmp_dir!(), "ndt-stale-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    # pid 4194304 is above Linux's pid_max limit: no such process can exist.
+    stale = Path.join(dir, "nerves-docker-ts-sidecar-7-4194304.log")
+    live = Path.join(dir, "nerves-docker-ts-sidecar-8-#{:os.getpid()}.log")
+    other = Path.join(dir, "unrelated-1.log")
+    for f <- [stale, live, other], do: File.write!(f, "")
+    :ok = Sidecar.remove_stale_stderr_files(dir)
+    refute File.exists?(stale)
+    assert File.exists?(live)
+    assert File.exists?(other)
+    File.rm_rf!(dir)
+  end
 end

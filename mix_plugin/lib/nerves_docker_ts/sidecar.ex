@@ -539,8 +539,25 @@ defmodule NervesDockerTs.Sidecar do
   end
 
   defp stderr_file do
+    dir = System.tmp_dir!()
+    remove_stale_stderr_files(dir)
     name = "nerves-docker-ts-sidecar-#{System.unique_integer([:positive])}-#{:os.getpid()}.log"
-    Path.join(System.tmp_dir!(), name)
+    Path.join(dir, name)
+  end
+
+  # A VM that was killed could not remove its sidecars' stderr files: remove
+  # those whose VM (the OS pid in the name) is gone. Linux only (/proc).
+  @doc false
+  def remove_stale_stderr_files(dir) do
+    if File.dir?("/proc/self") do
+      for path <- Path.wildcard(Path.join(dir, "nerves-docker-ts-sidecar-*-*.log")),
+          [_, pid] <- [Regex.run(~r/-(\d+)\.log$/, path)],
+          not File.exists?("/proc/#{pid}") do
+        File.rm(path)
+      end
+    end
+
+    :ok
   end
 
   defp stderr_tail(path) do
