@@ -24,18 +24,24 @@ export interface ImageParts {
 }
 
 /** Re-produce a layer and fail if it no longer matches its measured digest. */
-export async function* verifiedLayer(layer: MeasuredLayer): AsyncIterable<Buffer> {
+export function verifiedLayer(layer: MeasuredLayer): AsyncIterable<Buffer> {
+  return hashing(layer.open(), (got, size) => {
+    if (got !== layer.diffId || size !== layer.size) {
+      throw new Error(`layer "${layer.comment}" changed between passes (${layer.diffId} then ${got}): inputs were modified during the build`);
+    }
+  });
+}
+
+/** Yields `source`'s chunks; at its end, `done` gets their sha256 ("sha256:hex") and total size, and may throw. */
+async function* hashing(source: AsyncIterable<Buffer>, done: (digest: string, size: number) => void): AsyncIterable<Buffer> {
   const h = createHash("sha256");
   let size = 0;
-  for await (const chunk of layer.open()) {
+  for await (const chunk of source) {
     h.update(chunk);
     size += chunk.length;
     yield chunk;
   }
-  const got = `sha256:${h.digest("hex")}`;
-  if (got !== layer.diffId || size !== layer.size) {
-    throw new Error(`layer "${layer.comment}" changed between passes (${layer.diffId} then ${got}): inputs were modified during the build`);
-  }
+  done(`sha256:${h.digest("hex")}`, size);
 }
 
 /** manifest.json of a docker-archive. */
@@ -140,14 +146,9 @@ export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterab
 }
 
 /** Produce a layer once, recording its digest in `slot` when it has been read to the end. */
-async function* hashedLayer(layer: Layer, slot: MeasuredLayer): AsyncIterable<Buffer> {
-  const h = createHash("sha256");
-  let size = 0;
-  for await (const chunk of layer.open()) {
-    h.update(chunk);
-    size += chunk.length;
-    yield chunk;
-  }
-  if (size !== slot.size) throw new Error(`layer "${layer.comment}" has ${size} bytes, ${slot.size} expected: inputs were modified during the build`);
-  slot.diffId = `sha256:${h.digest("hex")}`;
+function hashedLayer(layer: Layer, slot: MeasuredLayer): AsyncIterable<Buffer> {
+  return hashing(layer.open(), (digest, size) => {
+    if (size !== slot.size) throw new Error(`layer "${layer.comment}" has ${size} bytes, ${slot.size} expected: inputs were modified during the build`);
+    slot.diffId = digest;
+  });
 }

@@ -1,6 +1,7 @@
-// Copies the artifact out of the build container through the Engine API
-// (GET /containers/{id}/archive) into the download dir, under a temporary
-// name first and renamed at the end, so that nobody ever sees half a file.
+// The artifact into the download dir, under a temporary name first and
+// renamed at the end, so that nobody ever sees half a file: copied from the
+// drop dir where make system left it (an engine on this kernel), or out of
+// the build container through the Engine API (GET /containers/{id}/archive).
 import type Docker from 'dockerode';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
@@ -19,12 +20,24 @@ import { OpError } from '../sidecar/context.js';
 export async function takeDroppedArtifact(dropPath: string, destPath: string): Promise<number | null> {
   const found = await stat(dropPath).then((s) => s.isFile(), () => false);
   if (!found) return null;
-  const dir = join(destPath, '..');
-  await mkdir(dir, { recursive: true });
-  const tmp = partialName(destPath);
   try {
     // A copy, not a rename: the step's uid owns the dropped file, the user must own the artifact.
-    await copyFile(dropPath, tmp);
+    return await writeAtomically(destPath, (tmp) => copyFile(dropPath, tmp));
+  } finally {
+    await rm(dropPath, { force: true });
+  }
+}
+
+/**
+ * Writes `destPath` under a temporary name beside it (`fill` writes that),
+ * then fsyncs and renames it, so nobody ever sees half a file; on any
+ * failure the temporary file is removed. Returns the size.
+ */
+async function writeAtomically(destPath: string, fill: (tmp: string) => Promise<void>): Promise<number> {
+  await mkdir(join(destPath, '..'), { recursive: true });
+  const tmp = join(destPath, '..', `.${basename(destPath)}.partial-${process.pid}-${Date.now()}`);
+  try {
+    await fill(tmp);
     const fh = await open(tmp, 'r+');
     await fh.sync();
     await fh.close();
@@ -32,14 +45,8 @@ export async function takeDroppedArtifact(dropPath: string, destPath: string): P
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
-  } finally {
-    await rm(dropPath, { force: true });
   }
   return (await stat(destPath)).size;
-}
-
-function partialName(destPath: string): string {
-  return join(destPath, '..', `.${basename(destPath)}.partial-${process.pid}-${Date.now()}`);
 }
 
 export async function copyArtifactOut(container: Docker.Container, srcPath: string, destPath: string): Promise<number> {
@@ -52,32 +59,21 @@ export async function copyArtifactOut(container: Docker.Container, srcPath: stri
     }
     throw err;
   }
-  const dir = join(destPath, '..');
-  await mkdir(dir, { recursive: true });
-  const tmp = partialName(destPath);
-  let wrote = false;
-  let pending: Promise<void> = Promise.resolve();
-  const parser = new Parser({
-    onReadEntry: (entry: ReadEntry) => {
-      if (!wrote && entry.type === 'File') {
-        wrote = true;
-        pending = pipeline(entry as unknown as Readable, createWriteStream(tmp, { mode: 0o644 }));
-      } else {
-        entry.resume();
-      }
-    },
-  });
-  try {
+  return writeAtomically(destPath, async (tmp) => {
+    let wrote = false;
+    let pending: Promise<void> = Promise.resolve();
+    const parser = new Parser({
+      onReadEntry: (entry: ReadEntry) => {
+        if (!wrote && entry.type === 'File') {
+          wrote = true;
+          pending = pipeline(entry as unknown as Readable, createWriteStream(tmp, { mode: 0o644 }));
+        } else {
+          entry.resume();
+        }
+      },
+    });
     await pipeline(archive, parser as unknown as NodeJS.WritableStream);
     await pending;
     if (!wrote) throw new OpError('artifact_missing', `${srcPath} in the build container is not a regular file`);
-    const fh = await open(tmp, 'r+');
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, destPath);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  return (await stat(destPath)).size;
+  });
 }

@@ -24,18 +24,15 @@ describe('step output through a FIFO (real engine)', () => {
   let fifo: FifoOutput;
   let box: JobContainer;
 
+  /** A container of the example image with the FIFO dir mounted; PID 1 the keeper, or `entrypoint`. */
+  const startBox = (entrypoint?: string[]) =>
+    startJobContainer(engine, { image: NEW_TAG, labels: managedLabels({ [LABEL.job]: job }), env: [], mounts: [fifo.mount], workingDir: '/', keep: false, entrypoint });
+
   beforeAll(async () => {
     await requireEngine();
     dir = mkdtempSync(join(tmpdir(), 'ndt-fifo-'));
     fifo = await FifoOutput.create(dir);
-    box = await startJobContainer(engine, {
-      image: NEW_TAG,
-      labels: managedLabels({ [LABEL.job]: job }),
-      env: [],
-      mounts: [fifo.mount],
-      workingDir: '/',
-      keep: false,
-    });
+    box = await startBox();
   });
 
   afterAll(async () => {
@@ -130,15 +127,7 @@ describe('step output through a FIFO (real engine)', () => {
     const prepared = await fifo.prepareSequence(cmds.map((cmd) => ({ cmd })));
     let seqBox: JobContainer | null = null;
     try {
-      seqBox = await startJobContainer(engine, {
-        image: NEW_TAG,
-        labels: managedLabels({ [LABEL.job]: job }),
-        env: [],
-        mounts: [fifo.mount],
-        workingDir: '/',
-        keep: false,
-        entrypoint: prepared.entrypoint,
-      });
+      seqBox = await startBox(prepared.entrypoint);
       const r = await prepared.run(
         {
           start: (i) => {
@@ -194,15 +183,7 @@ describe('step output through a FIFO (real engine)', () => {
 
   it('a sequence whose container goes away mid-step returns at once with the steps that finished', async () => {
     const prepared = await fifo.prepareSequence([{ cmd: ['true'] }, { cmd: ['sleep', '60'] }, { cmd: ['true'] }]);
-    const c = await startJobContainer(engine, {
-      image: NEW_TAG,
-      labels: managedLabels({ [LABEL.job]: job }),
-      env: [],
-      mounts: [fifo.mount],
-      workingDir: '/',
-      keep: false,
-      entrypoint: prepared.entrypoint,
-    });
+    const c = await startBox(prepared.entrypoint);
     const log = await BuildLog.create(join(dir, 'gone.log'), () => {});
     try {
       const t0 = Date.now();
