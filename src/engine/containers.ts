@@ -38,8 +38,8 @@ export const KEEPER = ['/bin/sh', '-c', "trap 'exit 143' TERM INT HUP; while rea
 export interface JobContainer {
   container: Docker.Container;
   id: string;
-  /** Settles when the attach connection closes: the container ended, the engine went away, or release(). */
-  ended: Promise<void>;
+  /** Settles when the container has stopped (or is gone), the engine went away, or release(). */
+  readonly ended: Promise<void>;
   /** Ends the keeper: the container stops (and is removed unless kept). */
   release(): void;
 }
@@ -84,14 +84,24 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     throw new Error(`could not start the build container: ${engineMessage(err)}`);
   }
   const attached = stdin;
-  const ended = new Promise<void>((resolve) => {
-    if (attached.destroyed) resolve();
-    attached.once('close', () => resolve());
-  });
+  let ended: Promise<void> | null = null;
   return {
     container,
     id: container.id,
-    ended,
+    // The stdin-only attach stays open after the container exits (the engine
+    // waits on our side), so ask the engine to tell (POST /wait); made on
+    // first use only, as it holds a connection open.
+    get ended() {
+      ended ??= new Promise<void>((resolve) => {
+        if (attached.destroyed) return resolve();
+        for (const event of ['end', 'close', 'error']) attached.once(event, () => resolve());
+        container.wait().then(
+          () => resolve(),
+          () => resolve(), // gone already (AutoRemove), or the engine went away
+        );
+      });
+      return ended;
+    },
     release: () => {
       stdin?.end();
       stdin?.destroy();

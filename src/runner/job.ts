@@ -150,9 +150,8 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
       extraMounts: fifo ? [fifo.mount] : [],
       entrypoint: async (image, layout) => {
         plan = planFor(image.entrypoint, layout);
-        // All steps as the container's own work, no exec (the engine charges 50-100 ms per exec);
-        // the legacy chown step needs an env of its own, so legacy images keep one exec per step.
-        if (!fifo || plan.some((s) => s.env)) return undefined;
+        // All steps as the container's own work, no exec (the engine charges 50-100 ms per exec).
+        if (!fifo) return undefined;
         prepared.sequence = await fifo.prepareSequence(plan);
         return prepared.sequence.entrypoint;
       },
@@ -201,7 +200,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
           const t0 = Date.now();
           sink = log.sink();
           const exec = { cmd: step.cmd, env: step.env, workingDir: layout.workingDir };
-          const status = fifo ? await fifo.run(job.container, exec, sink, (t) => reporter.warn(t)) : await runExec(job.container, exec, sink);
+          const status = await runExec(job.container, exec, sink);
           await finishSink(sink);
           sink = null;
           steps.push({ name: step.name, seconds: (Date.now() - t0) / 1000, status });

@@ -4,8 +4,8 @@
 // instead write into FIFOs in a private host directory bind-mounted into the
 // build container, read here with epoll (fifo-reader.ts): the bytes go
 // kernel to kernel, and stdout and stderr keep the order they were written
-// in (one fd). Such steps run as the container's own work (step-sequence.ts)
-// or, when one needs an environment of its own, as execs (run below).
+// in (one fd). Such steps run as the container's own work, no exec
+// (step-sequence.ts).
 // Remote engines and engines in a VM (Docker Desktop, podman machine) keep
 // the exec stream. NERVES_DOCKER_TS_STEP_OUTPUT=exec|fifo overrides.
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -14,14 +14,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Writable } from 'node:stream';
-import type Docker from 'dockerode';
 import type { Engine } from '../engine/connect.js';
 import type { MountSpec } from '../engine/containers.js';
-import { runExec, type ExecSpec } from '../engine/exec.js';
 import type { EngineVersion } from '../engine/version.js';
 import { OpError } from '../sidecar/context.js';
-import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, NOWHERE, openFifo, OUTPUT_ENV, TOKEN_TIMEOUT_MS } from './fifo-reader.js';
+import { EXEC_HINT, OUTPUT_ENV } from './fifo-reader.js';
 import { prepareSequence, type PreparedSequence, type SequenceStep } from './step-sequence.js';
 
 export type { PreparedSequence, SequenceHooks, SequenceStep } from './step-sequence.js';
@@ -103,45 +100,6 @@ export class FifoOutput {
    */
   dropPath(file: string): { inContainer: string; onHost: string } {
     return { inContainer: `${FIFO_DIR_IN_CONTAINER}/${DROP}/${file}`, onHost: join(this.dir, DROP, file) };
-  }
-
-  /** The step's command, run by sh with stdout and stderr on the FIFO, after a token that proves the FIFO works. */
-  wrap(fifoInContainer: string, cmd: string[], token: string): string[] {
-    return ['/bin/sh', '-c', 'exec >"$0" 2>&1; printf %s "$1"; shift; exec "$@"', fifoInContainer, token, ...cmd];
-  }
-
-  /**
-   * Runs one step as an exec whose output flows through the FIFO into
-   * `sink` (the exec's own stream, which then carries only the wrapper's
-   * errors, goes there too). Returns the step's exit status.
-   */
-  async run(container: Docker.Container, spec: ExecSpec, sink: Writable, warn: (text: string) => void): Promise<number> {
-    const token = `NDT${randomBytes(8).toString('hex')}`;
-    const [fifo] = await this.takeFifos(1);
-    const pair = openFifo(fifo!.onHost);
-    const reader = new FifoReader(pair.sock, NOWHERE, Buffer.from(token));
-    reader.resume(sink);
-    const closeWriter = () => closeWriteEnd(pair);
-    try {
-      const exec = runExec(container, { ...spec, cmd: this.wrap(fifo!.inContainer, spec.cmd, token) }, sink);
-      exec.catch(() => {}); // when the token times out, the exec ends only with the container
-      const status = await Promise.race([exec, reader.tokenTimeout(TOKEN_TIMEOUT_MS)]);
-      closeWriter();
-      // EOF (or a lingering writer) comes after every byte the step wrote, the token included.
-      const eof = await reader.drained(LINGER_MS);
-      if (!reader.sawToken) {
-        throw new OpError(
-          'step_output',
-          `The step "${spec.cmd.join(' ')}" could not write into the runner's output FIFO (it exited with status ${status}).`,
-          EXEC_HINT,
-        );
-      }
-      if (!eof) warn('a process started by the step still holds its output open; what it writes from now on is not in the log');
-      return status;
-    } finally {
-      closeWriter();
-      reader.destroy();
-    }
   }
 
   /**

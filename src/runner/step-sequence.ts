@@ -26,6 +26,8 @@ export interface PreparedSequence {
 
 export interface SequenceStep {
   cmd: string[];
+  /** NAME=value pairs for this step only (set with env(1); cmd[0] must not hold "="). */
+  env?: string[] | undefined;
 }
 
 export interface SequenceStepResult {
@@ -55,11 +57,17 @@ export interface SequenceHooks {
  * FIFO has its reader open before the container starts.
  */
 export async function prepareSequence(fifo: FifoOutput, steps: SequenceStep[]): Promise<PreparedSequence> {
+  for (const st of steps) {
+    if (st.env?.length && (st.cmd[0] ?? '').includes('=')) throw new Error(`a step with an environment cannot run ${st.cmd[0]}`);
+  }
   const fifos = await fifo.takeFifos(steps.length + 1);
   const ctlFifo = fifos.pop()!;
   const tokens = steps.map(() => `NDT${randomBytes(8).toString('hex')}`);
   const argv: string[] = [ctlFifo.inContainer];
-  steps.forEach((st, i) => argv.push(fifos[i]!.inContainer, tokens[i]!, String(st.cmd.length), ...st.cmd));
+  for (const [i, st] of steps.entries()) {
+    const env = st.env ?? [];
+    argv.push(fifos[i]!.inContainer, tokens[i]!, String(env.length), String(st.cmd.length), ...env, ...st.cmd);
+  }
   // Not flowing until its turn: a later step's output waits in its FIFO.
   const opened = fifos.map((f, i) => {
     const { wfd, sock } = openFifo(f.onHost);
@@ -91,6 +99,7 @@ async function runPrepared(
   let sink: Writable | null = null;
   const strays: Buffer[] = [];
   let driverDone = false;
+  let started = false;
   const done = () => {
     driverDone = true;
     notify?.();
@@ -102,7 +111,10 @@ async function runPrepared(
       notify?.();
     },
     // The driver has the control FIFO open: from now on, its EOF means the driver is gone.
-    () => closeWriteEnd(ctl),
+    () => {
+      started = true;
+      closeWriteEnd(ctl);
+    },
   );
   ctl.sock.on('data', (chunk: Buffer) => control.write(chunk));
   ctl.sock.on('end', done);
@@ -124,6 +136,13 @@ async function runPrepared(
     }
     closeWriteEnd(opened[i]!);
     const eof = await reader.drained(LINGER_MS);
+    if (!started) {
+      throw new OpError(
+        'step_output',
+        "The build container ended before it could open the runner's control FIFO (a bind mount it may not use, or it was stopped at once).",
+        EXEC_HINT,
+      );
+    }
     if (!ended.has(i)) break; // the driver or the container ended without finishing this step
     if (!reader.sawToken) {
       throw new OpError(
@@ -150,8 +169,9 @@ async function runPrepared(
  * PID 1 of a sequence's container: the keeper (reads stdin until the
  * sidecar's attach closes, then exits, which ends every process in the
  * container; SIGTERM ends it at once) with the driver in the background.
- * Arguments: the control FIFO, then per step its FIFO, its token, its argc
- * and its argv. Only "${k}" references are ever eval'd, never argument text.
+ * Arguments: the control FIFO, then per step its FIFO, its token, the
+ * count of its NAME=value pairs, its argc, the pairs and its argv. Only
+ * "${k}" references are ever eval'd, never argument text.
  */
 const KEEPER_WITH_DRIVER = [
   '/bin/sh',
@@ -160,23 +180,28 @@ const KEEPER_WITH_DRIVER = [
     "trap 'exit 143' TERM INT HUP",
     'ctl=$1',
     'shift',
+    // No control FIFO, no build: the container ends at once, and the runner says why.
+    'exec 3>"$ctl" || exit 97',
     '(',
-    '  exec >"$ctl" 2>&1 </dev/null',
+    '  exec >&3 2>&1 3>&- </dev/null',
     "  printf 'NDT-START\\n'",
     '  i=0',
     '  while [ "$#" -gt 0 ]; do',
-    '    f=$1 t=$2 n=$3',
-    '    shift 3',
+    '    f=$1 t=$2 e=$3 n=$4',
+    '    shift 4',
     '    refs= k=1',
-    '    while [ "$k" -le "$n" ]; do refs="$refs \\"\\${$k}\\""; k=$((k + 1)); done',
-    '    (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; exec "$@")',
+    '    while [ "$k" -le $((e + n)) ]; do refs="$refs \\"\\${$k}\\""; k=$((k + 1)); done',
+    // env(1), not export: a shell may hold names such as UID read-only.
+    '    (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; if [ "$e" -gt 0 ]; then exec env "$@"; else exec "$@"; fi)',
     '    s=$?',
     `    printf 'NDT-STEP %s %s\\n' "$i" "$s"`,
     '    [ "$s" -eq 0 ] || exit "$s"',
-    '    shift "$n"',
+    '    shift $((e + n))',
     '    i=$((i + 1))',
     '  done',
     ') &',
+    // Only the driver holds the control FIFO: its EOF is the driver's end.
+    'exec 3>&-',
     'while read -r _; do :; done',
   ].join('\n'),
   'ndt-keeper',

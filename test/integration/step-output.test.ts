@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/engine/connect.js';
 import { managedLabels, removeContainer, startJobContainer, type JobContainer } from '../../src/engine/containers.js';
+import { OpError } from '../../src/sidecar/context.js';
 import { BuildLog } from '../../src/runner/build-log.js';
-import { FifoOutput } from '../../src/runner/step-output.js';
+import { FifoOutput, type SequenceStep } from '../../src/runner/step-output.js';
 import { withArtifactDrop } from '../../src/runner/job.js';
 import { takeDroppedArtifact } from '../../src/runner/artifact.js';
 import { NEW_TAG, noContainersSoon, requireEngine } from './helpers/example.js';
@@ -22,7 +23,6 @@ describe('step output through a FIFO (real engine)', () => {
   const job = `step-output-${process.pid}`;
   let dir = '';
   let fifo: FifoOutput;
-  let box: JobContainer;
 
   /** A container of the example image with the FIFO dir mounted; PID 1 the keeper, or `entrypoint`. */
   const startBox = (entrypoint?: string[]) =>
@@ -32,99 +32,23 @@ describe('step output through a FIFO (real engine)', () => {
     await requireEngine();
     dir = mkdtempSync(join(tmpdir(), 'ndt-fifo-'));
     fifo = await FifoOutput.create(dir);
-    box = await startBox();
   });
 
   afterAll(async () => {
-    box?.release();
-    if (box) await removeContainer(engine, box.id).catch(() => {});
     expect(await noContainersSoon({ [LABEL.job]: job })).toEqual([]);
     await fifo?.remove();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function step(cmd: string[], user?: string): Promise<{ status: number; bytes: Buffer; warnings: string[] }> {
-    const path = join(dir, `log-${Math.random().toString(36).slice(2)}`);
-    const log = await BuildLog.create(path, () => {});
-    const sink = log.sink();
-    const warnings: string[] = [];
-    try {
-      const status = await fifo.run(box.container, { cmd, user }, sink, (t) => warnings.push(t));
-      await new Promise((r) => sink.end(r));
-      return { status, bytes: readFileSync(path), warnings };
-    } finally {
-      sink.end();
-      await log.close();
-    }
-  }
-
-  it('stdout and stderr arrive byte for byte, in the order written, with the exit status', async () => {
-    const r = await step(['/bin/sh', '-c', "printf 'one\\n'; printf 'two\\n' >&2; printf 'three\\000\\377\\n'; exit 7"]);
-    expect(r.status).toBe(7);
-    expect(r.bytes).toEqual(Buffer.from('one\ntwo\nthree\0\xff\n', 'latin1'));
-    expect(r.warnings).toEqual([]);
-  });
-
-  it('step after step, and an empty step is fine', async () => {
-    expect((await step(['true'])).bytes.length).toBe(0);
-    const r = await step(['/bin/sh', '-c', 'head -c 3000000 /dev/zero']);
-    expect(r.status).toBe(0);
-    expect(r.bytes.equals(Buffer.alloc(3_000_000))).toBe(true);
-  });
-
-  it('a background process that keeps the output open does not hold the step up', async () => {
-    const t0 = Date.now();
-    const r = await step(['/bin/sh', '-c', 'sleep 20 & printf done']);
-    const seconds = (Date.now() - t0) / 1000;
-    expect(r.status).toBe(0);
-    expect(r.bytes.toString()).toBe('done');
-    expect(seconds).toBeLessThan(15);
-    expect(r.warnings).toHaveLength(1);
-    expect(r.warnings[0]).toMatch(/still holds its output open/);
-    // The next step has a FIFO of its own: the sleeper neither delays it nor writes into it.
-    const t1 = Date.now();
-    const next = await step(['/bin/sh', '-c', 'printf next']);
-    expect(next.bytes.toString()).toBe('next');
-    expect(next.warnings).toEqual([]);
-    expect(Date.now() - t1).toBeLessThan(1500);
-  });
-
-  it('make system leaves the artifact in the drop dir (as any uid); the runner copies it into place as its own file', async () => {
-    const drop = fifo.dropPath('art.tar.gz');
-    const make = ['/bin/sh', '-c', "printf 'artifact bytes' >/tmp/art.tar.gz; printf built"];
-    const r = await step(withArtifactDrop(make, '/tmp/art.tar.gz', drop.inContainer), '65534:65534');
-    expect(r.status).toBe(0);
-    expect(r.bytes.toString()).toBe('built');
-    expect(statSync(drop.onHost).uid).toBe(65534);
-    const dest = join(dir, 'dl', 'art.tar.gz');
-    expect(await takeDroppedArtifact(drop.onHost, dest)).toBe(14);
-    expect(readFileSync(dest, 'utf8')).toBe('artifact bytes');
-    expect(statSync(dest).uid).toBe(process.getuid!());
-    expect(existsSync(drop.onHost)).toBe(false);
-    expect(readdirSync(join(dir, 'dl'))).toEqual(['art.tar.gz']);
-  });
-
-  it('a failed make system keeps its status and drops nothing; a failed copy is not a failure', async () => {
-    const drop = fifo.dropPath('art2.tar.gz');
-    const failing = await step(withArtifactDrop(['/bin/sh', '-c', 'printf made >/tmp/a2; exit 3'], '/tmp/a2', drop.inContainer));
-    expect(failing.status).toBe(3);
-    expect(existsSync(drop.onHost)).toBe(false);
-    const unreadable = await step(withArtifactDrop(['true'], '/nonexistent/artifact', drop.inContainer));
-    expect(unreadable.status).toBe(0);
-    expect(unreadable.bytes.toString()).toBe('');
-    expect(existsSync(drop.onHost)).toBe(false);
-    expect(await takeDroppedArtifact(drop.onHost, join(dir, 'dl', 'x'))).toBeNull();
-  });
-
   /** A prepared sequence as the PID 1 of a container of its own (as a build runs it). */
-  async function sequence(cmds: string[][]) {
+  async function sequence(cmds: Array<string[] | SequenceStep>) {
     const path = join(dir, `seq-${Math.random().toString(36).slice(2)}`);
     const log = await BuildLog.create(path, () => {});
     let sink = log.sink();
     const started: number[] = [];
     const warnings: string[] = [];
     const end = () => new Promise<void>((res) => sink.end(res));
-    const prepared = await fifo.prepareSequence(cmds.map((cmd) => ({ cmd })));
+    const prepared = await fifo.prepareSequence(cmds.map((c) => (Array.isArray(c) ? { cmd: c } : c)));
     let seqBox: JobContainer | null = null;
     try {
       seqBox = await startBox(prepared.entrypoint);
@@ -150,6 +74,46 @@ describe('step output through a FIFO (real engine)', () => {
     }
   }
 
+  it('stdout and stderr arrive byte for byte, in the order written, with the exit status', async () => {
+    const r = await sequence([['/bin/sh', '-c', "printf 'one\\n'; printf 'two\\n' >&2; printf 'three\\000\\377\\n'; exit 7"]]);
+    expect(r.results.map((x) => x.status)).toEqual([7]);
+    expect(r.bytes).toEqual(Buffer.from('one\ntwo\nthree\0\xff\n', 'latin1'));
+    expect(r.warnings).toEqual([]);
+  });
+
+  it('an empty step, then 3 MB', async () => {
+    const r = await sequence([['true'], ['/bin/sh', '-c', 'head -c 3000000 /dev/zero']]);
+    expect(r.results.map((x) => x.status)).toEqual([0, 0]);
+    expect(r.bytes.equals(Buffer.alloc(3_000_000))).toBe(true);
+  });
+
+  it('make system leaves the artifact in the drop dir (as the image\'s user); the runner copies it into place as its own file', async () => {
+    const drop = fifo.dropPath('art.tar.gz');
+    const make = ['/bin/sh', '-c', "printf 'artifact bytes' >/tmp/art.tar.gz; printf built"];
+    const r = await sequence([withArtifactDrop(make, '/tmp/art.tar.gz', drop.inContainer)]);
+    expect(r.results.map((x) => x.status)).toEqual([0]);
+    expect(r.bytes.toString()).toBe('built');
+    expect(statSync(drop.onHost).uid).toBe(1005); // the example image's user, not this host's
+    const dest = join(dir, 'dl', 'art.tar.gz');
+    expect(await takeDroppedArtifact(drop.onHost, dest)).toBe(14);
+    expect(readFileSync(dest, 'utf8')).toBe('artifact bytes');
+    expect(statSync(dest).uid).toBe(process.getuid!());
+    expect(existsSync(drop.onHost)).toBe(false);
+    expect(readdirSync(join(dir, 'dl'))).toEqual(['art.tar.gz']);
+  });
+
+  it('a failed make system keeps its status and drops nothing; a failed copy is not a failure', async () => {
+    const drop = fifo.dropPath('art2.tar.gz');
+    const failing = await sequence([withArtifactDrop(['/bin/sh', '-c', 'printf made >/tmp/a2; exit 3'], '/tmp/a2', drop.inContainer)]);
+    expect(failing.results.map((x) => x.status)).toEqual([3]);
+    expect(existsSync(drop.onHost)).toBe(false);
+    const unreadable = await sequence([withArtifactDrop(['true'], '/nonexistent/artifact', drop.inContainer)]);
+    expect(unreadable.results.map((x) => x.status)).toEqual([0]);
+    expect(unreadable.bytes.toString()).toBe('');
+    expect(existsSync(drop.onHost)).toBe(false);
+    expect(await takeDroppedArtifact(drop.onHost, join(dir, 'dl', 'x'))).toBeNull();
+  });
+
   it('a sequence runs its steps as the container\'s own work (no exec), each with its output in order and its status; argv is passed literally', async () => {
     const marker = `/tmp/ndt-pwned-${process.pid}`;
     const weird = `a b $(touch ${marker}) \`touch ${marker}\` "q" 'x' ; | & \\ \n`;
@@ -162,6 +126,13 @@ describe('step output through a FIFO (real engine)', () => {
     expect(r.results.map((x) => x.status)).toEqual([0, 0, 0]);
     expect(r.started).toEqual([0, 1, 2]);
     expect(r.bytes.toString()).toBe(`${[weird, ...many].join('|')}|out\nerr\nclean`);
+  });
+
+  it('a step of a sequence may have an environment of its own (set with env(1), so even UID works)', async () => {
+    const show = ['/bin/sh', '-c', 'printf "[%s|%s]" "${UID-unset}" "${FOO-unset}"'];
+    const r = await sequence([{ cmd: show, env: ['UID=0', 'FOO=a b $(x)'] }, show]);
+    expect(r.results.map((x) => x.status)).toEqual([0, 0]);
+    expect(r.bytes.toString()).toBe('[0|a b $(x)][unset|unset]');
   });
 
   it('a sequence stops at the first failing step and reports its status', async () => {
@@ -208,20 +179,22 @@ describe('step output through a FIFO (real engine)', () => {
     }
   });
 
-  it('a step that cannot open the FIFO fails with an error that names the way out', async () => {
+  it('a container that cannot open the FIFOs ends at once, with an error that names the way out', async () => {
     chmodSync(dir, 0o755);
     const fifoDir = fifo.mount.source;
-    chmodSync(fifoDir, 0o700); // nobody (uid 65534) cannot reach the FIFO any more
+    chmodSync(fifoDir, 0o700); // the image's user (1005) cannot reach the FIFOs any more
     try {
-      const err = await step(['true'], '65534:65534').catch((e: Error & { code?: string; hint?: string }) => e);
-      expect(err).toBeInstanceOf(Error);
-      expect((err as { code?: string }).code).toBe('step_output');
-      expect(String((err as Error).message)).toMatch(/could not write into the runner's output FIFO/);
-      expect((err as { hint?: string }).hint).toMatch(/NERVES_DOCKER_TS_STEP_OUTPUT=exec/);
+      const t0 = Date.now();
+      const err = await sequence([['true']]).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(OpError);
+      expect((err as OpError).code).toBe('step_output');
+      expect((err as OpError).message).toMatch(/ended before it could open the runner's control FIFO/);
+      expect((err as OpError).hint).toMatch(/NERVES_DOCKER_TS_STEP_OUTPUT=exec/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
     } finally {
       chmodSync(fifoDir, 0o711);
     }
-    // and the FIFO still works afterwards
-    expect((await step(['/bin/sh', '-c', 'printf ok'], '65534:65534')).bytes.toString()).toBe('ok');
+    // and the FIFOs work again afterwards
+    expect((await sequence([['/bin/sh', '-c', 'printf ok']])).bytes.toString()).toBe('ok');
   });
 });
