@@ -38,7 +38,7 @@ export async function main() {
   // let the sidecar settle, then take the baseline
   await new Promise((r) => setTimeout(r, 200));
   const base = { fds: fdCount(pid), ...procStatus(pid) };
-  const S = { seconds: [], newContainers: [], newVolumes: [], ours: [], ourVolumes: [], fds: [], rssMb: [], hwmMb: [], dl: [], buildPath: [] };
+  const S = { seconds: [], goneMs: [], newContainers: [], newVolumes: [], ours: [], ourVolumes: [], fds: [], rssMb: [], hwmMb: [], dl: [], buildPath: [] };
   let failures = 0;
   let volume = null;
   try {
@@ -53,10 +53,18 @@ export async function main() {
       }
       S.seconds.push((performance.now() - t0) / 1000);
       volume ??= ws.ourVolume();
+      // The reply does not wait for the container's removal (it is under way): give it 3 s.
+      const tGone = performance.now();
+      let ours = await ourContainers(volume);
+      while (ours > 0 && performance.now() - tGone < 3000) {
+        await new Promise((r) => setTimeout(r, 50));
+        ours = await ourContainers(volume);
+      }
+      S.ours.push(ours);
+      S.goneMs.push(performance.now() - tGone);
       const now = await census();
       S.newContainers.push(now.containers.filter((c) => !before.containers.includes(c)).length);
       S.newVolumes.push(now.volumes.filter((v) => !before.volumes.includes(v)).length);
-      S.ours.push(await ourContainers(volume));
       S.ourVolumes.push(now.volumes.filter((v) => v === volume).length);
       S.fds.push(fdCount(pid));
       const st = procStatus(pid);
@@ -80,7 +88,8 @@ export async function main() {
     table([
       ['series (after each build)', 'first', 'last', 'max', 'min'],
       series('build seconds', S.seconds, f2),
-      series("this build's containers (by volume label)", S.ours),
+      series("this build's containers (by volume label), after up to 3 s", S.ours),
+      series('ms until none was listed (docker ps calls included)', S.goneMs, (x) => String(Math.round(x))),
       series('its build volume present', S.ourVolumes),
       series('engine-wide new containers since start', S.newContainers),
       series('engine-wide new volumes since start', S.newVolumes),
