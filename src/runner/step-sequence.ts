@@ -69,19 +69,27 @@ export async function prepareSequence(fifo: FifoOutput, steps: SequenceStep[]): 
     argv.push(fifos[i]!.inContainer, tokens[i]!, String(env.length), String(st.cmd.length), ...env, ...st.cmd);
   }
   // Not flowing until its turn: a later step's output waits in its FIFO.
-  const opened = fifos.map((f, i) => {
-    const { wfd, sock } = openFifo(f.onHost);
-    return { wfd, reader: new FifoReader(sock, NOWHERE, Buffer.from(tokens[i]!)) };
-  });
-  const ctl = openFifo(ctlFifo.onHost);
+  const opened: Array<{ wfd: number | null; reader: FifoReader }> = [];
+  let ctl: { wfd: number | null; sock: Socket } | null = null;
   const dispose = () => {
-    for (const o of [...opened, ctl]) closeWriteEnd(o);
+    for (const o of [...opened, ...(ctl ? [ctl] : [])]) closeWriteEnd(o);
     for (const o of opened) o.reader.destroy();
-    ctl.sock.destroy();
+    ctl?.sock.destroy();
   };
+  try {
+    fifos.forEach((f, i) => {
+      const { wfd, sock } = openFifo(f.onHost);
+      opened.push({ wfd, reader: new FifoReader(sock, NOWHERE, Buffer.from(tokens[i]!)) });
+    });
+    ctl = openFifo(ctlFifo.onHost);
+  } catch (err) {
+    dispose(); // out of file descriptors, say: close what was opened
+    throw err;
+  }
+  const control = ctl;
   return {
     entrypoint: [...KEEPER_WITH_DRIVER, ...argv],
-    run: (hooks, containerEnded) => runPrepared(steps, opened, ctl, hooks, containerEnded),
+    run: (hooks, containerEnded) => runPrepared(steps, opened, control, hooks, containerEnded),
     dispose,
   };
 }

@@ -6,7 +6,7 @@
 // runner.test.ts and hostile.test.ts.
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/engine/connect.js';
 import { managedLabels, removeContainer, startJobContainer, type JobContainer } from '../../src/engine/containers.js';
@@ -171,6 +171,29 @@ describe('step output through a FIFO (real engine)', () => {
       );
       expect(r.results.map((x) => x.status)).toEqual([0]);
       expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      prepared.dispose();
+      c.release();
+      await removeContainer(engine, c.id).catch(() => {});
+      await log.close();
+    }
+  });
+
+  it('a step that cannot open its own FIFO fails with an error that names the way out', async () => {
+    const prepared = await fifo.prepareSequence([{ cmd: ['/bin/sh', '-c', 'printf never'] }]);
+    // entrypoint: sh -c SCRIPT ndt-keeper CONTROL-FIFO STEP-FIFO TOKEN ...; take the step's FIFO from the image's user (1005)
+    const stepFifo = join(fifo.mount.source, basename(prepared.entrypoint[5]!));
+    chmodSync(stepFifo, 0o600);
+    const c = await startBox(prepared.entrypoint);
+    const log = await BuildLog.create(join(dir, 'no-token.log'), () => {});
+    try {
+      const err = await prepared
+        .run({ start: () => log.sink(), end: async () => {}, warn: () => {} }, c.ended)
+        .catch((e: Error) => e);
+      expect(err).toBeInstanceOf(OpError);
+      expect((err as OpError).code).toBe('step_output');
+      expect((err as OpError).message).toMatch(/could not write into the runner's output FIFO \(it exited with status [1-9]/);
+      expect((err as OpError).hint).toMatch(/NERVES_DOCKER_TS_STEP_OUTPUT=exec/);
     } finally {
       prepared.dispose();
       c.release();
