@@ -15,7 +15,8 @@ defmodule NervesDockerTs.MixProject do
       # A Nerves package in Nerves' eyes, so that `nerves.precompile` compiles
       # this plugin before it builds the system that names it as its build
       # runner (otherwise a fresh _build fails: BuildRunner is not loaded yet).
-      nerves_package: [type: :build_runner],
+      # Its own build runner: only `mix nerves.clean --all` calls it (see NervesDockerTs.OwnPackage).
+      nerves_package: [type: :build_runner, build_runner: NervesDockerTs.OwnPackage],
       # Nerves' modules are called only when Nerves is loaded (see NervesDockerTs.Spec).
       xref: [exclude: [Nerves.Artifact, Nerves.Artifact.Cache, Nerves.Env, Nerves.Artifact.BuildRunner]],
       description: "Drop-in Docker build runner for Nerves over the Docker Engine API"
