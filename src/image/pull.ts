@@ -22,6 +22,7 @@ import { readBody } from "./http.js";
 import { MANIFEST_ACCEPT, parseImageName, RegistryClient, type Credentials } from "./registry.js";
 import { checkName, checkTag } from "./assemble.js";
 import { END_OF_ARCHIVE, entryHeader, padding } from "./tar-writer.js";
+import { writevAll } from "../write-all.js";
 
 export interface PullImageOptions {
   imageName: string;
@@ -102,9 +103,14 @@ async function fetchBlob(client: RegistryClient, d: Descriptor, dest: string): P
   const h = createHash("sha256");
   const count = { n: 0 };
   await pipeline(res.body, hashingTap(h, count), createWriteStream(dest));
+  checkBlob(d, h, count.n);
+}
+
+/** The blob as received must have the descriptor's digest and size. */
+function checkBlob(d: Descriptor, h: Hash, size: number): void {
   const got = `sha256:${h.digest("hex")}`;
   if (got !== d.digest) throw new Error(`blob digest mismatch: expected ${d.digest}, got ${got}`);
-  if (d.size !== undefined && d.size !== count.n) throw new Error(`blob ${d.digest}: expected ${d.size} bytes, got ${count.n}`);
+  if (d.size !== undefined && d.size !== size) throw new Error(`blob ${d.digest}: expected ${d.size} bytes, got ${size}`);
 }
 
 /** Output chunk size of the gunzip stream. */
@@ -133,9 +139,7 @@ async function fetchLayer(client: RegistryClient, d: Descriptor, diffId: string,
   } else {
     await pipeline(res.body, hashingTap(blobHash, count), hashingTap(diffHash, written), createWriteStream(dest), { signal });
   }
-  const blob = `sha256:${blobHash.digest("hex")}`;
-  if (blob !== d.digest) throw new Error(`blob digest mismatch: expected ${d.digest}, got ${blob}`);
-  if (d.size !== undefined && d.size !== count.n) throw new Error(`blob ${d.digest}: expected ${d.size} bytes, got ${count.n}`);
+  checkBlob(d, blobHash, count.n);
   const got = `sha256:${diffHash.digest("hex")}`;
   if (got !== diffId) throw new Error(gzip ? `layer ${d.digest} uncompresses to ${got}, config says diff_id ${diffId}` : `uncompressed layer ${d.digest} does not match diff_id ${diffId}`);
   return written.n;
@@ -149,29 +153,8 @@ class ArchiveFile {
   constructor(private readonly fh: FileHandle) {}
 
   async write(bufs: Buffer[]): Promise<void> {
-    let total = 0;
-    for (const b of bufs) {
-      this.hash.update(b);
-      total += b.length;
-    }
-    let done = 0;
-    while (done < total) {
-      // writev may write less than asked; go on from where it stopped
-      let skip = done;
-      const rest = bufs.flatMap((b) => {
-        if (skip >= b.length) {
-          skip -= b.length;
-          return [];
-        }
-        const part = skip > 0 ? b.subarray(skip) : b;
-        skip = 0;
-        return [part];
-      });
-      const { bytesWritten } = await this.fh.writev(rest, this.pos + done);
-      if (bytesWritten <= 0) throw new Error("could not write the archive (no progress)");
-      done += bytesWritten;
-    }
-    this.pos += total;
+    for (const b of bufs) this.hash.update(b);
+    this.pos += await writevAll(this.fh, bufs, this.pos);
   }
 
   /** Appends `size` bytes of a file, read in large blocks, the next read overlapping the current write. */

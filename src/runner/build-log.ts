@@ -3,6 +3,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { HeadlineScanner } from './headlines.js';
+import { writevAll } from '../write-all.js';
 
 export class BuildLog {
   private bytes = 0;
@@ -29,33 +30,14 @@ export class BuildLog {
   }
 
   async write(chunk: Buffer | string): Promise<void> {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.lastWrite = Date.now();
-    this.scanner.push(buf);
-    let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, off, buf.length - off);
-      off += bytesWritten;
-    }
-    this.bytes += buf.length;
+    await this.writeMany([typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
   }
 
   /** Several chunks in one writev (the sink's batch while the previous write was in flight). */
   async writeMany(chunks: Buffer[]): Promise<void> {
     this.lastWrite = Date.now();
-    let total = 0;
-    for (const c of chunks) {
-      this.scanner.push(c);
-      total += c.length;
-    }
-    let written = 0;
-    let rest = chunks;
-    while (written < total) {
-      const { bytesWritten } = await this.fh.writev(rest);
-      written += bytesWritten;
-      if (written < total) rest = remainder(chunks, written);
-    }
-    this.bytes += total;
+    for (const c of chunks) this.scanner.push(c);
+    this.bytes += await writevAll(this.fh, chunks);
   }
 
   /** A Writable for one step's output; it never ends the log itself. */
@@ -79,20 +61,6 @@ export class BuildLog {
     this.scanner.flush();
     await this.fh.close();
   }
-}
-
-/** What is left of `chunks` after the first `skip` bytes. */
-function remainder(chunks: Buffer[], skip: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const c of chunks) {
-    if (skip >= c.length) {
-      skip -= c.length;
-      continue;
-    }
-    out.push(skip > 0 ? c.subarray(skip) : c);
-    skip = 0;
-  }
-  return out;
 }
 
 /** The last `lines` lines of a file, read from its end (the log may be huge). */
