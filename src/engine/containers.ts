@@ -33,7 +33,9 @@ export interface JobContainerSpec {
 // as the sidecar keeps its attach connection open. As PID 1 it would ignore
 // SIGTERM, so `docker stop` (or an engine shutting down) would wait 10 s
 // before killing it: the trap makes it end at once, and the steps with it.
-export const KEEPER = ['/bin/sh', '-c', "trap 'exit 143' TERM INT HUP; while read -r _; do :; done"];
+export const KEEPER_TRAP = "trap 'exit 143' TERM INT HUP";
+export const KEEPER_LOOP = 'while read -r _; do :; done';
+export const KEEPER = ['/bin/sh', '-c', `${KEEPER_TRAP}; ${KEEPER_LOOP}`];
 
 export interface JobContainer {
   container: Docker.Container;

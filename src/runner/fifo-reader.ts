@@ -4,7 +4,7 @@
 // from a writer that lingers after the step.
 import { closeSync, constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { OpError } from '../sidecar/context.js';
 
 export const OUTPUT_ENV = 'NERVES_DOCKER_TS_STEP_OUTPUT';
@@ -30,12 +30,10 @@ export function closeWriteEnd(o: { wfd: number | null }): void {
   o.wfd = null;
 }
 
-/** A reader's sink before its turn (it is paused until then, so nothing is written). */
-export const NOWHERE = new Writable({ write: (_c, _e, done) => done() });
-
-/** Reads a FIFO into the sink with backpressure, checking and dropping the token in front. */
+/** Reads a FIFO (paused until resume) into a sink with backpressure, checking and dropping the token in front. */
 export class FifoReader {
   sawToken = false;
+  private sink: Writable | null = null;
   private ended = false;
   private failed: Error | null = null;
   private pending: Buffer[] = [];
@@ -44,7 +42,6 @@ export class FifoReader {
 
   constructor(
     private readonly sock: Socket,
-    private sink: Writable,
     private readonly token: Buffer,
   ) {
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -74,9 +71,10 @@ export class FifoReader {
       if (chunk.length === 0) return;
     }
     this.wake?.();
-    if (!this.sink.write(chunk)) {
+    const sink = this.sink!; // data flows only after resume(sink)
+    if (!sink.write(chunk)) {
       this.sock.pause();
-      this.sink.once('drain', () => this.sock.resume());
+      sink.once('drain', () => this.sock.resume());
     }
   }
 
@@ -126,7 +124,7 @@ export class FifoReader {
     }
   }
 
-  /** Starts the flow into `sink` (a reader made paused, with a placeholder sink). */
+  /** Starts the flow into `sink`. */
   resume(sink: Writable): void {
     this.sink = sink;
     this.sock.resume();

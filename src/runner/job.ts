@@ -168,7 +168,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     try {
       const sequence = prepared.sequence;
       if (sequence) {
-        const seq = await sequence.run(
+        const results = await sequence.run(
           {
             start: (i) => {
               beginStep(plan[i]!);
@@ -180,7 +180,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
           },
           job.ended,
         );
-        seq.results.forEach((r, i) => steps.push({ name: plan[i]!.name, ...r }));
+        results.forEach((r, i) => steps.push({ name: plan[i]!.name, ...r }));
         // A step that did not finish: the container (or the driver) ended early.
         if (steps.length < plan.length && !steps.some((s) => s.status !== 0)) {
           const name = plan[steps.length]!.name;

@@ -112,9 +112,9 @@ export class FifoOutput {
 
   /** `count` unused FIFOs: in the container and on this host. */
   async takeFifos(count: number): Promise<Array<{ inContainer: string; onHost: string }>> {
-    const names: string[] = [];
-    for (let i = 0; i < count; i++) names.push(this.ready.shift() ?? (await makeFifos(this.dir, 1))[0]!);
-    return names.map((n) => ({ inContainer: `${FIFO_DIR_IN_CONTAINER}/${n}`, onHost: join(this.dir, n) }));
+    const missing = count - this.ready.length;
+    if (missing > 0) this.ready.push(...(await makeFifos(this.dir, missing))); // one mkfifo for all
+    return this.ready.splice(0, count).map((n) => ({ inContainer: `${FIFO_DIR_IN_CONTAINER}/${n}`, onHost: join(this.dir, n) }));
   }
 
   async remove(): Promise<void> {

@@ -5,9 +5,10 @@
 // step's FIFO to EOF before the next, so the log keeps step order.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { KEEPER_LOOP, KEEPER_TRAP } from '../engine/containers.js';
 import { OpError } from '../sidecar/context.js';
-import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, NOWHERE, openFifo, TOKEN_TIMEOUT_MS } from './fifo-reader.js';
+import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, openFifo, TOKEN_TIMEOUT_MS } from './fifo-reader.js';
 import type { FifoOutput } from './step-output.js';
 
 export interface PreparedSequence {
@@ -19,7 +20,7 @@ export interface PreparedSequence {
    * status (the last one is the failure, if any); fewer than asked when the
    * container (`containerEnded`) or the driver ended early.
    */
-  run(hooks: SequenceHooks, containerEnded: Promise<unknown>): Promise<SequenceResult>;
+  run(hooks: SequenceHooks, containerEnded: Promise<unknown>): Promise<SequenceStepResult[]>;
   /** Closes every FIFO end this side holds (after run, or when the container never started). */
   dispose(): void;
 }
@@ -33,10 +34,6 @@ export interface SequenceStep {
 export interface SequenceStepResult {
   status: number;
   seconds: number;
-}
-
-export interface SequenceResult {
-  results: SequenceStepResult[];
 }
 
 export interface SequenceHooks {
@@ -79,7 +76,7 @@ export async function prepareSequence(fifo: FifoOutput, steps: SequenceStep[]): 
   try {
     fifos.forEach((f, i) => {
       const { wfd, sock } = openFifo(f.onHost);
-      opened.push({ wfd, reader: new FifoReader(sock, NOWHERE, Buffer.from(tokens[i]!)) });
+      opened.push({ wfd, reader: new FifoReader(sock, Buffer.from(tokens[i]!)) });
     });
     ctl = openFifo(ctlFifo.onHost);
   } catch (err) {
@@ -101,7 +98,7 @@ async function runPrepared(
   ctl: { wfd: number | null; sock: Socket },
   hooks: SequenceHooks,
   containerEnded: Promise<unknown>,
-): Promise<SequenceResult> {
+): Promise<SequenceStepResult[]> {
   const ended = new Map<number, number>();
   let notify: (() => void) | null = null;
   let sink: Writable | null = null;
@@ -124,7 +121,7 @@ async function runPrepared(
       closeWriteEnd(ctl);
     },
   );
-  ctl.sock.on('data', (chunk: Buffer) => control.write(chunk));
+  ctl.sock.on('data', (chunk: Buffer) => control.push(chunk));
   ctl.sock.on('end', done);
   ctl.sock.on('error', done);
   ctl.sock.resume();
@@ -170,13 +167,14 @@ async function runPrepared(
   }
   control.flush();
   if (sink) for (const line of strays.splice(0)) sink.write(line);
-  return { results };
+  return results;
 }
 
 /**
- * PID 1 of a sequence's container: the keeper (reads stdin until the
- * sidecar's attach closes, then exits, which ends every process in the
- * container; SIGTERM ends it at once) with the driver in the background.
+ * PID 1 of a sequence's container: the keeper of engine/containers.ts
+ * (reads stdin until the sidecar's attach closes, then exits, which ends
+ * every process in the container; SIGTERM ends it at once) with the driver
+ * in the background.
  * Arguments: the control FIFO, then per step its FIFO, its token, the
  * count of its NAME=value pairs, its argc, the pairs and its argv. Only
  * "${k}" references are ever eval'd, never argument text.
@@ -185,7 +183,7 @@ const KEEPER_WITH_DRIVER = [
   '/bin/sh',
   '-c',
   [
-    "trap 'exit 143' TERM INT HUP",
+    KEEPER_TRAP,
     'ctl=$1',
     'shift',
     // No control FIFO, no build: the container ends at once, and the runner says why.
@@ -210,28 +208,25 @@ const KEEPER_WITH_DRIVER = [
     ') &',
     // Only the driver holds the control FIFO: its EOF is the driver's end.
     'exec 3>&-',
-    'while read -r _; do :; done',
+    KEEPER_LOOP,
   ].join('\n'),
   'ndt-keeper',
 ];
 
 /** The driver's control FIFO: its NDT-START and NDT-STEP lines are reported, anything else (shell errors) goes to the log. */
-class ControlLines extends Writable {
+class ControlLines {
   private partial = '';
 
   constructor(
     private readonly log: (line: Buffer) => void,
     private readonly onStep: (index: number, status: number) => void,
     private readonly onStart: () => void,
-  ) {
-    super();
-  }
+  ) {}
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+  push(chunk: Buffer): void {
     const lines = (this.partial + chunk.toString('latin1')).split('\n');
     this.partial = lines.pop()!;
     for (const line of lines) this.line(line);
-    done();
   }
 
   private line(line: string): void {

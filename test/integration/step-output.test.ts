@@ -65,7 +65,7 @@ describe('step output through a FIFO (real engine)', () => {
         seqBox.ended,
       );
       await end();
-      return { ...r, started, warnings, bytes: readFileSync(path), box: seqBox };
+      return { results: r, started, warnings, bytes: readFileSync(path), box: seqBox };
     } finally {
       prepared.dispose();
       seqBox?.release();
@@ -158,7 +158,7 @@ describe('step output through a FIFO (real engine)', () => {
     const log = await BuildLog.create(join(dir, 'gone.log'), () => {});
     try {
       const t0 = Date.now();
-      const r = await prepared.run(
+      const results = await prepared.run(
         {
           start: (i) => {
             if (i === 1) setTimeout(() => void removeContainer(engine, c.id), 300);
@@ -169,7 +169,7 @@ describe('step output through a FIFO (real engine)', () => {
         },
         c.ended,
       );
-      expect(r.results.map((x) => x.status)).toEqual([0]);
+      expect(results.map((x) => x.status)).toEqual([0]);
       expect(Date.now() - t0).toBeLessThan(10_000);
     } finally {
       prepared.dispose();
