@@ -8,23 +8,26 @@ import { ROOT, DOCKER, dockerQuiet } from './common.mjs';
 
 const WORKER = join(ROOT, 'bench/lib/image-worker.mjs');
 
-/** Runs one image-worker job; returns its BENCH_JSON plus `wall` (spawn to exit, seconds). */
-export function runWorker(job, { cwd } = {}) {
+/** Spawns a command and collects its stdout and stderr's tail; resolves with its exit code and wall seconds (spawn to exit). */
+function run(cmd, args, opts) {
   return new Promise((res, rej) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [WORKER, JSON.stringify(job)], { cwd: cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (err = (err + c).slice(-8000)));
     child.on('error', rej);
-    child.on('exit', (code) => {
-      const wall = (performance.now() - t0) / 1000;
-      const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
-      if (code !== 0 || !line) return rej(new Error(`image worker ${job.op} exited ${code}: ${err}`));
-      res({ ...JSON.parse(line.slice('BENCH_JSON '.length)), wall });
-    });
+    child.on('exit', (code) => res({ code, out, err, wall: (performance.now() - t0) / 1000 }));
   });
+}
+
+/** Runs one image-worker job; returns its BENCH_JSON plus `wall` (spawn to exit, seconds). */
+export async function runWorker(job, { cwd } = {}) {
+  const { code, out, err, wall } = await run(process.execPath, [WORKER, JSON.stringify(job)], { cwd: cwd ?? ROOT });
+  const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (code !== 0 || !line) throw new Error(`image worker ${job.op} exited ${code}: ${err}`);
+  return { ...JSON.parse(line.slice('BENCH_JSON '.length)), wall };
 }
 
 /**
@@ -32,30 +35,20 @@ export function runWorker(job, { cwd } = {}) {
  * prefixed by "$TIME" (GNU time writing its maxrss in kB to a file). Returns
  * { wall, maxRssKb, stdout }.
  */
-export function timedShell(script, args, { env = {} } = {}) {
+export async function timedShell(script, args, { env = {} } = {}) {
   const rssFile = join('/tmp', `ndt-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  return new Promise((res, rej) => {
-    const t0 = performance.now();
-    const child = spawn('bash', ['-c', script, 'bench', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env, TIME_CMD: `/usr/bin/time -f %M -o ${rssFile}` },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err = (err + c).slice(-8000)));
-    child.on('error', rej);
-    child.on('exit', (code) => {
-      const wall = (performance.now() - t0) / 1000;
-      let maxRssKb = NaN;
-      try {
-        maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
-      } catch {}
-      rmSync(rssFile, { force: true });
-      if (code !== 0) return rej(new Error(`${script} ${args.join(' ')} exited ${code}: ${err}`));
-      res({ wall, maxRssKb, stdout: out.trim() });
-    });
-  });
+  let r;
+  let maxRssKb = NaN;
+  try {
+    r = await run('bash', ['-c', script, 'bench', ...args], { env: { ...process.env, ...env, TIME_CMD: `/usr/bin/time -f %M -o ${rssFile}` } });
+    try {
+      maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+    } catch {}
+  } finally {
+    rmSync(rssFile, { force: true });
+  }
+  if (r.code !== 0) throw new Error(`${script} ${args.join(' ')} exited ${r.code}: ${r.err}`);
+  return { wall: r.wall, maxRssKb, stdout: r.out.trim() };
 }
 
 /** The image and its parent chain (docker build's intermediate images), for checking they are gone. */
