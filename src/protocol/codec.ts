@@ -1,7 +1,10 @@
 // msgpack encoding of protocol messages, set up for the Elixir peer:
 // plain maps (no records), 64-bit integers exact in both directions,
 // undefined sent as nil, bytes as bin and text as str.
-import { Packr, Unpackr } from 'msgpackr';
+// 'msgpackr/pack' is msgpackr's pure-JS build under Node: the main entry also
+// loads the native msgpackr-extract addon (~25 ms of every sidecar start),
+// which only pays off for large buffers; these frames are small.
+import { Packr, Unpackr } from 'msgpackr/pack';
 
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
 const unpackr = new Unpackr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true });
