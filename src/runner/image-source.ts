@@ -30,6 +30,8 @@ export interface ImageDeps {
   reporter: Reporter;
   log: BuildLog;
   prompt(message: string): Promise<unknown>;
+  /** The image's lookup, when the caller started it early (else it is made here). */
+  local?: Promise<ImageSummary | null> | undefined;
 }
 
 export async function ensureImage(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
@@ -37,7 +39,7 @@ export async function ensureImage(spec: JobSpec, deps: ImageDeps): Promise<Image
   const tag = spec.docker.tag;
   const digest = pinnedDigest(tag);
 
-  const local = await inspectImage(engine, tag);
+  const local = await (deps.local ?? inspectImage(engine, tag));
   if (local && (!digest || local.repoDigests.some((d) => d.endsWith(`@${digest}`)))) return local;
 
   const source = spec.docker.dockerfile;

@@ -25,6 +25,8 @@ export interface OpenJob {
 
 export interface OpenJobDeps {
   engine: Engine;
+  /** The image's lookup, when the caller started it early. */
+  image?: Promise<ImageSummary | null>;
   reporter: Reporter;
   log: BuildLog;
   ctx: OpContext;
@@ -37,7 +39,7 @@ export interface OpenJobDeps {
 
 export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec: JobSpec, deps: OpenJobDeps): Promise<OpenJob> {
   const { engine, reporter, log, ctx, volume } = deps;
-  const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m) });
+  const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m), local: deps.image });
   const keep = kind !== 'shell' && spec.keep_container;
   const labels = managedLabels({
     [LABEL.package]: spec.app,

@@ -9,6 +9,7 @@ import { findContainers, removeContainer } from '../engine/containers.js';
 import { pingEngine } from '../engine/connect.js';
 import { engineMessage } from '../engine/errors.js';
 import { runExec } from '../engine/exec.js';
+import { inspectImage } from '../engine/images.js';
 import { LABEL } from '../engine/labels.js';
 import { OpError, type OpContext } from '../sidecar/context.js';
 import { copyArtifactOut, takeDroppedArtifact } from './artifact.js';
@@ -17,10 +18,10 @@ import { readOrCreateDockerId } from './docker-id.js';
 import { openJobContainer, type OpenJob } from './job-container.js';
 import { acquireLock } from './lock.js';
 import type { Layout } from './layout.js';
-import { checkHostInputs, connectChecked } from './preflight.js';
+import { beginConnect, checkHostInputs } from './preflight.js';
 import { formatBytes, formatDuration, Reporter } from './reporter.js';
 import { VOLUME_RE, type JobSpec } from './spec.js';
-import { chooseOutputMode, FifoOutput, removeStaleFifoDirs, type PreparedSequence } from './step-output.js';
+import { chooseOutputMode, FifoOutput, fifoPossible, removeStaleFifoDirs, type OutputChoice, type PreparedSequence } from './step-output.js';
 import { engineDebug } from '../engine/connect.js';
 
 export type JobKind = 'build' | 'archive';
@@ -93,16 +94,13 @@ export function withArtifactDrop(cmd: string[], artifact: string, drop: string):
 export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Promise<JobResult> {
   const reporter = new Reporter(ctx, spec.tty);
   const started = Date.now();
+  // The engine's ping and GET /version run while the host side is checked.
+  const conn = beginConnect();
+  const { engine } = conn;
   await checkHostInputs(spec, kind);
   const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
   const volume = volumeName(spec.app, id);
-  const { engine, version } = await connectChecked();
-  let output = chooseOutputMode(engine, version);
-  if (spec.keep_container && output.mode === 'fifo') {
-    // A kept container must start again later: no mount of a directory that goes away with the job.
-    output = { mode: 'exec', why: 'keep_container: the kept container must not mount a temporary directory' };
-  }
-  engineDebug(`step output through ${output.mode === 'fifo' ? 'a FIFO' : 'the exec stream'}: ${output.why}`);
+  await conn.answered;
   const lock = await acquireLock(spec.build_path, kind, (t) => reporter.warn(t));
   const unlock = ctx.cleanup.add('build lock', () => lock.release());
   let log: BuildLog;
@@ -113,6 +111,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     await lock.release();
     throw new OpError('log_file', `cannot write ${kind === 'build' ? 'build.log' : 'archive.log'} in ${spec.log_dir}: ${(err as Error).message}`);
   }
+  let output: OutputChoice = { mode: 'exec', why: 'not chosen yet' };
   let open: OpenJob | null = null;
   let fifo: FifoOutput | null = null;
   // Set inside openJobContainer's callback (hence an object: TypeScript would narrow a let to null).
@@ -120,18 +119,34 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   let stepName = 'prepare';
   reporter.start();
   try {
-    // Independent: the engine lists leftovers while the FIFOs are made here.
-    const [left, made] = await Promise.allSettled([
+    // Independent, all at once: the engine lists leftovers and looks up the
+    // image while its version is checked, and the FIFOs are made here in
+    // case the version says the engine shares this kernel.
+    const image = inspectImage(engine, spec.docker.tag);
+    image.catch(() => {});
+    const [left, made, version] = await Promise.allSettled([
       removeLeftovers(engine, volume, reporter),
-      output.mode === 'fifo' ? removeStaleFifoDirs(spec.build_path).then(() => FifoOutput.create(spec.build_path)) : null,
+      fifoPossible(engine) && !spec.keep_container ? removeStaleFifoDirs(spec.build_path).then(() => FifoOutput.create(spec.build_path)) : null,
+      conn.version,
     ]);
-    if (made.status === 'fulfilled') fifo = made.value; // removed in finally, also when the listing failed
+    if (made.status === 'fulfilled') fifo = made.value; // removed in finally, also when something else failed
+    if (version.status === 'rejected') throw version.reason;
     if (left.status === 'rejected') throw left.reason;
-    if (made.status === 'rejected') {
+    output = chooseOutputMode(engine, version.value);
+    if (spec.keep_container && output.mode === 'fifo') {
+      // A kept container must start again later: no mount of a directory that goes away with the job.
+      output = { mode: 'exec', why: 'keep_container: the kept container must not mount a temporary directory' };
+    }
+    if (output.mode === 'exec' && fifo) {
+      await fifo.remove();
+      fifo = null;
+    }
+    if (output.mode === 'fifo' && made.status === 'rejected') {
       // A file system without FIFOs, say: the exec stream works everywhere.
       reporter.warn(`${(made.reason as Error).message}; streaming step output through the engine instead`);
       output = { mode: 'exec', why: 'no FIFO could be made in the build path' };
     }
+    engineDebug(`step output through ${output.mode === 'fifo' ? 'a FIFO' : 'the exec stream'}: ${output.why}`);
     const file = `${spec.download_name}${spec.ext}`;
     const dest = join(spec.download_dir, file);
     const drop = fifo?.dropPath(file);
@@ -143,6 +158,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     let plan: Step[] = [];
     open = await openJobContainer(kind, spec, {
       engine,
+      image,
       reporter,
       log,
       ctx,

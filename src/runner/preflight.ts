@@ -53,23 +53,94 @@ export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' |
   }
 }
 
+/** An engine being connected to: its round trips run while the caller does other work. */
+export interface EngineConnection {
+  engine: Engine;
+  /** The engine answered a ping and (unless `hostFiles: false`) can see this machine's files. */
+  answered: Promise<void>;
+  /** Its version, once it meets the requirement (rejects after `answered` does, if that fails). */
+  version: Promise<EngineVersion>;
+}
+
+/**
+ * Finds the engine (NERVES_DEBUG=1 prints how) and starts the checks of
+ * connectChecked without waiting for them: GET /version alone takes about
+ * 30 ms on dockerd (it asks containerd and runs runc for their versions),
+ * which a job overlaps with its host-side checks and its first requests.
+ * Both promises are awaited by the caller or settle unobserved harmlessly.
+ */
+export function beginConnect(opts: { hostFiles?: boolean } = {}): EngineConnection {
+  const { engine, ping, answer } = takeProbe();
+  const answered = ping.then(() => (opts.hostFiles !== false ? requireLocalEngine(engine) : undefined));
+  const version = (async () => {
+    // A ping failure is the one to report (it names the address and the fix).
+    await answered;
+    return checkedVersion(engine, await answer);
+  })();
+  for (const p of [ping, answer, answered, version]) p.catch(() => {});
+  return { engine, answered, version };
+}
+
+/** The engine the environment names, with a ping and GET /version under way. */
+interface Probe {
+  engine: Engine;
+  ping: Promise<void>;
+  answer: Promise<EngineVersion>;
+  at: number;
+}
+
+function probe(): Probe {
+  const engine = openEngine();
+  const ping = pingEngine(engine);
+  const answer = engineVersion(engine);
+  for (const p of [ping, answer]) p.catch(() => {});
+  return { engine, ping, answer, at: Date.now() };
+}
+
+/** How long a warm-up's answers serve the next op: it normally asks within 0.1 s of the hello. */
+const WARM_MS = 3000;
+let warm: Probe | null = null;
+
+/**
+ * Starts the engine's ping and GET /version before any op asks (the sidecar
+ * calls this right after its hello, while the rest of the runner loads and
+ * the plugin sends its request); the next connection takes them over.
+ */
+export function warmUpEngine(): void {
+  try {
+    warm = probe();
+  } catch {
+    warm = null; // a bad DOCKER_HOST, say: the op reports it
+  }
+}
+
+function takeProbe(): Probe {
+  const w = warm;
+  warm = null;
+  if (!w || Date.now() - w.at > WARM_MS) return probe();
+  // An engine that was not up at the warm-up may be now: a failure is retried once, fresh.
+  return {
+    ...w,
+    ping: w.ping.catch(() => pingEngine(w.engine)),
+    answer: w.answer.catch(() => engineVersion(w.engine)),
+  };
+}
+
 /**
  * Finds the engine (NERVES_DEBUG=1 prints how), checks that it answers, that
  * it can see this machine's files (unless `hostFiles: false`: an op that
  * mounts nothing) and that its version meets the requirement.
  */
 export async function connectChecked(opts: { hostFiles?: boolean } = {}): Promise<{ engine: Engine; version: EngineVersion }> {
-  const engine = openEngine();
-  // Both at once (one round trip less); a ping failure is the one to report.
-  const [ping, answer] = await Promise.allSettled([pingEngine(engine), engineVersion(engine)]);
-  if (ping.status === 'rejected') throw ping.reason;
-  if (opts.hostFiles !== false) await requireLocalEngine(engine);
-  if (answer.status === 'rejected') throw answer.reason;
-  const version = answer.value;
+  const c = beginConnect(opts);
+  return { engine: c.engine, version: await c.version };
+}
+
+function checkedVersion(engine: Engine, version: EngineVersion): EngineVersion {
   engineDebug(`${engine.where} (${engine.how}) is ${version.engine} ${version.version}, API ${version.apiVersion}, ${version.os}/${version.arch}`);
   const check = checkEngineVersion({ version: version.version, engine: version.engine });
   if (!check.ok) {
     throw new OpError('engine_version', check.message, version.engine === 'docker' ? `Install docker ${DOCKER_REQUIREMENT}.` : 'Install Podman 4.0 or newer.');
   }
-  return { engine, version };
+  return version;
 }

@@ -54,6 +54,14 @@ export function chooseOutputMode(engine: Pick<Engine, 'remote'>, version: Pick<E
   return { mode: 'fifo', why: 'the engine shares this kernel' };
 }
 
+/** Whether chooseOutputMode may pick the FIFO path once the engine's kernel is known: the FIFOs can be made meanwhile. */
+export function fifoPossible(engine: Pick<Engine, 'remote'>, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): boolean {
+  const forced = env[OUTPUT_ENV]?.trim();
+  if (forced === 'fifo') return true;
+  if (forced && forced !== 'auto') return false;
+  return !engine.remote && platform === 'linux';
+}
+
 /** Removes FIFO directories left by a runner that was killed (the caller holds the build lock). */
 export async function removeStaleFifoDirs(parent: string): Promise<void> {
   const names = await readdir(parent).catch(() => [] as string[]);

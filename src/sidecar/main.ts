@@ -25,8 +25,18 @@ export function main(): void {
   process.on('SIGTERM', () => void server.stop('signal', 143));
   process.on('SIGHUP', () => void server.stop('signal', 129));
   server.start();
-  // The hello is out; the plugin now computes the job spec (~0.1 s) before
-  // its request. Load the runner meanwhile (~0.1 s of module loading) so the
-  // request finds it ready. A failure here shows up again when an op needs it.
-  setImmediate(() => void import('../runner/ops.js').catch(() => {}));
+  // The hello is out; the plugin sends its request as soon as it has the
+  // job spec. Meanwhile: load the engine client and start the engine's ping
+  // and GET /version (~30 ms on dockerd), then load the rest of the runner
+  // while they are answered, so the request finds both ready. A failure here
+  // shows up again when an op needs it.
+  setImmediate(
+    () =>
+      void import('../runner/preflight.js')
+        .then((preflight) => {
+          preflight.warmUpEngine();
+          return import('../runner/ops.js');
+        })
+        .catch(() => {}),
+  );
 }

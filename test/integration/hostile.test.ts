@@ -99,10 +99,11 @@ describe('least privilege (real engine)', () => {
     let info;
     for (let i = 0; i < 600 && !info; i++) {
       const [c] = await containersOf({ [LABEL.package]: 'example_system', [LABEL.kind]: 'build' }).then((cs) =>
-        cs.filter((c) => c.Mounts.some((m) => m.Source === ex.system)),
+        // An earlier test's container may still be on its way out: only a running one, and it may go meanwhile.
+        cs.filter((c) => c.State === 'running' && c.Mounts.some((m) => m.Source === ex.system)),
       );
-      if (c) info = await docker.getContainer(c.Id).inspect();
-      else await new Promise((r) => setTimeout(r, 100));
+      if (c) info = await docker.getContainer(c.Id).inspect().then((i) => (i.State.Running ? i : undefined), () => undefined);
+      if (!info) await new Promise((r) => setTimeout(r, 100));
     }
     const res = await running;
     fx.volumes.push(res.volume);

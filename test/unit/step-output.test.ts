@@ -1,6 +1,6 @@
 // Which path step output takes (src/runner/step-output.ts chooseOutputMode).
 import { describe, expect, it } from 'vitest';
-import { chooseOutputMode } from '../../src/runner/step-output.js';
+import { chooseOutputMode, fifoPossible } from '../../src/runner/step-output.js';
 
 const local = { remote: false };
 const kernel = '6.1.0-18-amd64';
@@ -24,5 +24,23 @@ describe('chooseOutputMode', () => {
     expect(chooseOutputMode(local, { kernel }, env('auto'), 'linux', kernel).mode).toBe('fifo');
     expect(chooseOutputMode(local, { kernel }, env(''), 'linux', kernel).mode).toBe('fifo');
     expect(() => chooseOutputMode(local, { kernel }, env('pipe'), 'linux', kernel)).toThrow(/not one of auto, fifo, exec/);
+  });
+});
+
+describe('fifoPossible (the FIFOs are made before the engine says which kernel it runs)', () => {
+  it('agrees with chooseOutputMode wherever the kernel does not decide', () => {
+    for (const engine of [local, { remote: true }]) {
+      for (const platform of ['linux', 'darwin'] as const) {
+        for (const forced of [undefined, 'auto', 'fifo', 'exec']) {
+          const env = forced === undefined ? {} : { NERVES_DOCKER_TS_STEP_OUTPUT: forced };
+          const chosen = chooseOutputMode(engine, { kernel }, env, platform, kernel).mode;
+          // The FIFOs are only ever skipped where they cannot be taken.
+          if (chosen === 'fifo') expect(fifoPossible(engine, env, platform)).toBe(true);
+          if (!fifoPossible(engine, env, platform)) expect(chosen).toBe('exec');
+        }
+      }
+    }
+    expect(fifoPossible({ remote: true }, {}, 'linux')).toBe(false);
+    expect(fifoPossible(local, { NERVES_DOCKER_TS_STEP_OUTPUT: 'exec' }, 'linux')).toBe(false);
   });
 });
