@@ -1,5 +1,6 @@
-// After tsc: make the CLI executable. priv/sidecar.mjs (committed) loads the
-// compiled sidecar from dist/.
+// After tsc: make the CLI executable, and bundle the sidecar that
+// priv/sidecar.mjs (committed) starts (scripts/bundle-sidecar.mjs).
 import { chmodSync } from 'node:fs';
 
 chmodSync(new URL('../dist/cli.js', import.meta.url), 0o755);
+await import('./bundle-sidecar.mjs');

@@ -1,12 +1,24 @@
-// The package's own version, read once from package.json next to dist/.
+// The package's own version, read once from package.json next to dist/ (from
+// dist/ or from the sidecar bundle's dist/bundle/).
 import { readFileSync } from 'node:fs';
 
 let cached: string | undefined;
 
 export function packageVersion(): string {
   if (cached === undefined) {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    cached = pkg.version;
+    // dist/version.js, or a chunk of the sidecar bundle in dist/bundle/.
+    for (const rel of ['../package.json', '../../package.json']) {
+      try {
+        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version: string };
+        if (pkg.name === 'nerves-docker-ts') {
+          cached = pkg.version;
+          break;
+        }
+      } catch {
+        // not there: the next candidate
+      }
+    }
+    if (cached === undefined) throw new Error('nerves-docker-ts: package.json not found next to dist/');
   }
   return cached;
 }

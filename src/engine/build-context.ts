@@ -4,7 +4,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { create as tarCreate } from 'tar';
 import { isIgnored, loadDockerignore } from './dockerignore.js';
 
 export async function contextFiles(contextDir: string, dockerfile: string): Promise<string[]> {
@@ -33,5 +32,7 @@ export async function contextFiles(contextDir: string, dockerfile: string): Prom
 
 export async function contextTar(contextDir: string, dockerfile: string): Promise<Readable> {
   const files = await contextFiles(contextDir, dockerfile);
+  // node-tar is loaded here, for image builds only (not at every sidecar start).
+  const { create: tarCreate } = await import('tar');
   return tarCreate({ cwd: contextDir, portable: true, noDirRecurse: true, follow: false }, files) as unknown as Readable;
 }

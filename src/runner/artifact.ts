@@ -8,7 +8,7 @@ import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { isNotFound } from '../engine/errors.js';
 import { OpError } from '../sidecar/context.js';
 
@@ -59,6 +59,8 @@ export async function copyArtifactOut(container: Docker.Container, srcPath: stri
     }
     throw err;
   }
+  // node-tar only on this path (exec-stream builds): 110 KB to parse that FIFO builds never use.
+  const { Parser } = await import('tar');
   return writeAtomically(destPath, async (tmp) => {
     let wrote = false;
     let pending: Promise<void> = Promise.resolve();

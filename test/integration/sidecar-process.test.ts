@@ -1,7 +1,10 @@
 // The sidecar as a process (node priv/sidecar.mjs) fed raw bytes: fuzzed and
 // mutated frames, truncated input, oversized frames. It must never crash or
-// hang, and must still answer a valid request afterwards.
+// hang, and must still answer a valid request afterwards. And which build of
+// the sidecar priv/sidecar.mjs starts.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
@@ -16,8 +19,8 @@ interface Proc {
   waitFor(pred: (m: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
 }
 
-function startSidecar(): Proc {
-  const child = spawn('node', [join(ROOT, 'priv/sidecar.mjs')], { stdio: ['pipe', 'pipe', 'pipe'] });
+function startSidecar(entry = join(ROOT, 'priv/sidecar.mjs')): Proc {
+  const child = spawn('node', [entry], { stdio: ['pipe', 'pipe', 'pipe'] });
   const frames: unknown[] = [];
   const dec = new FrameDecoder();
   let err = '';
@@ -61,6 +64,34 @@ function rng(seed: number) {
 }
 
 describe('sidecar process', () => {
+  it('starts from the bundle that npm run build made, and from tsc\'s modules when the bundle is stale or missing', async () => {
+    const hello = async (entry?: string) => {
+      const p = startSidecar(entry);
+      const h = (await p.waitFor((m) => 'hello' in m)).hello as Record<string, unknown>;
+      p.child.stdin.end();
+      expect(await p.exit).toBe(0);
+      return h;
+    };
+    expect(await hello()).toMatchObject({ loaded_from: 'bundle', version: expect.any(String) });
+    // A copy of the tree in which tsc ran after the bundle was made (a bare `tsc`).
+    const tree = mkdtempSync(join(tmpdir(), 'ndt-entry-'));
+    try {
+      cpSync(join(ROOT, 'priv'), join(tree, 'priv'), { recursive: true });
+      cpSync(join(ROOT, 'dist'), join(tree, 'dist'), { recursive: true, preserveTimestamps: true });
+      cpSync(join(ROOT, 'package.json'), join(tree, 'package.json'));
+      symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+      const entry = join(tree, 'priv/sidecar.mjs');
+      expect(await hello(entry)).toMatchObject({ loaded_from: 'bundle' });
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(join(tree, 'dist/sidecar/main.js'), later, later);
+      expect(await hello(entry)).toMatchObject({ loaded_from: 'modules' });
+      rmSync(join(tree, 'dist/bundle'), { recursive: true });
+      expect(await hello(entry)).toMatchObject({ loaded_from: 'modules' });
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
+  });
+
   it('says hello first, then answers ping', async () => {
     const p = startSidecar();
     const hello = await p.waitFor((m) => 'hello' in m);
