@@ -50,8 +50,8 @@ async function run(argv: string[]): Promise<number> {
       return runImageCommand(rest);
     }
     case 'sidecar': {
-      const { main } = await import('./sidecar/main.js');
-      main();
+      // The plugin's own entry: it starts the sidecar bundle (or tsc's modules when that is stale).
+      await import(new URL('../priv/sidecar.mjs', import.meta.url).href);
       return -1;
     }
     default:
