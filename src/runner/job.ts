@@ -100,8 +100,20 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   await checkHostInputs(spec, kind);
   const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
   const volume = volumeName(spec.app, id);
-  await conn.answered;
-  const lock = await acquireLock(spec.build_path, kind, (t) => reporter.warn(t));
+  // The FIFOs are made while the engine answers and the lock is taken (their
+  // directory's name is random and carries our pid: nobody else's), in case
+  // the engine's version says it shares this kernel.
+  const fifoMade = fifoPossible(engine) && !spec.keep_container ? FifoOutput.create(spec.build_path) : Promise.resolve(null);
+  fifoMade.catch(() => {});
+  const dropFifo = () => fifoMade.then((f) => f?.remove(), () => {});
+  let lock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    await conn.answered;
+    lock = await acquireLock(spec.build_path, kind, (t) => reporter.warn(t));
+  } catch (err) {
+    await dropFifo();
+    throw err;
+  }
   const unlock = ctx.cleanup.add('build lock', () => lock.release());
   let log: BuildLog;
   try {
@@ -109,6 +121,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   } catch (err) {
     unlock();
     await lock.release();
+    await dropFifo();
     throw new OpError('log_file', `cannot write ${kind === 'build' ? 'build.log' : 'archive.log'} in ${spec.log_dir}: ${(err as Error).message}`);
   }
   let output: OutputChoice = { mode: 'exec', why: 'not chosen yet' };
@@ -120,14 +133,14 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
   reporter.start();
   try {
     // Independent, all at once: the engine lists leftovers and looks up the
-    // image while its version is checked, and the FIFOs are made here in
-    // case the version says the engine shares this kernel.
+    // image while its version is checked, and the FIFOs get ready.
     const image = inspectImage(engine, spec.docker.tag);
     image.catch(() => {});
     const [left, made, version] = await Promise.allSettled([
       removeLeftovers(engine, volume, reporter),
-      fifoPossible(engine) && !spec.keep_container ? removeStaleFifoDirs(spec.build_path).then(() => FifoOutput.create(spec.build_path)) : null,
+      fifoMade,
       conn.version,
+      removeStaleFifoDirs(spec.build_path),
     ]);
     if (made.status === 'fulfilled') fifo = made.value; // removed in finally, also when something else failed
     if (version.status === 'rejected') throw version.reason;
@@ -282,7 +295,15 @@ export async function runJob(kind: JobKind, spec: JobSpec, ctx: OpContext): Prom
     await log.close();
     await open?.close();
     prepared.sequence?.dispose();
-    await fifo?.remove();
+    if (fifo) {
+      // Removed after the reply (~15 ms); the sidecar does not exit before it is gone.
+      const f = fifo;
+      const unregister = ctx.cleanup.add('step output FIFOs', () => f.remove());
+      void f
+        .remove()
+        .catch(() => {})
+        .finally(unregister);
+    }
     unlock();
     await lock.release();
   }

@@ -19,6 +19,7 @@ import type { MountSpec } from '../engine/containers.js';
 import type { EngineVersion } from '../engine/version.js';
 import { OpError } from '../sidecar/context.js';
 import { EXEC_HINT, OUTPUT_ENV } from './fifo-reader.js';
+import { alive } from './lock.js';
 import { prepareSequence, type PreparedSequence, type SequenceStep } from './step-sequence.js';
 
 export type { PreparedSequence, SequenceHooks, SequenceStep } from './step-sequence.js';
@@ -62,10 +63,20 @@ export function fifoPossible(engine: Pick<Engine, 'remote'>, env: NodeJS.Process
   return !engine.remote && platform === 'linux';
 }
 
-/** Removes FIFO directories left by a runner that was killed (the caller holds the build lock). */
+/**
+ * Removes FIFO directories left by a runner that was killed: their names
+ * carry the pid of the sidecar that made them, and it is gone. A live
+ * sidecar's directory stays, even one made for a job still waiting for the
+ * lock.
+ */
 export async function removeStaleFifoDirs(parent: string): Promise<void> {
   const names = await readdir(parent).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(DIR_PREFIX)).map((n) => rm(join(parent, n), { recursive: true, force: true })));
+  const stale = names.filter((n) => {
+    if (!n.startsWith(DIR_PREFIX)) return false;
+    const pid = /^\d+(?=-)/.exec(n.slice(DIR_PREFIX.length))?.[0];
+    return pid === undefined || !alive(Number(pid)); // no pid: an older version's
+  });
+  await Promise.all(stale.map((n) => rm(join(parent, n), { recursive: true, force: true })));
 }
 
 /**
@@ -88,7 +99,7 @@ export class FifoOutput {
 
   /** Makes the directory, its drop directory and `count` FIFOs in one go (more are made when a job runs more steps). */
   static async create(parent: string, count = 4): Promise<FifoOutput> {
-    const dir = await mkdtemp(join(parent, DIR_PREFIX));
+    const dir = await mkdtemp(join(parent, `${DIR_PREFIX}${process.pid}-`));
     try {
       await chmod(dir, 0o711);
       const names = await makeFifos(dir, count);

@@ -52,6 +52,8 @@ describe('build runner (real engine)', () => {
     expect(first.steps.map((s) => s.name)).toEqual(['create-build', 'make', 'make system', 'copy']);
     expect(first.legacy).toBe(false);
     expect(first.output).toBe('fifo'); // the engine runs on this kernel
+    // The FIFO directory goes just after the reply; the sidecar's cleanup (run before it exits) waits for it.
+    await ctx.cleanup.runAll();
     expect(readdirSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0')).filter((n) => n.startsWith('.ndt-output-'))).toEqual([]);
 
     const headers = ctx.of('header');

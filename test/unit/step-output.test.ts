@@ -1,6 +1,10 @@
 // Which path step output takes (src/runner/step-output.ts chooseOutputMode).
 import { describe, expect, it } from 'vitest';
-import { chooseOutputMode, fifoPossible } from '../../src/runner/step-output.js';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chooseOutputMode, fifoPossible, removeStaleFifoDirs } from '../../src/runner/step-output.js';
 
 const local = { remote: false };
 const kernel = '6.1.0-18-amd64';
@@ -42,5 +46,19 @@ describe('fifoPossible (the FIFOs are made before the engine says which kernel i
     }
     expect(fifoPossible({ remote: true }, {}, 'linux')).toBe(false);
     expect(fifoPossible(local, { NERVES_DOCKER_TS_STEP_OUTPUT: 'exec' }, 'linux')).toBe(false);
+  });
+});
+
+describe('removeStaleFifoDirs', () => {
+  it('removes the directories of sidecars that are gone (and unnamed ones), not those of live ones', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'ndt-stale-'));
+    try {
+      const dead = spawnSync('true').pid!; // exited: its pid is free
+      for (const n of [`.ndt-output-${process.pid}-aaaaaa`, `.ndt-output-${dead}-bbbbbb`, '.ndt-output-cccccc', '.ndt-outputs', 'other']) mkdirSync(join(parent, n));
+      await removeStaleFifoDirs(parent);
+      expect(readdirSync(parent).sort()).toEqual([`.ndt-output-${process.pid}-aaaaaa`, '.ndt-outputs', 'other'].sort());
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
