@@ -19,8 +19,12 @@
 // Every method has its own copy of the example and its own build volume, is
 // warmed up once (untimed), then run N times interleaved with the others.
 // overhead = median(total) - median(floor); target: ours <= 0.2 x upstream's.
+// Also timed in every run, for what no runner of this design can go below:
+// Node's own start (`node -e 0`) and one container of the example image
+// created and started through the Engine API.
 //
 //   node bench/runner-overhead.mjs [--runs N]      (or BENCH_RUNS=N; default 5)
+import { spawnSync } from 'node:child_process';
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,6 +67,24 @@ async function ourMixBuild(ws) {
   return { task: r.seconds, wall: (performance.now() - w0) / 1000 };
 }
 
+/** Node's own start: spawn of `node -e 0` to its exit. */
+function nodeStart() {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error('node -e 0 failed');
+  return (performance.now() - t0) / 1000;
+}
+
+/** One container of the example image created and started through the Engine API (as the runner does), then removed untimed. */
+async function containerStart(docker) {
+  const t0 = performance.now();
+  const c = await docker.createContainer({ Image: TAG, Entrypoint: ['/bin/sh', '-c', 'sleep 30'], Cmd: [], HostConfig: { AutoRemove: true } });
+  await c.start();
+  const seconds = (performance.now() - t0) / 1000;
+  await c.remove({ force: true }).catch(() => {});
+  return seconds;
+}
+
 async function mixBoot(ws) {
   const w0 = performance.now();
   await execa('mix', ['run', '-e', ':ok'], { cwd: ws.system, env: mixEnv(ws), stdin: 'ignore' });
@@ -77,7 +99,9 @@ export async function main() {
   const volFloor = upstreamVolumeName();
   let floorId = null;
   const created = { volumes: [volUp, volFloor], containers: [] };
-  const R = { up: [], mixTask: [], mixWall: [], mixBoot: [], node: [], nodeOp: [], nodeStart: [], floorIn: [], floorExec: [], floorExecWall: [] };
+  const R = { up: [], mixTask: [], mixWall: [], mixBoot: [], node: [], nodeOp: [], nodeStart: [], floorIn: [], floorExec: [], floorExecWall: [], bareNode: [], oneContainer: [] };
+  const { default: Docker } = await import('dockerode');
+  const docker = new Docker();
   let lastNodeSteps = null;
   try {
     log(`runner-overhead: ${N} runs per method (plus one warm-up each)`);
@@ -93,6 +117,8 @@ export async function main() {
       const node = await ourSidecarBuild(ws.node);
       const fin = await floorInside(floorId, ws.floor);
       const fex = await floorExecs(floorId, ws.floor);
+      const bare = nodeStart();
+      const one = await containerStart(docker);
       log(`${warm ? 'warm-up' : `run ${i}/${N}`}: upstream ${f2(up)} s, mix task ${f2(mix.task)} s, sidecar ${f2(node.total)} s (op ${f2(node.op)}), floor ${f3(fin.inside)} s (4 execs ${f2(fex)} s)`);
       if (warm) continue;
       R.up.push(up);
@@ -105,6 +131,8 @@ export async function main() {
       R.floorIn.push(fin.inside);
       R.floorExecWall.push(fin.wall);
       R.floorExec.push(fex);
+      R.bareNode.push(bare);
+      R.oneContainer.push(one);
       lastNodeSteps = node.steps;
     }
   } finally {
@@ -136,11 +164,18 @@ export async function main() {
       row('      (the 4 commands as 4 docker execs)', 'floorExec'),
       ['for reference: `mix run -e :ok` (VM boot, not counted)', f3(S.mixBoot.median), f3(S.mixBoot.min), f3(S.mixBoot.max), '', ''],
       ['for reference: `mix run` of (b), wall', f3(S.mixWall.median), f3(S.mixWall.min), f3(S.mixWall.max), '', ''],
+      ['fixed cost: Node\'s own start (`node -e 0`, spawn to exit)', f3(S.bareNode.median), f3(S.bareNode.min), f3(S.bareNode.max), '', f2(S.bareNode.median / ov('up'))],
+      ['fixed cost: one container created and started (Engine API)', f3(S.oneContainer.median), f3(S.oneContainer.min), f3(S.oneContainer.max), '', f2(S.oneContainer.median / ov('up'))],
     ]),
   );
   const ratioMix = ov('mixTask') / ov('up');
   const ratioNode = ov('node') / ov('up');
   out.push(`ratio of overheads b/a: Mix task ${f2(ratioMix)}, sidecar ${f2(ratioNode)}; target <= 0.20: ${ratioMix <= 0.2 ? 'met' : 'MISSED'} (Mix task), ${ratioNode <= 0.2 ? 'met' : 'MISSED'} (sidecar)`);
+  const fixed = S.bareNode.median + S.oneContainer.median;
+  out.push(
+    `fixed costs of a Node sidecar that builds in one container: ${f3(fixed)} s = ${f2(fixed / ov('up'))} of upstream's overhead; ` +
+      `the Mix task adds ${f3(ov('mixTask') - fixed)} s beyond them (Mix side, module loading, preflight requests, container create, reply)`,
+  );
   out.push(`sidecar start (spawn to hello) median ${f3(S.nodeStart.median)} s; last build's steps: ${lastNodeSteps.map((s) => `${s.name} ${f3(s.seconds)}`).join(', ')}`);
   out.push(left);
   out.push(machineLine());

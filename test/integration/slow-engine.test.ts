@@ -1,61 +1,51 @@
 // An engine that answers slowly must not make the runner give up early: a
 // proxy in front of the real engine's socket holds every request for a
 // while, and the build still completes.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../src/runner/job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
-import { DEFAULT_SOCKET } from '../../src/engine/connect.js';
+import { engineProxy, type EngineProxy } from './helpers/engine-proxy.js';
 import { recorder, useExample } from './helpers/example.js';
 
 const DELAY_MS = 400;
 
-/** A unix-socket proxy to the engine that delays every chunk a client sends by DELAY_MS. */
-function slowProxy(path: string): Promise<Server> {
-  const server = createServer((client: Socket) => {
-    const upstream = createConnection(DEFAULT_SOCKET);
-    let chain = Promise.resolve();
-    client.on('data', (chunk) => {
-      client.pause();
-      chain = chain.then(
-        () =>
-          new Promise<void>((r) =>
-            setTimeout(() => {
-              upstream.write(chunk);
-              client.resume();
-              r();
-            }, DELAY_MS),
-          ),
-      );
-    });
-    upstream.pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+/** A proxy to the engine that delays every chunk a client sends by DELAY_MS. */
+function slowProxy(path: string): Promise<EngineProxy> {
+  const chains = new WeakMap<Socket, Promise<void>>();
+  return engineProxy(path, (chunk, upstream, client) => {
+    client.pause();
+    const chain = (chains.get(client) ?? Promise.resolve()).then(
+      () =>
+        new Promise<void>((r) =>
+          setTimeout(() => {
+            upstream.write(chunk);
+            client.resume();
+            r();
+          }, DELAY_MS),
+        ),
+    );
+    chains.set(client, chain);
   });
-  return new Promise((resolve) => server.listen(path, () => resolve(server)));
 }
 
 describe('a slow engine (real engine behind a delaying proxy)', () => {
   const fx = useExample('ndt-slow-');
   const dir = mkdtempSync(join(tmpdir(), 'ndt-slowsock-'));
   const sock = join(dir, 'docker.sock');
-  let server: Server;
+  let proxy: EngineProxy;
   const saved = process.env.DOCKER_HOST;
   beforeAll(async () => {
-    server = await slowProxy(sock);
+    proxy = await slowProxy(sock);
     process.env.DOCKER_HOST = `unix://${sock}`;
   });
   afterAll(async () => {
     if (saved === undefined) delete process.env.DOCKER_HOST;
     else process.env.DOCKER_HOST = saved;
-    await new Promise((r) => server.close(r));
+    await proxy.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

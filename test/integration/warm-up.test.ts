@@ -3,57 +3,27 @@
 // instead of asking again, and an engine that was not up at the warm-up is
 // asked afresh. A unix-socket proxy in front of the real engine counts the
 // requests.
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SOCKET } from '../../src/engine/connect.js';
 import { beginConnect, connectChecked, warmUpEngine } from '../../src/runner/preflight.js';
+import { engineProxy, type EngineProxy } from './helpers/engine-proxy.js';
 
-interface CountingProxy {
-  server: Server;
+interface CountingProxy extends EngineProxy {
   /** Request lines seen, e.g. "GET /_ping". */
   requests: string[];
-  /** Stops listening and drops the open (keep-alive) connections. */
-  close(): Promise<void>;
 }
 
-function countingProxy(path: string): Promise<CountingProxy> {
+async function countingProxy(path: string): Promise<CountingProxy> {
   const requests: string[] = [];
-  const open = new Set<Socket>();
-  const server = createServer((client: Socket) => {
-    open.add(client);
-    client.on('close', () => open.delete(client));
-    const upstream = createConnection(DEFAULT_SOCKET);
-    client.on('data', (chunk) => {
-      for (const m of chunk.toString('latin1').matchAll(/^(GET|POST|HEAD|DELETE|PUT) (\S+) HTTP/gm)) {
-        requests.push(`${m[1]} ${m[2]!.replace(/^\/v[\d.]+/, '')}`);
-      }
-      upstream.write(chunk);
-    });
-    upstream.pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+  const proxy = await engineProxy(path, (chunk, upstream) => {
+    for (const m of chunk.toString('latin1').matchAll(/^(GET|POST|HEAD|DELETE|PUT) (\S+) HTTP/gm)) {
+      requests.push(`${m[1]} ${m[2]!.replace(/^\/v[\d.]+/, '')}`);
+    }
+    upstream.write(chunk);
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () =>
-      resolve({
-        server,
-        requests,
-        close: () =>
-          new Promise((r) => {
-            server.close(() => r());
-            for (const c of open) c.destroy();
-          }),
-      }),
-    );
-  });
+  return { ...proxy, requests };
 }
 
 describe('engine warm-up (real engine behind a counting proxy)', () => {
