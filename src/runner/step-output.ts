@@ -55,12 +55,18 @@ export function chooseOutputMode(engine: Pick<Engine, 'remote'>, version: Pick<E
   return { mode: 'fifo', why: 'the engine shares this kernel' };
 }
 
-/** Whether chooseOutputMode may pick the FIFO path once the engine's kernel is known: the FIFOs can be made meanwhile. */
+/**
+ * Whether chooseOutputMode may pick the FIFO path once the engine's kernel
+ * is known (asked here as if it were this machine's): the FIFOs can be made
+ * meanwhile. An invalid setting is reported by chooseOutputMode itself.
+ */
 export function fifoPossible(engine: Pick<Engine, 'remote'>, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): boolean {
-  const forced = env[OUTPUT_ENV]?.trim();
-  if (forced === 'fifo') return true;
-  if (forced && forced !== 'auto') return false;
-  return !engine.remote && platform === 'linux';
+  const kernel = release();
+  try {
+    return chooseOutputMode(engine, { kernel }, env, platform, kernel).mode === 'fifo';
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ import { openEngine } from '../../src/engine/connect.js';
 import { managedLabels, removeContainer, startJobContainer, type JobContainer } from '../../src/engine/containers.js';
 import { OpError } from '../../src/sidecar/context.js';
 import { BuildLog } from '../../src/runner/build-log.js';
-import { FifoOutput, type SequenceStep } from '../../src/runner/step-output.js';
+import { FifoOutput, type PreparedSequence, type SequenceStep } from '../../src/runner/step-output.js';
 import { withArtifactDrop } from '../../src/runner/job.js';
 import { takeDroppedArtifact } from '../../src/runner/artifact.js';
 import { NEW_TAG, noContainersSoon, requireEngine } from './helpers/example.js';
@@ -27,6 +27,14 @@ describe('step output through a FIFO (real engine)', () => {
   /** A container of the example image with the FIFO dir mounted; PID 1 the keeper, or `entrypoint`. */
   const startBox = (entrypoint?: string[]) =>
     startJobContainer(engine, { image: NEW_TAG, labels: managedLabels({ [LABEL.job]: job }), env: [], mounts: [fifo.mount], workingDir: '/', keep: false, entrypoint });
+
+  /** What a sequence test leaves: the FIFO ends this side holds, its container, its log. */
+  async function tidy(prepared: PreparedSequence, box: JobContainer | null, log: BuildLog): Promise<void> {
+    prepared.dispose();
+    box?.release();
+    if (box) await removeContainer(engine, box.id).catch(() => {});
+    await log.close();
+  }
 
   beforeAll(async () => {
     await requireEngine();
@@ -67,10 +75,7 @@ describe('step output through a FIFO (real engine)', () => {
       await end();
       return { results: r, started, warnings, bytes: readFileSync(path), box: seqBox };
     } finally {
-      prepared.dispose();
-      seqBox?.release();
-      if (seqBox) await removeContainer(engine, seqBox.id).catch(() => {});
-      await log.close();
+      await tidy(prepared, seqBox, log);
     }
   }
 
@@ -172,10 +177,7 @@ describe('step output through a FIFO (real engine)', () => {
       expect(results.map((x) => x.status)).toEqual([0]);
       expect(Date.now() - t0).toBeLessThan(10_000);
     } finally {
-      prepared.dispose();
-      c.release();
-      await removeContainer(engine, c.id).catch(() => {});
-      await log.close();
+      await tidy(prepared, c, log);
     }
   });
 
@@ -195,10 +197,7 @@ describe('step output through a FIFO (real engine)', () => {
       expect((err as OpError).message).toMatch(/could not write into the runner's output FIFO \(it exited with status [1-9]/);
       expect((err as OpError).hint).toMatch(/NERVES_DOCKER_TS_STEP_OUTPUT=exec/);
     } finally {
-      prepared.dispose();
-      c.release();
-      await removeContainer(engine, c.id).catch(() => {});
-      await log.close();
+      await tidy(prepared, c, log);
     }
   });
 
