@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Headline scanning, in memory (no engine): the runner's HeadlineScanner
-// (dist/runner/headlines.js, which looks only at the first bytes of each
+// (dist/runner/output/headlines.js, which looks only at the first bytes of each
 // line and copies nothing unless the line is a headline) against the obvious
 // scanner that splits the text at newlines (below). Same input for both: the OUTPUT_MB generator's lines (system.mk's awk, reproduced
 // here) in 64 KiB chunks; both must report the same headlines, also on an
@@ -12,7 +12,7 @@ import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { ROOT, argOf, f1, machineLine, stats, table } from './lib/common.mjs';
 
-const { HeadlineScanner, headlineOf, MAX_HEADLINE } = await import(join(ROOT, 'dist/runner/headlines.js'));
+const { HeadlineScanner, headlineOf, MAX_HEADLINE } = await import(join(ROOT, 'dist/runner/output/headlines.js'));
 
 // ---- the baseline: the obvious scanner (decode to text, cut out each line,
 // test its start), which turns every byte of output into strings.

@@ -38,15 +38,15 @@ async function run(argv: string[]): Promise<number> {
     case 'archive':
     case 'clean':
     case 'doctor': {
-      const { runRunnerCommand } = await import('./runner/cli.js');
+      const { runRunnerCommand } = await import('./cli/runner.js');
       return runRunnerCommand(cmd, rest);
     }
     case 'shell': {
-      const { runShellCommand } = await import('./runner/shell-cli.js');
+      const { runShellCommand } = await import('./cli/shell.js');
       return runShellCommand(rest);
     }
     case 'image': {
-      const { runImageCommand } = await import('./image/cli.js');
+      const { runImageCommand } = await import('./cli/image.js');
       return runImageCommand(rest);
     }
     case 'sidecar': {

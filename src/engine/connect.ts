@@ -6,8 +6,8 @@
 import { hostname } from 'node:os';
 import type DockerT from 'dockerode';
 import Docker from './dockerode.js';
-import { OpError } from '../sidecar/context.js';
-import { notice } from '../sidecar/notice.js';
+import { OpError } from '../errors.js';
+import { notice } from '../protocol/notice.js';
 import { discoverEngine, dockerodeOptions, envFlag, isRemoteEndpoint, type DiscoveryOptions, type Endpoint } from './discovery.js';
 import { engineMessage, engineUnavailable } from './errors.js';
 

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../errors.js';
 
 export const DEFAULT_CONTEXT = 'default';
 

@@ -24,7 +24,7 @@ import { isIP } from 'node:net';
 import { homedir, hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../errors.js';
 import { currentContext, dockerConfigDir, readContext } from './contexts.js';
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock';

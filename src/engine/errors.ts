@@ -1,5 +1,5 @@
 // Errors of the engine layer, with the codes and hints that reach Mix.
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../errors.js';
 
 /** The HTTP status of a dockerode error, if it has one. */
 export function statusOf(err: unknown): number | undefined {

@@ -1,7 +1,7 @@
 // Named volumes: the build tree of a package lives in one between builds.
 import type { Engine } from './connect.js';
 import { engineMessage, isNotFound } from './errors.js';
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../errors.js';
 
 export async function volumeExists(engine: Engine, name: string): Promise<boolean> {
   try {

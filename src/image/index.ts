@@ -31,4 +31,4 @@ export const loadImageStream: typeof EngineModule.loadImageStream = async (...ar
 export type { Engine } from "./engine.js";
 export { ensureImage, parsePinnedReference } from "./ensure-image.js";
 export type { ImageSource, EnsureImageOptions } from "./ensure-image.js";
-export { runImageCommand } from "./cli.js";
+export { runImageCommand } from "../cli/image.js";

@@ -5,11 +5,12 @@ import { readFile, rm } from 'node:fs/promises';
 import { findContainers, removeContainer } from '../engine/containers.js';
 import { LABEL } from '../engine/labels.js';
 import { removeVolume } from '../engine/volumes.js';
-import { OpError, type OpContext } from '../sidecar/context.js';
-import { dockerIdPath } from './docker-id.js';
-import { volumeName } from './job.js';
-import { connectChecked } from './preflight.js';
-import { acquireLock } from './lock.js';
+import { type OpContext } from '../protocol/op-context.js';
+import { OpError } from '../errors.js';
+import { dockerIdPath } from './job/docker-id.js';
+import { volumeName } from './job/run-job.js';
+import { connectChecked } from './job/preflight.js';
+import { acquireLock } from './job/lock.js';
 
 export interface CleanSpec {
   app: string;

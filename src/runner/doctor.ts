@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
 import { engineVersion } from '../engine/version.js';
-import { chooseOutputMode } from './step-output.js';
+import { chooseOutputMode } from './job/steps/fifo-output.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
-import { formatBytes } from './reporter.js';
+import { formatBytes } from './output/reporter.js';
 
 export interface Check {
   name: string;

@@ -1,8 +1,8 @@
 // The sidecar ops of the build runner: build, archive, clean, engine_info.
-import type { OpHandler } from '../sidecar/context.js';
+import type { OpHandler } from '../protocol/op-context.js';
 import { runClean, parseCleanSpec } from './clean.js';
-import { runJob } from './job.js';
-import { connectChecked } from './preflight.js';
+import { runJob } from './job/run-job.js';
+import { connectChecked } from './job/preflight.js';
 import { runDoctor } from './doctor.js';
 import { parseJobSpec } from './spec.js';
 

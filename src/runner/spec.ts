@@ -1,6 +1,6 @@
 // The job spec: the plain values the Mix plugin computes from a Nerves
 // package (docs/job-spec.md), checked field by field before any work starts.
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../errors.js';
 
 export interface DockerConfig {
   /** A Dockerfile, a directory holding one, or an image archive (.tar, .tar.gz). */

@@ -1,6 +1,6 @@
 // Entry point of the sidecar process that the Mix plugin starts through an
 // Erlang port: frames on stdin/stdout, diagnostics on stderr only.
-import { notice } from './notice.js';
+import { notice } from '../protocol/notice.js';
 import { SidecarServer } from './server.js';
 
 export function main(): void {
@@ -32,7 +32,7 @@ export function main(): void {
   // shows up again when an op needs it.
   setImmediate(
     () =>
-      void import('../runner/preflight.js')
+      void import('../runner/job/preflight.js')
         .then((preflight) => {
           preflight.warmUpEngine();
           return import('../runner/ops.js');

@@ -2,7 +2,7 @@
 // imported on first use so that the sidecar starts fast.
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { packageVersion } from '../version.js';
-import type { OpHandler } from './context.js';
+import type { OpHandler } from '../protocol/op-context.js';
 
 /** Whether this code runs from the bundle that `npm run build` makes (dist/bundle/) or from tsc's modules. */
 const LOADED_FROM = /\/dist\/bundle\/[^/]+$/.test(import.meta.url) ? 'bundle' : 'modules';
@@ -38,7 +38,7 @@ const lazy: Record<string, () => Promise<OpHandler>> = {
   archive: async () => (await import('../runner/ops.js')).archiveOp,
   clean: async () => (await import('../runner/ops.js')).cleanOp,
   engine_info: async () => (await import('../runner/ops.js')).engineInfoOp,
-  shell: async () => (await import('../runner/shell.js')).shellOp,
+  shell: async () => (await import('../runner/shell/shell.js')).shellOp,
   doctor: async () => (await import('../runner/ops.js')).doctorOp,
 };
 

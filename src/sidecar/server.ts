@@ -4,8 +4,9 @@ import type { Readable, Writable } from 'node:stream';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
 import { encodeFrame, FrameDecoder, FrameTooLargeError } from '../protocol/frame.js';
 import { BadMessageError, parseInbound, type ErrorInfo, type RequestId } from '../protocol/messages.js';
-import { CleanupRegistry } from './cleanup.js';
-import { OpError, type OpContext } from './context.js';
+import { CleanupRegistry } from '../protocol/cleanup.js';
+import { type OpContext } from '../protocol/op-context.js';
+import { OpError } from '../errors.js';
 import { helloInfo, knownOps, resolveOp } from './ops.js';
 
 interface InFlight {

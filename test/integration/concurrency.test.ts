@@ -2,7 +2,7 @@
 // holder of the lock; of two different packages, both succeed.
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runJob, type JobResult } from '../../src/runner/job.js';
+import { runJob, type JobResult } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { copyExample, noContainersSoon, engineAnswers, recorder, removeVolumeQuietly, type Example } from './helpers/example.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLayeredImage } from '../../src/image/index.js';
-import { runJob } from '../../src/runner/job.js';
+import { runJob } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { startRegistry, type LocalRegistry } from './image/registry-helpers.js';

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LABEL } from '../../src/engine/labels.js';
-import { runJob } from '../../src/runner/job.js';
+import { runJob } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { containersOf, docker, noContainersSoon, recorder, removeVolumeQuietly, useExample } from './helpers/example.js';
 

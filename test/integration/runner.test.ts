@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runClean } from '../../src/runner/clean.js';
-import { runJob, type JobResult } from '../../src/runner/job.js';
+import { runJob, type JobResult } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
-import { OpError } from '../../src/sidecar/context.js';
+import { OpError } from '../../src/errors.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { containersOf, docker, noContainersSoon, LEGACY_TAG, NEW_TAG, recorder, ROOT, useExample, type Example } from './helpers/example.js';
 

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL } from '../../src/engine/labels.js';
-import { runShell } from '../../src/runner/shell.js';
+import { runShell } from '../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
-import { parseShellOptions } from '../../src/runner/shell.js';
-import { OpError } from '../../src/sidecar/context.js';
+import { parseShellOptions } from '../../src/runner/shell/shell.js';
+import { OpError } from '../../src/errors.js';
 import { containersOf, copyExample, engineAnswers, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
 
 const run = promisify(execFile);

@@ -10,11 +10,11 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/engine/connect.js';
 import { managedLabels, removeContainer, startJobContainer, type JobContainer } from '../../src/engine/containers.js';
-import { OpError } from '../../src/sidecar/context.js';
-import { BuildLog } from '../../src/runner/build-log.js';
-import { FifoOutput, type PreparedSequence, type SequenceStep } from '../../src/runner/step-output.js';
-import { withArtifactDrop } from '../../src/runner/job.js';
-import { takeDroppedArtifact } from '../../src/runner/artifact.js';
+import { OpError } from '../../src/errors.js';
+import { BuildLog } from '../../src/runner/output/build-log.js';
+import { FifoOutput, type PreparedSequence, type SequenceStep } from '../../src/runner/job/steps/fifo-output.js';
+import { withArtifactDrop } from '../../src/runner/job/run-job.js';
+import { takeDroppedArtifact } from '../../src/runner/job/artifact/copy.js';
 import { NEW_TAG, noContainersSoon, requireEngine } from './helpers/example.js';
 import { LABEL } from '../../src/engine/labels.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { beginConnect, connectChecked, warmUpEngine } from '../../src/runner/preflight.js';
+import { beginConnect, connectChecked, warmUpEngine } from '../../src/runner/job/preflight.js';
 import { engineProxy, type EngineProxy } from './helpers/engine-proxy.js';
 
 interface CountingProxy extends EngineProxy {

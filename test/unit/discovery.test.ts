@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { engineLocality, openEngine, requireLocalEngine, type Engine } from '../../src/engine/connect.js';
 import { contextDigest, currentContext, dockerConfigDir } from '../../src/engine/contexts.js';
 import { discoverEngine, dockerodeOptions, isRemoteEndpoint, isThisHost, parseHost, type Endpoint } from '../../src/engine/discovery.js';
-import { OpError } from '../../src/sidecar/context.js';
+import { OpError } from '../../src/errors.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ndt-discovery-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headlineOf, HeadlineScanner, MAX_HEADLINE } from '../../src/runner/headlines.js';
+import { headlineOf, HeadlineScanner, MAX_HEADLINE } from '../../src/runner/output/headlines.js';
 
 function scan(chunks: Array<string | Buffer>): string[] {
   const out: string[] = [];

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireLock, LOCK_FILE } from '../../src/runner/lock.js';
+import { acquireLock, LOCK_FILE } from '../../src/runner/job/lock.js';
 
 describe('build lock', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ndt-lock-'));

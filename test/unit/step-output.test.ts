@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseOutputMode, fifoPossible, removeStaleFifoDirs } from '../../src/runner/step-output.js';
+import { chooseOutputMode, fifoPossible, removeStaleFifoDirs } from '../../src/runner/job/steps/fifo-output.js';
 
 const local = { remote: false };
 const kernel = '6.1.0-18-amd64';

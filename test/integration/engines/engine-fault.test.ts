@@ -5,9 +5,9 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runJob } from '../../../src/runner/job.js';
+import { runJob } from '../../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
-import { OpError } from '../../../src/sidecar/context.js';
+import { OpError } from '../../../src/errors.js';
 import { copyExample, docker, NEW_TAG, recorder, type Example } from '../helpers/example.js';
 import { copyImage, engineScript, freePort, hasCommand, withEngineEnv } from './engine-helpers.js';
 

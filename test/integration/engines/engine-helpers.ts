@@ -12,7 +12,7 @@ import { expect } from 'vitest';
 import { loadImageStream } from '../../../src/image/engine.js';
 import { LABEL } from '../../../src/engine/labels.js';
 import { runClean } from '../../../src/runner/clean.js';
-import { runJob, type JobResult } from '../../../src/runner/job.js';
+import { runJob, type JobResult } from '../../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
 import { recorder, ROOT, type Example } from '../helpers/example.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectChecked } from '../../../src/runner/preflight.js';
+import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { copyExample, docker as mainEngine, NEW_TAG, type Example } from '../helpers/example.js';
 import { buildExample, cleanExample, copyImage, engineScript, hasCommand, noContainersSoon, withEngineEnv } from './engine-helpers.js';
 

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll } from 'vitest';
-import { CleanupRegistry } from '../../../src/sidecar/cleanup.js';
-import type { OpContext } from '../../../src/sidecar/context.js';
+import { CleanupRegistry } from '../../../src/protocol/cleanup.js';
+import type { OpContext } from '../../../src/protocol/op-context.js';
 import type { EventName } from '../../../src/protocol/messages.js';
 import { LABEL } from '../../../src/engine/labels.js';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { mkdtemp, rm, writeFile, readFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseImageArgs, runImageCommand } from "../../../src/image/cli.js";
+import { parseImageArgs, runImageCommand } from "../../../src/cli/image.js";
 
 let dir: string;
 beforeAll(async () => {

@@ -2,11 +2,11 @@
 // running the same code as the sidecar's ops, without Mix.
 import { parseArgs } from 'node:util';
 import { toErrorInfo } from '../sidecar/server.js';
-import { runClean, parseCleanSpec } from './clean.js';
-import { cliContext, EXIT, exitCodeFor, jsonLine, readSpecFile } from './cli-context.js';
-import { runDoctor } from './doctor.js';
-import { runJob } from './job.js';
-import { parseJobSpec } from './spec.js';
+import { runClean, parseCleanSpec } from '../runner/clean.js';
+import { cliContext, EXIT, exitCodeFor, jsonLine, readSpecFile } from './context.js';
+import { runDoctor } from '../runner/doctor.js';
+import { runJob } from '../runner/job/run-job.js';
+import { parseJobSpec } from '../runner/spec.js';
 
 export const RUNNER_USAGE: Record<string, string> = {
   build: `usage: nerves-docker build --spec FILE [--make-arg ARG]... [--keep-container] [--yes] [--json]

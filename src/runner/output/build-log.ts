@@ -3,7 +3,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { HeadlineScanner } from './headlines.js';
-import { writevAll } from '../write-all.js';
+import { writevAll } from '../../write-all.js';
 
 export class BuildLog {
   private bytes = 0;

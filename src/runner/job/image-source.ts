@@ -5,14 +5,14 @@
 // match its digest.
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import type { Engine } from '../engine/connect.js';
-import { contextTar } from '../engine/build-context.js';
-import { buildImageFromContext, inspectImage, loadImageArchive, pullImage, type ImageSummary } from '../engine/images.js';
-import { managedLabels } from '../engine/containers.js';
-import { OpError } from '../sidecar/context.js';
-import type { BuildLog } from './build-log.js';
-import type { Reporter } from './reporter.js';
-import type { JobSpec } from './spec.js';
+import type { Engine } from '../../engine/connect.js';
+import { contextTar } from '../../engine/build-context.js';
+import { buildImageFromContext, inspectImage, loadImageArchive, pullImage, type ImageSummary } from '../../engine/images.js';
+import { managedLabels } from '../../engine/containers.js';
+import { OpError } from '../../errors.js';
+import type { BuildLog } from '../output/build-log.js';
+import type { Reporter } from '../output/reporter.js';
+import type { JobSpec } from '../spec.js';
 
 export const CREATE_PROMPT = 'The Nerves Docker build_runner needs to create the image.\nProceed? ';
 

@@ -14,15 +14,15 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Engine } from '../engine/connect.js';
-import type { MountSpec } from '../engine/containers.js';
-import type { EngineVersion } from '../engine/version.js';
-import { OpError } from '../sidecar/context.js';
-import { EXEC_HINT, OUTPUT_ENV } from './fifo-reader.js';
-import { alive } from './lock.js';
-import { prepareSequence, type PreparedSequence, type SequenceStep } from './step-sequence.js';
+import type { Engine } from '../../../engine/connect.js';
+import type { MountSpec } from '../../../engine/containers.js';
+import type { EngineVersion } from '../../../engine/version.js';
+import { OpError } from '../../../errors.js';
+import { EXEC_HINT, OUTPUT_ENV } from '../../output/fifo-reader.js';
+import { alive } from '../lock.js';
+import { prepareSequence, type PreparedSequence, type SequenceStep } from './sequence.js';
 
-export type { PreparedSequence, SequenceHooks, SequenceStep } from './step-sequence.js';
+export type { PreparedSequence, SequenceHooks, SequenceStep } from './sequence.js';
 
 export { OUTPUT_ENV };
 /** Where the FIFO's directory appears in the build container. */

@@ -3,9 +3,9 @@
 // context: messages on stderr, a one-off command's output on stdout/stderr,
 // prompts answered on the terminal (or by NERVES_DOCKER_TS_YES=1).
 import { toErrorInfo } from '../sidecar/server.js';
-import { cliContext, exitCodeFor, readSpecFile } from './cli-context.js';
-import { parseShellOptions, runShell } from './shell.js';
-import { parseJobSpec } from './spec.js';
+import { cliContext, exitCodeFor, readSpecFile } from './context.js';
+import { parseShellOptions, runShell } from '../runner/shell/shell.js';
+import { parseJobSpec } from '../runner/spec.js';
 
 export const SHELL_USAGE = `usage: nerves-docker shell [--spec FILE.json] [--tty PATH] [-- CMD [ARGS...]]
 

@@ -4,10 +4,10 @@
 // with the window), the Nerves rcfile copied in, and exit codes.
 import type Docker from 'dockerode';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { engineMessage, isNotFound } from '../engine/errors.js';
-import { END_OF_ARCHIVE, entryHeader, padding } from '../image/tar-writer.js';
-import { OpError } from '../sidecar/context.js';
-import type { Terminal, TerminalSize } from './shell-tty.js';
+import { engineMessage, isNotFound } from '../../engine/errors.js';
+import { END_OF_ARCHIVE, entryHeader, padding } from '../../image/tar-writer.js';
+import { OpError } from '../../errors.js';
+import type { Terminal, TerminalSize } from './tty.js';
 
 export const RC_DIR = '/tmp';
 export const RC_NAME = 'nerves-shell.bashrc';

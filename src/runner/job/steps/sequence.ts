@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { KEEPER_LOOP, KEEPER_TRAP } from '../engine/containers.js';
-import { OpError } from '../sidecar/context.js';
-import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, openFifo, TOKEN_TIMEOUT_MS } from './fifo-reader.js';
-import type { FifoOutput } from './step-output.js';
+import { KEEPER_LOOP, KEEPER_TRAP } from '../../../engine/containers.js';
+import { OpError } from '../../../errors.js';
+import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, openFifo, TOKEN_TIMEOUT_MS } from '../../output/fifo-reader.js';
+import type { FifoOutput } from './fifo-output.js';
 
 export interface PreparedSequence {
   /** The build container's entrypoint: the keeper, with the steps' driver in the background. */

@@ -1,7 +1,7 @@
 // What an op handler gets: its arguments' companions for talking back to the
 // plugin (events, prompts), a cancellation signal and the cleanup registry.
 import type { CleanupRegistry } from './cleanup.js';
-import type { EventName, RequestId } from '../protocol/messages.js';
+import type { EventName, RequestId } from './messages.js';
 
 export interface OpContext {
   readonly id: RequestId;
@@ -17,13 +17,3 @@ export interface OpContext {
 
 export type OpHandler = (args: unknown, ctx: OpContext) => Promise<unknown>;
 
-/** An error an op throws on purpose: it reaches Mix as code, message and hint. */
-export class OpError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint: string | null = null,
-  ) {
-    super(message);
-  }
-}

@@ -1,6 +1,6 @@
 // What the user sees while a job runs: headers, headlines, warnings, and
 // either a live status line (Mix on a terminal) or keep-alive dots.
-import type { OpContext } from '../sidecar/context.js';
+import type { OpContext } from '../../protocol/op-context.js';
 
 export const KEEPALIVE_MS = 10_000;
 

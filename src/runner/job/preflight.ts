@@ -4,11 +4,11 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { engineDebug, openEngine, pingEngine, requireLocalEngine, type Engine } from '../engine/connect.js';
-import { engineVersion, type EngineVersion } from '../engine/version.js';
-import { OpError } from '../sidecar/context.js';
-import { checkEngineVersion, DOCKER_REQUIREMENT } from './docker-version.js';
-import type { JobSpec } from './spec.js';
+import { engineDebug, openEngine, pingEngine, requireLocalEngine, type Engine } from '../../engine/connect.js';
+import { engineVersion, type EngineVersion } from '../../engine/version.js';
+import { OpError } from '../../errors.js';
+import { checkEngineVersion, DOCKER_REQUIREMENT } from '../docker-version.js';
+import type { JobSpec } from '../spec.js';
 
 async function isDir(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isDirectory() ?? false;

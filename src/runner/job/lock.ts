@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { mkdir, open, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../../errors.js';
 
 export const LOCK_FILE = '.nerves-docker-ts.lock';
 

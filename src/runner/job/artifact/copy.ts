@@ -9,8 +9,8 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
-import { isNotFound } from '../engine/errors.js';
-import { OpError } from '../sidecar/context.js';
+import { isNotFound } from '../../../engine/errors.js';
+import { OpError } from '../../../errors.js';
 
 /**
  * The artifact a step left on this host (see FifoOutput.dropPath), copied

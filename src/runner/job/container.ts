@@ -3,17 +3,17 @@
 // started with labels, and registered for removal on abort and at exit.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Engine } from '../engine/connect.js';
-import { managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type MountSpec } from '../engine/containers.js';
-import type { ImageSummary } from '../engine/images.js';
-import { LABEL } from '../engine/labels.js';
-import { ensureVolume } from '../engine/volumes.js';
-import type { OpContext } from '../sidecar/context.js';
-import type { BuildLog } from './build-log.js';
+import type { Engine } from '../../engine/connect.js';
+import { managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type MountSpec } from '../../engine/containers.js';
+import type { ImageSummary } from '../../engine/images.js';
+import { LABEL } from '../../engine/labels.js';
+import { ensureVolume } from '../../engine/volumes.js';
+import type { OpContext } from '../../protocol/op-context.js';
+import type { BuildLog } from '../output/build-log.js';
 import { ensureImage } from './image-source.js';
 import { computeLayout, type Layout } from './layout.js';
-import type { Reporter } from './reporter.js';
-import type { JobSpec } from './spec.js';
+import type { Reporter } from '../output/reporter.js';
+import type { JobSpec } from '../spec.js';
 
 export interface OpenJob {
   job: JobContainer;

@@ -4,9 +4,9 @@
 // reading a job spec file.
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
-import { CleanupRegistry } from '../sidecar/cleanup.js';
-import type { OpContext } from '../sidecar/context.js';
-import { OpError } from '../sidecar/context.js';
+import { CleanupRegistry } from '../protocol/cleanup.js';
+import type { OpContext } from '../protocol/op-context.js';
+import { OpError } from '../errors.js';
 
 export interface CliContextOptions {
   json: boolean;

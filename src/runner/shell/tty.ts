@@ -4,7 +4,7 @@
 // window size, resize notices, and a restore that is safe to call twice.
 import { closeSync, constants, openSync } from 'node:fs';
 import tty from 'node:tty';
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../../errors.js';
 
 export interface TerminalSize {
   rows: number;

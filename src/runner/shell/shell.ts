@@ -9,17 +9,18 @@
 // port reads eagerly: the plugin forwards what it reads as {session, input}
 // requests of this same op) or anything else (the op reads the terminal).
 import { join } from 'node:path';
-import type { Engine } from '../engine/connect.js';
-import { OpError, type OpContext, type OpHandler } from '../sidecar/context.js';
-import { BuildLog, tailFile } from './build-log.js';
-import { readOrCreateDockerId } from './docker-id.js';
-import { openJobContainer, type OpenJob } from './job-container.js';
-import { jobSteps, volumeName } from './job.js';
-import { checkHostInputs, connectChecked } from './preflight.js';
-import { Reporter } from './reporter.js';
-import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './shell-exec.js';
-import { DEFAULT_TTY, Terminal } from './shell-tty.js';
-import { parseJobSpec, type JobSpec } from './spec.js';
+import type { Engine } from '../../engine/connect.js';
+import { type OpContext, type OpHandler } from '../../protocol/op-context.js';
+import { OpError } from '../../errors.js';
+import { BuildLog, tailFile } from '../output/build-log.js';
+import { readOrCreateDockerId } from '../job/docker-id.js';
+import { openJobContainer, type OpenJob } from '../job/container.js';
+import { jobSteps, volumeName } from '../job/run-job.js';
+import { checkHostInputs, connectChecked } from '../job/preflight.js';
+import { Reporter } from '../output/reporter.js';
+import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './exec.js';
+import { DEFAULT_TTY, Terminal } from './tty.js';
+import { parseJobSpec, type JobSpec } from '../spec.js';
 
 export const TITLE = '\x1b]0;Nerves Shell\x07';
 export const HINT = '\r\nUse \x1b[33mctrl+d\x1b[0m or \x1b[33mexit\x1b[0m to leave the container shell\r\n\r\n';

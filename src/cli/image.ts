@@ -24,7 +24,7 @@ const OUTPUT = ["out", "format", "compress"];
 
 const COMMANDS: Record<string, Schema> = {
   "build-image": {
-    run: async (o) => (await import("./build-image.js")).buildImage(o as never),
+    run: async (o) => (await import("../image/build-image.js")).buildImage(o as never),
     required: ["name", "out"],
     arrays: ["copyToRoot", "contents", "runAsRootMounts"],
     numbers: ["uid", "gid"],
@@ -32,7 +32,7 @@ const COMMANDS: Record<string, Schema> = {
     summary: "--name N [--tag T] [--from-image F] [--copy-to-root DIR]... [--config JSON] [--created ISO|now] [--run-as-root SCRIPT] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]",
   },
   "build-layered-image": {
-    run: async (o) => (await import("./layered.js")).buildLayeredImage(o as never),
+    run: async (o) => (await import("../image/layered.js")).buildLayeredImage(o as never),
     required: ["name", "out"],
     arrays: ["contents"],
     numbers: ["maxLayers", "uid", "gid"],
@@ -41,7 +41,7 @@ const COMMANDS: Record<string, Schema> = {
   },
   "stream-layered-image": {
     run: async (o) => {
-      const { streamLayeredImage } = await import("./layered.js");
+      const { streamLayeredImage } = await import("../image/layered.js");
       const s = await streamLayeredImage(o as never);
       await pipeline(s.stream, process.stdout);
       return { imageName: s.imageName, imageTag: s.imageTag, imageId: s.imageId, diffIds: s.diffIds };
@@ -53,25 +53,25 @@ const COMMANDS: Record<string, Schema> = {
     summary: "same options as build-layered-image, without --out: the docker-archive goes to stdout",
   },
   "pull-image": {
-    run: async (o) => (await import("./pull.js")).pullImage(o as never),
+    run: async (o) => (await import("../image/pull.js")).pullImage(o as never),
     required: ["imageName", "imageDigest", "out"],
     booleans: ["tlsVerify"],
     json: ["credentials"],
     summary: "--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--no-tls-verify] --out FILE",
   },
   "export-image": {
-    run: async (o) => (await import("./export-image.js")).exportImage(o as never),
+    run: async (o) => (await import("../image/export-image.js")).exportImage(o as never),
     required: ["fromImage", "out"],
     summary: "--from-image ARCHIVE --out ROOTFS.tar [--compress gzip] [--created ISO]",
   },
   "shadow-setup": {
-    run: async (o) => ({ written: await (await import("./shadow.js")).shadowSetup(o as never) }),
+    run: async (o) => ({ written: await (await import("../image/shadow.js")).shadowSetup(o as never) }),
     required: ["root"],
     json: ["users", "groups"],
     summary: "--root DIR [--users JSON] [--groups JSON]",
   },
   "build-container": {
-    run: async (o) => (await import("./container.js")).buildContainer(o as never),
+    run: async (o) => (await import("../image/container.js")).buildContainer(o as never),
     required: ["args", "out"],
     arrays: ["args", "copyToRoot", "env"],
     booleans: ["readonly", "terminal"],

@@ -5,7 +5,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
-import { OpError } from '../sidecar/context.js';
+import { OpError } from '../../errors.js';
 
 export const OUTPUT_ENV = 'NERVES_DOCKER_TS_STEP_OUTPUT';
 /** The hint of every FIFO error. */

@@ -2,9 +2,9 @@
 // nerves_system_br's version: working directory, environment and mounts.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { matchesRequirement, tryParseDockerVersion } from './docker-version.js';
-import type { MountSpec } from '../engine/containers.js';
-import type { JobSpec } from './spec.js';
+import { matchesRequirement, tryParseDockerVersion } from '../docker-version.js';
+import type { MountSpec } from '../../engine/containers.js';
+import type { JobSpec } from '../spec.js';
 
 export const NEW_IMAGE_WD = '/home/nerves/project';
 export const LEGACY_WD = '/nerves/build';

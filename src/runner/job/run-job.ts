@@ -4,25 +4,26 @@
 // nothing left running afterwards whatever happens.
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import type { Engine } from '../engine/connect.js';
-import { findContainers, removeContainer } from '../engine/containers.js';
-import { pingEngine } from '../engine/connect.js';
-import { engineMessage } from '../engine/errors.js';
-import { runExec } from '../engine/exec.js';
-import { inspectImage } from '../engine/images.js';
-import { LABEL } from '../engine/labels.js';
-import { OpError, type OpContext } from '../sidecar/context.js';
-import { copyArtifactOut, takeDroppedArtifact } from './artifact.js';
-import { BuildLog, tailFile } from './build-log.js';
+import type { Engine } from '../../engine/connect.js';
+import { findContainers, removeContainer } from '../../engine/containers.js';
+import { pingEngine } from '../../engine/connect.js';
+import { engineMessage } from '../../engine/errors.js';
+import { runExec } from '../../engine/exec.js';
+import { inspectImage } from '../../engine/images.js';
+import { LABEL } from '../../engine/labels.js';
+import { type OpContext } from '../../protocol/op-context.js';
+import { OpError } from '../../errors.js';
+import { copyArtifactOut, takeDroppedArtifact } from './artifact/copy.js';
+import { BuildLog, tailFile } from '../output/build-log.js';
 import { readOrCreateDockerId } from './docker-id.js';
-import { openJobContainer, type OpenJob } from './job-container.js';
+import { openJobContainer, type OpenJob } from './container.js';
 import { acquireLock } from './lock.js';
 import type { Layout } from './layout.js';
 import { beginConnect, checkHostInputs } from './preflight.js';
-import { formatBytes, formatDuration, Reporter } from './reporter.js';
-import { VOLUME_RE, type JobSpec } from './spec.js';
-import { chooseOutputMode, FifoOutput, fifoPossible, removeStaleFifoDirs, type OutputChoice, type PreparedSequence } from './step-output.js';
-import { engineDebug } from '../engine/connect.js';
+import { formatBytes, formatDuration, Reporter } from '../output/reporter.js';
+import { VOLUME_RE, type JobSpec } from '../spec.js';
+import { chooseOutputMode, FifoOutput, fifoPossible, removeStaleFifoDirs, type OutputChoice, type PreparedSequence } from './steps/fifo-output.js';
+import { engineDebug } from '../../engine/connect.js';
 
 export type JobKind = 'build' | 'archive';
 
