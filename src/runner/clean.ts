@@ -8,7 +8,7 @@ import { removeVolume } from '../engine/volumes.js';
 import { type OpContext } from '../protocol/op-context.js';
 import { OpError } from '../errors.js';
 import { dockerIdPath } from './job/docker-id.js';
-import { volumeName } from './job/run-job.js';
+import { volumeName } from './job/docker-id.js';
 import { connectChecked } from './job/preflight.js';
 import { acquireLock } from './job/lock.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
 import { engineVersion } from '../engine/version.js';
-import { chooseOutputMode } from './job/steps/fifo-output.js';
+import { chooseOutputMode } from './job/steps/output-mode.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
 import { formatBytes } from './output/reporter.js';
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { OUTPUT_ENV } from '../../src/runner/job/steps/fifo-output.js';
+import { OUTPUT_ENV } from '../../src/runner/job/steps/output-mode.js';
 import { containersOf, docker, noContainersSoon, recorder, useExample, type Example } from './helpers/example.js';
 
 // make -f this file runs it instead of the platform's build: weird output

@@ -12,9 +12,9 @@ import { openEngine } from '../../src/engine/connect.js';
 import { managedLabels, removeContainer, startJobContainer, type JobContainer } from '../../src/engine/containers.js';
 import { OpError } from '../../src/errors.js';
 import { BuildLog } from '../../src/runner/output/build-log.js';
-import { FifoOutput, type PreparedSequence, type SequenceStep } from '../../src/runner/job/steps/fifo-output.js';
-import { withArtifactDrop } from '../../src/runner/job/run-job.js';
-import { takeDroppedArtifact } from '../../src/runner/job/artifact/copy.js';
+import { FifoOutput } from '../../src/runner/job/steps/fifo-output.js';
+import { prepareSequence, type PreparedSequence, type SequenceStep } from '../../src/runner/job/steps/sequence.js';
+import { takeDroppedArtifact, withArtifactDrop } from '../../src/runner/job/artifact/drop.js';
 import { NEW_TAG, noContainersSoon, requireEngine } from './helpers/example.js';
 import { LABEL } from '../../src/engine/labels.js';
 
@@ -56,7 +56,7 @@ describe('step output through a FIFO (real engine)', () => {
     const started: number[] = [];
     const warnings: string[] = [];
     const end = () => new Promise<void>((res) => sink.end(res));
-    const prepared = await fifo.prepareSequence(cmds.map((c) => (Array.isArray(c) ? { cmd: c } : c)));
+    const prepared = await prepareSequence(fifo, cmds.map((c) => (Array.isArray(c) ? { cmd: c } : c)));
     let seqBox: JobContainer | null = null;
     try {
       seqBox = await startBox(prepared.entrypoint);
@@ -158,7 +158,7 @@ describe('step output through a FIFO (real engine)', () => {
   });
 
   it('a sequence whose container goes away mid-step returns at once with the steps that finished', async () => {
-    const prepared = await fifo.prepareSequence([{ cmd: ['true'] }, { cmd: ['sleep', '60'] }, { cmd: ['true'] }]);
+    const prepared = await prepareSequence(fifo, [{ cmd: ['true'] }, { cmd: ['sleep', '60'] }, { cmd: ['true'] }]);
     const c = await startBox(prepared.entrypoint);
     const log = await BuildLog.create(join(dir, 'gone.log'), () => {});
     try {
@@ -182,7 +182,7 @@ describe('step output through a FIFO (real engine)', () => {
   });
 
   it('a step that cannot open its own FIFO fails with an error that names the way out', async () => {
-    const prepared = await fifo.prepareSequence([{ cmd: ['/bin/sh', '-c', 'printf never'] }]);
+    const prepared = await prepareSequence(fifo, [{ cmd: ['/bin/sh', '-c', 'printf never'] }]);
     // entrypoint: sh -c SCRIPT ndt-keeper CONTROL-FIFO STEP-FIFO TOKEN ...; take the step's FIFO from the image's user (1005)
     const stepFifo = join(fifo.mount.source, basename(prepared.entrypoint[5]!));
     chmodSync(stepFifo, 0o600);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { computeLayout, isNewImage } from '../../src/runner/job/layout.js';
-import { jobSteps } from '../../src/runner/job/run-job.js';
+import { jobSteps } from '../../src/runner/job/plan.js';
 
 const good = {
   app: 'my_system',

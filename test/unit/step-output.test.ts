@@ -1,10 +1,11 @@
-// Which path step output takes (src/runner/step-output.ts chooseOutputMode).
+// Which path step output takes (src/runner/job/steps/output-mode.ts chooseOutputMode).
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseOutputMode, fifoPossible, removeStaleFifoDirs } from '../../src/runner/job/steps/fifo-output.js';
+import { chooseOutputMode, fifoPossible } from '../../src/runner/job/steps/output-mode.js';
+import { removeStaleFifoDirs } from '../../src/runner/job/steps/fifo-output.js';
 
 const local = { remote: false };
 const kernel = '6.1.0-18-amd64';

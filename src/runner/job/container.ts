@@ -1,26 +1,27 @@
 // The container a job works in, shared by builds, archives and the shell:
 // image resolved, build volume ensured, layout computed, the container
-// started with labels, and registered for removal on abort and at exit.
+// started with labels, and held by the job's scope (removed on interrupt
+// and at the sidecar's exit; released, or stopped when kept, at the end).
+// Also: containers of a build volume left by a job whose sidecar died.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../engine/connect.js';
-import { managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type MountSpec } from '../../engine/containers.js';
+import { findContainers, managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type MountSpec } from '../../engine/containers.js';
 import type { ImageSummary } from '../../engine/images.js';
 import { LABEL } from '../../engine/labels.js';
 import { ensureVolume } from '../../engine/volumes.js';
 import type { OpContext } from '../../protocol/op-context.js';
 import type { BuildLog } from '../output/build-log.js';
-import { ensureImage } from './image-source.js';
-import { computeLayout, type Layout } from './layout.js';
 import type { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
+import { ensureImage } from './image-source.js';
+import { computeLayout, type Layout } from './layout.js';
+import type { JobScope } from './scope.js';
 
 export interface OpenJob {
   job: JobContainer;
   image: ImageSummary;
   layout: Layout;
-  /** Releases the keeper and starts removing the container (or stops it, when kept); idempotent. */
-  close(): Promise<void>;
 }
 
 export interface OpenJobDeps {
@@ -30,7 +31,10 @@ export interface OpenJobDeps {
   reporter: Reporter;
   log: BuildLog;
   ctx: OpContext;
+  scope: JobScope;
   volume: string;
+  /** The layout, when the caller computed it (else the bind layout of the spec). */
+  layout?: Layout;
   /** Mounts beyond the layout's (the step output FIFO's directory). */
   extraMounts?: MountSpec[];
   /** Called once the image and layout are known: PID 1 for the container instead of the plain keeper. */
@@ -51,7 +55,7 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     [LABEL.keep]: String(keep),
   });
   await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app, [LABEL.buildPath]: spec.build_path }));
-  const layout = computeLayout(spec, volume);
+  const layout = deps.layout ?? computeLayout(spec, volume);
   const entrypoint = await deps.entrypoint?.(image, layout);
   ctx.signal.throwIfAborted();
   const job = await startJobContainer(engine, {
@@ -64,31 +68,36 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     keep,
   });
   const id = job.id;
-  const unregister = ctx.cleanup.add(`${kind} container ${id.slice(0, 12)}`, () => removeContainer(engine, id));
-  const onAbort = () => void removeContainer(engine, id).catch(() => {});
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  let closed = false;
-  return {
-    job,
-    image,
-    layout,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      ctx.signal.removeEventListener('abort', onAbort);
+  deps.scope.hold({
+    label: `${kind} container ${id.slice(0, 12)}`,
+    abandon: () => {
       job.release();
-      if (keep && !ctx.signal.aborted) {
+      return removeContainer(engine, id);
+    },
+    close: async () => {
+      job.release();
+      if (keep) {
         await stopContainer(engine, id).catch(() => {});
-        unregister();
         return;
       }
       // Releasing the keeper already stops the container (and AutoRemove
-      // removes it); the explicit removal makes sure of it without holding
-      // up the reply. It stays registered until done, so the sidecar does
-      // not exit before it.
-      void removeContainer(engine, id)
-        .catch(() => {})
-        .finally(unregister);
+      // removes it); the explicit removal makes sure of it. The scope does
+      // not wait for it, so the reply is not held up; the sidecar's exit does.
+      await removeContainer(engine, id).catch(() => {});
     },
-  };
+    background: !keep,
+  });
+  return { job, image, layout };
+}
+
+/**
+ * Containers of this build volume left by a job whose sidecar died (the lock
+ * is ours, so no live job owns them); kept post-mortem containers stay.
+ */
+export async function removeLeftovers(engine: Engine, volume: string, reporter: Reporter): Promise<void> {
+  for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
+    if (c.Labels?.[LABEL.keep] === 'true') continue;
+    reporter.warn(`removing the container ${c.Id.slice(0, 12)} left by an earlier ${c.Labels?.[LABEL.kind] ?? 'job'} (pid ${c.Labels?.[LABEL.ownerPid] ?? '?'})`);
+    await removeContainer(engine, c.Id);
+  }
 }

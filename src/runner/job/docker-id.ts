@@ -1,8 +1,11 @@
 // The build volume's id: 16 characters of A-Za-z0-9_ kept in
-// <artifact build path>/.docker_id, created on first use and reused after.
+// <artifact build path>/.docker_id, created on first use and reused after;
+// the volume is named <app>-<id>, as upstream names it.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OpError } from '../../errors.js';
+import { VOLUME_RE } from '../spec.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_';
 const ID_RE = /^[A-Za-z0-9_]{16}$/;
@@ -40,4 +43,10 @@ export async function readOrCreateDockerId(buildPath: string, warn: (text: strin
   await writeFile(tmp, id);
   await rename(tmp, file);
   return id;
+}
+
+export function volumeName(app: string, id: string): string {
+  const name = `${app}-${id}`;
+  if (!VOLUME_RE.test(name)) throw new OpError('invalid_spec', `the volume name ${name} is not valid for Docker`);
+  return name;
 }

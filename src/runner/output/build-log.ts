@@ -8,6 +8,8 @@ import { writevAll } from '../../write-all.js';
 export class BuildLog {
   private bytes = 0;
   private lastWrite = Date.now();
+  /** Writes under way: close waits for them, so that `size` is final once the log is closed. */
+  private readonly writing = new Set<Promise<unknown>>();
 
   private constructor(
     readonly path: string,
@@ -37,7 +39,13 @@ export class BuildLog {
   async writeMany(chunks: Buffer[]): Promise<void> {
     this.lastWrite = Date.now();
     for (const c of chunks) this.scanner.push(c);
-    this.bytes += await writevAll(this.fh, chunks);
+    const write = writevAll(this.fh, chunks);
+    this.writing.add(write);
+    try {
+      this.bytes += await write;
+    } finally {
+      this.writing.delete(write);
+    }
   }
 
   /** A Writable for one step's output; it never ends the log itself. */
@@ -57,8 +65,10 @@ export class BuildLog {
     });
   }
 
+  /** Closes the file once every write under way is done (also one nobody awaited). */
   async close(): Promise<void> {
     this.scanner.flush();
+    await Promise.allSettled([...this.writing]);
     await this.fh.close();
   }
 }

@@ -13,9 +13,10 @@ import type { Engine } from '../../engine/connect.js';
 import { type OpContext, type OpHandler } from '../../protocol/op-context.js';
 import { OpError } from '../../errors.js';
 import { BuildLog, tailFile } from '../output/build-log.js';
-import { readOrCreateDockerId } from '../job/docker-id.js';
-import { openJobContainer, type OpenJob } from '../job/container.js';
-import { jobSteps, volumeName } from '../job/run-job.js';
+import { readOrCreateDockerId, volumeName } from '../job/docker-id.js';
+import { openJobContainer } from '../job/container.js';
+import { jobSteps } from '../job/plan.js';
+import { JobScope } from '../job/scope.js';
 import { checkHostInputs, connectChecked } from '../job/preflight.js';
 import { Reporter } from '../output/reporter.js';
 import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './exec.js';
@@ -110,19 +111,22 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
   } catch (err) {
     if (!opts.cmd) throw err;
   }
-  const unregisterTty = terminal ? ctx.cleanup.add('terminal mode', () => terminal?.close()) : () => {};
+  // What the shell opens, let go however it ends: the terminal's mode, shell.log, the container.
+  const scope = new JobScope(ctx);
+  if (terminal) scope.hold({ label: 'terminal mode', close: () => terminal?.close() });
   const reporter = new Reporter(ctx, false);
-  let open: OpenJob | null = null;
-  let log: BuildLog | null = null;
-  let engine: Engine | null = null;
   try {
     await checkHostInputs(spec, 'shell');
-    engine = (await connectChecked()).engine;
+    const engine = (await connectChecked()).engine;
     const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
     const volume = volumeName(spec.app, id);
-    log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
-    open = await openJobContainer('shell', spec, { engine, reporter, log, ctx, volume });
-    const { job, image, layout } = open;
+    const log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
+    scope.hold({ label: 'shell.log', close: () => log.close() });
+    // Held before the container, so let go after it: the shell returns once the engine removed it.
+    let containerId: string | null = null;
+    scope.hold({ label: 'shell container removal', close: () => (containerId ? waitGone(engine, containerId) : undefined) });
+    const { job, image, layout } = await openJobContainer('shell', spec, { engine, reporter, log, ctx, scope, volume });
+    containerId = job.id;
 
     reporter.header('Preparing Nerves Shell');
     reporter.info('Updating build directory.');
@@ -179,12 +183,7 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
     }
     throw err;
   } finally {
-    terminal?.close();
-    unregisterTty();
-    await log?.close().catch(() => {});
-    if (open && engine) {
-      await open.close();
-      await waitGone(engine, open.job.id);
-    }
+    terminal?.close(); // the user's terminal back at once; the container goes after
+    await scope.close();
   }
 }

@@ -1,73 +1,23 @@
-// How a step's output reaches build.log. The exec's attach stream goes
-// through dockerd, which copies it onto the HTTP connection: 60-110 MB/s on
-// this kind of machine. When the engine runs on this machine's kernel, steps
-// instead write into FIFOs in a private host directory bind-mounted into the
-// build container, read here with epoll (fifo-reader.ts): the bytes go
-// kernel to kernel, and stdout and stderr keep the order they were written
-// in (one fd). Such steps run as the container's own work, no exec
-// (step-sequence.ts).
-// Remote engines and engines in a VM (Docker Desktop, podman machine) keep
-// the exec stream. NERVES_DOCKER_TS_STEP_OUTPUT=exec|fifo overrides.
+// The FIFO directory of a job: a private host directory, bind-mounted into
+// the build container, holding one FIFO per step (read with epoll in
+// ../../output/fifo-reader.ts: the bytes go kernel to kernel, stdout and
+// stderr in the order they were written) and a drop directory where make
+// system may leave the artifact for the host. Used by fifo.ts.
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { release } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { Engine } from '../../../engine/connect.js';
 import type { MountSpec } from '../../../engine/containers.js';
-import type { EngineVersion } from '../../../engine/version.js';
 import { OpError } from '../../../errors.js';
-import { EXEC_HINT, OUTPUT_ENV } from '../../output/fifo-reader.js';
+import { EXEC_HINT } from '../../output/fifo-reader.js';
 import { alive } from '../lock.js';
-import { prepareSequence, type PreparedSequence, type SequenceStep } from './sequence.js';
-
-export type { PreparedSequence, SequenceHooks, SequenceStep } from './sequence.js';
-
-export { OUTPUT_ENV };
+import type { FifoSource } from './sequence.js';
 /** Where the FIFO's directory appears in the build container. */
 export const FIFO_DIR_IN_CONTAINER = '/nerves/ndt-output';
 const DIR_PREFIX = '.ndt-output-';
 /** The FIFO directory's subdirectory, mode 0777, where the make system step leaves a copy of the artifact. */
 const DROP = 'drop';
-
-export type OutputMode = 'fifo' | 'exec';
-
-export interface OutputChoice {
-  mode: OutputMode;
-  why: string;
-}
-
-/** The FIFO path works only when the engine's containers run on our kernel and see our files. */
-export function chooseOutputMode(engine: Pick<Engine, 'remote'>, version: Pick<EngineVersion, 'kernel'>, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, kernel: string = release()): OutputChoice {
-  const forced = env[OUTPUT_ENV]?.trim();
-  if (forced && forced !== 'auto') {
-    if (forced !== 'fifo' && forced !== 'exec') {
-      throw new OpError('invalid_env', `${OUTPUT_ENV}=${forced} is not one of auto, fifo, exec.`, `Unset ${OUTPUT_ENV} or set it to auto, fifo or exec.`);
-    }
-    return { mode: forced, why: `${OUTPUT_ENV}=${forced}` };
-  }
-  if (engine.remote) return { mode: 'exec', why: 'the engine is on another host' };
-  if (platform !== 'linux') return { mode: 'exec', why: `the engine runs in a VM on ${platform}` };
-  if (!version.kernel || version.kernel !== kernel) {
-    return { mode: 'exec', why: `the engine's kernel (${version.kernel || 'unknown'}) is not this machine's (${kernel}): a VM` };
-  }
-  return { mode: 'fifo', why: 'the engine shares this kernel' };
-}
-
-/**
- * Whether chooseOutputMode may pick the FIFO path once the engine's kernel
- * is known (asked here as if it were this machine's): the FIFOs can be made
- * meanwhile. An invalid setting is reported by chooseOutputMode itself.
- */
-export function fifoPossible(engine: Pick<Engine, 'remote'>, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): boolean {
-  const kernel = release();
-  try {
-    return chooseOutputMode(engine, { kernel }, env, platform, kernel).mode === 'fifo';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Removes FIFO directories left by a runner that was killed: their names
@@ -91,7 +41,7 @@ export async function removeStaleFifoDirs(parent: string): Promise<void> {
  * fresh directory under `parent` with mode 0711, so that their random names
  * cannot be listed.
  */
-export class FifoOutput {
+export class FifoOutput implements FifoSource {
   readonly mount: MountSpec;
   private readonly ready: string[];
 
@@ -125,14 +75,6 @@ export class FifoOutput {
    */
   dropPath(file: string): { inContainer: string; onHost: string } {
     return { inContainer: `${FIFO_DIR_IN_CONTAINER}/${DROP}/${file}`, onHost: join(this.dir, DROP, file) };
-  }
-
-  /**
-   * Prepares steps to run as the build container's own work (see
-   * step-sequence.ts): the container's entrypoint, and how to follow them.
-   */
-  prepareSequence(steps: SequenceStep[]): Promise<PreparedSequence> {
-    return prepareSequence(this, steps);
   }
 
   /** `count` unused FIFOs: in the container and on this host. */

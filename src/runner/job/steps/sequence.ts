@@ -9,7 +9,6 @@ import type { Writable } from 'node:stream';
 import { KEEPER_LOOP, KEEPER_TRAP } from '../../../engine/containers.js';
 import { OpError } from '../../../errors.js';
 import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, openFifo, TOKEN_TIMEOUT_MS } from '../../output/fifo-reader.js';
-import type { FifoOutput } from './fifo-output.js';
 
 export interface PreparedSequence {
   /** The build container's entrypoint: the keeper, with the steps' driver in the background. */
@@ -23,6 +22,11 @@ export interface PreparedSequence {
   run(hooks: SequenceHooks, containerEnded: Promise<unknown>): Promise<SequenceStepResult[]>;
   /** Closes every FIFO end this side holds (after run, or when the container never started). */
   dispose(): void;
+}
+
+/** Where a sequence takes its FIFOs from (fifo-output.ts): each in the container and on this host. */
+export interface FifoSource {
+  takeFifos(count: number): Promise<Array<{ inContainer: string; onHost: string }>>;
 }
 
 export interface SequenceStep {
@@ -53,7 +57,7 @@ export interface SequenceHooks {
  * a control FIFO when the step ends, stopping at the first failure. Every
  * FIFO has its reader open before the container starts.
  */
-export async function prepareSequence(fifo: FifoOutput, steps: SequenceStep[]): Promise<PreparedSequence> {
+export async function prepareSequence(fifo: FifoSource, steps: SequenceStep[]): Promise<PreparedSequence> {
   for (const st of steps) {
     if (st.env?.length && (st.cmd[0] ?? '').includes('=')) throw new Error(`a step with an environment cannot run ${st.cmd[0]}`);
   }

@@ -1,0 +1,79 @@
+// How a job that went wrong is told to the user: a failed step with the tail
+// of build.log, a container that went away, an engine that stopped
+// answering, an interrupt; each with what to do next.
+import type { Engine } from '../../engine/connect.js';
+import { pingEngine } from '../../engine/connect.js';
+import { engineMessage } from '../../engine/errors.js';
+import { OpError } from '../../errors.js';
+import { tailFile, type BuildLog } from '../output/build-log.js';
+import type { Job, JobKind } from './context.js';
+
+export function interrupted(kind: JobKind, volume: string): OpError {
+  return new OpError(
+    'interrupted',
+    `The ${kind} was interrupted; its container was removed and the build volume ${volume} was kept, so the next build resumes.`,
+  );
+}
+
+/** A step that exited non-zero: the last lines of the log, the step and its status. */
+export async function failStep(name: string, status: number, log: BuildLog): Promise<never> {
+  const tail = await tailFile(log.path, 16).catch(() => '');
+  throw new OpError(
+    'step_failed',
+    `The Nerves Docker build_runner encountered an error while building:\n\n-----\n${tail}\n-----\n\n` +
+      `Step "${name}" exited with status ${status}.`,
+    `See ${log.path}.`,
+  );
+}
+
+/**
+ * A step that failed because its container went away (the engine stopped,
+ * or someone removed it) is reported as that, not as a build failure;
+ * `waitMs`: how long a container that still runs may take to stop.
+ */
+export async function containerGone(job: Job, id: string, step: string, waitMs = 0): Promise<void> {
+  const { engine, kind, volume } = job;
+  const isRunning = () =>
+    engine.docker
+      .getContainer(id)
+      .inspect()
+      .then((i) => i.State.Running, () => false);
+  // An engine that is shutting down still answers for a moment, with the container still "running".
+  const deadline = Date.now() + waitMs;
+  let running = await isRunning();
+  while (running && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    running = await isRunning();
+  }
+  if (running) return;
+  const engineUp = await answers(engine);
+  throw new OpError(
+    engineUp ? 'container_stopped' : 'engine_lost',
+    engineUp
+      ? `The build container stopped during the "${step}" step (stopped or removed outside the runner).`
+      : `The Docker engine at ${engine.where} stopped answering during the "${step}" step.`,
+    `Rerun the ${kind}; the build volume ${volume} is kept, so it resumes.`,
+  );
+}
+
+/** What to throw for an error that ended the job: an interrupt, a lost engine, or the error itself. */
+export async function explainFailure(job: Job, err: unknown): Promise<unknown> {
+  const { engine, kind, volume } = job;
+  if (job.op.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) return interrupted(kind, volume);
+  // A raw error from the engine connection: say whether the engine went away.
+  if (!(err instanceof OpError) && !(await answers(engine))) {
+    return new OpError(
+      'engine_lost',
+      `The Docker engine at ${engine.where} stopped answering during the "${job.stage}" step: ${engineMessage(err)}`,
+      `Start the engine again and rerun the ${kind}; the build volume ${volume} is kept, so it resumes.`,
+    );
+  }
+  return err;
+}
+
+function answers(engine: Engine): Promise<boolean> {
+  return pingEngine(engine, 3000).then(
+    () => true,
+    () => false,
+  );
+}
