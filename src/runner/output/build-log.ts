@@ -8,8 +8,8 @@ import { writevAll } from '../../write-all.js';
 export class BuildLog {
   private bytes = 0;
   private lastWrite = Date.now();
-  /** Writes under way: close waits for them, so that `size` is final once the log is closed. */
-  private readonly writing = new Set<Promise<unknown>>();
+  /** The last write under way: writes go one after another in the order they were asked for (two writes at the file's offset at once would overwrite each other), and close waits for the last. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly path: string,
@@ -39,13 +39,10 @@ export class BuildLog {
   async writeMany(chunks: Buffer[]): Promise<void> {
     this.lastWrite = Date.now();
     for (const c of chunks) this.scanner.push(c);
-    const write = writevAll(this.fh, chunks);
-    this.writing.add(write);
-    try {
-      this.bytes += await write;
-    } finally {
-      this.writing.delete(write);
-    }
+    const write = this.tail.then(() => writevAll(this.fh, chunks));
+    this.tail = write.catch(() => {});
+    const written = await write; // not `this.bytes += await write`: that reads this.bytes before the wait
+    this.bytes += written;
   }
 
   /** A Writable for one step's output; it never ends the log itself. */
@@ -65,10 +62,10 @@ export class BuildLog {
     });
   }
 
-  /** Closes the file once every write under way is done (also one nobody awaited). */
+  /** Closes the file once every write under way is done (also one nobody awaited): `size` is then final. */
   async close(): Promise<void> {
     this.scanner.flush();
-    await Promise.allSettled([...this.writing]);
+    await this.tail;
     await this.fh.close();
   }
 }
