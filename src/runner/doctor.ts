@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
-import { engineVersion } from '../engine/version.js';
+import { engineVersion, type EngineVersion } from '../engine/version.js';
 import { chooseOutputMode } from './job/steps/output-mode.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
 import { formatBytes } from './output/reporter.js';
@@ -29,17 +29,32 @@ export const MIN_FREE_BYTES = 20 * 1024 ** 3;
 
 export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
   const env = opts.env ?? process.env;
-  const checks: Check[] = [];
+  const checks: Check[] = [nodeCheck()];
+  const engine = await engineCheck(env, checks);
+  if (!engine) return checks;
+  const version = await engineVersion(engine);
+  checks.push(versionCheck(version), outputCheck(engine, version, env));
+  const info = (await engine.docker.info()) as { DockerRootDir?: string; SecurityOptions?: string[] };
+  checks.push(await diskCheck(info.DockerRootDir ?? ''));
+  if (opts.image) checks.push(await imageCheck(engine, opts.image));
+  checks.push(sshCheck(join(opts.home ?? homedir(), '.ssh')), uidCheck((info.SecurityOptions ?? []).some((o) => o.includes('rootless'))));
+  return checks;
+}
+
+function nodeCheck(): Check {
   const major = Number(process.versions.node.split('.')[0]);
-  checks.push({
+  return {
     name: 'node',
     ok: major >= 20,
     detail: `Node ${process.version} at ${process.execPath}`,
     fix: major >= 20 ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
-  });
-  let engine: Engine;
+  };
+}
+
+/** The engine, when it answers (its check is pushed either way). */
+async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<Engine | null> {
   try {
-    engine = openEngine(env);
+    const engine = openEngine(env);
     await pingEngine(engine, 5000);
     // How it was found: DOCKER_HOST, context NAME, rootless/default/podman socket (NERVES_DEBUG=1 shows the search).
     const locality = await engineLocality(engine, env);
@@ -51,6 +66,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
         ? undefined
         : 'A remote engine cannot see the files a build mounts: use a local engine (unset DOCKER_HOST, `docker context use default`), or set NERVES_DOCKER_TS_REMOTE_OK=1 if it shares this machine\'s paths.',
     });
+    return engine;
   } catch (err) {
     checks.push({
       name: 'engine',
@@ -60,65 +76,70 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
         (err as { hint?: string | null }).hint ??
         'Start the engine (`sudo systemctl start docker`, Docker Desktop, colima), or run scripts/docker-engine, or set DOCKER_HOST.',
     });
-    return checks;
+    return null;
   }
-  const version = await engineVersion(engine);
+}
+
+function versionCheck(version: EngineVersion): Check {
   const v = checkEngineVersion({ version: version.version, engine: version.engine });
-  checks.push({
+  return {
     name: 'engine version',
     ok: v.ok,
     detail: v.ok
       ? `${version.engine} ${version.version} (API ${version.apiVersion}, ${version.os}/${version.arch}) meets ${version.engine === 'podman' ? PODMAN_REQUIREMENT : DOCKER_REQUIREMENT}`
       : v.message,
     fix: v.ok ? undefined : `Upgrade ${version.engine}.`,
-  });
+  };
+}
+
+function outputCheck(engine: Engine, version: EngineVersion, env: NodeJS.ProcessEnv): Check {
   try {
     const out = chooseOutputMode(engine, version, env);
-    checks.push({
-      name: 'step output',
-      ok: true,
-      detail: out.mode === 'fifo' ? `through FIFOs (${out.why})` : `through the exec stream (${out.why})`,
-    });
+    return { name: 'step output', ok: true, detail: out.mode === 'fifo' ? `through FIFOs (${out.why})` : `through the exec stream (${out.why})` };
   } catch (err) {
-    checks.push({ name: 'step output', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined });
+    return { name: 'step output', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
   }
-  const info = (await engine.docker.info()) as { DockerRootDir?: string; SecurityOptions?: string[] };
-  const root = info.DockerRootDir ?? '';
-  if (root && existsSync(root)) {
-    const fs = await statfs(root);
-    const free = fs.bavail * fs.bsize;
-    checks.push({
-      name: 'disk',
-      ok: free >= MIN_FREE_BYTES,
-      detail: `${formatBytes(free)} free in the engine's data root ${root}`,
-      fix: free >= MIN_FREE_BYTES ? undefined : 'Free space: `docker system prune` removes stopped containers, unused images and build cache.',
-    });
-  } else {
-    checks.push({ name: 'disk', ok: true, detail: `the engine's data root ${root || '(unknown)'} is not on this machine; free space not checked` });
+}
+
+async function diskCheck(root: string): Promise<Check> {
+  if (!root || !existsSync(root)) {
+    return { name: 'disk', ok: true, detail: `the engine's data root ${root || '(unknown)'} is not on this machine; free space not checked` };
   }
-  if (opts.image) {
-    const img = await inspectImage(engine, opts.image);
-    checks.push({
-      name: 'image',
-      ok: img !== null,
-      detail: img ? `${opts.image} is present (${img.id.slice(7, 19)})` : `${opts.image} is not present`,
-      fix: img ? undefined : 'The next build pulls or builds it (after a prompt); or `docker pull`/`docker load` it now.',
-    });
-  }
-  const ssh = join(opts.home ?? homedir(), '.ssh');
-  checks.push({
+  const fs = await statfs(root);
+  const free = fs.bavail * fs.bsize;
+  return {
+    name: 'disk',
+    ok: free >= MIN_FREE_BYTES,
+    detail: `${formatBytes(free)} free in the engine's data root ${root}`,
+    fix: free >= MIN_FREE_BYTES ? undefined : 'Free space: `docker system prune` removes stopped containers, unused images and build cache.',
+  };
+}
+
+async function imageCheck(engine: Engine, image: string): Promise<Check> {
+  const img = await inspectImage(engine, image);
+  return {
+    name: 'image',
+    ok: img !== null,
+    detail: img ? `${image} is present (${img.id.slice(7, 19)})` : `${image} is not present`,
+    fix: img ? undefined : 'The next build pulls or builds it (after a prompt); or `docker pull`/`docker load` it now.',
+  };
+}
+
+function sshCheck(ssh: string): Check {
+  return {
     name: 'ssh',
     ok: true,
     detail: existsSync(ssh) ? `${ssh} is mounted read-only at /home/nerves/.ssh` : `${ssh} does not exist; builds that fetch over ssh will lack keys`,
-  });
-  const rootless = (info.SecurityOptions ?? []).some((o) => o.includes('rootless'));
+  };
+}
+
+function uidCheck(rootless: boolean): Check {
   const uid = process.getuid?.() ?? 0;
-  checks.push({
+  return {
     name: 'uid/gid',
     ok: true,
     detail: rootless
       ? `rootless engine: container root is your user (uid ${uid}); files in bind mounts belong to you`
       : `host uid ${uid}, gid ${process.getgid?.() ?? 0} are passed as UID/GID; new-style images run as their own user (nerves, 1005)`,
-  });
-  return checks;
+  };
 }

@@ -14,7 +14,7 @@ import { type OpContext, type OpHandler } from '../../protocol/op-context.js';
 import { OpError } from '../../errors.js';
 import { BuildLog, tailFile } from '../output/build-log.js';
 import { readOrCreateDockerId, volumeName } from '../job/docker-id.js';
-import { openJobContainer } from '../job/container.js';
+import { openJobContainer, type OpenJob } from '../job/container.js';
 import { jobSteps } from '../job/plan.js';
 import { JobScope } from '../job/scope.js';
 import { checkHostInputs, connectChecked } from '../job/preflight.js';
@@ -114,69 +114,15 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
   // What the shell opens, let go however it ends: the terminal's mode, shell.log, the container.
   const scope = new JobScope(ctx);
   if (terminal) scope.hold({ label: 'terminal mode', close: () => terminal?.close() });
-  const reporter = new Reporter(ctx, false);
   try {
-    await checkHostInputs(spec, 'shell');
-    const engine = (await connectChecked()).engine;
-    const id = await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t));
-    const volume = volumeName(spec.app, id);
-    const log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
-    scope.hold({ label: 'shell.log', close: () => log.close() });
-    // Held before the container, so let go after it: the shell returns once the engine removed it.
-    let containerId: string | null = null;
-    scope.hold({ label: 'shell container removal', close: () => (containerId ? waitGone(engine, containerId) : undefined) });
-    const { job, image, layout } = await openJobContainer('shell', spec, { engine, reporter, log, ctx, scope, volume });
-    containerId = job.id;
-
-    reporter.header('Preparing Nerves Shell');
-    reporter.info('Updating build directory.');
-    reporter.info('This will take a while if it is the first time...');
-    const ep = (cmd: string[]) => [...image.entrypoint, ...cmd];
-    for (const step of jobSteps('build', spec, layout, image.entrypoint).filter((s) => s.name === 'chown' || s.name === 'create-build')) {
-      const sink = log.sink();
-      let status: number;
-      try {
-        status = await runCaptured(job.container, { cmd: step.cmd, env: step.env, workingDir: layout.workingDir }, sink);
-      } finally {
-        sink.end();
-      }
-      ctx.signal.throwIfAborted();
-      if (status !== 0) {
-        const tail = await tailFile(log.path, 16).catch(() => '');
-        throw new OpError(
-          'step_failed',
-          `The Nerves shell could not prepare the build directory:\n\n-----\n${tail}\n-----\n\nStep "${step.name}" exited with status ${status}.`,
-          `See ${log.path}.`,
-        );
-      }
-    }
-
-    const work = { workingDir: layout.workingDir };
+    const shell = await openShell(spec, ctx, scope);
+    await prepareBuildDir(spec, shell, ctx);
     if (!terminal) {
       // One-off command, no terminal: its output comes back as log events.
-      const status = await runPlain(job.container, { ...work, cmd: ep(opts.cmd!) }, (stream, data) => ctx.emit('log', { stream, data }));
-      return { status };
+      const cmd = [...shell.image.entrypoint, ...opts.cmd!];
+      return { status: await runPlain(shell.job.container, { workingDir: shell.layout.workingDir, cmd }, (stream, data) => ctx.emit('log', { stream, data })) };
     }
-
-    if (!opts.cmd) await installRcFile(job.container);
-    // The barrier: every event before this is shown, and the plugin stops reading the terminal.
-    const answer = await (ctx.prompt as (message: string, kind: string) => Promise<unknown>)('attach the terminal', ATTACH_PROMPT_KIND);
-    let input: InputSource = terminalInput(terminal);
-    let session: string | null = null;
-    if (answer === 'relay' && opts.session) {
-      const relay = new Relay();
-      relays.set(opts.session, relay);
-      session = opts.session;
-      input = relay;
-    }
-    try {
-      if (!opts.cmd) terminal.write(TITLE + HINT);
-      const cmd = opts.cmd ? ep(opts.cmd) : ep(['/bin/bash', '--rcfile', RC_PATH, '-i']);
-      const status = await runAttached(job.container, { ...work, cmd }, terminal, input, ctx.signal);
-      return { status };
-    } finally {
-      if (session) relays.delete(session);
-    }
+    return { status: await attachTerminal(shell, opts, terminal, ctx) };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) {
       throw new OpError('interrupted', 'The Nerves shell was interrupted; its container was removed.');
@@ -185,5 +131,75 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
   } finally {
     terminal?.close(); // the user's terminal back at once; the container goes after
     await scope.close();
+  }
+}
+
+interface OpenShell extends OpenJob {
+  log: BuildLog;
+  reporter: Reporter;
+}
+
+/** The build container of the spec, with shell.log; both held by `scope`. */
+async function openShell(spec: JobSpec, ctx: OpContext, scope: JobScope): Promise<OpenShell> {
+  const reporter = new Reporter(ctx, false);
+  await checkHostInputs(spec, 'shell');
+  const engine = (await connectChecked()).engine;
+  const volume = volumeName(spec.app, await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t)));
+  const log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
+  scope.hold({ label: 'shell.log', close: () => log.close() });
+  // Held before the container, so let go after it: the shell returns once the engine removed it.
+  let containerId: string | null = null;
+  scope.hold({ label: 'shell container removal', close: () => (containerId ? waitGone(engine, containerId) : undefined) });
+  const open = await openJobContainer('shell', spec, { engine, reporter, log, ctx, scope, volume });
+  containerId = open.job.id;
+  return { ...open, log, reporter };
+}
+
+/** The build dir as a build leaves it: the chown (old images) and create-build.sh, each in a TTY exec. */
+async function prepareBuildDir(spec: JobSpec, shell: OpenShell, ctx: OpContext): Promise<void> {
+  const { job, image, layout, log, reporter } = shell;
+  reporter.header('Preparing Nerves Shell');
+  reporter.info('Updating build directory.');
+  reporter.info('This will take a while if it is the first time...');
+  for (const step of jobSteps('build', spec, layout, image.entrypoint).filter((s) => s.name === 'chown' || s.name === 'create-build')) {
+    const sink = log.sink();
+    let status: number;
+    try {
+      status = await runCaptured(job.container, { cmd: step.cmd, env: step.env, workingDir: layout.workingDir }, sink);
+    } finally {
+      sink.end();
+    }
+    ctx.signal.throwIfAborted();
+    if (status !== 0) {
+      const tail = await tailFile(log.path, 16).catch(() => '');
+      throw new OpError(
+        'step_failed',
+        `The Nerves shell could not prepare the build directory:\n\n-----\n${tail}\n-----\n\nStep "${step.name}" exited with status ${status}.`,
+        `See ${log.path}.`,
+      );
+    }
+  }
+}
+
+/** The interactive bash (or the command) on the user's terminal; returns its exit status. */
+async function attachTerminal(shell: OpenShell, opts: ShellOptions, terminal: Terminal, ctx: OpContext): Promise<number> {
+  const { job, image, layout } = shell;
+  if (!opts.cmd) await installRcFile(job.container);
+  // The barrier: every event before this is shown, and the plugin stops reading the terminal.
+  const answer = await (ctx.prompt as (message: string, kind: string) => Promise<unknown>)('attach the terminal', ATTACH_PROMPT_KIND);
+  let input: InputSource = terminalInput(terminal);
+  let session: string | null = null;
+  if (answer === 'relay' && opts.session) {
+    const relay = new Relay();
+    relays.set(opts.session, relay);
+    session = opts.session;
+    input = relay;
+  }
+  try {
+    if (!opts.cmd) terminal.write(TITLE + HINT);
+    const cmd = [...image.entrypoint, ...(opts.cmd ?? ['/bin/bash', '--rcfile', RC_PATH, '-i'])];
+    return await runAttached(job.container, { workingDir: layout.workingDir, cmd }, terminal, input, ctx.signal);
+  } finally {
+    if (session) relays.delete(session);
   }
 }
