@@ -22,7 +22,7 @@ import { parseCreated } from "./time.js";
 // The engine (dockerode) and execa are imported only by the paths that use them
 // (fakeRootCommands, extraCommands): together they cost more at start-up than
 // the rest of the toolkit.
-import type { Engine } from "./engine.js";
+import type { DockerClient } from "../engine/images.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -44,8 +44,8 @@ export interface LayeredImageOptions extends Partial<Ownership> {
    * with enableFakechroot in the image root). Needs /bin/sh in the image.
    */
   fakeRootCommands?: string;
-  /** Engine for fakeRootCommands; default from DOCKER_HOST or the local socket. */
-  docker?: Engine;
+  /** The engine for fakeRootCommands; default from DOCKER_HOST or the local socket. */
+  docker?: DockerClient;
   /** Base image: docker-archive file or OCI layout directory. */
   fromImage?: string;
   fromImageName?: string;
@@ -168,8 +168,8 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     };
     if (opts.fakeRootCommands) {
       const before = await assemble({ ...common, tag: "fake-root", layers });
-      const [{ runAsRoot }, { defaultEngine }] = await Promise.all([import("./run-as-root.js"), import("./engine.js")]);
-      const r = await runAsRoot(opts.docker ?? defaultEngine(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
+      const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
+      const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
       closers.push(r.close);
       layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
     }

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { matchesRequirement, tryParseDockerVersion } from '../docker-version.js';
-import type { MountSpec } from '../../engine/containers.js';
+import type { JobMount } from '../../engine/containers.js';
 import type { JobSpec } from '../spec.js';
 
 export const NEW_IMAGE_WD = '/home/nerves/project';
@@ -15,7 +15,7 @@ export interface Layout {
   legacy: boolean;
   workingDir: string;
   env: string[];
-  mounts: MountSpec[];
+  mounts: JobMount[];
 }
 
 /** Upstream's new_docker_image?: the platform version is known and matches ">= 1.28.0" (Elixir's rules). */
@@ -28,7 +28,7 @@ export function computeLayout(spec: JobSpec, volume: string): Layout {
   const legacy = !isNewImage(spec.platform_version);
   const workingDir = legacy ? LEGACY_WD : NEW_IMAGE_WD;
   const env = [`UID=${spec.uid}`, `GID=${spec.gid}`, `TERM=${spec.term}`, `NERVES_BR_DL_DIR=${DL_DIR}`];
-  const mounts: MountSpec[] = [
+  const mounts: JobMount[] = [
     { type: 'volume', source: volume, target: workingDir },
     spec.downloads_volume
       ? { type: 'volume', source: spec.downloads_volume, target: DL_DIR }

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Engine } from '../../../engine/connect.js';
-import type { MountSpec } from '../../../engine/containers.js';
+import type { JobMount } from '../../../engine/containers.js';
 import type { EngineVersion } from '../../../engine/version.js';
 import { OpError } from '../../../errors.js';
 import { EXEC_HINT, OUTPUT_ENV } from '../../output/fifo-reader.js';
@@ -92,7 +92,7 @@ export async function removeStaleFifoDirs(parent: string): Promise<void> {
  * cannot be listed.
  */
 export class FifoOutput {
-  readonly mount: MountSpec;
+  readonly mount: JobMount;
   private readonly ready: string[];
 
   private constructor(
