@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import semverGte from 'semver/functions/gte.js';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
 import { engineVersion } from '../engine/version.js';
@@ -30,12 +31,12 @@ export const MIN_FREE_BYTES = 20 * 1024 ** 3;
 export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
   const env = opts.env ?? process.env;
   const checks: Check[] = [];
-  const major = Number(process.versions.node.split('.')[0]);
+  const nodeOk = semverGte(process.versions.node, '20.0.0');
   checks.push({
     name: 'node',
-    ok: major >= 20,
+    ok: nodeOk,
     detail: `Node ${process.version} at ${process.execPath}`,
-    fix: major >= 20 ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
+    fix: nodeOk ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
   });
   let engine: Engine;
   try {
