@@ -19,9 +19,9 @@ import { compressionOf, writeImage, type ImageResult, type OutputOptions } from 
 import { streamingDockerArchive } from "./docker-archive.js";
 import { gzipStream } from "./gzip.js";
 import { parseCreated } from "./time.js";
-// The engine (dockerode) and execa are imported only by the paths that use them
-// (fakeRootCommands, extraCommands): together they cost more at start-up than
-// the rest of the toolkit.
+import { runHostScript } from "./host-script.js";
+// The engine (dockerode) is imported only by the path that uses it
+// (fakeRootCommands): it costs more at start-up than the rest of the toolkit.
 import type { DockerClient } from "../engine/images.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
@@ -153,10 +153,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     }
     await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
     // Output is captured, never printed: stdout may be carrying the image stream.
-    if (opts.extraCommands) {
-      const { execa } = await import("execa");
-      await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, all: true }).catch(failExtra);
-    }
+    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
     layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
     const common = {
       name: opts.name,

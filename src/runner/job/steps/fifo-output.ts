@@ -150,7 +150,6 @@ export class FifoOutput {
 /** `count` FIFOs with random names, mode 0666: the step may run as any uid (the image's entrypoint drops to the host user's). */
 async function makeFifos(dir: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, () => randomBytes(12).toString('hex'));
-  // node:child_process, not execa: execa's import alone costs ~140 ms of every build's start.
   await promisify(execFile)('mkfifo', ['-m', '0666', '--', ...names.map((n) => join(dir, n))]);
   return names;
 }
