@@ -18,7 +18,7 @@ const t0 = performance.now();
 // `nerves-docker image pull-image` does), not the builders nor the engine
 // client (dockerode and its grpc/ssh dependencies).
 const image = job.op === 'pull' ? await import(join(ROOT, 'dist/image/pull.js')) : await import(join(ROOT, 'dist/image/index.js'));
-const { defaultEngine } = job.op === 'pull' ? {} : await import(join(ROOT, 'dist/image/engine.js'));
+const { defaultDockerClient } = job.op === 'pull' ? {} : await import(join(ROOT, 'dist/engine/images.js'));
 const tImport = performance.now();
 const phases = {};
 const mark = (name, since) => {
@@ -32,7 +32,7 @@ if (job.op === 'stream-load') {
   let t = performance.now();
   const s = await image.streamLayeredImage(opts);
   t = mark('prepare', t);
-  const loaded = await image.loadImageStream(defaultEngine(), s.stream);
+  const loaded = await image.loadImageStream(defaultDockerClient(), s.stream);
   mark('stream into load', t);
   result = { imageId: s.imageId, layers: s.diffIds.length, loaded };
 } else if (job.op === 'build-load' || job.op === 'build') {
@@ -42,7 +42,7 @@ if (job.op === 'stream-load') {
   result = { imageId: r.imageId, layers: r.diffIds.length, archiveSha256: r.sha256 };
   if (job.op === 'build-load') {
     try {
-      result.loaded = await image.loadImageArchive(job.out, { docker: defaultEngine() });
+      result.loaded = await image.loadImageArchive(job.out, { docker: defaultDockerClient() });
       mark('load archive', t);
     } finally {
       rmSync(job.out, { force: true });

@@ -9,7 +9,12 @@ import type { Engine } from './connect.js';
 import { engineMessage, isNotFound } from './errors.js';
 import { LABEL } from './labels.js';
 
-export interface MountSpec {
+/**
+ * A bind mount or a volume of the job container (the Engine API's
+ * HostConfig.Mounts). The OCI runtime bundle's mounts are image/container.ts's
+ * MountSpec.
+ */
+export interface JobMount {
   type: 'bind' | 'volume';
   source: string;
   target: string;
@@ -20,7 +25,7 @@ export interface JobContainerSpec {
   image: string;
   labels: Record<string, string>;
   env: string[];
-  mounts: MountSpec[];
+  mounts: JobMount[];
   workingDir: string;
   /** Keep the container (stopped) after the job, for post-mortem debugging. */
   keep: boolean;

@@ -1,10 +1,22 @@
-// Images: look up, pull (with progress, digest-verified when pinned), build
-// from a context directory, load an archive. All over the Engine API.
-import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
-import type { Engine } from './connect.js';
+// Images in the engine: look up, pull through the engine (with progress),
+// build from a context directory, load a docker-archive (every line of the
+// daemon's answer checked), save, remove. All over the Engine API; the
+// registry client that pulls without the engine is image/pull.ts.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Docker from 'dockerode';
+import { openEngine, type Engine } from './connect.js';
 import { engineMessage, isNotFound } from './errors.js';
-import { readJsonLines, type ProgressLine } from './json-stream.js';
+import { readJsonLines, StreamError, type ProgressLine } from './json-stream.js';
+
+/** A client for one engine (the image toolkit's `Engine`). */
+export type DockerClient = Docker;
+
+/** The engine the runner would use (DOCKER_HOST, the Docker context, then the usual sockets). */
+export function defaultDockerClient(): DockerClient {
+  return openEngine().docker;
+}
 
 export interface ImageSummary {
   id: string;
@@ -42,8 +54,12 @@ export interface PullProgress {
   total?: number | undefined;
 }
 
-/** Pulls an image; rejects with the daemon's message when the pull fails (including error lines). */
-export async function pullImage(engine: Engine, ref: string, onProgress: (p: PullProgress) => void): Promise<void> {
+/**
+ * `docker pull` by the engine itself; rejects with the daemon's message when
+ * the pull fails (including error lines). Not to be confused with the image
+ * toolkit's pullImage, a registry client that writes a docker-archive.
+ */
+export async function pullImageThroughEngine(engine: Engine, ref: string, onProgress: (p: PullProgress) => void): Promise<void> {
   let stream: Readable;
   try {
     stream = (await engine.docker.pull(ref)) as Readable;
@@ -88,18 +104,56 @@ export async function buildImageFromContext(
   });
 }
 
-/** Loads a docker-archive (tar, optionally gzip) and returns the image names it reported. */
-export async function loadImageArchive(engine: Engine, path: string): Promise<string[]> {
-  let stream: Readable;
+/**
+ * `docker load` of a docker-archive stream (tar, optionally gzipped); returns
+ * the references the engine reported. Rejects ("docker load: ...") on a
+ * failed request, an error or unexpected line, or when no image was reported;
+ * an error of the archive stream itself is passed on as it is.
+ */
+export async function loadImageStream(docker: DockerClient, archive: AsyncIterable<Buffer>): Promise<string[]> {
+  const src = Readable.from(archive);
+  let srcError: unknown;
+  src.on('error', (err) => {
+    srcError = err;
+  });
+  let res: Readable;
   try {
-    stream = (await engine.docker.loadImage(createReadStream(path), { quiet: true })) as Readable;
+    res = (await docker.loadImage(src, { quiet: true })) as Readable;
   } catch (err) {
-    throw new Error(engineMessage(err));
+    throw srcError ?? new Error(`docker load: ${engineMessage(err)}`);
   }
   const loaded: string[] = [];
-  await readJsonLines(stream, (line) => {
-    const m = /Loaded image(?: ID)?: (\S+)/.exec(line.stream ?? '');
-    if (m?.[1]) loaded.push(m[1]);
-  });
+  const lines: string[] = [];
+  try {
+    await readJsonLines(res, (line) => {
+      lines.push(JSON.stringify(line));
+      const m = /Loaded image(?: ID)?: (\S+)/.exec(line.stream ?? '');
+      if (m?.[1]) loaded.push(m[1]);
+    }, { strict: true });
+  } catch (err) {
+    if (srcError) throw srcError;
+    if (err instanceof StreamError) throw new Error(`docker load: ${err.message}`);
+    throw err;
+  }
+  if (srcError) throw srcError;
+  if (loaded.length === 0) throw new Error(`docker load reported no image: ${lines.join('\n')}`);
   return loaded;
+}
+
+/** `docker load` of a docker-archive file (plain or gzipped); returns the loaded references. */
+export async function loadImageArchive(file: string, opts: { docker?: DockerClient } = {}): Promise<string[]> {
+  return loadImageStream(opts.docker ?? defaultDockerClient(), createReadStream(file) as AsyncIterable<Buffer>);
+}
+
+/** `docker save` of one image into a file. */
+export async function saveImage(docker: DockerClient, ref: string, file: string): Promise<void> {
+  const stream = (await docker.getImage(ref).get()) as NodeJS.ReadableStream;
+  await pipeline(stream, createWriteStream(file));
+}
+
+/** Removes an image (forced); one that is already gone is no error. */
+export async function removeImageQuietly(docker: DockerClient, ref: string): Promise<void> {
+  await docker.getImage(ref).remove({ force: true, noprune: false }).catch((err: unknown) => {
+    if (!isNotFound(err)) throw err;
+  });
 }

@@ -1,6 +1,7 @@
 // Reads the newline-delimited JSON that pull, build and load answer with, and
 // fails on the error lines the daemon writes into the stream (docker-modem's
-// followProgress does not report those).
+// followProgress does not report those). The one JSON-lines reader of the
+// package.
 import type { Readable } from 'node:stream';
 
 export interface ProgressLine {
@@ -20,8 +21,13 @@ export class StreamError extends Error {
   }
 }
 
+export interface JsonLinesOptions {
+  /** A line that is not JSON is a failure ("unexpected response: <line>"); by default it is passed on as `stream` text. */
+  strict?: boolean;
+}
+
 /** Calls onLine for every JSON line; rejects with StreamError on the first error line. */
-export async function readJsonLines(stream: Readable, onLine: (line: ProgressLine) => void): Promise<void> {
+export async function readJsonLines(stream: Readable, onLine: (line: ProgressLine) => void, opts: JsonLinesOptions = {}): Promise<void> {
   let carry = '';
   let failure: string | null = null;
   const handle = (text: string) => {
@@ -30,6 +36,10 @@ export async function readJsonLines(stream: Readable, onLine: (line: ProgressLin
     try {
       line = JSON.parse(text) as ProgressLine;
     } catch {
+      if (opts.strict) {
+        failure ??= `unexpected response: ${text}`;
+        return;
+      }
       line = { stream: text + '\n' };
     }
     if (line.error || line.errorDetail?.message) failure ??= line.errorDetail?.message ?? line.error ?? 'unknown error';

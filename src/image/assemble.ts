@@ -6,6 +6,7 @@ import { hexOf } from "./digest.js";
 import { measureLayers, type Layer, type MeasuredLayer } from "./layer.js";
 import type { ImageParts } from "./docker-archive.js";
 import type { Created } from "./time.js";
+import { isImageName, isImageTag } from "./reference.js";
 
 export interface AssembleInput {
   name: string;
@@ -26,16 +27,13 @@ export interface Assembled extends ImageParts {
 }
 
 export function checkName(name: string): void {
-  const parts = name.split("/");
-  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
-  const component = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-  if (!name || parts.length === 0 || !parts.every((p) => component.test(p))) {
+  if (!isImageName(name)) {
     throw new Error(`invalid image name "${name}": use lowercase letters, digits and separators (. _ -), optionally a registry host and / paths`);
   }
 }
 
 export function checkTag(tag: string): void {
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new Error(`invalid image tag "${tag}"`);
+  if (!isImageTag(tag)) throw new Error(`invalid image tag "${tag}"`);
 }
 
 /** Checks the name and tag before any work is done. */

@@ -6,7 +6,7 @@ import { assemble } from "./assemble.js";
 import { openBaseImage, type BaseImage } from "./base-image.js";
 import type { ImageRuntimeConfig } from "./config.js";
 // The engine is imported only when runAsRoot needs it.
-import type { Engine } from "./engine.js";
+import type { DockerClient } from "../engine/images.js";
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
 import { entriesLayer, type Layer } from "./layer.js";
 import { pickOwner } from "./layered.js";
@@ -33,8 +33,8 @@ export interface ImageOptions extends Partial<Ownership> {
   runAsRootMounts?: string[];
   architecture?: string;
   os?: string;
-  /** Engine used for runAsRoot; default from DOCKER_HOST or the local socket. */
-  docker?: Engine;
+  /** The engine used for runAsRoot; default from DOCKER_HOST or the local socket. */
+  docker?: DockerClient;
 }
 
 export type BuildImageOptions = ImageOptions & OutputOptions;
@@ -68,8 +68,8 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
     };
     if (opts.runAsRoot) {
       const before = await assemble({ ...common, tag: "run-as-root", layers });
-      const [{ runAsRoot: runScript }, { defaultEngine }] = await Promise.all([import("./run-as-root.js"), import("./engine.js")]);
-      const r = await runScript(opts.docker ?? defaultEngine(), before, {
+      const [{ runAsRoot: runScript }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
+      const r = await runScript(opts.docker ?? defaultDockerClient(), before, {
         script: opts.runAsRoot,
         mtime: created.epoch,
         ...(opts.runAsRootMounts ? { mounts: opts.runAsRootMounts.map((m) => resolve(m)) } : {}),

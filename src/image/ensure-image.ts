@@ -6,8 +6,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 // The engine client (dockerode) is imported on first use: importing it costs more than the rest of the toolkit.
-import type { Engine } from "./engine.js";
+import type { DockerClient } from "../engine/images.js";
 import { pullImage } from "./pull.js";
+import { parsePinnedReference } from "./reference.js";
 import type { Credentials } from "./registry.js";
 
 export type ImageSource =
@@ -15,22 +16,15 @@ export type ImageSource =
   | { reference: string; sha256?: string; tlsVerify?: boolean; credentials?: Credentials; os?: string; arch?: string };
 
 export interface EnsureImageOptions {
-  docker?: Engine;
+  docker?: DockerClient;
   /** Receives progress lines (default: nothing). */
   log?: (line: string) => void;
 }
 
-/** Split "name@sha256:<hex>" (a tag before the digest is allowed and ignored). */
-export function parsePinnedReference(ref: string): { name: string; digest: string } {
-  const m = /^(.+?)(?::[\w][\w.-]{0,127})?@(sha256:[0-9a-f]{64})$/.exec(ref);
-  if (!m) throw new Error(`image reference must be pinned by digest (name@sha256:<64 hex>): ${ref}`);
-  return { name: m[1]!, digest: m[2]! };
-}
-
 /** Returns the reference to use with the engine (name:tag, or an image ID for untagged archives). */
 export async function ensureImage(source: ImageSource, opts: EnsureImageOptions = {}): Promise<string> {
-  const { defaultEngine, loadImageArchive } = await import("./engine.js");
-  const docker = opts.docker ?? defaultEngine();
+  const { defaultDockerClient, loadImageArchive } = await import("../engine/images.js");
+  const docker = opts.docker ?? defaultDockerClient();
   const log = opts.log ?? (() => undefined);
   if ("archive" in source) {
     const loaded = await loadImageArchive(source.archive, { docker });

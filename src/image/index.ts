@@ -22,13 +22,15 @@ export type { ShadowSetupOptions, UserSpec, GroupSpec } from "./shadow.js";
 export { buildContainer } from "./container.js";
 export type { ContainerOptions, ContainerResult, MountSpec } from "./container.js";
 
-// Engine helpers for the runner, and the CLI. The engine client (dockerode)
-// is imported on first use: importing it costs more than the rest of the
-// toolkit, and building to a file or a stream does not need it.
-import type * as EngineModule from "./engine.js";
-export const loadImageArchive: typeof EngineModule.loadImageArchive = async (...args) => (await import("./engine.js")).loadImageArchive(...args);
-export const loadImageStream: typeof EngineModule.loadImageStream = async (...args) => (await import("./engine.js")).loadImageStream(...args);
-export type { Engine } from "./engine.js";
-export { ensureImage, parsePinnedReference } from "./ensure-image.js";
+// Engine helpers for the runner, and the CLI (the engine calls live in
+// src/engine/images.ts). The engine client (dockerode) is imported on first
+// use: importing it costs more than the rest of the toolkit, and building to
+// a file or a stream does not need it.
+import type * as EngineImages from "../engine/images.js";
+export const loadImageArchive: typeof EngineImages.loadImageArchive = async (...args) => (await import("../engine/images.js")).loadImageArchive(...args);
+export const loadImageStream: typeof EngineImages.loadImageStream = async (...args) => (await import("../engine/images.js")).loadImageStream(...args);
+export type { DockerClient as Engine } from "../engine/images.js";
+export { ensureImage } from "./ensure-image.js";
+export { parsePinnedReference } from "./reference.js";
 export type { ImageSource, EnsureImageOptions } from "./ensure-image.js";
 export { runImageCommand } from "../cli/image.js";

@@ -19,10 +19,10 @@ import { compressionOf, writeImage, type ImageResult, type OutputOptions } from 
 import { streamingDockerArchive } from "./docker-archive.js";
 import { gzipStream } from "./gzip.js";
 import { parseCreated } from "./time.js";
-// The engine (dockerode) and execa are imported only by the paths that use them
-// (fakeRootCommands, extraCommands): together they cost more at start-up than
-// the rest of the toolkit.
-import type { Engine } from "./engine.js";
+import { runHostScript } from "./host-script.js";
+// The engine (dockerode) is imported only by the path that uses it
+// (fakeRootCommands): it costs more at start-up than the rest of the toolkit.
+import type { DockerClient } from "../engine/images.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -44,8 +44,8 @@ export interface LayeredImageOptions extends Partial<Ownership> {
    * with enableFakechroot in the image root). Needs /bin/sh in the image.
    */
   fakeRootCommands?: string;
-  /** Engine for fakeRootCommands; default from DOCKER_HOST or the local socket. */
-  docker?: Engine;
+  /** The engine for fakeRootCommands; default from DOCKER_HOST or the local socket. */
+  docker?: DockerClient;
   /** Base image: docker-archive file or OCI layout directory. */
   fromImage?: string;
   fromImageName?: string;
@@ -153,10 +153,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     }
     await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
     // Output is captured, never printed: stdout may be carrying the image stream.
-    if (opts.extraCommands) {
-      const { execa } = await import("execa");
-      await execa("/bin/sh", ["-c", opts.extraCommands], { cwd: scratch, all: true }).catch(failExtra);
-    }
+    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
     layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
     const common = {
       name: opts.name,
@@ -168,8 +165,8 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     };
     if (opts.fakeRootCommands) {
       const before = await assemble({ ...common, tag: "fake-root", layers });
-      const [{ runAsRoot }, { defaultEngine }] = await Promise.all([import("./run-as-root.js"), import("./engine.js")]);
-      const r = await runAsRoot(opts.docker ?? defaultEngine(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
+      const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
+      const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
       closers.push(r.close);
       layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
     }

@@ -19,7 +19,8 @@ import { goArch, type ImageConfigJson } from "./config.js";
 import { parseSha256, sha256, sriOf } from "./digest.js";
 import { archiveFile, dockerArchiveTail, layerPath } from "./docker-archive.js";
 import { readBody } from "./http.js";
-import { MANIFEST_ACCEPT, parseImageName, RegistryClient, type Credentials } from "./registry.js";
+import { MANIFEST_ACCEPT, RegistryClient, type Credentials } from "./registry.js";
+import { locateRepository, referenceName } from "./reference.js";
 import { checkName, checkTag } from "./assemble.js";
 import { END_OF_ARCHIVE, entryHeader, padding } from "./tar-writer.js";
 import { writevAll } from "../write-all.js";
@@ -266,10 +267,6 @@ async function fetchLayersIntoArchive(
 /** Layers fetched at once (skopeo fetches several too). */
 const PARALLEL_LAYERS = 4;
 
-function defaultFinalName(imageName: string): string {
-  return imageName.replace(/^docker:\/\//, "").replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[\w][\w.-]*$/, "");
-}
-
 export function prefetchSummary(o: { imageName: string; imageDigest: string; sha256: string; finalImageName: string; finalImageTag: string }): string {
   return [
     "{",
@@ -286,13 +283,13 @@ export function prefetchSummary(o: { imageName: string; imageDigest: string; sha
 export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
   if (!/^sha256:[0-9a-f]{64}$/.test(opts.imageDigest)) throw new Error(`imageDigest must be sha256:<64 hex digits> (got ${opts.imageDigest})`);
   const expected = opts.sha256 !== undefined ? parseSha256(opts.sha256) : undefined;
-  const finalImageName = opts.finalImageName ?? defaultFinalName(opts.imageName);
+  const finalImageName = opts.finalImageName ?? referenceName(opts.imageName);
   const finalImageTag = opts.finalImageTag ?? "latest";
   checkName(finalImageName);
   checkTag(finalImageTag);
   const out = resolve(opts.out);
   if (await stat(out).then(() => true, () => false)) throw new Error(`${out} already exists`);
-  const client = new RegistryClient(parseImageName(opts.imageName), { ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) });
+  const client = new RegistryClient(locateRepository(opts.imageName), { ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) });
   const tmp = await mkdtemp(join(tmpdir(), "ndt-pull-"));
   const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   let createdDir: string | undefined;

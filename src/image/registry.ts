@@ -1,23 +1,9 @@
-// Registry HTTP API v2 client for pulling: reference parsing, the bearer
-// token challenge (anonymous or with credentials), basic auth, manifests by
-// digest and blobs; plain HTTP is only tried when tlsVerify is false.
+// Registry HTTP API v2 client for pulling: the bearer token challenge
+// (anonymous or with credentials), basic auth, manifests by digest and blobs;
+// plain HTTP is only tried when tlsVerify is false. Which registry and
+// repository a name means is reference.ts's business.
 import { readBody, request, type HttpResponse } from "./http.js";
-
-export interface ImageReference {
-  registry: string;
-  repository: string;
-}
-
-/** "nixos/nix" -> docker hub library rules; "host:5000/a/b" -> that registry. */
-export function parseImageName(name: string): ImageReference {
-  const clean = name.replace(/^docker:\/\//, "").replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[\w][\w.-]*$/, "");
-  const parts = clean.split("/");
-  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) {
-    const registry = parts.shift()!;
-    return { registry: registry === "docker.io" ? "registry-1.docker.io" : registry, repository: parts.join("/") };
-  }
-  return { registry: "registry-1.docker.io", repository: parts.length === 1 ? `library/${parts[0]}` : parts.join("/") };
-}
+import type { RepositoryLocation } from "./reference.js";
 
 export interface Credentials {
   username: string;
@@ -40,7 +26,7 @@ export class RegistryClient {
   private base: string | undefined;
   private auth: string | undefined;
 
-  constructor(readonly ref: ImageReference, private readonly opts: RegistryOptions = {}) {}
+  constructor(readonly ref: RepositoryLocation, private readonly opts: RegistryOptions = {}) {}
 
   private async baseUrl(): Promise<string> {
     if (this.base) return this.base;

@@ -9,7 +9,7 @@ import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { loadImageStream, removeImageQuietly, saveImage, type Engine } from "./engine.js";
+import { loadImageStream, removeImageQuietly, saveImage, type DockerClient } from "../engine/images.js";
 import { archiveStream } from "./output.js";
 import type { Assembled } from "./assemble.js";
 import { readRange, readTarFile, readTarMember, type TarReadEntry } from "./tar-reader.js";
@@ -70,7 +70,7 @@ function mountArtifacts(mounts: string[]): (e: TarReadEntry) => boolean {
   return (e) => e.name === SCRIPT_PATH || (e.type === "dir" && names.has(e.name));
 }
 
-export async function runAsRoot(docker: Engine, image: Assembled, opts: RunAsRootOptions): Promise<RunAsRootResult> {
+export async function runAsRoot(docker: DockerClient, image: Assembled, opts: RunAsRootOptions): Promise<RunAsRootResult> {
   const { script, mtime } = opts;
   const mounts = opts.mounts ?? [];
   const shebang = script.startsWith("#!");

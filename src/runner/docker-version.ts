@@ -1,5 +1,5 @@
-// Container engine version parsing and requirement checks, ported exactly from
-// upstream Nerves (v1.14.1, Nerves.Artifact.BuildRunners.Docker):
+// Container engine version parsing and requirement checks, with upstream
+// Nerves' exact semantics (v1.14.1, Nerves.Artifact.BuildRunners.Docker):
 //
 //   @version "~> 1.12 or ~> 1.12.0-rc2 or >= 17.0.0"
 //   def parse_docker_version(vsn) do
@@ -7,18 +7,21 @@
 //     Regex.replace(~r/(\.|^)0+(?=\d)/, vsn, "\\1") |> Version.parse()
 //   end
 //
-// together with the parts of Elixir's `Version` module that upstream relies on:
-// `Version.parse/1` (strict MAJOR.MINOR.PATCH[-pre][+build]) and
-// `Version.match?/3` (requirements made of `or`/`and` clauses). The port follows
-// the Elixir 1.14 source clause by clause; the unit tests pin it to results
-// observed from a real Elixir 1.14 runtime.
-//
-// The npm `semver` package is deliberately not used for parsing or matching:
-// it accepts input Elixir rejects (a leading "v", surrounding whitespace), reads
-// `~>` and two-part versions differently (`~>1.12` is ">=1.12.0 <1.13.0" there,
-// ">= 1.12.0 and < 2.0.0" in Elixir), and refuses components above
-// Number.MAX_SAFE_INTEGER, which Elixir handles as big integers. Ordering here
-// is computed on BigInt so it stays exact for such components.
+// Elixir's `Version.parse/1` reads SemVer 2.0 exactly as npm's semver does in
+// strict mode, so the grammar is semver's own (its MAINVERSION, PRERELEASE
+// and BUILD token sources), and pre-release identifiers order by semver's
+// compareIdentifiers. Where Elixir's Version and semver part ways, this module
+// keeps Elixir's rules (pinned by test/unit/docker-version.test.ts to a real
+// Elixir 1.14 runtime):
+// - no "v" prefix and no surrounding whitespace (semver.parse accepts both);
+// - numbers of any size (Elixir integers): semver refuses components beyond
+//   Number.MAX_SAFE_INTEGER, so numbers are compared as BigInt;
+// - requirements are Elixir's (`~>`, `or`/`and`, `!=`), not semver ranges
+//   (`~>1.12` is ">= 1.12.0 and < 2.0.0" in Elixir, "<1.13.0" in semver);
+// - allow_pre: false only guards `>`, `>=` and `~>` (semver's
+//   includePrerelease rule looks at the comparator set instead).
+import re from 'semver/internal/re.js';
+import identifiers from 'semver/internal/identifiers.js';
 
 /** A parsed engine version, equivalent to Elixir's `%Version{}`. */
 export interface DockerVersion {
@@ -67,116 +70,68 @@ export const DOCKER_REQUIREMENT = '~> 1.12 or ~> 1.12.0-rc2 or >= 17.0.0';
 export const PODMAN_REQUIREMENT = '>= 4.0.0';
 
 // ---------------------------------------------------------------------------
-// Exact internal representation (Elixir's matchable tuple)
+// The grammar: semver's token sources, anchored, without its "v?" and trimming
 
-type PreId = bigint | string;
+const token = (name: string): string => re.src[re.t[name]!]!;
+const TAIL = `${token('PRERELEASE')}?${token('BUILD')}?$`;
+/** MAJOR.MINOR.PATCH[-pre][+build]: groups 1-3 the numbers, 4 the pre-release, 5 the build. */
+const VERSION_RE = new RegExp(`^${token('MAINVERSION')}${TAIL}`);
+/** Inside `~>` Elixir also takes MAJOR.MINOR[-pre][+build] (the patch group is then empty). */
+const APPROXIMATE_RE = new RegExp(`^(${token('NUMERICIDENTIFIER')})\\.(${token('NUMERICIDENTIFIER')})()${TAIL}`);
 
+/** Exact components (Elixir's matchable tuple); patch is null only in the two-part `~>` form. */
 interface Exact {
   major: bigint;
   minor: bigint;
-  /** null only for the two-part form allowed inside `~>` requirements. */
   patch: bigint | null;
-  pre: PreId[];
+  /** Pre-release identifiers as written (numeric ones without leading zeros). */
+  pre: string[];
   build: string[];
+}
+
+const DIGITS = /^[0-9]+$/;
+
+function parseExact(s: string, approximate: boolean): Exact | null {
+  const m = VERSION_RE.exec(s) ?? (approximate ? APPROXIMATE_RE.exec(s) : null);
+  if (!m) return null;
+  return {
+    major: BigInt(m[1]!),
+    minor: BigInt(m[2]!),
+    patch: m[3] ? BigInt(m[3]) : null,
+    pre: m[4]?.split('.') ?? [],
+    build: m[5]?.split('.') ?? [],
+  };
 }
 
 /** Exact components of versions produced by parseDockerVersion. */
 const exactOf = new WeakMap<DockerVersion, Exact>();
 
-const DIGITS = /^[0-9]+$/;
-const IDENTIFIER = /^[0-9A-Za-z-]+$/;
-
-/** Elixir's `leading_zero?`: a "0" followed by at least one more character. */
-function leadingZero(s: string): boolean {
-  return s.length >= 2 && s.startsWith('0');
-}
-
-/** Elixir's `require_digits`. */
-function requireDigits(s: string | undefined): bigint | null {
-  if (s === undefined || leadingZero(s) || !DIGITS.test(s)) return null;
-  return BigInt(s);
-}
-
-/** Elixir's `optional_dot_separated`: undefined -> [], invalid -> null. */
-function optionalDotSeparated(s: string | undefined): string[] | null {
-  if (s === undefined) return [];
-  const parts = s.split('.');
-  return parts.every((p) => p !== '' && IDENTIFIER.test(p)) ? parts : null;
-}
-
-/** Splits on the first occurrence of `sep` (Elixir's `String.split(s, sep, parts: 2)`). */
-function splitOnce(s: string, sep: string): [string, string | undefined] {
-  const i = s.indexOf(sep);
-  return i === -1 ? [s, undefined] : [s.slice(0, i), s.slice(i + sep.length)];
-}
-
-/** Port of `Version.Parser.parse_version/2`. */
-function parseExact(s: string, approximate: boolean): Exact | null {
-  const [versionWithPre, build] = splitOnce(s, '+');
-  const [version, pre] = splitOnce(versionWithPre, '-');
-  const parts = version.split('.');
-  if (parts.length > 3) return null;
-
-  const major = requireDigits(parts[0]);
-  if (major === null) return null;
-  const minor = requireDigits(parts[1]);
-  if (minor === null) return null;
-  let patch: bigint | null;
-  if (parts[2] === undefined && approximate) {
-    patch = null;
-  } else {
-    patch = requireDigits(parts[2]);
-    if (patch === null) return null;
-  }
-
-  const preParts = optionalDotSeparated(pre);
-  if (preParts === null) return null;
-  const preIds: PreId[] = [];
-  for (const part of preParts) {
-    if (DIGITS.test(part)) {
-      if (leadingZero(part)) return null;
-      preIds.push(BigInt(part));
-    } else {
-      preIds.push(part);
-    }
-  }
-
-  const buildParts = optionalDotSeparated(build);
-  if (buildParts === null) return null;
-
-  return { major, minor, patch, pre: preIds, build: buildParts };
-}
-
-function toText(e: Exact): string {
-  let text = `${e.major}.${e.minor}.${e.patch ?? ''}`;
-  if (e.pre.length > 0) text += `-${e.pre.join('.')}`;
-  if (e.build.length > 0) text += `+${e.build.join('.')}`;
-  return text;
-}
-
 function toDockerVersion(e: Exact): DockerVersion {
+  const pre = e.pre.length > 0 ? `-${e.pre.join('.')}` : '';
+  const build = e.build.length > 0 ? `+${e.build.join('.')}` : '';
   const v: DockerVersion = {
     major: Number(e.major),
     minor: Number(e.minor),
     patch: Number(e.patch ?? 0n),
-    pre: e.pre.map((id) => (typeof id === 'bigint' ? Number(id) : id)),
+    pre: e.pre.map((id) => (DIGITS.test(id) ? Number(id) : id)),
     build: e.build.length > 0 ? e.build.join('.') : null,
-    text: toText(e),
+    text: `${e.major}.${e.minor}.${e.patch ?? ''}${pre}${build}`,
   };
   exactOf.set(v, e);
   return v;
 }
 
+/** A hand-built DockerVersion (no parse behind it) read as exact components. */
 function exactFromFields(v: DockerVersion): Exact {
-  const known = exactOf.get(v);
-  if (known) return known;
-  return {
-    major: BigInt(v.major),
-    minor: BigInt(v.minor),
-    patch: BigInt(v.patch),
-    pre: v.pre.map((id) => (typeof id === 'number' ? BigInt(id) : id)),
-    build: v.build === null ? [] : v.build.split('.'),
-  };
+  return (
+    exactOf.get(v) ?? {
+      major: BigInt(v.major),
+      minor: BigInt(v.minor),
+      patch: BigInt(v.patch),
+      pre: v.pre.map(String),
+      build: v.build === null ? [] : v.build.split('.'),
+    }
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -192,9 +147,9 @@ const LEADING_ZEROS = /(\.|^)0+(?=\d)/g;
  * No trimming: " 1.2.3" and "1.2.3\n" are rejected, as upstream rejects them.
  */
 export function tryParseDockerVersion(raw: string): DockerVersion | null {
-  const [head] = splitOnce(raw, ',');
-  const stripped = head.replace(LEADING_ZEROS, '$1');
-  const exact = parseExact(stripped, false);
+  const comma = raw.indexOf(',');
+  const head = comma === -1 ? raw : raw.slice(0, comma);
+  const exact = parseExact(head.replace(LEADING_ZEROS, '$1'), false);
   return exact === null ? null : toDockerVersion(exact);
 }
 
@@ -206,45 +161,29 @@ export function parseDockerVersion(raw: string): DockerVersion {
 }
 
 // ---------------------------------------------------------------------------
-// Ordering (Version.compare/2; build metadata ignored)
+// Ordering (Version.compare/2 = SemVer precedence; build metadata ignored)
 
 function cmpBig(a: bigint, b: bigint): -1 | 0 | 1 {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Erlang term order on pre-release lists: integers < binaries, shorter prefix first. */
-function cmpPreIds(a: PreId[], b: PreId[]): -1 | 0 | 1 {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a[i] as PreId;
-    const y = b[i] as PreId;
-    if (typeof x === 'bigint' && typeof y === 'bigint') {
-      const c = cmpBig(x, y);
-      if (c !== 0) return c;
-    } else if (typeof x === 'bigint') {
-      return -1;
-    } else if (typeof y === 'bigint') {
-      return 1;
-    } else if (x !== y) {
-      // Identifiers are ASCII-only, so UTF-16 order equals Erlang's byte order.
-      return x < y ? -1 : 1;
-    }
+/** semver's identifier order (numbers before strings), numbers compared exactly. */
+function cmpIdentifier(a: string, b: string): -1 | 0 | 1 {
+  return DIGITS.test(a) && DIGITS.test(b) ? cmpBig(BigInt(a), BigInt(b)) : identifiers.compareIdentifiers(a, b);
+}
+
+/** A release orders after its pre-releases; else identifier by identifier, a shorter prefix first. */
+function cmpPre(a: string[], b: string[]): -1 | 0 | 1 {
+  if (a.length === 0 || b.length === 0) return a.length === b.length ? 0 : a.length === 0 ? 1 : -1;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const c = cmpIdentifier(a[i]!, b[i]!);
+    if (c !== 0) return c;
   }
   return cmpBig(BigInt(a.length), BigInt(b.length));
 }
 
-/** Assumes both patches are present (callers substitute for the `~>` form). */
 function cmpExact(a: Exact, b: Exact): -1 | 0 | 1 {
-  return (
-    cmpBig(a.major, b.major) ||
-    cmpBig(a.minor, b.minor) ||
-    cmpBig(a.patch ?? 0n, b.patch ?? 0n) ||
-    (a.pre.length === 0 && b.pre.length > 0
-      ? 1
-      : a.pre.length > 0 && b.pre.length === 0
-        ? -1
-        : cmpPreIds(a.pre, b.pre))
-  );
+  return cmpBig(a.major, b.major) || cmpBig(a.minor, b.minor) || cmpBig(a.patch ?? 0n, b.patch ?? 0n) || cmpPre(a.pre, b.pre);
 }
 
 /** Elixir's `Version.compare/2` as -1 / 0 / 1 (build metadata is ignored). */
@@ -282,25 +221,24 @@ const LEXEMES: Array<[string, Token | null]> = [
 ];
 
 /**
- * Port of `Version.Parser.lexer/3`. `stack` plays the Elixir accumulator list
- * with its head at the end; a version not preceded by an operator gets `==`.
+ * Port of `Version.Parser.lexer/3`: tokens in order; text between lexemes is
+ * a version, given `==` when no operator precedes it.
  */
 function lex(source: string): Token[] {
-  const stack: Token[] = [];
+  const out: Token[] = [];
   let buffer = '';
   const flush = (): void => {
     if (buffer === '') return;
-    const top = stack[stack.length - 1];
-    if (top === undefined || top.kind !== 'op') stack.push({ kind: 'op', op: '==' });
-    stack.push({ kind: 'ver', text: buffer });
+    if (out[out.length - 1]?.kind !== 'op') out.push({ kind: 'op', op: '==' });
+    out.push({ kind: 'ver', text: buffer });
     buffer = '';
   };
   let i = 0;
   outer: while (i < source.length) {
-    for (const [lexeme, token] of LEXEMES) {
+    for (const [lexeme, t] of LEXEMES) {
       if (source.startsWith(lexeme, i)) {
         flush();
-        if (token) stack.push(token);
+        if (t) out.push(t);
         i += lexeme.length;
         continue outer;
       }
@@ -309,58 +247,52 @@ function lex(source: string): Token[] {
     i += 1;
   }
   flush();
-  return stack;
+  return out;
 }
 
-/** Port of `revert_lexed/2` + `validate_requirement/2`. */
+/** Port of `revert_lexed/2` + `validate_requirement/2`: op version (conn op version)*, read from the end. */
 function parseRequirement(source: string): Clause[] | null {
-  const elixirList = lex(source).reverse(); // head first, i.e. last token first
+  const tokens = lex(source);
   const clauses: Clause[] = [];
-  let rest = elixirList;
-  for (;;) {
-    const [version, op, cond] = rest;
+  for (let end = tokens.length; ; end -= 3) {
+    const [cond, op, version] = [tokens[end - 3], tokens[end - 2], tokens[end - 1]];
     if (version?.kind !== 'ver' || op?.kind !== 'op') return null;
-    const req = parseExact(version.text, true);
-    if (req === null || (op.op !== '~>' && req.patch === null)) return null;
-    if (rest.length === 2) {
+    const req = parseExact(version.text, op.op === '~>');
+    if (req === null) return null;
+    if (end === 2) {
       clauses.unshift({ conn: null, op: op.op, req });
       return clauses;
     }
     if (cond?.kind !== 'conn') return null;
     clauses.unshift({ conn: cond.conn, op: op.op, req });
-    rest = rest.slice(3);
   }
 }
 
-interface Matchable {
-  v: Exact;
-  allowPre: boolean;
-}
-
-function preOk(req: Exact, m: Matchable): boolean {
-  return m.allowPre || req.pre.length > 0 || m.v.pre.length === 0;
+/** Elixir's pre-release guard of `>`, `>=` and `~>` under allow_pre: false. */
+function preOk(req: Exact, v: Exact, allowPre: boolean): boolean {
+  return allowPre || req.pre.length > 0 || v.pre.length === 0;
 }
 
 /** Port of `Version.Requirement.match_op?/3`. */
-function matchOp(op: Op, req: Exact, m: Matchable): boolean {
-  const v = m.v;
+function matchOp(op: Op, req: Exact, v: Exact, allowPre: boolean): boolean {
   switch (op) {
     case '==':
       return cmpExact(v, req) === 0;
     case '!=':
       return cmpExact(v, req) !== 0;
     case '~>': {
-      const lower: Exact = req.patch === null ? { ...req, patch: 0n } : req;
+      // ~> 1.2 is >= 1.2.0 and < 2.0.0-0; ~> 1.2.3 is >= 1.2.3 and < 1.3.0-0.
+      const lower: Exact = { ...req, patch: req.patch ?? 0n };
       const upper: Exact =
         req.patch === null
-          ? { major: req.major + 1n, minor: 0n, patch: 0n, pre: [0n], build: [] }
-          : { major: req.major, minor: req.minor + 1n, patch: 0n, pre: [0n], build: [] };
-      return cmpExact(v, lower) >= 0 && cmpExact(v, upper) < 0 && preOk(req, m);
+          ? { major: req.major + 1n, minor: 0n, patch: 0n, pre: ['0'], build: [] }
+          : { major: req.major, minor: req.minor + 1n, patch: 0n, pre: ['0'], build: [] };
+      return cmpExact(v, lower) >= 0 && cmpExact(v, upper) < 0 && preOk(req, v, allowPre);
     }
     case '>':
-      return cmpExact(v, req) > 0 && preOk(req, m);
+      return cmpExact(v, req) > 0 && preOk(req, v, allowPre);
     case '>=':
-      return cmpExact(v, req) >= 0 && preOk(req, m);
+      return cmpExact(v, req) >= 0 && preOk(req, v, allowPre);
     case '<':
       return cmpExact(v, req) < 0;
     case '<=':
@@ -377,22 +309,19 @@ function matchOp(op: Op, req: Exact, m: Matchable): boolean {
  * true, `and` requires both sides. Throws VersionRequirementError for a
  * requirement Elixir would reject.
  */
-export function matchesRequirement(
-  v: DockerVersion,
-  requirement: string,
-  options: { allowPre?: boolean } = {},
-): boolean {
+export function matchesRequirement(v: DockerVersion, requirement: string, options: { allowPre?: boolean } = {}): boolean {
   const clauses = parseRequirement(requirement);
   if (clauses === null) throw new VersionRequirementError(requirement);
-  const m: Matchable = { v: exactFromFields(v), allowPre: options.allowPre ?? true };
+  const exact = exactFromFields(v);
+  const allowPre = options.allowPre ?? true;
   const [first, ...rest] = clauses as [Clause, ...Clause[]];
-  let acc = matchOp(first.op, first.req, m);
+  let acc = matchOp(first.op, first.req, exact, allowPre);
   for (const clause of rest) {
     if (clause.conn === 'or') {
       if (acc) return true;
-      acc = matchOp(clause.op, clause.req, m);
+      acc = matchOp(clause.op, clause.req, exact, allowPre);
     } else {
-      acc = acc && matchOp(clause.op, clause.req, m);
+      acc = acc && matchOp(clause.op, clause.req, exact, allowPre);
     }
   }
   return acc;

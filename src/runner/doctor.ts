@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import semverGte from 'semver/functions/gte.js';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
 import { engineVersion, type EngineVersion } from '../engine/version.js';
@@ -42,12 +43,12 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
 }
 
 function nodeCheck(): Check {
-  const major = Number(process.versions.node.split('.')[0]);
+  const nodeOk = semverGte(process.versions.node, '20.0.0');
   return {
     name: 'node',
-    ok: major >= 20,
+    ok: nodeOk,
     detail: `Node ${process.version} at ${process.execPath}`,
-    fix: major >= 20 ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
+    fix: nodeOk ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
   };
 }
 

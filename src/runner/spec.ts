@@ -1,6 +1,7 @@
 // The job spec: the plain values the Mix plugin computes from a Nerves
 // package (docs/job-spec.md), checked field by field before any work starts.
 import { OpError } from '../errors.js';
+import { isImageReference } from '../image/reference.js';
 
 export interface DockerConfig {
   /** A Dockerfile, a directory holding one, or an image archive (.tar, .tar.gz). */
@@ -41,11 +42,6 @@ export interface JobSpec {
 const APP_RE = /^[a-z][a-z0-9_]*$/;
 // Docker's volume name rule.
 export const VOLUME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-// name[:tag] or name@sha256:hex, lowercase repository components, optional registry host[:port].
-// A first component is a registry only when it has a dot or a port, or is localhost (as Docker reads it).
-export const IMAGE_REF_RE =
-  /^(?:(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?\/|[a-zA-Z0-9-]+:[0-9]+\/)?[a-z0-9]+(?:[._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]{1,2}[a-z0-9]+|-+[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-
 function fail(field: string, problem: string, hint: string | null = null): never {
   throw new OpError('invalid_spec', `invalid build spec: ${field} ${problem}`, hint);
 }
@@ -101,7 +97,7 @@ export function parseJobSpec(input: unknown): JobSpec {
   const docker = dockerRaw as Raw;
   const dockerfile = str(docker, 'dockerfile', { absolute: true });
   const tag = str(docker, 'tag');
-  if (!IMAGE_REF_RE.test(tag)) {
+  if (!isImageReference(tag)) {
     fail('build_runner_config[:docker] tag', `"${tag}" is not a valid image reference`, 'Use name:tag (lowercase name) or name@sha256:<64 hex digits>.');
   }
 

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Engine } from '../../engine/connect.js';
-import { findContainers, managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type MountSpec } from '../../engine/containers.js';
+import { findContainers, managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type JobMount } from '../../engine/containers.js';
 import type { ImageSummary } from '../../engine/images.js';
 import { LABEL } from '../../engine/labels.js';
 import { ensureVolume } from '../../engine/volumes.js';
@@ -14,7 +14,7 @@ import type { OpContext } from '../../protocol/op-context.js';
 import type { BuildLog } from '../output/build-log.js';
 import type { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
-import { ensureImage } from './image-source.js';
+import { ensureJobImage } from './image-source.js';
 import { computeLayout, type Layout } from './layout.js';
 import type { JobScope } from './scope.js';
 
@@ -36,14 +36,14 @@ export interface OpenJobDeps {
   /** The layout, when the caller computed it (else the bind layout of the spec). */
   layout?: Layout;
   /** Mounts beyond the layout's (the step output FIFO's directory). */
-  extraMounts?: MountSpec[];
+  extraMounts?: JobMount[];
   /** Called once the image and layout are known: PID 1 for the container instead of the plain keeper. */
   entrypoint?: (image: ImageSummary, layout: Layout) => Promise<string[] | undefined>;
 }
 
 export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec: JobSpec, deps: OpenJobDeps): Promise<OpenJob> {
   const { engine, reporter, log, ctx, volume } = deps;
-  const image = await ensureImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m), local: deps.image });
+  const image = await ensureJobImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m), local: deps.image });
   const keep = kind !== 'shell' && spec.keep_container;
   const labels = managedLabels({
     [LABEL.package]: spec.app,

@@ -7,19 +7,15 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Engine } from '../../engine/connect.js';
 import { contextTar } from '../../engine/build-context.js';
-import { buildImageFromContext, inspectImage, loadImageArchive, pullImage, type ImageSummary } from '../../engine/images.js';
+import { buildImageFromContext, inspectImage, loadImageArchive, pullImageThroughEngine, type ImageSummary } from '../../engine/images.js';
 import { managedLabels } from '../../engine/containers.js';
 import { OpError } from '../../errors.js';
+import { pinnedDigest } from '../../image/reference.js';
 import type { BuildLog } from '../output/build-log.js';
 import type { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
 
 export const CREATE_PROMPT = 'The Nerves Docker build_runner needs to create the image.\nProceed? ';
-
-export function pinnedDigest(ref: string): string | null {
-  const m = /@(sha256:[a-f0-9]{64})$/.exec(ref);
-  return m?.[1] ?? null;
-}
 
 function isArchive(path: string): boolean {
   return /\.(tar|tar\.gz|tgz)$/.test(path);
@@ -34,7 +30,8 @@ export interface ImageDeps {
   local?: Promise<ImageSummary | null> | undefined;
 }
 
-export async function ensureImage(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
+/** The job's image, there to use: local, pulled by the engine, loaded from an archive, or built (see above). */
+export async function ensureJobImage(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
   const { engine, reporter, log } = deps;
   const tag = spec.docker.tag;
   const digest = pinnedDigest(tag);
@@ -45,7 +42,7 @@ export async function ensureImage(spec: JobSpec, deps: ImageDeps): Promise<Image
   const source = spec.docker.dockerfile;
   if (!digest && isArchive(source) && (await stat(source).catch(() => null))?.isFile()) {
     reporter.header(`Loading image archive ${source}`);
-    const loaded = await loadImageArchive(engine, source).catch((err: Error) => {
+    const loaded = await loadImageArchive(source, { docker: engine.docker }).catch((err: Error) => {
       throw new OpError('image_load', `could not load the image archive ${source}: ${err.message}`);
     });
     const image = await inspectImage(engine, tag);
@@ -60,7 +57,7 @@ export async function ensureImage(spec: JobSpec, deps: ImageDeps): Promise<Image
   reporter.header('Trying to pull image');
   const layers = new Map<string, string>();
   try {
-    await pullImage(engine, tag, (p) => {
+    await pullImageThroughEngine(engine, tag, (p) => {
       if (!p.layer) return;
       layers.set(p.layer, p.status);
       const done = [...layers.values()].filter((s) => /complete|exists/i.test(s)).length;

@@ -3,7 +3,7 @@
 // mounts (the build volume at the working directory, then the inputs as
 // their transport brings them).
 import { matchesRequirement, tryParseDockerVersion } from '../docker-version.js';
-import type { MountSpec } from '../../engine/containers.js';
+import type { JobMount } from '../../engine/containers.js';
 import type { JobSpec } from '../spec.js';
 import { bindInputs } from './inputs/bind.js';
 import { DL_DIR, type InputTransport } from './inputs/transport.js';
@@ -16,7 +16,7 @@ export interface Layout {
   legacy: boolean;
   workingDir: string;
   env: string[];
-  mounts: MountSpec[];
+  mounts: JobMount[];
 }
 
 /** Upstream's new_docker_image?: the platform version is known and matches ">= 1.28.0" (Elixir's rules). */
@@ -29,6 +29,6 @@ export function computeLayout(spec: JobSpec, volume: string, inputs: InputTransp
   const legacy = !isNewImage(spec.platform_version);
   const workingDir = legacy ? LEGACY_WD : NEW_IMAGE_WD;
   const env = [`UID=${spec.uid}`, `GID=${spec.gid}`, `TERM=${spec.term}`, `NERVES_BR_DL_DIR=${DL_DIR}`];
-  const mounts: MountSpec[] = [{ type: 'volume', source: volume, target: workingDir }, ...inputs.mounts(spec)];
+  const mounts: JobMount[] = [{ type: 'volume', source: volume, target: workingDir }, ...inputs.mounts(spec)];
   return { legacy, workingDir, env, mounts };
 }

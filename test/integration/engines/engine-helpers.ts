@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { expect } from 'vitest';
-import { loadImageStream } from '../../../src/image/engine.js';
+import { loadImageStream } from '../../../src/engine/images.js';
 import { LABEL } from '../../../src/engine/labels.js';
 import { runClean } from '../../../src/runner/clean.js';
 import { runJob, type JobResult } from '../../../src/runner/job/run-job.js';

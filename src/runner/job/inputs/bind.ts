@@ -2,14 +2,14 @@
 // them (an engine on this machine, or one that shares its files).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MountSpec } from '../../../engine/containers.js';
+import type { JobMount } from '../../../engine/containers.js';
 import type { JobSpec } from '../../spec.js';
 import { DL_DIR, packageDir, PLATFORM_DIR, SSH_DIR, type InputTransport } from './transport.js';
 
 export const bindInputs: InputTransport = {
   name: 'bind',
-  mounts(spec: JobSpec): MountSpec[] {
-    const mounts: MountSpec[] = [
+  mounts(spec: JobSpec): JobMount[] {
+    const mounts: JobMount[] = [
       spec.downloads_volume ? { type: 'volume', source: spec.downloads_volume, target: DL_DIR } : { type: 'bind', source: spec.download_dir, target: DL_DIR },
       { type: 'bind', source: spec.platform_path, target: PLATFORM_DIR },
       { type: 'bind', source: spec.pkg_path, target: packageDir(spec.app) },

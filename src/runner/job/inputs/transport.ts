@@ -1,6 +1,6 @@
 // What an input transport is: how the system package, its platform, the
 // download dir and ~/.ssh appear in the build container, at fixed places.
-import type { MountSpec } from '../../../engine/containers.js';
+import type { JobMount } from '../../../engine/containers.js';
 import type { JobSpec } from '../../spec.js';
 
 /** Where the container finds the platform, the package and the download dir. */
@@ -12,5 +12,5 @@ export const packageDir = (app: string) => `/nerves/env/${app}`;
 export interface InputTransport {
   readonly name: string;
   /** The mounts that make the inputs appear at PLATFORM_DIR, packageDir(app), DL_DIR (and SSH_DIR). */
-  mounts(spec: JobSpec): MountSpec[];
+  mounts(spec: JobSpec): JobMount[];
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { MountSpec } from '../../../engine/containers.js';
+import type { JobMount } from '../../../engine/containers.js';
 import { OpError } from '../../../errors.js';
 import { EXEC_HINT } from '../../output/fifo-reader.js';
 import { alive } from '../lock.js';
@@ -42,7 +42,7 @@ export async function removeStaleFifoDirs(parent: string): Promise<void> {
  * cannot be listed.
  */
 export class FifoOutput implements FifoSource {
-  readonly mount: MountSpec;
+  readonly mount: JobMount;
   private readonly ready: string[];
 
   private constructor(
@@ -92,7 +92,6 @@ export class FifoOutput implements FifoSource {
 /** `count` FIFOs with random names, mode 0666: the step may run as any uid (the image's entrypoint drops to the host user's). */
 async function makeFifos(dir: string, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, () => randomBytes(12).toString('hex'));
-  // node:child_process, not execa: execa's import alone costs ~140 ms of every build's start.
   await promisify(execFile)('mkfifo', ['-m', '0666', '--', ...names.map((n) => join(dir, n))]);
   return names;
 }

@@ -1,6 +1,6 @@
 // What a step runner is: how the plan's steps run in the build container
 // and how their output reaches build.log (one module per way beside this).
-import type { MountSpec } from '../../../engine/containers.js';
+import type { JobMount } from '../../../engine/containers.js';
 import type { OpenJob } from '../container.js';
 import type { Step, StepResult } from '../context.js';
 import type { OutputChoice } from './output-mode.js';
@@ -14,7 +14,7 @@ export interface DropDir {
 export interface StepRunner {
   readonly choice: OutputChoice;
   /** Mounts this way of running needs in the build container. */
-  readonly mounts: MountSpec[];
+  readonly mounts: JobMount[];
   /** Where the container can leave a file for this host, if this way has such a place. */
   readonly dropDir: DropDir | null;
   /** Once the plan is known: the container's PID 1 (undefined: the plain keeper). */
