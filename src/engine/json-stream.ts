@@ -2,6 +2,7 @@
 // fails on the error lines the daemon writes into the stream (docker-modem's
 // followProgress does not report those).
 import type { Readable } from 'node:stream';
+import { OpError } from '../errors.js';
 
 export interface ProgressLine {
   status?: string;
@@ -14,9 +15,11 @@ export interface ProgressLine {
   errorDetail?: { message?: string };
 }
 
-export class StreamError extends Error {
+/** The OpError `stream_error`: the daemon reported a failure inside its answer
+ *  (its own message; the caller wraps it with what failed and what to do). */
+export class StreamError extends OpError {
   constructor(message: string) {
-    super(message);
+    super('stream_error', message);
   }
 }
 
