@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Engine } from './connect.js';
 import { engineMessage, isNotFound } from './errors.js';
 import { readJsonLines, type ProgressLine } from './json-stream.js';
+import { OpError } from '../errors.js';
 
 export interface ImageSummary {
   id: string;
@@ -48,7 +49,7 @@ export async function pullImage(engine: Engine, ref: string, onProgress: (p: Pul
   try {
     stream = (await engine.docker.pull(ref)) as Readable;
   } catch (err) {
-    throw new Error(engineMessage(err));
+    throw new OpError('image_pull', engineMessage(err), `Check the image name and your network (\`docker pull ${ref}\` shows the same).`);
   }
   await readJsonLines(stream, (line: ProgressLine) => {
     if (line.status) {
@@ -79,7 +80,7 @@ export async function buildImageFromContext(
       forcerm: true,
     })) as Readable;
   } catch (err) {
-    throw new Error(engineMessage(err));
+    throw new OpError('image_build', engineMessage(err), `Check the Dockerfile ${opts.dockerfile} and its context.`);
   }
   await readJsonLines(stream, (line) => {
     if (line.stream) onOutput(line.stream);
@@ -94,7 +95,7 @@ export async function loadImageArchive(engine: Engine, path: string): Promise<st
   try {
     stream = (await engine.docker.loadImage(createReadStream(path), { quiet: true })) as Readable;
   } catch (err) {
-    throw new Error(engineMessage(err));
+    throw new OpError('image_load', engineMessage(err), `Check that ${path} is a docker-archive (\`docker load -i ${path}\` shows the same).`);
   }
   const loaded: string[] = [];
   await readJsonLines(stream, (line) => {

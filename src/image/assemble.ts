@@ -6,6 +6,7 @@ import { hexOf } from "./digest.js";
 import { measureLayers, type Layer, type MeasuredLayer } from "./layer.js";
 import type { ImageParts } from "./docker-archive.js";
 import type { Created } from "./time.js";
+import { OpError } from "../errors.js";
 
 export interface AssembleInput {
   name: string;
@@ -30,12 +31,16 @@ export function checkName(name: string): void {
   if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
   const component = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
   if (!name || parts.length === 0 || !parts.every((p) => component.test(p))) {
-    throw new Error(`invalid image name "${name}": use lowercase letters, digits and separators (. _ -), optionally a registry host and / paths`);
+    throw new OpError(
+      "image_name",
+      `invalid image name "${name}": use lowercase letters, digits and separators (. _ -), optionally a registry host and / paths`,
+      'Name it like "my-app" or "ghcr.io/me/app" (no uppercase letters, no spaces).',
+    );
   }
 }
 
 export function checkTag(tag: string): void {
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new Error(`invalid image tag "${tag}"`);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) throw new OpError("image_name", `invalid image tag "${tag}"`, "A tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -.");
 }
 
 /** Checks the name and tag before any work is done. */

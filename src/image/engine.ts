@@ -5,6 +5,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import { openEngine } from "../engine/connect.js";
+import { OpError } from "../errors.js";
 
 export type Engine = Docker;
 
@@ -12,6 +13,8 @@ export type Engine = Docker;
 export function defaultEngine(): Engine {
   return openEngine().docker;
 }
+
+const LOAD_HINT = "The engine could not load the archive: check that it is a docker-archive (`tar tf FILE` lists manifest.json) and that the engine has free space.";
 
 /** Load a docker-archive stream; returns the loaded references, throws on error lines. */
 export async function loadImageStream(docker: Engine, archive: AsyncIterable<Buffer>): Promise<string[]> {
@@ -30,13 +33,13 @@ export async function loadImageStream(docker: Engine, archive: AsyncIterable<Buf
     try {
       msg = JSON.parse(line) as typeof msg;
     } catch {
-      throw new Error(`docker load: unexpected response: ${line}`);
+      throw new OpError("engine_answer", `docker load: unexpected response: ${line}`, "The engine answered something unexpected: check its version (`docker version`).");
     }
-    if (msg.error || msg.errorDetail) throw new Error(`docker load: ${msg.error ?? msg.errorDetail?.message}`);
+    if (msg.error || msg.errorDetail) throw new OpError("image_load", `docker load: ${msg.error ?? msg.errorDetail?.message}`, LOAD_HINT);
     const m = /Loaded image(?: ID)?: (\S+)/.exec(msg.stream ?? "");
     if (m) loaded.push(m[1]!);
   }
-  if (loaded.length === 0) throw new Error(`docker load reported no image: ${body.trim()}`);
+  if (loaded.length === 0) throw new OpError("image_load", `docker load reported no image: ${body.trim()}`, LOAD_HINT);
   return loaded;
 }
 

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Engine } from "./engine.js";
 import { pullImage } from "./pull.js";
 import type { Credentials } from "./registry.js";
+import { OpError } from "../errors.js";
 
 export type ImageSource =
   | { archive: string }
@@ -23,7 +24,13 @@ export interface EnsureImageOptions {
 /** Split "name@sha256:<hex>" (a tag before the digest is allowed and ignored). */
 export function parsePinnedReference(ref: string): { name: string; digest: string } {
   const m = /^(.+?)(?::[\w][\w.-]{0,127})?@(sha256:[0-9a-f]{64})$/.exec(ref);
-  if (!m) throw new Error(`image reference must be pinned by digest (name@sha256:<64 hex>): ${ref}`);
+  if (!m) {
+    throw new OpError(
+      "image_reference",
+      `image reference must be pinned by digest (name@sha256:<64 hex>): ${ref}`,
+      "Add the manifest digest, e.g. NAME@sha256:... from `docker buildx imagetools inspect NAME:TAG`, or give an image archive instead.",
+    );
+  }
   return { name: m[1]!, digest: m[2]! };
 }
 
