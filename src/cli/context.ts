@@ -16,6 +16,8 @@ export interface CliContextOptions {
 // The exit codes are derived from the error code's family in errors.ts.
 export { EXIT, exitCodeFor } from '../errors.js';
 
+const SPEC_HINT = 'Print the job spec of a system with `mix nerves_docker_ts.spec > spec.json` in its directory.';
+
 /** Reads a JSON job spec; errors say which file and why. */
 export async function readSpecFile(path: string | null | undefined): Promise<Record<string, unknown>> {
   if (!path) throw usageError('a job spec is needed: --spec FILE.json', 'Print one with `mix nerves_docker_ts.spec > spec.json`.');
@@ -23,12 +25,12 @@ export async function readSpecFile(path: string | null | undefined): Promise<Rec
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`);
+    throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`, SPEC_HINT);
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`);
+    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`, SPEC_HINT);
   }
 }
 
