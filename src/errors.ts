@@ -1,12 +1,132 @@
 // The one error class of nerves-docker-ts: an error a user can meet, thrown
-// on purpose, with a code, a message and a hint. It reaches Mix as code,
-// message and hint, and the CLI as an exit code derived from the code.
+// on purpose, with a code, a message and a hint (what to do). It reaches Mix
+// as code, message and hint, and the CLI as an exit code derived from the
+// code's family. Every code is listed once below with its family; a code
+// that is not in the table does not compile.
+
+/** What kind of failure a code is; the CLI's exit code follows from it. */
+export type ErrorFamily = 'usage' | 'invalid_input' | 'engine' | 'lock' | 'interrupted' | 'failed';
+
+/** The exit code of nerves-docker for each family (documented in README). */
+export const FAMILY_EXIT: Readonly<Record<ErrorFamily, number>> = {
+  usage: 64,
+  invalid_input: 65,
+  engine: 69,
+  lock: 75,
+  interrupted: 130,
+  failed: 1,
+};
+
+/** Every error code and its family. Codes that reach Mix keep their strings. */
+const FAMILIES = {
+  // the command line
+  usage: 'usage',
+  // what the user gave: the job spec, the package, the environment, image options
+  invalid_spec: 'invalid_input',
+  defconfig_missing: 'invalid_input',
+  platform_missing: 'invalid_input',
+  download_dir: 'invalid_input',
+  dockerfile_missing: 'invalid_input',
+  image_name: 'invalid_input',
+  image_options: 'invalid_input',
+  image_reference: 'invalid_input',
+  image_platform: 'invalid_input',
+  base_image: 'invalid_input',
+  output_exists: 'invalid_input',
+  input_missing: 'invalid_input',
+  shadow_conflict: 'invalid_input',
+  // the engine: cannot be reached, is too old, or answers what it should not
+  engine_unavailable: 'engine',
+  engine_address: 'engine',
+  engine_context: 'engine',
+  engine_remote: 'engine',
+  engine_tls: 'engine',
+  engine_version: 'engine',
+  engine_lost: 'engine',
+  engine_answer: 'engine',
+  // another build of the package holds its lock
+  locked: 'lock',
+  // Ctrl-C, a signal, a cancel from Mix
+  interrupted: 'interrupted',
+  // everything else that went wrong
+  invalid_env: 'failed',
+  no_tty: 'failed',
+  log_file: 'failed',
+  image_pull: 'failed',
+  image_load: 'failed',
+  image_build: 'failed',
+  image_declined: 'failed',
+  image_digest: 'failed',
+  registry_auth: 'failed',
+  registry_request: 'failed',
+  registry_image: 'failed',
+  inputs_changed: 'failed',
+  run_as_root: 'failed',
+  extra_commands: 'failed',
+  stream_error: 'failed',
+  volume_create: 'failed',
+  volume_remove: 'failed',
+  container_create: 'failed',
+  container_start: 'failed',
+  container_exec: 'failed',
+  container_stopped: 'failed',
+  step_failed: 'failed',
+  step_output: 'failed',
+  step_driver_lost: 'failed',
+  artifact_missing: 'failed',
+  shell_setup: 'failed',
+  shell_exec: 'failed',
+  shell_lost: 'failed',
+  no_session: 'failed',
+  // the sidecar protocol
+  bad_frame: 'failed',
+  frame_too_large: 'failed',
+  bad_request: 'failed',
+  unknown_op: 'failed',
+  package_broken: 'failed',
+  internal: 'failed',
+} as const satisfies Record<string, ErrorFamily>;
+
+export type ErrorCode = keyof typeof FAMILIES;
+
+export const ERROR_CODES = Object.keys(FAMILIES) as ErrorCode[];
+
 export class OpError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly hint: string | null = null,
   ) {
     super(message);
   }
+}
+
+/** A usage error of a CLI command: OpError with the code `usage`. */
+export function usageError(message: string, hint: string | null = null): OpError {
+  return new OpError('usage', message, hint);
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(FAMILIES, code);
+}
+
+/** The family of a code; a code from elsewhere (an errno, another program) is `failed`. */
+export function familyOf(code: string): ErrorFamily {
+  return isErrorCode(code) ? FAMILIES[code] : 'failed';
+}
+
+/** Exit codes of nerves-docker (documented in README), derived from FAMILY_EXIT. */
+export const EXIT = {
+  ok: 0,
+  failed: FAMILY_EXIT.failed,
+  usage: FAMILY_EXIT.usage,
+  invalidInput: FAMILY_EXIT.invalid_input,
+  engine: FAMILY_EXIT.engine,
+  locked: FAMILY_EXIT.lock,
+  interrupted: FAMILY_EXIT.interrupted,
+} as const;
+
+/** The CLI's exit code for an error code. */
+export function exitCodeFor(code: string): number {
+  return FAMILY_EXIT[familyOf(code)];
 }

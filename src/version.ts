@@ -1,6 +1,7 @@
 // The package's own version, read once from package.json next to dist/ (from
 // dist/ or from the sidecar bundle's dist/bundle/).
 import { readFileSync } from 'node:fs';
+import { OpError } from './errors.js';
 
 let cached: string | undefined;
 
@@ -18,7 +19,7 @@ export function packageVersion(): string {
         // not there: the next candidate
       }
     }
-    if (cached === undefined) throw new Error('nerves-docker-ts: package.json not found next to dist/');
+    if (cached === undefined) throw new OpError('package_broken', 'nerves-docker-ts: package.json not found next to dist/', 'Reinstall nerves-docker-ts (or run `npm run build` in its checkout).');
   }
   return cached;
 }

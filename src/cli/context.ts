@@ -1,53 +1,36 @@
 // What the CLI's commands share: an OpContext for the command line (events
 // to stderr as lines, or every event as one JSON line on stdout with --json;
-// prompts on the terminal; Ctrl-C as cancellation), the exit codes, and
-// reading a job spec file.
+// prompts on the terminal; Ctrl-C as cancellation), the exit codes (from
+// errors.ts), and reading a job spec file.
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { CleanupRegistry } from '../protocol/cleanup.js';
 import type { OpContext } from '../protocol/op-context.js';
-import { OpError } from '../errors.js';
+import { OpError, usageError } from '../errors.js';
 
 export interface CliContextOptions {
   json: boolean;
   yes: boolean;
 }
 
-/** Exit codes of nerves-docker (documented in README). */
-export const EXIT = {
-  ok: 0,
-  failed: 1,
-  usage: 64,
-  invalidInput: 65,
-  engine: 69,
-  locked: 75,
-  interrupted: 130,
-} as const;
+// The exit codes are derived from the error code's family in errors.ts.
+export { EXIT, exitCodeFor } from '../errors.js';
 
-const INVALID_INPUT = new Set(['invalid_spec', 'defconfig_missing', 'platform_missing', 'download_dir', 'dockerfile_missing']);
-
-export function exitCodeFor(code: string): number {
-  if (code === 'usage') return EXIT.usage;
-  if (code === 'interrupted') return EXIT.interrupted;
-  if (code === 'locked') return EXIT.locked;
-  if (code.startsWith('engine_')) return EXIT.engine;
-  if (INVALID_INPUT.has(code)) return EXIT.invalidInput;
-  return EXIT.failed;
-}
+const SPEC_HINT = 'Print the job spec of a system with `mix nerves_docker_ts.spec > spec.json` in its directory.';
 
 /** Reads a JSON job spec; errors say which file and why. */
 export async function readSpecFile(path: string | null | undefined): Promise<Record<string, unknown>> {
-  if (!path) throw new OpError('usage', 'a job spec is needed: --spec FILE.json', 'Print one with `mix nerves_docker_ts.spec > spec.json`.');
+  if (!path) throw usageError('a job spec is needed: --spec FILE.json', 'Print one with `mix nerves_docker_ts.spec > spec.json`.');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`);
+    throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`, SPEC_HINT);
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`);
+    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`, SPEC_HINT);
   }
 }
 

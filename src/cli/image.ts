@@ -9,6 +9,7 @@
 // which pull-image, export-image, shadow-setup and build-container never use.
 import { readFile } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
+import { OpError, usageError } from "../errors.js";
 
 interface Schema {
   run: (opts: Record<string, unknown>) => Promise<unknown>;
@@ -81,14 +82,28 @@ const COMMANDS: Record<string, Schema> = {
   },
 };
 
-export class UsageError extends Error {}
+/** The options of a subcommand from a JSON file (--spec). */
+async function readOptionsFile(path: string): Promise<Record<string, unknown>> {
+  const hint = "Give --spec a JSON object of the subcommand's options (nixpkgs' names), e.g. {\"name\": \"app\", \"out\": \"app.tar\"}.";
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new OpError("image_options", `cannot read the options file ${path}: ${(err as Error).message}`, hint);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new OpError("image_options", `the options file ${path} is not JSON: ${(err as Error).message}`, hint);
+  }
+}
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
 /** Parse flags for a subcommand into an options object (spec file first, flags over it). */
 export async function parseImageArgs(cmd: string, argv: string[]): Promise<Record<string, unknown>> {
   const schema = COMMANDS[cmd];
-  if (!schema) throw new UsageError(`unknown image subcommand "${cmd}"`);
+  if (!schema) throw usageError(`unknown image subcommand "${cmd}"`);
   let opts: Record<string, unknown> = {};
   const fromFlags: Record<string, unknown> = {};
   const arrays = new Set(schema.arrays ?? []);
@@ -98,7 +113,7 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
       fromFlags.args = argv.slice(i + 1);
       break;
     }
-    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument "${arg}"`);
+    if (!arg.startsWith("--")) throw usageError(`unexpected argument "${arg}"`);
     const [flag, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     let value = inline;
     const key = camel(flag);
@@ -112,23 +127,23 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
     }
     if (value === undefined) {
       value = argv[++i];
-      if (value === undefined) throw new UsageError(`--${flag} needs a value`);
+      if (value === undefined) throw usageError(`--${flag} needs a value`);
     }
     if (key === "spec") {
-      opts = JSON.parse(await readFile(value, "utf8")) as Record<string, unknown>;
+      opts = await readOptionsFile(value);
       continue;
     }
     let parsed: unknown = value;
     if ((schema.numbers ?? []).includes(key)) {
       parsed = Number(value);
-      if (!Number.isFinite(parsed)) throw new UsageError(`--${flag} needs a number`);
+      if (!Number.isFinite(parsed)) throw usageError(`--${flag} needs a number`);
     } else if ((schema.booleans ?? []).includes(key)) {
       parsed = !/^(false|0|no)$/i.test(value);
     } else if ((schema.json ?? []).includes(key) && /^\s*[[{]/.test(value)) {
       try {
         parsed = JSON.parse(value);
       } catch {
-        throw new UsageError(`--${flag}: not valid JSON`);
+        throw usageError(`--${flag}: not valid JSON`);
       }
     }
     if (arrays.has(key)) fromFlags[key] = [...((fromFlags[key] as unknown[] | undefined) ?? []), parsed];
@@ -136,7 +151,7 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
   }
   const merged = { ...opts, ...fromFlags };
   const missing = schema.required.filter((k) => merged[k] === undefined);
-  if (missing.length > 0) throw new UsageError(`missing ${missing.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}`);
+  if (missing.length > 0) throw usageError(`missing ${missing.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}`);
   return merged;
 }
 
@@ -164,11 +179,13 @@ export async function runImageCommand(argv: string[]): Promise<number> {
     (cmd === "stream-layered-image" ? process.stderr : process.stdout).write(text);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError) {
+    // The toolkit's own exit codes: 2 for usage, 1 for every other failure.
+    if (err instanceof OpError && err.code === "usage") {
       process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${imageUsage()}`);
       return 2;
     }
-    process.stderr.write(`nerves-docker image ${cmd}: ${(err as Error).message}\n`);
+    const hint = err instanceof OpError && err.hint ? `\n${err.hint}` : "";
+    process.stderr.write(`nerves-docker image ${cmd}: ${(err as Error).message}${hint}\n`);
     return 1;
   }
 }

@@ -2,8 +2,10 @@
 // system shell without Mix. Runs the shell op in this process with the CLI's
 // context: messages on stderr, a one-off command's output on stdout/stderr,
 // prompts answered on the terminal (or by NERVES_DOCKER_TS_YES=1).
+import { parseArgs } from 'node:util';
 import { toErrorInfo } from '../sidecar/server.js';
-import { cliContext, exitCodeFor, readSpecFile } from './context.js';
+import { usageError } from '../errors.js';
+import { cliContext, EXIT, exitCodeFor, readSpecFile } from './context.js';
 import { parseShellOptions, runShell } from '../runner/shell/shell.js';
 import { parseJobSpec } from '../runner/spec.js';
 
@@ -24,53 +26,53 @@ Environment: NERVES_DOCKER_TS_YES=1 answers "create the image?" with yes.
 exit codes: the shell's status; 64 usage; 65 invalid input; 69 engine
 unavailable; 1 other failures; 130 interrupted.`;
 
-interface Parsed {
+const options = {
+  spec: { type: 'string' },
+  tty: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export interface ShellArgs {
   spec: string | null;
   tty: string | null;
+  /** The words after `--`, or null without `--`. */
   cmd: string[] | null;
   help: boolean;
 }
 
-function parseArgs(argv: string[]): Parsed {
-  const out: Parsed = { spec: null, tty: null, cmd: null, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      out.cmd = argv.slice(i + 1);
-      if (out.cmd.length === 0) throw new UsageError('nothing after --');
-      break;
-    }
-    if (a === '-h' || a === '--help') out.help = true;
-    else if (a === '--spec' || a === '--tty') {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      if (a === '--spec') out.spec = v;
-      else out.tty = v;
-    } else if (a.startsWith('--spec=')) out.spec = a.slice(7);
-    else if (a.startsWith('--tty=')) out.tty = a.slice(6);
-    else throw new UsageError(`unknown argument "${a}"`);
+/** Parses the shell command's argv; throws a usage OpError. */
+export function parseShellArgs(argv: string[]): ShellArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
+  } catch (err) {
+    throw usageError((err as Error).message);
   }
-  return out;
+  const { values, tokens } = parsed;
+  const end = tokens.findIndex((t) => t.kind === 'option-terminator');
+  const stray = tokens.find((t, i) => t.kind === 'positional' && (end < 0 || i < end));
+  if (stray?.kind === 'positional') throw usageError(`unknown argument "${stray.value}"`);
+  const cmd = end < 0 ? null : argv.slice(tokens[end]!.index + 1);
+  if (cmd?.length === 0) throw usageError('nothing after --');
+  return { spec: values.spec ?? null, tty: values.tty ?? null, cmd, help: values.help === true };
 }
 
-class UsageError extends Error {}
-
 export async function runShellCommand(argv: string[]): Promise<number> {
-  let parsed: Parsed;
+  let parsed: ShellArgs;
   try {
-    parsed = parseArgs(argv);
+    parsed = parseShellArgs(argv);
   } catch (e) {
     process.stderr.write(`nerves-docker shell: ${(e as Error).message}\n\n${SHELL_USAGE}\n`);
-    return 64;
+    return EXIT.usage;
   }
   if (parsed.help) {
     process.stdout.write(SHELL_USAGE + '\n');
-    return 0;
+    return EXIT.ok;
   }
   const specPath = parsed.spec ?? process.env.NERVES_DOCKER_SPEC ?? null;
   if (!specPath) {
     process.stderr.write(`nerves-docker shell: a job spec is needed (--spec FILE.json or NERVES_DOCKER_SPEC)\n\n${SHELL_USAGE}\n`);
-    return 64;
+    return EXIT.usage;
   }
   const ctx = cliContext({ json: false, yes: ['1', 'true', 'yes'].includes(process.env.NERVES_DOCKER_TS_YES ?? '') });
   try {

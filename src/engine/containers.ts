@@ -6,8 +6,9 @@
 import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import type { Engine } from './connect.js';
-import { engineMessage, isNotFound } from './errors.js';
+import { engineMessage, isNotFound, statusOf } from './errors.js';
 import { LABEL } from './labels.js';
+import { OpError } from '../errors.js';
 
 /**
  * A bind mount or a volume of the job container (the Engine API's
@@ -78,7 +79,13 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
       },
     });
   } catch (err) {
-    throw new Error(`could not create the build container from ${spec.image}: ${engineMessage(err)}`);
+    // No HTTP answer: left uncoded, so that the job can tell a lost engine (engine_lost) from the rest.
+    if (statusOf(err) === undefined) throw new Error(`could not create the build container from ${spec.image}: ${engineMessage(err)}`);
+    throw new OpError(
+      'container_create',
+      `could not create the build container from ${spec.image}: ${engineMessage(err)}`,
+      'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.',
+    );
   }
   let stdin: Duplex | undefined;
   try {
@@ -88,7 +95,8 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
   } catch (err) {
     stdin?.destroy();
     await removeContainer(engine, container.id);
-    throw new Error(`could not start the build container: ${engineMessage(err)}`);
+    if (statusOf(err) === undefined) throw new Error(`could not start the build container: ${engineMessage(err)}`);
+    throw new OpError('container_start', `could not start the build container: ${engineMessage(err)}`, 'See the engine\'s message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).');
   }
   const attached = stdin;
   let ended: Promise<void> | null = null;

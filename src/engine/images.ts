@@ -17,6 +17,7 @@ export type DockerClient = Docker;
 export function defaultDockerClient(): DockerClient {
   return openEngine().docker;
 }
+import { OpError } from '../errors.js';
 
 export interface ImageSummary {
   id: string;
@@ -64,7 +65,7 @@ export async function pullImageThroughEngine(engine: Engine, ref: string, onProg
   try {
     stream = (await engine.docker.pull(ref)) as Readable;
   } catch (err) {
-    throw new Error(engineMessage(err));
+    throw new OpError('image_pull', engineMessage(err), `Check the image name and your network (\`docker pull ${ref}\` shows the same).`);
   }
   await readJsonLines(stream, (line: ProgressLine) => {
     if (line.status) {
@@ -95,7 +96,7 @@ export async function buildImageFromContext(
       forcerm: true,
     })) as Readable;
   } catch (err) {
-    throw new Error(engineMessage(err));
+    throw new OpError('image_build', engineMessage(err), `Check the Dockerfile ${opts.dockerfile} and its context.`);
   }
   await readJsonLines(stream, (line) => {
     if (line.stream) onOutput(line.stream);
@@ -103,6 +104,8 @@ export async function buildImageFromContext(
     if (line.error) onOutput(`ERROR: ${line.error}\n`);
   });
 }
+
+const LOAD_HINT = 'The engine could not load the archive: check that it is a docker-archive (`tar tf FILE` lists manifest.json) and that the engine has free space.';
 
 /**
  * `docker load` of a docker-archive stream (tar, optionally gzipped); returns
@@ -120,7 +123,7 @@ export async function loadImageStream(docker: DockerClient, archive: AsyncIterab
   try {
     res = (await docker.loadImage(src, { quiet: true })) as Readable;
   } catch (err) {
-    throw srcError ?? new Error(`docker load: ${engineMessage(err)}`);
+    throw srcError ?? new OpError('image_load', `docker load: ${engineMessage(err)}`, LOAD_HINT);
   }
   const loaded: string[] = [];
   const lines: string[] = [];
@@ -132,11 +135,11 @@ export async function loadImageStream(docker: DockerClient, archive: AsyncIterab
     }, { strict: true });
   } catch (err) {
     if (srcError) throw srcError;
-    if (err instanceof StreamError) throw new Error(`docker load: ${err.message}`);
+    if (err instanceof StreamError) throw new OpError('image_load', `docker load: ${err.message}`, LOAD_HINT);
     throw err;
   }
   if (srcError) throw srcError;
-  if (loaded.length === 0) throw new Error(`docker load reported no image: ${lines.join('\n')}`);
+  if (loaded.length === 0) throw new OpError('image_load', `docker load reported no image: ${lines.join('\n')}`, LOAD_HINT);
   return loaded;
 }
 

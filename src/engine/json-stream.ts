@@ -3,6 +3,7 @@
 // followProgress does not report those). The one JSON-lines reader of the
 // package.
 import type { Readable } from 'node:stream';
+import { OpError } from '../errors.js';
 
 export interface ProgressLine {
   status?: string;
@@ -15,9 +16,11 @@ export interface ProgressLine {
   errorDetail?: { message?: string };
 }
 
-export class StreamError extends Error {
+/** The OpError `stream_error`: the daemon reported a failure inside its answer
+ *  (its own message; the caller wraps it with what failed and what to do). */
+export class StreamError extends OpError {
   constructor(message: string) {
-    super(message);
+    super('stream_error', message);
   }
 }
 

@@ -7,6 +7,7 @@ import { measureLayers, type Layer, type MeasuredLayer } from "./layer.js";
 import type { ImageParts } from "./docker-archive.js";
 import type { Created } from "./time.js";
 import { isImageName, isImageTag } from "./reference.js";
+import { OpError } from "../errors.js";
 
 export interface AssembleInput {
   name: string;
@@ -28,12 +29,16 @@ export interface Assembled extends ImageParts {
 
 export function checkName(name: string): void {
   if (!isImageName(name)) {
-    throw new Error(`invalid image name "${name}": use lowercase letters, digits and separators (. _ -), optionally a registry host and / paths`);
+    throw new OpError(
+      "image_name",
+      `invalid image name "${name}": use lowercase letters, digits and separators (. _ -), optionally a registry host and / paths`,
+      'Name it like "my-app" or "ghcr.io/me/app" (no uppercase letters, no spaces).',
+    );
   }
 }
 
 export function checkTag(tag: string): void {
-  if (!isImageTag(tag)) throw new Error(`invalid image tag "${tag}"`);
+  if (!isImageTag(tag)) throw new OpError("image_name", `invalid image tag "${tag}"`, "A tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -.");
 }
 
 /** Checks the name and tag before any work is done. */

@@ -14,6 +14,7 @@ import type { ImageConfigJson } from "./config.js";
 import type { MeasuredLayer } from "./layer.js";
 import { measure } from "./digest.js";
 import { isGzip } from "./gzip.js";
+import { OpError } from "../errors.js";
 
 export interface BaseImage {
   config: ImageConfigJson;
@@ -23,6 +24,10 @@ export interface BaseImage {
   layerFiles: { path: string; offset: number; size: number }[];
   close(): Promise<void>;
 }
+
+const FORMAT_HINT =
+  "fromImage must be a docker-archive (`docker save`, nixpkgs' dockerTools; plain or gzipped), an OCI archive or an OCI layout directory: check the path.";
+const DAMAGED_HINT = "The base image is damaged or was modified after it was written: make it again (`docker save`, `nix build`).";
 
 async function head(path: string, offset = 0): Promise<Buffer> {
   const fh = await open(path, "r");
@@ -53,7 +58,8 @@ export async function openBaseImage(path: string, sel: BaseSelector = {}): Promi
     return { ...img, close };
   } catch (err) {
     await close();
-    throw err;
+    if (err instanceof OpError) throw err;
+    throw new OpError("base_image", `cannot read the base image ${path}: ${(err as Error).message}`, FORMAT_HINT);
   }
 }
 
@@ -70,11 +76,11 @@ async function layerFrom(file: string, offset: number, size: number, tmp: string
 
 async function finish(config: ImageConfigJson, files: { path: string; offset: number; size: number }[], repoTags: string[]): Promise<Opened> {
   const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== files.length) throw new Error(`base image: ${files.length} layers but ${diffIds.length} diff_ids`);
+  if (diffIds.length !== files.length) throw new OpError("base_image", `base image: ${files.length} layers but ${diffIds.length} diff_ids`, DAMAGED_HINT);
   const layers: MeasuredLayer[] = [];
   for (const [i, f] of files.entries()) {
     const m = await measure(readRange(f.path, f.offset, f.size));
-    if (m.digest !== diffIds[i]) throw new Error(`base image: layer ${i + 1} has digest ${m.digest}, config says ${diffIds[i]}`);
+    if (m.digest !== diffIds[i]) throw new OpError("base_image", `base image: layer ${i + 1} has digest ${m.digest}, config says ${diffIds[i]}`, DAMAGED_HINT);
     layers.push({ open: () => readRange(f.path, f.offset, f.size), comment: `base layer ${i + 1}`, diffId: m.digest, size: m.size });
   }
   return { config, layers, repoTags, layerFiles: files };
@@ -90,19 +96,25 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   for await (const e of readTarFile(archive)) members.set(e.name, e);
   const read = async (name: string) => {
     const e = members.get(name);
-    if (!e) throw new Error(`base image ${path}: no ${name} inside (not a docker-archive?)`);
+    if (!e) throw new OpError("base_image", `base image ${path}: no ${name} inside (not a docker-archive?)`, FORMAT_HINT);
     return readTarMember(archive, e);
   };
   if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, members, read, tmp);
   const manifest = JSON.parse((await read("manifest.json")).toString("utf8")) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
   const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
   const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
-  if (!entry) throw new Error(`base image ${path}: ${want ? `no image tagged ${want}` : "empty manifest.json"}`);
+  if (!entry) {
+    throw new OpError(
+      "base_image",
+      `base image ${path}: ${want ? `no image tagged ${want}` : "empty manifest.json"}`,
+      want ? "Set fromImageName and fromImageTag to a tag the archive holds (see RepoTags in its manifest.json), or leave them out to use its first image." : FORMAT_HINT,
+    );
+  }
   const config = JSON.parse((await read(entry.Config)).toString("utf8")) as ImageConfigJson;
   const files = [];
   for (const [i, l] of entry.Layers.entries()) {
     const e = members.get(l);
-    if (!e) throw new Error(`base image ${path}: layer ${l} missing`);
+    if (!e) throw new OpError("base_image", `base image ${path}: layer ${l} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
   return finish(config, files, entry.RepoTags ?? []);
@@ -113,13 +125,13 @@ async function openOciArchive(archive: string, members: Map<string, TarReadEntry
   const blob = (d: string) => `blobs/${d.replace(":", "/")}`;
   const index = JSON.parse((await read("index.json")).toString("utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
   const first = index.manifests[0];
-  if (!first) throw new Error(`OCI archive ${archive}: empty index.json`);
+  if (!first) throw new OpError("base_image", `OCI archive ${archive}: empty index.json`, FORMAT_HINT);
   const manifest = JSON.parse((await read(blob(first.digest))).toString("utf8")) as { config: { digest: string }; layers: { digest: string }[] };
   const config = JSON.parse((await read(blob(manifest.config.digest))).toString("utf8")) as ImageConfigJson;
   const files = [];
   for (const [i, l] of manifest.layers.entries()) {
     const e = members.get(blob(l.digest));
-    if (!e) throw new Error(`OCI archive ${archive}: layer ${l.digest} missing`);
+    if (!e) throw new OpError("base_image", `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
   const ref = first.annotations?.["io.containerd.image.name"];
@@ -130,7 +142,7 @@ async function openOci(dir: string, tmp: string): Promise<Opened> {
   const blob = (d: string) => join(dir, "blobs", ...d.split(":"));
   const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
   const first = index.manifests[0];
-  if (!first) throw new Error(`OCI layout ${dir}: empty index.json`);
+  if (!first) throw new OpError("base_image", `OCI layout ${dir}: empty index.json`, FORMAT_HINT);
   const manifest = JSON.parse(await readFile(blob(first.digest), "utf8")) as { config: { digest: string }; layers: { digest: string; size: number }[] };
   const config = JSON.parse(await readFile(blob(manifest.config.digest), "utf8")) as ImageConfigJson;
   const files = [];

@@ -6,6 +6,9 @@ import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } f
 import { lstat, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClosureNode } from "./popularity.js";
+import { OpError } from "../errors.js";
+
+const CLOSURE_GRAPH_HINT = "Give closureGraph the JSON that exportReferencesGraph (or `nix path-info --json --recursive`) writes: [{\"path\": ..., \"references\": [...]}].";
 
 /** Accepts the graph array, or the object exportReferencesGraph writes ({ key: [...] }). */
 export function parseReferencesGraph(value: unknown, key?: string): ClosureNode[] {
@@ -14,10 +17,10 @@ export function parseReferencesGraph(value: unknown, key?: string): ClosureNode[
     const obj = value as Record<string, unknown>;
     list = key !== undefined ? obj[key] : Object.values(obj).find(Array.isArray);
   }
-  if (!Array.isArray(list)) throw new Error(`closure graph: expected an array of {path, references}${key ? ` under "${key}"` : ""}`);
+  if (!Array.isArray(list)) throw new OpError("image_options", `closure graph: expected an array of {path, references}${key ? ` under "${key}"` : ""}`, CLOSURE_GRAPH_HINT);
   return list.map((n, i) => {
     const node = n as Partial<ClosureNode>;
-    if (typeof node.path !== "string" || !Array.isArray(node.references)) throw new Error(`closure graph entry ${i}: needs "path" and "references"`);
+    if (typeof node.path !== "string" || !Array.isArray(node.references)) throw new OpError("image_options", `closure graph entry ${i}: needs "path" and "references"`, CLOSURE_GRAPH_HINT);
     return { path: node.path, references: node.references.map(String), ...(typeof node.narSize === "number" ? { narSize: node.narSize } : {}) };
   });
 }

@@ -6,6 +6,7 @@ import { cp, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promise
 import { basename, dirname, join, resolve } from "node:path";
 import { scanClosure, storePathsIn } from "./closure.js";
 import { goArch } from "./config.js";
+import { OpError } from "../errors.js";
 
 export interface MountSpec {
   destination?: string;
@@ -48,7 +49,7 @@ const DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 function normaliseMounts(m: ContainerOptions["mounts"]): (MountSpec & { destination: string })[] {
   const list = m === undefined ? [] : Array.isArray(m) ? m : Object.entries(m).map(([destination, spec]) => ({ ...spec, destination }));
   return list.map((x) => {
-    if (!x.destination?.startsWith("/")) throw new Error(`mount destination must be absolute: ${String(x.destination)}`);
+    if (!x.destination?.startsWith("/")) throw new OpError("image_options", `mount destination must be absolute: ${String(x.destination)}`, 'Give each mount an absolute destination, e.g. {"destination": "/data", "source": "./data"}.');
     const type = x.type ?? "none";
     const options = x.options ?? (type === "none" || type === "bind" ? ["rbind"] : []);
     return { destination: x.destination, type, source: type === "none" || type === "bind" ? resolve(x.source) : x.source, options };
@@ -67,7 +68,7 @@ function baseMounts() {
 }
 
 export function containerConfig(opts: ContainerOptions, storePaths: string[]): Record<string, unknown> {
-  if (opts.args.length === 0) throw new Error("buildContainer: args must not be empty");
+  if (opts.args.length === 0) throw new OpError("image_options", "buildContainer: args must not be empty", "Give the command to run after -- (or as args in the options).");
   const user = normaliseMounts(opts.mounts);
   const store = storePaths.map((p) => ({ destination: p, type: "none", source: p, options: ["bind", "ro"] }));
   return {
@@ -98,7 +99,7 @@ export function containerConfig(opts: ContainerOptions, storePaths: string[]): R
 export async function buildContainer(opts: ContainerOptions): Promise<ContainerResult> {
   const out = resolve(opts.out);
   const existing = await readdir(out).catch(() => null);
-  if (existing && existing.length > 0) throw new Error(`bundle directory ${out} exists and is not empty`);
+  if (existing && existing.length > 0) throw new OpError("output_exists", `bundle directory ${out} exists and is not empty`, "Choose a new --out directory, or remove this one first.");
   const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");
   const roots = storePathsIn(JSON.stringify({ args: opts.args, env: opts.env ?? [] }), storeDir);
   const present = [];
@@ -106,7 +107,7 @@ export async function buildContainer(opts: ContainerOptions): Promise<ContainerR
   const storePaths = present.length > 0 ? (await scanClosure(present, storeDir)).map((n) => n.path).sort() : [];
   for (const m of normaliseMounts(opts.mounts)) {
     if ((m.type === "none" || m.type === "bind") && !(await stat(m.source).then(() => true, () => false))) {
-      throw new Error(`mount source ${m.source} (for ${m.destination}) does not exist`);
+      throw new OpError("input_missing", `mount source ${m.source} (for ${m.destination}) does not exist`, "Create the mount source first, or correct its path (relative paths are from the current directory).");
     }
   }
   const config = containerConfig(opts, storePaths);

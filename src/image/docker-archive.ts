@@ -14,6 +14,7 @@ import { hexOf } from "./digest.js";
 import { measureLayer, type Layer, type MeasuredLayer } from "./layer.js";
 import { writeTar, type TarEntry } from "./tar-writer.js";
 import { ROOT_OWNER } from "./fs-entries.js";
+import { OpError } from "../errors.js";
 
 export interface ImageParts {
   layers: MeasuredLayer[];
@@ -23,11 +24,13 @@ export interface ImageParts {
   mtime: number;
 }
 
+const CHANGED_HINT = "A file was modified while the image was built: build again when nothing writes to the inputs.";
+
 /** Re-produce a layer and fail if it no longer matches its measured digest. */
 export function verifiedLayer(layer: MeasuredLayer): AsyncIterable<Buffer> {
   return hashing(layer.open(), (got, size) => {
     if (got !== layer.diffId || size !== layer.size) {
-      throw new Error(`layer "${layer.comment}" changed between passes (${layer.diffId} then ${got}): inputs were modified during the build`);
+      throw new OpError("inputs_changed", `layer "${layer.comment}" changed between passes (${layer.diffId} then ${got}): inputs were modified during the build`, CHANGED_HINT);
     }
   });
 }
@@ -148,7 +151,7 @@ export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterab
 /** Produce a layer once, recording its digest in `slot` when it has been read to the end. */
 function hashedLayer(layer: Layer, slot: MeasuredLayer): AsyncIterable<Buffer> {
   return hashing(layer.open(), (digest, size) => {
-    if (size !== slot.size) throw new Error(`layer "${layer.comment}" has ${size} bytes, ${slot.size} expected: inputs were modified during the build`);
+    if (size !== slot.size) throw new OpError("inputs_changed", `layer "${layer.comment}" has ${size} bytes, ${slot.size} expected: inputs were modified during the build`, CHANGED_HINT);
     slot.diffId = digest;
   });
 }

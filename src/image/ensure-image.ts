@@ -10,6 +10,7 @@ import type { DockerClient } from "../engine/images.js";
 import { pullImage } from "./pull.js";
 import { parsePinnedReference } from "./reference.js";
 import type { Credentials } from "./registry.js";
+import { OpError } from "../errors.js";
 
 export type ImageSource =
   | { archive: string }

@@ -12,6 +12,7 @@ import { writeTar, type TarEntry } from "./tar-writer.js";
 import { writeFileAtomic } from "./output.js";
 import { gzipStream } from "./gzip.js";
 import { parseCreated } from "./time.js";
+import { OpError } from "../errors.js";
 
 export interface ExportImageOptions {
   /** Image to flatten: docker-archive file (gzip allowed) or OCI layout directory. */
@@ -71,7 +72,7 @@ export async function flattenLayers(files: { path: string; offset: number; size:
       if (e.type === "hardlink") {
         const name = e.linkname.replace(/^\/+/, "");
         const target = own.get(name) ?? state.get(name)?.data ?? state.get(name)?.entry;
-        if (!target) throw new Error(`exportImage: hard link ${e.name} points to missing ${e.linkname}`);
+        if (!target) throw new OpError("base_image", `exportImage: hard link ${e.name} points to missing ${e.linkname}`, "The image's layers are damaged: make the image again.");
         state.set(e.name, { entry: e, file: own.has(name) ? layerFile : state.get(name)!.file, data: target });
       } else {
         state.set(e.name, { entry: e, file: layerFile });

@@ -4,6 +4,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
+import { OpError } from "../errors.js";
 
 export interface HttpResponse {
   status: number;
@@ -19,6 +20,8 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+const NETWORK_HINT = "Check the network, the registry's address and, for a registry without a trusted certificate, tlsVerify.";
+
 export function request(url: string, opts: RequestOptions = {}): Promise<HttpResponse> {
   const u = new URL(url);
   const lib = u.protocol === "https:" ? https : http;
@@ -29,7 +32,7 @@ export function request(url: string, opts: RequestOptions = {}): Promise<HttpRes
       if (status >= 300 && status < 400 && loc) {
         res.resume();
         const left = opts.maxRedirects ?? 5;
-        if (left <= 0) return reject(new Error(`too many redirects fetching ${url}`));
+        if (left <= 0) return reject(new OpError("registry_request", `too many redirects fetching ${url}`, "The registry redirects in a loop: check its address."));
         const next = new URL(loc, u);
         const headers = { ...(opts.headers ?? {}) };
         if (next.host !== u.host) delete headers.Authorization;
@@ -38,8 +41,8 @@ export function request(url: string, opts: RequestOptions = {}): Promise<HttpRes
       }
       resolve({ status, headers: res.headers, url, body: res });
     });
-    req.setTimeout(opts.timeoutMs ?? 60_000, () => req.destroy(new Error(`timeout fetching ${url}`)));
-    req.on("error", reject);
+    req.setTimeout(opts.timeoutMs ?? 60_000, () => req.destroy(new OpError("registry_request", `timeout fetching ${url}`, NETWORK_HINT)));
+    req.on("error", (err) => reject(err instanceof OpError ? err : new OpError("registry_request", `cannot fetch ${url}: ${err.message}`, NETWORK_HINT)));
     req.end();
   });
 }
@@ -51,7 +54,7 @@ export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024): Pro
     size += (c as Buffer).length;
     if (size > limit) {
       res.body.destroy();
-      throw new Error(`response from ${res.url} is larger than ${limit} bytes`);
+      throw new OpError("registry_image", `response from ${res.url} is larger than ${limit} bytes`, "The registry sent something else than it was asked for: check its address.");
     }
     chunks.push(c as Buffer);
   }

@@ -23,6 +23,7 @@ import { runHostScript } from "./host-script.js";
 // The engine (dockerode) is imported only by the path that uses it
 // (fakeRootCommands): it costs more at start-up than the rest of the toolkit.
 import type { DockerClient } from "../engine/images.js";
+import { OpError } from "../errors.js";
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -179,7 +180,11 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
 
 function failExtra(err: unknown): never {
   const all = (err as { all?: string }).all;
-  throw new Error(`extraCommands failed: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}${all ? `\n${all}` : ""}`);
+  throw new OpError(
+    "extra_commands",
+    `extraCommands failed: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}${all ? `\n${all}` : ""}`,
+    "Fix extraCommands: it runs with sh -e in the image's root directory (its output is above).",
+  );
 }
 
 export function pickOwner(o: Partial<Ownership>): Partial<Ownership> {

@@ -3,19 +3,29 @@
 // the last one. "size": the (available - 1) biggest paths get their own
 // layers (kept in popularity order), everything else shares one layer.
 // "auto" (nixpkgs' newer size-based layering) lives in auto-layering.ts.
+import { OpError } from "../errors.js";
+
 export type LayeringStrategy = "popularity" | "size" | "auto";
 
 export const DEFAULT_MAX_LAYERS = 100;
 export const MAX_LAYERS_LIMIT = 125;
 
 export function checkMaxLayers(maxLayers: number, baseLayers: number): number {
-  if (!Number.isInteger(maxLayers) || maxLayers < 2) throw new Error(`maxLayers must be an integer of at least 2 (got ${maxLayers})`);
+  if (!Number.isInteger(maxLayers) || maxLayers < 2) throw new OpError("image_options", `maxLayers must be an integer of at least 2 (got ${maxLayers})`, `Give maxLayers (--max-layers) an integer from 2 to ${MAX_LAYERS_LIMIT}.`);
   if (maxLayers > MAX_LAYERS_LIMIT) {
-    throw new Error(`maxLayers must be at most ${MAX_LAYERS_LIMIT} (got ${maxLayers}): Docker's overlay2 storage driver cannot mount images with more than 127 layers`);
+    throw new OpError(
+      "image_options",
+      `maxLayers must be at most ${MAX_LAYERS_LIMIT} (got ${maxLayers}): Docker's overlay2 storage driver cannot mount images with more than 127 layers`,
+      `Give maxLayers (--max-layers) an integer from 2 to ${MAX_LAYERS_LIMIT}.`,
+    );
   }
   const used = baseLayers + 1; // base layers plus the customisation layer
   if (used >= maxLayers) {
-    throw new Error(`maxLayers ${maxLayers} leaves no layer for the contents: fromImage has ${baseLayers} layers and the customisation layer takes one`);
+    throw new OpError(
+      "image_options",
+      `maxLayers ${maxLayers} leaves no layer for the contents: fromImage has ${baseLayers} layers and the customisation layer takes one`,
+      `Raise maxLayers above ${used} (at most ${MAX_LAYERS_LIMIT}), or use a base image with fewer layers.`,
+    );
   }
   return maxLayers - used;
 }

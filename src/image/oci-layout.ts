@@ -10,6 +10,7 @@ import { Readable, Transform } from "node:stream";
 import { hexOf, sha256 } from "./digest.js";
 import { gzipStream } from "./gzip.js";
 import { verifiedLayer, type ImageParts } from "./docker-archive.js";
+import { OpError } from "../errors.js";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
@@ -48,7 +49,7 @@ export interface OciResult {
 
 export async function writeOciLayout(outDir: string, parts: ImageParts & { architecture: string; os: string; gzip: boolean }): Promise<OciResult> {
   const existing = await readdir(outDir).catch(() => null);
-  if (existing && existing.length > 0) throw new Error(`OCI layout output ${outDir} exists and is not empty`);
+  if (existing && existing.length > 0) throw new OpError("output_exists", `OCI layout output ${outDir} exists and is not empty`, "Choose a new --out directory, or remove this one first.");
   await mkdir(dirname(outDir), { recursive: true });
   const tmpDir = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
   await rm(tmpDir, { recursive: true, force: true });

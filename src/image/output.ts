@@ -13,6 +13,7 @@ import { writeOciLayout } from "./oci-layout.js";
 import { gzipStream } from "./gzip.js";
 import { ROOT_OWNER, treeEntries } from "./fs-entries.js";
 import { writeTar } from "./tar-writer.js";
+import { OpError } from "../errors.js";
 
 export type ImageFormat = "docker-archive" | "oci" | "oci-archive";
 
@@ -28,8 +29,8 @@ export interface OutputOptions {
 }
 
 export function compressionOf(o: Pick<OutputOptions, "compress" | "compressor">): "none" | "gzip" {
-  if (o.compressor !== undefined && !["none", "gz"].includes(o.compressor)) throw new Error(`compressor must be "gz" or "none" (got ${String(o.compressor)})`);
-  if (o.compress !== undefined && !["none", "gzip"].includes(o.compress)) throw new Error(`compress must be "gzip" or "none" (got ${String(o.compress)})`);
+  if (o.compressor !== undefined && !["none", "gz"].includes(o.compressor)) throw new OpError("image_options", `compressor must be "gz" or "none" (got ${String(o.compressor)})`, "Set compressor to \"gz\" or \"none\" (or compress to \"gzip\" or \"none\").");
+  if (o.compress !== undefined && !["none", "gzip"].includes(o.compress)) throw new OpError("image_options", `compress must be "gzip" or "none" (got ${String(o.compress)})`, "Set compress (--compress) to \"gzip\" or \"none\".");
   return o.compress ?? (o.compressor === "gz" ? "gzip" : "none");
 }
 
@@ -96,7 +97,7 @@ export async function writeImage(
       await rm(scratch, { recursive: true, force: true });
     }
   }
-  if (format !== "docker-archive") throw new Error(`unknown image format ${String(format)} (docker-archive, oci or oci-archive)`);
+  if (format !== "docker-archive") throw new OpError("image_options", `unknown image format ${String(format)} (docker-archive, oci or oci-archive)`, "Set format (--format) to docker-archive, oci or oci-archive.");
   const digest = await writeFileAtomic(opts.out, archiveStream(parts, compressionOf(opts)));
   return { ...common, sha256: digest };
 }

@@ -19,11 +19,12 @@ import { goArch, type ImageConfigJson } from "./config.js";
 import { parseSha256, sha256, sriOf } from "./digest.js";
 import { archiveFile, dockerArchiveTail, layerPath } from "./docker-archive.js";
 import { readBody } from "./http.js";
-import { MANIFEST_ACCEPT, RegistryClient, type Credentials } from "./registry.js";
+import { MANIFEST_ACCEPT, parseJson, RegistryClient, type Credentials } from "./registry.js";
 import { locateRepository, referenceName } from "./reference.js";
 import { checkName, checkTag } from "./assemble.js";
 import { END_OF_ARCHIVE, entryHeader, padding } from "./tar-writer.js";
 import { writevAll } from "../write-all.js";
+import { OpError } from "../errors.js";
 
 export interface PullImageOptions {
   imageName: string;
@@ -81,12 +82,14 @@ function hashingTap(h: ReturnType<typeof createHash>, count: { n: number }): Tra
   });
 }
 
+const CONTENT_HINT = "The registry sent other bytes than the digest names: try again; if it persists, the registry or a proxy is serving wrong content.";
+
 async function fetchManifest(client: RegistryClient, digest: string): Promise<{ body: Buffer; manifest: Manifest }> {
   const res = await client.get(`manifests/${digest}`, MANIFEST_ACCEPT);
   const body = await readBody(res, 8 * 1024 * 1024);
   const got = sha256(body);
-  if (got !== digest) throw new Error(`manifest digest mismatch: asked for ${digest}, registry sent ${got}`);
-  return { body, manifest: JSON.parse(body.toString("utf8")) as Manifest };
+  if (got !== digest) throw new OpError("image_digest", `manifest digest mismatch: asked for ${digest}, registry sent ${got}`, CONTENT_HINT);
+  return { body, manifest: parseJson(body, `the manifest ${digest}`) as Manifest };
 }
 
 export function selectPlatform(list: Descriptor[], os: string, arch: string, variant?: string): Descriptor {
@@ -94,7 +97,7 @@ export function selectPlatform(list: Descriptor[], os: string, arch: string, var
   const found = match[0];
   if (!found) {
     const have = list.map((d) => `${d.platform?.os}/${d.platform?.architecture}${d.platform?.variant ? `/${d.platform.variant}` : ""}`).join(", ");
-    throw new Error(`no manifest for ${os}/${arch}${variant ? `/${variant}` : ""} in the manifest list (has ${have})`);
+    throw new OpError("image_platform", `no manifest for ${os}/${arch}${variant ? `/${variant}` : ""} in the manifest list (has ${have})`, "Choose one of the listed platforms with os and arch (--os, --arch).");
   }
   return found;
 }
@@ -110,8 +113,8 @@ async function fetchBlob(client: RegistryClient, d: Descriptor, dest: string): P
 /** The blob as received must have the descriptor's digest and size. */
 function checkBlob(d: Descriptor, h: Hash, size: number): void {
   const got = `sha256:${h.digest("hex")}`;
-  if (got !== d.digest) throw new Error(`blob digest mismatch: expected ${d.digest}, got ${got}`);
-  if (d.size !== undefined && d.size !== size) throw new Error(`blob ${d.digest}: expected ${d.size} bytes, got ${size}`);
+  if (got !== d.digest) throw new OpError("image_digest", `blob digest mismatch: expected ${d.digest}, got ${got}`, CONTENT_HINT);
+  if (d.size !== undefined && d.size !== size) throw new OpError("image_digest", `blob ${d.digest}: expected ${d.size} bytes, got ${size}`, CONTENT_HINT);
 }
 
 /** Output chunk size of the gunzip stream. */
@@ -124,7 +127,7 @@ const GUNZIP_CHUNK = 1 << 20;
  */
 async function fetchLayer(client: RegistryClient, d: Descriptor, diffId: string, dest: string, signal: AbortSignal): Promise<number> {
   const mt = d.mediaType ?? "";
-  if (/zstd/.test(mt)) throw new Error(`layer ${d.digest}: zstd layers are not supported`);
+  if (/zstd/.test(mt)) throw new OpError("registry_image", `layer ${d.digest}: zstd layers are not supported`, "Use an image (or a platform of it) whose layers are gzip or plain tar, or `docker pull` it and use the archive.");
   const res = await client.get(`blobs/${d.digest}`);
   const blobHash = createHash("sha256");
   const count = { n: 0 };
@@ -142,7 +145,7 @@ async function fetchLayer(client: RegistryClient, d: Descriptor, diffId: string,
   }
   checkBlob(d, blobHash, count.n);
   const got = `sha256:${diffHash.digest("hex")}`;
-  if (got !== diffId) throw new Error(gzip ? `layer ${d.digest} uncompresses to ${got}, config says diff_id ${diffId}` : `uncompressed layer ${d.digest} does not match diff_id ${diffId}`);
+  if (got !== diffId) throw new OpError("image_digest", gzip ? `layer ${d.digest} uncompresses to ${got}, config says diff_id ${diffId}` : `uncompressed layer ${d.digest} does not match diff_id ${diffId}`, CONTENT_HINT);
   return written.n;
 }
 
@@ -281,14 +284,16 @@ export function prefetchSummary(o: { imageName: string; imageDigest: string; sha
 }
 
 export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
-  if (!/^sha256:[0-9a-f]{64}$/.test(opts.imageDigest)) throw new Error(`imageDigest must be sha256:<64 hex digits> (got ${opts.imageDigest})`);
+  if (!/^sha256:[0-9a-f]{64}$/.test(opts.imageDigest)) {
+    throw new OpError("image_reference", `imageDigest must be sha256:<64 hex digits> (got ${opts.imageDigest})`, "Give the manifest digest, e.g. from `docker buildx imagetools inspect NAME:TAG` or `skopeo inspect`.");
+  }
   const expected = opts.sha256 !== undefined ? parseSha256(opts.sha256) : undefined;
   const finalImageName = opts.finalImageName ?? referenceName(opts.imageName);
   const finalImageTag = opts.finalImageTag ?? "latest";
   checkName(finalImageName);
   checkTag(finalImageTag);
   const out = resolve(opts.out);
-  if (await stat(out).then(() => true, () => false)) throw new Error(`${out} already exists`);
+  if (await stat(out).then(() => true, () => false)) throw new OpError("output_exists", `${out} already exists`, "Choose a new --out file, or remove this one first.");
   const client = new RegistryClient(locateRepository(opts.imageName), { ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) });
   const tmp = await mkdtemp(join(tmpdir(), "ndt-pull-"));
   const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
@@ -303,13 +308,13 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
       manifestDigest = chosen.digest;
       manifest = (await fetchManifest(client, chosen.digest)).manifest;
     }
-    if (manifest.schemaVersion !== 2 || !manifest.config || !manifest.layers) throw new Error(`unsupported manifest (schemaVersion ${manifest.schemaVersion}); only v2 / OCI manifests are handled`);
+    if (manifest.schemaVersion !== 2 || !manifest.config || !manifest.layers) throw new OpError("registry_image", `unsupported manifest (schemaVersion ${manifest.schemaVersion}); only v2 / OCI manifests are handled`, "Pull it with `docker pull` and use the archive, or push it again with a current tool.");
     const cfgFile = join(tmp, "config.json");
     await fetchBlob(client, manifest.config, cfgFile);
     const configJson = await readFile(cfgFile);
-    const config = JSON.parse(configJson.toString("utf8")) as ImageConfigJson;
+    const config = parseJson(configJson, `the image config ${manifest.config.digest}`) as ImageConfigJson;
     const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== manifest.layers.length) throw new Error(`config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
+    if (diffIds.length !== manifest.layers.length) throw new OpError("registry_image", `config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, "The image is malformed: ask its publisher, or use another digest.");
     createdDir = await mkdir(dirname(out), { recursive: true });
     output = await open(partial, "w");
     const archive = new ArchiveFile(output);
@@ -321,7 +326,11 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
     output = undefined;
     await written.close();
     const got = `sha256:${archive.hash.digest("hex")}`;
-    if (expected && got !== expected) throw new Error(`sha256 mismatch for ${opts.imageName}@${opts.imageDigest}: expected ${expected}, got ${got} (${sriOf(got)})`);
+    if (expected && got !== expected) throw new OpError(
+        "image_digest",
+        `sha256 mismatch for ${opts.imageName}@${opts.imageDigest}: expected ${expected}, got ${got} (${sriOf(got)})`,
+        "If the digest is the one you meant, put the sha256 it got into your options (sha256 / hash); otherwise correct imageDigest.",
+      );
     await rename(partial, out);
     done = true;
     if (!expected) (opts.log ?? ((t) => process.stderr.write(t)))(prefetchSummary({ imageName: opts.imageName, imageDigest: opts.imageDigest, sha256: got, finalImageName, finalImageTag }));

@@ -2,6 +2,7 @@
 // [host[:port]/]path[:tag][@sha256:hex], lowercase path components): checking
 // a reference, a name or a tag, taking a reference apart, and which registry
 // and repository a name means (Docker Hub's rules when it names no host).
+import { OpError } from "../errors.js";
 
 /** A registry host: localhost, a dotted name, or any name with a port (as Docker reads a first component). */
 const DOMAIN = "(?:localhost|[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+";
@@ -52,7 +53,13 @@ export function pinnedDigest(ref: string): string | null {
 /** Split "name@sha256:<hex>" (a tag before the digest is allowed and ignored). */
 export function parsePinnedReference(ref: string): { name: string; digest: string } {
   const m = new RegExp(`^(.+?)(?::${TAG})?@(${DIGEST})$`).exec(ref);
-  if (!m) throw new Error(`image reference must be pinned by digest (name@sha256:<64 hex>): ${ref}`);
+  if (!m) {
+    throw new OpError(
+      "image_reference",
+      `image reference must be pinned by digest (name@sha256:<64 hex>): ${ref}`,
+      "Add the manifest digest, e.g. NAME@sha256:... from `docker buildx imagetools inspect NAME:TAG`, or give an image archive instead.",
+    );
+  }
   return { name: m[1]!, digest: m[2]! };
 }
 

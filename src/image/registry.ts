@@ -4,6 +4,7 @@
 // repository a name means is reference.ts's business.
 import { readBody, request, type HttpResponse } from "./http.js";
 import type { RepositoryLocation } from "./reference.js";
+import { OpError } from "../errors.js";
 
 export interface Credentials {
   username: string;
@@ -20,6 +21,23 @@ function parseChallenge(header: string): { scheme: string; params: Record<string
   const params: Record<string, string> = {};
   for (const p of (m?.[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) params[p[1]!] = p[2]!;
   return { scheme: (m?.[1] ?? "").toLowerCase(), params };
+}
+
+/** What to do about a registry's HTTP status. */
+function httpHint(status: number): string {
+  if (status === 404) return "Check the image name and the digest: the registry does not have them.";
+  if (status === 401 || status === 403) return "Give credentials that may pull this repository.";
+  if (status === 429) return "The registry limits pulls: wait, or log in to raise the limit.";
+  return "Try again later; if it persists, check the registry's status.";
+}
+
+/** JSON from a registry; a body that is not JSON is the registry's fault. */
+export function parseJson(body: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw new OpError("registry_image", `${what} is not JSON: ${(err as Error).message}`, "The registry sent something else than it was asked for: check its address (a proxy or login page?).");
+  }
 }
 
 export class RegistryClient {
@@ -45,11 +63,11 @@ export class RegistryClient {
     const { scheme, params } = parseChallenge(challenge);
     const cred = this.opts.credentials;
     if (scheme === "basic") {
-      if (!cred) throw new Error(`registry ${this.ref.registry} wants basic auth: give credentials`);
+      if (!cred) throw new OpError("registry_auth", `registry ${this.ref.registry} wants basic auth: give credentials`, "Pass credentials ({username, password}) for this registry.");
       this.auth = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString("base64")}`;
       return;
     }
-    if (scheme !== "bearer" || !params.realm) throw new Error(`registry ${this.ref.registry}: unsupported auth challenge "${challenge}"`);
+    if (scheme !== "bearer" || !params.realm) throw new OpError("registry_auth", `registry ${this.ref.registry}: unsupported auth challenge "${challenge}"`, "Only basic and bearer token auth are supported: pull the image with `docker pull` and use the archive instead.");
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set("service", params.service);
     url.searchParams.set("scope", params.scope ?? `repository:${this.ref.repository}:pull`);
@@ -57,10 +75,16 @@ export class RegistryClient {
     if (cred) headers.Authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString("base64")}`;
     const res = await request(url.toString(), { headers, tlsVerify: this.opts.tlsVerify !== false });
     const body = await readBody(res);
-    if (res.status !== 200) throw new Error(`token request to ${url.origin}${url.pathname} failed: HTTP ${res.status} ${body.toString().slice(0, 200)}`);
-    const json = JSON.parse(body.toString()) as { token?: string; access_token?: string };
+    if (res.status !== 200) {
+      throw new OpError(
+        "registry_auth",
+        `token request to ${url.origin}${url.pathname} failed: HTTP ${res.status} ${body.toString().slice(0, 200)}`,
+        "Check the credentials and that they may pull this repository.",
+      );
+    }
+    const json = parseJson(body, `the token response from ${url.origin}`) as { token?: string; access_token?: string };
     const token = json.token ?? json.access_token;
-    if (!token) throw new Error(`token response from ${url.origin} has no token`);
+    if (!token) throw new OpError("registry_auth", `token response from ${url.origin} has no token`, "The token service did not issue a token: check the credentials and the registry's address.");
     this.auth = `Bearer ${token}`;
   }
 
@@ -79,7 +103,7 @@ export class RegistryClient {
       }
       if (res.status !== 200) {
         const text = (await readBody(res).catch(() => Buffer.alloc(0))).toString().slice(0, 300);
-        throw new Error(`registry ${this.ref.registry}: GET ${this.ref.repository}/${path} failed: HTTP ${res.status} ${text}`);
+        throw new OpError("registry_request", `registry ${this.ref.registry}: GET ${this.ref.repository}/${path} failed: HTTP ${res.status} ${text}`, httpHint(res.status));
       }
       return res;
     }

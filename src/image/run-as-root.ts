@@ -16,12 +16,15 @@ import { readRange, readTarFile, readTarMember, type TarReadEntry } from "./tar-
 import { compareNames } from "./fs-entries.js";
 import { entriesLayer, type Layer } from "./layer.js";
 import { writeTar, type TarEntry } from "./tar-writer.js";
+import { OpError } from "../errors.js";
 
 export interface RunAsRootResult {
   layer: Layer;
   output: string;
   close(): Promise<void>;
 }
+
+const ENGINE_HINT = "The engine answered something unexpected: check its version (`docker version`) and try again.";
 
 /** Rewrite a layer tar (from the engine) as sorted, normalised entries with a fixed mtime. */
 export async function normaliseLayerFile(file: string, mtime: number, exclude: (e: TarReadEntry) => boolean = () => false): Promise<TarEntry[]> {
@@ -32,7 +35,7 @@ export async function normaliseLayerFile(file: string, mtime: number, exclude: (
   for (const e of raw) {
     if (e.type === "other" || exclude(e)) continue;
     const src = e.type === "hardlink" ? byName.get(e.linkname.replace(/^\/+/, "")) : e;
-    if (!src) throw new Error(`runAsRoot layer: hard link ${e.name} to missing ${e.linkname}`);
+    if (!src) throw new OpError("engine_answer", `runAsRoot layer: hard link ${e.name} to missing ${e.linkname}`, ENGINE_HINT);
     const isFile = e.type === "file" || e.type === "hardlink";
     const owner = { uid: e.uid, gid: e.gid, uname: e.uid === 0 ? "root" : "", gname: e.gid === 0 ? "root" : "" };
     const base = { name: e.name, mode: e.mode, mtime, ...owner, size: isFile ? src.size : 0 };
@@ -103,7 +106,13 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     await c.start();
     const { StatusCode } = (await c.wait()) as { StatusCode: number };
     const output = (await c.logs({ stdout: true, stderr: true })).toString();
-    if (StatusCode !== 0) throw new Error(`runAsRoot script failed with status ${StatusCode}${shebang ? "" : " (the image needs /bin/sh)"}:\n${output}`);
+    if (StatusCode !== 0) {
+      throw new OpError(
+        "run_as_root",
+        `runAsRoot script failed with status ${StatusCode}${shebang ? "" : " (the image needs /bin/sh)"}:\n${output}`,
+        shebang ? "Fix the runAsRoot script (its output is above); it runs as root in the image without network." : "Give the image a /bin/sh (e.g. busybox in copyToRoot), or start the script with #! and an interpreter the image has.",
+      );
+    }
     const [repo, tag] = committedRef.split(":");
     await c.commit({ repo, tag });
     const saved = join(tmp, "saved.tar");
@@ -111,11 +120,11 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     const entries = new Map<string, TarReadEntry>();
     for await (const e of readTarFile(saved)) entries.set(e.name, e);
     const manifestEntry = entries.get("manifest.json");
-    if (!manifestEntry) throw new Error("runAsRoot: the engine's image save has no manifest.json");
+    if (!manifestEntry) throw new OpError("engine_answer", "runAsRoot: the engine's image save has no manifest.json", ENGINE_HINT);
     const manifest = JSON.parse((await readTarMember(saved, manifestEntry)).toString()) as { Layers: string[] }[];
     const top = manifest[0]?.Layers.at(-1);
     const topEntry = top ? entries.get(top) : undefined;
-    if (!topEntry) throw new Error("runAsRoot: cannot find the committed layer");
+    if (!topEntry) throw new OpError("engine_answer", "runAsRoot: cannot find the committed layer", ENGINE_HINT);
     const layerFile = join(tmp, "changes.tar");
     await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
     await rm(saved);

@@ -4,6 +4,7 @@
 // groups by editing those files, so no shadow tools are needed in the image.
 import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { OpError } from "../errors.js";
 
 export const SHADOW_FILES: Record<string, string> = {
   "etc/passwd": "root:x:0:0::/root:/bin/sh\n",
@@ -74,7 +75,7 @@ function rows(text: string): string[][] {
 }
 
 function checkName(kind: string, name: string): void {
-  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(name) || name.length > 32) throw new Error(`invalid ${kind} name "${name}"`);
+  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(name) || name.length > 32) throw new OpError("shadow_conflict", `invalid ${kind} name "${name}"`, `A ${kind} name starts with a letter or _, has letters, digits, _ and - (an optional $ at the end), and at most 32 characters.`);
 }
 
 async function append(path: string, line: string): Promise<void> {
@@ -90,11 +91,11 @@ export async function addGroup(root: string, g: GroupSpec): Promise<void> {
   const existing = rows((await readOr(groupFile)) ?? "");
   const same = existing.find((r) => r[0] === g.name);
   if (same) {
-    if (Number(same[2]) !== g.gid) throw new Error(`group ${g.name} exists with gid ${same[2]}, not ${g.gid}`);
+    if (Number(same[2]) !== g.gid) throw new OpError("shadow_conflict", `group ${g.name} exists with gid ${same[2]}, not ${g.gid}`, `Use gid ${same[2]} for ${g.name}, or another group name.`);
     return;
   }
   const clash = existing.find((r) => Number(r[2]) === g.gid);
-  if (clash) throw new Error(`gid ${g.gid} is already used by group ${clash[0]}`);
+  if (clash) throw new OpError("shadow_conflict", `gid ${g.gid} is already used by group ${clash[0]}`, "Choose a gid that the root's etc/group does not use yet.");
   const members = (g.members ?? []).join(",");
   await append(groupFile, `${g.name}:x:${g.gid}:${members}`);
   await append(join(root, "etc/gshadow"), `${g.name}:!::${members}`);
@@ -115,7 +116,7 @@ async function addMember(root: string, group: string, user: string): Promise<voi
       f[col] = members.join(",");
       return f.join(":");
     });
-    if (!found && rel === "etc/group") throw new Error(`supplementary group ${group} does not exist`);
+    if (!found && rel === "etc/group") throw new OpError("shadow_conflict", `supplementary group ${group} does not exist`, `Add the group ${group} (groups: [...]) before the user that joins it.`);
     if (!found) out.splice(out.length - (out.at(-1) === "" ? 1 : 0), 0, `${group}:!::${user}`);
     await writeFile(p, out.join("\n"));
   }
@@ -130,10 +131,10 @@ export async function addUser(root: string, u: UserSpec): Promise<void> {
   const home = u.home ?? `/home/${u.name}`;
   const same = existing.find((r) => r[0] === u.name);
   if (same) {
-    if (Number(same[2]) !== u.uid) throw new Error(`user ${u.name} exists with uid ${same[2]}, not ${u.uid}`);
+    if (Number(same[2]) !== u.uid) throw new OpError("shadow_conflict", `user ${u.name} exists with uid ${same[2]}, not ${u.uid}`, `Use uid ${same[2]} for ${u.name}, or another user name.`);
   } else {
     const clash = existing.find((r) => Number(r[2]) === u.uid);
-    if (clash) throw new Error(`uid ${u.uid} is already used by user ${clash[0]}`);
+    if (clash) throw new OpError("shadow_conflict", `uid ${u.uid} is already used by user ${clash[0]}`, "Choose a uid that the root's etc/passwd does not use yet.");
     const groups = rows((await readOr(join(root, "etc/group"))) ?? "");
     if (!groups.some((r) => Number(r[2]) === gid)) await addGroup(root, { name: u.name, gid });
     await append(passwd, `${u.name}:x:${u.uid}:${gid}:${u.gecos ?? ""}:${home}:${u.shell ?? "/bin/sh"}`);

@@ -2,6 +2,7 @@
 // not fit. Every byte comes from the entry fields; nothing is read from the
 // clock or the environment, so the same entries give the same archive.
 import { closeSync, openSync, readSync } from "node:fs";
+import { OpError } from "../errors.js";
 
 /** writeTar's output comes in chunks of this size (but for `stream` entries, passed through). */
 const CHUNK = 1 << 20;
@@ -163,12 +164,14 @@ export function padding(size: number): Buffer {
   return rem === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rem);
 }
 
+const CHANGED_HINT = "A file was modified while the image was built: build again when nothing writes to the inputs.";
+
 function changed(e: TarEntry, read: number): Error {
-  return new Error(`${e.hostPath ?? e.name} changed while being archived (expected ${e.size} bytes, read ${read})`);
+  return new OpError("inputs_changed", `${e.hostPath ?? e.name} changed while being archived (expected ${e.size} bytes, read ${read})`, CHANGED_HINT);
 }
 
 function grew(e: TarEntry): Error {
-  return new Error(`${e.hostPath ?? e.name} grew while being archived (expected ${e.size} bytes)`);
+  return new OpError("inputs_changed", `${e.hostPath ?? e.name} grew while being archived (expected ${e.size} bytes)`, CHANGED_HINT);
 }
 
 /**

@@ -1,13 +1,15 @@
 // Length-prefixed frames, as Erlang's {:packet, 4} port option writes them:
 // a 4-byte big-endian length followed by that many bytes of body.
+import { OpError } from '../errors.js';
+
 export const HEADER_SIZE = 4;
 /** Largest body either side may send. Past it the framing is treated as lost. */
 export const MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
-export class FrameTooLargeError extends Error {
-  readonly code = 'frame_too_large';
+/** The OpError `frame_too_large`, with the sizes. */
+export class FrameTooLargeError extends OpError {
   constructor(readonly size: number, readonly max: number = MAX_FRAME_SIZE) {
-    super(`frame of ${size} bytes exceeds the maximum of ${max} bytes`);
+    super('frame_too_large', `frame of ${size} bytes exceeds the maximum of ${max} bytes`);
   }
 }
 

@@ -1,5 +1,7 @@
 // The messages of the sidecar protocol (docs/protocol.md), and checks that
 // turn a decoded value into one of them.
+import { OpError } from '../errors.js';
+
 export const PROTOCOL_VERSION = 1;
 
 export type RequestId = number | bigint;
@@ -22,10 +24,10 @@ export type Inbound =
   | { kind: 'answer'; id: RequestId; ref: number; answer: unknown }
   | { kind: 'cancel'; id: RequestId };
 
-export class BadMessageError extends Error {
-  readonly code = 'bad_request';
+/** The OpError `bad_request`, with the id of the message when it had one. */
+export class BadMessageError extends OpError {
   constructor(message: string, readonly id: RequestId | null = null) {
-    super(message);
+    super('bad_request', message);
   }
 }
 

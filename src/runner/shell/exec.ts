@@ -28,6 +28,8 @@ export interface ExecCmd {
   workingDir: string;
 }
 
+const SHELL_RETRY_HINT = 'Open the shell again; if it fails again, check the engine (`docker info`) and its free space.';
+
 /** Copies the rcfile into the container (a one-file tar through the archive API). */
 export async function installRcFile(container: Docker.Container): Promise<void> {
   const data = Buffer.from(RC_TEXT);
@@ -36,7 +38,7 @@ export async function installRcFile(container: Docker.Container): Promise<void> 
   try {
     await container.putArchive(tar, { path: RC_DIR });
   } catch (err) {
-    throw new OpError('shell_setup', `could not write the shell's rcfile into the build container: ${engineMessage(err)}`);
+    throw new OpError('shell_setup', `could not write the shell's rcfile into the build container: ${engineMessage(err)}`, SHELL_RETRY_HINT);
   }
 }
 
@@ -47,11 +49,11 @@ export async function exitCodeOf(exec: Docker.Exec, what: string): Promise<numbe
     try {
       info = await exec.inspect();
     } catch (err) {
-      if (isNotFound(err)) throw new OpError('shell_lost', `the build container went away while ${what} ran`);
+      if (isNotFound(err)) throw new OpError('shell_lost', `the build container went away while ${what} ran`, 'Something removed the build container (docker rm, a prune): open the shell again.');
       throw err;
     }
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
-    if (i > 300) throw new OpError('shell_lost', `the engine did not report how ${what} ended`);
+    if (i > 300) throw new OpError('shell_lost', `the engine did not report how ${what} ended`, SHELL_RETRY_HINT);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -68,7 +70,7 @@ async function createExec(container: Docker.Container, spec: ExecCmd, tty: boole
       Tty: tty,
     });
   } catch (err) {
-    throw new OpError('shell_exec', `could not run ${spec.cmd.join(' ')} in the build container: ${engineMessage(err)}`);
+    throw new OpError('shell_exec', `could not run ${spec.cmd.join(' ')} in the build container: ${engineMessage(err)}`, SHELL_RETRY_HINT);
   }
 }
 
@@ -154,7 +156,7 @@ export async function runAttached(
   try {
     stream = (await exec.start({ hijack: true, stdin: true, Tty: true })) as Duplex;
   } catch (err) {
-    throw new OpError('shell_exec', `could not attach to ${spec.cmd[0]} in the build container: ${engineMessage(err)}`);
+    throw new OpError('shell_exec', `could not attach to ${spec.cmd[0]} in the build container: ${engineMessage(err)}`, SHELL_RETRY_HINT);
   }
   const ended = new Promise<void>((resolve) => {
     stream.once('end', resolve);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { buildLayeredImage, exportImage, loadImageArchive, loadImageStream, streamLayeredImage } from "../../../src/image/index.js";
+import { OpError } from "../../../src/errors.js";
 import { readTarFile } from "../../../src/image/tar-reader.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
 
@@ -192,6 +193,15 @@ describe.skipIf(!engine)("buildLayeredImage against the engine and skopeo/umoci"
     const bogus = join(work.path, "bogus.tar");
     await writeFile(bogus, Buffer.alloc(10240));
     await expect(loadImageArchive(bogus)).rejects.toThrow(/docker load/);
+  });
+
+  it("a failed load is image_load, with a hint", async () => {
+    const bogus = join(work.path, "bogus-coded.tar");
+    await writeFile(bogus, Buffer.alloc(10240));
+    const err = await loadImageArchive(bogus).then(() => null, (e: OpError) => e);
+    expect(err).toBeInstanceOf(OpError);
+    expect(err!.code).toBe("image_load");
+    expect(err!.hint).toMatch(/docker-archive .*free space/);
   });
 });
 

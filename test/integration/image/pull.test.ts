@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { buildLayeredImage, ensureImage, pullImage } from "../../../src/image/index.js";
+import { OpError } from "../../../src/errors.js";
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
 import { startRegistry, startTokenFront, type LocalRegistry, type TokenFront } from "./registry-helpers.js";
 
@@ -92,6 +93,28 @@ describe.skipIf(!engine)("pullImage from docker-registry on 127.0.0.1", () => {
     }
     expect(await readdir(outDir).catch(() => [])).toEqual(before);
     expect((await readdir(tmpdir())).filter((n) => n.startsWith("ndt-pull-"))).toEqual(tempsBefore);
+  });
+
+  it("says what to do about each registry failure: a code and a hint", async () => {
+    const coded = (p: Promise<unknown>) => p.then(() => { throw new Error("expected a failure"); }, (err: OpError) => err);
+    const missing = await coded(pullImage({ imageName: `${registry!.host}/ndt/pulled`, imageDigest: `sha256:${"0".repeat(64)}`, tlsVerify: false, out: join(outDir, "c1.tar") }));
+    expect(missing).toBeInstanceOf(OpError);
+    expect([missing.code, missing.hint]).toEqual(["registry_request", "Check the image name and the digest: the registry does not have them."]);
+    const wrong = await coded(pullImage({ imageName: `${registry!.host}/ndt/pulled`, imageDigest: digest, sha256: "1".repeat(64), tlsVerify: false, out: join(outDir, "c2.tar") }));
+    expect(wrong.code).toBe("image_digest");
+    expect(wrong.hint).toMatch(/put the sha256 it got into your options/);
+    front!.corruptBlobs = true;
+    try {
+      const corrupt = await coded(pullImage({ imageName: `${front!.host}/ndt/pulled`, imageDigest: digest, tlsVerify: false, out: join(outDir, "c3.tar") }));
+      expect(corrupt.code).toBe("image_digest");
+      expect(corrupt.hint).toMatch(/other bytes than the digest names/);
+    } finally {
+      front!.corruptBlobs = false;
+    }
+    const closed = await coded(pullImage({ imageName: "127.0.0.1:1/ndt/pulled", imageDigest: digest, out: join(outDir, "c4.tar") }));
+    expect(closed.code).toBe("registry_request");
+    expect(closed.message).toMatch(/cannot fetch https:\/\/127\.0\.0\.1:1\/v2\/.*ECONNREFUSED/);
+    expect(closed.hint).toMatch(/Check the network/);
   });
 });
 
