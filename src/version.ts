@@ -1,13 +1,13 @@
-// The package's own version, read once from package.json next to dist/ (from
-// dist/ or from the sidecar bundle's dist/bundle/).
+// The package's own version, read once from package.json at the package's
+// root (one level above tsc's dist/ and the bundle's priv/).
 import { readFileSync } from 'node:fs';
 
 let cached: string | undefined;
 
 export function packageVersion(): string {
   if (cached === undefined) {
-    // dist/version.js, or a chunk of the sidecar bundle in dist/bundle/.
-    for (const rel of ['../package.json', '../../package.json']) {
+    // dist/version.js, a chunk of the bundle in priv/, or src/version.ts under the tests.
+    for (const rel of ['../package.json']) {
       try {
         const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version: string };
         if (pkg.name === 'nerves-docker-ts') {
@@ -18,7 +18,7 @@ export function packageVersion(): string {
         // not there: the next candidate
       }
     }
-    if (cached === undefined) throw new Error('nerves-docker-ts: package.json not found next to dist/');
+    if (cached === undefined) throw new Error('nerves-docker-ts: package.json not found above dist/ or priv/');
   }
   return cached;
 }
