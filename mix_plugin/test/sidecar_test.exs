@@ -111,6 +111,31 @@ defmodule NervesDockerTs.SidecarTest do
     assert hint =~ "unset it"
   end
 
+  test "an unbuilt checkout is built once on first use; what stays unbuilt is an error that says how to build it" do
+    root = Path.join(System.tmp_dir!(), "ndt-unbuilt-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(Path.join(root, "src"))
+    # A checkout whose build makes no sidecar: it is tried once, then the error says what to do.
+    File.write!(Path.join(root, "package.json"), ~s({"name": "fake", "version": "0.0.0", "scripts": {"build": "echo tried >> build-runs"}}))
+
+    out =
+      ExUnit.CaptureIO.capture_io(fn ->
+        assert {:error, %Error{code: "sidecar_not_built", reason: reason, hint: hint}} = Sidecar.start_link(package_root: root)
+        assert reason =~ Path.join(root, "priv/sidecar.mjs")
+        assert hint =~ "cd #{root} && npm install && npm run build"
+      end)
+
+    assert out =~ "building the sidecar in #{root}"
+    assert File.read!(Path.join(root, "build-runs")) == "tried\n"
+
+    # Only the plugin (a sparse git dependency): nothing to build; the hint names the npm package.
+    File.rm_rf!(root)
+    File.mkdir_p!(root)
+    assert {:error, %Error{code: "sidecar_not_built", hint: hint}} = Sidecar.start_link(package_root: root)
+    assert hint =~ "npm install -g nerves-docker-ts"
+    assert hint =~ "NERVES_DOCKER_TS_SIDECAR"
+    File.rm_rf!(root)
+  end
+
   test "a sidecar speaking another protocol is refused, naming both versions" do
     dir = Path.join(System.tmp_dir!(), "ndt-proto-#{System.unique_integer([:positive])}")
     File.mkdir_p!(dir)
