@@ -41,9 +41,28 @@ defmodule NervesDockerTs.SidecarTest do
   end
 
   test "integer edges and binaries round-trip exactly", %{sc: sc} do
-    edges = [0, 1, -1, 127, 128, -32, -33, 255, 256, 65_535, 65_536, 4_294_967_295, 4_294_967_296,
-             9_007_199_254_740_991, 9_007_199_254_740_993, -9_007_199_254_740_993,
-             9_223_372_036_854_775_807, 18_446_744_073_709_551_615, -9_223_372_036_854_775_808]
+    edges = [
+      0,
+      1,
+      -1,
+      127,
+      128,
+      -32,
+      -33,
+      255,
+      256,
+      65_535,
+      65_536,
+      4_294_967_295,
+      4_294_967_296,
+      9_007_199_254_740_991,
+      9_007_199_254_740_993,
+      -9_007_199_254_740_993,
+      9_223_372_036_854_775_807,
+      18_446_744_073_709_551_615,
+      -9_223_372_036_854_775_808
+    ]
+
     assert {:ok, ^edges} = Sidecar.request(sc, "echo", edges, quiet())
     bytes = :crypto.strong_rand_bytes(100_000) <> <<0, 255>>
     assert {:ok, ^bytes} = Sidecar.request(sc, "echo", bytes, quiet())
@@ -104,6 +123,7 @@ defmodule NervesDockerTs.SidecarTest do
   test "a missing node or sidecar gives an error that names it" do
     assert {:error, %Error{code: "node_not_found", reason: reason}} = Sidecar.start_link(node: "/nonexistent/node")
     assert reason =~ "/nonexistent/node"
+
     assert {:error, %Error{code: "sidecar_missing", reason: reason, hint: hint}} =
              Sidecar.start_link(sidecar: "/nonexistent/sidecar.mjs")
 
@@ -115,11 +135,16 @@ defmodule NervesDockerTs.SidecarTest do
     root = Path.join(System.tmp_dir!(), "ndt-unbuilt-#{System.unique_integer([:positive])}")
     File.mkdir_p!(Path.join(root, "src"))
     # A checkout whose build makes no sidecar: it is tried once, then the error says what to do.
-    File.write!(Path.join(root, "package.json"), ~s({"name": "fake", "version": "0.0.0", "scripts": {"build": "echo tried >> build-runs"}}))
+    File.write!(
+      Path.join(root, "package.json"),
+      ~s({"name": "fake", "version": "0.0.0", "scripts": {"build": "echo tried >> build-runs"}})
+    )
 
     out =
       ExUnit.CaptureIO.capture_io(fn ->
-        assert {:error, %Error{code: "sidecar_not_built", reason: reason, hint: hint}} = Sidecar.start_link(package_root: root)
+        assert {:error, %Error{code: "sidecar_not_built", reason: reason, hint: hint}} =
+                 Sidecar.start_link(package_root: root)
+
         assert reason =~ Path.join(root, "priv/sidecar.mjs")
         assert hint =~ "cd #{root} && npm install && npm run build"
       end)

@@ -24,7 +24,10 @@ defmodule NervesDockerTs.Output do
   def event("dot", _), do: raw(".")
   def event("status", text) when is_binary(text), do: status(text)
   def event("progress", %{"text" => text}), do: status(text)
-  def event("log", %{"stream" => stream, "data" => data}) when is_binary(data), do: clear_then(fn -> log(stream, data) end)
+
+  def event("log", %{"stream" => stream, "data" => data}) when is_binary(data),
+    do: clear_then(fn -> log(stream, data) end)
+
   # Events of a newer sidecar that this plugin does not know.
   def event(_other, _data), do: :ok
 
@@ -86,10 +89,11 @@ defmodule NervesDockerTs.Output do
 
   defp status(text) do
     if terminal?() do
-      cols = case :io.columns() do
-        {:ok, n} -> n
-        _ -> 80
-      end
+      cols =
+        case :io.columns() do
+          {:ok, n} -> n
+          _ -> 80
+        end
 
       IO.write(["\r\e[K", String.slice(to_string(text), 0, max(cols - 1, 10))])
       Process.put({__MODULE__, :status}, true)

@@ -119,7 +119,7 @@ defmodule NervesDockerTs.Sidecar do
   Starts a sidecar, runs one request on it, and stops it. `args` may be a
   function: it is called while the sidecar starts.
   """
-  @spec run(String.t(), term() | (-> term()), keyword()) :: {:ok, term()} | {:error, Error.t()}
+  @spec run(String.t(), term() | (() -> term()), keyword()) :: {:ok, term()} | {:error, Error.t()}
   def run(op, args, opts \\ []) do
     sidecar_opts = Keyword.get(opts, :sidecar, [])
     # args as a function: computed while the sidecar starts (Node's start is most of it).
@@ -205,7 +205,8 @@ defmodule NervesDockerTs.Sidecar do
   @impl true
   def handle_call(:hello, _from, state), do: {:reply, state.hello, state}
 
-  def handle_call({:request, _op, _args, _caller}, _from, %{hello: {:error, err}} = state), do: {:reply, {:error, err}, state}
+  def handle_call({:request, _op, _args, _caller}, _from, %{hello: {:error, err}} = state),
+    do: {:reply, {:error, err}, state}
 
   def handle_call({:request, op, args, caller}, _from, state) do
     id = state.next_id

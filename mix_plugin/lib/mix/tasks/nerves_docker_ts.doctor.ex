@@ -22,7 +22,13 @@ defmodule Mix.Tasks.NervesDockerTs.Doctor do
           {:ok, checks} ->
             Enum.each(checks, &print/1)
             NervesDockerTs.Sidecar.stop(sc)
-            if Enum.all?(checks, & &1["ok"]), do: :ok, else: Mix.raise("Some checks failed: run the `fix:` commands above, then `mix nerves_docker_ts.doctor` again.")
+
+            if Enum.all?(checks, & &1["ok"]),
+              do: :ok,
+              else:
+                Mix.raise(
+                  "Some checks failed: run the `fix:` commands above, then `mix nerves_docker_ts.doctor` again."
+                )
 
           {:error, err} ->
             Mix.raise("The doctor could not run its checks: " <> Exception.message(err))
@@ -30,7 +36,10 @@ defmodule Mix.Tasks.NervesDockerTs.Doctor do
 
       {:error, err} ->
         Mix.shell().error("FAIL sidecar: #{Exception.message(err)}")
-        Mix.raise("The sidecar cannot start: fix the sidecar check above, then run `mix nerves_docker_ts.doctor` again.")
+
+        Mix.raise(
+          "The sidecar cannot start: fix the sidecar check above, then run `mix nerves_docker_ts.doctor` again."
+        )
     end
   end
 

@@ -12,11 +12,17 @@ defmodule Mix.Tasks.NervesDockerTs.Ping do
   def run(_argv) do
     sc = Project.start_sidecar!()
     hello = NervesDockerTs.Sidecar.hello(sc)
-    Mix.shell().info("sidecar #{hello["version"]} (protocol #{hello["protocol"]}, node #{hello["node"]}, pid #{hello["pid"]})")
+
+    Mix.shell().info(
+      "sidecar #{hello["version"]} (protocol #{hello["protocol"]}, node #{hello["node"]}, pid #{hello["pid"]})"
+    )
 
     case NervesDockerTs.Sidecar.request(sc, "engine_info", nil) do
-      {:ok, info} -> Mix.shell().info("engine: #{info["engine"]} #{info["version"]} (API #{info["apiVersion"]}) at #{info["where"]}")
-      {:error, err} -> Mix.shell().error(Exception.message(err))
+      {:ok, info} ->
+        Mix.shell().info("engine: #{info["engine"]} #{info["version"]} (API #{info["apiVersion"]}) at #{info["where"]}")
+
+      {:error, err} ->
+        Mix.shell().error(Exception.message(err))
     end
 
     NervesDockerTs.Sidecar.stop(sc)

@@ -24,15 +24,19 @@ defmodule NervesDockerTs.Sidecar.Hello do
     receive do
       {^port, {:data, body}} ->
         case Msgpack.decode(body) do
-          {:ok, %{"hello" => %{} = hello}} -> check(hello, state)
-          other -> {:error, %Error{code: "bad_hello", reason: "the sidecar's first frame was not a hello: #{inspect(other)}"}}
+          {:ok, %{"hello" => %{} = hello}} ->
+            check(hello, state)
+
+          other ->
+            {:error, %Error{code: "bad_hello", reason: "the sidecar's first frame was not a hello: #{inspect(other)}"}}
         end
 
       {^port, {:exit_status, status}} ->
         {:error,
          %Error{
            code: "sidecar_died",
-           reason: "the sidecar (#{state.entry}) exited with status #{status} before saying hello" <> State.stderr_tail(state),
+           reason:
+             "the sidecar (#{state.entry}) exited with status #{status} before saying hello" <> State.stderr_tail(state),
            hint:
              "Check that #{state.node} is Node #{Locate.min_node_major()} or newer and that `npm run build` ran in #{Path.dirname(Path.dirname(state.entry))}."
          }}
@@ -71,7 +75,8 @@ defmodule NervesDockerTs.Sidecar.Hello do
        reason:
          "protocol mismatch: this plugin speaks protocol #{@protocol}, the sidecar at #{state.entry} " <>
            "(version #{inspect(hello["version"])}) speaks protocol #{inspect(hello["protocol"])}",
-       hint: "Use the sidecar and the Mix plugin from the same nerves-docker-ts checkout, then run `npm run build` there."
+       hint:
+         "Use the sidecar and the Mix plugin from the same nerves-docker-ts checkout, then run `npm run build` there."
      }}
   end
 

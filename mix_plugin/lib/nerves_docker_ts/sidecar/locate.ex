@@ -37,7 +37,8 @@ defmodule NervesDockerTs.Sidecar.Locate do
              %Error{
                code: "node_not_found",
                reason: "NERVES_DOCKER_TS_NODE is #{inspect(explicit)}, which is not an executable",
-               hint: "Point NERVES_DOCKER_TS_NODE at Node #{@min_node_major}+ (for example `$(command -v node)`), or unset it."
+               hint:
+                 "Point NERVES_DOCKER_TS_NODE at Node #{@min_node_major}+ (for example `$(command -v node)`), or unset it."
              }}
 
           path ->
@@ -51,8 +52,10 @@ defmodule NervesDockerTs.Sidecar.Locate do
         {:error,
          %Error{
            code: "node_not_found",
-           reason: "Node.js was not found on PATH; nerves-docker-ts runs its sidecar with Node #{@min_node_major} or newer",
-           hint: "Install Node #{@min_node_major}+ (https://nodejs.org or your package manager), or set NERVES_DOCKER_TS_NODE to its path."
+           reason:
+             "Node.js was not found on PATH; nerves-docker-ts runs its sidecar with Node #{@min_node_major} or newer",
+           hint:
+             "Install Node #{@min_node_major}+ (https://nodejs.org or your package manager), or set NERVES_DOCKER_TS_NODE to its path."
          }}
     end
   end
@@ -103,7 +106,11 @@ defmodule NervesDockerTs.Sidecar.Locate do
           "or use a nerves-docker-ts checkout as a path dependency."
       end
 
-    %Error{code: "sidecar_not_built", reason: "the nerves-docker-ts sidecar is not built: #{entry} is missing", hint: hint}
+    %Error{
+      code: "sidecar_not_built",
+      reason: "the nerves-docker-ts sidecar is not built: #{entry} is missing",
+      hint: hint
+    }
   end
 
   defp checkout?(root), do: File.regular?(Path.join(root, "package.json")) and File.dir?(Path.join(root, "src"))
@@ -115,7 +122,11 @@ defmodule NervesDockerTs.Sidecar.Locate do
     if npm && checkout?(root) && System.get_env("NERVES_DOCKER_TS_NO_AUTOBUILD") != "1" do
       Mix.shell().info("nerves_docker_ts: building the sidecar in #{root} (npm install && npm run build), once")
 
-      with {_, 0} <- System.cmd(npm, ["install", "--no-audit", "--no-fund", "--loglevel=error"], cd: root, stderr_to_stdout: true),
+      with {_, 0} <-
+             System.cmd(npm, ["install", "--no-audit", "--no-fund", "--loglevel=error"],
+               cd: root,
+               stderr_to_stdout: true
+             ),
            {_, 0} <- System.cmd(npm, ["run", "--silent", "build"], cd: root, stderr_to_stdout: true) do
         :ok
       else
