@@ -22,8 +22,8 @@ if (quick) {
 const only = argOf('only', '').split(',').filter(Boolean);
 const benches = ['sidecar-start', 'runner-overhead', 'log-throughput', 'soak', 'headline-scan', 'image-build', 'pull'].filter((b) => only.length === 0 || only.includes(b));
 
-if (!existsSync(join(ROOT, 'dist/sidecar/main.js'))) {
-  console.error('dist/ is missing: building it (npm run build)');
+if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) {
+  console.error('priv/sidecar.mjs is missing: building it (npm run build)');
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
 }
 

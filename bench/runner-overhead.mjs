@@ -38,7 +38,7 @@ const N = Number(argOf('runs', process.env.BENCH_RUNS || 5));
 if (!(N >= 1)) throw new Error('--runs must be >= 1');
 
 async function preconditions() {
-  if (!existsSync(join(ROOT, 'dist/sidecar/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) throw new Error('priv/sidecar.mjs is missing: run `npm run build` first');
   const img = await dockerQuiet(['image', 'inspect', TAG]);
   if (img.exitCode !== 0) throw new Error(`the image ${TAG} is missing: run scripts/setup (make-rootfs) first`);
 }

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { ROOT, argOf } from './lib/common.mjs';
 
 export async function main() {
-  if (!existsSync(join(ROOT, 'dist/sidecar/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) throw new Error('priv/sidecar.mjs is missing: run `npm run build` first');
   const runs = String(argOf('runs', process.env.BENCH_RUNS || 20));
   const r = await execa('mix', ['run', '../bench/sidecar_start.exs', runs], { cwd: join(ROOT, 'mix_plugin'), stdin: 'ignore', all: true, reject: false });
   if (r.exitCode !== 0) throw new Error(`mix run ../bench/sidecar_start.exs failed (${r.exitCode}):\n${r.all.slice(-4000)}`);

@@ -79,7 +79,8 @@ defmodule Bench.SidecarStart do
   def main do
     n = runs()
     node = System.find_executable(System.get_env("NERVES_DOCKER_TS_NODE") || "node")
-    entry = Enum.find(NervesDockerTs.Sidecar.sidecar_candidates(), &File.exists?/1) || raise "the sidecar is not built (npm run build)"
+    entry = NervesDockerTs.Sidecar.Locate.default_entry()
+    File.exists?(entry) || raise "the sidecar is not built: #{entry} is missing (npm run build)"
 
     # One of each first, untimed: disk cache, code loading.
     plugin_once()

@@ -29,7 +29,7 @@ function series(label, xs, fmt = String) {
 }
 
 export async function main() {
-  if (!existsSync(join(ROOT, 'dist/sidecar/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) throw new Error('priv/sidecar.mjs is missing: run `npm run build` first');
   if ((await dockerQuiet(['image', 'inspect', TAG])).exitCode !== 0) throw new Error(`the image ${TAG} is missing: run scripts/setup first`);
   const before = await census();
   const ws = makeWorkspace('ndt-bench-soak-');

@@ -50,8 +50,9 @@ async function run(argv: string[]): Promise<number> {
       return runImageCommand(rest);
     }
     case 'sidecar': {
-      // The plugin's own entry: it starts the sidecar bundle (or tsc's modules when that is stale).
-      await import(new URL('../priv/sidecar.mjs', import.meta.url).href);
+      // What the Mix plugin starts as priv/sidecar.mjs; a chunk this bundle shares with it.
+      const { main } = await import('./sidecar/main.js');
+      main();
       return -1;
     }
     default:

@@ -1,5 +1,5 @@
-// The package's own version, read once from package.json next to dist/ (from
-// dist/ or from the sidecar bundle's dist/bundle/).
+// The package's own version, read once from package.json at the package's
+// root (one level above tsc's dist/, the bundle's priv/ and src/ under the tests).
 import { readFileSync } from 'node:fs';
 import { OpError } from './errors.js';
 
@@ -7,19 +7,16 @@ let cached: string | undefined;
 
 export function packageVersion(): string {
   if (cached === undefined) {
-    // dist/version.js, or a chunk of the sidecar bundle in dist/bundle/.
-    for (const rel of ['../package.json', '../../package.json']) {
-      try {
-        const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version: string };
-        if (pkg.name === 'nerves-docker-ts') {
-          cached = pkg.version;
-          break;
-        }
-      } catch {
-        // not there: the next candidate
-      }
+    let pkg: { name?: string; version?: string } = {};
+    try {
+      pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as typeof pkg;
+    } catch {
+      // reported below
     }
-    if (cached === undefined) throw new OpError('package_broken', 'nerves-docker-ts: package.json not found next to dist/', 'Reinstall nerves-docker-ts (or run `npm run build` in its checkout).');
+    if (pkg.name !== 'nerves-docker-ts' || typeof pkg.version !== 'string') {
+      throw new OpError('package_broken', 'nerves-docker-ts: package.json not found above dist/ or priv/', 'Reinstall nerves-docker-ts (or run `npm run build` in its checkout).');
+    }
+    cached = pkg.version;
   }
   return cached;
 }

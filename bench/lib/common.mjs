@@ -2,7 +2,7 @@
 // platform and system, laid out so that its mix.exs path deps resolve), the
 // job spec, a sidecar client speaking the real protocol, the upstream docker
 // CLI sequence, statistics, /proc sampling and cleanup. Plain Node ESM over
-// dist/ (run `npm run build` first).
+// dist/ and priv/ (run `npm run build` first).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

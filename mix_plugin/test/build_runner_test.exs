@@ -33,6 +33,7 @@ defmodule NervesDockerTs.BuildRunnerTest do
 
   defp quietly(fun) do
     Mix.shell(Mix.Shell.Process)
+
     try do
       fun.()
     after
@@ -59,7 +60,9 @@ defmodule NervesDockerTs.BuildRunnerTest do
   test "build, archive and clean as Nerves calls them", %{dir: dir, dl: dl} do
     pkg = pkg(dir)
 
-    {:ok, path} = in_dir(dir, fn -> quietly(fn -> BuildRunner.build(pkg, nil, make_args: ["GREETING=from mix"]) end) end)
+    {:ok, path} =
+      in_dir(dir, fn -> quietly(fn -> BuildRunner.build(pkg, nil, make_args: ["GREETING=from mix"]) end) end)
+
     assert Path.dirname(path) == dl
     assert path =~ ~r/example_system-portable-0.1.0-[0-9A-F]{7}\.tar\.gz$/
     name = Path.basename(path, ".tar.gz")

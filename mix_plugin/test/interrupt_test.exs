@@ -33,6 +33,7 @@ defmodule NervesDockerTs.InterruptTest do
 
       File.rm_rf!(dir)
     end)
+
     %{dir: dir, dl: dl}
   end
 
@@ -62,7 +63,10 @@ defmodule NervesDockerTs.InterruptTest do
     [_ | _] = TestExample.containers(volume_label(dir))
     {_, 0} = System.cmd("kill", ["-#{signal}", vm])
     t0 = System.monotonic_time(:millisecond)
-    assert :ok == TestExample.wait_until(fn -> no_containers?(dir) end, 5_000), "container still there 5 s after SIG#{signal}"
+
+    assert :ok == TestExample.wait_until(fn -> no_containers?(dir) end, 5_000),
+           "container still there 5 s after SIG#{signal}"
+
     elapsed = System.monotonic_time(:millisecond) - t0
     volume = "example_system-" <> TestExample.docker_id(dir)
     assert TestExample.volume_exists?(volume), "the build volume must be kept"
@@ -84,7 +88,10 @@ defmodule NervesDockerTs.InterruptTest do
     assert elapsed < 5_000
   end
 
-  test "a killed sidecar: the caller gets a clear error, the next build removes what the dead one left", %{dir: dir, dl: dl} do
+  test "a killed sidecar: the caller gets a clear error, the next build removes what the dead one left", %{
+    dir: dir,
+    dl: dl
+  } do
     System.put_env("NERVES_DL_DIR", dl)
     on_exit(fn -> System.delete_env("NERVES_DL_DIR") end)
     spec = File.cd!(dir, fn -> Spec.from_package(TestExample.pkg(dir), make_args: ["SLEEP=60"]) end)
@@ -113,13 +120,27 @@ defmodule NervesDockerTs.InterruptTest do
 
     {_, 0} =
       System.cmd("docker", [
-        "create", "--label", @label, "--label", "io.github.nerves-docker-ts.volume=#{volume}",
-        "--label", "io.github.nerves-docker-ts.kind=build", "--mount", "type=volume,src=#{volume},dst=/v",
-        "localhost/nerves-docker-ts/example-br:0.1.0", "true"
+        "create",
+        "--label",
+        @label,
+        "--label",
+        "io.github.nerves-docker-ts.volume=#{volume}",
+        "--label",
+        "io.github.nerves-docker-ts.kind=build",
+        "--mount",
+        "type=volume,src=#{volume},dst=/v",
+        "localhost/nerves-docker-ts/example-br:0.1.0",
+        "true"
       ])
 
     me = self()
-    {:ok, result} = Sidecar.run("build", %{spec | "make_args" => []}, on_event: fn e, d -> send(me, {:ev, e, d}) end, on_prompt: fn _ -> true end)
+
+    {:ok, result} =
+      Sidecar.run("build", %{spec | "make_args" => []},
+        on_event: fn e, d -> send(me, {:ev, e, d}) end,
+        on_prompt: fn _ -> true end
+      )
+
     assert File.exists?(result["path"])
     warnings = for {:ev, "warn", w} <- Process.info(self(), :messages) |> elem(1), do: w
     assert Enum.any?(warnings, &(&1 =~ "taking over the lock of pid #{sidecar_pid}, which is gone"))

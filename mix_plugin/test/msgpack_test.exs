@@ -174,8 +174,9 @@ defmodule NervesDockerTs.MsgpackTest do
       |> Enum.map(fn %{"hex" => <<b::binary-size(2), _::binary>>} -> String.to_integer(b, 16) end)
       |> MapSet.new()
 
-    for b <- [0xC4, 0xC5, 0xC6, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD3] ++
-               [0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xC0, 0xC2, 0xC3, 0xE0, 0xFF, 0x00, 0x7F] do
+    for b <-
+          [0xC4, 0xC5, 0xC6, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD3] ++
+            [0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xC0, 0xC2, 0xC3, 0xE0, 0xFF, 0x00, 0x7F] do
       assert b in first_bytes, "no golden vector starts with 0x#{Integer.to_string(b, 16)}"
     end
   end
@@ -327,7 +328,7 @@ defmodule NervesDockerTs.MsgpackTest do
       {:ok, iodata} = Msgpack.encode_to_iodata(%{"data" => {:bin, big}})
       assert IO.iodata_to_binary(iodata) == Msgpack.encode!(%{"data" => {:bin, big}})
       # the very same binary object is referenced from the iodata
-      assert Enum.any?(iodata_binaries(iodata, []), &(:erts_debug.same(&1, big)))
+      assert Enum.any?(iodata_binaries(iodata, []), &:erts_debug.same(&1, big))
     end
 
     test "encode!/1 returns the binary" do
@@ -470,6 +471,7 @@ defmodule NervesDockerTs.MsgpackTest do
     test "trailing bytes after a complete value" do
       assert Msgpack.decode(<<0xC0, 0x00>>) == {:error, {:trailing_bytes, 1}}
       assert Msgpack.decode(<<0x01, 1, 2, 3>>) == {:error, {:trailing_bytes, 3}}
+
       assert Msgpack.decode(Msgpack.encode!(%{"a" => [1, 2]}) <> <<0xC1, 0xC1>>) ==
                {:error, {:trailing_bytes, 2}}
 
@@ -744,8 +746,7 @@ defmodule NervesDockerTs.MsgpackTest do
 
     # nested inside a map next to other values
     {:ok, framed} = Msgpack.encode(%{"id" => 1, "data" => {:bin, big}, "ok" => true})
-    assert {:ok, %{"id" => 1, "data" => {:bin, ^big}, "ok" => true}} =
-             Msgpack.decode(framed, bin_as: :tuple)
+    assert {:ok, %{"id" => 1, "data" => {:bin, ^big}, "ok" => true}} = Msgpack.decode(framed, bin_as: :tuple)
   end
 
   test "a 5 MB UTF-8 string round-trips as str32" do

@@ -41,9 +41,28 @@ defmodule NervesDockerTs.SidecarTest do
   end
 
   test "integer edges and binaries round-trip exactly", %{sc: sc} do
-    edges = [0, 1, -1, 127, 128, -32, -33, 255, 256, 65_535, 65_536, 4_294_967_295, 4_294_967_296,
-             9_007_199_254_740_991, 9_007_199_254_740_993, -9_007_199_254_740_993,
-             9_223_372_036_854_775_807, 18_446_744_073_709_551_615, -9_223_372_036_854_775_808]
+    edges = [
+      0,
+      1,
+      -1,
+      127,
+      128,
+      -32,
+      -33,
+      255,
+      256,
+      65_535,
+      65_536,
+      4_294_967_295,
+      4_294_967_296,
+      9_007_199_254_740_991,
+      9_007_199_254_740_993,
+      -9_007_199_254_740_993,
+      9_223_372_036_854_775_807,
+      18_446_744_073_709_551_615,
+      -9_223_372_036_854_775_808
+    ]
+
     assert {:ok, ^edges} = Sidecar.request(sc, "echo", edges, quiet())
     bytes = :crypto.strong_rand_bytes(100_000) <> <<0, 255>>
     assert {:ok, ^bytes} = Sidecar.request(sc, "echo", bytes, quiet())
@@ -104,11 +123,42 @@ defmodule NervesDockerTs.SidecarTest do
   test "a missing node or sidecar gives an error that names it" do
     assert {:error, %Error{code: "node_not_found", reason: reason}} = Sidecar.start_link(node: "/nonexistent/node")
     assert reason =~ "/nonexistent/node"
+
     assert {:error, %Error{code: "sidecar_missing", reason: reason, hint: hint}} =
              Sidecar.start_link(sidecar: "/nonexistent/sidecar.mjs")
 
     assert reason =~ "/nonexistent/sidecar.mjs"
     assert hint =~ "unset it"
+  end
+
+  test "an unbuilt checkout is built once on first use; what stays unbuilt is an error that says how to build it" do
+    root = Path.join(System.tmp_dir!(), "ndt-unbuilt-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(Path.join(root, "src"))
+    # A checkout whose build makes no sidecar: it is tried once, then the error says what to do.
+    File.write!(
+      Path.join(root, "package.json"),
+      ~s({"name": "fake", "version": "0.0.0", "scripts": {"build": "echo tried >> build-runs"}})
+    )
+
+    out =
+      ExUnit.CaptureIO.capture_io(fn ->
+        assert {:error, %Error{code: "sidecar_not_built", reason: reason, hint: hint}} =
+                 Sidecar.start_link(package_root: root)
+
+        assert reason =~ Path.join(root, "priv/sidecar.mjs")
+        assert hint =~ "cd #{root} && npm install && npm run build"
+      end)
+
+    assert out =~ "building the sidecar in #{root}"
+    assert File.read!(Path.join(root, "build-runs")) == "tried\n"
+
+    # Only the plugin (a sparse git dependency): nothing to build; the hint names the npm package.
+    File.rm_rf!(root)
+    File.mkdir_p!(root)
+    assert {:error, %Error{code: "sidecar_not_built", hint: hint}} = Sidecar.start_link(package_root: root)
+    assert hint =~ "npm install -g nerves-docker-ts"
+    assert hint =~ "NERVES_DOCKER_TS_SIDECAR"
+    File.rm_rf!(root)
   end
 
   test "a sidecar speaking another protocol is refused, naming both versions" do

@@ -27,8 +27,7 @@ defmodule NervesDockerTs.VmKillTest do
     File.write!(script, @script)
     out = Path.join(dir, "out")
     # A child VM whose output goes to a file; `echo $!` gives its OS pid.
-    {vm_pid, 0} =
-      System.cmd("sh", ["-c", ~s(elixir -pa "$1" "$2" >"$3" 2>&1 & echo $!), "sh", ebin, script, out])
+    {vm_pid, 0} = System.cmd("sh", ["-c", ~s(elixir -pa "$1" "$2" >"$3" 2>&1 & echo $!), "sh", ebin, script, out])
 
     vm_pid = String.trim(vm_pid)
     sidecar_pid = wait_for(fn -> Regex.run(~r/SIDECAR_PID=(\d+)[\s\S]*IN_FLIGHT/, File.read!(out)) end, 15_000)

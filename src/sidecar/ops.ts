@@ -4,8 +4,8 @@ import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { packageVersion } from '../version.js';
 import type { OpHandler } from '../protocol/op-context.js';
 
-/** Whether this code runs from the bundle that `npm run build` makes (dist/bundle/) or from tsc's modules. */
-const LOADED_FROM = /\/dist\/bundle\/[^/]+$/.test(import.meta.url) ? 'bundle' : 'modules';
+/** Whether this code runs from the bundle that `npm run build` makes (priv/*.mjs) or from modules (tsc's, or the sources under test). */
+const LOADED_FROM = import.meta.url.endsWith('.mjs') ? 'bundle' : 'modules';
 
 export function helloInfo() {
   return { protocol: PROTOCOL_VERSION, version: packageVersion(), node: process.version, pid: process.pid, loaded_from: LOADED_FROM };

@@ -1,4 +1,4 @@
-// nerves-docker's runner commands, run as a user would (node dist/cli.js),
+// nerves-docker's runner commands, run as a user would (node priv/nerves-docker.mjs, the bundled CLI),
 // against the real engine: output, --json events, exit codes.
 import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyExample, engineAnswers, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
 
-const CLI = join(ROOT, 'dist/cli.js');
+const CLI = join(ROOT, 'priv/nerves-docker.mjs');
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -21,7 +21,7 @@ describe('nerves-docker CLI', () => {
   let specFile = '';
   let volume = '';
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error('dist/ is not built: run `npm run build` (make test does).');
+    if (!existsSync(CLI)) throw new Error('priv/ is not built: run `npm run build` (make test does).');
     if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
     ex = copyExample('ndt-cli-');
     specFile = join(ex.dir, 'spec.json');

@@ -1,8 +1,8 @@
 // Packaging, as a user meets it: the npm package installed in another
 // directory works (API and CLI); the Mix plugin works from a scratch Mix
 // project as a path dependency (finding the checkout's sidecar) and as a
-// git dependency with sparse: "mix_plugin" (finding the installed package's
-// `nerves-docker`).
+// git dependency with sparse: "mix_plugin" (pointed at the installed
+// package's sidecar with NERVES_DOCKER_TS_SIDECAR).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ describe('packaging', () => {
   const version = (JSON.parse(run('node', ['-p', 'JSON.stringify(require("./package.json"))'], ROOT)) as { version: string }).version;
 
   beforeAll(() => {
-    if (!existsSync(join(ROOT, 'dist/cli.js'))) throw new Error('dist/ is not built: run `npm run build` (make test does).');
+    if (!existsSync(join(ROOT, 'priv/nerves-docker.mjs'))) throw new Error('priv/ is not built: run `npm run build` (make test does).');
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -57,7 +57,7 @@ end
     expect(out).toMatch(/engine: docker \S+ \(API/);
   }, 300_000);
 
-  it('the Mix plugin as a git dependency with sparse: "mix_plugin" uses the installed nerves-docker', () => {
+  it('the Mix plugin as a git dependency with sparse: "mix_plugin" runs the installed package\'s sidecar named by NERVES_DOCKER_TS_SIDECAR', () => {
     expect(binDir).not.toBe('');
     const p = mixProject('git_user', `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(run('git', ['rev-parse', '--abbrev-ref', 'HEAD'], ROOT).trim())}, sparse: "mix_plugin"}`);
     run('mix', ['deps.get'], p);
@@ -65,15 +65,17 @@ end
     expect(existsSync(join(p, 'deps/nerves_docker_ts/mix_plugin/lib/nerves_docker_ts/sidecar.ex'))).toBe(true);
     expect(existsSync(join(p, 'deps/nerves_docker_ts/src'))).toBe(false);
     expect(existsSync(join(p, 'deps/nerves_docker_ts/priv'))).toBe(false);
-    const out = run('mix', ['nerves_docker_ts.ping'], p, { PATH: `${binDir}:${process.env.PATH}` });
+    const installed = join(npmProject, 'node_modules/nerves-docker-ts/priv/sidecar.mjs');
+    const out = run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: installed });
     expect(out).toContain(`sidecar ${version} (protocol 1`);
-    // Without the npm package on PATH it says what to do.
+    // Without it, it says what to do.
     let err = '';
     try {
-      run('mix', ['nerves_docker_ts.ping'], p, { PATH: (process.env.PATH ?? '').split(':').filter((d) => !d.includes('node_modules')).join(':') });
+      run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: '' });
     } catch (e) {
       err = String((e as { stderr?: string }).stderr ?? e);
     }
     expect(err).toContain('npm install -g nerves-docker-ts');
+    expect(err).toContain('NERVES_DOCKER_TS_SIDECAR');
   }, 300_000);
 });

@@ -1,19 +1,22 @@
-// src/engine/dockerode.ts: dockerode loads without gRPC and ssh2, and those
-// load for real the moment something uses them; the same for the sidecar
-// bundle (scripts/bundle-sidecar.mjs), which does it its own way. Run in a
-// fresh Node process (the require cache is per process) on the built dist/.
-import { execFileSync } from 'node:child_process';
+// The bundle (scripts/bundle.mjs), from which every process of this package
+// starts: dockerode loads without gRPC, protobufjs and ssh2, and those load
+// for real the moment something uses them. Run in a fresh Node process (the
+// require cache is per process) on the built priv/ (`npm run build`).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const DIST = fileURLToPath(new URL('../../dist/engine/dockerode.js', import.meta.url));
-const BUNDLE = fileURLToPath(new URL('../../dist/bundle/dockerode.mjs', import.meta.url));
+const PRIV = new URL('../../priv/', import.meta.url);
+const BUNDLE = fileURLToPath(new URL('dockerode.mjs', PRIV));
 
-function probe(script: string, entry = DIST): Record<string, unknown> {
+function probe(script: string, entry = BUNDLE): Record<string, unknown> {
   const code = `
     import { createRequire } from 'node:module';
     const { default: Docker } = await import(${JSON.stringify(entry)});
-    const req = createRequire(${JSON.stringify(DIST)});
+    const req = createRequire(${JSON.stringify(BUNDLE)});
     const real = (part) => Object.keys(req.cache).some((k) => k.includes(part));
     const out = {};
     ${script}
@@ -21,10 +24,8 @@ function probe(script: string, entry = DIST): Record<string, unknown> {
   return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 }));
 }
 
-describe.each([
-  ['tsc\'s modules', DIST],
-  ['the sidecar bundle', BUNDLE],
-])('dockerode with deferred dependencies, from %s', (_from, entry) => {
+describe('dockerode with deferred dependencies, from the bundle', () => {
+  const entry = BUNDLE;
   it('does not load gRPC, protobufjs or ssh2 at import', () => {
     const out = probe(`
       out.grpc = real('@grpc/grpc-js/build/src/channel.js');
@@ -49,18 +50,41 @@ describe.each([
       const trace = JSON.stringify({ id: 'moby.buildkit.trace', aux: '' }) + '\\n';
       out.progress = await new Promise((res) => d.followProgress(Readable.from([trace]), (err) => res(err ? String(err) : 'ok')));
       out.protobuf = real('/protobufjs/');
-      out.session = await d.buildImage(Readable.from([]), { version: '2' }).then(() => 'none', (e) => e.code ?? e.message);`, entry);
-    expect(out).toEqual({ progress: 'ok', protobuf: true, session: 'ENOENT' });
+      out.session = await d.buildImage(Readable.from([]), { version: '2' }).then(() => 'none', (e) => e.code ?? e.message);
+      out.grpc = real('@grpc/grpc-js/build/src/channel.js');`, entry);
+    expect(out).toEqual({ progress: 'ok', protobuf: true, session: 'ENOENT', grpc: true });
   });
 });
 
-describe('dockerode with deferred dependencies, from tsc\'s modules', () => {
-  it('hands out the real gRPC module on first use', () => {
-    const out = probe(`
-      const session = createRequire(req.resolve('dockerode'));
-      const grpc = createRequire(session.resolve('./session.js'))('@grpc/grpc-js');
-      out.fn = typeof grpc.credentials.createInsecure;
-      out.grpc = real('@grpc/grpc-js/build/src/channel.js');`);
-    expect(out).toEqual({ fn: 'function', grpc: true });
+describe('process starts from the bundle', () => {
+  const DEFERRED = ['/@grpc/', '/protobufjs/', '/ssh2/'];
+
+  it('bundles none of gRPC, protobufjs or ssh2 (they stay in node_modules, loaded on first use)', () => {
+    const sources = readdirSync(PRIV)
+      .filter((f) => f.endsWith('.mjs.map'))
+      .flatMap((f) => (JSON.parse(readFileSync(new URL(f, PRIV), 'utf8')) as { sources: string[] }).sources);
+    expect(sources.some((s) => s.includes('/dockerode/lib/docker.js'))).toBe(true);
+    expect(sources.filter((s) => DEFERRED.some((d) => s.includes(d)))).toEqual([]);
+  });
+
+  it('the sidecar (after its engine warm-up) and the CLI run without loading them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndt-lazy-'));
+    try {
+      // Preloaded: says, when the process exits, which of them it loaded.
+      const preload = join(dir, 'report.cjs');
+      writeFileSync(preload, `process.on('exit', () => { const k = Object.keys(require.cache); process.stderr.write('LOADED ' + JSON.stringify(${JSON.stringify(DEFERRED)}.filter((p) => k.some((f) => f.includes(p))))); });`);
+      const run = (entry: string, argv: string[], holdMs: number) =>
+        new Promise<string>((resolve) => {
+          const child = spawn(process.execPath, ['--require', preload, fileURLToPath(new URL(entry, PRIV)), ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+          let err = '';
+          child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+          child.stdout.once('data', () => setTimeout(() => child.stdin.end(), holdMs));
+          child.on('close', () => resolve(err));
+        });
+      expect(await run('sidecar.mjs', [], 1000)).toMatch(/LOADED \[\]$/);
+      expect(await run('nerves-docker.mjs', ['doctor', '--help'], 0)).toMatch(/LOADED \[\]$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -79,7 +79,7 @@ defmodule NervesDockerTs.BuildRunner do
   the sidecar starts) on a fresh sidecar, showing its output through
   `Mix.shell()`. Returns `{:ok, result}` or raises `NervesDockerTs.Error`.
   """
-  @spec run(String.t(), map() | (-> map()), keyword()) :: {:ok, map()}
+  @spec run(String.t(), map() | (() -> map()), keyword()) :: {:ok, map()}
   def run(op, spec, opts \\ []) do
     case Sidecar.run(op, spec, opts) do
       {:ok, result} -> {:ok, result}

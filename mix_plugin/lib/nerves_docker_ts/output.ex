@@ -3,6 +3,10 @@ defmodule NervesDockerTs.Output do
   Shows what the sidecar reports through `Mix.shell()`: headers, headlines,
   info and warnings as lines; on a terminal a live status line (rewritten in
   place), otherwise keep-alive dots; prompts answered with `Mix.shell().yes?/1`.
+  A one-off command's own output (`log` events) goes to stdout and stderr as
+  it came, as the CLI writes it (Mix's standard IO takes text: a UTF-8
+  character split between two chunks is joined, a byte that is not UTF-8
+  shows as U+FFFD).
 
   Setting `NERVES_DOCKER_TS_YES=1` answers every prompt with yes (for CI and
   scripted runs).
@@ -20,6 +24,11 @@ defmodule NervesDockerTs.Output do
   def event("dot", _), do: raw(".")
   def event("status", text) when is_binary(text), do: status(text)
   def event("progress", %{"text" => text}), do: status(text)
+
+  def event("log", %{"stream" => stream, "data" => data}) when is_binary(data),
+    do: clear_then(fn -> log(stream, data) end)
+
+  # Events of a newer sidecar that this plugin does not know.
   def event(_other, _data), do: :ok
 
   @doc "Answers a prompt of the sidecar."
@@ -45,6 +54,33 @@ defmodule NervesDockerTs.Output do
 
   defp line(text), do: clear_then(fn -> Mix.shell().info(text) end)
 
+  # As it came on Mix's own terminal; through another Mix shell (tests, embedding) as lines.
+  defp log(stream, data) do
+    text = utf8(stream, (Process.delete({__MODULE__, :partial, stream}) || "") <> data)
+
+    cond do
+      Mix.shell() == Mix.Shell.IO -> IO.write(if(stream == "stderr", do: :stderr, else: :stdio), text)
+      text == "" -> :ok
+      stream == "stderr" -> Mix.shell().error(String.replace_suffix(text, "\n", ""))
+      true -> Mix.shell().info(String.replace_suffix(text, "\n", ""))
+    end
+  end
+
+  # The valid UTF-8 of a chunk; an incomplete character at its end waits for the next chunk.
+  defp utf8(stream, data) do
+    case :unicode.characters_to_binary(data) do
+      text when is_binary(text) ->
+        text
+
+      {:incomplete, text, rest} ->
+        Process.put({__MODULE__, :partial, stream}, rest)
+        text
+
+      {:error, text, <<_bad, rest::binary>>} ->
+        text <> "\uFFFD" <> utf8(stream, rest)
+    end
+  end
+
   defp clear_then(fun) do
     clear_status()
     fun.()
@@ -53,10 +89,11 @@ defmodule NervesDockerTs.Output do
 
   defp status(text) do
     if terminal?() do
-      cols = case :io.columns() do
-        {:ok, n} -> n
-        _ -> 80
-      end
+      cols =
+        case :io.columns() do
+          {:ok, n} -> n
+          _ -> 80
+        end
 
       IO.write(["\r\e[K", String.slice(to_string(text), 0, max(cols - 1, 10))])
       Process.put({__MODULE__, :status}, true)

@@ -39,8 +39,9 @@ defmodule NervesDockerTs.Shell do
           |> Spec.from_package(runner_opts)
           |> Map.merge(%{"session" => session, "tty_path" => tty, "cmd" => Keyword.get(opts, :cmd)})
 
+        # A one-off command's output (no terminal) arrives as log events, which Output prints.
         Sidecar.request(sidecar, "shell", args,
-          on_event: &event/2,
+          on_event: &Output.event/2,
           on_prompt: &prompt(&1, sidecar, session, tty)
         )
       after
@@ -54,11 +55,6 @@ defmodule NervesDockerTs.Shell do
       {:error, err} -> raise err
     end
   end
-
-  # A one-off command's output (no terminal) arrives as log events.
-  defp event("log", %{"stream" => "stderr", "data" => data}), do: IO.binwrite(:stderr, data)
-  defp event("log", %{"data" => data}), do: IO.binwrite(data)
-  defp event(name, data), do: Output.event(name, data)
 
   # The sidecar is about to attach: stop reading the terminal, say how input arrives.
   defp prompt(%{"kind" => "shell_attach"}, sidecar, session, tty) do

@@ -152,7 +152,11 @@ defmodule NervesDockerTs.Spec do
         %{app: :nerves_system_br, path: Path.expand(path), version: app_version(:nerves_system_br)}
 
       path = get_in(pkg.config, [:nerves_docker_ts, :platform_path]) ->
-        %{app: :nerves_system_br, path: Path.expand(path, pkg.path), version: get_in(pkg.config, [:nerves_docker_ts, :platform_version])}
+        %{
+          app: :nerves_system_br,
+          path: Path.expand(path, pkg.path),
+          version: get_in(pkg.config, [:nerves_docker_ts, :platform_version])
+        }
 
       true ->
         nil
@@ -209,7 +213,9 @@ defmodule NervesDockerTs.Spec do
   end
 
   defp build_path(pkg) do
-    if nerves?(), do: Nerves.Artifact.build_path(pkg), else: Path.join([Path.expand(pkg.path), ".nerves", "artifacts", name(pkg)])
+    if nerves?(),
+      do: Nerves.Artifact.build_path(pkg),
+      else: Path.join([Path.expand(pkg.path), ".nerves", "artifacts", name(pkg)])
   end
 
   defp cache_path(pkg) do

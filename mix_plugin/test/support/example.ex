@@ -14,7 +14,10 @@ defmodule NervesDockerTs.TestExample do
     dir = Path.join(System.tmp_dir!(), "#{prefix}-#{System.unique_integer([:positive])}")
     File.mkdir_p!(dir)
     for part <- ["system", "platform"], do: File.cp_r!(Path.join(@examples, part), Path.join(dir, part))
-    for junk <- ["system/.nerves", "system/_build", "system/deps", "platform/_build"], do: File.rm_rf!(Path.join(dir, junk))
+
+    for junk <- ["system/.nerves", "system/_build", "system/deps", "platform/_build"],
+        do: File.rm_rf!(Path.join(dir, junk))
+
     dir
   end
 
@@ -36,7 +39,8 @@ defmodule NervesDockerTs.TestExample do
     }
   end
 
-  def docker_id(dir), do: File.read!(Path.join(dir, "system/.nerves/artifacts/example_system-portable-0.1.0/.docker_id"))
+  def docker_id(dir),
+    do: File.read!(Path.join(dir, "system/.nerves/artifacts/example_system-portable-0.1.0/.docker_id"))
 
   @doc "Ids of the containers carrying the label (all states)."
   def containers(label) do
@@ -44,11 +48,15 @@ defmodule NervesDockerTs.TestExample do
     String.split(out, "\n", trim: true)
   end
 
-  def volume_exists?(name), do: match?({_, 0}, System.cmd("docker", ["volume", "inspect", name], stderr_to_stdout: true))
+  def volume_exists?(name),
+    do: match?({_, 0}, System.cmd("docker", ["volume", "inspect", name], stderr_to_stdout: true))
 
   @doc "Removes a volume once no container uses it any more (a job's container goes just after its reply)."
   def remove_volume(name) do
-    wait_until(fn -> match?({_, 0}, System.cmd("docker", ["volume", "rm", "-f", name], stderr_to_stdout: true)) end, 10_000)
+    wait_until(
+      fn -> match?({_, 0}, System.cmd("docker", ["volume", "rm", "-f", name], stderr_to_stdout: true)) end,
+      10_000
+    )
   end
 
   def wait_until(fun, timeout_ms) do

@@ -133,8 +133,8 @@ describe('a TLS engine on 127.0.0.1 (second dockerd)', () => {
   });
 
   it('nerves-docker doctor says where the engine answers and how it was found (NERVES_DEBUG=1: the search on stderr)', async () => {
-    const cli = join(ROOT, 'dist/cli.js');
-    if (!existsSync(cli)) throw new Error('dist/ is not built: run `npm run build` (make test does).');
+    const cli = join(ROOT, 'priv/nerves-docker.mjs');
+    if (!existsSync(cli)) throw new Error('priv/ is not built: run `npm run build` (make test does).');
     const config = join(scratch, 'docker-config');
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: config, NERVES_DEBUG: '1' };
     for (const k of ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'NDT_NOTICE_FD']) delete env[k];

@@ -1,22 +1,30 @@
-// After tsc: the sidecar as an ES module bundle in dist/bundle/ (esbuild), so
-// that a sidecar start reads and links a few files instead of about a
-// hundred modules of ours, msgpackr's and dockerode's. Code split at the
-// dynamic imports: the hello does not wait for the runner.
+// `npm run build`, after tsc: every process this package starts runs from an
+// ES module bundle in priv/ (esbuild), so that a start reads and links a few
+// files instead of about a hundred modules of ours, msgpackr's and
+// dockerode's. Code split at the dynamic imports: the sidecar's hello and the
+// CLI's usage do not wait for the runner.
 //
-// dockerode is bundled without what only rare paths need, as
-// src/engine/dockerode.ts does for tsc's modules (there with require.cache
-// stand-ins, which a bundle bypasses): dockerode's session.js (BuildKit
-// sessions over gRPC, never used here), its buildkit.js (protobufjs) and
-// docker-modem's ssh.js (ssh:// engines) become stand-ins that load the real
-// module from node_modules on first use.
+//   priv/sidecar.mjs        the sidecar the Mix plugin starts (`node priv/sidecar.mjs`)
+//   priv/nerves-docker.mjs  the CLI (package.json "bin")
+//   priv/dockerode.mjs      the bundled engine client alone, for tests to probe
+//   priv/chunk-*.mjs        what they share
 //
-// priv/sidecar.mjs falls back to tsc's dist/sidecar/ when the bundle is
-// missing or older than it.
+// tsc's dist/ serves only the library API (package.json "exports").
+//
+// dockerode is bundled without what only rare paths need: its session.js
+// (BuildKit sessions over gRPC, never used here), its buildkit.js
+// (protobufjs) and docker-modem's ssh.js (ssh:// engines) become stand-ins
+// that load the real module from node_modules on first use.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const OUT = 'priv';
+/** The CLI's source: the one place that names it. */
+const CLI_ENTRY = 'src/cli.ts';
+/** The sidecar entry, made here: src/sidecar/main.ts exports main() without running it. */
+const SIDECAR_ENTRY = "import { main } from './src/sidecar/main.ts';\nmain();\n";
 
 /** A CommonJS stand-in for `request` (resolved as the main module of package `from` would) that loads it on first use. */
 function deferredModule(request, from, kind) {
@@ -41,12 +49,6 @@ module.exports = new Proxy(target, {
 const deferRarePaths = {
   name: 'defer-rare-paths',
   setup(b) {
-    // tsc's dockerode.ts loads dockerode through require; the bundle imports it.
-    b.onLoad({ filter: /[/\\]dist[/\\]engine[/\\]dockerode\.js$/ }, () => ({
-      contents: "export { default } from 'dockerode';",
-      resolveDir: root,
-      loader: 'js',
-    }));
     // dockerode's session.js (BuildKit sessions: gRPC) and buildkit.js (their progress: protobufjs) also
     // read files next to themselves: the stand-ins load the real ones, where they are.
     b.onResolve({ filter: /^\.\/(session|buildkit)$/ }, (a) =>
@@ -59,14 +61,24 @@ const deferRarePaths = {
   },
 };
 
-// Chunk names carry a hash: clear out the previous build's.
-rmSync(new URL('../dist/bundle', import.meta.url), { recursive: true, force: true });
+const sidecarEntry = {
+  name: 'sidecar-entry',
+  setup(b) {
+    b.onResolve({ filter: /^ndt:sidecar$/ }, () => ({ path: 'sidecar', namespace: 'ndt-entry' }));
+    b.onLoad({ filter: /.*/, namespace: 'ndt-entry' }, () => ({ contents: SIDECAR_ENTRY, resolveDir: root, loader: 'ts' }));
+  },
+};
+
+// Chunk names carry a hash: clear out the previous build's (priv/ holds only build output).
+mkdirSync(new URL(`../${OUT}`, import.meta.url), { recursive: true });
+for (const f of readdirSync(new URL(`../${OUT}`, import.meta.url), { withFileTypes: true })) {
+  if (f.isFile() && /\.mjs(\.map)?$/.test(f.name)) rmSync(new URL(`../${OUT}/${f.name}`, import.meta.url));
+}
 
 await build({
   absWorkingDir: root,
-  // dockerode: an entry of its own only so that tests can probe the bundled client.
-  entryPoints: { sidecar: 'dist/sidecar/main.js', dockerode: 'dist/engine/dockerode.js' },
-  outdir: 'dist/bundle',
+  entryPoints: { sidecar: 'ndt:sidecar', 'nerves-docker': CLI_ENTRY, dockerode: 'src/engine/dockerode.ts' },
+  outdir: OUT,
   outExtension: { '.js': '.mjs' },
   bundle: true,
   splitting: true,
@@ -75,7 +87,8 @@ await build({
   target: 'node20',
   // CommonJS inside an ES module bundle needs a real require (node: built-ins, the stand-ins' loads).
   banner: { js: "import { createRequire as __ndtCreateRequire } from 'node:module'; const require = __ndtCreateRequire(import.meta.url); const __ndtRequire = require;" },
-  plugins: [deferRarePaths],
+  plugins: [sidecarEntry, deferRarePaths],
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+chmodSync(new URL(`../${OUT}/nerves-docker.mjs`, import.meta.url), 0o755);

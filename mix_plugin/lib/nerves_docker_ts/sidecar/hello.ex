@@ -1,0 +1,93 @@
+defmodule NervesDockerTs.Sidecar.Hello do
+  @moduledoc false
+  # The sidecar's first frame: waits for it and checks the protocol version
+  # and Node's major version, with an error that says what to do otherwise.
+
+  alias NervesDockerTs.{Error, Msgpack}
+  alias NervesDockerTs.Sidecar.{Locate, State}
+
+  @protocol 1
+
+  @doc "How long to wait for the hello: the :hello_timeout option, NERVES_DOCKER_TS_HELLO_TIMEOUT, or 15 s."
+  @spec timeout(keyword()) :: non_neg_integer()
+  def timeout(opts) do
+    case Keyword.get(opts, :hello_timeout) || System.get_env("NERVES_DOCKER_TS_HELLO_TIMEOUT") do
+      nil -> 15_000
+      n when is_integer(n) -> n
+      text -> String.to_integer(text)
+    end
+  end
+
+  @doc "Receives the hello from the state's port within `timeout` ms and checks it."
+  @spec await(State.t(), non_neg_integer()) :: {:ok, map()} | {:error, Error.t()}
+  def await(%State{port: port} = state, timeout) do
+    receive do
+      {^port, {:data, body}} ->
+        case Msgpack.decode(body) do
+          {:ok, %{"hello" => %{} = hello}} ->
+            check(hello, state)
+
+          other ->
+            {:error, %Error{code: "bad_hello", reason: "the sidecar's first frame was not a hello: #{inspect(other)}"}}
+        end
+
+      {^port, {:exit_status, status}} ->
+        {:error,
+         %Error{
+           code: "sidecar_died",
+           reason:
+             "the sidecar (#{state.entry}) exited with status #{status} before saying hello" <> State.stderr_tail(state),
+           hint:
+             "Check that #{state.node} is Node #{Locate.min_node_major()} or newer and that `npm run build` ran in #{Path.dirname(Path.dirname(state.entry))}."
+         }}
+    after
+      timeout ->
+        {:error,
+         %Error{
+           code: "hello_timeout",
+           reason: "the sidecar (#{state.entry}) did not say hello within #{timeout} ms" <> State.stderr_tail(state),
+           hint: "Set NERVES_DOCKER_TS_HELLO_TIMEOUT (milliseconds) on a slow machine."
+         }}
+    end
+  end
+
+  defp check(%{"protocol" => @protocol} = hello, state) do
+    min = Locate.min_node_major()
+
+    case node_major(hello["node"]) do
+      major when is_integer(major) and major >= min ->
+        {:ok, hello}
+
+      _ ->
+        {:error,
+         %Error{
+           code: "node_too_old",
+           reason: "#{state.node} is Node #{hello["node"]}; nerves-docker-ts needs Node #{min} or newer",
+           hint: "Install Node #{min}+ or point NERVES_DOCKER_TS_NODE at one."
+         }}
+    end
+  end
+
+  defp check(hello, state) do
+    {:error,
+     %Error{
+       code: "protocol_mismatch",
+       reason:
+         "protocol mismatch: this plugin speaks protocol #{@protocol}, the sidecar at #{state.entry} " <>
+           "(version #{inspect(hello["version"])}) speaks protocol #{inspect(hello["protocol"])}",
+       hint:
+         "Use the sidecar and the Mix plugin from the same nerves-docker-ts checkout, then run `npm run build` there."
+     }}
+  end
+
+  defp node_major("v" <> rest), do: node_major(rest)
+
+  defp node_major(text) when is_binary(text) do
+    case Integer.parse(text) do
+      {major, _} -> major
+      :error -> nil
+    end
+  end
+
+  defp node_major(_), do: nil
+end

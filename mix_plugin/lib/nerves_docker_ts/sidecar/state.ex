@@ -1,0 +1,91 @@
+defmodule NervesDockerTs.Sidecar.State do
+  @moduledoc false
+  # The sidecar server's state: its port (the sidecar's stdin/stdout), the
+  # file that collects its stderr (its last lines explain a crash), the
+  # requests in flight and the hello. Opening and closing the port live here.
+
+  @stderr_tail_lines 20
+
+  defstruct [:port, :node, :entry, :stderr, :unowned, :hello, next_id: 1, calls: %{}]
+
+  @type t :: %__MODULE__{}
+
+  @doc "Starts `node argv...` behind a port; returns the state that owns it."
+  @spec open(Path.t(), [Path.t()], [{String.t(), String.t() | nil}]) :: t()
+  def open(node, [entry | _] = argv, extra_env) do
+    stderr_path = stderr_file()
+    %__MODULE__{port: open_port(node, argv, stderr_path, extra_env), node: node, entry: entry, stderr: stderr_path}
+  end
+
+  @doc "Closes the port (the sidecar exits when its stdin closes) and removes the stderr file."
+  @spec close(t()) :: :ok
+  def close(%__MODULE__{port: port} = state) do
+    if is_port(port) do
+      try do
+        Port.close(port)
+      rescue
+        ArgumentError -> :ok
+      end
+    end
+
+    _ = File.rm(state.stderr)
+    :ok
+  end
+
+  @doc "The last lines the sidecar wrote to stderr, as a paragraph to append to an error (or \"\")."
+  @spec stderr_tail(t()) :: String.t()
+  def stderr_tail(%__MODULE__{stderr: path}) do
+    case File.read(path) do
+      {:ok, text} when text != "" ->
+        lines = text |> String.split("\n", trim: true) |> Enum.take(-@stderr_tail_lines)
+        "\n\nLast lines the sidecar wrote to stderr:\n" <> Enum.join(lines, "\n")
+
+      _ ->
+        ""
+    end
+  end
+
+  # A VM that was killed could not remove its sidecars' stderr files: remove
+  # those whose VM (the OS pid in the name) is gone. Linux only (/proc).
+  @doc false
+  def remove_stale_stderr_files(dir) do
+    if File.dir?("/proc/self") do
+      for path <- Path.wildcard(Path.join(dir, "nerves-docker-ts-sidecar-*-*.log")),
+          [_, pid] <- [Regex.run(~r/-(\d+)\.log$/, path)],
+          not File.exists?("/proc/#{pid}") do
+        File.rm(path)
+      end
+    end
+
+    :ok
+  end
+
+  defp open_port(node, argv, stderr_path, extra_env) do
+    # /bin/sh only redirects the sidecar's stderr into a file (so that a crash
+    # can be reported with its last lines), keeps the VM's stderr on fd 3 (for
+    # a last notice after the VM died) and then execs node: the paths are
+    # passed as arguments, never spliced into the script.
+    script = ~s(exec "$0" "$@" 3>&2 2>>"$NDT_SIDECAR_STDERR")
+
+    env =
+      [{~c"NDT_SIDECAR_STDERR", String.to_charlist(stderr_path)}, {~c"NDT_NOTICE_FD", ~c"3"}] ++
+        Enum.map(extra_env, fn {k, v} -> {String.to_charlist(k), v && String.to_charlist(v)} end)
+
+    Port.open({:spawn_executable, "/bin/sh"}, [
+      :binary,
+      {:packet, 4},
+      :exit_status,
+      :use_stdio,
+      :hide,
+      args: ["-c", script, node | argv],
+      env: env
+    ])
+  end
+
+  defp stderr_file do
+    dir = System.tmp_dir!()
+    remove_stale_stderr_files(dir)
+    name = "nerves-docker-ts-sidecar-#{System.unique_integer([:positive])}-#{:os.getpid()}.log"
+    Path.join(dir, name)
+  end
+end
