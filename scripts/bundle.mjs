@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const OUT = 'priv';
 /** The CLI's source: the one place that names it. */
-const CLI_ENTRY = 'src/cli.ts';
+const CLI_ENTRY = 'src/cli/main.ts';
 /** The sidecar entry, made here: src/sidecar/main.ts exports main() without running it. */
 const SIDECAR_ENTRY = "import { main } from './src/sidecar/main.ts';\nmain();\n";
 

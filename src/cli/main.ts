@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // nerves-docker: the command-line face of the package. Each command lives
 // with its concern (runner, image, sidecar); this file only dispatches.
-import { packageVersion } from './version.js';
+import { packageVersion } from '../version.js';
 
 const USAGE = `usage: nerves-docker <command> [options]
 
@@ -38,20 +38,20 @@ async function run(argv: string[]): Promise<number> {
     case 'archive':
     case 'clean':
     case 'doctor': {
-      const { runRunnerCommand } = await import('./cli/runner.js');
+      const { runRunnerCommand } = await import('./runner.js');
       return runRunnerCommand(cmd, rest);
     }
     case 'shell': {
-      const { runShellCommand } = await import('./cli/shell.js');
+      const { runShellCommand } = await import('./shell.js');
       return runShellCommand(rest);
     }
     case 'image': {
-      const { runImageCommand } = await import('./cli/image.js');
+      const { runImageCommand } = await import('./image.js');
       return runImageCommand(rest);
     }
     case 'sidecar': {
       // What the Mix plugin starts as priv/sidecar.mjs; a chunk this bundle shares with it.
-      const { main } = await import('./sidecar/main.js');
+      const { main } = await import('../sidecar/main.js');
       main();
       return -1;
     }
