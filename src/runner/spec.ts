@@ -10,6 +10,9 @@ export interface DockerConfig {
   tag: string;
 }
 
+export type InputsMode = 'auto' | 'copy' | 'bind';
+export const INPUTS_MODES: readonly InputsMode[] = ['auto', 'copy', 'bind'];
+
 export interface JobSpec {
   app: string;
   pkg_path: string;
@@ -37,6 +40,16 @@ export interface JobSpec {
   keep_container: boolean;
   /** Keep downloads in this named volume instead of binding download_dir. */
   downloads_volume: string | null;
+  /** How inputs reach the build container: bind mounts, copies into volumes, or auto (decided per build). */
+  inputs: InputsMode;
+  /** Patterns of files not copied into the input volumes, beyond the built-in ones (copy mode). */
+  inputs_exclude: string[];
+  /** A volume on the engine mounted read-only at ~/.ssh in copy mode (~/.ssh itself is never copied). */
+  ssh_volume: string | null;
+  /** CPUs the build container may use (null: no limit). */
+  cpus: number | null;
+  /** Memory the build container may use, in bytes (null: no limit). */
+  memory: number | null;
 }
 
 const APP_RE = /^[a-z][a-z0-9_]*$/;
@@ -145,5 +158,58 @@ export function parseJobSpec(input: unknown): JobSpec {
     tty: bool(raw, 'tty', false),
     keep_container: bool(raw, 'keep_container', false),
     downloads_volume: downloadsVolume as string | null,
+    ...parseRunnerOpts(raw),
   };
+}
+
+type RunnerOpts = Pick<JobSpec, 'inputs' | 'inputs_exclude' | 'ssh_volume' | 'cpus' | 'memory'>;
+
+/** build_runner_opts beyond make_args, keep_container and downloads_volume. */
+function parseRunnerOpts(raw: Raw): RunnerOpts {
+  const inputs = raw.inputs ?? 'auto';
+  if (typeof inputs !== 'string' || !(INPUTS_MODES as readonly string[]).includes(inputs)) {
+    fail('build_runner_opts[:inputs]', `must be one of :auto, :copy, :bind, got ${describe(inputs)}`, 'For example: build_runner_opts: [inputs: :copy]');
+  }
+  const exclude = raw.inputs_exclude ?? [];
+  if (!Array.isArray(exclude) || exclude.some((p) => typeof p !== 'string' || p === '' || p.includes('\0'))) {
+    fail('build_runner_opts[:inputs_exclude]', `must be a list of non-empty patterns, got ${describe(exclude)}`, 'For example: build_runner_opts: [inputs_exclude: ["*.iso", "/scratch/"]]');
+  }
+  const sshVolume = raw.ssh_volume ?? null;
+  if (sshVolume !== null && (typeof sshVolume !== 'string' || !VOLUME_RE.test(sshVolume))) {
+    fail('build_runner_opts[:ssh_volume]', `must be a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*), got ${describe(sshVolume)}`);
+  }
+  return {
+    inputs: inputs as InputsMode,
+    inputs_exclude: exclude as string[],
+    ssh_volume: sshVolume as string | null,
+    cpus: parseCpus(raw.cpus ?? null, 'build_runner_opts[:cpus]'),
+    memory: parseMemory(raw.memory ?? null, 'build_runner_opts[:memory]'),
+  };
+}
+
+/** A CPU count (6, 1.5), or null. */
+export function parseCpus(v: unknown, field: string): number | null {
+  if (v === null) return null;
+  const n = typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 4096) fail(field, `must be a number of CPUs above 0, got ${describe(v)}`, 'For example: cpus: 6 (or NERVES_DOCKER_TS_CPUS=6)');
+  return n;
+}
+
+const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** Docker refuses less. */
+const MIN_MEMORY = 6 * 1024 ** 2;
+
+/** Bytes, or a size such as "8G", "512m", "8GiB"; null when not set. */
+export function parseMemory(v: unknown, field: string): number | null {
+  if (v === null) return null;
+  const hint = 'For example: memory: "8G" (or NERVES_DOCKER_TS_MEMORY=8G); at least 6M';
+  let bytes: number | null = null;
+  if (typeof v === 'number' && Number.isInteger(v)) bytes = v;
+  else if (typeof v === 'string') {
+    const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$/i.exec(v.trim());
+    if (m) bytes = Math.floor(Number(m[1]) * MEMORY_UNITS[m[2]!.toLowerCase()]!);
+  }
+  if (bytes === null || !Number.isSafeInteger(bytes)) fail(field, `must be a size such as "8G" or a number of bytes, got ${describe(v)}`, hint);
+  if (bytes < MIN_MEMORY) fail(field, `must be at least 6M (Docker's minimum), got ${describe(v)}`, hint);
+  return bytes;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJobSpec } from '../../src/runner/spec.js';
+import { parseCpus, parseJobSpec, parseMemory } from '../../src/runner/spec.js';
 import { computeLayout, isNewImage } from '../../src/runner/job/layout.js';
 import { jobSteps } from '../../src/runner/job/plan.js';
 
@@ -128,5 +128,31 @@ describe('layout and steps', () => {
   it('a downloads volume replaces the download dir bind', () => {
     const l = computeLayout(parseJobSpec({ ...good, downloads_volume: 'nerves_dl' }), 'v');
     expect(l.mounts[1]).toEqual({ type: 'volume', source: 'nerves_dl', target: '/nerves/dl' });
+  });
+});
+
+describe('build_runner_opts for inputs and resources', () => {
+  it('defaults: inputs auto, nothing excluded, no ssh volume, no limits', () => {
+    const s = parseJobSpec(good);
+    expect([s.inputs, s.inputs_exclude, s.ssh_volume, s.cpus, s.memory]).toEqual(['auto', [], null, null, null]);
+  });
+
+  it('takes inputs, exclude patterns, an ssh volume and limits', () => {
+    const s = parseJobSpec({ ...good, inputs: 'copy', inputs_exclude: ['*.iso', '/scratch/'], ssh_volume: 'builder-ssh', cpus: 1.5, memory: '8G' });
+    expect([s.inputs, s.inputs_exclude, s.ssh_volume, s.cpus, s.memory]).toEqual(['copy', ['*.iso', '/scratch/'], 'builder-ssh', 1.5, 8 * 1024 ** 3]);
+    expect(parseMemory('512m', 'm')).toBe(512 * 1024 ** 2);
+    expect(parseMemory('2GiB', 'm')).toBe(2 * 1024 ** 3);
+    expect(parseMemory(1073741824, 'm')).toBe(1024 ** 3);
+    expect(parseCpus('6', 'c')).toBe(6);
+  });
+
+  it('refuses bad values, naming the option', () => {
+    expect(() => parseJobSpec({ ...good, inputs: 'rsync' })).toThrow(/build_runner_opts\[:inputs\] must be one of :auto, :copy, :bind/);
+    expect(() => parseJobSpec({ ...good, inputs_exclude: 'x' })).toThrow(/inputs_exclude\] must be a list/);
+    expect(() => parseJobSpec({ ...good, inputs_exclude: [''] })).toThrow(/inputs_exclude/);
+    expect(() => parseJobSpec({ ...good, ssh_volume: '../x' })).toThrow(/ssh_volume\] must be a volume name/);
+    expect(() => parseJobSpec({ ...good, cpus: 0 })).toThrow(/cpus\] must be a number of CPUs above 0/);
+    expect(() => parseJobSpec({ ...good, memory: 'lots' })).toThrow(/memory\] must be a size such as "8G"/);
+    expect(() => parseJobSpec({ ...good, memory: '1k' })).toThrow(/at least 6M/);
   });
 });

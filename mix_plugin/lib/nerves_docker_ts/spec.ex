@@ -20,7 +20,8 @@ defmodule NervesDockerTs.Spec do
     * `docker` - `%{"dockerfile" => path, "tag" => image_ref}`
     * `make_args` - list of strings
     * `uid`, `gid`, `term`, `home`, `log_dir` (where build.log goes), `tty`
-    * `keep_container`, `downloads_volume` - options from `build_runner_opts`
+    * `keep_container`, `downloads_volume`, `inputs`, `inputs_exclude`, `ssh_volume`,
+      `cpus`, `memory` - options from `build_runner_opts`
   """
 
   @compile {:no_warn_undefined, [Nerves.Artifact, Nerves.Artifact.Cache, Nerves.Env]}
@@ -56,7 +57,13 @@ defmodule NervesDockerTs.Spec do
       "log_dir" => File.cwd!(),
       "tty" => NervesDockerTs.Output.terminal?(),
       "keep_container" => keep_container?(opts),
-      "downloads_volume" => Keyword.get(opts, :downloads_volume)
+      "downloads_volume" => Keyword.get(opts, :downloads_volume),
+      # Checked by the sidecar, which names the option in its error.
+      "inputs" => atom_to_string(Keyword.get(opts, :inputs)),
+      "inputs_exclude" => Keyword.get(opts, :inputs_exclude, []),
+      "ssh_volume" => Keyword.get(opts, :ssh_volume),
+      "cpus" => Keyword.get(opts, :cpus),
+      "memory" => Keyword.get(opts, :memory)
     }
   end
 
@@ -119,6 +126,11 @@ defmodule NervesDockerTs.Spec do
         Mix.raise("build_runner_opts[:make_args] must be a list of strings, got #{inspect(other)}")
     end
   end
+
+  defp atom_to_string(value) when is_atom(value) and not is_nil(value) and not is_boolean(value),
+    do: Atom.to_string(value)
+
+  defp atom_to_string(value), do: value
 
   defp keep_container?(opts) do
     Keyword.get(opts, :keep_container, false) == true or
