@@ -20,7 +20,7 @@ defmodule NervesDockerTs.VmKillTest do
   end
 
   test "SIGKILL of the VM during a request makes the sidecar exit within 2 seconds" do
-    ebin = :code.lib_dir(:nerves_docker_ts, :ebin) |> to_string()
+    ebin = Path.join(:code.lib_dir(:nerves_docker_ts), "ebin")
     dir = Path.join(System.tmp_dir!(), "ndt-kill-#{System.unique_integer([:positive])}")
     File.mkdir_p!(dir)
     script = Path.join(dir, "vm.exs")

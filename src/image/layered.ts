@@ -4,7 +4,7 @@
 // plain host directories are copied into the image root.
 import { mkdtemp, rm, symlink, mkdir, readdir, lstat } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve, basename } from "node:path";
+import { join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { assemble, checkInput, finishImage, type AssembleInput } from "./assemble.js";
 import { openBaseImage, type BaseImage } from "./base-image.js";
@@ -110,6 +110,21 @@ async function linkContents(dir: string, sources: string[]): Promise<void> {
   }
 }
 
+/**
+ * Plain directories go through the closure, the layering and the history
+ * under their place among the plain `contents` ("contents #1", ...), never
+ * under their path: the same contents must give the same image wherever they
+ * sit (store paths are content-addressed names already).
+ */
+function plainNames(dirs: string[]) {
+  const name = new Map(dirs.map((dir, i) => [dir, `contents #${i + 1}`]));
+  const hostPath = new Map([...name].map(([dir, n]) => [n, dir]));
+  const sortKey = new Map([...name.values()].map((n, i) => [n, `contents-${String(i).padStart(6, "0")}`]));
+  const rename = (graph: ClosureNode[]): ClosureNode[] =>
+    graph.map((node) => ({ ...node, path: name.get(node.path) ?? node.path, references: node.references.map((r) => name.get(r) ?? r) }));
+  return { hostPath, sortKey, rename };
+}
+
 interface Prepared {
   /** The image's layers and config, not measured yet. */
   input: AssembleInput;
@@ -135,22 +150,20 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     const contents = toList(opts.contents).map((c) => resolve(c));
     const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
     const roots = [...new Set([...contents, ...configPaths])];
-    const graph = await loadGraph(opts, roots, storeDir);
-    // Plain directories sort by their place in `contents`, not by where they sit on this machine.
-    const plainKey = new Map(contents.filter((c) => !isStorePath(c, storeDir)).map((c, i) => [c, `contents-${String(i).padStart(6, "0")}-${basename(c)}`]));
-    const ordered = referencesByPopularity(graph, (p) => plainKey.get(p) ?? packageName(p));
+    const plain = plainNames(contents.filter((c) => !isStorePath(c, storeDir)));
+    const graph = plain.rename(await loadGraph(opts, roots, storeDir));
+    const ordered = referencesByPopularity(graph, (p) => plain.sortKey.get(p) ?? packageName(p));
     const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
     const kept = opts.includeStorePaths === false ? ordered.filter((p) => !isStorePath(p, storeDir)) : ordered;
     const keep = new Set(kept);
     const groups = opts.layering === "auto"
       ? autoLayers(graph, available).map((g) => g.filter((p) => keep.has(p))).filter((g) => g.length > 0)
       : groupLayers(kept, available, opts.layering, sizes);
-    const label = (p: string) => (isStorePath(p, storeDir) ? p : `contents ${basename(p)}`);
     const layers: Layer[] = [];
     for (const group of groups) {
       const lists = [];
-      for (const p of group) lists.push(await pathEntries(p, storeDir, d));
-      layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.map(label).join(" ")}`));
+      for (const p of group) lists.push(await pathEntries(plain.hostPath.get(p) ?? p, storeDir, d));
+      layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(" ")}`));
     }
     await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
     // Output is captured, never printed: stdout may be carrying the image stream.
