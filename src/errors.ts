@@ -71,6 +71,7 @@ const FAMILIES = {
   container_exec: 'failed',
   container_stopped: 'failed',
   step_failed: 'failed',
+  step_out_of_memory: 'failed',
   step_output: 'failed',
   step_driver_lost: 'failed',
   artifact_missing: 'failed',

@@ -109,6 +109,21 @@ defmodule NervesDockerTs.BuildRunnerTest do
     quietly(fn -> BuildRunner.clean(pkg) end)
   end
 
+  test "a step the kernel OOM-kills under build_runner_opts memory raises step_out_of_memory with a hint", %{dir: dir} do
+    pkg = pkg(dir)
+    opts = [memory: "64m", cpus: 1, make_args: ["MEMHOG_MB=200"]]
+
+    err =
+      assert_raise NervesDockerTs.Error, fn ->
+        in_dir(dir, fn -> quietly(fn -> BuildRunner.build(pkg, nil, opts) end) end)
+      end
+
+    assert err.code == "step_out_of_memory"
+    assert Exception.message(err) =~ "the build container ran out of memory (limit 64 MiB)"
+    assert Exception.message(err) =~ "Raise build_runner_opts memory (or NERVES_DOCKER_TS_MEMORY)"
+    quietly(fn -> BuildRunner.clean(pkg) end)
+  end
+
   test "bad build_runner_opts and config are refused with the field named", %{dir: dir} do
     assert_raise Mix.Error, ~r/make_args\] must be a list of strings/, fn ->
       BuildRunner.build(pkg(dir), nil, make_args: "PARALLEL_JOBS=8")

@@ -33,6 +33,8 @@ export interface JobContainerSpec {
   name?: string | undefined;
   /** PID 1 instead of KEEPER; it must also end when its stdin closes. */
   entrypoint?: string[] | undefined;
+  /** Resource limits as HostConfig fields (NanoCpus, Memory, MemorySwap); none when empty. */
+  limits?: { NanoCpus?: number; Memory?: number; MemorySwap?: number } | undefined;
 }
 
 // Reads stdin until EOF using only shell builtins: the container lives as long
@@ -70,6 +72,7 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
       HostConfig: {
         AutoRemove: !spec.keep,
         Privileged: false,
+        ...spec.limits,
         Mounts: spec.mounts.map((m) => ({
           Type: m.type,
           Source: m.source,
@@ -81,10 +84,14 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
   } catch (err) {
     // No HTTP answer: left uncoded, so that the job can tell a lost engine (engine_lost) from the rest.
     if (statusOf(err) === undefined) throw new Error(`could not create the build container from ${spec.image}: ${engineMessage(err)}`);
+    // "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available", "Minimum memory limit allowed is 6MB".
+    const refusedLimit = spec.limits && Object.keys(spec.limits).length > 0 && /\bCPUs?\b|memory/i.test(engineMessage(err));
     throw new OpError(
       'container_create',
       `could not create the build container from ${spec.image}: ${engineMessage(err)}`,
-      'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.',
+      refusedLimit
+        ? 'The engine refused the resource limits: set build_runner_opts cpus and memory (or NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY) within what its host has.'
+        : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.',
     );
   }
   let stdin: Duplex | undefined;

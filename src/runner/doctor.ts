@@ -8,6 +8,7 @@ import semverGte from 'semver/functions/gte.js';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
 import { engineVersion, type EngineVersion } from '../engine/version.js';
+import { describeLimits, formatMemory, resourceLimits, CPUS_ENV, MEMORY_ENV } from './job/limits.js';
 import { chooseOutputMode } from './job/steps/output-mode.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
 import { formatBytes } from './output/reporter.js';
@@ -35,8 +36,8 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
   if (!engine) return checks;
   const version = await engineVersion(engine);
   checks.push(versionCheck(version), outputCheck(engine, version, env));
-  const info = (await engine.docker.info()) as { DockerRootDir?: string; SecurityOptions?: string[] };
-  checks.push(await diskCheck(info.DockerRootDir ?? ''));
+  const info = (await engine.docker.info()) as EngineInfo;
+  checks.push(await diskCheck(info.DockerRootDir ?? ''), limitsCheck(info, env));
   if (opts.image) checks.push(await imageCheck(engine, opts.image));
   checks.push(sshCheck(join(opts.home ?? homedir(), '.ssh')), uidCheck((info.SecurityOptions ?? []).some((o) => o.includes('rootless'))));
   return checks;
@@ -100,6 +101,41 @@ function outputCheck(engine: Engine, version: EngineVersion, env: NodeJS.Process
   } catch (err) {
     return { name: 'step output', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
   }
+}
+
+/** The parts of GET /info doctor reads. */
+interface EngineInfo {
+  DockerRootDir?: string;
+  SecurityOptions?: string[];
+  MemoryLimit?: boolean;
+  SwapLimit?: boolean;
+  CpuCfsQuota?: boolean;
+  CgroupVersion?: string;
+  NCPU?: number;
+  MemTotal?: number;
+}
+
+/** The limits the environment sets (build_runner_opts add theirs per system), and whether the engine can enforce them. */
+function limitsCheck(info: EngineInfo, env: NodeJS.ProcessEnv): Check {
+  let limits;
+  try {
+    limits = resourceLimits({ cpus: null, memory: null }, env);
+  } catch (err) {
+    return { name: 'limits', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
+  }
+  const host = `${info.NCPU ?? '?'} CPUs, ${info.MemTotal ? formatMemory(info.MemTotal) : '? bytes'}, cgroup v${info.CgroupVersion ?? '?'}`;
+  const cannot = [info.MemoryLimit === false && 'memory', info.SwapLimit === false && 'swap', info.CpuCfsQuota === false && 'CPU'].filter((x): x is string => !!x);
+  const enforce = cannot.length === 0 ? 'enforces memory, swap and CPU limits' : `cannot enforce ${cannot.join(', ')} limits (they would be dropped with a warning)`;
+  const problems: string[] = [];
+  if (limits.memory !== null && (info.MemoryLimit === false || info.SwapLimit === false)) problems.push(`${MEMORY_ENV} is set but the engine cannot enforce it`);
+  if (limits.cpus !== null && info.CpuCfsQuota === false) problems.push(`${CPUS_ENV} is set but the engine cannot enforce it`);
+  if (limits.cpus !== null && info.NCPU !== undefined && limits.cpus > info.NCPU) problems.push(`${CPUS_ENV}=${limits.cpus} is more than the engine host's ${info.NCPU} CPUs (the engine refuses it)`);
+  return {
+    name: 'limits',
+    ok: problems.length === 0,
+    detail: `${describeLimits(limits)} in this environment (build_runner_opts cpus and memory add theirs per system); the engine (${host}) ${enforce}${problems.length ? `; ${problems.join('; ')}` : ''}`,
+    fix: problems.length === 0 ? undefined : `Unset or lower ${CPUS_ENV} / ${MEMORY_ENV}, or use an engine with cgroup limits (cgroup v2, or swap accounting enabled: swapaccount=1 on the kernel command line).`,
+  };
 }
 
 async function diskCheck(root: string): Promise<Check> {

@@ -22,6 +22,9 @@
 #   OUTPUT_MB=N    adds N MiB of output lines, with a ">>>" headline every
 #                  10,000 lines (benchmarks; default 0)
 #   SLEEP=N        sleeps N seconds half-way through the build (default 0)
+#   MEMHOG_MB=N    holds N MiB in a shell variable half-way through the
+#                  build, as a big compiler would (memory limit tests;
+#                  default 0)
 #   NERVES_ARTIFACT_NAME=N   name of the artifact for `make system`
 #
 # Every recipe is one bash script (.ONESHELL); all paths are relative to
@@ -38,8 +41,9 @@ GREETING ?= hello
 FAIL ?= 0
 OUTPUT_MB ?= 0
 SLEEP ?= 0
+MEMHOG_MB ?= 0
 NERVES_ARTIFACT_NAME ?=
-export GREETING FAIL OUTPUT_MB SLEEP NERVES_ARTIFACT_NAME
+export GREETING FAIL OUTPUT_MB SLEEP MEMHOG_MB NERVES_ARTIFACT_NAME
 
 NERVES_PLATFORM_VERSION := 1.28.1
 export NERVES_PLATFORM_VERSION
@@ -130,6 +134,7 @@ all:
 	[[ -f .config ]] || err "no .config in $$PWD: run create-build.sh DEFCONFIG BUILD_DIR first"
 	is_count "$$OUTPUT_MB" || err "OUTPUT_MB must be a whole number of MiB, got '$$OUTPUT_MB'"
 	is_count "$$SLEEP" || err "SLEEP must be a whole number of seconds, got '$$SLEEP'"
+	is_count "$$MEMHOG_MB" || err "MEMHOG_MB must be a whole number of MiB, got '$$MEMHOG_MB'"
 
 	load_config
 	count=0
@@ -159,6 +164,12 @@ all:
 	    headline "pause 1.0 Sleeping $$SLEEP s (SLEEP=$$SLEEP)"
 	    sleep "$$SLEEP"
 	    printf 'Slept %s s, going on\n' "$$SLEEP"
+	fi
+	if (( MEMHOG_MB > 0 )); then
+	    headline "memhog 1.0 Building (holds $$MEMHOG_MB MiB, MEMHOG_MB=$$MEMHOG_MB)"
+	    hog=$$(head -c "$$((MEMHOG_MB * 1048576))" /dev/zero | tr '\0' x)
+	    printf 'Held %s bytes, going on\n' "$${#hog}"
+	    hog=
 	fi
 
 	# zlib: a host package in Buildroot terms; installs to staging too
@@ -281,6 +292,6 @@ clean:
 help:
 	@printf '%s\n' \
 	  'Miniature nerves_system_br: make [all|system|clean|help] [VAR=value ...]' \
-	  '  all      build (GREETING=text, FAIL=1, OUTPUT_MB=N, SLEEP=N)' \
+	  '  all      build (GREETING=text, FAIL=1, OUTPUT_MB=N, SLEEP=N, MEMHOG_MB=N)' \
 	  '  system   write NERVES_ARTIFACT_NAME.tar.gz (after make)' \
 	  '  clean    remove the build outputs'

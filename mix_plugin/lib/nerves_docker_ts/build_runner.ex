@@ -30,9 +30,14 @@ defmodule NervesDockerTs.BuildRunner do
     * `:keep_container` - keep the (stopped) build container for post-mortem debugging
     * `:downloads_volume` - keep Buildroot downloads in this named volume
       instead of binding the host's download dir
+    * `:cpus` - CPUs the build container may use (`6`, `1.5`; default: no limit)
+    * `:memory` - memory it may use (`"8G"`, `"512M"` or bytes; swap limited to
+      the same; default: no limit). A step the kernel OOM-kills fails with
+      `step_out_of_memory`.
 
   Environment: `NERVES_DOCKER_TS_YES=1` answers prompts with yes;
   `NERVES_DOCKER_TS_KEEP_CONTAINER=1` keeps the build container;
+  `NERVES_DOCKER_TS_CPUS` / `NERVES_DOCKER_TS_MEMORY` override `:cpus` / `:memory`;
   `DOCKER_HOST` names the engine; see `NervesDockerTs.Sidecar` for the rest.
   """
 

@@ -1,11 +1,12 @@
 // The container a job works in, shared by builds, archives and the shell:
 // image resolved, build volume ensured, layout computed, the container
 // started with labels, and held by the job's scope (removed on interrupt
-// and at the sidecar's exit; released, or stopped when kept, at the end).
+// and at the sidecar's exit; released, or stopped when kept, at the end),
+// with the CPU and memory limits in force (limits.ts).
 // Also: containers of a build volume left by a job whose sidecar died.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Engine } from '../../engine/connect.js';
+import { engineDebug, type Engine } from '../../engine/connect.js';
 import { findContainers, managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type JobMount } from '../../engine/containers.js';
 import type { ImageSummary } from '../../engine/images.js';
 import { LABEL } from '../../engine/labels.js';
@@ -16,12 +17,14 @@ import type { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
 import { ensureJobImage } from './image-source.js';
 import { computeLayout, type Layout } from './layout.js';
+import { describeLimits, droppedLimits, hostConfigLimits, resourceLimits, type ResourceLimits } from './limits.js';
 import type { JobScope } from './scope.js';
 
 export interface OpenJob {
   job: JobContainer;
   image: ImageSummary;
   layout: Layout;
+  limits: ResourceLimits;
 }
 
 export interface OpenJobDeps {
@@ -43,6 +46,7 @@ export interface OpenJobDeps {
 
 export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec: JobSpec, deps: OpenJobDeps): Promise<OpenJob> {
   const { engine, reporter, log, ctx, volume } = deps;
+  const limits = resourceLimits(spec); // valid: checkHostInputs read it first
   const image = await ensureJobImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m), local: deps.image });
   const keep = kind !== 'shell' && spec.keep_container;
   const labels = managedLabels({
@@ -66,6 +70,7 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     mounts: [...layout.mounts, ...(deps.extraMounts ?? [])],
     workingDir: layout.workingDir,
     keep,
+    limits: hostConfigLimits(limits),
   });
   const id = job.id;
   deps.scope.hold({
@@ -87,7 +92,9 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     },
     background: !keep,
   });
-  return { job, image, layout };
+  engineDebug(`${kind} container limits: ${describeLimits(limits)}`);
+  for (const line of await droppedLimits(engine, id, limits)) reporter.warn(line);
+  return { job, image, layout, limits };
 }
 
 /**

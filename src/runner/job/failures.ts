@@ -1,12 +1,16 @@
 // How a job that went wrong is told to the user: a failed step with the tail
-// of build.log, a container that went away, an engine that stopped
-// answering, an interrupt; each with what to do next.
+// of build.log, a step whose container ran out of memory, a container that
+// went away, an engine that stopped answering, an interrupt; each with what
+// to do next.
 import type { Engine } from '../../engine/connect.js';
 import { pingEngine } from '../../engine/connect.js';
 import { engineMessage } from '../../engine/errors.js';
+import { oomKilled } from '../../engine/oom.js';
 import { OpError } from '../../errors.js';
 import { tailFile, type BuildLog } from '../output/build-log.js';
-import type { Job, JobKind } from './context.js';
+import type { OpenJob } from './container.js';
+import type { Job, JobKind, StepResult } from './context.js';
+import { formatMemory, MEMORY_ENV } from './limits.js';
 
 export function interrupted(kind: JobKind, volume: string): OpError {
   return new OpError(
@@ -15,15 +19,45 @@ export function interrupted(kind: JobKind, volume: string): OpError {
   );
 }
 
+/**
+ * A step that exited non-zero, told as what it was: its container went
+ * away, the OOM killer struck in it (whether it killed the step's own
+ * process, status 137, or one below it, such as a compiler under make), or
+ * the step failed.
+ */
+export async function failedStep(job: Job, open: Pick<OpenJob, 'job' | 'limits'>, step: StepResult): Promise<never> {
+  const id = open.job.id;
+  const killed = step.status >= 128;
+  // A step killed by a signal is often the container being stopped: give the engine a moment to say so.
+  const gone = await containerGone(job, id, step.name, killed ? 3000 : 0).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  if (await oomKilled(job.engine, id, killed)) await outOfMemory(step, open.limits.memory, job.log);
+  if (gone) throw gone;
+  return failStep(step.name, step.status, job.log);
+}
+
+async function outOfMemory(step: StepResult, limit: number | null, log: BuildLog): Promise<never> {
+  const how = step.status === 137 ? 'was killed' : `exited with status ${step.status} after the kernel killed a process in it`;
+  const why = limit !== null ? `the build container ran out of memory (limit ${formatMemory(limit)})` : 'the engine host ran out of memory (no memory limit set)';
+  throw new OpError(
+    'step_out_of_memory',
+    `${await logTail(log)}The "${step.name}" step ${how}: ${why}.`,
+    limit !== null
+      ? `Raise build_runner_opts memory (or ${MEMORY_ENV}), lower PARALLEL_JOBS, or free memory on the engine host. See ${log.path}.`
+      : `Lower PARALLEL_JOBS (build_runner_opts make_args: ["PARALLEL_JOBS=2"]), or free or add memory on the engine host (Docker Desktop: Settings > Resources). See ${log.path}.`,
+  );
+}
+
+async function logTail(log: BuildLog): Promise<string> {
+  const tail = await tailFile(log.path, 16).catch(() => '');
+  return `The Nerves Docker build_runner encountered an error while building:\n\n-----\n${tail}\n-----\n\n`;
+}
+
 /** A step that exited non-zero: the last lines of the log, the step and its status. */
 export async function failStep(name: string, status: number, log: BuildLog): Promise<never> {
-  const tail = await tailFile(log.path, 16).catch(() => '');
-  throw new OpError(
-    'step_failed',
-    `The Nerves Docker build_runner encountered an error while building:\n\n-----\n${tail}\n-----\n\n` +
-      `Step "${name}" exited with status ${status}.`,
-    `See ${log.path}.`,
-  );
+  throw new OpError('step_failed', `${await logTail(log)}Step "${name}" exited with status ${status}.`, `See ${log.path}.`);
 }
 
 /**

@@ -1,6 +1,7 @@
 // Checks on the host before anything is created: the paths the build mounts
-// exist, the defconfig is there, the download dir can be written, and the
-// engine answers with a version that meets the requirement.
+// exist, the defconfig is there, the download dir can be written, the
+// resource limits the environment sets are valid, and the engine answers
+// with a version that meets the requirement.
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,12 +10,14 @@ import { engineVersion, type EngineVersion } from '../../engine/version.js';
 import { OpError } from '../../errors.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT } from '../docker-version.js';
 import type { JobSpec } from '../spec.js';
+import { resourceLimits } from './limits.js';
 
 async function isDir(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isDirectory() ?? false;
 }
 
 export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' | 'shell'): Promise<void> {
+  resourceLimits(spec); // NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY: an invalid value names its variable
   if (!(await isDir(spec.pkg_path))) {
     throw new OpError('invalid_spec', `the package directory ${spec.pkg_path} does not exist`);
   }

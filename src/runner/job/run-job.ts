@@ -10,7 +10,7 @@ import type { JobSpec } from '../spec.js';
 import { chooseArtifactRoute, type ArtifactRoute } from './artifact/index.js';
 import { openJobContainer, removeLeftovers, type OpenJob } from './container.js';
 import type { Job, JobKind, JobResult, Step, StepResult } from './context.js';
-import { containerGone, explainFailure, failStep, interrupted } from './failures.js';
+import { explainFailure, failedStep, interrupted } from './failures.js';
 import { chooseInputs } from './inputs/index.js';
 import { computeLayout } from './layout.js';
 import { openJob } from './open.js';
@@ -92,9 +92,7 @@ async function runSteps(job: Job, runner: StepRunner, open: OpenJob, plan: Step[
   const failed = steps.find((s) => s.status !== 0);
   if (failed) {
     job.stage = failed.name;
-    // A step killed by a signal is often the container being stopped: give the engine a moment to say so.
-    await containerGone(job, open.job.id, failed.name, failed.status >= 128 ? 3000 : 0);
-    await failStep(failed.name, failed.status, job.log);
+    await failedStep(job, open, failed);
   }
   return steps;
 }
