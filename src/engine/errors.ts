@@ -36,9 +36,10 @@ export function engineUnavailable(where: string, cause: unknown): OpError {
  */
 export function sshUnavailable(where: string, command: string, systemClient: boolean, cause: unknown): OpError {
   const check = `check that \`${command} docker version\` works in a terminal`;
+  const said = engineMessage(cause);
   return new OpError(
     'engine_ssh',
-    `Nerves Docker build_runner is unable to reach the docker engine at ${where} through ssh: ${command} docker system dial-stdio fails: ${engineMessage(cause)}`,
+    `Nerves Docker build_runner is unable to reach the docker engine at ${where} through ssh: ${said.startsWith('ssh ') ? said : `${command} docker system dial-stdio fails: ${said}`}`,
     systemClient
       ? `${check[0]!.toUpperCase()}${check.slice(1)}: the key (an ssh agent, or IdentityFile in ~/.ssh/config; ssh runs here with BatchMode=yes, so it cannot ask for a password or a passphrase), ` +
           `the host key in known_hosts (connect once with \`${command}\` to accept it), and docker installed there with the engine running and your user allowed to use it.`

@@ -12,7 +12,7 @@ import { execFile, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sshCommonArgs, type SshTarget } from './target.js';
+import { sshCommandLine, sshCommonArgs, type SshTarget } from './target.js';
 
 /** Seconds the master outlives its last session: short, since it is also stopped at exit. */
 export const CONTROL_PERSIST_S = 10;
@@ -69,7 +69,7 @@ export async function startMaster(ssh: string, target: SshTarget, m: Master): Pr
   }).finally(() => closeSync(fd));
   if (status !== 0) {
     const said = sshSaid(readFileSync(log, 'utf8'));
-    throw new SshError(`ssh exited with status ${status}${said ? `: ${said}` : ''}`, said);
+    throw new SshError(`${sshCommandLine(target)} fails (exit status ${status})${said ? `: ${said}` : ''}`, said);
   }
   m.pid = await masterPid(ssh, target, m);
 }

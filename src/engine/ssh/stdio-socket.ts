@@ -33,20 +33,43 @@ export class StdioSocket extends Duplex {
       this.touch();
       if (!this.push(chunk)) child.stdout.pause();
     });
-    child.stdout.once('end', () => this.push(null));
+    // An end before any answer is ssh failing: its exit status and stderr say why.
+    child.stdout.once('end', () => {
+      if (this.answered || child.exitCode !== null || child.signalCode !== null) this.endOrFail();
+      else child.once('exit', () => this.endOrFail());
+    });
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => {
       this.stderr = (this.stderr + s).slice(-4096);
     });
     child.stdin.on('error', () => {}); // EPIPE once ssh is gone: its exit says why
     child.once('error', (err) => this.destroy(err));
-    child.once('exit', (code, signal) => {
-      if (this.destroyed) return;
-      if (code !== 0 && !this.answered) {
-        const said = sshSaid(this.stderr);
-        this.destroy(new SshError(`${this.what} exited with ${signal ? `signal ${signal}` : `status ${code}`}${said ? `: ${said}` : ''}`, said));
-      }
+    child.once('exit', () => {
+      if (!this.answered) this.failIfSshFailed();
     });
+  }
+
+  private endOrFail(): void {
+    if (!this.answered && this.failIfSshFailed()) return;
+    this.push(null);
+  }
+
+  /** Ends the connection with ssh's own words when it exited with an error before the engine answered. */
+  private failIfSshFailed(): boolean {
+    const { exitCode: code, signalCode: signal } = this.child;
+    if (this.destroyed || (code === null && signal === null) || code === 0) return false;
+    // stderr may still be in its pipe: read what is there once it closes (briefly).
+    const fail = () => {
+      if (this.destroyed) return;
+      const said = sshSaid(this.stderr);
+      this.destroy(new SshError(`${this.what} fails (${signal ? `signal ${signal}` : `exit status ${code}`})${said ? `: ${said}` : ''}`, said));
+    };
+    if (this.child.stderr.readableEnded || this.child.stderr.destroyed) fail();
+    else {
+      this.child.stderr.once('close', fail);
+      setTimeout(fail, 200).unref();
+    }
+    return true;
   }
 
   /** The ssh process (for the transport's registry of live children). */

@@ -160,11 +160,19 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
     const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder-wrongkey' }, () => connectChecked({ hostFiles: false })));
     expect(err.code).toBe('engine_ssh');
     expect(err.message).toContain('ssh://builder-wrongkey (DOCKER_HOST)');
-    expect(err.message).toContain('ssh builder-wrongkey docker system dial-stdio fails');
+    expect(err.message).toContain('through ssh: ssh builder-wrongkey fails (exit status 255)');
     expect(err.message).toMatch(/Permission denied \(publickey\)/);
     expect(err.hint).toContain('`ssh builder-wrongkey docker version`');
     expect(err.hint).toContain('known_hosts');
     expect(err.hint).not.toMatch(/start (the|your)/i);
+  });
+
+  it('a remote command that fails (no engine at the named socket) reports what it said, with the ssh hint', async () => {
+    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder/run/ndt-no-engine.sock' }, () => connectChecked({ hostFiles: false })));
+    expect(err.code).toBe('engine_ssh');
+    expect(err.message).toContain('ssh builder docker --host unix:///run/ndt-no-engine.sock system dial-stdio fails (exit status 1)');
+    expect(err.message).toContain('/run/ndt-no-engine.sock: connect: no such file or directory');
+    expect(err.hint).toContain('`ssh builder docker version`');
   });
 
   it('a host that ssh would take for an option is refused before ssh runs', async () => {
