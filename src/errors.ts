@@ -41,6 +41,7 @@ const FAMILIES = {
   engine_context: 'engine',
   engine_remote: 'engine',
   engine_tls: 'engine',
+  engine_ssh: 'engine',
   engine_version: 'engine',
   engine_lost: 'engine',
   engine_answer: 'engine',

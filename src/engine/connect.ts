@@ -9,7 +9,9 @@ import Docker from './dockerode.js';
 import { OpError } from '../errors.js';
 import { notice } from '../protocol/notice.js';
 import { discoverEngine, dockerodeOptions, envFlag, isRemoteEndpoint, type DiscoveryOptions, type Endpoint } from './discovery.js';
-import { engineMessage, engineUnavailable } from './errors.js';
+import { engineMessage, engineUnavailable, sshUnavailable } from './errors.js';
+import { sshClientOptions } from './ssh/client-options.js';
+import { sshCommandLine } from './ssh/target.js';
 
 export { DEFAULT_SOCKET } from './discovery.js';
 
@@ -26,6 +28,10 @@ export interface Engine {
   explicit: boolean;
   /** Sockets looked for and not found, when the default socket was taken for lack of any. */
   missing: string[];
+  /** How an ssh:// engine is reached (the system ssh client or the built-in one), for NERVES_DEBUG=1 and doctor. */
+  via?: string | undefined;
+  /** An ssh:// engine is reached through the system ssh client. */
+  systemSsh?: boolean | undefined;
 }
 
 /** A diagnostic line for NERVES_DEBUG=1: to the user's terminal when the plugin gave us one, else stderr. */
@@ -62,14 +68,18 @@ export function openEngine(env: NodeJS.ProcessEnv = process.env, opts: Omit<Disc
   for (const line of found.trace) engineDebug(line, env);
   const { where, how, endpoint, explicit } = found.chosen;
   try {
+    const ssh = endpoint.kind === 'ssh' ? sshClientOptions(endpoint, env) : null;
+    if (ssh) engineDebug(`${where}: ${ssh.via}`, env);
     return {
-      docker: newDocker(dockerodeOptions(endpoint, env)),
+      docker: newDocker(ssh ? ssh.options : dockerodeOptions(endpoint, env)),
       where,
       how,
       endpoint,
       remote: isRemoteEndpoint(endpoint),
       explicit,
       missing: found.missing,
+      via: ssh?.via,
+      systemSsh: ssh?.system,
     };
   } catch (err) {
     if (err instanceof OpError) throw err;
@@ -78,6 +88,11 @@ export function openEngine(env: NodeJS.ProcessEnv = process.env, opts: Omit<Disc
 }
 
 function unavailable(engine: Engine, err: unknown): OpError {
+  const e = engine.endpoint;
+  if (e.kind === 'ssh') {
+    const target = { host: e.host, user: e.user, port: e.portGiven ? e.port : undefined };
+    return sshUnavailable(`${engine.where} (${engine.how})`, sshCommandLine(target), engine.systemSsh === true, err);
+  }
   const base = engineUnavailable(`${engine.where} (${engine.how})`, err);
   if (engine.how === 'DOCKER_HOST') {
     return new OpError(

@@ -21,11 +21,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP } from 'node:net';
-import { homedir, hostname, networkInterfaces } from 'node:os';
+import { homedir, hostname, networkInterfaces, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { OpError } from '../errors.js';
 import { currentContext, dockerConfigDir, readContext } from './contexts.js';
+import { checkSshTarget } from './ssh/target.js';
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
 export const PODMAN_ROOTFUL_SOCKET = '/run/podman/podman.sock';
@@ -43,7 +44,17 @@ export type Endpoint =
   | { kind: 'unix'; path: string }
   | { kind: 'npipe'; path: string }
   | { kind: 'tcp'; host: string; port: number; tls: TlsSettings | null }
-  | { kind: 'ssh'; host: string; port: number; user?: string | undefined };
+  | {
+      kind: 'ssh';
+      host: string;
+      /** 22 unless the address names another; the system ssh client is given it only when `portGiven`. */
+      port: number;
+      user?: string | undefined;
+      /** The address names the port (else ~/.ssh/config or ssh's default decides). */
+      portGiven?: boolean | undefined;
+      /** The engine's socket on the other side (ssh://host/path/docker.sock). */
+      socketPath?: string | undefined;
+    };
 
 export interface Candidate {
   /** The address, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2376. */
@@ -119,10 +130,19 @@ export function parseHost(host: string, source: string, tlsFor: (port: number | 
       return { kind: 'tcp', host: hostname, port: port ?? (tls ? 2376 : 2375), tls };
     }
     case 'ssh:':
-      return { kind: 'ssh', host: hostname, port: port ?? 22, user: url.username ? decodeURIComponent(url.username) : undefined };
+      return sshEndpoint(h, source, url, hostname, port);
     default:
       throw addressError(h, source, `the scheme ${url.protocol.slice(0, -1)} is not supported`);
   }
+}
+
+/** An ssh:// address, its parts checked before they can reach ssh's argv (no option injection). */
+function sshEndpoint(h: string, source: string, url: URL, hostname: string, port: number | null): Endpoint {
+  if (url.password || url.search || url.hash) throw addressError(h, source, 'an ssh address takes no password, query or fragment');
+  const user = url.username ? decodeURIComponent(url.username) : undefined;
+  const socketPath = url.pathname && url.pathname !== '/' ? decodeURIComponent(url.pathname) : undefined;
+  checkSshTarget({ host: hostname, user, port: port ?? undefined, socketPath });
+  return { kind: 'ssh', host: hostname, port: port ?? 22, user, portGiven: port !== null, socketPath };
 }
 
 /** The TLS settings DOCKER_HOST gets from the environment, as the docker CLI (and docker-modem, for port 2376) sets them. */
@@ -151,7 +171,7 @@ export function formatEndpoint(e: Endpoint): string {
     case 'tcp':
       return `tcp://${isIP(e.host) === 6 ? `[${e.host}]` : e.host}:${e.port}`;
     case 'ssh':
-      return `ssh://${e.user ? `${e.user}@` : ''}${isIP(e.host) === 6 ? `[${e.host}]` : e.host}${e.port === 22 ? '' : `:${e.port}`}`;
+      return `ssh://${e.user ? `${e.user}@` : ''}${isIP(e.host) === 6 ? `[${e.host}]` : e.host}${e.port === 22 ? '' : `:${e.port}`}${e.socketPath ?? ''}`;
   }
 }
 
@@ -263,7 +283,8 @@ export function dockerodeOptions(endpoint: Endpoint, env: NodeJS.ProcessEnv = pr
         protocol: 'ssh',
         host: endpoint.host,
         port: endpoint.port,
-        username: endpoint.user,
+        // ssh2 needs a user name where ssh would take the local user's.
+        username: endpoint.user ?? userInfo().username,
         sshOptions: { agent: env.SSH_AUTH_SOCK },
       } as Docker.DockerOptions;
   }

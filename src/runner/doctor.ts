@@ -63,7 +63,7 @@ async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<Eng
     checks.push({
       name: 'engine',
       ok: locality.local,
-      detail: `answers at ${engine.where} (${engine.how})${engine.remote ? `; ${locality.reason}` : ''}`,
+      detail: `answers at ${engine.where} (${engine.how})${engine.via ? ` ${engine.via}` : ''}${engine.remote ? `; ${locality.reason}` : ''}`,
       fix: locality.local
         ? undefined
         : 'A remote engine cannot see the files a build mounts: use a local engine (unset DOCKER_HOST, `docker context use default`), or set NERVES_DOCKER_TS_REMOTE_OK=1 if it shares this machine\'s paths.',

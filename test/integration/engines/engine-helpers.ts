@@ -53,7 +53,7 @@ export async function copyImage(from: Docker, to: Docker, tag: string): Promise<
   expect(loaded.join(' ')).toContain(tag.split(':')[0]);
 }
 
-const DISCOVERY_VARS = ['DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_TLS', 'DOCKER_CERT_PATH', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'NERVES_DEBUG', 'NERVES_DOCKER_TS_REMOTE_OK'];
+const DISCOVERY_VARS = ['DOCKER_HOST', 'NERVES_DOCKER_TS_SSH', 'DOCKER_TLS_VERIFY', 'DOCKER_TLS', 'DOCKER_CERT_PATH', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'NERVES_DEBUG', 'NERVES_DOCKER_TS_REMOTE_OK'];
 
 /**
  * Runs `fn` with exactly these discovery variables set (the others unset),

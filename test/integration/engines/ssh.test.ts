@@ -1,0 +1,206 @@
+// The runner through DOCKER_HOST=ssh://builder, as a user of `docker -H
+// ssh://builder` has it: an sshd of the test's own on 127.0.0.1 (sshd.ts),
+// reached through an alias of a private ~/.ssh/config, with no ssh agent.
+// The other side's `docker system dial-stdio` is this machine's docker CLI,
+// which reaches the local dockerd, so the engine truly sees this machine's
+// paths (NERVES_DOCKER_TS_REMOTE_OK=1). Needs root, openssh-server and the
+// docker CLI (scripts/setup --test installs them).
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { closeSshTransports, sshTransport } from '../../../src/engine/ssh/transport.js';
+import { OpError } from '../../../src/errors.js';
+import { connectChecked } from '../../../src/runner/job/preflight.js';
+import { parseShellOptions, runShell } from '../../../src/runner/shell/shell.js';
+import { parseJobSpec } from '../../../src/runner/spec.js';
+import { copyExample, docker as mainEngine, recorder, removeVolumeQuietly, ROOT, type Example } from '../helpers/example.js';
+import { buildExample, cleanExample, hasCommand, withEngineEnv } from './engine-helpers.js';
+import { SSHD, startSshd, type Sshd } from './sshd.js';
+
+const run = promisify(execFile);
+
+async function opError(p: Promise<unknown>): Promise<OpError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OpError);
+  return err as OpError;
+}
+
+/** The command lines of the processes that use this config file (the wrapper puts `-F CONFIG` in ssh's argv). */
+function sshProcessesOf(config: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmd.includes(config)) found.push(`${pid}: ${cmd}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+async function noSshProcessesSoon(config: string, timeoutMs = 5000): Promise<string[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const left = sshProcessesOf(config);
+    if (left.length === 0 || Date.now() > until) return left;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('an engine behind ssh://builder (the system ssh client, an sshd of the test)', () => {
+  let sshd: Sshd;
+  let ex: Example | undefined;
+  let volume = '';
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+
+  beforeAll(async () => {
+    if (process.getuid?.() !== 0) throw new Error('the ssh test starts an sshd: run it as root (make test on the Debian test machine)');
+    if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: scripts/setup --test installs openssh-server (scripts/test-apt-packages.txt)`);
+    for (const cmd of ['ssh', 'ssh-keygen', 'docker']) {
+      if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed: scripts/setup --test installs the packages in scripts/test-apt-packages.txt`);
+    }
+    // builder-wrongkey: the same server with a key it does not know, for the authentication failure.
+    sshd = await startSshd(['builder-wrongkey']);
+    ex = copyExample('ndt-ssh-');
+    process.on('warning', onWarning);
+  }, 120_000);
+
+  afterAll(async () => {
+    process.off('warning', onWarning);
+    closeSshTransports();
+    if (volume) await removeVolumeQuietly(volume);
+    ex?.remove();
+    await sshd?.stop();
+  }, 60_000);
+
+  /** The environment of a user with the alias in ~/.ssh/config and no ssh agent. */
+  async function withSsh<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+    const saved = { PATH: process.env.PATH, SSH_AUTH_SOCK: process.env.SSH_AUTH_SOCK };
+    process.env.PATH = `${sshd.bin}:${process.env.PATH ?? ''}`;
+    delete process.env.SSH_AUTH_SOCK;
+    try {
+      return await withEngineEnv({ DOCKER_HOST: 'ssh://builder', ...vars }, fn);
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.SSH_AUTH_SOCK !== undefined) process.env.SSH_AUTH_SOCK = saved.SSH_AUTH_SOCK;
+    }
+  }
+
+  it('DOCKER_HOST=ssh://builder (an ssh config alias, no agent): found, answers, Docker; NERVES_DEBUG=1 says how ssh is reached', async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const { engine, version } = await withSsh({ NERVES_DEBUG: '1' }, () => connectChecked({ hostFiles: false }));
+      expect(engine).toMatchObject({ where: 'ssh://builder', how: 'DOCKER_HOST', explicit: true, systemSsh: true });
+      expect(version.engine).toBe('docker');
+      expect((await engine.docker.version()).Version).toBe((await mainEngine.version()).Version);
+    } finally {
+      spy.mockRestore();
+    }
+    const debug = lines.join('');
+    expect(debug).toContain('nerves_docker_ts: engine: ssh://builder: through');
+    expect(debug).toContain('`ssh builder docker system dial-stdio`');
+    expect(debug).toContain('ControlMaster');
+  });
+
+  it('builds the example through ssh (inputs bound, steps through hijacked exec streams) over one ssh connection', async () => {
+    closeSshTransports(); // the build opens its own connection
+    const before = sshd.connections();
+    const started = Date.now();
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const result = await withSsh({ NERVES_DOCKER_TS_REMOTE_OK: '1', NERVES_DEBUG: '1' }, () => buildExample(ex!, mainEngine));
+      volume = result.volume;
+    } finally {
+      spy.mockRestore();
+    }
+    // ssh://builder is another host by its address: each step is an exec whose output comes over its attach.
+    expect(lines.join('')).toContain('step output through the exec stream: the engine is on another host');
+    const opened = sshd.connections() - before;
+    const sessions = sshTransport(join(sshd.bin, 'ssh'), { host: 'builder' }).sessions;
+    console.log(`ssh build: ${Date.now() - started} ms, ${opened} ssh connection(s), ${sessions} session(s) over them`);
+    expect(opened).toBeGreaterThanOrEqual(1);
+    expect(opened).toBeLessThanOrEqual(3);
+    // Kept-alive sessions: one per hijacked stream plus the few the plain requests share, not one per request.
+    expect(sessions).toBeLessThan(10);
+  });
+
+  it('the system shell runs a one-off command through ssh in the prepared build dir', async () => {
+    const ctx = recorder(true);
+    const args = { ...ex!.spec(), tty_path: '/nonexistent/tty', cmd: ['sh', '-c', 'ls; echo oops >&2; exit 4'] };
+    const res = await withSsh({ NERVES_DOCKER_TS_REMOTE_OK: '1' }, () => runShell(parseJobSpec(args), parseShellOptions(args), ctx));
+    expect(res.status).toBe(4);
+    const logs = ctx.of('log') as Array<{ stream: string; data: Buffer }>;
+    const out = Buffer.concat(logs.filter((l) => l.stream === 'stdout').map((l) => l.data)).toString();
+    const err = Buffer.concat(logs.filter((l) => l.stream === 'stderr').map((l) => l.data)).toString();
+    expect(out).toMatch(/\bMakefile\b/);
+    expect(err).toBe('oops\n');
+  });
+
+  it('clean goes through ssh: the build volume is gone', async () => {
+    await withSsh({}, () => cleanExample(ex!, mainEngine, volume));
+    volume = '';
+  });
+
+  it('a key the other side refuses gets an ssh hint (not "start the engine")', async () => {
+    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder-wrongkey' }, () => connectChecked({ hostFiles: false })));
+    expect(err.code).toBe('engine_ssh');
+    expect(err.message).toContain('ssh://builder-wrongkey (DOCKER_HOST)');
+    expect(err.message).toContain('through ssh: ssh builder-wrongkey fails (exit status 255)');
+    expect(err.message).toMatch(/Permission denied \(publickey\)/);
+    expect(err.hint).toContain('`ssh builder-wrongkey docker version`');
+    expect(err.hint).toContain('known_hosts');
+    expect(err.hint).not.toMatch(/start (the|your)/i);
+  });
+
+  it('a remote command that fails (no engine at the named socket) reports what it said, with the ssh hint', async () => {
+    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder/run/ndt-no-engine.sock' }, () => connectChecked({ hostFiles: false })));
+    expect(err.code).toBe('engine_ssh');
+    expect(err.message).toContain('ssh builder docker --host unix:///run/ndt-no-engine.sock system dial-stdio fails (exit status 1)');
+    expect(err.message).toContain('/run/ndt-no-engine.sock: connect: no such file or directory');
+    expect(err.hint).toContain('`ssh builder docker version`');
+  });
+
+  it('a host that ssh would take for an option is refused before ssh runs', async () => {
+    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://-oProxyCommand=touch%20/tmp/ndt-pwned' }, () => connectChecked({ hostFiles: false })));
+    expect(err.code).toBe('engine_address');
+    expect(existsSync('/tmp/ndt-pwned')).toBe(false);
+  });
+
+  it('nerves-docker doctor says how ssh is reached; no Node warning; no ssh process outlives it', async () => {
+    const cli = join(ROOT, 'priv/nerves-docker.mjs');
+    if (!existsSync(cli)) throw new Error('priv/ is not built: run `npm run build` (make test does).');
+    closeSshTransports();
+    expect(await noSshProcessesSoon(sshd.config)).toEqual([]);
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${sshd.bin}:${process.env.PATH ?? ''}`, DOCKER_HOST: 'ssh://builder', NERVES_DEBUG: '1' };
+    for (const k of ['SSH_AUTH_SOCK', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'NDT_NOTICE_FD', 'NODE_OPTIONS']) delete env[k];
+    const { stdout, stderr } = await run('node', [cli, 'doctor'], { env, maxBuffer: 16 << 20 }).catch((e: { stdout: string; stderr: string }) => e);
+    expect(stdout).toContain('engine: answers at ssh://builder (DOCKER_HOST) through');
+    expect(stdout).toMatch(/engine version: docker /);
+    expect(stderr).toContain('nerves_docker_ts: engine: ssh://builder: through');
+    expect(stderr).not.toMatch(/DEP0170|Warning/);
+    expect(await noSshProcessesSoon(sshd.config)).toEqual([]);
+    expect(warnings.map((w) => `${(w as { code?: string }).code ?? ''} ${w.message}`).filter((w) => /DEP0170|is invalid/.test(w))).toEqual([]);
+  });
+
+  it('the built-in ssh2 client (no ssh on PATH, here forced) fails without an agent with an ssh hint', async () => {
+    // Last: docker-modem's ssh2 path warns (DEP0170) about the URL it builds; the warning checks are done.
+    const err = await opError(withSsh({ NERVES_DOCKER_TS_SSH: 'builtin' }, () => connectChecked({ hostFiles: false })));
+    expect(err.code).toBe('engine_ssh');
+    expect(err.hint).toContain('ssh agent');
+  });
+});
