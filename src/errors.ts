@@ -34,6 +34,7 @@ const FAMILIES = {
   base_image: 'invalid_input',
   output_exists: 'invalid_input',
   input_missing: 'invalid_input',
+  input_path: 'invalid_input',
   shadow_conflict: 'invalid_input',
   // the engine: cannot be reached, is too old, or answers what it should not
   engine_unavailable: 'engine',
@@ -65,6 +66,7 @@ const FAMILIES = {
   run_as_root: 'failed',
   extra_commands: 'failed',
   stream_error: 'failed',
+  input_sync: 'failed',
   volume_create: 'failed',
   volume_remove: 'failed',
   container_create: 'failed',

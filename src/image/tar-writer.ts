@@ -20,6 +20,8 @@ export interface TarEntry {
   gname: string;
   /** Seconds since the epoch. */
   mtime: number;
+  /** Nanoseconds past `mtime` (0 to 999,999,999): when set and not 0, a pax mtime record keeps them. */
+  mtimeNsec?: number;
   size: number;
   linkname?: string;
   devmajor?: number;
@@ -28,6 +30,8 @@ export interface TarEntry {
   data?: Buffer;
   hostPath?: string;
   stream?: () => AsyncIterable<Buffer>;
+  /** Called with each piece of a `hostPath` file's contents as it is read (e.g. to hash it while it is sent). */
+  onData?: (chunk: Buffer) => void;
 }
 
 const TYPEFLAG: Record<TarEntryType, string> = {
@@ -90,6 +94,7 @@ function rawHeader(e: TarEntry, name: string, type: string, size: number, pax: M
   if (!writeOctal(h, e.gid, 116, 8)) { pax.set("gid", String(e.gid)); writeOctal(h, 0, 116, 8); }
   if (!writeOctal(h, size, 124, 12)) { pax.set("size", String(size)); writeOctal(h, 0, 124, 12); }
   if (!writeOctal(h, e.mtime, 136, 12)) { pax.set("mtime", String(e.mtime)); writeOctal(h, 0, 136, 12); }
+  if (e.mtimeNsec) pax.set("mtime", `${Math.floor(e.mtime)}.${String(e.mtimeNsec).padStart(9, "0")}`);
   h.write(type, 156, 1, "ascii");
   const link = e.linkname ?? "";
   if (Buffer.byteLength(link) > 100) pax.set("linkpath", link);
@@ -139,7 +144,7 @@ function headerSize(e: TarEntry): number {
     Buffer.byteLength(e.gname) <= 32 &&
     e.uid >= 0 && e.uid <= MAX_OCTAL_7 &&
     e.gid >= 0 && e.gid <= MAX_OCTAL_7 &&
-    e.mtime >= 0 && e.mtime <= MAX_OCTAL_11 &&
+    e.mtime >= 0 && e.mtime <= MAX_OCTAL_11 && !e.mtimeNsec &&
     e.size >= 0 && e.size <= MAX_OCTAL_11;
   return simple ? BLOCK : entryHeader(e).length;
 }
@@ -241,6 +246,7 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
             if (n === 0) break;
             read += n;
             if (read > e.size) throw grew(e);
+            e.onData?.(out.subarray(pos, pos + n));
             pos += n;
             if (pos === out.length) {
               full();

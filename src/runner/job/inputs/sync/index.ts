@@ -1,0 +1,89 @@
+// Incremental, interruption-safe sync of a host tree into a named volume,
+// through the Engine API only (for engines that cannot see this machine's
+// files). The API:
+//
+//   syncTree({ container, root }, { hostDir, exclude, signal, onProgress })
+//     -> { files, sentFiles, sentBytes, archiveBytes, deleted, fixed,
+//          skipped, skippedPaths, readBack, finish }
+//
+// `container` is a CREATED (not started) container that mounts the volume at
+// `root` (absolute, not "/"). The tree is sent as one streamed tar (PUT
+// archive at the root's parent): symlinks as symlinks (never followed, even
+// pointing outside the tree), modes, owners (uid/gid as on the host) and
+// mtimes to the nanosecond, directories included; sockets, FIFOs and devices
+// are skipped and counted; a name that is not valid UTF-8 is an `input_path`
+// error naming it. `exclude` patterns: exclude.ts.
+//
+// Incremental: a manifest (path, type, size, mode, mtime, uid/gid, link,
+// sha256) is kept in the volume (<root>/.ndt-sync/, layout.ts). A re-sync
+// sends only files whose size or mtime changed and whose content differs
+// (hashed only then), sets the metadata of the rest through `finish`, and
+// removes what is gone from the host; with nothing changed nothing is sent at
+// all (one GET of the state, no PUT).
+//
+// Interruption-safe: the archive starts with "syncing G" and the list of the
+// paths it may change, and ends with "done G" (or "finishing G", completed
+// by `finish`). A sync that finds "syncing"/"finishing" treats those paths as
+// unknown and sends or removes them again; state files that are missing,
+// too big, damaged or name paths not to trust are discarded, and the
+// volume's content is read back instead (read-back.ts).
+//
+// `finish`, when not null, is an argv to run ONCE as root in the started
+// container before the build's steps (exec): it applies removals and
+// metadata changes and marks the sync done (finish-script.ts).
+import { randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
+import { OpError } from '../../../../errors.js';
+import { syncEntries } from './archive.js';
+import { compileExcludes } from './exclude.js';
+import { finishCommand } from './finish-script.js';
+import { STATE_DIR } from './layout.js';
+import { makePlan } from './plan.js';
+import { readBack } from './read-back.js';
+import { scanTree } from './scan.js';
+import { putEntries } from './send.js';
+import type { SyncOptions, SyncResult, SyncTarget } from './types.js';
+import { readKnowledge } from './volume-state.js';
+
+export type { SyncOptions, SyncProgress, SyncResult, SyncTarget } from './types.js';
+export { compileExcludes } from './exclude.js';
+
+function checkRoot(root: string): void {
+  if (!posix.isAbsolute(root) || posix.normalize(root) !== root || root === '/' || root.endsWith('/')) {
+    throw new OpError('internal', `sync: the volume's mount point must be a normalized absolute path below /, not ${JSON.stringify(root)}`);
+  }
+}
+
+export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<SyncResult> {
+  checkRoot(target.root);
+  const rules = compileExcludes([...opts.exclude, `/${STATE_DIR}`]);
+  const host = scanTree(opts.hostDir, rules);
+  const knowledge = (await readKnowledge(target.container, target.root, opts.signal)) ?? (await readBack(target.container, target.root, rules, opts.signal));
+  const plan = makePlan(opts.hostDir, host.entries, knowledge);
+  const sendFiles = host.entries.filter((e, i) => plan.send[i] && e.type === 'f');
+  const totalBytes = sendFiles.reduce((n, e) => n + e.size, 0);
+  const result: SyncResult = {
+    files: host.entries.length,
+    sentFiles: sendFiles.length,
+    sentBytes: 0,
+    archiveBytes: 0,
+    deleted: plan.deletes.length,
+    fixed: plan.fixups.length,
+    skipped: host.skipped.length,
+    skippedPaths: host.skipped.slice(0, 10),
+    readBack: knowledge.readBack,
+    finish: null,
+  };
+  const ops = plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
+  if (knowledge.status === 'done' && !ops && !plan.send.includes(true)) return result;
+  const gen = randomBytes(8).toString('hex');
+  opts.onProgress?.({ sentBytes: 0, totalBytes });
+  const onContent = (n: number) => {
+    result.sentBytes += n;
+    opts.onProgress?.({ sentBytes: result.sentBytes, totalBytes });
+  };
+  const entries = syncEntries({ hostDir: opts.hostDir, root: target.root, gen, entries: host.entries, plan, onContent, signal: opts.signal });
+  result.archiveBytes = await putEntries(target.container, target.root, opts.hostDir, entries, opts.signal);
+  if (ops) result.finish = finishCommand(target.root, gen);
+  return result;
+}

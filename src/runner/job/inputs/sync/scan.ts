@@ -1,0 +1,92 @@
+// The host side of a sync: walks the tree (never following a symlink) and
+// describes each path as a manifest entry without its hash, parents before
+// their children, names in byte order. Names are read as bytes so that one
+// that is not valid UTF-8 is an error naming it rather than a silently
+// mangled path. Sockets, FIFOs and devices are counted and left out.
+import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { OpError } from '../../../../errors.js';
+import type { ExcludeRules } from './exclude.js';
+import type { ManifestEntry } from './types.js';
+
+export interface HostTree {
+  /** Pre-order: the root ("."), then each directory before what it holds. */
+  entries: ManifestEntry[];
+  /** Paths of the special files left out. */
+  skipped: string[];
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const NS = 1_000_000_000n;
+
+/** "<seconds>.<nanoseconds>" of a bigint stat's mtime. */
+export function mtimeOf(st: BigIntStats): string {
+  let sec = st.mtimeNs / NS;
+  let ns = st.mtimeNs % NS;
+  if (ns < 0n) {
+    sec -= 1n;
+    ns += NS;
+  }
+  return `${sec}.${String(ns).padStart(9, '0')}`;
+}
+
+function badName(hostDir: string, rel: Buffer, what: string): OpError {
+  const shown = JSON.stringify(rel.toString('latin1'));
+  return new OpError('input_path', `${what} ${shown} in ${hostDir} is not valid UTF-8 and cannot be sent to the engine`, 'Rename it (or its directory) to a UTF-8 name, or leave its directory out with inputs_exclude.');
+}
+
+function decodeName(hostDir: string, parent: string, name: Buffer): string {
+  try {
+    return UTF8.decode(name);
+  } catch {
+    throw badName(hostDir, Buffer.concat([Buffer.from(parent === '.' ? '' : `${parent}/`), name]), 'The path');
+  }
+}
+
+function entryOf(path: string, st: BigIntStats): Omit<ManifestEntry, 'type'> {
+  return { path, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st), size: 0 };
+}
+
+/** Describes one path below the root; null for a special file. */
+function describe(hostDir: string, path: string): ManifestEntry | null {
+  const full = join(hostDir, path);
+  const st = lstatSync(full, { bigint: true });
+  if (st.isDirectory()) return { ...entryOf(path, st), type: 'd' };
+  if (st.isFile()) return { ...entryOf(path, st), type: 'f', size: Number(st.size) };
+  if (st.isSymbolicLink()) {
+    const target = readlinkSync(full, { encoding: 'buffer' });
+    let link: string;
+    try {
+      link = UTF8.decode(target);
+    } catch {
+      throw badName(hostDir, Buffer.from(path), 'The target of the symlink');
+    }
+    return { ...entryOf(path, st), type: 'l', link };
+  }
+  return null;
+}
+
+/** Walks hostDir (absolute; itself followed if it is a symlink), leaving out what `rules` exclude. */
+export function scanTree(hostDir: string, rules: ExcludeRules): HostTree {
+  const rootStat = statSync(hostDir, { bigint: true });
+  if (!rootStat.isDirectory()) throw new OpError('input_missing', `${hostDir} is not a directory`, 'Give the directory of the tree to send.');
+  const entries: ManifestEntry[] = [{ ...entryOf('.', rootStat), type: 'd' }];
+  const skipped: string[] = [];
+  const walk = (dir: string) => {
+    const names = readdirSync(dir === '.' ? hostDir : join(hostDir, dir), { encoding: 'buffer' }).sort(Buffer.compare);
+    for (const raw of names) {
+      const name = decodeName(hostDir, dir, raw);
+      const path = dir === '.' ? name : `${dir}/${name}`;
+      const e = describe(hostDir, path);
+      if (rules.excludes(path, e !== null && e.type === 'd')) continue;
+      if (e === null) {
+        skipped.push(path);
+        continue;
+      }
+      entries.push(e);
+      if (e.type === 'd') walk(path);
+    }
+  };
+  walk('.');
+  return { entries, skipped };
+}

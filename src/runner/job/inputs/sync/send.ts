@@ -1,0 +1,49 @@
+// Sends a sync's archive to the created container (PUT /containers/{id}/archive
+// at the root's parent), streaming: the tar is made as it is sent, never held.
+// An interruption (the caller's signal, a dropped connection, a file that
+// changed while it was read) aborts the upload and is reported with what to
+// do; the volume's state then says "syncing" and the next sync repairs it.
+import { posix } from 'node:path';
+import { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { OpError } from '../../../../errors.js';
+import { writeTar, type TarEntry } from '../../../../image/tar-writer.js';
+import { statusOf } from './read-archive.js';
+
+const AGAIN = 'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.';
+
+/** Uploads the entries; resolves with the bytes of archive sent. */
+export async function putEntries(container: Docker.Container, root: string, hostDir: string, entries: AsyncIterable<TarEntry>, signal?: AbortSignal): Promise<number> {
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) ctl.abort();
+  let bytes = 0;
+  let sourceError: unknown = null;
+  const source = Readable.from(
+    (async function* () {
+      for await (const chunk of writeTar(entries)) {
+        bytes += chunk.length;
+        yield chunk;
+      }
+    })(),
+    { objectMode: false },
+  );
+  source.on('error', (err) => {
+    sourceError = err;
+    ctl.abort();
+  });
+  try {
+    await container.putArchive(source as unknown as NodeJS.ReadableStream, { path: posix.dirname(root), abortSignal: ctl.signal });
+    return bytes;
+  } catch (err) {
+    if (sourceError) throw sourceError;
+    if (signal?.aborted) throw new OpError('interrupted', `the sync of ${hostDir} into ${root} was interrupted`, AGAIN);
+    const status = statusOf(err);
+    if (status === undefined) throw new OpError('engine_lost', `the connection to the engine dropped while ${hostDir} was sent into ${root} (${(err as Error).message})`, AGAIN);
+    throw new OpError('input_sync', `the engine refused the archive of ${hostDir} for ${root}: ${(err as Error).message}`, 'Check that the container is created (not removed) and mounts the volume there.');
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    source.destroy();
+  }
+}
