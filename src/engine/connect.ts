@@ -140,11 +140,12 @@ export interface Locality {
 }
 
 /**
- * Whether the engine can see this machine's files, which the build bind-mounts
- * (the system, the platform, the download dir). A unix socket is local; tcp
- * or ssh to a host that is not this one is remote, unless the engine reports
- * this machine's host name (a tcp address of this host that we did not
- * recognise) or NERVES_DOCKER_TS_REMOTE_OK=1 (a shared file system).
+ * Whether the engine's address says it can see this machine's files, which
+ * a bind build mounts (the system, the platform, the download dir). A unix
+ * socket is local; tcp or ssh to a host that is not this one is remote,
+ * unless the engine reports this machine's host name (a tcp address of this
+ * host that we did not recognise) or NERVES_DOCKER_TS_REMOTE_OK=1 (a shared
+ * file system). The inputs' auto mode checks a local answer with a token.
  */
 export async function engineLocality(engine: Engine, env: NodeJS.ProcessEnv = process.env): Promise<Locality> {
   if (!engine.remote) return { local: true, reason: `${engine.where} is on this machine` };
@@ -164,16 +165,3 @@ export async function engineLocality(engine: Engine, env: NodeJS.ProcessEnv = pr
   return { local: false, reason: `${engine.where} runs on ${name ? `"${name}"` : 'another machine'}, not on this machine (${own})` };
 }
 
-/** Throws a plain error when the engine cannot see this machine's files (see engineLocality). */
-export async function requireLocalEngine(engine: Engine, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const where = await engineLocality(engine, env);
-  engineDebug(where.reason, env);
-  if (where.local) return;
-  throw new OpError(
-    'engine_remote',
-    `The Docker engine at ${engine.where} (${engine.how}) is on another machine: ${where.reason}. ` +
-      'A build bind-mounts the system, its platform and the download directory from this machine, and a remote engine cannot see them.',
-    'Use an engine on this machine (unset DOCKER_HOST, or `docker context use default`), or run `mix nerves.artifact` on the engine\'s machine. ' +
-      `If that machine sees this machine's paths at the same places (a shared file system), set ${REMOTE_OK_ENV}=1.`,
-  );
-}

@@ -2,7 +2,7 @@
 // that exits when the sidecar's attach connection closes (a dead-man switch:
 // a killed sidecar cannot leave a running container behind). The steps run
 // as execs inside it, or, on an engine on this kernel, in the background of
-// PID 1 itself (see src/runner/step-output.ts).
+// PID 1 itself (see src/runner/job/steps/).
 import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import type { Engine } from './connect.js';
@@ -35,6 +35,8 @@ export interface JobContainerSpec {
   entrypoint?: string[] | undefined;
   /** Resource limits as HostConfig fields (NanoCpus, Memory, MemorySwap); none when empty. */
   limits?: { NanoCpus?: number; Memory?: number; MemorySwap?: number } | undefined;
+  /** Work on the created container before it starts (its archive API already sees its mounts); a failure removes it. */
+  beforeStart?: ((container: Docker.Container) => Promise<void>) | undefined;
 }
 
 // Reads stdin until EOF using only shell builtins: the container lives as long
@@ -93,6 +95,14 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
         ? 'The engine refused the resource limits: set build_runner_opts cpus and memory (or NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY) within what its host has.'
         : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.',
     );
+  }
+  if (spec.beforeStart) {
+    try {
+      await spec.beforeStart(container);
+    } catch (err) {
+      await removeContainer(engine, container.id).catch(() => {});
+      throw err;
+    }
   }
   let stdin: Duplex | undefined;
   try {

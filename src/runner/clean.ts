@@ -1,6 +1,7 @@
-// clean: removes the package's build containers and volume, and its
-// artifact cache directory. A volume that does not exist is not an error
-// (upstream raises); .docker_id stays, as upstream keeps it.
+// clean: removes the package's build containers and volume (with the volumes
+// of its copied inputs), and its artifact cache directory. A volume that
+// does not exist is not an error (upstream raises); .docker_id stays, as
+// upstream keeps it.
 import { readFile, rm } from 'node:fs/promises';
 import { findContainers, removeContainer } from '../engine/containers.js';
 import { LABEL } from '../engine/labels.js';
@@ -8,7 +9,7 @@ import { removeVolume } from '../engine/volumes.js';
 import { type OpContext } from '../protocol/op-context.js';
 import { OpError } from '../errors.js';
 import { dockerIdPath } from './job/docker-id.js';
-import { volumeName } from './job/docker-id.js';
+import { inputVolumes, volumeName } from './job/docker-id.js';
 import { connectChecked } from './job/preflight.js';
 import { acquireLock } from './job/lock.js';
 
@@ -35,11 +36,12 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
   let volume: string | null = null;
   let removedContainers = 0;
   let removedVolume = false;
+  const removedInputs: string[] = [];
   if (id) {
     volume = volumeName(spec.app, id);
     ctx.emit('header', `Deleting build volume ${volume}`);
     // clean mounts nothing: a remote engine is fine here.
-    const { engine } = await connectChecked({ hostFiles: false });
+    const { engine } = await connectChecked();
     // A running build of this package holds the lock: refuse rather than pull its volume away.
     const lock = await acquireLock(spec.build_path, 'clean', (t) => ctx.emit('warn', t));
     try {
@@ -49,6 +51,8 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
     }
     removedVolume = await removeVolume(engine, volume);
     if (!removedVolume) ctx.emit('info', `The build volume ${volume} did not exist.`);
+    // The copied inputs of copy-mode builds (the shared downloads volume stays).
+    for (const v of Object.values(inputVolumes(volume))) if (await removeVolume(engine, v)) removedInputs.push(v);
     } finally {
       await lock.release();
     }
@@ -56,5 +60,5 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
     ctx.emit('info', `No build volume recorded for ${spec.app} (${dockerIdPath(spec.build_path)} does not exist).`);
   }
   await rm(spec.cache_path, { recursive: true, force: true });
-  return { volume, removed_volume: removedVolume, removed_containers: removedContainers, cache_path: spec.cache_path };
+  return { volume, removed_volume: removedVolume, removed_input_volumes: removedInputs, removed_containers: removedContainers, cache_path: spec.cache_path };
 }

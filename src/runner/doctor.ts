@@ -11,6 +11,7 @@ import { engineVersion, type EngineVersion } from '../engine/version.js';
 import { describeLimits, formatMemory, resourceLimits, CPUS_ENV, MEMORY_ENV } from './job/limits.js';
 import { chooseOutputMode } from './job/steps/output-mode.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
+import { inputsMode } from './job/inputs/index.js';
 import { formatBytes } from './output/reporter.js';
 
 export interface Check {
@@ -35,7 +36,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
   const engine = await engineCheck(env, checks);
   if (!engine) return checks;
   const version = await engineVersion(engine);
-  checks.push(versionCheck(version), outputCheck(engine, version, env));
+  checks.push(versionCheck(version), outputCheck(engine, version, env), await inputsCheck(engine, env));
   const info = (await engine.docker.info()) as EngineInfo;
   checks.push(await diskCheck(info.DockerRootDir ?? ''), limitsCheck(info, env));
   if (opts.image) checks.push(await imageCheck(engine, opts.image));
@@ -60,14 +61,8 @@ async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<Eng
     await pingEngine(engine, 5000);
     // How it was found: DOCKER_HOST, context NAME, rootless/default/podman socket (NERVES_DEBUG=1 shows the search).
     const locality = await engineLocality(engine, env);
-    checks.push({
-      name: 'engine',
-      ok: locality.local,
-      detail: `answers at ${engine.where} (${engine.how})${engine.via ? ` ${engine.via}` : ''}${engine.remote ? `; ${locality.reason}` : ''}`,
-      fix: locality.local
-        ? undefined
-        : 'A remote engine cannot see the files a build mounts: use a local engine (unset DOCKER_HOST, `docker context use default`), or set NERVES_DOCKER_TS_REMOTE_OK=1 if it shares this machine\'s paths.',
-    });
+    // An engine on another host is fine: builds copy their inputs to it (see the inputs check).
+    checks.push({ name: 'engine', ok: true, detail: `answers at ${engine.where} (${engine.how})${engine.via ? ` ${engine.via}` : ''}${engine.remote ? `; ${locality.reason}` : ''}` });
     return engine;
   } catch (err) {
     checks.push({
@@ -136,6 +131,24 @@ function limitsCheck(info: EngineInfo, env: NodeJS.ProcessEnv): Check {
     detail: `${describeLimits(limits)} in this environment (build_runner_opts cpus and memory add theirs per system); the engine (${host}) ${enforce}${problems.length ? `; ${problems.join('; ')}` : ''}`,
     fix: problems.length === 0 ? undefined : `Unset or lower ${CPUS_ENV} / ${MEMORY_ENV}, or use an engine with cgroup limits (cgroup v2, or swap accounting enabled: swapaccount=1 on the kernel command line).`,
   };
+}
+
+/** How a build's inputs will reach the container (auto, unless NERVES_DOCKER_TS_INPUTS or the system's inputs: say otherwise). */
+async function inputsCheck(engine: Engine, env: NodeJS.ProcessEnv): Promise<Check> {
+  try {
+    const { mode, by } = inputsMode({ inputs: 'auto' }, env);
+    if (mode !== 'auto') return { name: 'inputs', ok: true, detail: `${mode} (${by})` };
+    const where = await engineLocality(engine, env);
+    return {
+      name: 'inputs',
+      ok: true,
+      detail: where.local
+        ? `bind mounts, checked at each build with a token file (${where.reason}); copied into volumes if the engine does not see them`
+        : `copied into volumes on the engine (${where.reason}); only what changed is sent again`,
+    };
+  } catch (err) {
+    return { name: 'inputs', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
+  }
 }
 
 async function diskCheck(root: string): Promise<Check> {

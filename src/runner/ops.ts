@@ -10,7 +10,7 @@ export const buildOp: OpHandler = async (args, ctx) => runJob('build', parseJobS
 export const archiveOp: OpHandler = async (args, ctx) => runJob('archive', parseJobSpec(args), ctx);
 export const cleanOp: OpHandler = async (args, ctx) => runClean(parseCleanSpec(args), ctx);
 export const engineInfoOp: OpHandler = async () => {
-  const { engine, version } = await connectChecked({ hostFiles: false });
+  const { engine, version } = await connectChecked();
   return { where: engine.where, how: engine.how, ...version };
 };
 export const doctorOp: OpHandler = async (args) => {

@@ -27,7 +27,7 @@ describe('error codes and their families', () => {
     for (const code of ['invalid_spec', 'defconfig_missing', 'platform_missing', 'download_dir', 'dockerfile_missing', 'base_image', 'image_options']) {
       expect(exitCodeFor(code), code).toBe(65);
     }
-    for (const code of ['engine_unavailable', 'engine_address', 'engine_context', 'engine_remote', 'engine_tls', 'engine_version', 'engine_lost']) {
+    for (const code of ['engine_unavailable', 'engine_address', 'engine_context', 'engine_tls', 'engine_version', 'engine_lost']) {
       expect(exitCodeFor(code), code).toBe(69);
     }
     expect(exitCodeFor('locked')).toBe(75);

@@ -11,11 +11,14 @@ import { findContainers, managedLabels, removeContainer, startJobContainer, stop
 import type { ImageSummary } from '../../engine/images.js';
 import { LABEL } from '../../engine/labels.js';
 import { ensureVolume } from '../../engine/volumes.js';
+import { OpError } from '../../errors.js';
 import type { OpContext } from '../../protocol/op-context.js';
 import type { BuildLog } from '../output/build-log.js';
 import type { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
 import { ensureJobImage } from './image-source.js';
+import { bindInputs, missingBindSource } from './inputs/bind.js';
+import { InputsNotVisible, type InputTransport } from './inputs/transport.js';
 import { computeLayout, type Layout } from './layout.js';
 import { describeLimits, droppedLimits, hostConfigLimits, resourceLimits, type ResourceLimits } from './limits.js';
 import type { JobScope } from './scope.js';
@@ -36,7 +39,9 @@ export interface OpenJobDeps {
   ctx: OpContext;
   scope: JobScope;
   volume: string;
-  /** The layout, when the caller computed it (else the bind layout of the spec). */
+  /** How the inputs reach the container (else bind mounts). */
+  inputs?: InputTransport;
+  /** The layout, when the caller computed it (else the spec's, with `inputs`). */
   layout?: Layout;
   /** Mounts beyond the layout's (the step output FIFO's directory). */
   extraMounts?: JobMount[];
@@ -59,7 +64,8 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     [LABEL.keep]: String(keep),
   });
   await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app, [LABEL.buildPath]: spec.build_path }));
-  const layout = deps.layout ?? computeLayout(spec, volume);
+  const inputs = deps.inputs ?? bindInputs;
+  const layout = deps.layout ?? computeLayout(spec, volume, inputs);
   const entrypoint = await deps.entrypoint?.(image, layout);
   ctx.signal.throwIfAborted();
   const job = await startJobContainer(engine, {
@@ -71,6 +77,9 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     workingDir: layout.workingDir,
     keep,
     limits: hostConfigLimits(limits),
+    beforeStart: inputs.beforeStart?.bind(inputs),
+  }).catch((err) => {
+    throw unseenBindSource(err, inputs, engine) ?? err;
   });
   const id = job.id;
   deps.scope.hold({
@@ -94,7 +103,20 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
   });
   engineDebug(`${kind} container limits: ${describeLimits(limits)}`);
   for (const line of await droppedLimits(engine, id, limits)) reporter.warn(line);
+  await inputs.afterStart?.(job.container);
   return { job, image, layout, limits };
+}
+
+/** A create that failed on a bind source the engine does not have: the fall-back signal (auto), or a clear error. */
+function unseenBindSource(err: unknown, inputs: InputTransport, engine: Engine): Error | null {
+  const path = missingBindSource(err);
+  if (!path) return null;
+  if (inputs.checked) return new InputsNotVisible(path, 'the engine has no such path for the bind mount');
+  return new OpError(
+    'inputs_not_visible',
+    `The Docker engine at ${engine.where} cannot see ${path} (a bind mount's source does not exist where the engine runs: another machine, a VM without that share, or another mount namespace).`,
+    'Set build_runner_opts inputs: :copy (or NERVES_DOCKER_TS_INPUTS=copy) to copy the inputs into volumes on the engine, or share that path with the engine.',
+  );
 }
 
 /**

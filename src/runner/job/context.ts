@@ -55,4 +55,6 @@ export interface JobResult {
   container: string | null;
   /** How step output reached the log: a FIFO (engine on this kernel) or the exec stream. */
   output: 'fifo' | 'exec';
+  /** How the inputs reached the container: bind mounts, or copies in volumes on the engine. */
+  inputs: 'bind' | 'copy';
 }

@@ -50,3 +50,8 @@ export function volumeName(app: string, id: string): string {
   if (!VOLUME_RE.test(name)) throw new OpError('invalid_spec', `the volume name ${name} is not valid for Docker`);
   return name;
 }
+
+/** The volumes on the engine that hold the copied inputs of the build volume `volume` (copy mode). */
+export function inputVolumes(volume: string): { platform: string; package: string } {
+  return { platform: `${volume}-platform`, package: `${volume}-package` };
+}

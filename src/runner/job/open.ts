@@ -20,6 +20,7 @@ export async function openJob(kind: JobKind, spec: JobSpec, op: OpContext, scope
   const started = Date.now();
   const reporter = new Reporter(op, spec.tty);
   // The engine's ping and GET /version run while the host side is checked.
+  // An engine on another host is fine: the inputs are then copied (inputs/).
   const conn = beginConnect();
   const { engine } = conn;
   await checkHostInputs(spec, kind);

@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { engineDebug, openEngine, pingEngine, requireLocalEngine, type Engine } from '../../engine/connect.js';
+import { engineDebug, openEngine, pingEngine, type Engine } from '../../engine/connect.js';
 import { engineVersion, type EngineVersion } from '../../engine/version.js';
 import { OpError } from '../../errors.js';
 import { checkEngineVersion, DOCKER_REQUIREMENT } from '../docker-version.js';
@@ -59,7 +59,7 @@ export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' |
 /** An engine being connected to: its round trips run while the caller does other work. */
 export interface EngineConnection {
   engine: Engine;
-  /** The engine answered a ping and (unless `hostFiles: false`) can see this machine's files. */
+  /** The engine answered a ping. */
   answered: Promise<void>;
   /** Its version, once it meets the requirement (rejects after `answered` does, if that fails). */
   version: Promise<EngineVersion>;
@@ -72,9 +72,9 @@ export interface EngineConnection {
  * which a job overlaps with its host-side checks and its first requests.
  * Both promises are awaited by the caller or settle unobserved harmlessly.
  */
-export function beginConnect(opts: { hostFiles?: boolean } = {}): EngineConnection {
+export function beginConnect(): EngineConnection {
   const { engine, ping, answer } = takeProbe();
-  const answered = ping.then(() => (opts.hostFiles !== false ? requireLocalEngine(engine) : undefined));
+  const answered = ping;
   const version = (async () => {
     // A ping failure is the one to report (it names the address and the fix).
     await answered;
@@ -130,12 +130,12 @@ function takeProbe(): Probe {
 }
 
 /**
- * Finds the engine (NERVES_DEBUG=1 prints how), checks that it answers, that
- * it can see this machine's files (unless `hostFiles: false`: an op that
- * mounts nothing) and that its version meets the requirement.
+ * Finds the engine (NERVES_DEBUG=1 prints how), checks that it answers and
+ * that its version meets the requirement. Whether it sees this machine's
+ * files is for the inputs to find out (job/inputs/).
  */
-export async function connectChecked(opts: { hostFiles?: boolean } = {}): Promise<{ engine: Engine; version: EngineVersion }> {
-  const c = beginConnect(opts);
+export async function connectChecked(): Promise<{ engine: Engine; version: EngineVersion }> {
+  const c = beginConnect();
   return { engine: c.engine, version: await c.version };
 }
 

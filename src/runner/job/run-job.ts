@@ -7,14 +7,12 @@ import { inspectImage } from '../../engine/images.js';
 import type { OpContext } from '../../protocol/op-context.js';
 import { formatBytes, formatDuration } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
-import { chooseArtifactRoute, type ArtifactRoute } from './artifact/index.js';
-import { openJobContainer, removeLeftovers, type OpenJob } from './container.js';
+import type { ArtifactRoute } from './artifact/index.js';
+import { removeLeftovers, type OpenJob } from './container.js';
 import type { Job, JobKind, JobResult, Step, StepResult } from './context.js';
 import { explainFailure, failedStep, interrupted } from './failures.js';
-import { chooseInputs } from './inputs/index.js';
-import { computeLayout } from './layout.js';
 import { openJob } from './open.js';
-import { artifactFile, jobSteps } from './plan.js';
+import { openBuildContainer } from './placement.js';
 import { JobScope } from './scope.js';
 import { removeStaleFifoDirs } from './steps/fifo-output.js';
 import type { PendingStepRunner, StepRunner } from './steps/index.js';
@@ -40,27 +38,13 @@ export async function runJob(kind: JobKind, spec: JobSpec, op: OpContext): Promi
 }
 
 async function runStages(job: Job, pending: PendingStepRunner): Promise<Omit<JobResult, 'log_size'>> {
-  const { kind, spec, engine, volume } = job;
-  const image = inspectImage(engine, spec.docker.tag); // looked up while the rest is chosen
+  const image = inspectImage(job.engine, job.spec.docker.tag); // looked up while the rest is chosen
   image.catch(() => {});
-  const runner = await chooseStepRunner(job, pending);
-  const inputs = chooseInputs(spec);
-  const layout = computeLayout(spec, volume, inputs);
-  const artifact = artifactFile(spec, layout);
-  const route = chooseArtifactRoute(artifact, runner.dropDir);
-  let plan: Step[] = [];
-  const open = await openJobContainer(kind, spec, {
-    ...{ engine, image, volume, layout, scope: job.scope, reporter: job.reporter, log: job.log, ctx: job.op },
-    extraMounts: runner.mounts,
-    entrypoint: (img) => {
-      plan = route.plan(jobSteps(kind, spec, layout, img.entrypoint));
-      return runner.prepare(plan);
-    },
-  });
-  const steps = await runSteps(job, runner, open, plan);
-  const dest = join(spec.download_dir, artifact.file);
-  const size = await bringArtifact(job, route, open, dest, steps);
-  return summary(job, { path: dest, size, steps, legacy: layout.legacy, container: open.job.id, output: runner.choice.mode });
+  const p = await openBuildContainer(job, image, await chooseStepRunner(job, pending));
+  const steps = await runSteps(job, p.runner, p.open, p.plan);
+  const dest = join(job.spec.download_dir, p.artifact.file);
+  const size = await bringArtifact(job, p.route, p.open, dest, steps);
+  return summary(job, { path: dest, size, steps, legacy: p.layout.legacy, container: p.open.job.id, output: p.runner.choice.mode, inputs: p.inputs.name });
 }
 
 /** The step runner, chosen while leftovers of a dead job and stale FIFO directories go. */
@@ -102,12 +86,23 @@ async function bringArtifact(job: Job, route: ArtifactRoute, open: OpenJob, dest
   job.reporter.startStep('copy');
   job.stage = 'copy';
   const t0 = Date.now();
-  const size = await route.fetch(open.job.container, dest);
+  const size = await route.fetch(open.job.container, dest, job.spec.tty ? artifactProgress(job) : undefined);
   steps.push({ name: 'copy', seconds: (Date.now() - t0) / 1000, status: 0 });
   return size;
 }
 
-type Outcome = Pick<JobResult, 'path' | 'size' | 'steps' | 'legacy' | 'container' | 'output'>;
+/** A progress line on a terminal while a big artifact comes through the Engine API, four a second at most. */
+function artifactProgress(job: Job): (received: number, size: number | null) => void {
+  let last = 0;
+  return (received, size) => {
+    const now = Date.now();
+    if (now - last < 250) return;
+    last = now;
+    job.reporter.progress({ text: `copying the artifact: ${formatBytes(received)}${size ? ` of ${formatBytes(size)}` : ''}` });
+  };
+}
+
+type Outcome = Pick<JobResult, 'path' | 'size' | 'steps' | 'legacy' | 'container' | 'output' | 'inputs'>;
 
 function summary(job: Job, o: Outcome): Omit<JobResult, 'log_size'> {
   const seconds = (Date.now() - job.started) / 1000;

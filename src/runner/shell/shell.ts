@@ -17,6 +17,7 @@ import { readOrCreateDockerId, volumeName } from '../job/docker-id.js';
 import { openJobContainer, type OpenJob } from '../job/container.js';
 import { jobSteps } from '../job/plan.js';
 import { JobScope } from '../job/scope.js';
+import { chooseInputs, fallBackToCopy, InputsNotVisible, type InputsContext, type InputTransport } from '../job/inputs/index.js';
 import { checkHostInputs, connectChecked } from '../job/preflight.js';
 import { Reporter } from '../output/reporter.js';
 import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './exec.js';
@@ -150,7 +151,12 @@ async function openShell(spec: JobSpec, ctx: OpContext, scope: JobScope): Promis
   // Held before the container, so let go after it: the shell returns once the engine removed it.
   let containerId: string | null = null;
   scope.hold({ label: 'shell container removal', close: () => (containerId ? waitGone(engine, containerId) : undefined) });
-  const open = await openJobContainer('shell', spec, { engine, reporter, log, ctx, scope, volume });
+  const base: InputsContext = { spec, engine, volume, reporter, scope, op: ctx, stage: 'prepare' };
+  const openWith = (inputs: InputTransport) => openJobContainer('shell', spec, { engine, reporter, log, ctx, scope, volume, inputs });
+  const open = await openWith(await chooseInputs(base)).catch(async (err) => {
+    if (!(err instanceof InputsNotVisible)) throw err;
+    return openWith(await fallBackToCopy(base, err));
+  });
   containerId = open.job.id;
   return { ...open, log, reporter };
 }

@@ -1,23 +1,74 @@
 // Inputs as bind mounts of this machine's directories: the engine must see
-// them (an engine on this machine, or one that shares its files).
+// them (an engine on this machine, or one that shares its files). When auto
+// chose bind because the address says "this machine", it is checked: a
+// token file written into the build path just before the container is
+// created must be visible through the created container's archive API.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { JobMount } from '../../../engine/containers.js';
+import { readSmallFile } from '../../../engine/archive.js';
+import { engineMessage } from '../../../engine/errors.js';
 import type { JobSpec } from '../../spec.js';
-import { DL_DIR, packageDir, PLATFORM_DIR, SSH_DIR, type InputTransport } from './transport.js';
+import { DL_DIR, InputsNotVisible, packageDir, PLATFORM_DIR, SSH_DIR, type InputTransport } from './transport.js';
+
+function bindMounts(spec: JobSpec): JobMount[] {
+  const mounts: JobMount[] = [
+    spec.downloads_volume ? { type: 'volume', source: spec.downloads_volume, target: DL_DIR } : { type: 'bind', source: spec.download_dir, target: DL_DIR },
+    { type: 'bind', source: spec.platform_path, target: PLATFORM_DIR },
+    { type: 'bind', source: spec.pkg_path, target: packageDir(spec.app) },
+  ];
+  // Upstream mounts ~/.ssh even when it does not exist, and Docker then
+  // refuses to start; here it is mounted only when present, and read-only.
+  const ssh = spec.home ? join(spec.home, '.ssh') : '';
+  if (ssh && existsSync(ssh)) mounts.push({ type: 'bind', source: ssh, target: SSH_DIR, readOnly: true });
+  return mounts;
+}
 
 export const bindInputs: InputTransport = {
   name: 'bind',
-  mounts(spec: JobSpec): JobMount[] {
-    const mounts: JobMount[] = [
-      spec.downloads_volume ? { type: 'volume', source: spec.downloads_volume, target: DL_DIR } : { type: 'bind', source: spec.download_dir, target: DL_DIR },
-      { type: 'bind', source: spec.platform_path, target: PLATFORM_DIR },
-      { type: 'bind', source: spec.pkg_path, target: packageDir(spec.app) },
-    ];
-    // Upstream mounts ~/.ssh even when it does not exist, and Docker then
-    // refuses to start; here it is mounted only when present, and read-only.
-    const ssh = spec.home ? join(spec.home, '.ssh') : '';
-    if (ssh && existsSync(ssh)) mounts.push({ type: 'bind', source: ssh, target: SSH_DIR, readOnly: true });
-    return mounts;
-  },
+  why: 'bind mounts',
+  sharesHostFiles: true,
+  mounts: bindMounts,
 };
+
+export function trustedBind(why: string): InputTransport {
+  return { ...bindInputs, why };
+}
+
+/** Bind mounts, checked with a token before the container starts; `release` removes the token. */
+export async function checkedBind(spec: JobSpec, why: string): Promise<{ inputs: InputTransport; release: () => Promise<void> }> {
+  const token = randomBytes(16).toString('hex');
+  const { onHost, inContainer } = tokenPlace(spec, token);
+  await writeFile(onHost, token, { mode: 0o644 });
+  const inputs: InputTransport = {
+    ...bindInputs,
+    why,
+    checked: true,
+    async beforeStart(container) {
+      const seen = (await readSmallFile(container, inContainer))?.toString('utf8') ?? null;
+      if (seen !== token) {
+        throw new InputsNotVisible(onHost, seen === null ? 'a file written there just now is not in the container' : 'the container sees a different file there');
+      }
+    },
+  };
+  return { inputs, release: () => rm(onHost, { force: true }) };
+}
+
+/** Where the token goes: the build path, as the package's bind mount shows it in the container. */
+function tokenPlace(spec: JobSpec, token: string): { onHost: string; inContainer: string } {
+  const name = `.ndt-visible-${token.slice(0, 8)}`;
+  const rel = relative(spec.pkg_path, spec.build_path);
+  const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  return inside
+    ? { onHost: join(spec.build_path, name), inContainer: `${packageDir(spec.app)}/${rel.split('\\').join('/')}/${name}` }
+    : { onHost: join(spec.pkg_path, name), inContainer: `${packageDir(spec.app)}/${name}` };
+}
+
+/** Whether a container create failed because a bind source does not exist where the engine runs. */
+export function missingBindSource(err: unknown): string | null {
+  const msg = engineMessage(err);
+  const m = /bind source path does not exist: (\S+)/.exec(msg) ?? /statfs (\S+): no such file or directory/.exec(msg);
+  return m ? m[1]! : null;
+}
