@@ -41,7 +41,12 @@ defmodule NervesDockerTs.InterruptTest do
     script = Path.join(dir, "vm.exs")
     File.write!(script, @script)
     out = Path.join(dir, "vm.out")
-    paths = [Path.join(:code.lib_dir(:nerves_docker_ts), "ebin") | Path.wildcard(Path.join(Mix.Project.build_path(), "lib/*/ebin"))]
+
+    paths = [
+      Path.join(:code.lib_dir(:nerves_docker_ts), "ebin")
+      | Path.wildcard(Path.join(Mix.Project.build_path(), "lib/*/ebin"))
+    ]
+
     pa = paths |> Enum.map(&to_string/1) |> Enum.uniq() |> Enum.flat_map(&["-pa", &1])
     env = "NERVES_DL_DIR=#{dl} NERVES_DOCKER_TS_YES=1"
     # `exec` so that $! is the VM itself; paths go in as arguments.
