@@ -1,7 +1,7 @@
 // The v0.4.6 options that came back (keep the build container, downloads in a
 // named volume) and an unwritable download dir, against the real engine.
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LABEL } from '../../src/engine/labels.js';
 import { runJob } from '../../src/runner/job/run-job.js';
@@ -64,6 +64,19 @@ describe('build runner options (real engine)', () => {
     } finally {
       await removeVolumeQuietly(dlVolume);
     }
+  });
+
+  it('partial artifacts that a killed runner left are removed by the next build of the package', async () => {
+    const name = 'example_system-portable-0.1.0-ABCDEF1.tar.gz';
+    mkdirSync(fx.ex.dl, { recursive: true });
+    const stale = [`.${name}.partial-999999-1`, `.${name}.partial-1-2`].map((n) => join(fx.ex.dl, n));
+    for (const p of stale) writeFileSync(p, 'half an artifact');
+    const other = join(fx.ex.dl, '.other_system-portable-0.1.0-XYZ.tar.gz.partial-1-2'); // another package's: not ours to remove
+    writeFileSync(other, 'x');
+    await runJob('build', parseJobSpec(fx.ex.spec()), recorder(true));
+    expect(stale.filter((p) => existsSync(p))).toEqual([]);
+    expect(existsSync(other)).toBe(true);
+    expect(readdirSync(fx.ex.dl).sort()).toEqual([basename(other), name].sort());
   });
 
   it('a download dir that cannot be written is reported before the build starts', async () => {

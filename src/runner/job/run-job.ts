@@ -8,6 +8,7 @@ import type { OpContext } from '../../protocol/op-context.js';
 import { formatBytes, formatDuration } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
 import type { ArtifactRoute } from './artifact/index.js';
+import { removeStalePartials } from './artifact/write-atomically.js';
 import { removeLeftovers, type OpenJob } from './container.js';
 import type { Job, JobKind, JobResult, Step, StepResult } from './context.js';
 import { explainFailure, failedStep, interrupted } from './failures.js';
@@ -47,12 +48,13 @@ async function runStages(job: Job, pending: PendingStepRunner): Promise<Omit<Job
   return summary(job, { path: dest, size, steps, legacy: p.layout.legacy, container: p.open.job.id, output: p.runner.choice.mode, inputs: p.inputs.name });
 }
 
-/** The step runner, chosen while leftovers of a dead job and stale FIFO directories go. */
+/** The step runner, chosen while what a dead job left goes: its containers, FIFO directories, partial artifacts. */
 async function chooseStepRunner(job: Job, pending: PendingStepRunner): Promise<StepRunner> {
   const [left, chosen] = await Promise.allSettled([
     removeLeftovers(job.engine, job.volume, job.reporter),
     pending.choose(job),
     removeStaleFifoDirs(job.spec.build_path),
+    removeStalePartials(join(job.spec.download_dir, `${job.spec.download_name}${job.spec.ext}`)),
   ]);
   if (chosen.status === 'rejected') throw chosen.reason; // the engine's version first
   job.scope.hold({ label: 'step runner', close: () => chosen.value.dispose() });
