@@ -9,7 +9,9 @@ import Docker from 'dockerode';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
-import { copyExample, docker as mainEngine, NEW_TAG, type Example } from '../helpers/example.js';
+import { runJob } from '../../../src/runner/job/run-job.js';
+import { parseJobSpec } from '../../../src/runner/spec.js';
+import { copyExample, docker as mainEngine, NEW_TAG, recorder, type Example } from '../helpers/example.js';
 import { buildExample, cleanExample, copyImage, engineScript, hasCommand, noContainersSoon, withEngineEnv } from './engine-helpers.js';
 
 describe('Podman (podman system service)', () => {
@@ -61,9 +63,24 @@ describe('Podman (podman system service)', () => {
     expect(again.volume).toBe(volume);
   });
 
+  it('copies the inputs into volumes on Podman (forced copy) and builds, then copies nothing again', async () => {
+    const first = await withEngineEnv(env(), () => runJob('build', parseJobSpec(ex!.spec({ inputs: 'copy' })), recorder(true)));
+    expect(first.inputs).toBe('copy');
+    expect(first.volume).toBe(volume);
+    const ctx = recorder(true);
+    const again = await withEngineEnv(env(), () => runJob('build', parseJobSpec(ex!.spec({ inputs: 'copy' })), ctx));
+    expect(again.size).toBe(first.size);
+    expect((ctx.of('info') as string[]).some((t) => t.startsWith('sent 0 files'))).toBe(true);
+    const names = ((await podman.listVolumes()).Volumes ?? []).map((v) => v.Name);
+    expect(names).toEqual(expect.arrayContaining([`${volume}-platform`, `${volume}-package`]));
+    expect(await noContainersSoon(podman, {})).toEqual([]);
+  });
+
   it('cleans: the volume is removed and no container is left', async () => {
     expect(volume).not.toBe('');
     await withEngineEnv(env(), () => cleanExample(ex!, podman, volume));
     expect(await noContainersSoon(podman, {})).toEqual([]);
+    const names = ((await podman.listVolumes()).Volumes ?? []).map((v) => v.Name);
+    expect(names.filter((n) => n.startsWith(volume))).toEqual([]); // the copied inputs' volumes too
   });
 });
