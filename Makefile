@@ -1,7 +1,7 @@
 # The two commands of nerves-docker-ts (see README.md):
 #   make demo   build the example Nerves system end to end through the Mix plugin
-#   make test   run the TypeScript and the Elixir test suites (and check mix format)
-.PHONY: demo test test-ts test-elixir format-check setup build bench clean-demo
+#   make test   run the TypeScript and the Elixir test suites (and check types and formatting)
+.PHONY: demo test test-ts test-elixir typecheck format-check setup build bench clean-demo
 
 demo:
 	scripts/setup
@@ -9,13 +9,17 @@ demo:
 
 test:
 	scripts/setup --test
-	$(MAKE) --no-print-directory format-check test-ts test-elixir
+	$(MAKE) --no-print-directory typecheck format-check test-ts test-elixir
 
 test-ts:
 	npx vitest run
 
 test-elixir:
 	cd mix_plugin && mix test
+
+# The sources and the tests against the strict compiler settings (tsconfig.test.json adds test/).
+typecheck:
+	npx tsc -p tsconfig.test.json
 
 # The Mix plugin's sources as `mix format` writes them (mix_plugin/.formatter.exs).
 format-check:

@@ -12,7 +12,7 @@ import { runShell } from '../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { parseShellOptions } from '../../src/runner/shell/shell.js';
 import { OpError } from '../../src/errors.js';
-import { containersOf, copyExample, engineAnswers, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
+import { containersOf, copyExample, engineAnswers, type Example, oneOffOutput, recorder, removeVolumeQuietly, ROOT } from './helpers/example.js';
 
 const run = promisify(execFile);
 const SOCKET = `ndt-shell-test-${process.pid}`;
@@ -188,9 +188,7 @@ describe('the shell without a terminal', () => {
     const args = { ...ex.spec(), tty_path: '/nonexistent/tty', cmd: ['sh', '-c', 'ls; echo oops >&2; exit 4'] };
     const res = await runShell(parseJobSpec(args), parseShellOptions(args), ctx);
     expect(res.status).toBe(4);
-    const logs = ctx.of('log') as Array<{ stream: string; data: Buffer }>;
-    const out = Buffer.concat(logs.filter((l) => l.stream === 'stdout').map((l) => l.data)).toString();
-    const err = Buffer.concat(logs.filter((l) => l.stream === 'stderr').map((l) => l.data)).toString();
+    const { out, err } = oneOffOutput(ctx);
     expect(out).toMatch(/\bMakefile\b/);
     expect(err).toBe('oops\n');
     expect(await shellContainers()).toEqual([]);

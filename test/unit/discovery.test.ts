@@ -199,7 +199,7 @@ describe('the socket search', () => {
 
   it('takes the first socket that exists, in order', () => {
     for (let i = 0; i < order.length; i++) {
-      const present = new Set(order.slice(i).map(([p]) => p));
+      const present = new Set<string>(order.slice(i).map(([p]) => p));
       const found = discoverEngine({ env, home, uid: 1000, isSocket: (p) => present.has(p) });
       expect(found.chosen).toMatchObject({ where: `unix://${order[i]![0]}`, how: order[i]![1], explicit: false });
     }

@@ -2,6 +2,7 @@
 // moving the example image into another engine, a private environment for
 // discovery, and one full build + clean of the example through whatever
 // engine the environment names.
+import { OpError } from '../../../src/errors.js';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -114,4 +115,14 @@ export async function noContainersSoon(engine: Docker, labels: Record<string, st
     if (left.length === 0 || Date.now() > deadline) return left;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The OpError that `p` rejects with (the test fails when it resolves, or rejects with something else). */
+export async function opError(p: Promise<unknown>): Promise<OpError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OpError);
+  return err as OpError;
 }

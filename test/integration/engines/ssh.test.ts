@@ -15,20 +15,11 @@ import { OpError } from '../../../src/errors.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { parseShellOptions, runShell } from '../../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
-import { copyExample, docker as mainEngine, recorder, removeVolumeQuietly, ROOT, type Example } from '../helpers/example.js';
-import { buildExample, cleanExample, hasCommand, withEngineEnv } from './engine-helpers.js';
+import { copyExample, docker as mainEngine, oneOffOutput, recorder, removeVolumeQuietly, ROOT, type Example } from '../helpers/example.js';
+import { buildExample, cleanExample, hasCommand, opError, withEngineEnv } from './engine-helpers.js';
 import { SSHD, startSshd, type Sshd } from './sshd.js';
 
 const run = promisify(execFile);
-
-async function opError(p: Promise<unknown>): Promise<OpError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OpError);
-  return err as OpError;
-}
 
 /** The command lines of the processes that use this config file (the wrapper puts `-F CONFIG` in ssh's argv). */
 function sshProcessesOf(config: string): string[] {
@@ -100,7 +91,7 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
       return true;
     });
     try {
-      const { engine, version } = await withSsh({ NERVES_DEBUG: '1' }, () => connectChecked({ hostFiles: false }));
+      const { engine, version } = await withSsh({ NERVES_DEBUG: '1' }, () => connectChecked());
       expect(engine).toMatchObject({ where: 'ssh://builder', how: 'DOCKER_HOST', explicit: true, systemSsh: true });
       expect(version.engine).toBe('docker');
       expect((await engine.docker.version()).Version).toBe((await mainEngine.version()).Version);
@@ -144,9 +135,7 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
     const args = { ...ex!.spec(), tty_path: '/nonexistent/tty', cmd: ['sh', '-c', 'ls; echo oops >&2; exit 4'] };
     const res = await withSsh({ NERVES_DOCKER_TS_REMOTE_OK: '1' }, () => runShell(parseJobSpec(args), parseShellOptions(args), ctx));
     expect(res.status).toBe(4);
-    const logs = ctx.of('log') as Array<{ stream: string; data: Buffer }>;
-    const out = Buffer.concat(logs.filter((l) => l.stream === 'stdout').map((l) => l.data)).toString();
-    const err = Buffer.concat(logs.filter((l) => l.stream === 'stderr').map((l) => l.data)).toString();
+    const { out, err } = oneOffOutput(ctx);
     expect(out).toMatch(/\bMakefile\b/);
     expect(err).toBe('oops\n');
   });
@@ -157,7 +146,7 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
   });
 
   it('a key the other side refuses gets an ssh hint (not "start the engine")', async () => {
-    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder-wrongkey' }, () => connectChecked({ hostFiles: false })));
+    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder-wrongkey' }, () => connectChecked()));
     expect(err.code).toBe('engine_ssh');
     expect(err.message).toContain('ssh://builder-wrongkey (DOCKER_HOST)');
     expect(err.message).toContain('through ssh: ssh builder-wrongkey fails (exit status 255)');
@@ -168,7 +157,7 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
   });
 
   it('a remote command that fails (no engine at the named socket) reports what it said, with the ssh hint', async () => {
-    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder/run/ndt-no-engine.sock' }, () => connectChecked({ hostFiles: false })));
+    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://builder/run/ndt-no-engine.sock' }, () => connectChecked()));
     expect(err.code).toBe('engine_ssh');
     expect(err.message).toContain('ssh builder docker --host unix:///run/ndt-no-engine.sock system dial-stdio fails (exit status 1)');
     expect(err.message).toContain('/run/ndt-no-engine.sock: connect: no such file or directory');
@@ -176,7 +165,7 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
   });
 
   it('a host that ssh would take for an option is refused before ssh runs', async () => {
-    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://-oProxyCommand=touch%20/tmp/ndt-pwned' }, () => connectChecked({ hostFiles: false })));
+    const err = await opError(withSsh({ DOCKER_HOST: 'ssh://-oProxyCommand=touch%20/tmp/ndt-pwned' }, () => connectChecked()));
     expect(err.code).toBe('engine_address');
     expect(existsSync('/tmp/ndt-pwned')).toBe(false);
   });
@@ -199,7 +188,7 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
 
   it('the built-in ssh2 client (no ssh on PATH, here forced) fails without an agent with an ssh hint', async () => {
     // Last: docker-modem's ssh2 path warns (DEP0170) about the URL it builds; the warning checks are done.
-    const err = await opError(withSsh({ NERVES_DOCKER_TS_SSH: 'builtin' }, () => connectChecked({ hostFiles: false })));
+    const err = await opError(withSsh({ NERVES_DOCKER_TS_SSH: 'builtin' }, () => connectChecked()));
     expect(err.code).toBe('engine_ssh');
     expect(err.hint).toContain('ssh agent');
   });

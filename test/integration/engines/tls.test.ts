@@ -14,18 +14,9 @@ import { contextDigest } from '../../../src/engine/contexts.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { OpError } from '../../../src/errors.js';
 import { copyExample, docker as mainEngine, NEW_TAG, ROOT, type Example } from '../helpers/example.js';
-import { buildExample, cleanExample, copyImage, engineScript, freePort, hasCommand, withEngineEnv } from './engine-helpers.js';
+import { buildExample, cleanExample, copyImage, engineScript, freePort, hasCommand, opError, withEngineEnv } from './engine-helpers.js';
 
 const run = promisify(execFile);
-
-async function opError(p: Promise<unknown>): Promise<OpError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OpError);
-  return err as OpError;
-}
 
 /** Writes a context into a docker config dir as `docker context create` does, with TLS files when given. */
 function writeContext(config: string, name: string, host: string, tlsFrom?: string): void {

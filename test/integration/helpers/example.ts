@@ -184,3 +184,10 @@ export function useExample(prefix?: string): ExampleFixture {
     volumes,
   };
 }
+
+/** What a shell one-off command wrote, from its `log` events. */
+export function oneOffOutput(ctx: Recorder): { out: string; err: string } {
+  const logs = ctx.of('log') as Array<{ stream: string; data: Buffer }>;
+  const of = (stream: string) => Buffer.concat(logs.filter((l) => l.stream === stream).map((l) => l.data)).toString();
+  return { out: of('stdout'), err: of('stderr') };
+}
