@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpError } from '../../../src/errors.js';
 import { syncTree, type SyncResult } from '../../../src/runner/job/inputs/sync/index.js';
+import Docker from 'dockerode';
+import { engineProxy } from '../helpers/engine-proxy.js';
 import { requireEngine } from '../helpers/example.js';
 import { createBox, docker, execRoot, hostHashes, hostListing, LABEL, runIn, volumeHashes, volumeListing } from './sync-helpers.js';
 
@@ -148,6 +150,36 @@ describe('tree sync into a volume (real engine)', () => {
     expect(r.deleted).toBe(1);
     await expectSame();
     expect((await sync()).archiveBytes).toBe(0);
+  });
+
+  it('reports a connection dropped mid-upload, and the next sync repairs it', async () => {
+    writeFileSync(join(tree, 'big'), Buffer.alloc(20 << 20, 9));
+    writeFileSync(join(tree, 'empty/small-50'), 'changed 50\n');
+    const socket = join(dir, 'engine.sock');
+    let through = 0;
+    // A proxy of the engine's socket that cuts the connection once 4 MB of the upload went through.
+    const proxy = await engineProxy(socket, (chunk, upstream, client) => {
+      through += chunk.length;
+      if (through > 4 << 20) {
+        upstream.destroy();
+        client.destroy();
+      } else upstream.write(chunk);
+    });
+    const c = await createBox(volume, ROOT);
+    try {
+      const viaProxy = new Docker({ socketPath: socket }).getContainer(c.id);
+      const err = await syncTree({ container: viaProxy, root: ROOT }, { hostDir: tree, exclude: ['_build/'] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpError);
+      expect((err as OpError).code).toBe('engine_lost');
+      expect((err as OpError).message).toContain(tree);
+    } finally {
+      await proxy.close();
+      await c.remove({ force: true });
+    }
+    const r = await sync();
+    expect(r.readBack).toBe(false);
+    expect(r.sentFiles).toBe(2);
+    await expectSame();
   });
 
   it('reads the volume back when its state cannot be trusted, and removes only what the host does not have', async () => {

@@ -57,8 +57,12 @@ function checkRoot(root: string): void {
 export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<SyncResult> {
   checkRoot(target.root);
   const rules = compileExcludes([...opts.exclude, `/${STATE_DIR}`]);
+  // The engine prepares the state's archive while this side walks the tree.
+  const stateRead = readKnowledge(target.container, target.root, opts.signal);
+  stateRead.catch(() => {});
+  await new Promise((resolve) => setImmediate(resolve));
   const host = scanTree(opts.hostDir, rules);
-  const knowledge = (await readKnowledge(target.container, target.root, opts.signal)) ?? (await readBack(target.container, target.root, rules, opts.signal));
+  const knowledge = (await stateRead) ?? (await readBack(target.container, target.root, rules, opts.signal));
   const plan = makePlan(opts.hostDir, host.entries, knowledge);
   const sendFiles = host.entries.filter((e, i) => plan.send[i] && e.type === 'f');
   const totalBytes = sendFiles.reduce((n, e) => n + e.size, 0);

@@ -19,15 +19,15 @@ export interface HostTree {
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const NS = 1_000_000_000n;
 
-/** "<seconds>.<nanoseconds>" of a bigint stat's mtime. */
+/** "<seconds>.<nanoseconds>" of a bigint stat's mtime (string slicing: cheaper than bigint arithmetic). */
 export function mtimeOf(st: BigIntStats): string {
-  let sec = st.mtimeNs / NS;
-  let ns = st.mtimeNs % NS;
+  const ns = st.mtimeNs;
   if (ns < 0n) {
-    sec -= 1n;
-    ns += NS;
+    const sec = ns / NS - (ns % NS === 0n ? 0n : 1n);
+    return `${sec}.${String(ns - sec * NS).padStart(9, '0')}`;
   }
-  return `${sec}.${String(ns).padStart(9, '0')}`;
+  const s = ns.toString().padStart(10, '0');
+  return `${s.slice(0, -9)}.${s.slice(-9)}`;
 }
 
 function badName(hostDir: string, rel: Buffer, what: string): OpError {
@@ -36,6 +36,8 @@ function badName(hostDir: string, rel: Buffer, what: string): OpError {
 }
 
 function decodeName(hostDir: string, parent: string, name: Buffer): string {
+  const fast = name.toString('utf8');
+  if (!fast.includes('\uFFFD')) return fast;
   try {
     return UTF8.decode(name);
   } catch {
@@ -43,16 +45,16 @@ function decodeName(hostDir: string, parent: string, name: Buffer): string {
   }
 }
 
-function entryOf(path: string, st: BigIntStats): Omit<ManifestEntry, 'type'> {
-  return { path, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st), size: 0 };
+function entryOf(path: string, type: ManifestEntry['type'], st: BigIntStats): ManifestEntry {
+  return { path, type, mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st), size: type === 'f' ? Number(st.size) : 0 };
 }
 
 /** Describes one path below the root; null for a special file. */
 function describe(hostDir: string, path: string): ManifestEntry | null {
   const full = join(hostDir, path);
   const st = lstatSync(full, { bigint: true });
-  if (st.isDirectory()) return { ...entryOf(path, st), type: 'd' };
-  if (st.isFile()) return { ...entryOf(path, st), type: 'f', size: Number(st.size) };
+  if (st.isDirectory()) return entryOf(path, 'd', st);
+  if (st.isFile()) return entryOf(path, 'f', st);
   if (st.isSymbolicLink()) {
     const target = readlinkSync(full, { encoding: 'buffer' });
     let link: string;
@@ -61,7 +63,9 @@ function describe(hostDir: string, path: string): ManifestEntry | null {
     } catch {
       throw badName(hostDir, Buffer.from(path), 'The target of the symlink');
     }
-    return { ...entryOf(path, st), type: 'l', link };
+    const e = entryOf(path, 'l', st);
+    e.link = link;
+    return e;
   }
   return null;
 }
@@ -70,7 +74,7 @@ function describe(hostDir: string, path: string): ManifestEntry | null {
 export function scanTree(hostDir: string, rules: ExcludeRules): HostTree {
   const rootStat = statSync(hostDir, { bigint: true });
   if (!rootStat.isDirectory()) throw new OpError('input_missing', `${hostDir} is not a directory`, 'Give the directory of the tree to send.');
-  const entries: ManifestEntry[] = [{ ...entryOf('.', rootStat), type: 'd' }];
+  const entries: ManifestEntry[] = [entryOf('.', 'd', rootStat)];
   const skipped: string[] = [];
   const walk = (dir: string) => {
     const names = readdirSync(dir === '.' ? hostDir : join(hostDir, dir), { encoding: 'buffer' }).sort(Buffer.compare);
