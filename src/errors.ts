@@ -32,6 +32,7 @@ const FAMILIES = {
   image_reference: 'invalid_input',
   image_platform: 'invalid_input',
   base_image: 'invalid_input',
+  archive_format: 'invalid_input',
   output_exists: 'invalid_input',
   input_missing: 'invalid_input',
   shadow_conflict: 'invalid_input',
