@@ -26,6 +26,7 @@ const FAMILIES = {
   defconfig_missing: 'invalid_input',
   platform_missing: 'invalid_input',
   download_dir: 'invalid_input',
+  clean_refused: 'invalid_input',
   dockerfile_missing: 'invalid_input',
   image_name: 'invalid_input',
   image_options: 'invalid_input',
