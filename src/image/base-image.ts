@@ -59,6 +59,8 @@ export async function openBaseImage(path: string, sel: BaseSelector = {}): Promi
     return { ...img, close };
   } catch (err) {
     await close();
+    // A tar the reader refuses is, for the user, a fromImage that is not an image archive.
+    if (err instanceof OpError && err.code === "archive_format") throw new OpError("base_image", `base image ${err.message}`, FORMAT_HINT);
     if (err instanceof OpError) throw err;
     throw new OpError("base_image", `cannot read the base image ${path}: ${(err as Error).message}`, FORMAT_HINT);
   }

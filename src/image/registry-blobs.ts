@@ -80,12 +80,18 @@ function checkContentLength(res: HttpResponse, d: Descriptor & { size: number })
   throw new OpError("image_digest", `blob ${d.digest}: registry announces ${declared} bytes, the manifest says ${d.size}`, CONTENT_HINT);
 }
 
+/** Deflate cannot expand data more than about 1032 times: a layer inflating further is a gzip bomb. */
+const DEFLATE_MAX_RATIO = 1032;
+
 /** Hashes and counts what passes; fails as soon as more than `max` bytes came. */
-function boundedTap(h: Hash, count: { n: number }, max: number, digest: string): Transform {
+function boundedTap(h: Hash, count: { n: number }, max: number, digest: string, what?: "uncompressed"): Transform {
   return new Transform({
     transform(chunk: Buffer, _e, cb) {
       count.n += chunk.length;
-      if (count.n > max) return cb(new OpError("image_digest", `blob ${digest}: the registry sent more than the ${max} bytes the manifest declares`, CONTENT_HINT));
+      if (count.n > max) {
+        const problem = what ? `uncompresses to more than ${max} bytes, more than gzip can inflate its declared size to` : `the registry sent more than the ${max} bytes the manifest declares`;
+        return cb(new OpError("image_digest", `blob ${digest}: ${problem}`, CONTENT_HINT));
+      }
       h.update(chunk);
       cb(null, chunk);
     },
@@ -120,10 +126,10 @@ export async function fetchLayer(client: RegistryClient, desc: Descriptor, diffI
   const diffHash = createHash("sha256");
   const written = { n: 0 };
   const tap = boundedTap(blobHash, count, d.size, d.digest);
-  const diffTap = boundedTap(diffHash, written, Number.MAX_SAFE_INTEGER, d.digest);
   // Compressed unless the media type names a plain tar (…tar.gzip and …tar+gzip do not end in
   // "tar"); a wrong media type fails the diff_id check below.
   const gzip = !/tar$/.test(mt);
+  const diffTap = boundedTap(diffHash, written, gzip ? d.size * DEFLATE_MAX_RATIO + 65536 : d.size, d.digest, "uncompressed");
   if (gzip) {
     // zlib's default 16 KiB output chunks cost one thread-pool round trip, one callback and
     // one file write each (11,000 for 175 MB); 1 MiB chunks took the download phase from 1.5 to 1.0 s.

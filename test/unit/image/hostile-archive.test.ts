@@ -1,7 +1,8 @@
 // Base images made to attack the readers (tar-reader.ts, base-image.ts):
 // size claims near 4 GiB, of 10 GiB or not numbers, oversized pax records
 // and JSON members, and OCI digests that walk out of the layout. Each must
-// fail with a coded one-line error and leave no temporary directory.
+// fail with a coded one-line error and leave no temporary directory (the
+// tar reader's archive_format errors reach the user as base_image ones).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
@@ -81,7 +82,7 @@ describe("tar size claims", () => {
   it("a member claiming nearly 4 GiB is an error, not an abort of Node", async () => {
     const p = await archive("near4g.tar", [header("manifest.json", octal(0xfffffff0)), pad(Buffer.from("[]")), END]);
     const e = await failure(openBaseImage(p));
-    expect(e.code).toBe("archive_format");
+    expect(e.code).toBe("base_image");
     expect(e.message).toContain(`member "manifest.json" claims ${0xfffffff0} bytes, but the archive has only 1536 after its header`);
   });
 
@@ -99,7 +100,7 @@ describe("tar size claims", () => {
     const pax = paxBody({ size: "abc" });
     const p = await archive("paxnan.tar", [header("PaxHeader", octal(pax.length), "x"), pad(pax), header("manifest.json", octal(2)), pad(Buffer.from("[]")), END]);
     const e = await failure(openBaseImage(p));
-    expect(e.code).toBe("archive_format");
+    expect(e.code).toBe("base_image");
     expect(e.message).toContain('pax size "abc" of "manifest.json" is not a whole number below 2^53');
     const q = await archive("octnan.tar", [header("manifest.json", "12x4\0"), pad(Buffer.from("[]")), END]);
     expect((await failure(openBaseImage(q))).message).toContain('size "12x4" in a tar header is not an octal number');
