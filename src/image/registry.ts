@@ -36,6 +36,11 @@ function httpHint(status: number): string {
   return "Try again later; if it persists, check the registry's status.";
 }
 
+/** The start of an error body from a registry, on one line and without control characters (a terminal's escapes). */
+function excerpt(body: Buffer, max: number): string {
+  return body.toString("utf8").slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+}
+
 /** JSON from a registry; a body that is not JSON is the registry's fault. */
 export function parseJson(body: Buffer, what: string): unknown {
   try {
@@ -93,7 +98,7 @@ export class RegistryClient {
     if (res.status !== 200) {
       throw new OpError(
         "registry_auth",
-        `token request to ${url.origin}${url.pathname} failed: HTTP ${res.status} ${body.toString().slice(0, 200)}`,
+        `token request to ${url.origin}${url.pathname} failed: HTTP ${res.status} ${excerpt(body, 200)}`,
         "Check the credentials and that they may pull this repository.",
       );
     }
@@ -117,7 +122,7 @@ export class RegistryClient {
         continue;
       }
       if (res.status !== 200) {
-        const text = (await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0))).toString().slice(0, 300);
+        const text = excerpt(await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0)), 300);
         throw new OpError("registry_request", `registry ${this.ref.registry}: GET ${this.ref.repository}/${path} failed: HTTP ${res.status} ${text}`, httpHint(res.status));
       }
       return res;

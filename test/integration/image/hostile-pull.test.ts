@@ -134,6 +134,17 @@ describe("pullImage from a hostile registry", () => {
     expect(e.code).toBe("interrupted");
   });
 
+  it("an error body is shown on one line, without the registry's control characters", async () => {
+    reg.onBlob.set(reg.digest, (_req, res) => {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end("\x1b[2J\x1b[31mfake prompt$ \nsecond line\r\n");
+    });
+    const e = await failure(pullImage(opts()));
+    expect(e.code).toBe("registry_request");
+    expect(e.message).toMatch(/failed: HTTP 500 \[2J \[31mfake prompt\$ +second line$/);
+    expect(e.message).not.toMatch(/[\u0000-\u001f]/);
+  });
+
   it("rejects bad limits with a clear error", async () => {
     const e = await failure(pullImage(opts({ requestTimeout: -1 })));
     expect(e.code).toBe("image_options");
