@@ -9,7 +9,7 @@
 // which pull-image, export-image, shadow-setup and build-container never use.
 import { readFile } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
-import { OpError, usageError } from "../errors.js";
+import { EXIT, OpError, usageError } from "../errors.js";
 
 interface Schema {
   run: (opts: Record<string, unknown>) => Promise<unknown>;
@@ -18,6 +18,8 @@ interface Schema {
   numbers?: string[];
   booleans?: string[];
   json?: string[];
+  /** Takes `signal`: SIGINT/SIGTERM/SIGHUP abort it and the command removes what it wrote. */
+  cancellable?: boolean;
   summary: string;
 }
 
@@ -57,8 +59,10 @@ const COMMANDS: Record<string, Schema> = {
     run: async (o) => (await import("../image/pull.js")).pullImage(o as never),
     required: ["imageName", "imageDigest", "out"],
     booleans: ["tlsVerify"],
+    numbers: ["requestTimeout", "minRate", "rateWindow"],
     json: ["credentials"],
-    summary: "--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--no-tls-verify] --out FILE",
+    cancellable: true,
+    summary: "--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--no-tls-verify] [--request-timeout SECONDS] [--min-rate BYTES_PER_S] [--rate-window SECONDS] --out FILE",
   },
   "export-image": {
     run: async (o) => (await import("../image/export-image.js")).exportImage(o as never),
@@ -155,6 +159,26 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
   return merged;
 }
 
+const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Runs a command that takes `signal`: a signal aborts it (instead of ending
+ * the process at once), so that it removes its temporary files and partial
+ * output before the CLI exits with 130.
+ */
+async function runCancellable(schema: Schema, opts: Record<string, unknown>): Promise<unknown> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!controller.signal.aborted) controller.abort(new OpError("interrupted", `interrupted (${sig}); nothing was kept`, "Run the command again."));
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  try {
+    return await schema.run({ ...opts, signal: controller.signal });
+  } finally {
+    for (const s of SIGNALS) process.off(s, onSignal);
+  }
+}
+
 export function imageUsage(): string {
   const lines = ["usage: nerves-docker image <subcommand> [--spec options.json] [--flags]", ""];
   for (const [name, s] of Object.entries(COMMANDS)) lines.push(`  ${name} ${s.summary}`);
@@ -174,18 +198,18 @@ export async function runImageCommand(argv: string[]): Promise<number> {
       return COMMANDS[cmd] ? 0 : 2;
     }
     const opts = await parseImageArgs(cmd, rest);
-    const result = await COMMANDS[cmd]!.run(opts);
+    const result = COMMANDS[cmd]!.cancellable ? await runCancellable(COMMANDS[cmd]!, opts) : await COMMANDS[cmd]!.run(opts);
     const text = JSON.stringify(result, (k, v: unknown) => (k === "config" && cmd === "build-container" ? undefined : v), 2) + "\n";
     (cmd === "stream-layered-image" ? process.stderr : process.stdout).write(text);
     return 0;
   } catch (err) {
-    // The toolkit's own exit codes: 2 for usage, 1 for every other failure.
+    // The toolkit's own exit codes: 2 for usage, 130 when interrupted, 1 for every other failure.
     if (err instanceof OpError && err.code === "usage") {
       process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${imageUsage()}`);
       return 2;
     }
     const hint = err instanceof OpError && err.hint ? `\n${err.hint}` : "";
     process.stderr.write(`nerves-docker image ${cmd}: ${(err as Error).message}${hint}\n`);
-    return 1;
+    return err instanceof OpError && err.code === "interrupted" ? EXIT.interrupted : 1;
   }
 }

@@ -3,13 +3,14 @@
 // layout directory. Layers are used in place when uncompressed, otherwise
 // decompressed into a temporary directory released by close().
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
+import { lstat, mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import { Readable } from "node:stream";
-import { readRange, readTarFile, readTarMember, type TarReadEntry } from "./tar-reader.js";
+import { readRange, readTarFile, readTarMember, TAR_MEMBER_MAX, type TarReadEntry } from "./tar-reader.js";
+import { checkOciBlob, ociBlobPath } from "./oci-layout.js";
 import type { ImageConfigJson } from "./config.js";
 import type { MeasuredLayer } from "./layer.js";
 import { measure } from "./digest.js";
@@ -58,6 +59,8 @@ export async function openBaseImage(path: string, sel: BaseSelector = {}): Promi
     return { ...img, close };
   } catch (err) {
     await close();
+    // A tar the reader refuses is, for the user, a fromImage that is not an image archive.
+    if (err instanceof OpError && err.code === "archive_format") throw new OpError("base_image", `base image ${err.message}`, FORMAT_HINT);
     if (err instanceof OpError) throw err;
     throw new OpError("base_image", `cannot read the base image ${path}: ${(err as Error).message}`, FORMAT_HINT);
   }
@@ -100,7 +103,8 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
     return readTarMember(archive, e);
   };
   if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, members, read, tmp);
-  const manifest = JSON.parse((await read("manifest.json")).toString("utf8")) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
+  const manifest = parseJson<{ Config: string; RepoTags?: string[] | null; Layers: string[] }[]>(await read("manifest.json"), `base image ${path}: manifest.json`);
+  if (!Array.isArray(manifest)) throw new OpError("base_image", `base image ${path}: manifest.json is not a list`, FORMAT_HINT);
   const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
   const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
   if (!entry) {
@@ -110,7 +114,8 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
       want ? "Set fromImageName and fromImageTag to a tag the archive holds (see RepoTags in its manifest.json), or leave them out to use its first image." : FORMAT_HINT,
     );
   }
-  const config = JSON.parse((await read(entry.Config)).toString("utf8")) as ImageConfigJson;
+  if (typeof entry.Config !== "string" || !Array.isArray(entry.Layers)) throw new OpError("base_image", `base image ${path}: manifest.json has no Config or Layers`, FORMAT_HINT);
+  const config = parseJson<ImageConfigJson>(await read(entry.Config), `base image ${path}: ${entry.Config}`);
   const files = [];
   for (const [i, l] of entry.Layers.entries()) {
     const e = members.get(l);
@@ -120,33 +125,76 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   return finish(config, files, entry.RepoTags ?? []);
 }
 
+/** JSON from a base image member or file; the parser's message is left out, as it quotes the content. */
+function parseJson<T>(data: Buffer, what: string): T {
+  try {
+    return JSON.parse(data.toString("utf8")) as T;
+  } catch {
+    throw new OpError("base_image", `${what} is not valid JSON (${data.length} bytes)`, DAMAGED_HINT);
+  }
+}
+
+interface OciIndex {
+  manifests?: { digest?: unknown; annotations?: Record<string, string> }[];
+}
+interface OciManifest {
+  config?: { digest?: unknown };
+  layers?: { digest?: unknown }[];
+}
+
+/**
+ * index.json's first manifest, then the manifest and the config, each read
+ * by `blob` from a checked digest and verified against it. Returns the
+ * layers' blob paths.
+ */
+async function readOciParts(where: string, index: OciIndex, blob: (path: string) => Promise<Buffer>) {
+  const first = Array.isArray(index?.manifests) ? index.manifests[0] : undefined;
+  if (!first) throw new OpError("base_image", `${where}: empty index.json`, FORMAT_HINT);
+  const read = async (digest: unknown, what: string) => {
+    const path = ociBlobPath(digest, `${where}: ${what}`);
+    const data = await blob(path);
+    checkOciBlob(digest as string, data, `${where}: ${what}`);
+    return data;
+  };
+  const manifest = parseJson<OciManifest>(await read(first.digest, "index.json's manifest"), `${where}: the manifest`);
+  if (!manifest?.config || !Array.isArray(manifest.layers)) throw new OpError("base_image", `${where}: the manifest has no config or layers`, DAMAGED_HINT);
+  const config = parseJson<ImageConfigJson>(await read(manifest.config.digest, "the config"), `${where}: the config`);
+  const layers = manifest.layers.map((l, i) => ({ digest: l.digest as string, path: ociBlobPath(l.digest, `${where}: layer ${i + 1}`) }));
+  const ref = first.annotations?.["io.containerd.image.name"];
+  return { config, layers, repoTags: typeof ref === "string" ? [ref] : [] };
+}
+
 /** An OCI layout inside a tar (oci-archive). */
 async function openOciArchive(archive: string, members: Map<string, TarReadEntry>, read: (name: string) => Promise<Buffer>, tmp: string): Promise<Opened> {
-  const blob = (d: string) => `blobs/${d.replace(":", "/")}`;
-  const index = JSON.parse((await read("index.json")).toString("utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
-  const first = index.manifests[0];
-  if (!first) throw new OpError("base_image", `OCI archive ${archive}: empty index.json`, FORMAT_HINT);
-  const manifest = JSON.parse((await read(blob(first.digest))).toString("utf8")) as { config: { digest: string }; layers: { digest: string }[] };
-  const config = JSON.parse((await read(blob(manifest.config.digest))).toString("utf8")) as ImageConfigJson;
+  const index = parseJson<OciIndex>(await read("index.json"), `OCI archive ${archive}: index.json`);
+  const parts = await readOciParts(`OCI archive ${archive}`, index, read);
   const files = [];
-  for (const [i, l] of manifest.layers.entries()) {
-    const e = members.get(blob(l.digest));
+  for (const [i, l] of parts.layers.entries()) {
+    const e = members.get(l.path);
     if (!e) throw new OpError("base_image", `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
-  const ref = first.annotations?.["io.containerd.image.name"];
-  return finish(config, files, ref ? [ref] : []);
+  return finish(parts.config, files, parts.repoTags);
+}
+
+/** A small file of an OCI layout directory (index.json, a manifest, a config): a regular file of at most TAR_MEMBER_MAX bytes. */
+async function readSmall(path: string, what: string): Promise<Buffer> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isFile()) throw new OpError("base_image", `${what}: ${st ? "not a regular file" : "missing"}`, DAMAGED_HINT);
+  if (st.size > TAR_MEMBER_MAX) throw new OpError("base_image", `${what}: ${st.size} bytes, more than the ${TAR_MEMBER_MAX} accepted`, DAMAGED_HINT);
+  return readFile(path);
 }
 
 async function openOci(dir: string, tmp: string): Promise<Opened> {
-  const blob = (d: string) => join(dir, "blobs", ...d.split(":"));
-  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
-  const first = index.manifests[0];
-  if (!first) throw new OpError("base_image", `OCI layout ${dir}: empty index.json`, FORMAT_HINT);
-  const manifest = JSON.parse(await readFile(blob(first.digest), "utf8")) as { config: { digest: string }; layers: { digest: string; size: number }[] };
-  const config = JSON.parse(await readFile(blob(manifest.config.digest), "utf8")) as ImageConfigJson;
+  const where = `OCI layout ${dir}`;
+  const index = parseJson<OciIndex>(await readSmall(join(dir, "index.json"), `${where}: index.json`), `${where}: index.json`);
+  const parts = await readOciParts(where, index, (p) => readSmall(join(dir, p), `${where}: ${p}`));
   const files = [];
-  for (const [i, l] of manifest.layers.entries()) files.push(await layerFrom(blob(l.digest), 0, (await stat(blob(l.digest))).size, tmp, i));
-  const ref = first.annotations?.["io.containerd.image.name"];
-  return finish(config, files, ref ? [ref] : []);
+  for (const [i, l] of parts.layers.entries()) {
+    const path = join(dir, l.path);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isFile()) throw new OpError("base_image", `${where}: layer ${l.digest} ${st ? "is not a regular file" : "missing"}`, DAMAGED_HINT);
+    files.push(await layerFrom(path, 0, st.size, tmp, i));
+  }
+  return finish(parts.config, files, parts.repoTags);
 }

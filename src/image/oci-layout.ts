@@ -1,6 +1,8 @@
 // OCI image layout writer: oci-layout, index.json and blobs/sha256/, layers
 // optionally gzip-compressed. Written into a temporary sibling directory and
-// renamed into place, so a failed build leaves nothing behind.
+// renamed into place, so a failed build leaves nothing behind. For readers
+// (base-image.ts): a digest from a layout or an OCI archive as its blob path,
+// checked first, and a blob checked against its digest.
 import { createWriteStream } from "node:fs";
 import { mkdir, rename, rm, writeFile, readdir } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
@@ -88,5 +90,31 @@ export async function writeOciLayout(outDir: string, parts: ImageParts & { archi
   } catch (err) {
     await rm(tmpDir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Hex digits of each digest algorithm an OCI layout may use. */
+const DIGEST_HEX: Record<string, number> = { sha256: 64, sha512: 128 };
+
+/**
+ * A digest read from an OCI layout or archive (index.json, a manifest), as
+ * the path of its blob: `blobs/<algorithm>/<hex>`. Anything but a known
+ * algorithm and lowercase hex of its length is refused before it touches the
+ * filesystem (`sha256:../../etc/passwd` would otherwise be read).
+ */
+export function ociBlobPath(digest: unknown, where: string): string {
+  const m = typeof digest === "string" ? /^([a-z0-9]+):([0-9a-f]+)$/.exec(digest) : null;
+  if (!m || DIGEST_HEX[m[1]!] !== m[2]!.length) {
+    const shown = typeof digest === "string" ? JSON.stringify(digest.slice(0, 80)) : typeof digest;
+    throw new OpError("base_image", `${where}: digest ${shown} is not sha256:<64 hex digits> or sha512:<128 hex digits>`, "The OCI layout is damaged or was made to attack: make it again with a trusted tool (skopeo, buildah, nerves-docker).");
+  }
+  return `blobs/${m[1]}/${m[2]}`;
+}
+
+/** The blob's bytes must hash to its digest (a checked one, from ociBlobPath). */
+export function checkOciBlob(digest: string, data: Buffer, where: string): void {
+  const [alg, hex] = digest.split(":") as [string, string];
+  if (createHash(alg).update(data).digest("hex") !== hex) {
+    throw new OpError("base_image", `${where}: blob ${digest} does not have that digest`, "The OCI layout is damaged or was modified after it was written: make it again.");
   }
 }

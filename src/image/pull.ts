@@ -7,19 +7,16 @@
 // One pass: each layer is fetched, hashed, gunzipped and hashed again into a
 // temporary file, four at a time; the archive is written meanwhile, each
 // layer appended (and its file removed) once it and those before it are done.
-import { createWriteStream } from "node:fs";
-import { mkdtemp, open, rename, rm, rmdir, stat, mkdir, readFile, type FileHandle } from "node:fs/promises";
+import { mkdtemp, open, rename, rm, rmdir, stat, mkdir, type FileHandle } from "node:fs/promises";
 import { createHash, type Hash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { goArch, type ImageConfigJson } from "./config.js";
-import { parseSha256, sha256, sriOf } from "./digest.js";
+import { parseSha256, sriOf } from "./digest.js";
 import { archiveFile, dockerArchiveTail, layerPath } from "./docker-archive.js";
-import { readBody } from "./http.js";
-import { MANIFEST_ACCEPT, parseJson, RegistryClient, type Credentials } from "./registry.js";
+import { parseJson, RegistryClient, type Credentials } from "./registry.js";
+import { checkDigest, fetchConfig, fetchLayer, fetchManifest, type Descriptor } from "./registry-blobs.js";
+import { limitsFromOptions, resolveLimits } from "./transfer-limits.js";
 import { locateRepository, referenceName } from "./reference.js";
 import { checkName, checkTag } from "./assemble.js";
 import { END_OF_ARCHIVE, entryHeader, padding } from "./tar-writer.js";
@@ -46,6 +43,14 @@ export interface PullImageOptions {
   out: string;
   /** Where the prefetch summary goes when sha256 is not given (default: stderr). */
   log?: (text: string) => void;
+  /** Seconds one registry request may take, its body included (default 1800). */
+  requestTimeout?: number;
+  /** Bytes per second every request must average over rateWindow (default 1024; 0: no minimum). */
+  minRate?: number;
+  /** Seconds over which minRate is measured (default 30). */
+  rateWindow?: number;
+  /** Aborts the pull; everything written so far is removed. */
+  signal?: AbortSignal;
 }
 
 export interface PullResult {
@@ -57,41 +62,6 @@ export interface PullResult {
   imageTag: string;
 }
 
-interface Descriptor {
-  mediaType?: string;
-  digest: string;
-  size?: number;
-  platform?: { os?: string; architecture?: string; variant?: string };
-}
-
-interface Manifest {
-  schemaVersion: number;
-  mediaType?: string;
-  manifests?: Descriptor[];
-  config?: Descriptor;
-  layers?: Descriptor[];
-}
-
-function hashingTap(h: ReturnType<typeof createHash>, count: { n: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      h.update(chunk);
-      count.n += chunk.length;
-      cb(null, chunk);
-    },
-  });
-}
-
-const CONTENT_HINT = "The registry sent other bytes than the digest names: try again; if it persists, the registry or a proxy is serving wrong content.";
-
-async function fetchManifest(client: RegistryClient, digest: string): Promise<{ body: Buffer; manifest: Manifest }> {
-  const res = await client.get(`manifests/${digest}`, MANIFEST_ACCEPT);
-  const body = await readBody(res, 8 * 1024 * 1024);
-  const got = sha256(body);
-  if (got !== digest) throw new OpError("image_digest", `manifest digest mismatch: asked for ${digest}, registry sent ${got}`, CONTENT_HINT);
-  return { body, manifest: parseJson(body, `the manifest ${digest}`) as Manifest };
-}
-
 export function selectPlatform(list: Descriptor[], os: string, arch: string, variant?: string): Descriptor {
   const match = list.filter((d) => d.platform?.os === os && d.platform?.architecture === arch && (variant === undefined || d.platform?.variant === variant));
   const found = match[0];
@@ -100,53 +70,6 @@ export function selectPlatform(list: Descriptor[], os: string, arch: string, var
     throw new OpError("image_platform", `no manifest for ${os}/${arch}${variant ? `/${variant}` : ""} in the manifest list (has ${have})`, "Choose one of the listed platforms with os and arch (--os, --arch).");
   }
   return found;
-}
-
-async function fetchBlob(client: RegistryClient, d: Descriptor, dest: string): Promise<void> {
-  const res = await client.get(`blobs/${d.digest}`);
-  const h = createHash("sha256");
-  const count = { n: 0 };
-  await pipeline(res.body, hashingTap(h, count), createWriteStream(dest));
-  checkBlob(d, h, count.n);
-}
-
-/** The blob as received must have the descriptor's digest and size. */
-function checkBlob(d: Descriptor, h: Hash, size: number): void {
-  const got = `sha256:${h.digest("hex")}`;
-  if (got !== d.digest) throw new OpError("image_digest", `blob digest mismatch: expected ${d.digest}, got ${got}`, CONTENT_HINT);
-  if (d.size !== undefined && d.size !== size) throw new OpError("image_digest", `blob ${d.digest}: expected ${d.size} bytes, got ${size}`, CONTENT_HINT);
-}
-
-/** Output chunk size of the gunzip stream. */
-const GUNZIP_CHUNK = 1 << 20;
-
-/**
- * Fetches one layer and writes it uncompressed, in one pass: the response is
- * hashed as it arrives (the blob digest and size), gunzipped when it is
- * compressed, and hashed again (the diff_id) on the way to the file.
- */
-async function fetchLayer(client: RegistryClient, d: Descriptor, diffId: string, dest: string, signal: AbortSignal): Promise<number> {
-  const mt = d.mediaType ?? "";
-  if (/zstd/.test(mt)) throw new OpError("registry_image", `layer ${d.digest}: zstd layers are not supported`, "Use an image (or a platform of it) whose layers are gzip or plain tar, or `docker pull` it and use the archive.");
-  const res = await client.get(`blobs/${d.digest}`);
-  const blobHash = createHash("sha256");
-  const count = { n: 0 };
-  const diffHash = createHash("sha256");
-  const written = { n: 0 };
-  // Compressed unless the media type names a plain tar (…tar.gzip and …tar+gzip do not end in
-  // "tar"); a wrong media type fails the diff_id check below.
-  const gzip = !/tar$/.test(mt);
-  if (gzip) {
-    // zlib's default 16 KiB output chunks cost one thread-pool round trip, one callback and
-    // one file write each (11,000 for 175 MB); 1 MiB chunks took the download phase from 1.5 to 1.0 s.
-    await pipeline(res.body, hashingTap(blobHash, count), createGunzip({ chunkSize: GUNZIP_CHUNK }), hashingTap(diffHash, written), createWriteStream(dest), { signal });
-  } else {
-    await pipeline(res.body, hashingTap(blobHash, count), hashingTap(diffHash, written), createWriteStream(dest), { signal });
-  }
-  checkBlob(d, blobHash, count.n);
-  const got = `sha256:${diffHash.digest("hex")}`;
-  if (got !== diffId) throw new OpError("image_digest", gzip ? `layer ${d.digest} uncompresses to ${got}, config says diff_id ${diffId}` : `uncompressed layer ${d.digest} does not match diff_id ${diffId}`, CONTENT_HINT);
-  return written.n;
 }
 
 /** The docker-archive being written: bytes go to the end of the file and into its sha256, in order. */
@@ -225,6 +148,7 @@ async function fetchLayersIntoArchive(
   archive: ArchiveFile,
   mtime: number,
   limit: number,
+  signal?: AbortSignal,
 ): Promise<void> {
   const ready = layers.map(() => deferred<{ file: string; size: number }>());
   const abort = new AbortController();
@@ -235,6 +159,8 @@ async function fetchLayersIntoArchive(
     abort.abort(err);
     for (const r of ready) r.reject(err);
   };
+  const onAbort = () => fail(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
   // Biggest first (by compressed size), so that no big layer starts last and runs alone at the
   // end; the archive still takes them in the manifest's order.
   const order = layers.map((_d, i) => i).sort((a, b) => (layers[b]!.size ?? 0) - (layers[a]!.size ?? 0) || a - b);
@@ -264,6 +190,7 @@ async function fetchLayersIntoArchive(
     }
   };
   await Promise.all([...Array.from({ length: Math.min(limit, layers.length) }, worker), writer().catch(fail)]);
+  signal?.removeEventListener("abort", onAbort);
   if (failure) throw failure.err;
 }
 
@@ -294,7 +221,13 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
   checkTag(finalImageTag);
   const out = resolve(opts.out);
   if (await stat(out).then(() => true, () => false)) throw new OpError("output_exists", `${out} already exists`, "Choose a new --out file, or remove this one first.");
-  const client = new RegistryClient(locateRepository(opts.imageName), { ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}), ...(opts.credentials ? { credentials: opts.credentials } : {}) });
+  const client = new RegistryClient(locateRepository(opts.imageName), {
+    ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
+    ...(opts.credentials ? { credentials: opts.credentials } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    limits: resolveLimits(limitsFromOptions(opts)),
+  });
+  opts.signal?.throwIfAborted();
   const tmp = await mkdtemp(join(tmpdir(), "ndt-pull-"));
   const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   let createdDir: string | undefined;
@@ -305,21 +238,22 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
     let manifestDigest = opts.imageDigest;
     if (manifest.manifests) {
       const chosen = selectPlatform(manifest.manifests, opts.os ?? "linux", opts.arch ?? goArch(), opts.variant);
-      manifestDigest = chosen.digest;
+      manifestDigest = checkDigest(chosen.digest, "manifest list entry");
       manifest = (await fetchManifest(client, chosen.digest)).manifest;
     }
     if (manifest.schemaVersion !== 2 || !manifest.config || !manifest.layers) throw new OpError("registry_image", `unsupported manifest (schemaVersion ${manifest.schemaVersion}); only v2 / OCI manifests are handled`, "Pull it with `docker pull` and use the archive, or push it again with a current tool.");
-    const cfgFile = join(tmp, "config.json");
-    await fetchBlob(client, manifest.config, cfgFile);
-    const configJson = await readFile(cfgFile);
+    const configJson = await fetchConfig(client, manifest.config);
     const config = parseJson(configJson, `the image config ${manifest.config.digest}`) as ImageConfigJson;
-    const diffIds = config.rootfs?.diff_ids ?? [];
+    const diffIds = config?.rootfs?.diff_ids ?? [];
+    if (!Array.isArray(diffIds) || !Array.isArray(manifest.layers)) throw new OpError("registry_image", "the manifest's layers or the config's diff_ids are not lists", "The image is malformed: ask its publisher, or use another digest.");
+    diffIds.forEach((d, i) => checkDigest(d, `diff_id ${i + 1}`));
     if (diffIds.length !== manifest.layers.length) throw new OpError("registry_image", `config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, "The image is malformed: ask its publisher, or use another digest.");
     createdDir = await mkdir(dirname(out), { recursive: true });
     output = await open(partial, "w");
     const archive = new ArchiveFile(output);
     const mtime = 1;
-    await fetchLayersIntoArchive(client, manifest.layers, diffIds, tmp, archive, mtime, PARALLEL_LAYERS);
+    await fetchLayersIntoArchive(client, manifest.layers, diffIds, tmp, archive, mtime, PARALLEL_LAYERS, opts.signal);
+    opts.signal?.throwIfAborted();
     const tail = [...dockerArchiveTail({ configJson, configDigest: manifest.config.digest, repoTags: [`${finalImageName}:${finalImageTag}`], mtime }, diffIds)];
     await archive.write([...tail.flatMap((e) => [entryHeader(e), e.data!, padding(e.size)]), END_OF_ARCHIVE]);
     const written = output;

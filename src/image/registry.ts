@@ -2,7 +2,8 @@
 // (anonymous or with credentials), basic auth, manifests by digest and blobs;
 // plain HTTP is only tried when tlsVerify is false. Which registry and
 // repository a name means is reference.ts's business.
-import { readBody, request, type HttpResponse } from "./http.js";
+import { readBody, request, type HttpResponse, type RequestOptions } from "./http.js";
+import type { TransferLimits } from "./transfer-limits.js";
 import type { RepositoryLocation } from "./reference.js";
 import { OpError } from "../errors.js";
 
@@ -14,6 +15,10 @@ export interface Credentials {
 export interface RegistryOptions {
   tlsVerify?: boolean;
   credentials?: Credentials;
+  /** Deadline and minimum rate of every request (transfer-limits.ts). */
+  limits?: TransferLimits;
+  /** Aborts every request under way. */
+  signal?: AbortSignal;
 }
 
 function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
@@ -31,12 +36,18 @@ function httpHint(status: number): string {
   return "Try again later; if it persists, check the registry's status.";
 }
 
+/** The start of an error body from a registry, on one line and without control characters (a terminal's escapes). */
+function excerpt(body: Buffer, max: number): string {
+  return body.toString("utf8").slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+}
+
 /** JSON from a registry; a body that is not JSON is the registry's fault. */
 export function parseJson(body: Buffer, what: string): unknown {
   try {
     return JSON.parse(body.toString("utf8"));
-  } catch (err) {
-    throw new OpError("registry_image", `${what} is not JSON: ${(err as Error).message}`, "The registry sent something else than it was asked for: check its address (a proxy or login page?).");
+  } catch {
+    // Not the parser's message: it quotes the body.
+    throw new OpError("registry_image", `${what} is not JSON (${body.length} bytes)`, "The registry sent something else than it was asked for: check its address (a proxy or login page?).");
   }
 }
 
@@ -46,12 +57,21 @@ export class RegistryClient {
 
   constructor(readonly ref: RepositoryLocation, private readonly opts: RegistryOptions = {}) {}
 
+  /** What every request of this client shares: TLS, limits, the abort signal. */
+  private common(): RequestOptions {
+    return {
+      tlsVerify: this.opts.tlsVerify !== false,
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    };
+  }
+
   private async baseUrl(): Promise<string> {
     if (this.base) return this.base;
     const https = `https://${this.ref.registry}`;
     if (this.opts.tlsVerify !== false) return (this.base = https);
     try {
-      const res = await request(`${https}/v2/`, { tlsVerify: false, timeoutMs: 10_000 });
+      const res = await request(`${https}/v2/`, { ...this.common(), tlsVerify: false, timeoutMs: 10_000 });
       res.body.resume();
       return (this.base = https);
     } catch {
@@ -73,12 +93,12 @@ export class RegistryClient {
     url.searchParams.set("scope", params.scope ?? `repository:${this.ref.repository}:pull`);
     const headers: Record<string, string> = {};
     if (cred) headers.Authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString("base64")}`;
-    const res = await request(url.toString(), { headers, tlsVerify: this.opts.tlsVerify !== false });
-    const body = await readBody(res);
+    const res = await request(url.toString(), { ...this.common(), headers });
+    const body = await readBody(res, 1024 * 1024, `the token response from ${url.origin}`);
     if (res.status !== 200) {
       throw new OpError(
         "registry_auth",
-        `token request to ${url.origin}${url.pathname} failed: HTTP ${res.status} ${body.toString().slice(0, 200)}`,
+        `token request to ${url.origin}${url.pathname} failed: HTTP ${res.status} ${excerpt(body, 200)}`,
         "Check the credentials and that they may pull this repository.",
       );
     }
@@ -95,14 +115,14 @@ export class RegistryClient {
       const headers: Record<string, string> = {};
       if (accept) headers.Accept = accept;
       if (this.auth) headers.Authorization = this.auth;
-      const res = await request(`${base}/v2/${this.ref.repository}/${path}`, { headers, tlsVerify: this.opts.tlsVerify !== false });
+      const res = await request(`${base}/v2/${this.ref.repository}/${path}`, { ...this.common(), headers });
       if (res.status === 401 && attempt === 0 && res.headers["www-authenticate"]) {
         res.body.resume();
         await this.authenticate(String(res.headers["www-authenticate"]));
         continue;
       }
       if (res.status !== 200) {
-        const text = (await readBody(res).catch(() => Buffer.alloc(0))).toString().slice(0, 300);
+        const text = excerpt(await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0)), 300);
         throw new OpError("registry_request", `registry ${this.ref.registry}: GET ${this.ref.repository}/${path} failed: HTTP ${res.status} ${text}`, httpHint(res.status));
       }
       return res;

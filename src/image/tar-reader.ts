@@ -1,9 +1,27 @@
 // Minimal tar reader over an uncompressed file: yields each entry's header
 // fields (pax and GNU long names applied) and the offset of its data, so that
 // callers can read contents later without holding them in memory.
+//
+// Archives may be hostile: every number is checked (octal digits, pax
+// decimals, at most 2^53), every member must fit in the file as it is on disk,
+// pax and long-name records are capped, and whole members are read into
+// memory only up to a limit. A violation is an OpError (archive_format)
+// naming the archive and the member.
 import { createReadStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { TarEntryType } from "./tar-writer.js";
+import { OpError } from "../errors.js";
+
+/** pax headers and GNU long names/links bigger than this are refused. */
+export const TAR_META_MAX = 1024 * 1024;
+/** Default limit of readTarMember (JSON members: manifest.json, configs, index.json). */
+export const TAR_MEMBER_MAX = 16 * 1024 * 1024;
+
+const FORMAT_HINT = "The archive is damaged, cut short or not made by a tar tool: make it again (`docker save`, `nix build`, `skopeo copy`).";
+
+function formatError(path: string, problem: string): OpError {
+  return new OpError("archive_format", `${path}: ${problem}`, FORMAT_HINT);
+}
 
 export interface TarReadEntry {
   name: string;
@@ -33,15 +51,29 @@ function str(buf: Buffer, off: number, len: number): string {
   return slice.subarray(0, nul === -1 ? len : nul).toString("utf8");
 }
 
-function num(buf: Buffer, off: number, len: number): number {
+/** A numeric header field (octal, or GNU base-256); anything else is an error naming the field. */
+function num(buf: Buffer, off: number, len: number, field: string, path: string): number {
   if ((buf[off]! & 0x80) !== 0) {
-    // base-256 (GNU) encoding
-    let v = 0;
+    // base-256 (GNU) encoding; a negative one (0xff) is refused
+    if (buf[off] === 0xff) throw formatError(path, `negative ${field} in a tar header`);
+    let v = buf[off]! & 0x7f;
     for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i]!;
+    if (!Number.isSafeInteger(v)) throw formatError(path, `${field} in a tar header is larger than 2^53`);
     return v;
   }
-  const s = str(buf, off, len).trim();
-  return s === "" ? 0 : parseInt(s, 8);
+  const s = str(buf, off, len).replace(/^ +| +$/g, "");
+  if (s === "") return 0;
+  if (!/^[0-7]+$/.test(s)) throw formatError(path, `${field} ${JSON.stringify(s.slice(0, 12))} in a tar header is not an octal number`);
+  return parseInt(s, 8);
+}
+
+/** A pax decimal record (size, uid, gid). */
+function paxInt(p: Map<string, string>, key: string, fallback: number, path: string, name: string): number {
+  const v = p.get(key);
+  if (v === undefined) return fallback;
+  const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw formatError(path, `pax ${key} ${JSON.stringify(v.slice(0, 24))} of ${JSON.stringify(name)} is not a whole number below 2^53`);
+  return n;
 }
 
 function parsePax(body: string): Map<string, string> {
@@ -51,7 +83,7 @@ function parsePax(body: string): Map<string, string> {
     const sp = rest.indexOf(0x20);
     if (sp === -1) break;
     const len = parseInt(rest.subarray(0, sp).toString("ascii"), 10);
-    if (!(len > 0)) break;
+    if (!(len > sp + 1) || len > rest.length) break;
     const rec = rest.subarray(sp + 1, len - 1).toString("utf8");
     const eq = rec.indexOf("=");
     if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
@@ -75,6 +107,11 @@ async function readExact(fh: FileHandle, pos: number, len: number): Promise<Buff
 export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
   const fh = await open(path, "r");
   try {
+    const fileSize = (await fh.stat()).size;
+    /** The data at `pos` of `size` bytes must be in the file. */
+    const fits = (pos: number, size: number, name: string) => {
+      if (pos + size > fileSize) throw formatError(path, `member ${JSON.stringify(name)} claims ${size} bytes, but the archive has only ${Math.max(0, fileSize - pos)} after its header`);
+    };
     let pos = 0;
     let pax = new Map<string, string>();
     let globalPax = new Map<string, string>();
@@ -84,10 +121,13 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       const h = await readExact(fh, pos, 512);
       if (h.length < 512 || h.every((b) => b === 0)) return;
       pos += 512;
-      const size0 = num(h, 124, 12);
+      const rawName = str(h, 0, 100);
+      const size0 = num(h, 124, 12, "size", path);
       const flag = String.fromCharCode(h[156]!);
       const dataSize = flag === "1" || flag === "2" || flag === "5" ? 0 : size0;
       if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
+        if (size0 > TAR_META_MAX) throw formatError(path, `a pax or long-name record of ${size0} bytes (more than ${TAR_META_MAX}) before ${JSON.stringify(rawName)}`);
+        fits(pos, size0, rawName);
         const body = (await readExact(fh, pos, size0)).toString("utf8");
         if (flag === "x") pax = parsePax(body);
         else if (flag === "g") globalPax = new Map([...globalPax, ...parsePax(body)]);
@@ -98,24 +138,25 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       }
       const p = new Map([...globalPax, ...pax]);
       const prefix = str(h, 345, 155);
-      let name = longName ?? p.get("path") ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
+      let name = longName ?? p.get("path") ?? (prefix ? `${prefix}/${rawName}` : rawName);
       name = name.replace(/^(\.\/)+/, "").replace(/^\/+/, "").replace(/\/+$/, "");
-      const size = p.has("size") ? Number(p.get("size")) : dataSize;
+      const size = paxInt(p, "size", dataSize, path, name);
       const entry: TarReadEntry = {
         name,
         type: TYPES[flag] ?? "other",
-        mode: num(h, 100, 8) & 0o7777,
-        uid: p.has("uid") ? Number(p.get("uid")) : num(h, 108, 8),
-        gid: p.has("gid") ? Number(p.get("gid")) : num(h, 116, 8),
+        mode: num(h, 100, 8, "mode", path) & 0o7777,
+        uid: paxInt(p, "uid", num(h, 108, 8, "uid", path), path, name),
+        gid: paxInt(p, "gid", num(h, 116, 8, "gid", path), path, name),
         uname: p.get("uname") ?? str(h, 265, 32),
         gname: p.get("gname") ?? str(h, 297, 32),
-        mtime: p.has("mtime") ? Math.floor(Number(p.get("mtime"))) : num(h, 136, 12),
+        mtime: paxMtime(p, num(h, 136, 12, "mtime", path)),
         size: flag === "5" || flag === "1" || flag === "2" ? 0 : size,
         linkname: longLink ?? p.get("linkpath") ?? str(h, 157, 100),
-        devmajor: num(h, 329, 8),
-        devminor: num(h, 337, 8),
+        devmajor: num(h, 329, 8, "devmajor", path),
+        devminor: num(h, 337, 8, "devminor", path),
         offset: pos,
       };
+      fits(pos, entry.size, name);
       pax = new Map();
       longName = undefined;
       longLink = undefined;
@@ -128,11 +169,21 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
   }
 }
 
-/** Read a whole entry's data (for small members such as JSON files). */
-export async function readTarMember(path: string, entry: TarReadEntry): Promise<Buffer> {
+/** pax mtime: seconds, possibly with a fraction; a value that is not one keeps the header's. */
+function paxMtime(p: Map<string, string>, fallback: number): number {
+  const v = p.get("mtime");
+  const n = v !== undefined && /^-?\d{1,16}(\.\d*)?$/.test(v) ? Math.floor(Number(v)) : NaN;
+  return Number.isSafeInteger(n) ? n : fallback;
+}
+
+/** Read a whole entry's data (for small members such as JSON files), at most `max` bytes. */
+export async function readTarMember(path: string, entry: TarReadEntry, max = TAR_MEMBER_MAX): Promise<Buffer> {
+  if (entry.size > max) throw formatError(path, `member ${JSON.stringify(entry.name)} is ${entry.size} bytes, more than the ${max} accepted for it`);
   const fh = await open(path, "r");
   try {
-    return await readExact(fh, entry.offset, entry.size);
+    const data = await readExact(fh, entry.offset, entry.size);
+    if (data.length !== entry.size) throw formatError(path, `member ${JSON.stringify(entry.name)} is cut short (${data.length} of ${entry.size} bytes)`);
+    return data;
   } finally {
     await fh.close();
   }

@@ -1,7 +1,8 @@
 // clean: removes the package's build containers and volume (with the volumes
 // of its copied inputs), and its artifact cache directory. A volume that
 // does not exist is not an error (upstream raises); .docker_id stays, as
-// upstream keeps it.
+// upstream keeps it. The cache path is checked first (clean-path.ts):
+// nothing else is ever deleted.
 import { readFile, rm } from 'node:fs/promises';
 import { findContainers, removeContainer } from '../engine/containers.js';
 import { LABEL } from '../engine/labels.js';
@@ -12,6 +13,7 @@ import { dockerIdPath } from './job/docker-id.js';
 import { inputVolumes, volumeName } from './job/docker-id.js';
 import { connectChecked } from './job/preflight.js';
 import { acquireLock } from './job/lock.js';
+import { checkCachePath } from './clean-path.js';
 
 export interface CleanSpec {
   app: string;
@@ -32,6 +34,7 @@ export function parseCleanSpec(input: unknown): CleanSpec {
 }
 
 export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
+  const cachePath = await checkCachePath(spec);
   const id = (await readFile(dockerIdPath(spec.build_path), 'utf8').catch(() => '')).trim();
   let volume: string | null = null;
   let removedContainers = 0;
@@ -59,6 +62,6 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
   } else {
     ctx.emit('info', `No build volume recorded for ${spec.app} (${dockerIdPath(spec.build_path)} does not exist).`);
   }
-  await rm(spec.cache_path, { recursive: true, force: true });
+  await rm(cachePath, { recursive: true, force: true });
   return { volume, removed_volume: removedVolume, removed_input_volumes: removedInputs, removed_containers: removedContainers, cache_path: spec.cache_path };
 }
