@@ -32,3 +32,4 @@ export { HeadlineScanner, headlineOf } from './runner/output/headlines.js';
 
 // The image toolkit.
 export * from './image/index.js';
+export { runImageCommand } from './cli/image.js';

@@ -33,4 +33,3 @@ export type { DockerClient as Engine } from "../engine/images.js";
 export { ensureImage } from "./ensure-image.js";
 export { parsePinnedReference } from "./reference.js";
 export type { ImageSource, EnsureImageOptions } from "./ensure-image.js";
-export { runImageCommand } from "../cli/image.js";
