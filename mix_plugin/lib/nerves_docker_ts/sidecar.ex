@@ -5,8 +5,9 @@ defmodule NervesDockerTs.Sidecar do
   requests, routes events, prompts and replies back to the calling process.
 
   Several requests may be in flight at once, from one or more processes.
-  The sidecar exits by itself when its stdin closes, so it never outlives
-  this process or the VM.
+  Stopping it waits (up to 10 s) until it has run its cleanup and exited,
+  so that the job's container is gone when a Mix task returns; it also exits
+  by itself when its stdin closes, so it never outlives this process or the VM.
 
   This module is the public API and the port loop (a GenServer); where the
   sidecar comes from is `NervesDockerTs.Sidecar.Locate`, its hello
@@ -27,6 +28,9 @@ defmodule NervesDockerTs.Sidecar do
   alias NervesDockerTs.Sidecar.{Hello, Locate, State}
 
   @type server :: pid()
+
+  # How long stop/1 waits for the sidecar's cleanup and exit (its own cleanup is bounded to 10 s).
+  @stop_wait_ms 10_000
 
   ## Public API
 
@@ -52,7 +56,10 @@ defmodule NervesDockerTs.Sidecar do
     end
   end
 
-  @doc "Stops the sidecar (it runs its cleanup and exits when its stdin closes)."
+  @doc """
+  Stops the sidecar: it runs its cleanup (the job's container goes) and
+  exits; waits for that up to #{@stop_wait_ms} ms, then closes its stdin.
+  """
   @spec stop(server()) :: :ok
   def stop(server) do
     GenServer.stop(server, :normal)
@@ -274,7 +281,7 @@ defmodule NervesDockerTs.Sidecar do
   def handle_info(_msg, state), do: {:noreply, state}
 
   @impl true
-  def terminate(_reason, state), do: State.close(state)
+  def terminate(_reason, state), do: State.close(state, @stop_wait_ms)
 
   ## Internals
 
