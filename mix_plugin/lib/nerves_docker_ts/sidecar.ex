@@ -67,7 +67,7 @@ defmodule NervesDockerTs.Sidecar do
     :exit, _ -> :ok
   end
 
-  @doc "The hello map the sidecar sent (protocol, version, node, pid)."
+  @doc "The hello map the sidecar sent (protocol, version, node, pid), plus the `\"entry\"` script node runs."
   @spec hello(server()) :: map()
   def hello(server), do: GenServer.call(server, :hello)
 
@@ -181,7 +181,7 @@ defmodule NervesDockerTs.Sidecar do
       if Keyword.get(opts, :await_hello, true) do
         case Hello.await(state, Hello.timeout(opts)) do
           {:ok, hello} ->
-            {:ok, %{state | hello: hello}}
+            {:ok, %{state | hello: Map.put(hello, "entry", state.entry)}}
 
           {:error, err} ->
             State.close(state)
@@ -200,7 +200,7 @@ defmodule NervesDockerTs.Sidecar do
   def handle_continue({:hello, timeout}, state) do
     case Hello.await(state, timeout) do
       {:ok, hello} ->
-        {:noreply, %{state | hello: hello}}
+        {:noreply, %{state | hello: Map.put(hello, "entry", state.entry)}}
 
       {:error, err} ->
         # Kept (not a stop, which would take the linked caller down): requests get this error.
