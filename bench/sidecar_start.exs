@@ -79,7 +79,7 @@ defmodule Bench.SidecarStart do
   def main do
     n = runs()
     node = System.find_executable(System.get_env("NERVES_DOCKER_TS_NODE") || "node")
-    entry = NervesDockerTs.Sidecar.Locate.default_entry()
+    {:ok, [entry | _]} = NervesDockerTs.Sidecar.Locate.entry([])
     File.exists?(entry) || raise "the sidecar is not built: #{entry} is missing (npm run build)"
 
     # One of each first, untimed: disk cache, code loading.

@@ -2,7 +2,9 @@ defmodule NervesDockerTs.MixProject do
   use Mix.Project
 
   # The Mix side of nerves-docker-ts: a Nerves build runner that delegates the
-  # work to a Node sidecar (../priv/sidecar.mjs) over an Erlang port.
+  # work to a Node sidecar over an Erlang port: priv/sidecar.mjs, the
+  # single-file bundle `npm run build` makes, committed and shipped with the
+  # plugin (as Phoenix ships its built JS), so that Node is all a user needs.
   # No hex dependencies: it carries its own msgpack codec.
   def project do
     [
@@ -19,7 +21,17 @@ defmodule NervesDockerTs.MixProject do
       nerves_package: [type: :build_runner, build_runner: NervesDockerTs.OwnPackage],
       # Nerves' modules are called only when Nerves is loaded (see NervesDockerTs.Spec).
       xref: [exclude: [Nerves.Artifact, Nerves.Artifact.Cache, Nerves.Env, Nerves.Artifact.BuildRunner]],
-      description: "Drop-in Docker build runner for Nerves over the Docker Engine API"
+      description: "Drop-in Docker build runner for Nerves over the Docker Engine API",
+      package: package()
+    ]
+  end
+
+  # What the Hex package holds: the sidecar bundle in priv/ included.
+  defp package do
+    [
+      files: ["lib", "priv/sidecar.mjs", "mix.exs", ".formatter.exs"],
+      licenses: ["Apache-2.0"],
+      links: %{}
     ]
   end
 

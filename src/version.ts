@@ -1,9 +1,13 @@
-// The package's own version, read once from package.json at the package's
-// root (one level above tsc's dist/, the bundle's priv/ and src/ under the tests).
+// The package's own version: built into the esbuild bundles, else read once
+// from package.json at the package's root (one level above tsc's dist/ and
+// src/ under the tests).
 import { readFileSync } from 'node:fs';
 import { OpError } from './errors.js';
 
-let cached: string | undefined;
+/** Set by the esbuild bundles (scripts/bundle.mjs): the shipped sidecar has no package.json above it. */
+declare const __NDT_VERSION__: string | undefined;
+
+let cached: string | undefined = typeof __NDT_VERSION__ === 'string' ? __NDT_VERSION__ : undefined;
 
 export function packageVersion(): string {
   if (cached === undefined) {

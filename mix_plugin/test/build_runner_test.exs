@@ -57,6 +57,20 @@ defmodule NervesDockerTs.BuildRunnerTest do
     out |> String.split("\n", trim: true) |> Enum.filter(&String.starts_with?(&1, prefix))
   end
 
+  defp containers_of(docker_id),
+    do: NervesDockerTs.TestExample.containers("io.github.nerves-docker-ts.volume=example_system-" <> docker_id)
+
+  defp owner(path) do
+    %File.Stat{uid: uid, gid: gid} = File.stat!(path)
+    {uid, gid}
+  end
+
+  defp host_user do
+    {u, 0} = System.cmd("id", ["-u"])
+    {g, 0} = System.cmd("id", ["-g"])
+    {String.to_integer(String.trim(u)), String.to_integer(String.trim(g))}
+  end
+
   test "build, archive and clean as Nerves calls them", %{dir: dir, dl: dl} do
     pkg = pkg(dir)
 
@@ -76,11 +90,28 @@ defmodule NervesDockerTs.BuildRunnerTest do
 
     id = File.read!(Path.join(dir, "system/.nerves/artifacts/example_system-portable-0.1.0/.docker_id"))
     assert ["example_system-" <> ^id] = volumes_named("example_system-" <> id)
+    # The sidecar's cleanup ran before the call returned: the job's container is gone, the volume free.
+    assert containers_of(id) == []
+    # The image runs as uid 1005; the artifact (copied from the FIFO drop dir) is the Mix user's.
+    assert owner(path) == host_user()
 
     File.rm!(path)
     {:ok, ^path} = in_dir(dir, fn -> quietly(fn -> BuildRunner.archive(pkg, nil, []) end) end)
     assert File.exists?(path)
     assert File.exists?(Path.join(dir, "archive.log"))
+    assert containers_of(id) == []
+
+    # The other way out: the Engine API's archive of the container's file.
+    File.rm!(path)
+    System.put_env("NERVES_DOCKER_TS_STEP_OUTPUT", "exec")
+
+    try do
+      {:ok, ^path} = in_dir(dir, fn -> quietly(fn -> BuildRunner.archive(pkg, nil, []) end) end)
+    after
+      System.delete_env("NERVES_DOCKER_TS_STEP_OUTPUT")
+    end
+
+    assert owner(path) == host_user()
 
     cache = Path.join(dir, "artifacts/example_system-portable-0.1.0")
     File.mkdir_p!(cache)

@@ -22,7 +22,9 @@ export type EventName = 'headline' | 'log' | 'progress' | 'info' | 'warn' | 'hea
 export type Inbound =
   | { kind: 'request'; id: RequestId; op: string; args: unknown }
   | { kind: 'answer'; id: RequestId; ref: number; answer: unknown }
-  | { kind: 'cancel'; id: RequestId };
+  | { kind: 'cancel'; id: RequestId }
+  /** The plugin is done: stop as at stdin's end (cleanup first), then exit 0; the plugin waits for that exit. */
+  | { kind: 'shutdown' };
 
 /** The OpError `bad_request`, with the id of the message when it had one. */
 export class BadMessageError extends OpError {
@@ -41,6 +43,7 @@ export function parseInbound(value: unknown): Inbound {
     throw new BadMessageError('a message must be a map');
   }
   const m = value as Record<string, unknown>;
+  if (m.shutdown === true) return { kind: 'shutdown' };
   if (!isId(m.id)) throw new BadMessageError('a message needs an integer "id"');
   const id = m.id;
   if (typeof m.op === 'string') return { kind: 'request', id, op: m.op, args: m.args ?? null };

@@ -19,11 +19,14 @@ export interface ServerOptions {
   input: Readable;
   output: Writable;
   log?: (line: string) => void;
-  /** Called once when the server has stopped (input ended or framing lost), after cleanup. */
-  onStop?: (reason: 'eof' | 'framing' | 'signal', exitCode: number) => void;
+  /** Called once when the server has stopped (input ended, framing lost, a signal, a shutdown frame), after cleanup. */
+  onStop?: (reason: StopReason, exitCode: number) => void;
   /** Called after cleanup when the server stopped while requests were in flight. */
-  onInterrupted?: (reason: 'eof' | 'framing' | 'signal', ops: string[]) => void;
+  onInterrupted?: (reason: StopReason, ops: string[]) => void;
 }
+
+/** Why the server stops: stdin's end, lost framing, a signal, or the plugin's `shutdown` frame. */
+export type StopReason = 'eof' | 'framing' | 'signal' | 'shutdown';
 
 function keyOf(id: RequestId): string {
   return typeof id === 'bigint' ? `b${id}` : `n${id}`;
@@ -80,7 +83,7 @@ export class SidecarServer {
   }
 
   /** Aborts everything in flight, runs cleanup, then reports through onStop. */
-  async stop(reason: 'eof' | 'framing' | 'signal', exitCode = reason === 'framing' ? 2 : 0): Promise<void> {
+  async stop(reason: StopReason, exitCode = reason === 'framing' ? 2 : 0): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (reason === 'eof') {
@@ -151,6 +154,9 @@ export class SidecarServer {
       }
       case 'cancel':
         this.inflight.get(keyOf(msg.id))?.controller.abort(new OpError('interrupted', 'cancelled by the plugin'));
+        break;
+      case 'shutdown':
+        void this.stop('shutdown');
         break;
     }
   }

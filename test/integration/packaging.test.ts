@@ -1,10 +1,11 @@
 // Packaging, as a user meets it: the npm package installed in another
 // directory works (API and CLI); the Mix plugin works from a scratch Mix
-// project as a path dependency (finding the checkout's sidecar) and as a
-// git dependency with sparse: "mix_plugin" (pointed at the installed
-// package's sidecar with NERVES_DOCKER_TS_SIDECAR).
+// project with Node as the only other requirement, running the single-file
+// sidecar it ships in mix_plugin/priv/: as a path dependency, as a git
+// dependency with sparse: "mix_plugin" (README's migration step) and
+// without it, and as what its Hex package holds (the files mix.exs lists).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,33 +50,72 @@ end
     return p;
   }
 
-  it('the Mix plugin as a path dependency finds the checkout\'s sidecar', () => {
+  it('the Mix plugin as a path dependency runs the sidecar it ships', () => {
     const p = mixProject('path_user', `{:nerves_docker_ts, path: ${JSON.stringify(join(ROOT, 'mix_plugin'))}}`);
     run('mix', ['deps.get'], p);
     const out = run('mix', ['nerves_docker_ts.ping'], p);
     expect(out).toContain(`sidecar ${version} (protocol 1`);
     expect(out).toMatch(/engine: docker \S+ \(API/);
+    // The plugin's own priv/ (through _build), not the checkout's priv/ that `npm run build` also fills.
+    expect(out).toMatch(/sidecar entry: \S+\/nerves_docker_ts\/priv\/sidecar\.mjs\n/);
   }, 300_000);
 
-  it('the Mix plugin as a git dependency with sparse: "mix_plugin" runs the installed package\'s sidecar named by NERVES_DOCKER_TS_SIDECAR', () => {
-    expect(binDir).not.toBe('');
-    const p = mixProject('git_user', `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(run('git', ['rev-parse', '--abbrev-ref', 'HEAD'], ROOT).trim())}, sparse: "mix_plugin"}`);
+  const branch = () => run('git', ['rev-parse', '--abbrev-ref', 'HEAD'], ROOT).trim();
+  const pinged = (p: string) => {
+    const out = run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: '' });
+    expect(out).toContain(`sidecar ${version} (protocol 1`);
+    expect(out).toMatch(/engine: docker \S+ \(API/);
+    expect(out).toMatch(/sidecar entry: \S+\/nerves_docker_ts\/priv\/sidecar\.mjs\n/);
+    return out;
+  };
+
+  it('the Mix plugin as a git dependency with sparse: "mix_plugin" runs the sidecar it ships, with Node alone', () => {
+    const p = mixProject('git_user', `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(branch())}, sparse: "mix_plugin", runtime: false}`);
     run('mix', ['deps.get'], p);
-    // Only mix_plugin/ is checked out: no TypeScript, no built sidecar.
+    // Only mix_plugin/ is checked out: no TypeScript, no node_modules, no checkout build; the shipped bundle.
     expect(existsSync(join(p, 'deps/nerves_docker_ts/mix_plugin/lib/nerves_docker_ts/sidecar.ex'))).toBe(true);
     expect(existsSync(join(p, 'deps/nerves_docker_ts/src'))).toBe(false);
     expect(existsSync(join(p, 'deps/nerves_docker_ts/priv'))).toBe(false);
+    expect(existsSync(join(p, 'deps/nerves_docker_ts/node_modules'))).toBe(false);
+    const shipped = join(p, 'deps/nerves_docker_ts/mix_plugin/priv/sidecar.mjs');
+    expect(readFileSync(shipped).equals(readFileSync(join(ROOT, 'mix_plugin/priv/sidecar.mjs')))).toBe(true);
+    pinged(p);
+    // The installed npm package's sidecar, named by NERVES_DOCKER_TS_SIDECAR, still overrides it.
+    expect(binDir).not.toBe('');
     const installed = join(npmProject, 'node_modules/nerves-docker-ts/priv/sidecar.mjs');
-    const out = run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: installed });
-    expect(out).toContain(`sidecar ${version} (protocol 1`);
-    // Without it, it says what to do.
+    expect(run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: installed })).toContain(`sidecar ${version} (protocol 1`);
+    // A copy that lost its bundle says what to do.
+    rmSync(shipped);
     let err = '';
     try {
       run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: '' });
     } catch (e) {
       err = String((e as { stderr?: string }).stderr ?? e);
     }
+    expect(err).toContain('mix deps.clean nerves_docker_ts && mix deps.get');
     expect(err).toContain('npm install -g nerves-docker-ts');
     expect(err).toContain('NERVES_DOCKER_TS_SIDECAR');
+  }, 300_000);
+
+  it('the Mix plugin as a git dependency of the whole repository (no sparse) runs the sidecar it ships, unbuilt checkout and all', () => {
+    const p = mixProject('full_git_user', `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(branch())}, subdir: "mix_plugin", runtime: false}`);
+    run('mix', ['deps.get'], p);
+    expect(existsSync(join(p, 'deps/nerves_docker_ts/src'))).toBe(true);
+    expect(existsSync(join(p, 'deps/nerves_docker_ts/priv'))).toBe(false);
+    // Found first: no `npm install && npm run build` in the dependency's checkout.
+    expect(pinged(p)).not.toContain('building the sidecar');
+    expect(existsSync(join(p, 'deps/nerves_docker_ts/node_modules'))).toBe(false);
+  }, 300_000);
+
+  it('the Mix plugin as its Hex package holds it (the files mix.exs lists, nothing else) runs the sidecar it ships', () => {
+    const files = run('mix', ['run', '--no-compile', '--no-start', '-e', 'IO.puts(Enum.join(Mix.Project.config()[:package][:files], "\\n"))'], join(ROOT, 'mix_plugin'))
+      .trim()
+      .split('\n');
+    expect(files).toContain('priv/sidecar.mjs');
+    const pkg = join(dir, 'hex_pkg');
+    for (const f of files) cpSync(join(ROOT, 'mix_plugin', f), join(pkg, f), { recursive: true });
+    const p = mixProject('hex_user', `{:nerves_docker_ts, path: ${JSON.stringify(pkg)}, runtime: false}`);
+    run('mix', ['deps.get'], p);
+    pinged(p);
   }, 300_000);
 });

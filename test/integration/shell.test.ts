@@ -22,14 +22,14 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
 }
 
-function screen(): string {
-  return tmux('capture-pane', '-p', '-J', '-t', SESSION, '-S', '-300');
+function screen(target = SESSION): string {
+  return tmux('capture-pane', '-p', '-J', '-t', target, '-S', '-300');
 }
 
-async function waitFor(re: RegExp, timeoutMs = 60_000): Promise<string> {
+async function waitFor(re: RegExp, timeoutMs = 60_000, target = SESSION): Promise<string> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const text = screen();
+    const text = screen(target);
     if (re.test(text)) return text;
     if (Date.now() > until) throw new Error(`timed out waiting for ${re} on the terminal:\n${text}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -37,9 +37,9 @@ async function waitFor(re: RegExp, timeoutMs = 60_000): Promise<string> {
 }
 
 /** Types a line into the pane (literally, then Enter). */
-function type(line: string): void {
-  tmux('send-keys', '-t', SESSION, '-l', line);
-  tmux('send-keys', '-t', SESSION, 'Enter');
+function type(line: string, target = SESSION): void {
+  tmux('send-keys', '-t', target, '-l', line);
+  tmux('send-keys', '-t', target, 'Enter');
 }
 
 /** An Elixir string literal of a path. */
@@ -155,6 +155,54 @@ describe('mix nerves_docker_ts.shell on a real terminal', () => {
     expect(oneOff?.stdout).toMatch(/^Makefile$/m);
     expect(oneOff?.stderr).toContain('Nerves shell exited with status 5');
     expect(await shellContainers()).toEqual([]);
+  });
+});
+
+describe('mix nerves_docker_ts.shell with a TERM the image lacks, typed into before its prompt', () => {
+  const EARLY = 'early';
+  let ex: Example;
+
+  beforeAll(async () => {
+    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+    ex = copyExample('ndt-shell-early-');
+    const mixExs = join(ex.system, 'mix.exs');
+    writeFileSync(mixExs, readFileSync(mixExs, 'utf8').replace('path: "../../mix_plugin"', `path: ${exString(join(ROOT, 'mix_plugin'))}`));
+    // A slow preparation (this private copy's create-build.sh sleeps 3 s first): time to type before the prompt.
+    const cb = join(ex.platform, 'create-build.sh');
+    writeFileSync(cb, readFileSync(cb, 'utf8').replace('set -euo pipefail\n', 'set -euo pipefail\nsleep 3\n'));
+    mkdirSync(ex.home, { recursive: true });
+    // The example image has terminfo for xterm-256color, xterm, vt100, linux and dumb: not tmux-256color.
+    const script = 'export TERM=tmux-256color NERVES_DEBUG=1; mix nerves_docker_ts.shell; echo "EXIT=$?"; sleep 600';
+    tmux(
+      'new-session', '-d', '-s', EARLY, '-x', '100', '-y', '30', '-c', ex.system,
+      '-e', `NERVES_DL_DIR=${ex.dl}`, '-e', 'NERVES_DOCKER_TS_YES=1', '-e', `HOME=${process.env.HOME ?? ex.home}`,
+      '--', 'bash', '--norc', '-c', script,
+    );
+  });
+
+  afterAll(async () => {
+    try {
+      tmux('kill-session', '-t', EARLY);
+    } catch {
+      // already gone
+    }
+    for (const c of await shellContainers()) await run('docker', ['rm', '-f', c.Id]).catch(() => {});
+    const volume = ex && volumeOf(ex);
+    if (volume) await removeVolumeQuietly(volume);
+    ex?.remove();
+  });
+
+  it('keeps the keys typed while the shell is prepared, and falls back to a TERM the image has, saying so', async () => {
+    await waitFor(/Updating build directory\./, 110_000, EARLY);
+    type('echo "EARLY-$((40+2))"', EARLY);
+    expect(screen(EARLY)).not.toMatch(/ Nerves +project > /);
+    await waitFor(/^EARLY-42$/m, 30_000, EARLY);
+    type('echo "TERM-IS $TERM"', EARLY);
+    const text = await waitFor(/^TERM-IS \S+$/m, 10_000, EARLY);
+    expect(text).toMatch(/^TERM-IS xterm-256color$/m);
+    expect(text).toContain('nerves_docker_ts: the build image has no terminfo entry for TERM=tmux-256color; the shell uses TERM=xterm-256color');
+    type('exit', EARLY);
+    await waitFor(/^EXIT=0$/m, 30_000, EARLY);
   });
 });
 

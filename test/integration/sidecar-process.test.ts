@@ -84,6 +84,17 @@ describe('sidecar process', () => {
     expect(await p.exit).toBe(0);
   });
 
+  it('a shutdown frame ends it with stdin still open: the request in flight aborted, cleanup run, exit 0 at once', async () => {
+    const p = startSidecar();
+    await p.waitFor((m) => 'hello' in m);
+    p.child.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'sleep', args: { ms: 60_000 } })));
+    await p.waitFor((m) => m.id === 1 && m.event === 'info');
+    const t0 = Date.now();
+    p.child.stdin.write(encodeFrame(encodeMessage({ shutdown: true })));
+    expect(await p.exit).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
   it('survives 100,000 random and mutated frames and still answers', async () => {
     const p = startSidecar();
     await p.waitFor((m) => 'hello' in m);

@@ -35,6 +35,7 @@ describe('inbound messages', () => {
     expect(parseInbound({ id: 1, op: 'ping' })).toMatchObject({ kind: 'request', args: null });
     expect(parseInbound({ id: 2, ref: 3, answer: true })).toEqual({ kind: 'answer', id: 2, ref: 3, answer: true });
     expect(parseInbound({ id: 2, cancel: true })).toEqual({ kind: 'cancel', id: 2 });
+    expect(parseInbound({ shutdown: true })).toEqual({ kind: 'shutdown' });
   });
 
   it('says what is wrong with a bad message', () => {

@@ -32,8 +32,19 @@ defmodule NervesDockerTs.Shell do
         {:error, err} -> raise err
       end
 
+    forward = fn data ->
+      Sidecar.request(sidecar, "shell", %{"session" => session, "input" => {:bin, data}},
+        on_event: fn _, _ -> :ok end,
+        on_prompt: fn _ -> nil end
+      )
+    end
+
     result =
       try do
+        # The VM stops reading the terminal from the start, not at the attach: keys typed while
+        # the build dir is prepared are relayed (OTP <= 25) or left to the sidecar (OTP >= 26).
+        Process.put({__MODULE__, :terminal}, ShellTerminal.acquire(tty, forward))
+
         args =
           pkg
           |> Spec.from_package(runner_opts)
@@ -42,7 +53,7 @@ defmodule NervesDockerTs.Shell do
         # A one-off command's output (no terminal) arrives as log events, which Output prints.
         Sidecar.request(sidecar, "shell", args,
           on_event: &Output.event/2,
-          on_prompt: &prompt(&1, sidecar, session, tty)
+          on_prompt: &prompt(&1, tty, forward)
         )
       after
         ShellTerminal.release(Process.delete({__MODULE__, :terminal}))
@@ -56,19 +67,21 @@ defmodule NervesDockerTs.Shell do
     end
   end
 
-  # The sidecar is about to attach: stop reading the terminal, say how input arrives.
-  defp prompt(%{"kind" => "shell_attach"}, sidecar, session, tty) do
-    forward = fn data ->
-      Sidecar.request(sidecar, "shell", %{"session" => session, "input" => {:bin, data}},
-        on_event: fn _, _ -> :ok end,
-        on_prompt: fn _ -> nil end
-      )
-    end
-
-    state = ShellTerminal.acquire(tty, forward)
+  # The sidecar is about to attach (every event before is shown): say how input arrives.
+  defp prompt(%{"kind" => "shell_attach"}, tty, forward) do
+    state = Process.get({__MODULE__, :terminal}) || ShellTerminal.acquire(tty, forward)
     Process.put({__MODULE__, :terminal}, state)
     Atom.to_string(state.mode)
   end
 
-  defp prompt(other, _sidecar, _session, _tty), do: Output.prompt(other)
+  # A question (the build image?) is answered on the terminal: the VM reads it again meanwhile.
+  defp prompt(other, tty, forward) do
+    ShellTerminal.release(Process.delete({__MODULE__, :terminal}))
+
+    try do
+      Output.prompt(other)
+    after
+      Process.put({__MODULE__, :terminal}, ShellTerminal.acquire(tty, forward))
+    end
+  end
 end

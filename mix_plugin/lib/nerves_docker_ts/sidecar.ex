@@ -5,8 +5,9 @@ defmodule NervesDockerTs.Sidecar do
   requests, routes events, prompts and replies back to the calling process.
 
   Several requests may be in flight at once, from one or more processes.
-  The sidecar exits by itself when its stdin closes, so it never outlives
-  this process or the VM.
+  Stopping it waits (up to 10 s) until it has run its cleanup and exited,
+  so that the job's container is gone when a Mix task returns; it also exits
+  by itself when its stdin closes, so it never outlives this process or the VM.
 
   This module is the public API and the port loop (a GenServer); where the
   sidecar comes from is `NervesDockerTs.Sidecar.Locate`, its hello
@@ -16,8 +17,8 @@ defmodule NervesDockerTs.Sidecar do
   Environment:
 
     * `NERVES_DOCKER_TS_NODE` - the `node` executable (default: `node` on PATH)
-    * `NERVES_DOCKER_TS_SIDECAR` - the sidecar entry (default: `priv/sidecar.mjs` of
-      the nerves-docker-ts package this plugin belongs to, made by `npm run build`)
+    * `NERVES_DOCKER_TS_SIDECAR` - the sidecar entry (default: the plugin's own
+      `priv/sidecar.mjs`, the single-file bundle it ships; see `NervesDockerTs.Sidecar.Locate`)
     * `NERVES_DOCKER_TS_HELLO_TIMEOUT` - milliseconds to wait for the hello (default 15000)
     * `NERVES_DOCKER_TS_NO_AUTOBUILD=1` - do not build an unbuilt checkout on first use
   """
@@ -27,6 +28,9 @@ defmodule NervesDockerTs.Sidecar do
   alias NervesDockerTs.Sidecar.{Hello, Locate, State}
 
   @type server :: pid()
+
+  # How long stop/1 waits for the sidecar's cleanup and exit (its own cleanup is bounded to 10 s).
+  @stop_wait_ms 10_000
 
   ## Public API
 
@@ -52,7 +56,10 @@ defmodule NervesDockerTs.Sidecar do
     end
   end
 
-  @doc "Stops the sidecar (it runs its cleanup and exits when its stdin closes)."
+  @doc """
+  Stops the sidecar: it runs its cleanup (the job's container goes) and
+  exits; waits for that up to #{@stop_wait_ms} ms, then closes its stdin.
+  """
   @spec stop(server()) :: :ok
   def stop(server) do
     GenServer.stop(server, :normal)
@@ -60,7 +67,7 @@ defmodule NervesDockerTs.Sidecar do
     :exit, _ -> :ok
   end
 
-  @doc "The hello map the sidecar sent (protocol, version, node, pid)."
+  @doc "The hello map the sidecar sent (protocol, version, node, pid), plus the `\"entry\"` script node runs."
   @spec hello(server()) :: map()
   def hello(server), do: GenServer.call(server, :hello)
 
@@ -174,7 +181,7 @@ defmodule NervesDockerTs.Sidecar do
       if Keyword.get(opts, :await_hello, true) do
         case Hello.await(state, Hello.timeout(opts)) do
           {:ok, hello} ->
-            {:ok, %{state | hello: hello}}
+            {:ok, %{state | hello: Map.put(hello, "entry", state.entry)}}
 
           {:error, err} ->
             State.close(state)
@@ -193,7 +200,7 @@ defmodule NervesDockerTs.Sidecar do
   def handle_continue({:hello, timeout}, state) do
     case Hello.await(state, timeout) do
       {:ok, hello} ->
-        {:noreply, %{state | hello: hello}}
+        {:noreply, %{state | hello: Map.put(hello, "entry", state.entry)}}
 
       {:error, err} ->
         # Kept (not a stop, which would take the linked caller down): requests get this error.
@@ -274,7 +281,7 @@ defmodule NervesDockerTs.Sidecar do
   def handle_info(_msg, state), do: {:noreply, state}
 
   @impl true
-  def terminate(_reason, state), do: State.close(state)
+  def terminate(_reason, state), do: State.close(state, @stop_wait_ms)
 
   ## Internals
 

@@ -22,6 +22,8 @@ import { checkHostInputs, connectChecked } from '../job/preflight.js';
 import { Reporter } from '../output/reporter.js';
 import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './exec.js';
 import { DEFAULT_TTY, Terminal } from './tty.js';
+import { chooseTerm } from './term.js';
+import { envFlag } from '../../engine/discovery.js';
 import { parseJobSpec, type JobSpec } from '../spec.js';
 
 export const TITLE = '\x1b]0;Nerves Shell\x07';
@@ -53,7 +55,9 @@ export function parseShellOptions(input: unknown): ShellOptions {
   return { cmd: cmd as string[] | null, tty_path: ttyPath, session };
 }
 
-// Relayed input: session -> where its bytes go (queued until the attach starts).
+// Relayed input: session -> where its bytes go (queued until the attach starts;
+// the plugin relays from the request's start, so keys typed while the build
+// dir is prepared reach the shell).
 class Relay implements InputSource {
   private queue: Buffer[] = [];
   private feed: ((data: Buffer) => void) | null = null;
@@ -70,6 +74,14 @@ class Relay implements InputSource {
   }
 }
 const relays = new Map<string, Relay>();
+
+/** The relay of a shell session, open from the request's start: the plugin relays keys typed while the shell is prepared. */
+function openRelay(session: string | null): { relay: Relay | null; close: () => void } {
+  if (!session) return { relay: null, close: () => {} };
+  const relay = new Relay();
+  relays.set(session, relay);
+  return { relay, close: () => relays.get(session) === relay && relays.delete(session) };
+}
 
 function isInput(args: unknown): args is { session: string; input: unknown } {
   return typeof args === 'object' && args !== null && 'input' in args && 'session' in args && !('app' in args);
@@ -105,6 +117,8 @@ async function waitGone(engine: Engine, id: string): Promise<void> {
 }
 
 export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext): Promise<ShellResult> {
+  // Before any await: relayed keys may follow this request at once.
+  const relayed = openRelay(opts.session);
   // The terminal first: without one there is nothing to attach to (a one-off command can do without).
   let terminal: Terminal | null = null;
   try {
@@ -123,13 +137,14 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
       const cmd = [...shell.image.entrypoint, ...opts.cmd!];
       return { status: await runPlain(shell.job.container, { workingDir: shell.layout.workingDir, cmd }, (stream, data) => ctx.emit('log', { stream, data })) };
     }
-    return { status: await attachTerminal(shell, opts, terminal, ctx) };
+    return { status: await attachTerminal(spec, shell, opts, terminal, ctx, relayed.relay) };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) {
       throw new OpError('interrupted', 'The Nerves shell was interrupted; its container was removed.');
     }
     throw err;
   } finally {
+    relayed.close();
     terminal?.close(); // the user's terminal back at once; the container goes after
     await scope.close();
   }
@@ -188,24 +203,16 @@ async function prepareBuildDir(spec: JobSpec, shell: OpenShell, ctx: OpContext):
 }
 
 /** The interactive bash (or the command) on the user's terminal; returns its exit status. */
-async function attachTerminal(shell: OpenShell, opts: ShellOptions, terminal: Terminal, ctx: OpContext): Promise<number> {
+async function attachTerminal(spec: JobSpec, shell: OpenShell, opts: ShellOptions, terminal: Terminal, ctx: OpContext, relay: Relay | null): Promise<number> {
   const { job, image, layout } = shell;
   if (!opts.cmd) await installRcFile(job.container);
+  const term = await chooseTerm(job.container, spec.term, layout.workingDir, image.entrypoint);
+  if (term.note && envFlag(process.env.NERVES_DEBUG)) shell.reporter.info(`nerves_docker_ts: ${term.note}`);
   // The barrier: every event before this is shown, and the plugin stops reading the terminal.
   const answer = await (ctx.prompt as (message: string, kind: string) => Promise<unknown>)('attach the terminal', ATTACH_PROMPT_KIND);
-  let input: InputSource = terminalInput(terminal);
-  let session: string | null = null;
-  if (answer === 'relay' && opts.session) {
-    const relay = new Relay();
-    relays.set(opts.session, relay);
-    session = opts.session;
-    input = relay;
-  }
-  try {
-    if (!opts.cmd) terminal.write(TITLE + HINT);
-    const cmd = [...image.entrypoint, ...(opts.cmd ?? ['/bin/bash', '--rcfile', RC_PATH, '-i'])];
-    return await runAttached(job.container, { workingDir: layout.workingDir, cmd }, terminal, input, ctx.signal);
-  } finally {
-    if (session) relays.delete(session);
-  }
+  // Relayed keys (typed since the request began, queued) or the terminal read here.
+  const input: InputSource = answer === 'relay' && relay ? relay : terminalInput(terminal);
+  if (!opts.cmd) terminal.write(TITLE + HINT);
+  const cmd = [...image.entrypoint, ...(opts.cmd ?? ['/bin/bash', '--rcfile', RC_PATH, '-i'])];
+  return runAttached(job.container, { workingDir: layout.workingDir, cmd, env: [`TERM=${term.term}`] }, terminal, input, ctx.signal);
 }

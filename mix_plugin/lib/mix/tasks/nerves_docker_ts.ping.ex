@@ -17,6 +17,8 @@ defmodule Mix.Tasks.NervesDockerTs.Ping do
       "sidecar #{hello["version"]} (protocol #{hello["protocol"]}, node #{hello["node"]}, pid #{hello["pid"]})"
     )
 
+    Mix.shell().info("sidecar entry: #{hello["entry"]}")
+
     case NervesDockerTs.Sidecar.request(sc, "engine_info", nil) do
       {:ok, info} ->
         Mix.shell().info("engine: #{info["engine"]} #{info["version"]} (API #{info["apiVersion"]}) at #{info["where"]}")

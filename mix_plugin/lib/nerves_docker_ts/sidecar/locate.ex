@@ -1,10 +1,12 @@
 defmodule NervesDockerTs.Sidecar.Locate do
   @moduledoc false
   # Where the sidecar comes from: the `node` executable and the entry script.
-  # The entry is in ONE place, priv/sidecar.mjs of the nerves-docker-ts
-  # package this plugin's source belongs to (made by `npm run build`);
-  # NERVES_DOCKER_TS_SIDECAR (or the :sidecar option) overrides it. A
-  # checkout used as a path dependency is built once, on first use, unless
+  # The entry is, in this order: NERVES_DOCKER_TS_SIDECAR (or the :sidecar
+  # option); the plugin's own priv/sidecar.mjs, the single-file bundle it
+  # ships (committed, made by `npm run build`; what a git, sparse git or Hex
+  # dependency has); priv/sidecar.mjs of the nerves-docker-ts checkout the
+  # plugin's source belongs to. A checkout used as a path dependency whose
+  # bundles are missing is built once, on first use, unless
   # NERVES_DOCKER_TS_NO_AUTOBUILD=1.
 
   alias NervesDockerTs.Error
@@ -12,6 +14,7 @@ defmodule NervesDockerTs.Sidecar.Locate do
   @min_node_major 20
   # This file is mix_plugin/lib/nerves_docker_ts/sidecar/locate.ex of the package.
   @package_root Path.expand("../../../..", __DIR__)
+  @plugin_priv Path.expand("../../../priv", __DIR__)
 
   @doc "The Node major version the sidecar needs."
   def min_node_major, do: @min_node_major
@@ -20,9 +23,22 @@ defmodule NervesDockerTs.Sidecar.Locate do
   @spec package_root() :: Path.t()
   def package_root, do: @package_root
 
-  @doc "The sidecar entry used when nothing overrides it."
+  @doc "The checkout's sidecar entry (`npm run build`'s priv/), used when the plugin ships none."
   @spec default_entry(Path.t()) :: Path.t()
   def default_entry(root \\ @package_root), do: Path.join(root, "priv/sidecar.mjs")
+
+  @doc """
+  The single-file sidecar the plugin ships in its own priv/: the
+  application's priv dir when it is loaded (where Mix put the dependency),
+  else the one next to this source.
+  """
+  @spec shipped_entry() :: Path.t()
+  def shipped_entry do
+    case :code.priv_dir(:nerves_docker_ts) do
+      dir when is_list(dir) -> Path.join(List.to_string(dir), "sidecar.mjs")
+      {:error, _} -> Path.join(@plugin_priv, "sidecar.mjs")
+    end
+  end
 
   @doc "Returns `{:ok, path}` of the `node` executable, or an error saying how to get one."
   @spec node(keyword()) :: {:ok, Path.t()} | {:error, Error.t()}
@@ -62,13 +78,20 @@ defmodule NervesDockerTs.Sidecar.Locate do
 
   @doc """
   Returns `{:ok, argv}`: what node runs (the entry script and its arguments).
-  `:package_root` (for tests) stands for the package root.
+  `:package_root` (for tests) stands for the package root; its shipped
+  sidecar is then the one in its mix_plugin/priv/.
   """
   @spec entry(keyword()) :: {:ok, [Path.t()]} | {:error, Error.t()}
   def entry(opts) do
+    {root, shipped} =
+      case Keyword.fetch(opts, :package_root) do
+        {:ok, root} -> {root, Path.join(root, "mix_plugin/priv/sidecar.mjs")}
+        :error -> {@package_root, shipped_entry()}
+      end
+
     case Keyword.get(opts, :sidecar) || System.get_env("NERVES_DOCKER_TS_SIDECAR") do
       explicit when is_binary(explicit) and explicit != "" -> explicit_entry(Path.expand(explicit))
-      _ -> built_entry(Keyword.get(opts, :package_root, @package_root))
+      _ -> if File.regular?(shipped), do: {:ok, [shipped]}, else: built_entry(root)
     end
   end
 
@@ -100,8 +123,9 @@ defmodule NervesDockerTs.Sidecar.Locate do
       if checkout?(root) do
         "Build it: `cd #{root} && npm install && npm run build`, or set NERVES_DOCKER_TS_SIDECAR to a built priv/sidecar.mjs."
       else
-        # A git dependency with sparse: "mix_plugin" has the plugin and nothing else.
-        "This copy of the plugin has no sidecar next to it (a sparse git dependency?). Install the npm package " <>
+        # The plugin without the priv/sidecar.mjs it ships (a copy that lost it), and no checkout around it.
+        "This copy of the plugin lacks the priv/sidecar.mjs it ships: fetch it again " <>
+          "(`mix deps.clean nerves_docker_ts && mix deps.get`). Or install the npm package " <>
           "(`npm install -g nerves-docker-ts`) and set NERVES_DOCKER_TS_SIDECAR=\"$(npm root -g)/nerves-docker-ts/priv/sidecar.mjs\", " <>
           "or use a nerves-docker-ts checkout as a path dependency."
       end

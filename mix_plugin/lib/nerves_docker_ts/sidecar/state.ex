@@ -17,10 +17,19 @@ defmodule NervesDockerTs.Sidecar.State do
     %__MODULE__{port: open_port(node, argv, stderr_path, extra_env), node: node, entry: entry, stderr: stderr_path}
   end
 
-  @doc "Closes the port (the sidecar exits when its stdin closes) and removes the stderr file."
-  @spec close(t()) :: :ok
-  def close(%__MODULE__{port: port} = state) do
+  @doc """
+  Ends the sidecar and removes the stderr file. With `wait_ms` > 0 it asks
+  the sidecar to stop (a `shutdown` frame: it runs its cleanup, removing the
+  job's container, then exits) and waits up to `wait_ms` for its exit, so
+  that nothing of the job is left when the Mix task returns; then, or at
+  once with 0, it closes the port (the sidecar also exits when its stdin
+  closes, so it never outlives the VM).
+  """
+  @spec close(t(), non_neg_integer()) :: :ok
+  def close(%__MODULE__{port: port} = state, wait_ms \\ 0) do
     if is_port(port) do
+      if wait_ms > 0, do: shutdown(port, wait_ms)
+
       try do
         Port.close(port)
       rescue
@@ -30,6 +39,35 @@ defmodule NervesDockerTs.Sidecar.State do
 
     _ = File.rm(state.stderr)
     :ok
+  end
+
+  defp shutdown(port, wait_ms) do
+    Port.command(port, NervesDockerTs.Msgpack.encode!(%{"shutdown" => true}))
+    await_exit(port, System.monotonic_time(:millisecond) + wait_ms)
+  rescue
+    # The port is already closed.
+    ArgumentError -> :ok
+  end
+
+  defp await_exit(port, deadline) do
+    left = max(deadline - System.monotonic_time(:millisecond), 0)
+
+    receive do
+      {^port, {:exit_status, _}} ->
+        :ok
+
+      {:EXIT, ^port, _} ->
+        :ok
+
+      {^port, {:data, body}} ->
+        # A sidecar older than the shutdown frame refuses it (an error without id): do not wait for it.
+        case NervesDockerTs.Msgpack.decode(body) do
+          {:ok, %{"id" => nil, "error" => %{"code" => "bad_request"}}} -> :ok
+          _ -> await_exit(port, deadline)
+        end
+    after
+      left -> :ok
+    end
   end
 
   @doc "The last lines the sidecar wrote to stderr, as a paragraph to append to an error (or \"\")."

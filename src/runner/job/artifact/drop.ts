@@ -1,7 +1,9 @@
 // The artifact from the drop directory (an engine on this kernel): make
 // system also copied it into a directory of this host that the container
 // can write (see ../steps/fifo-output.ts), so no archive request is needed.
-import { copyFile, rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import type { Step } from '../context.js';
 import { writeAtomically } from './write-atomically.js';
 
@@ -28,8 +30,10 @@ export async function takeDroppedArtifact(dropPath: string, destPath: string): P
   const found = await stat(dropPath).then((s) => s.isFile(), () => false);
   if (!found) return null;
   try {
-    // A copy, not a rename: the step's uid owns the dropped file, the user must own the artifact.
-    return await writeAtomically(destPath, (tmp) => copyFile(dropPath, tmp));
+    // A copy, not a rename: the step's uid owns the dropped file, the user must own the artifact. Bytes
+    // into a file this process creates, not copyFile: libuv >= 1.50 (Debian trixie's Node) gives
+    // copyFile's result the source's owner when it can (as root), which made the artifact the image user's.
+    return await writeAtomically(destPath, (tmp) => pipeline(createReadStream(dropPath), createWriteStream(tmp, { flags: 'wx', mode: 0o644 })));
   } finally {
     await rm(dropPath, { force: true });
   }
