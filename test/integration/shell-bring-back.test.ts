@@ -6,7 +6,8 @@
 // followed); a deletion is reported, not applied; the volume's manifest is
 // updated, so the next sync resends only what differs.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,5 +142,22 @@ describe('the shell on copied inputs brings the package changes back', () => {
       "nerves_defconfig also changed here while the shell ran: it is kept as it is here; the build container's version is in nerves_defconfig.from-build-host",
     );
     expect(texts(ctx, 'info')).toContain('  fragments/extra.fragment (changed)');
+  });
+  it('nothing is written through a symlink of this machine: a symlinked directory replaced by a real one there is refused', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'ndt-bring-back-outside-'));
+    try {
+      symlinkSync(outside, join(ex.system, 'linked-dir'));
+      if (process.getuid?.() === 0) execFileSync('chown', ['-h', '1005:1005', join(ex.system, 'linked-dir')]);
+      const script = `cd ${PKG} && test -L linked-dir && rm linked-dir && mkdir linked-dir && echo x > linked-dir/f`;
+      const { status, ctx } = await shell(ex, script);
+      expect(status).toBe(0);
+      expect(readdirSync(outside)).toEqual([]);
+      expect(readlinkSync(join(ex.system, 'linked-dir'))).toBe(outside);
+      const warns = texts(ctx, 'warn');
+      expect(warns).toContain('not brought back: linked-dir: a new directory where this machine has something else');
+      expect(warns).toContain('not brought back: linked-dir/f: its directory here is a symlink or not a directory');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 });
