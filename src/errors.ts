@@ -86,6 +86,7 @@ const FAMILIES = {
   shell_setup: 'failed',
   shell_exec: 'failed',
   shell_lost: 'failed',
+  shell_bring_back: 'failed',
   no_session: 'failed',
   // the sidecar protocol
   bad_frame: 'failed',

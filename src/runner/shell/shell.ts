@@ -2,6 +2,8 @@
 // (same image, mounts, env, working dir and user mode as a build), the build
 // dir prepared by create-build.sh, then an interactive bash on the user's
 // terminal (or a one-off command), and the container removed however it ends.
+// With copied inputs (an engine that cannot see this machine's files), what
+// the shell changed in the package comes back first (bring-back.ts).
 //
 // Terminal sharing with the BEAM: before attaching, the op asks the plugin
 // (a prompt of kind "shell_attach") to stop reading the terminal itself. The
@@ -20,6 +22,7 @@ import { JobScope } from '../job/scope.js';
 import { chooseInputs, fallBackToCopy, InputsNotVisible, type InputsContext, type InputTransport } from '../job/inputs/index.js';
 import { checkHostInputs, connectChecked } from '../job/preflight.js';
 import { Reporter } from '../output/reporter.js';
+import { bringBackChanges } from './bring-back.js';
 import { installRcFile, RC_PATH, runAttached, runCaptured, runPlain, terminalInput, type InputSource } from './exec.js';
 import { DEFAULT_TTY, Terminal } from './tty.js';
 import { chooseTerm } from './term.js';
@@ -132,12 +135,17 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
   try {
     const shell = await openShell(spec, ctx, scope);
     await prepareBuildDir(spec, shell, ctx);
+    let status: number;
     if (!terminal) {
       // One-off command, no terminal: its output comes back as log events.
       const cmd = [...shell.image.entrypoint, ...opts.cmd!];
-      return { status: await runPlain(shell.job.container, { workingDir: shell.layout.workingDir, cmd }, (stream, data) => ctx.emit('log', { stream, data })) };
+      status = await runPlain(shell.job.container, { workingDir: shell.layout.workingDir, cmd }, (stream, data) => ctx.emit('log', { stream, data }));
+    } else {
+      status = await attachTerminal(spec, shell, opts, terminal, ctx, relayed.relay);
     }
-    return { status: await attachTerminal(spec, shell, opts, terminal, ctx, relayed.relay) };
+    // Copied inputs: what the shell changed in the package comes back before the container goes.
+    if (shell.inputs.name === 'copy') await bringBackChanges({ container: shell.job.container, spec, reporter: shell.reporter, signal: ctx.signal });
+    return { status };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) {
       throw new OpError('interrupted', 'The Nerves shell was interrupted; its container was removed.');
@@ -153,6 +161,8 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
 interface OpenShell extends OpenJob {
   log: BuildLog;
   reporter: Reporter;
+  /** How the inputs reached the container (copy: the package's changes are brought back at the end). */
+  inputs: InputTransport;
 }
 
 /** The build container of the spec, with shell.log; both held by `scope`. */
@@ -167,13 +177,17 @@ async function openShell(spec: JobSpec, ctx: OpContext, scope: JobScope): Promis
   let containerId: string | null = null;
   scope.hold({ label: 'shell container removal', close: () => (containerId ? waitGone(engine, containerId) : undefined) });
   const base: InputsContext = { spec, engine, volume, reporter, scope, op: ctx, stage: 'prepare' };
-  const openWith = (inputs: InputTransport) => openJobContainer('shell', spec, { engine, reporter, log, ctx, scope, volume, inputs });
+  let used: InputTransport | null = null;
+  const openWith = (inputs: InputTransport) => {
+    used = inputs;
+    return openJobContainer('shell', spec, { engine, reporter, log, ctx, scope, volume, inputs });
+  };
   const open = await openWith(await chooseInputs(base)).catch(async (err) => {
     if (!(err instanceof InputsNotVisible)) throw err;
     return openWith(await fallBackToCopy(base, err));
   });
   containerId = open.job.id;
-  return { ...open, log, reporter };
+  return { ...open, log, reporter, inputs: used! };
 }
 
 /** The build dir as a build leaves it: the chown (old images) and create-build.sh, each in a TTY exec. */

@@ -31,6 +31,13 @@
 // `finish`, when not null, is an argv to run ONCE as root in the started
 // container before the build's steps (exec): it applies removals and
 // metadata changes and marks the sync done (finish-script.ts).
+//
+// After something else changed the volume (the system shell, in the started
+// container): volumeChanges(container, root, exclude) tells what differs
+// from the manifest (a listing by GNU find, metadata only: list-volume.ts,
+// volume-changes.ts), and recordVolume(...) sets the manifest to what the
+// volume holds then, so that the next sync resends only what differs from
+// the host (record.ts).
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { OpError } from '../../../../errors.js';
@@ -47,6 +54,8 @@ import { readKnowledge } from './volume-state.js';
 
 export type { SyncOptions, SyncProgress, SyncResult, SyncTarget } from './types.js';
 export { compileExcludes } from './exclude.js';
+export { volumeChanges, type VolumeChanges } from './volume-changes.js';
+export { recordVolume } from './record.js';
 
 function checkRoot(root: string): void {
   if (!posix.isAbsolute(root) || posix.normalize(root) !== root || root === '/' || root.endsWith('/')) {
