@@ -48,7 +48,7 @@ async function timedBuild(sc, ws, inputs) {
   const r = await sc.request('build', ws.spec({ inputs }), (event, data) => event === 'info' && infos.push(String(data)));
   const seconds = (performance.now() - t0) / 1000;
   if (r.inputs !== inputs) throw new Error(`asked for ${inputs}, the build used ${r.inputs}`);
-  return { seconds, sent: sentOf(infos) };
+  return { seconds, sent: sentOf(infos), steps: r.steps.map((st) => [st.name, Number(st.seconds)]) };
 }
 
 // ---------------------------------------------------------------- (a) no-change rebuilds
@@ -68,11 +68,13 @@ async function rebuilds(sshd, cleanup) {
       await timedBuild(sc, ws.bind, 'bind');
       notes.push(`${route.name}: first copy build ${f2(first.seconds)} s (${first.sent})`);
       const t = { copy: [], bind: [] };
+      const steps = { copy: new Map(), bind: new Map() };
       let sent = '';
       for (let i = 0; i < N; i++) {
         for (const mode of ['bind', 'copy']) {
           const r = await timedBuild(sc, ws[mode], mode);
           t[mode].push(r.seconds);
+          for (const [name, s] of r.steps) steps[mode].set(name, [...(steps[mode].get(name) ?? []), s]);
           if (mode === 'copy') sent = r.sent;
         }
       }
@@ -82,6 +84,11 @@ async function rebuilds(sshd, cleanup) {
       rows.push([`bind, no-change rebuild (${route.name})`, f2(b.median), f2(b.min), f2(b.max), '1.00']);
       rows.push([`copy, no-change rebuild (${route.name})`, f2(c.median), f2(c.min), f2(c.max), f2(ratio)]);
       notes.push(`${route.name}: a no-change copy rebuild: ${sent}`);
+      for (const mode of ['bind', 'copy']) {
+        const each = [...steps[mode]].map(([name, xs]) => `${name} ${f2(stats(xs).median)}`);
+        const sum = [...steps[mode].values()].reduce((a, xs) => a + stats(xs).median, 0);
+        notes.push(`${route.name}: ${mode} steps (median s): ${each.join(', ')}; the rest of the op ${f2(stats(t[mode]).median - sum)}`);
+      }
       verdicts.push(`${route.name} ${f2(ratio)}x ${ratio <= 1.5 ? 'met' : 'MISSED'}`);
     } finally {
       await sc.stop();
