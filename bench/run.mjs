@@ -3,7 +3,7 @@
 // has 2 cores), each printing its figures beside its baseline, then a summary.
 // `make bench` calls this.
 //   node bench/run.mjs [--quick] [--only NAME,...]
-//   --only: sidecar-start, runner-overhead, log-throughput, soak, headline-scan, image-build, pull
+//   --only: sidecar-start, runner-overhead, log-throughput, soak, headline-scan, image-build, pull, remote-build
 // Sizes (env): BENCH_RUNS (runner-overhead runs, default 5), BENCH_OUTPUT_MB
 // (default 1024), BENCH_SOAK_BUILDS (default 50). --quick sets 3 runs,
 // 10 sidecar starts, 64 MiB and 10 builds unless those are set.
@@ -20,7 +20,7 @@ if (quick) {
   process.env.BENCH_SOAK_BUILDS ||= '10';
 }
 const only = argOf('only', '').split(',').filter(Boolean);
-const benches = ['sidecar-start', 'runner-overhead', 'log-throughput', 'soak', 'headline-scan', 'image-build', 'pull'].filter((b) => only.length === 0 || only.includes(b));
+const benches = ['sidecar-start', 'runner-overhead', 'log-throughput', 'soak', 'headline-scan', 'image-build', 'pull', 'remote-build'].filter((b) => only.length === 0 || only.includes(b));
 
 if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) {
   console.error('priv/sidecar.mjs is missing: building it (npm run build)');

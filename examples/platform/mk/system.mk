@@ -25,6 +25,9 @@
 #   MEMHOG_MB=N    holds N MiB in a shell variable half-way through the
 #                  build, as a big compiler would (memory limit tests;
 #                  default 0)
+#   ARTIFACT_MB=N  adds N MiB of random bytes to target/ (so to rootfs.img
+#                  and the artifact, which gzip cannot shrink): big
+#                  artifacts for transfer tests and benchmarks (default 0)
 #   NERVES_ARTIFACT_NAME=N   name of the artifact for `make system`
 #
 # Every recipe is one bash script (.ONESHELL); all paths are relative to
@@ -42,8 +45,9 @@ FAIL ?= 0
 OUTPUT_MB ?= 0
 SLEEP ?= 0
 MEMHOG_MB ?= 0
+ARTIFACT_MB ?= 0
 NERVES_ARTIFACT_NAME ?=
-export GREETING FAIL OUTPUT_MB SLEEP MEMHOG_MB NERVES_ARTIFACT_NAME
+export GREETING FAIL OUTPUT_MB SLEEP MEMHOG_MB ARTIFACT_MB NERVES_ARTIFACT_NAME
 
 NERVES_PLATFORM_VERSION := 1.28.1
 export NERVES_PLATFORM_VERSION
@@ -135,6 +139,7 @@ all:
 	is_count "$$OUTPUT_MB" || err "OUTPUT_MB must be a whole number of MiB, got '$$OUTPUT_MB'"
 	is_count "$$SLEEP" || err "SLEEP must be a whole number of seconds, got '$$SLEEP'"
 	is_count "$$MEMHOG_MB" || err "MEMHOG_MB must be a whole number of MiB, got '$$MEMHOG_MB'"
+	is_count "$$ARTIFACT_MB" || err "ARTIFACT_MB must be a whole number of MiB, got '$$ARTIFACT_MB'"
 
 	load_config
 	count=0
@@ -236,6 +241,13 @@ all:
 	    fi
 	fi
 
+	if (( ARTIFACT_MB > 0 )); then
+	    headline "bulk 1.0 Installing to target ($$ARTIFACT_MB MiB of random bytes, ARTIFACT_MB=$$ARTIFACT_MB)"
+	    head -c "$$((ARTIFACT_MB * 1048576))" /dev/urandom >target/usr/share/bulk.bin
+	else
+	    rm -f target/usr/share/bulk.bin
+	fi
+
 	headline "  Finalizing target directory"
 	printf 'Removing the stamp files of target/\n'
 	headline "  Generating filesystem image rootfs.img"
@@ -292,6 +304,6 @@ clean:
 help:
 	@printf '%s\n' \
 	  'Miniature nerves_system_br: make [all|system|clean|help] [VAR=value ...]' \
-	  '  all      build (GREETING=text, FAIL=1, OUTPUT_MB=N, SLEEP=N, MEMHOG_MB=N)' \
+	  '  all      build (GREETING=text, FAIL=1, OUTPUT_MB=N, SLEEP=N, MEMHOG_MB=N, ARTIFACT_MB=N)' \
 	  '  system   write NERVES_ARTIFACT_NAME.tar.gz (after make)' \
 	  '  clean    remove the build outputs'

@@ -11,12 +11,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { closeSshTransports, sshTransport } from '../../../src/engine/ssh/transport.js';
+import { LABEL } from '../../../src/engine/labels.js';
 import { OpError } from '../../../src/errors.js';
+import { DEFAULT_DOWNLOADS_VOLUME } from '../../../src/runner/job/inputs/copy.js';
+import { runJob } from '../../../src/runner/job/run-job.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { parseShellOptions, runShell } from '../../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
 import { copyExample, docker as mainEngine, oneOffOutput, recorder, removeVolumeQuietly, ROOT, type Example } from '../helpers/example.js';
-import { buildExample, cleanExample, hasCommand, opError, withEngineEnv } from './engine-helpers.js';
+import { artifactOf, buildExample, cleanExample, hasCommand, noContainersSoon, opError, withEngineEnv } from './engine-helpers.js';
 import { SSHD, startSshd, type Sshd } from './sshd.js';
 
 const run = promisify(execFile);
@@ -48,6 +51,8 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
   let sshd: Sshd;
   let ex: Example | undefined;
   let volume = '';
+  let exCopy: Example | undefined;
+  let copyVolume = '';
   const warnings: Error[] = [];
   const onWarning = (w: Error) => warnings.push(w);
 
@@ -67,7 +72,9 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
     process.off('warning', onWarning);
     closeSshTransports();
     if (volume) await removeVolumeQuietly(volume);
+    for (const v of copyVolume ? [copyVolume, `${copyVolume}-platform`, `${copyVolume}-package`] : []) await removeVolumeQuietly(v);
     ex?.remove();
+    exCopy?.remove();
     await sshd?.stop();
   }, 60_000);
 
@@ -143,6 +150,55 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
   it('clean goes through ssh: the build volume is gone', async () => {
     await withSsh({}, () => cleanExample(ex!, mainEngine, volume));
     volume = '';
+  });
+
+  it('copy mode through ssh: the inputs sent and the artifact fetched through the Engine API, over a few ssh connections', async () => {
+    closeSshTransports(); // the build opens its own connection
+    exCopy = copyExample('ndt-ssh-copy-');
+    const before = sshd.connections();
+    const ctx = recorder(true);
+    const result = await withSsh({}, () => runJob('build', parseJobSpec(exCopy!.spec({ inputs: 'copy' })), ctx));
+    copyVolume = result.volume;
+    expect(result.inputs).toBe('copy');
+    expect(result.path).toBe(artifactOf(exCopy));
+    expect(readdirSync(exCopy.dl)).toEqual(['example_system-portable-0.1.0-ABCDEF1.tar.gz']);
+    const listed = (await run('tar', ['-tzf', result.path])).stdout.split('\n');
+    expect(listed).toContain('example_system-portable-0.1.0-ABCDEF1/images/rootfs.img');
+    expect(result.steps.map((s) => s.name)).toEqual(['create-build', 'make', 'make system', 'copy']);
+    expect(ctx.of('info').map(String).some((t) => /^sent \d+ files/.test(t))).toBe(true);
+    const opened = sshd.connections() - before;
+    const sessions = sshTransport(join(sshd.bin, 'ssh'), { host: 'builder' }).sessions;
+    console.log(`ssh copy build: ${opened} ssh connection(s), ${sessions} session(s) over them`);
+    expect(opened).toBeGreaterThanOrEqual(1);
+    expect(opened).toBeLessThanOrEqual(3);
+    expect(sessions).toBeLessThan(16);
+    expect(await noContainersSoon(mainEngine, { [LABEL.volume]: copyVolume })).toEqual([]);
+    const volumes = ((await mainEngine.listVolumes()).Volumes ?? []).map((v) => v.Name);
+    expect(volumes).toEqual(expect.arrayContaining([copyVolume, `${copyVolume}-platform`, `${copyVolume}-package`]));
+  });
+
+  it('copy mode through ssh: the shell runs a one-off command on the synced inputs', async () => {
+    const ctx = recorder(true);
+    const script = 'ls /nerves/env/platform /nerves/env/example_system; echo oops >&2; exit 4';
+    const args = { ...exCopy!.spec({ inputs: 'copy' }), tty_path: '/nonexistent/tty', cmd: ['sh', '-c', script] };
+    const res = await withSsh({}, () => runShell(parseJobSpec(args), parseShellOptions(args), ctx));
+    expect(res.status).toBe(4);
+    const { out, err } = oneOffOutput(ctx);
+    // The platform's and the package's files, as copied into their volumes (no bind mount: forced copy).
+    expect(out).toMatch(/\bcreate-build\.sh\b/);
+    expect(out).toMatch(/\bnerves_defconfig\b/);
+    expect(err).toBe('oops\n');
+    // Nothing changed since the build: nothing sent again.
+    expect(ctx.of('info').map(String).some((t) => /^sent 0 files/.test(t))).toBe(true);
+  });
+
+  it('copy mode through ssh: clean removes the build volume and the input volumes (not the shared downloads)', async () => {
+    await withSsh({}, () => cleanExample(exCopy!, mainEngine, copyVolume));
+    const volumes = ((await mainEngine.listVolumes()).Volumes ?? []).map((v) => v.Name);
+    expect(volumes).not.toContain(`${copyVolume}-platform`);
+    expect(volumes).not.toContain(`${copyVolume}-package`);
+    expect(volumes).toContain(DEFAULT_DOWNLOADS_VOLUME);
+    copyVolume = '';
   });
 
   it('a key the other side refuses gets an ssh hint (not "start the engine")', async () => {

@@ -10,6 +10,7 @@ import type Docker from 'dockerode';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { pingEngine } from '../../../engine/connect.js';
 import { managedLabels, type JobMount } from '../../../engine/containers.js';
 import { runExec } from '../../../engine/exec.js';
 import { LABEL } from '../../../engine/labels.js';
@@ -68,8 +69,8 @@ export async function copyInputs(job: InputsContext, why: string): Promise<Input
         [spec.app, spec.pkg_path, packageDir(spec.app), PACKAGE_EXCLUDES],
       ] as const) {
         const r = await syncTree({ container, root }, { hostDir, exclude: [...builtIn, ...spec.inputs_exclude], signal: job.op.signal, onProgress: progress(job, what) }).catch(
-          (err: unknown) => {
-            throw interrupted(err, `copying ${what === spec.app ? 'the package' : 'the platform'} (${hostDir}) to the engine`, job);
+          async (err: unknown) => {
+            throw await interrupted(err, `copying ${what === spec.app ? 'the package' : 'the platform'} (${hostDir}) to the engine`, job);
           },
         );
         if (r.finish) finish.push(r.finish);
@@ -86,9 +87,17 @@ export async function copyInputs(job: InputsContext, why: string): Promise<Input
   };
 }
 
-/** A transfer cut off (the connection dropped, the engine went away) said as such; errors that say what to do already pass. */
-function interrupted(err: unknown, what: string, job: InputsContext): unknown {
-  if (err instanceof OpError || job.op.signal.aborted) return err;
+/**
+ * A transfer cut off said as such, naming what was being copied: a dropped
+ * connection to an engine that still answers is an interrupted copy
+ * (inputs_sync); one that no longer answers stays engine_lost. Other errors
+ * that say what to do pass.
+ */
+async function interrupted(err: unknown, what: string, job: InputsContext): Promise<unknown> {
+  if (job.op.signal.aborted) return err;
+  const dropped = err instanceof OpError && err.code === 'engine_lost';
+  if (err instanceof OpError && !dropped) return err;
+  if (dropped && !(await pingEngine(job.engine, 3000).then(() => true, () => false))) return err;
   return new OpError(
     'inputs_sync',
     `${what} was interrupted: ${(err as Error).message}`,
