@@ -2,6 +2,7 @@
 // running the same code as the sidecar's ops, without Mix.
 import { parseArgs } from 'node:util';
 import { toErrorInfo } from '../sidecar/server.js';
+import { OpError, usageError } from '../errors.js';
 import { runClean, parseCleanSpec } from '../runner/clean.js';
 import { cliContext, EXIT, exitCodeFor, jsonLine, readSpecFile } from './context.js';
 import { runDoctor } from '../runner/doctor.js';
@@ -41,6 +42,8 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
   try {
     values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
   } catch (err) {
+    // --json promises a last `error` event, a mistyped flag included (parseArgs stopped before reading --json).
+    if (argv.includes('--json')) process.stdout.write(jsonLine({ event: 'error', data: toErrorInfo(usageError((err as Error).message, RUNNER_USAGE[cmd])) }));
     process.stderr.write(`nerves-docker ${cmd}: ${(err as Error).message}\n\n${RUNNER_USAGE[cmd]}\n`);
     return EXIT.usage;
   }

@@ -165,6 +165,42 @@ export async function removeContainer(engine: Engine, id: string): Promise<void>
   }
 }
 
+/** How long a released container may take to end and be removed by AutoRemove before it is removed by force. */
+const AUTO_REMOVE_MS = 10_000;
+
+/**
+ * Lets a released container that has AutoRemove go without racing the
+ * engine's own removal (a DELETE that comes while AutoRemove works makes
+ * dockerd log "removal of container ... is already in progress" as an
+ * error): waits until the engine has removed it (POST /wait?condition=removed),
+ * and removes it itself only when it is still there after that (a keeper
+ * that did not end in time, an API before 1.30 that waits for the exit only,
+ * an engine that did not remove it), so that none is left behind.
+ */
+export async function awaitAutoRemoval(engine: Engine, id: string, timeoutMs = AUTO_REMOVE_MS): Promise<void> {
+  const container = engine.docker.getContainer(id);
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  try {
+    await container.wait({ condition: 'removed', abortSignal: deadline.signal });
+  } catch (err) {
+    if (isNotFound(err)) return; // removed before the wait began
+  } finally {
+    clearTimeout(timer);
+  }
+  // Removed by now, or removal under way: give it a moment before forcing it.
+  for (let i = 0; i < 20; i++) {
+    try {
+      await container.inspect();
+    } catch (err) {
+      if (isNotFound(err)) return;
+    }
+    if (deadline.signal.aborted) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await removeContainer(engine, id);
+}
+
 /** Stops a kept container without removing it. */
 export async function stopContainer(engine: Engine, id: string): Promise<void> {
   try {

@@ -10,6 +10,7 @@ import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { copyExample, docker as mainEngine, NEW_TAG, type Example } from '../helpers/example.js';
+import { ensureExampleImages } from '../helpers/images.js';
 import { buildExample, cleanExample, copyImage, engineScript, hasCommand, noContainersSoon, withEngineEnv } from './engine-helpers.js';
 
 describe('Podman (podman system service)', () => {
@@ -20,6 +21,7 @@ describe('Podman (podman system service)', () => {
   let volume = '';
 
   beforeAll(async () => {
+    await ensureExampleImages([NEW_TAG]); // copied from the main engine below
     if (process.getuid?.() !== 0) throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
     if (!hasCommand('podman')) throw new Error('podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)');
     // Short path: Podman and conmon put sockets under it.
