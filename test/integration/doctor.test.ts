@@ -4,10 +4,11 @@
 // missing defconfig, a dead engine; and --json ends with an error event on
 // every failure, usage errors included.
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveImage } from '../../src/engine/images.js';
+import { dockerIdPath } from '../../src/runner/job/docker-id.js';
 import { docker, NEW_TAG, removeVolumeQuietly, ROOT, useExample } from './helpers/example.js';
 
 const CLI = join(ROOT, 'priv/nerves-docker.mjs');
@@ -102,6 +103,17 @@ describe('nerves-docker doctor --spec (real engine)', () => {
     for (const name of ['ssh', 'uid/gid', 'disk', 'download dir disk']) expect(check(d.stdout, name), name).toBeDefined();
     expect(events(d.stdout).at(-1)).toMatchObject({ event: 'error', data: { code: 'checks_failed' } });
     expect(d.code).toBe(1);
+  });
+
+  it('clean on a dead engine fails to connect before it says it deletes anything', async () => {
+    const spec = fx.ex.spec();
+    mkdirSync(String(spec.build_path), { recursive: true });
+    writeFileSync(dockerIdPath(String(spec.build_path)), 'deadbeef\n');
+    const file = specFile('clean', {});
+    const r = await cli(['clean', '--spec', file], { DOCKER_HOST: 'unix:///nonexistent.sock' });
+    expect(r.code).toBe(69);
+    expect(r.stderr).toContain('unix:///nonexistent.sock');
+    expect(r.stderr).not.toContain('Deleting build volume');
   });
 
   it('--json ends with an error event for a usage error too', async () => {
