@@ -85,6 +85,7 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
     return EXIT.ok;
   } catch (err) {
     const info = toErrorInfo(err);
+    ctx.endLine();
     if (json) process.stdout.write(jsonLine({ event: 'error', data: info }));
     else process.stderr.write(`nerves-docker ${cmd}: ${info.message}${info.hint ? `\n\n${info.hint}` : ''}\n`);
     return exitCodeFor(info.code);

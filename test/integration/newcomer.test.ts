@@ -1,14 +1,14 @@
-// doctor says what the next build will do, as a newcomer meets it (node
-// priv/nerves-docker.mjs doctor --spec FILE, the bundled CLI, against the real
-// engine): an image archive the build loads, an archive that is missing, a
-// missing defconfig, a dead engine; and --json ends with an error event on
-// every failure, usage errors included.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// The doctor and the errors a newcomer meets, through the bundled CLI (node
+// priv/nerves-docker.mjs) against the real engine: doctor --spec says what the
+// next build will do (an image archive it loads, an archive that is missing, a
+// missing defconfig, a dead engine); clean on a dead engine; --json ends with
+// an error event on every failure, usage errors included; ^C on a terminal.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveImage } from '../../src/engine/images.js';
-import { dockerIdPath } from '../../src/runner/job/docker-id.js';
+import { dockerIdPath, volumeName } from '../../src/runner/job/docker-id.js';
 import { docker, NEW_TAG, removeVolumeQuietly, ROOT, useExample } from './helpers/example.js';
 
 const CLI = join(ROOT, 'priv/nerves-docker.mjs');
@@ -26,10 +26,12 @@ interface Event {
   data: { name?: string; ok?: boolean; detail?: string; fix?: string; code?: string; message?: string };
 }
 
+const volumeOf = (spec: Record<string, unknown>) => volumeName(String(spec.app), readFileSync(dockerIdPath(String(spec.build_path)), 'utf8').trim());
+
 const events = (stdout: string): Event[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Event);
 const check = (stdout: string, name: string) => events(stdout).find((e) => e.event === 'check' && e.data.name === name)?.data;
 
-describe('nerves-docker doctor --spec (real engine)', () => {
+describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)', () => {
   const fx = useExample('ndt-doctor-');
   // A tag the engine does not have, in an archive the spec names.
   const tag = `localhost/ndt-doctor-${process.pid}:1`;
@@ -114,6 +116,27 @@ describe('nerves-docker doctor --spec (real engine)', () => {
     expect(r.code).toBe(69);
     expect(r.stderr).toContain('unix:///nonexistent.sock');
     expect(r.stderr).not.toContain('Deleting build volume');
+  });
+
+  it('on a terminal, the status line shown before ^C ends its line before the interrupt message', async () => {
+    const spec = specFile('ctrlc', { make_args: ['SLEEP=60'] });
+    // script(1) gives the CLI a terminal; `exec` makes the CLI its child.
+    const child = spawn('script', ['-qefc', `exec node '${CLI}' build --spec '${spec}' --yes`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<void>((r) => child.on('exit', () => r()));
+    const deadline = Date.now() + 60_000;
+    // Sleeping, with a status line drawn after the headline.
+    while (!/Sleeping 60 s[\s\S]*\r\x1b\[K\S/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toMatch(/Sleeping 60 s/);
+    const cliPid = Number(execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+    process.kill(cliPid, 'SIGINT');
+    await exited;
+    const at = out.search(/nerves-docker build: [^\n]*interrupted/);
+    expect(at).toBeGreaterThan(0);
+    // The line the message starts on holds nothing else (no status text before it).
+    expect(out.slice(0, at)).toMatch(/\n\r?$/);
+    await removeVolumeQuietly(volumeOf(fx.ex.spec()));
   });
 
   it('--json ends with an error event for a usage error too', async () => {
