@@ -7,6 +7,7 @@ import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import type { Engine } from './connect.js';
 import { engineMessage, isNotFound, statusOf } from './errors.js';
+import { knownFailureHint } from './known-failures.js';
 import { LABEL } from './labels.js';
 import { OpError } from '../errors.js';
 
@@ -91,9 +92,10 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     throw new OpError(
       'container_create',
       `could not create the build container from ${spec.image}: ${engineMessage(err)}`,
-      refusedLimit
-        ? 'The engine refused the resource limits: set build_runner_opts cpus and memory (or NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY) within what its host has.'
-        : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.',
+      knownFailureHint(engineMessage(err)) ??
+        (refusedLimit
+          ? 'The engine refused the resource limits: set build_runner_opts cpus and memory (or NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY) within what its host has.'
+          : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.'),
     );
   }
   if (spec.beforeStart) {
@@ -113,7 +115,11 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     stdin?.destroy();
     await removeContainer(engine, container.id);
     if (statusOf(err) === undefined) throw new Error(`could not start the build container: ${engineMessage(err)}`);
-    throw new OpError('container_start', `could not start the build container: ${engineMessage(err)}`, 'See the engine\'s message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).');
+    throw new OpError(
+      'container_start',
+      `could not start the build container: ${engineMessage(err)}`,
+      knownFailureHint(engineMessage(err)) ?? 'See the engine\'s message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).',
+    );
   }
   const attached = stdin;
   let ended: Promise<void> | null = null;
