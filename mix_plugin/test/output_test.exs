@@ -51,6 +51,19 @@ defmodule NervesDockerTs.OutputTest do
     assert out == ".\noutput\n"
   end
 
+  test "a failed request's error starts on a line of its own after its status line or dots (Ctrl-C)" do
+    Mix.shell(Mix.Shell.IO)
+
+    out =
+      capture_io(fn ->
+        Output.event("dot", nil)
+        # A real sidecar refuses the spec at once: the error comes while the dots' line is open.
+        assert_raise NervesDockerTs.Error, fn -> NervesDockerTs.BuildRunner.run("build", %{"app" => 1}) end
+      end)
+
+    assert out == ".\n"
+  end
+
   test "with another Mix shell, log events go through it (stdout as info, stderr as error)" do
     Mix.shell(Mix.Shell.Process)
     Output.event("log", %{"stream" => "stdout", "data" => "to stdout\n"})

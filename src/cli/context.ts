@@ -44,7 +44,7 @@ export function jsonLine(value: unknown): string {
   return JSON.stringify(value, jsonSafe) + '\n';
 }
 
-export function cliContext(opts: CliContextOptions): OpContext & { controller: AbortController; dispose(): void } {
+export function cliContext(opts: CliContextOptions): OpContext & { controller: AbortController; dispose(): void; endLine(): void } {
   const controller = new AbortController();
   const tty = process.stderr.isTTY === true;
   let statusShown = false;
@@ -52,7 +52,15 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
     if (statusShown) process.stderr.write('\r\x1b[K');
     statusShown = false;
   };
-  const onSignal = (sig: NodeJS.Signals) => controller.abort(new OpError('interrupted', `interrupted (${sig})`));
+  // A status line left open ends here, so that the ^C the terminal echoes and the error after it do not run into it.
+  const endLine = () => {
+    if (statusShown) process.stderr.write('\n');
+    statusShown = false;
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    endLine();
+    controller.abort(new OpError('interrupted', `interrupted (${sig})`));
+  };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const s of signals) process.on(s, onSignal);
   return {
@@ -60,6 +68,7 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
     signal: controller.signal,
     cleanup: new CleanupRegistry(),
     controller,
+    endLine,
     dispose: () => {
       for (const s of signals) process.off(s, onSignal);
     },

@@ -2,6 +2,7 @@
 // running the same code as the sidecar's ops, without Mix.
 import { parseArgs } from 'node:util';
 import { toErrorInfo } from '../sidecar/server.js';
+import { OpError, usageError } from '../errors.js';
 import { runClean, parseCleanSpec } from '../runner/clean.js';
 import { cliContext, EXIT, exitCodeFor, jsonLine, readSpecFile } from './context.js';
 import { runDoctor } from '../runner/doctor.js';
@@ -20,10 +21,13 @@ Runs \`make system\` in the existing build volume and copies the archive out.`,
   clean: `usage: nerves-docker clean --spec FILE [--json]
 
 Deletes the build volume, the build containers and the artifact cache.`,
-  doctor: `usage: nerves-docker doctor [--image TAG] [--json]
+  doctor: `usage: nerves-docker doctor [--spec FILE] [--image TAG] [--json]
 
 Checks Node, the engine (found how), its version, free space, the image,
-~/.ssh and the UID/GID mapping; prints the fix for each failed check.`,
+~/.ssh and the UID/GID mapping; prints the fix for each failed check.
+With --spec, checks what a build of that system will do (its defconfig and
+platform, how it gets its image) and fails only where that build would.
+Exit status 1 when a check failed.`,
 };
 
 const options = {
@@ -41,6 +45,8 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
   try {
     values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
   } catch (err) {
+    // --json promises a last `error` event, a mistyped flag included (parseArgs stopped before reading --json).
+    if (argv.includes('--json')) process.stdout.write(jsonLine({ event: 'error', data: toErrorInfo(usageError((err as Error).message, RUNNER_USAGE[cmd])) }));
     process.stderr.write(`nerves-docker ${cmd}: ${(err as Error).message}\n\n${RUNNER_USAGE[cmd]}\n`);
     return EXIT.usage;
   }
@@ -52,10 +58,16 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
   const ctx = cliContext({ json, yes: values.yes === true });
   try {
     if (cmd === 'doctor') {
-      const checks = await runDoctor({ image: values.image });
+      const spec = values.spec ? parseJobSpec(await readSpecFile(values.spec)) : undefined;
+      const checks = await runDoctor({ image: values.image, spec });
       if (json) for (const c of checks) process.stdout.write(jsonLine({ event: 'check', data: c }));
       else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`);
-      return checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
+      const failed = checks.filter((c) => !c.ok);
+      if (failed.length === 0) {
+        if (json) process.stdout.write(jsonLine({ event: 'result', data: { ok: true, checks: checks.length } }));
+        return EXIT.ok;
+      }
+      throw new OpError('checks_failed', `${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => c.name).join(', ')}`, 'Run the `fix:` of each failed check, then doctor again.');
     }
     const raw = await readSpecFile(values.spec);
     let result: unknown;
@@ -73,6 +85,7 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
     return EXIT.ok;
   } catch (err) {
     const info = toErrorInfo(err);
+    ctx.endLine();
     if (json) process.stdout.write(jsonLine({ event: 'error', data: info }));
     else process.stderr.write(`nerves-docker ${cmd}: ${info.message}${info.hint ? `\n\n${info.hint}` : ''}\n`);
     return exitCodeFor(info.code);

@@ -7,6 +7,7 @@ import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import type { Engine } from './connect.js';
 import { engineMessage, isNotFound, statusOf } from './errors.js';
+import { knownFailureHint } from './known-failures.js';
 import { LABEL } from './labels.js';
 import { OpError } from '../errors.js';
 
@@ -91,9 +92,10 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     throw new OpError(
       'container_create',
       `could not create the build container from ${spec.image}: ${engineMessage(err)}`,
-      refusedLimit
-        ? 'The engine refused the resource limits: set build_runner_opts cpus and memory (or NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY) within what its host has.'
-        : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.',
+      knownFailureHint(engineMessage(err)) ??
+        (refusedLimit
+          ? 'The engine refused the resource limits: set build_runner_opts cpus and memory (or NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY) within what its host has.'
+          : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.'),
     );
   }
   if (spec.beforeStart) {
@@ -113,7 +115,11 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     stdin?.destroy();
     await removeContainer(engine, container.id);
     if (statusOf(err) === undefined) throw new Error(`could not start the build container: ${engineMessage(err)}`);
-    throw new OpError('container_start', `could not start the build container: ${engineMessage(err)}`, 'See the engine\'s message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).');
+    throw new OpError(
+      'container_start',
+      `could not start the build container: ${engineMessage(err)}`,
+      knownFailureHint(engineMessage(err)) ?? 'See the engine\'s message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).',
+    );
   }
   const attached = stdin;
   let ended: Promise<void> | null = null;
@@ -163,6 +169,42 @@ export async function removeContainer(engine: Engine, id: string): Promise<void>
       throw err;
     }
   }
+}
+
+/** How long a released container may take to end and be removed by AutoRemove before it is removed by force. */
+const AUTO_REMOVE_MS = 10_000;
+
+/**
+ * Lets a released container that has AutoRemove go without racing the
+ * engine's own removal (a DELETE that comes while AutoRemove works makes
+ * dockerd log "removal of container ... is already in progress" as an
+ * error): waits until the engine has removed it (POST /wait?condition=removed),
+ * and removes it itself only when it is still there after that (a keeper
+ * that did not end in time, an API before 1.30 that waits for the exit only,
+ * an engine that did not remove it), so that none is left behind.
+ */
+export async function awaitAutoRemoval(engine: Engine, id: string, timeoutMs = AUTO_REMOVE_MS): Promise<void> {
+  const container = engine.docker.getContainer(id);
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), timeoutMs);
+  try {
+    await container.wait({ condition: 'removed', abortSignal: deadline.signal });
+  } catch (err) {
+    if (isNotFound(err)) return; // removed before the wait began
+  } finally {
+    clearTimeout(timer);
+  }
+  // Removed by now, or removal under way: give it a moment before forcing it.
+  for (let i = 0; i < 20; i++) {
+    try {
+      await container.inspect();
+    } catch (err) {
+      if (isNotFound(err)) return;
+    }
+    if (deadline.signal.aborted) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await removeContainer(engine, id);
 }
 
 /** Stops a kept container without removing it. */

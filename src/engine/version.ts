@@ -1,5 +1,8 @@
 // What engine answers and which version it is (GET /version), telling Docker
-// from Podman: Podman's answer lists a "Podman Engine" component.
+// from Podman: Podman's answer lists a "Podman Engine" component. The answer
+// also fixes the Engine API version of every later request, as the docker CLI
+// negotiates it: the engine's own, or the newest the runner knows if the
+// engine's is newer (requests made before the answer go unversioned).
 import type { Engine } from './connect.js';
 import { engineUnavailable } from './errors.js';
 
@@ -34,10 +37,48 @@ export function classifyVersion(v: VersionAnswer): EngineVersion {
   };
 }
 
+/** The oldest Engine API the runner speaks: HostConfig.Mounts, AutoRemove and NanoCpus came with 1.25 (Docker 1.13). */
+export const MIN_API_VERSION = '1.25';
+/** The newest Engine API the runner was checked against (dockerd 26.1.5). */
+export const MAX_API_VERSION = '1.45';
+
+/** "1.41" as [1, 41]; null when it is not MAJOR.MINOR. */
+function apiParts(v: string): [number, number] | null {
+  const m = /^(\d+)\.(\d+)$/.exec(v.trim());
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+function apiLess(a: [number, number], b: [number, number]): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+/**
+ * The API version to pin requests to for an engine that speaks `engineApi`:
+ * the lower of it and MAX_API_VERSION; null when it cannot be pinned (an
+ * answer without a version, or one older than MIN_API_VERSION: see apiVersionProblem).
+ */
+export function negotiateApiVersion(engineApi: string): string | null {
+  const v = apiParts(engineApi);
+  if (!v || apiLess(v, apiParts(MIN_API_VERSION)!)) return null;
+  return apiLess(apiParts(MAX_API_VERSION)!, v) ? MAX_API_VERSION : `${v[0]}.${v[1]}`;
+}
+
+/** Why the runner cannot work with this engine's API (too old), or null. */
+export function apiVersionProblem(v: Pick<EngineVersion, 'engine' | 'version' | 'apiVersion'>): string | null {
+  const api = apiParts(v.apiVersion);
+  if (!api || !apiLess(api, apiParts(MIN_API_VERSION)!)) return null;
+  return `${v.engine} ${v.version} speaks Engine API ${v.apiVersion}; the runner needs API ${MIN_API_VERSION} or newer (Docker 1.13 or newer, Podman 4 or newer)`;
+}
+
 export async function engineVersion(engine: Engine): Promise<EngineVersion> {
+  let answer: EngineVersion;
   try {
-    return classifyVersion((await engine.docker.version()) as VersionAnswer);
+    answer = classifyVersion((await engine.docker.version()) as VersionAnswer);
   } catch (err) {
     throw engineUnavailable(engine.where, err);
   }
+  const pinned = negotiateApiVersion(answer.apiVersion);
+  // docker-modem prefixes every path with its `version` (/v1.41/containers/...).
+  if (pinned) (engine.docker.modem as { version?: string }).version = `v${pinned}`;
+  return answer;
 }

@@ -42,9 +42,10 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
   const removedInputs: string[] = [];
   if (id) {
     volume = volumeName(spec.app, id);
-    ctx.emit('header', `Deleting build volume ${volume}`);
-    // clean mounts nothing: a remote engine is fine here.
+    // clean mounts nothing: a remote engine is fine here. Connected first, so
+    // that a dead engine is reported before anything says it is being deleted.
     const { engine } = await connectChecked();
+    ctx.emit('header', `Deleting build volume ${volume}`);
     // A running build of this package holds the lock: refuse rather than pull its volume away.
     const lock = await acquireLock(spec.build_path, 'clean', (t) => ctx.emit('warn', t));
     try {

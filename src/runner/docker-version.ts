@@ -69,6 +69,17 @@ export const DOCKER_REQUIREMENT = '~> 1.12 or ~> 1.12.0-rc2 or >= 17.0.0';
 /** Minimum podman version accepted when podman stands in for docker. */
 export const PODMAN_REQUIREMENT = '>= 4.0.0';
 
+/**
+ * What the runner needs, as a person writes it, for doctor and hints.
+ * Upstream's "~> 1.12 or ~> 1.12.0-rc2 or >= 17.0.0" admits every Docker
+ * from 1.12 on (1.12, 1.13, then 17.03 and later), but 1.12's Engine API
+ * (1.24) lacks HostConfig.Mounts, so the runner's API check (engine/version.ts)
+ * asks for 1.13.
+ */
+export function requirementText(engine: 'docker' | 'podman'): string {
+  return engine === 'podman' ? 'Podman 4.0 or newer' : 'Docker 1.13 or newer';
+}
+
 // ---------------------------------------------------------------------------
 // The grammar: semver's token sources, anchored, without its "v?" and trimming
 

@@ -1,5 +1,8 @@
 // doctor: checks everything a build needs and says, for each failed check,
-// the command that fixes it.
+// the command that fixes it. Given the job spec, it checks what the next
+// build will do with the build's own code (preflight's host checks, the
+// image plan) and fails only where that build would fail; without an engine
+// it still runs the checks that need none.
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -7,10 +10,13 @@ import { join } from 'node:path';
 import semverGte from 'semver/functions/gte.js';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
-import { engineVersion, type EngineVersion } from '../engine/version.js';
+import { apiVersionProblem, engineVersion, type EngineVersion } from '../engine/version.js';
 import { describeLimits, formatMemory, resourceLimits, CPUS_ENV, MEMORY_ENV } from './job/limits.js';
 import { chooseOutputMode } from './job/steps/output-mode.js';
-import { checkEngineVersion, DOCKER_REQUIREMENT, PODMAN_REQUIREMENT } from './docker-version.js';
+import { checkEngineVersion, requirementText } from './docker-version.js';
+import { planJobImage } from './job/image-source.js';
+import { checkHostInputs } from './job/preflight.js';
+import type { JobSpec } from './spec.js';
 import { inputsMode } from './job/inputs/index.js';
 import { formatBytes } from './output/reporter.js';
 
@@ -22,7 +28,10 @@ export interface Check {
 }
 
 export interface DoctorOptions {
+  /** The image to look for, when there is no spec. */
   image?: string | undefined;
+  /** The system's job spec: the image plan and the host inputs (defconfig, platform, download dir) are checked as a build checks them. */
+  spec?: JobSpec | undefined;
   home?: string | undefined;
   env?: NodeJS.ProcessEnv;
 }
@@ -32,16 +41,35 @@ export const MIN_FREE_BYTES = 20 * 1024 ** 3;
 
 export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
   const env = opts.env ?? process.env;
+  const spec = opts.spec;
   const checks: Check[] = [nodeCheck()];
+  if (spec) checks.push(await systemCheck(spec));
   const engine = await engineCheck(env, checks);
-  if (!engine) return checks;
-  const version = await engineVersion(engine);
-  checks.push(versionCheck(version), outputCheck(engine, version, env), await inputsCheck(engine, env));
-  const info = (await engine.docker.info()) as EngineInfo;
-  checks.push(await diskCheck(info.DockerRootDir ?? ''), limitsCheck(info, env));
-  if (opts.image) checks.push(await imageCheck(engine, opts.image));
-  checks.push(sshCheck(join(opts.home ?? homedir(), '.ssh')), uidCheck((info.SecurityOptions ?? []).some((o) => o.includes('rootless'))));
+  let rootless: boolean | null = null;
+  if (engine) {
+    const version = await engineVersion(engine);
+    checks.push(versionCheck(version), outputCheck(engine, version, env), await inputsCheck(engine, env));
+    const info = (await engine.docker.info()) as EngineInfo;
+    checks.push(await diskCheck(info.DockerRootDir ?? ''), limitsCheck(info, env));
+    if (spec) checks.push(await jobImageCheck(engine, spec));
+    else if (opts.image) checks.push(await imageCheck(engine, opts.image));
+    rootless = (info.SecurityOptions ?? []).some((o) => o.includes('rootless'));
+  } else {
+    checks.push({ name: 'disk', ok: true, detail: "the engine's data root is not known while the engine does not answer; its free space is not checked" });
+  }
+  if (spec && !spec.downloads_volume) checks.push(await downloadDiskCheck(spec.download_dir));
+  checks.push(sshCheck(join(opts.home ?? homedir(), '.ssh')), uidCheck(rootless));
   return checks;
+}
+
+/** The build's own host checks (preflight.ts): the package, the platform, the defconfig, the download dir. */
+async function systemCheck(spec: JobSpec): Promise<Check> {
+  try {
+    await checkHostInputs(spec, 'build');
+    return { name: 'system', ok: true, detail: `${spec.app}: defconfig ${join(spec.pkg_path, spec.defconfig)} and the platform ${spec.platform_path} are there` };
+  } catch (err) {
+    return { name: 'system', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
+  }
 }
 
 function nodeCheck(): Check {
@@ -78,14 +106,16 @@ async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<Eng
 }
 
 function versionCheck(version: EngineVersion): Check {
+  const api = apiVersionProblem(version);
+  if (api) return { name: 'engine version', ok: false, detail: api, fix: `Upgrade the engine to ${requirementText(version.engine)}.` };
   const v = checkEngineVersion({ version: version.version, engine: version.engine });
   return {
     name: 'engine version',
     ok: v.ok,
     detail: v.ok
-      ? `${version.engine} ${version.version} (API ${version.apiVersion}, ${version.os}/${version.arch}) meets ${version.engine === 'podman' ? PODMAN_REQUIREMENT : DOCKER_REQUIREMENT}`
+      ? `${version.engine} ${version.version} (API ${version.apiVersion}, ${version.os}/${version.arch}); the runner needs ${requirementText(version.engine)}`
       : v.message,
-    fix: v.ok ? undefined : `Upgrade ${version.engine}.`,
+    fix: v.ok ? undefined : `Upgrade to ${requirementText(version.engine)}.`,
   };
 }
 
@@ -165,14 +195,46 @@ async function diskCheck(root: string): Promise<Check> {
   };
 }
 
+/** With only a tag: whether it is here (how the next build gets it is for the spec to say). */
 async function imageCheck(engine: Engine, image: string): Promise<Check> {
   const img = await inspectImage(engine, image);
   return {
     name: 'image',
-    ok: img !== null,
-    detail: img ? `${image} is present (${img.id.slice(7, 19)})` : `${image} is not present`,
-    fix: img ? undefined : 'The next build pulls or builds it (after a prompt); or `docker pull`/`docker load` it now.',
+    ok: true,
+    detail: img
+      ? `${image} is present (${img.id.slice(7, 19)})`
+      : `${image} is not present: the next build gets it as build_runner_config[:docker] says (pass the job spec, --spec FILE, to see how)`,
   };
+}
+
+/** What the next build does for its image, decided by the build's own code (image-source.ts). */
+async function jobImageCheck(engine: Engine, spec: JobSpec): Promise<Check> {
+  const tag = spec.docker.tag;
+  const plan = await planJobImage(spec, await inspectImage(engine, tag));
+  switch (plan.kind) {
+    case 'local':
+      return { name: 'image', ok: true, detail: `${tag} is present (${plan.image.id.slice(7, 19)})` };
+    case 'load':
+      return { name: 'image', ok: true, detail: `${tag} is not present: the next build loads it from the archive ${plan.archive}` };
+    case 'pull':
+      return { name: 'image', ok: true, detail: `${tag} is not present: the next build pulls it from its registry (pinned by digest, it must come from there)` };
+    case 'pull_or_build':
+      return {
+        name: 'image',
+        ok: true,
+        detail: `${tag} is not present: the next build pulls it, or else builds it from ${join(plan.context, plan.dockerfile)} after asking (NERVES_DOCKER_TS_YES=1 or --yes answers yes)`,
+      };
+    case 'pull_or_fail':
+      return { name: 'image', ok: false, detail: `${tag} is not present, and unless a registry gives it the next build fails: ${plan.error.message}`, fix: plan.error.hint ?? undefined };
+  }
+}
+
+/** Free space where the build's downloads go (on this machine; the engine is not needed). */
+async function downloadDiskCheck(dir: string): Promise<Check> {
+  const fs = await statfs(dir).catch(() => null);
+  if (!fs) return { name: 'download dir disk', ok: true, detail: `${dir} does not exist yet; free space not checked` };
+  const free = fs.bavail * fs.bsize;
+  return { name: 'download dir disk', ok: true, detail: `${formatBytes(free)} free in the download dir ${dir}` };
 }
 
 function sshCheck(ssh: string): Check {
@@ -183,13 +245,14 @@ function sshCheck(ssh: string): Check {
   };
 }
 
-function uidCheck(rootless: boolean): Check {
+/** rootless: null when the engine did not answer (unknown). */
+function uidCheck(rootless: boolean | null): Check {
   const uid = process.getuid?.() ?? 0;
   return {
     name: 'uid/gid',
     ok: true,
     detail: rootless
       ? `rootless engine: container root is your user (uid ${uid}); files in bind mounts belong to you`
-      : `host uid ${uid}, gid ${process.getgid?.() ?? 0} are passed as UID/GID; new-style images run as their own user (nerves, 1005)`,
+      : `host uid ${uid}, gid ${process.getgid?.() ?? 0} are passed as UID/GID; new-style images run as their own user (nerves, 1005)${rootless === null ? ' (on a rootless engine, container root is your user)' : ''}`,
   };
 }

@@ -14,9 +14,11 @@ export const engineInfoOp: OpHandler = async () => {
   return { where: engine.where, how: engine.how, ...version };
 };
 export const doctorOp: OpHandler = async (args) => {
-  const a = (args ?? {}) as { image?: unknown; home?: unknown };
+  const a = (args ?? {}) as { image?: unknown; home?: unknown; spec?: unknown };
   return runDoctor({
     image: typeof a.image === 'string' ? a.image : undefined,
+    // The system's job spec (mix nerves_docker_ts.doctor in a system project): an invalid one fails as a build would.
+    spec: a.spec ? parseJobSpec(a.spec) : undefined,
     home: typeof a.home === 'string' ? a.home : undefined,
   });
 };

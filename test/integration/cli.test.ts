@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyExample, engineAnswers, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
+import { copyExample, removeVolumeQuietly, ROOT, requireEngine, type Example } from './helpers/example.js';
 
 const CLI = join(ROOT, 'priv/nerves-docker.mjs');
 
@@ -22,7 +22,7 @@ describe('nerves-docker CLI', () => {
   let volume = '';
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error('priv/ is not built: run `npm run build` (make test does).');
-    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+    await requireEngine();
     ex = copyExample('ndt-cli-');
     specFile = join(ex.dir, 'spec.json');
     writeFileSync(specFile, JSON.stringify(ex.spec()));

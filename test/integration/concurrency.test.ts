@@ -5,14 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJob, type JobResult } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { copyExample, noContainersSoon, engineAnswers, recorder, removeVolumeQuietly, type Example } from './helpers/example.js';
+import { copyExample, noContainersSoon, recorder, removeVolumeQuietly, requireEngine, type Example } from './helpers/example.js';
 
 describe('concurrent builds (real engine)', () => {
   let a: Example;
   let b: Example;
   const volumes: string[] = [];
   beforeAll(async () => {
-    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+    await requireEngine();
     a = copyExample('ndt-conc-a-');
     b = copyExample('ndt-conc-b-');
   });

@@ -12,7 +12,7 @@ import { runJob } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { startRegistry, type LocalRegistry } from './image/registry-helpers.js';
-import { copyExample, docker, noContainersSoon, engineAnswers, recorder, removeVolumeQuietly, ROOT, type Example } from './helpers/example.js';
+import { copyExample, docker, noContainersSoon, recorder, removeVolumeQuietly, ROOT, requireEngine, type Example } from './helpers/example.js';
 
 describe('image sources (real engine, local registry)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ndt-imgsrc-'));
@@ -24,7 +24,7 @@ describe('image sources (real engine, local registry)', () => {
   let registry: LocalRegistry | undefined;
 
   beforeAll(async () => {
-    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+    await requireEngine();
     ex = copyExample('ndt-imgsrc-ex-');
     const rootfs = join(dir, 'rootfs');
     mkdirSync(rootfs);

@@ -12,7 +12,7 @@ import { runShell } from '../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { parseShellOptions } from '../../src/runner/shell/shell.js';
 import { OpError } from '../../src/errors.js';
-import { containersOf, copyExample, engineAnswers, type Example, oneOffOutput, recorder, removeVolumeQuietly, ROOT } from './helpers/example.js';
+import { containersOf, copyExample, oneOffOutput, recorder, removeVolumeQuietly, ROOT, requireEngine, type Example } from './helpers/example.js';
 
 const run = promisify(execFile);
 const SOCKET = `ndt-shell-test-${process.pid}`;
@@ -64,7 +64,7 @@ describe('mix nerves_docker_ts.shell on a real terminal', () => {
   let ex: Example;
 
   beforeAll(async () => {
-    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+    await requireEngine();
     ex = copyExample(`ndt shell "q" 'x' `);
     // The copy's plugin dependency points back at this checkout.
     const mixExs = join(ex.system, 'mix.exs');
@@ -163,7 +163,7 @@ describe('mix nerves_docker_ts.shell with a TERM the image lacks, typed into bef
   let ex: Example;
 
   beforeAll(async () => {
-    if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+    await requireEngine();
     ex = copyExample('ndt-shell-early-');
     const mixExs = join(ex.system, 'mix.exs');
     writeFileSync(mixExs, readFileSync(mixExs, 'utf8').replace('path: "../../mix_plugin"', `path: ${exString(join(ROOT, 'mix_plugin'))}`));

@@ -86,7 +86,11 @@ defmodule NervesDockerTs.BuildRunner do
   """
   @spec run(String.t(), map() | (() -> map()), keyword()) :: {:ok, map()}
   def run(op, spec, opts \\ []) do
-    case Sidecar.run(op, spec, opts) do
+    result = Sidecar.run(op, spec, opts)
+    # A status line of the op (say, before Ctrl-C) ends before its error or the caller's output.
+    NervesDockerTs.Output.end_line()
+
+    case result do
       {:ok, result} -> {:ok, result}
       {:error, err} -> raise err
     end

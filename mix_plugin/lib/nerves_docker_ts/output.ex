@@ -46,6 +46,22 @@ defmodule NervesDockerTs.Output do
 
   def prompt(_other), do: nil
 
+  @doc """
+  Ends a status line (or a line of dots) left by a request that is over, its
+  text kept: what follows, such as the error of an interrupted build, starts
+  on a line of its own.
+  """
+  @spec end_line() :: :ok
+  def end_line do
+    cond do
+      Process.delete({__MODULE__, :status}) -> IO.write("\n")
+      Process.delete({__MODULE__, :dots}) && Mix.shell() == Mix.Shell.IO -> IO.write("\n")
+      true -> :ok
+    end
+
+    :ok
+  end
+
   @doc "True when Mix prints to a terminal, so a status line can be rewritten in place."
   @spec terminal?() :: boolean()
   def terminal? do

@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { engineDebug, type Engine } from '../../engine/connect.js';
-import { findContainers, managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type JobMount } from '../../engine/containers.js';
+import { awaitAutoRemoval, findContainers, managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type JobMount } from '../../engine/containers.js';
 import type { ImageSummary } from '../../engine/images.js';
 import { LABEL } from '../../engine/labels.js';
 import { ensureVolume } from '../../engine/volumes.js';
@@ -94,10 +94,11 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
         await stopContainer(engine, id).catch(() => {});
         return;
       }
-      // Releasing the keeper already stops the container (and AutoRemove
-      // removes it); the explicit removal makes sure of it. The scope does
-      // not wait for it, so the reply is not held up; the sidecar's exit does.
-      await removeContainer(engine, id).catch(() => {});
+      // Releasing the keeper stops the container and AutoRemove removes it:
+      // wait for that (a DELETE now would race it), removing it only if it
+      // stays. The scope does not wait for this, so the reply is not held
+      // up; the sidecar's exit does.
+      await awaitAutoRemoval(engine, id).catch(() => {});
     },
     background: !keep,
   });

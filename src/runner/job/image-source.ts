@@ -30,17 +30,61 @@ export interface ImageDeps {
   local?: Promise<ImageSummary | null> | undefined;
 }
 
-/** The job's image, there to use: local, pulled by the engine, loaded from an archive, or built (see above). */
-export async function ensureJobImage(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
-  const { engine, reporter, log } = deps;
+/**
+ * What ensureJobImage does for a spec, given the image's local lookup; doctor
+ * reports it, so that it says what the next build will do.
+ */
+export type ImagePlan =
+  /** The image is here (with the pinned digest, if any). */
+  | { kind: 'local'; image: ImageSummary }
+  /** Loaded from the configured archive, no prompt. */
+  | { kind: 'load'; archive: string }
+  /** Pinned by digest: pulled from its registry, or the build fails. */
+  | { kind: 'pull'; digest: string }
+  /** Pulled; else, after a prompt, built from the Dockerfile's directory. */
+  | { kind: 'pull_or_build'; context: string; dockerfile: string }
+  /** Pulled; else the build fails with this error (the configured source does not exist). */
+  | { kind: 'pull_or_fail'; error: OpError };
+
+export async function planJobImage(spec: JobSpec, local: ImageSummary | null): Promise<ImagePlan> {
   const tag = spec.docker.tag;
   const digest = pinnedDigest(tag);
-
-  const local = await (deps.local ?? inspectImage(engine, tag));
-  if (local && (!digest || local.repoDigests.some((d) => d.endsWith(`@${digest}`)))) return local;
-
+  if (local && (!digest || local.repoDigests.some((d) => d.endsWith(`@${digest}`)))) return { kind: 'local', image: local };
+  if (digest) return { kind: 'pull', digest };
   const source = spec.docker.dockerfile;
-  if (!digest && isArchive(source) && (await stat(source).catch(() => null))?.isFile()) {
+  const st = await stat(source).catch(() => null);
+  if (isArchive(source)) {
+    if (st?.isFile()) return { kind: 'load', archive: source };
+    return {
+      kind: 'pull_or_fail',
+      error: new OpError(
+        'image_archive_missing',
+        `the image ${tag} is not available (not here, and no registry gave it) and its image archive ${source} does not exist`,
+        'Make the archive (e.g. `docker save`, or the image toolkit\'s --out) at that path, fix build_runner_config[:docker] in the package\'s nerves_package config, or load the image first.',
+      ),
+    };
+  }
+  if (!st) {
+    return {
+      kind: 'pull_or_fail',
+      error: new OpError(
+        'dockerfile_missing',
+        `the image ${tag} is not available and its Dockerfile ${source} does not exist`,
+        'Fix build_runner_config[:docker] in the package\'s nerves_package config, or pull/load the image first.',
+      ),
+    };
+  }
+  return st.isDirectory() ? { kind: 'pull_or_build', context: source, dockerfile: 'Dockerfile' } : { kind: 'pull_or_build', context: dirname(source), dockerfile: basename(source) };
+}
+
+/** The job's image, there to use: local, pulled by the engine, loaded from an archive, or built (see above). */
+export async function ensureJobImage(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
+  const { engine, reporter } = deps;
+  const tag = spec.docker.tag;
+  const plan = await planJobImage(spec, await (deps.local ?? inspectImage(engine, tag)));
+  if (plan.kind === 'local') return plan.image;
+  if (plan.kind === 'load') {
+    const source = plan.archive;
     reporter.header(`Loading image archive ${source}`);
     const loaded = await loadImageArchive(source, { docker: engine.docker }).catch((err: Error) => {
       throw new OpError('image_load', `could not load the image archive ${source}: ${err.message}`);
@@ -53,7 +97,16 @@ export async function ensureJobImage(spec: JobSpec, deps: ImageDeps): Promise<Im
       'Make the tag in build_runner_config[:docker] match the archive, or rebuild the archive with that name and tag.',
     );
   }
+  const pulled = await pullJobImage(tag, plan.kind === 'pull' ? plan.digest : null, deps);
+  if (pulled) return pulled;
+  if (plan.kind === 'pull_or_fail') throw plan.error;
+  if (plan.kind === 'pull_or_build') return buildFromDockerfile(tag, plan.context, plan.dockerfile, deps);
+  throw new OpError('image_pull', `could not pull ${tag}`); // pinned: pullJobImage throws first
+}
 
+/** The image pulled by the engine, or null when no registry gave it (a pinned one must come, with its digest). */
+async function pullJobImage(tag: string, digest: string | null, deps: ImageDeps): Promise<ImageSummary | null> {
+  const { engine, reporter, log } = deps;
   reporter.header('Trying to pull image');
   const layers = new Map<string, string>();
   try {
@@ -74,30 +127,15 @@ export async function ensureJobImage(spec: JobSpec, deps: ImageDeps): Promise<Im
     }
   }
   const pulled = await inspectImage(engine, tag);
-  if (pulled) {
-    if (digest && !pulled.repoDigests.some((d) => d.endsWith(`@${digest}`))) {
-      throw new OpError('image_digest', `the pulled image ${tag} does not carry the digest ${digest} (it has: ${pulled.repoDigests.join(', ') || 'none'})`);
-    }
-    return pulled;
+  if (pulled && digest && !pulled.repoDigests.some((d) => d.endsWith(`@${digest}`))) {
+    throw new OpError('image_digest', `the pulled image ${tag} does not carry the digest ${digest} (it has: ${pulled.repoDigests.join(', ') || 'none'})`);
   }
-
-  return buildFromDockerfile(spec, deps);
+  if (!pulled && digest) throw new OpError('image_pull', `could not pull ${tag}: the engine reported no error, but the image is not there`);
+  return pulled;
 }
 
-async function buildFromDockerfile(spec: JobSpec, deps: ImageDeps): Promise<ImageSummary> {
+async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: string, deps: ImageDeps): Promise<ImageSummary> {
   const { engine, reporter, log } = deps;
-  const tag = spec.docker.tag;
-  const path = spec.docker.dockerfile;
-  const st = await stat(path).catch(() => null);
-  if (!st) {
-    throw new OpError(
-      'dockerfile_missing',
-      `the image ${tag} is not available and its Dockerfile ${path} does not exist`,
-      'Fix build_runner_config[:docker] in the package\'s nerves_package config, or pull/load the image first.',
-    );
-  }
-  const contextDir = st.isDirectory() ? path : dirname(path);
-  const dockerfile = st.isDirectory() ? 'Dockerfile' : basename(path);
   reporter.header('Create image');
   const answer = await deps.prompt(CREATE_PROMPT);
   if (answer !== true) {

@@ -6,9 +6,9 @@ import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { engineDebug, openEngine, pingEngine, type Engine } from '../../engine/connect.js';
-import { engineVersion, type EngineVersion } from '../../engine/version.js';
+import { apiVersionProblem, engineVersion, type EngineVersion } from '../../engine/version.js';
 import { OpError } from '../../errors.js';
-import { checkEngineVersion, DOCKER_REQUIREMENT } from '../docker-version.js';
+import { checkEngineVersion, requirementText } from '../docker-version.js';
 import type { JobSpec } from '../spec.js';
 import { resourceLimits } from './limits.js';
 
@@ -142,8 +142,8 @@ export async function connectChecked(): Promise<{ engine: Engine; version: Engin
 function checkedVersion(engine: Engine, version: EngineVersion): EngineVersion {
   engineDebug(`${engine.where} (${engine.how}) is ${version.engine} ${version.version}, API ${version.apiVersion}, ${version.os}/${version.arch}`);
   const check = checkEngineVersion({ version: version.version, engine: version.engine });
-  if (!check.ok) {
-    throw new OpError('engine_version', check.message, version.engine === 'docker' ? `Install docker ${DOCKER_REQUIREMENT}.` : 'Install Podman 4.0 or newer.');
-  }
+  if (!check.ok) throw new OpError('engine_version', check.message, `Install ${requirementText(version.engine)}.`);
+  const api = apiVersionProblem(version);
+  if (api) throw new OpError('engine_version', api, `Upgrade the engine to ${requirementText(version.engine)}.`);
   return version;
 }

@@ -9,6 +9,7 @@ import { runJob } from '../../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
 import { OpError } from '../../../src/errors.js';
 import { copyExample, docker, NEW_TAG, recorder, type Example } from '../helpers/example.js';
+import { ensureExampleImages } from '../helpers/images.js';
 import { copyImage, engineScript, freePort, hasCommand, withEngineEnv } from './engine-helpers.js';
 
 describe('engine faults (private dockerd)', () => {
@@ -19,6 +20,7 @@ describe('engine faults (private dockerd)', () => {
   const env = () => ({ DOCKER_HOST: `unix://${dir}/docker.sock` });
 
   beforeAll(async () => {
+    await ensureExampleImages([NEW_TAG]); // copied from the main engine below
     for (const cmd of ['dockerd', 'openssl', 'curl']) if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed: scripts/setup --test installs it`);
     // Short: containerd's sockets live under it.
     dir = mkdtempSync('/tmp/ndtf-');

@@ -9,9 +9,10 @@ import Docker from 'dockerode';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
+import { copyExample, docker as mainEngine, NEW_TAG, recorder, type Example } from '../helpers/example.js';
 import { runJob } from '../../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
-import { copyExample, docker as mainEngine, NEW_TAG, recorder, type Example } from '../helpers/example.js';
+import { ensureExampleImages } from '../helpers/images.js';
 import { buildExample, cleanExample, copyImage, engineScript, hasCommand, noContainersSoon, withEngineEnv } from './engine-helpers.js';
 
 describe('Podman (podman system service)', () => {
@@ -22,6 +23,7 @@ describe('Podman (podman system service)', () => {
   let volume = '';
 
   beforeAll(async () => {
+    await ensureExampleImages([NEW_TAG]); // copied from the main engine below
     if (process.getuid?.() !== 0) throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
     if (!hasCommand('podman')) throw new Error('podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)');
     // Short path: Podman and conmon put sockets under it.
@@ -82,5 +84,45 @@ describe('Podman (podman system service)', () => {
     expect(await noContainersSoon(podman, {})).toEqual([]);
     const names = ((await podman.listVolumes()).Volumes ?? []).map((v) => v.Name);
     expect(names.filter((n) => n.startsWith(volume))).toEqual([]); // the copied inputs' volumes too
+  });
+});
+
+describe('Podman with its default ulimits, where process limits cannot be raised', () => {
+  let dir = '';
+  let sock = '';
+  let ex: Example | undefined;
+
+  beforeAll(async () => {
+    await ensureExampleImages([NEW_TAG]);
+    if (process.getuid?.() !== 0) throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
+    if (!hasCommand('podman')) throw new Error('podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)');
+    dir = mkdtempSync('/tmp/ndt-pmu-');
+    sock = join(dir, 'podman.sock');
+    const saved = process.env.NDT_PODMAN_DEFAULT_ULIMITS;
+    process.env.NDT_PODMAN_DEFAULT_ULIMITS = '1';
+    try {
+      await engineScript('podman-service', 'start', dir);
+    } finally {
+      if (saved === undefined) delete process.env.NDT_PODMAN_DEFAULT_ULIMITS;
+      else process.env.NDT_PODMAN_DEFAULT_ULIMITS = saved;
+    }
+    await copyImage(mainEngine, new Docker({ socketPath: sock }), NEW_TAG);
+    ex = copyExample('ndt-podman-ulimits-');
+  }, 120_000);
+
+  afterAll(async () => {
+    if (dir) await engineScript('podman-service', 'stop', dir);
+    ex?.remove();
+  }, 60_000);
+
+  it('the first build fails with the fix of the known failure, not only the raw OCI error', async () => {
+    const err = await withEngineEnv({ DOCKER_HOST: `unix://${sock}` }, () => runJob('build', parseJobSpec(ex!.spec()), recorder(true))).then(
+      () => null,
+      (e: unknown) => e as { code?: string; message?: string; hint?: string },
+    );
+    expect(err?.message).toMatch(/error setting rlimit type \d+: operation not permitted/);
+    expect(err?.code).toMatch(/^container_(create|start)$/);
+    expect(err?.hint).toMatch(/default_ulimits = \["nofile=1024:1024", "nproc=1024:1024"\]/);
+    expect(await noContainersSoon(new Docker({ socketPath: sock }), {})).toEqual([]);
   });
 });

@@ -18,7 +18,8 @@ import { runJob } from '../../../src/runner/job/run-job.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { parseShellOptions, runShell } from '../../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
-import { copyExample, docker as mainEngine, oneOffOutput, recorder, removeVolumeQuietly, ROOT, type Example } from '../helpers/example.js';
+import { copyExample, docker as mainEngine, NEW_TAG, oneOffOutput, recorder, removeVolumeQuietly, ROOT, type Example } from '../helpers/example.js';
+import { ensureExampleImages } from '../helpers/images.js';
 import { artifactOf, buildExample, cleanExample, hasCommand, noContainersSoon, opError, withEngineEnv } from './engine-helpers.js';
 import { SSHD, startSshd, type Sshd } from './sshd.js';
 
@@ -57,6 +58,7 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
   const onWarning = (w: Error) => warnings.push(w);
 
   beforeAll(async () => {
+    await ensureExampleImages([NEW_TAG]); // copied from the main engine below
     if (process.getuid?.() !== 0) throw new Error('the ssh test starts an sshd: run it as root (make test on the Debian test machine)');
     if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: scripts/setup --test installs openssh-server (scripts/test-apt-packages.txt)`);
     for (const cmd of ['ssh', 'ssh-keygen', 'docker']) {

@@ -14,6 +14,7 @@ import { contextDigest } from '../../../src/engine/contexts.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { OpError } from '../../../src/errors.js';
 import { copyExample, docker as mainEngine, NEW_TAG, ROOT, type Example } from '../helpers/example.js';
+import { ensureExampleImages } from '../helpers/images.js';
 import { buildExample, cleanExample, copyImage, engineScript, freePort, hasCommand, opError, withEngineEnv } from './engine-helpers.js';
 
 const run = promisify(execFile);
@@ -43,6 +44,7 @@ describe('a TLS engine on 127.0.0.1 (second dockerd)', () => {
   let volume = '';
 
   beforeAll(async () => {
+    await ensureExampleImages([NEW_TAG]); // copied from the main engine below
     if (process.getuid?.() !== 0) throw new Error('the TLS test starts a second dockerd: run it as root (make test on the Debian test machine)');
     for (const cmd of ['dockerd', 'openssl', 'curl']) {
       if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed: scripts/setup --test installs the packages in scripts/test-apt-packages.txt`);

@@ -11,6 +11,7 @@ import { CleanupRegistry } from '../../../src/protocol/cleanup.js';
 import type { OpContext } from '../../../src/protocol/op-context.js';
 import type { EventName } from '../../../src/protocol/messages.js';
 import { LABEL } from '../../../src/engine/labels.js';
+import { ensureExampleImages } from './images.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const NEW_TAG = 'localhost/nerves-docker-ts/example-br:0.1.0';
@@ -152,9 +153,13 @@ export async function engineAnswers(): Promise<boolean> {
   }
 }
 
-/** Fails the suite with a clear message when no engine answers (make test starts one). */
+/**
+ * Fails the suite with a clear message when no engine answers (make test
+ * starts one); else makes sure the example images are in it (a fresh engine has none).
+ */
 export async function requireEngine(): Promise<void> {
   if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
+  await ensureExampleImages();
 }
 
 export interface ExampleFixture {

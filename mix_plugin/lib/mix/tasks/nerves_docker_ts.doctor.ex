@@ -3,12 +3,16 @@ defmodule Mix.Tasks.NervesDockerTs.Doctor do
   @moduledoc """
   Checks what a build needs and prints, for each failed check, the command
   that fixes it: Node and the sidecar, the engine (and how it was found), its
-  version against the requirement, free space in its data root, the build
-  image (when run in a project with nerves_package), ~/.ssh, UID/GID.
+  version against the requirement, free space in its data root, ~/.ssh,
+  UID/GID. In a project with nerves_package it checks what the next build
+  will do, with the build's own code: the defconfig and the platform, and
+  how the build gets its image (there, loaded from an archive, pulled, or
+  built after a prompt); it fails only where that build would fail.
 
       mix nerves_docker_ts.doctor
   """
   use Mix.Task
+  alias Mix.Tasks.NervesDockerTs.Project
 
   @impl true
   def run(_argv) do
@@ -16,14 +20,15 @@ defmodule Mix.Tasks.NervesDockerTs.Doctor do
       {:ok, sc} ->
         hello = NervesDockerTs.Sidecar.hello(sc)
         Mix.shell().info("ok   sidecar: #{hello["version"]} (protocol #{hello["protocol"]}, node #{hello["node"]})")
-        image = image_of_project()
+        {spec, spec_ok} = spec_of_project()
+        args = %{"image" => image_of_project(), "spec" => spec, "home" => System.user_home()}
 
-        case NervesDockerTs.Sidecar.request(sc, "doctor", %{"image" => image, "home" => System.user_home()}) do
+        case NervesDockerTs.Sidecar.request(sc, "doctor", args) do
           {:ok, checks} ->
             Enum.each(checks, &print/1)
             NervesDockerTs.Sidecar.stop(sc)
 
-            if Enum.all?(checks, & &1["ok"]),
+            if spec_ok and Enum.all?(checks, & &1["ok"]),
               do: :ok,
               else:
                 Mix.raise(
@@ -46,6 +51,22 @@ defmodule Mix.Tasks.NervesDockerTs.Doctor do
   defp print(%{"ok" => ok, "name" => name, "detail" => detail} = check) do
     Mix.shell().info("#{if ok, do: "ok  ", else: "FAIL"} #{name}: #{detail}")
     if check["fix"], do: Mix.shell().info("     fix: #{check["fix"]}")
+  end
+
+  # The job spec a build of this project uses ({nil, true} outside a Nerves
+  # package); one that cannot be made fails here as the build would.
+  defp spec_of_project do
+    if is_list(Mix.Project.config()[:nerves_package]) do
+      Project.start()
+      pkg = Project.package!()
+      {NervesDockerTs.Spec.from_package(pkg, Project.opts(pkg)), true}
+    else
+      {nil, true}
+    end
+  rescue
+    e in Mix.Error ->
+      Mix.shell().error("FAIL spec: #{Exception.message(e)}")
+      {nil, false}
   end
 
   defp image_of_project do
