@@ -14,6 +14,7 @@ import type { ImageConfigJson } from "./config.js";
 import type { MeasuredLayer } from "./layer.js";
 import { measure } from "./digest.js";
 import { isGzip } from "./gzip.js";
+import { resolveMember } from "./archive-members.js";
 import { OpError } from "../errors.js";
 
 export interface BaseImage {
@@ -94,12 +95,13 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   }
   const members = new Map<string, TarReadEntry>();
   for await (const e of readTarFile(archive)) members.set(e.name, e);
+  const member = (name: string) => resolveMember(members, name, path);
   const read = async (name: string) => {
-    const e = members.get(name);
+    const e = member(name);
     if (!e) throw new OpError("base_image", `base image ${path}: no ${name} inside (not a docker-archive?)`, FORMAT_HINT);
     return readTarMember(archive, e);
   };
-  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, members, read, tmp);
+  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, member, read, tmp);
   const manifest = JSON.parse((await read("manifest.json")).toString("utf8")) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
   const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
   const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
@@ -113,7 +115,7 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   const config = JSON.parse((await read(entry.Config)).toString("utf8")) as ImageConfigJson;
   const files = [];
   for (const [i, l] of entry.Layers.entries()) {
-    const e = members.get(l);
+    const e = member(l);
     if (!e) throw new OpError("base_image", `base image ${path}: layer ${l} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
@@ -121,7 +123,7 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
 }
 
 /** An OCI layout inside a tar (oci-archive). */
-async function openOciArchive(archive: string, members: Map<string, TarReadEntry>, read: (name: string) => Promise<Buffer>, tmp: string): Promise<Opened> {
+async function openOciArchive(archive: string, member: (name: string) => TarReadEntry | undefined, read: (name: string) => Promise<Buffer>, tmp: string): Promise<Opened> {
   const blob = (d: string) => `blobs/${d.replace(":", "/")}`;
   const index = JSON.parse((await read("index.json")).toString("utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
   const first = index.manifests[0];
@@ -130,7 +132,7 @@ async function openOciArchive(archive: string, members: Map<string, TarReadEntry
   const config = JSON.parse((await read(blob(manifest.config.digest))).toString("utf8")) as ImageConfigJson;
   const files = [];
   for (const [i, l] of manifest.layers.entries()) {
-    const e = members.get(blob(l.digest));
+    const e = member(blob(l.digest));
     if (!e) throw new OpError("base_image", `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
