@@ -15,6 +15,7 @@ import type { MeasuredLayer } from "./layer.js";
 import { measure } from "./digest.js";
 import { isGzip } from "./gzip.js";
 import { resolveMember } from "./archive-members.js";
+import { selectOciImage, type OciDescriptor, type OciSelector } from "./oci-select.js";
 import { OpError } from "../errors.js";
 
 export interface BaseImage {
@@ -45,17 +46,17 @@ async function gunzipTo(src: AsyncIterable<Buffer>, dest: string): Promise<void>
   await pipeline(Readable.from(src), createGunzip(), createWriteStream(dest));
 }
 
-export interface BaseSelector {
-  fromImageName?: string;
-  fromImageTag?: string;
-}
+/** Which image of the archive or layout: by name and tag, and (through OCI image indexes) by platform. */
+export type BaseSelector = OciSelector;
+
+type OciIndex = { manifests?: OciDescriptor[] };
 
 export async function openBaseImage(path: string, sel: BaseSelector = {}): Promise<BaseImage> {
   const tmp = await mkdtemp(join(tmpdir(), "ndt-base-"));
   const close = () => rm(tmp, { recursive: true, force: true });
   try {
     const st = await stat(path);
-    const img = st.isDirectory() ? await openOci(path, tmp) : await openDockerArchive(path, tmp, sel);
+    const img = st.isDirectory() ? await openOci(path, tmp, sel) : await openDockerArchive(path, tmp, sel);
     return { ...img, close };
   } catch (err) {
     await close();
@@ -101,7 +102,7 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
     if (!e) throw new OpError("base_image", `base image ${path}: no ${name} inside (not a docker-archive?)`, FORMAT_HINT);
     return readTarMember(archive, e);
   };
-  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, member, read, tmp);
+  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, member, read, tmp, sel);
   const manifest = JSON.parse((await read("manifest.json")).toString("utf8")) as { Config: string; RepoTags?: string[] | null; Layers: string[] }[];
   const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
   const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
@@ -123,32 +124,28 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
 }
 
 /** An OCI layout inside a tar (oci-archive). */
-async function openOciArchive(archive: string, member: (name: string) => TarReadEntry | undefined, read: (name: string) => Promise<Buffer>, tmp: string): Promise<Opened> {
+async function openOciArchive(archive: string, member: (name: string) => TarReadEntry | undefined, read: (name: string) => Promise<Buffer>, tmp: string, sel: BaseSelector): Promise<Opened> {
   const blob = (d: string) => `blobs/${d.replace(":", "/")}`;
-  const index = JSON.parse((await read("index.json")).toString("utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
-  const first = index.manifests[0];
-  if (!first) throw new OpError("base_image", `OCI archive ${archive}: empty index.json`, FORMAT_HINT);
-  const manifest = JSON.parse((await read(blob(first.digest))).toString("utf8")) as { config: { digest: string }; layers: { digest: string }[] };
-  const config = JSON.parse((await read(blob(manifest.config.digest))).toString("utf8")) as ImageConfigJson;
+  const index = JSON.parse((await read("index.json")).toString("utf8")) as OciIndex;
+  const readJson = async (d: string) => JSON.parse((await read(blob(d))).toString("utf8")) as unknown;
+  const { manifest, repoTag } = await selectOciImage(index, readJson, sel, `OCI archive ${archive}`);
+  const config = (await readJson(manifest.config.digest)) as ImageConfigJson;
   const files = [];
   for (const [i, l] of manifest.layers.entries()) {
     const e = member(blob(l.digest));
     if (!e) throw new OpError("base_image", `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
-  const ref = first.annotations?.["io.containerd.image.name"];
-  return finish(config, files, ref ? [ref] : []);
+  return finish(config, files, repoTag ? [repoTag] : []);
 }
 
-async function openOci(dir: string, tmp: string): Promise<Opened> {
+async function openOci(dir: string, tmp: string, sel: BaseSelector): Promise<Opened> {
   const blob = (d: string) => join(dir, "blobs", ...d.split(":"));
-  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
-  const first = index.manifests[0];
-  if (!first) throw new OpError("base_image", `OCI layout ${dir}: empty index.json`, FORMAT_HINT);
-  const manifest = JSON.parse(await readFile(blob(first.digest), "utf8")) as { config: { digest: string }; layers: { digest: string; size: number }[] };
-  const config = JSON.parse(await readFile(blob(manifest.config.digest), "utf8")) as ImageConfigJson;
+  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as OciIndex;
+  const readJson = async (d: string) => JSON.parse(await readFile(blob(d), "utf8")) as unknown;
+  const { manifest, repoTag } = await selectOciImage(index, readJson, sel, `OCI layout ${dir}`);
+  const config = (await readJson(manifest.config.digest)) as ImageConfigJson;
   const files = [];
   for (const [i, l] of manifest.layers.entries()) files.push(await layerFrom(blob(l.digest), 0, (await stat(blob(l.digest))).size, tmp, i));
-  const ref = first.annotations?.["io.containerd.image.name"];
-  return finish(config, files, ref ? [ref] : []);
+  return finish(config, files, repoTag ? [repoTag] : []);
 }

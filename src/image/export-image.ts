@@ -19,6 +19,9 @@ export interface ExportImageOptions {
   fromImage: string;
   fromImageName?: string;
   fromImageTag?: string;
+  /** Platform chosen through an OCI image index (default linux and this machine's architecture). */
+  os?: string;
+  architecture?: string;
   /** Root filesystem tar to write. */
   out: string;
   compress?: "none" | "gzip";

@@ -3,10 +3,13 @@
 // several images or an image index, links into the store, checked against
 // the engine and the peers (docker save/load, skopeo, umoci).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildImage, buildLayeredImage, exportImage } from "../../../src/image/index.js";
 import { readTarFile } from "../../../src/image/tar-reader.js";
+import { goArch } from "../../../src/image/config.js";
+import { sha256 } from "../../../src/image/digest.js";
+import { OpError } from "../../../src/errors.js";
 import { Cleanup, busyboxRootfs, engineAnswers, loadArchive, run, runIn, tempDir } from "./helpers.js";
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 120_000 });
@@ -69,5 +72,57 @@ describe.skipIf(!engine)("inputs users bring", () => {
     const res = await runIn("ndt-test/inputs-on-saved:t", undefined, cleanup);
     expect(res).toMatchObject({ code: 0 });
     expect(res.output).toContain("from the saved image");
+  });
+
+  it("picks an OCI layout's image by its ref.name tag and, through an image index, by platform", async () => {
+    const data = join(work.path, "oci-data");
+    await mkdir(join(data, "srv"), { recursive: true });
+    await writeFile(join(data, "srv", "note"), "image b\n");
+    const a = join(work.path, "oci-a.tar");
+    const b = join(work.path, "oci-b.tar");
+    const other = join(work.path, "oci-other");
+    const otherArch = goArch() === "riscv64" ? "s390x" : "riscv64";
+    const builtA = await buildImage({ name: "ndt-test/oci-a", tag: "t", fromImage: baseArchive, out: a });
+    await buildImage({ name: "ndt-test/oci-b", tag: "t", fromImage: baseArchive, copyToRoot: data, out: b });
+    await buildImage({ name: "ndt-test/oci-o", tag: "t", fromImage: baseArchive, architecture: otherArch, out: other, format: "oci" });
+    const layout = join(work.path, "layout");
+    await run("skopeo", ["copy", "-q", `docker-archive:${a}`, `oci:${layout}:a`]);
+    await run("skopeo", ["copy", "-q", `docker-archive:${b}`, `oci:${layout}:b`]);
+    await run("skopeo", ["copy", "-q", `oci:${other}`, `oci:${layout}:other`]);
+
+    const onB = join(work.path, "on-b.tar");
+    await buildImage({ name: "ndt-test/oci-on-b", tag: "t", fromImage: layout, fromImageTag: "b", config: { Cmd: ["/bin/cat", "/srv/note"] }, out: onB });
+    cleanup.images.add("ndt-test/oci-on-b:t");
+    await loadArchive(onB);
+    const res = await runIn("ndt-test/oci-on-b:t", undefined, cleanup);
+    expect(res.output).toContain("image b");
+    const absent = await buildImage({ name: "x", fromImage: layout, fromImageTag: "c", out: join(work.path, "no.tar") }).catch((e: unknown) => e);
+    expect(absent).toBeInstanceOf(OpError);
+    expect(absent).toMatchObject({ code: "base_image" });
+    expect((absent as OpError).message).toContain("no image tagged c (the layout holds a, b, other)");
+
+    // A multi-arch image: an image index naming a's manifest for this machine and the other one's.
+    const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests: { digest: string; size: number; annotations: Record<string, string> }[] };
+    const ref = (name: string) => index.manifests.find((m) => m.annotations["org.opencontainers.image.ref.name"] === name)!;
+    const multi = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: ref("other").digest, size: ref("other").size, platform: { os: "linux", architecture: otherArch } },
+        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: ref("a").digest, size: ref("a").size, platform: { os: "linux", architecture: goArch() } },
+      ],
+    }));
+    await writeFile(join(layout, "blobs", "sha256", sha256(multi).slice(7)), multi);
+    index.manifests.push({ mediaType: "application/vnd.oci.image.index.v1+json", digest: sha256(multi), size: multi.length, annotations: { "org.opencontainers.image.ref.name": "multi" } } as never);
+    await writeFile(join(layout, "index.json"), JSON.stringify(index));
+    const { stdout: skopeoSees } = await run("skopeo", ["inspect", "--override-arch", otherArch, `oci:${layout}:multi`]);
+    expect(JSON.parse(skopeoSees)).toMatchObject({ Architecture: otherArch });
+
+    const onMulti = await buildImage({ name: "ndt-test/oci-multi", tag: "t", fromImage: layout, fromImageTag: "multi", out: join(work.path, "multi.tar") });
+    expect(onMulti.diffIds.slice(0, builtA.diffIds.length)).toEqual(builtA.diffIds);
+    const onOther = await buildImage({ name: "ndt-test/oci-multi", tag: "o", fromImage: layout, fromImageTag: "multi", architecture: otherArch, out: join(work.path, "multi-o.tar") });
+    expect(JSON.parse((await run("tar", ["xOf", onOther.path, `${onOther.imageId.slice(7)}.json`])).stdout)).toMatchObject({ architecture: otherArch });
+    const none = await buildImage({ name: "x", fromImage: layout, fromImageTag: "multi", architecture: "mips64le", out: join(work.path, "no2.tar") }).catch((e: unknown) => e);
+    expect(none).toMatchObject({ code: "image_platform" });
+    expect((none as OpError).message).toContain(`no image for linux/mips64le (has linux/${otherArch}, linux/${goArch()})`);
   });
 });
