@@ -191,7 +191,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
   }
 }
 
-function failExtra(err: unknown): never {
+export function failExtra(err: unknown): never {
   const all = (err as { all?: string }).all;
   throw new OpError(
     "extra_commands",

@@ -125,4 +125,26 @@ describe.skipIf(!engine)("inputs users bring", () => {
     expect(none).toMatchObject({ code: "image_platform" });
     expect((none as OpError).message).toContain(`no image for linux/mips64le (has linux/${otherArch}, linux/${goArch()})`);
   });
+
+  it("runs buildImage's extraCommands in the layer, seeing and changing what copyToRoot brought", async () => {
+    const data = join(work.path, "extra-data");
+    await mkdir(join(data, "srv"), { recursive: true });
+    await writeFile(join(data, "srv", "note"), "copied\n");
+    const out = join(work.path, "extra.tar");
+    await buildImage({
+      name: "ndt-test/inputs-extra", tag: "t", fromImage: baseArchive, copyToRoot: data, out,
+      extraCommands: "set -e; cat srv/note > srv/made; echo by-extra >> srv/made; chmod 600 srv/note; mkdir -p var/empty",
+      config: { Cmd: ["/bin/sh", "-c", "cat /srv/made; stat -c '%a %n' /srv/note /var/empty"] },
+    });
+    cleanup.images.add("ndt-test/inputs-extra:t");
+    await loadArchive(out);
+    const res = await runIn("ndt-test/inputs-extra:t", undefined, cleanup);
+    expect(res.code).toBe(0);
+    expect(res.output).toMatch(/copied\r?\nby-extra/);
+    expect(res.output).toContain("600 /srv/note");
+    expect(res.output).toContain("755 /var/empty");
+    const failed = await buildImage({ name: "x", copyToRoot: data, extraCommands: "echo broken >&2; exit 4", out: join(work.path, "no3.tar") }).catch((e: unknown) => e);
+    expect(failed).toMatchObject({ code: "extra_commands" });
+    expect((failed as OpError).message).toContain("broken");
+  });
 });
