@@ -37,11 +37,11 @@ const COMMANDS: Record<string, Schema> = {
   "build-image": {
     run: async (o) => (await import("../image/build-image.js")).buildImage(o as never),
     required: ["name", "out"],
-    strings: ["name", "tag", ...BASE, "created", "runAsRoot", "extraCommands", "architecture", "os", ...OWNER, ...OUTPUT],
+    strings: ["name", "tag", ...BASE, "created", "runAsRoot", "extraCommands", "storeDir", "architecture", "os", ...OWNER, ...OUTPUT],
     arrays: ["copyToRoot", "contents", "runAsRootMounts"],
     numbers: ["uid", "gid"],
     json: ["config"],
-    summary: "--name N [--tag T] [--from-image F [--from-image-name N] [--from-image-tag T]] [--copy-to-root DIR]... [--config JSON] [--created ISO|now] [--extra-commands SH] [--run-as-root SCRIPT] [--run-as-root-mounts DIR]... [--architecture A] [--os O] [--uid N] [--gid N] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]",
+    summary: "--name N [--tag T] [--from-image F [--from-image-name N] [--from-image-tag T]] [--copy-to-root DIR]... [--store-dir DIR] [--config JSON] [--created ISO|now] [--extra-commands SH] [--run-as-root SCRIPT] [--run-as-root-mounts DIR]... [--architecture A] [--os O] [--uid N] [--gid N] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]",
   },
   "build-layered-image": {
     run: async (o) => (await import("../image/layered.js")).buildLayeredImage(o as never),

@@ -13,6 +13,8 @@ import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownersh
 import { entriesLayer, type Layer } from "./layer.js";
 import { failExtra, pickOwner } from "./layered.js";
 import { runHostScript } from "./host-script.js";
+import { scanClosure } from "./closure.js";
+import type { TarEntry } from "./tar-writer.js";
 import { checkMaxLayers } from "./layering.js";
 import { writeImage, type ImageResult, type OutputOptions } from "./output.js";
 import { parseCreated } from "./time.js";
@@ -35,6 +37,12 @@ export interface ImageOptions extends Partial<Ownership> {
    * layer (copyToRoot merged), before it is archived: their changes are the layer.
    */
   extraCommands?: string;
+  /**
+   * Store paths (under storeDir, default /nix/store) that copyToRoot (or
+   * extraCommands' output) refers to are put into the layer at their own
+   * location with their closure, as nixpkgs does.
+   */
+  storeDir?: string;
   /** Script run as root over base + contents: run as a file when it starts with "#!", else with the image's /bin/sh -c. */
   runAsRoot?: string;
   /** Host directories (e.g. /nix/store) bind-mounted read-only while runAsRoot runs; needs a local engine. */
@@ -49,6 +57,16 @@ export type BuildImageOptions = ImageOptions & OutputOptions;
 
 function toList(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** Entries of the store paths the roots refer to, with their closure, each at its own location. */
+async function storeClosure(roots: string[], storeDir: string | undefined, d: EntryDefaults): Promise<TarEntry[][]> {
+  const dir = (storeDir ?? "/nix/store").replace(/\/+$/, "");
+  const lists: TarEntry[][] = [];
+  for (const node of await scanClosure(roots, dir)) {
+    if (node.path.startsWith(`${dir}/`)) lists.push(await treeEntries(node.path, node.path.replace(/^\/+/, ""), d));
+  }
+  return lists;
 }
 
 /** The copyToRoot directories copied into a scratch directory (later ones win), then extraCommands run in it. */
@@ -76,14 +94,14 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
     }
     checkMaxLayers(125, (base?.layers.length ?? 0) + (opts.runAsRoot ? 1 : 0));
     const dirs = [...toList(opts.copyToRoot), ...toList(opts.contents)].map((p) => resolve(p));
-    const lists = [];
+    let roots = dirs;
     if (opts.extraCommands) {
       const scratch = await layerWithCommands(dirs, opts.extraCommands);
       closers.push(() => rm(scratch, { recursive: true, force: true }));
-      lists.push(await treeEntries(scratch, "", d));
-    } else {
-      for (const dir of dirs) lists.push(await treeEntries(dir, "", d));
+      roots = [scratch];
     }
+    const lists = await storeClosure(roots, opts.storeDir, d);
+    for (const dir of roots) lists.push(await treeEntries(dir, "", d));
     const layers: Layer[] = [entriesLayer(mergeEntries(lists, d), "contents copied to root")];
     const common = {
       name: opts.name,

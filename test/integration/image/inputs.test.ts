@@ -3,7 +3,7 @@
 // several images or an image index, links into the store, checked against
 // the engine and the peers (docker save/load, skopeo, umoci).
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildImage, buildLayeredImage, exportImage } from "../../../src/image/index.js";
 import { readTarFile } from "../../../src/image/tar-reader.js";
@@ -146,5 +146,25 @@ describe.skipIf(!engine)("inputs users bring", () => {
     const failed = await buildImage({ name: "x", copyToRoot: data, extraCommands: "echo broken >&2; exit 4", out: join(work.path, "no3.tar") }).catch((e: unknown) => e);
     expect(failed).toMatchObject({ code: "extra_commands" });
     expect((failed as OpError).message).toContain("broken");
+  });
+
+  it("puts the store paths copyToRoot links to, with their closure, into buildImage's layer", async () => {
+    const store = join(work.path, "nix-store");
+    const lib = join(store, `${"l".repeat(32)}-lib`);
+    const app = join(store, `${"a".repeat(32)}-app`);
+    await mkdir(join(lib, "share"), { recursive: true });
+    await writeFile(join(lib, "share", "msg"), "from the closure\n");
+    await mkdir(join(app, "bin"), { recursive: true });
+    await writeFile(join(app, "bin", "app"), `#!/bin/sh\ncat ${lib}/share/msg\n`, { mode: 0o755 });
+    const root = join(work.path, "app-root");
+    await mkdir(join(root, "bin"), { recursive: true });
+    await symlink(`${app}/bin/app`, join(root, "bin", "app"));
+    const out = join(work.path, "closure.tar");
+    await buildImage({ name: "ndt-test/inputs-closure", tag: "t", fromImage: baseArchive, copyToRoot: root, storeDir: store, config: { Cmd: ["/bin/app"] }, out });
+    cleanup.images.add("ndt-test/inputs-closure:t");
+    await loadArchive(out);
+    const res = await runIn("ndt-test/inputs-closure:t", undefined, cleanup);
+    expect(res).toMatchObject({ code: 0 });
+    expect(res.output).toContain("from the closure");
   });
 });
