@@ -180,7 +180,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     if (opts.fakeRootCommands) {
       const before = await assemble({ ...common, tag: "fake-root", layers });
       const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
-      const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
+      const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script: opts.fakeRootCommands, mtime: created.epoch, what: "fakeRootCommands" });
       closers.push(r.close);
       layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
     }

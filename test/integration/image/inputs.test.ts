@@ -167,4 +167,26 @@ describe.skipIf(!engine)("inputs users bring", () => {
     expect(res).toMatchObject({ code: 0 });
     expect(res.output).toContain("from the closure");
   });
+
+  it("says clearly that runAsRoot and fakeRootCommands need /bin/sh (or their #! interpreter) in the image", async () => {
+    const data = join(work.path, "no-shell");
+    await mkdir(join(data, "etc"), { recursive: true });
+    await writeFile(join(data, "etc", "motd"), "no shell here\n");
+    const noShell = join(work.path, "no-shell.tar");
+    await buildLayeredImage({ name: "ndt-test/inputs-no-shell", tag: "t", contents: [data], out: noShell });
+    const attempts = [
+      () => buildImage({ name: "x", fromImage: noShell, runAsRoot: "echo hi", out: join(work.path, "ns1.tar") }),
+      () => buildLayeredImage({ name: "x", fromImage: noShell, contents: [data], fakeRootCommands: "echo hi", out: join(work.path, "ns2.tar") }),
+      () => buildImage({ name: "x", fromImage: baseArchive, runAsRoot: "#!/bin/bash\necho hi\n", out: join(work.path, "ns3.tar") }),
+    ];
+    const errors = [];
+    for (const attempt of attempts) errors.push(await attempt().catch((e: unknown) => e));
+    for (const e of errors) expect(e).toMatchObject({ code: "run_as_root_shell" });
+    const [runAs, fakeRoot, shebang] = errors as OpError[];
+    expect(runAs!.message).toMatch(/^runAsRoot cannot run: the image has no \/bin\/sh/);
+    expect(runAs!.hint).toContain("static busybox");
+    expect(fakeRoot!.message).toMatch(/^fakeRootCommands cannot run: the image has no \/bin\/sh/);
+    expect(shebang!.message).toMatch(/^runAsRoot cannot run: the image has no \/bin\/bash \(the interpreter of its #! line\)/);
+    expect(shebang!.hint).toContain("change the #! line");
+  });
 });
