@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildImage, buildLayeredImage, exportImage } from "../../../src/image/index.js";
+import { buildImage, buildLayeredImage, exportImage, shadowSetup } from "../../../src/image/index.js";
 import { readTarFile } from "../../../src/image/tar-reader.js";
 import { goArch } from "../../../src/image/config.js";
 import { sha256 } from "../../../src/image/digest.js";
@@ -188,5 +188,25 @@ describe.skipIf(!engine)("inputs users bring", () => {
     expect(fakeRoot!.message).toMatch(/^fakeRootCommands cannot run: the image has no \/bin\/sh/);
     expect(shebang!.message).toMatch(/^runAsRoot cannot run: the image has no \/bin\/bash \(the interpreter of its #! line\)/);
     expect(shebang!.hint).toContain("change the #! line");
+  });
+
+  it("gives shadowSetup's users homes they own, as useradd -m does, in buildImage and buildLayeredImage", async () => {
+    const root = join(work.path, "accounts");
+    await shadowSetup({ root, users: [{ name: "alice", uid: 1234, gid: 1234 }, { name: "bob", uid: 1500, gid: 100 }] });
+    const check = "stat -c '%n %U:%G %u:%g' /home/alice /home/bob; ls -a /";
+    for (const build of ["image", "layered"] as const) {
+      const out = join(work.path, `homes-${build}.tar`);
+      const tag = `ndt-test/inputs-homes:${build}`;
+      if (build === "image") await buildImage({ name: "ndt-test/inputs-homes", tag: build, fromImage: baseArchive, copyToRoot: root, config: { Cmd: ["/bin/sh", "-c", check] }, out });
+      else await buildLayeredImage({ name: "ndt-test/inputs-homes", tag: build, fromImage: baseArchive, contents: [root], config: { Cmd: ["/bin/sh", "-c", check] }, out });
+      cleanup.images.add(tag);
+      await loadArchive(out);
+      const res = await runIn(tag, undefined, cleanup);
+      expect(res).toMatchObject({ code: 0 });
+      expect(res.output).toContain("/home/alice alice:alice 1234:1234");
+      expect(res.output).toContain("/home/bob bob:");
+      expect(res.output).toContain("1500:100");
+      expect(res.output).not.toContain(".ndt-owners");
+    }
   });
 });
