@@ -92,7 +92,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
       base = await openBaseImage(opts.fromImage, opts);
       closers.push(base.close);
     }
-    checkMaxLayers(125, (base?.layers.length ?? 0) + (opts.runAsRoot ? 1 : 0));
+    checkMaxLayers(125, base?.layers.length ?? 0, { count: opts.runAsRoot ? 1 : 0, what: "runAsRoot" });
     const dirs = [...toList(opts.copyToRoot), ...toList(opts.contents)].map((p) => resolve(p));
     let roots = dirs;
     if (opts.extraCommands) {

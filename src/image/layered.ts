@@ -145,8 +145,8 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
   };
   try {
     if (opts.fromImage) base = await openBaseImage(opts.fromImage, opts);
-    const extraLayers = opts.fakeRootCommands ? 1 : 0;
-    const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, (base?.layers.length ?? 0) + extraLayers);
+    const extra = { count: opts.fakeRootCommands ? 1 : 0, what: "fakeRootCommands" };
+    const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, base?.layers.length ?? 0, extra);
     const contents = toList(opts.contents).map((c) => resolve(c));
     const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
     const roots = [...new Set([...contents, ...configPaths])];

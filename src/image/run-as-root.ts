@@ -136,8 +136,8 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     if (StatusCode !== 0) {
       throw new OpError(
         "run_as_root",
-        `runAsRoot script failed with status ${StatusCode}${shebang ? "" : " (the image needs /bin/sh)"}:\n${output}`,
-        shebang ? "Fix the runAsRoot script (its output is above); it runs as root in the image without network." : "Give the image a /bin/sh (e.g. busybox in copyToRoot), or start the script with #! and an interpreter the image has.",
+        `${opts.what ?? "runAsRoot"} script failed with status ${StatusCode}:\n${output}`,
+        `Fix the ${opts.what ?? "runAsRoot"} script (its output is above); it runs as root in the image without network.`,
       );
     }
     const [repo, tag] = committedRef.split(":");

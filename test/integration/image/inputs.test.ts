@@ -209,4 +209,11 @@ describe.skipIf(!engine)("inputs users bring", () => {
       expect(res.output).not.toContain(".ndt-owners");
     }
   });
+
+  it("a runAsRoot script that exits 3 in an image with /bin/sh is not told it needs /bin/sh", async () => {
+    const err = await buildImage({ name: "x", fromImage: baseArchive, runAsRoot: "echo oops; exit 3", out: join(work.path, "exit3.tar") }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "run_as_root" });
+    expect((err as OpError).message).toMatch(/^runAsRoot script failed with status 3:[\s\S]*oops/);
+    expect(`${(err as OpError).message} ${(err as OpError).hint}`).not.toContain("/bin/sh");
+  });
 });
