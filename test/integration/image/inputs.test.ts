@@ -61,6 +61,11 @@ describe.skipIf(!engine)("inputs users bring", () => {
     const flat = join(work.path, "flat-a.tar");
     await exportImage({ fromImage: saved, fromImageName: "ndt-test/inputs-a", fromImageTag: "t", out: flat });
     expect(await listing(flat)).toContain("bin/busybox");
+    // Named as nixpkgs' exportImage names them (tools grep the listing for ./bin/sh).
+    const names = (await run("tar", ["tf", flat])).stdout.split("\n").filter(Boolean);
+    expect(names.slice(0, 3)).toEqual(["./", "./bin/", "./bin/busybox"]);
+    expect(names).toContain("./bin/sh");
+    expect(names.filter((n) => !n.startsWith("./"))).toEqual([]);
 
     const out = join(work.path, "on-saved.tar");
     await buildImage({
