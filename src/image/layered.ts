@@ -45,6 +45,12 @@ export interface LayeredImageOptions extends Partial<Ownership> {
    * with enableFakechroot in the image root). Needs /bin/sh in the image.
    */
   fakeRootCommands?: string;
+  /**
+   * nixpkgs' switch to run fakeRootCommands chrooted in the image root: here
+   * they always do (in a container), so true changes nothing and false,
+   * commands on the host's own paths, is refused.
+   */
+  enableFakechroot?: boolean;
   /** The engine for fakeRootCommands; default from DOCKER_HOST or the local socket. */
   docker?: DockerClient;
   /** Base image: docker-archive file or OCI layout directory. */
@@ -132,6 +138,13 @@ interface Prepared {
 }
 
 async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
+  if (opts.enableFakechroot === false) {
+    throw new OpError(
+      "image_options",
+      "enableFakechroot = false is not supported: fakeRootCommands always run inside the image root (in a container on the engine), as with enableFakechroot = true",
+      "Leave enableFakechroot out (or set it to true) and write fakeRootCommands for the image's root (cwd /), not for a build directory on the host.",
+    );
+  }
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
   const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");

@@ -87,4 +87,15 @@ describe("image CLI", () => {
       out.mockRestore();
     }
   });
+
+  it("says that enableFakechroot = false is not supported (true is what fakeRootCommands always do)", async () => {
+    const { buildLayeredImage } = await import("../../../src/image/layered.js");
+    const c = join(dir, "fc");
+    await mkdir(c, { recursive: true });
+    expect(await parseImageArgs("build-layered-image", ["--name", "x", "--out", "o", "--enable-fakechroot"])).toMatchObject({ enableFakechroot: true });
+    const err = await buildLayeredImage({ name: "x", contents: [c], fakeRootCommands: "true", enableFakechroot: false, out: join(dir, "fc.tar") }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "image_options" });
+    expect((err as Error).message).toContain("enableFakechroot = false is not supported");
+    await expect(stat(join(dir, "fc.tar"))).rejects.toThrow(/ENOENT/);
+  });
 });
