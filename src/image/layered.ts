@@ -20,6 +20,7 @@ import { streamingDockerArchive } from "./docker-archive.js";
 import { gzipStream } from "./gzip.js";
 import { parseCreated } from "./time.js";
 import { runHostScript } from "./host-script.js";
+import { missingStorePaths, presentStoreRefs } from "./command-refs.js";
 // The engine (dockerode) is imported only by the path that uses it
 // (fakeRootCommands): it costs more at start-up than the rest of the toolkit.
 import type { DockerClient } from "../engine/images.js";
@@ -162,7 +163,13 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, base?.layers.length ?? 0, extra);
     const contents = toList(opts.contents).map((c) => resolve(c));
     const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
-    const roots = [...new Set([...contents, ...configPaths])];
+    // extraCommands run first: the store paths their output refers to join the closure.
+    await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
+    // Output is captured, never printed: stdout may be carrying the image stream.
+    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
+    const customisation = await treeEntries(scratch, "", d);
+    const extraRefs = opts.extraCommands ? await presentStoreRefs(customisation, storeDir) : [];
+    const roots = [...new Set([...contents, ...configPaths, ...extraRefs])];
     const plain = plainNames(contents.filter((c) => !isStorePath(c, storeDir)));
     const graph = plain.rename(await loadGraph(opts, roots, storeDir));
     const ordered = referencesByPopularity(graph, (p) => plain.sortKey.get(p) ?? packageName(p));
@@ -178,10 +185,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
       for (const p of group) lists.push(await pathEntries(plain.hostPath.get(p) ?? p, storeDir, d));
       layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(" ")}`));
     }
-    await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
-    // Output is captured, never printed: stdout may be carrying the image stream.
-    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
-    layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
+    layers.push(entriesLayer(customisation, "customisation layer"));
     const common = {
       name: opts.name,
       ...(base ? { base } : {}),
@@ -192,14 +196,39 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     };
     if (opts.fakeRootCommands) {
       const before = await assemble({ ...common, tag: "fake-root", layers });
-      const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
-      const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script: opts.fakeRootCommands, mtime: created.epoch, what: "fakeRootCommands" });
+      const known = new Set(graph.map((n) => n.path));
+      const r = await fakeRootLayer(opts, opts.fakeRootCommands, before, { storeDir, d, known });
       closers.push(r.close);
-      layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
+      layers.push(r.layer);
     }
     return { input: { ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers }, close };
   } catch (err) {
     await close();
+    throw err;
+  }
+}
+
+/**
+ * fakeRootCommands' changes as a layer, with the store paths they refer to
+ * that the image lacks (and their closure): nixpkgs adds the customisation
+ * layer's references to the closure.
+ */
+async function fakeRootLayer(
+  opts: LayeredImageOptions,
+  script: string,
+  before: Awaited<ReturnType<typeof assemble>>,
+  ctx: { storeDir: string; d: EntryDefaults; known: Set<string> },
+): Promise<{ layer: Layer; close(): Promise<void> }> {
+  const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
+  const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script, mtime: before.mtime, what: "fakeRootCommands" });
+  try {
+    const added = opts.includeStorePaths === false ? [] : await missingStorePaths(r.entries, ctx.storeDir, ctx.known);
+    if (added.length === 0) return { layer: { ...r.layer, comment: "fakeRootCommands changes" }, close: r.close };
+    const lists = [];
+    for (const p of added) lists.push(await pathEntries(p, ctx.storeDir, ctx.d));
+    return { layer: entriesLayer(mergeEntries([...lists, r.entries], ctx.d), `fakeRootCommands changes and store paths: ${added.join(" ")}`), close: r.close };
+  } catch (err) {
+    await r.close();
     throw err;
   }
 }

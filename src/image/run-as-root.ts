@@ -20,6 +20,8 @@ import { OpError } from "../errors.js";
 
 export interface RunAsRootResult {
   layer: Layer;
+  /** The layer's entries (the script's changes), for scanning. */
+  entries: TarEntry[];
   output: string;
   close(): Promise<void>;
 }
@@ -155,8 +157,8 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     const layerFile = join(tmp, "changes.tar");
     await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
     await rm(saved);
-    const layer = entriesLayer(await normaliseLayerFile(layerFile, mtime, mountArtifacts(mounts)), "runAsRoot changes");
-    return { layer, output, close };
+    const changes = await normaliseLayerFile(layerFile, mtime, mountArtifacts(mounts));
+    return { layer: entriesLayer(changes, "runAsRoot changes"), entries: changes, output, close };
   } catch (err) {
     await close();
     throw err;

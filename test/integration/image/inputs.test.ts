@@ -221,4 +221,31 @@ describe.skipIf(!engine)("inputs users bring", () => {
     expect((err as OpError).message).toMatch(/^runAsRoot script failed with status 3:[\s\S]*oops/);
     expect(`${(err as OpError).message} ${(err as OpError).hint}`).not.toContain("/bin/sh");
   });
+
+  it("brings in the store paths that extraCommands and fakeRootCommands link to, with their closure", async () => {
+    const store = join(work.path, "cmd-store");
+    const sp = (c: string, name: string) => join(store, `${c.repeat(32)}-${name}`);
+    const [x, y, z] = [sp("x", "extra-tool"), sp("y", "fakeroot-data"), sp("z", "dep")];
+    await mkdir(join(z), { recursive: true });
+    await writeFile(join(z, "msg"), "z reached through y\n");
+    await mkdir(join(x, "bin"), { recursive: true });
+    await writeFile(join(x, "bin", "x"), "x from extraCommands\n");
+    await mkdir(join(y, "share"), { recursive: true });
+    await writeFile(join(y, "share", "y"), `y from fakeRootCommands, see ${z}/msg\n`);
+    const rootfs = join(work.path, "rootfs");
+    const out = join(work.path, "cmd-refs.tar");
+    await buildLayeredImage({
+      name: "ndt-test/inputs-cmd-refs", tag: "t", contents: [rootfs], storeDir: store, out,
+      extraCommands: `mkdir -p opt && ln -s ${x}/bin/x opt/x`,
+      fakeRootCommands: `ln -s ${y}/share/y /y-link`,
+      config: { Cmd: ["/bin/sh", "-c", `cat /opt/x /y-link ${z}/msg`] },
+    });
+    cleanup.images.add("ndt-test/inputs-cmd-refs:t");
+    await loadArchive(out);
+    const res = await runIn("ndt-test/inputs-cmd-refs:t", undefined, cleanup);
+    expect(res).toMatchObject({ code: 0 });
+    expect(res.output).toContain("x from extraCommands");
+    expect(res.output).toContain("y from fakeRootCommands");
+    expect(res.output).toContain("z reached through y");
+  });
 });
