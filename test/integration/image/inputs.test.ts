@@ -248,4 +248,19 @@ describe.skipIf(!engine)("inputs users bring", () => {
     expect(res.output).toContain("y from fakeRootCommands");
     expect(res.output).toContain("z reached through y");
   });
+
+  it("auto layering uses every layer maxLayers allows (skopeo sees them)", async () => {
+    const store = join(work.path, "auto-store");
+    const sp = (c: string, name: string) => join(store, `${c.repeat(32)}-${name}`);
+    const [a, b, c, dd] = [sp("a", "big"), sp("b", "mid"), sp("c", "shared"), sp("d", "small")];
+    for (const [p, bytes, ref] of [[a, 3000, c], [b, 2000, c], [c, 1000, ""], [dd, 500, ""]] as const) {
+      await mkdir(p, { recursive: true });
+      await writeFile(join(p, "data"), `${ref}\n`.padEnd(bytes, "x"));
+    }
+    const out = join(work.path, "auto.tar");
+    const r = await buildLayeredImage({ name: "ndt-test/inputs-auto", tag: "t", contents: [a, b, dd], storeDir: store, layering: "auto", maxLayers: 4, out });
+    expect(r.diffIds.length).toBe(4);
+    const { stdout } = await run("skopeo", ["inspect", `docker-archive:${out}`]);
+    expect((JSON.parse(stdout) as { Layers: string[] }).Layers.length).toBe(4);
+  });
 });
