@@ -39,6 +39,7 @@ const FAMILIES = {
   input_missing: 'invalid_input',
   input_path: 'invalid_input',
   shadow_conflict: 'invalid_input',
+  run_as_root_shell: 'invalid_input',
   // the engine: cannot be reached, is too old, or answers what it should not
   engine_unavailable: 'engine',
   engine_address: 'engine',

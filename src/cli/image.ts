@@ -8,39 +8,52 @@
 // engine client (dockerode, with grpc-js, protobufjs and ssh2: about 0.3 s),
 // which pull-image, export-image, shadow-setup and build-container never use.
 import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
 import { pipeline } from "node:stream/promises";
 import { EXIT, OpError, usageError } from "../errors.js";
 
 interface Schema {
   run: (opts: Record<string, unknown>) => Promise<unknown>;
   required: string[];
+  /** Options taking one plain string value. */
+  strings?: string[];
   arrays?: string[];
   numbers?: string[];
   booleans?: string[];
   json?: string[];
   /** Takes `signal`: SIGINT/SIGTERM/SIGHUP abort it and the command removes what it wrote. */
   cancellable?: boolean;
+  /** Array options that also take a JSON list (`--env '["A=1","B=2"]'`). */
+  jsonLists?: string[];
+  /** build-container: the command after `--`. */
+  positionals?: string;
   summary: string;
 }
 
-const OUTPUT = ["out", "format", "compress"];
+const OUTPUT = ["out", "format", "compress", "compressor"];
+const OWNER = ["uname", "gname"];
+const BASE = ["fromImage", "fromImageName", "fromImageTag"];
+const LAYERED_STRINGS = ["name", "tag", "created", "extraCommands", "fakeRootCommands", ...BASE, "closureGraphKey", "layering", "storeDir", "architecture", "os", ...OWNER];
 
 const COMMANDS: Record<string, Schema> = {
   "build-image": {
     run: async (o) => (await import("../image/build-image.js")).buildImage(o as never),
     required: ["name", "out"],
+    strings: ["name", "tag", ...BASE, "created", "runAsRoot", "extraCommands", "storeDir", "architecture", "os", ...OWNER, ...OUTPUT],
     arrays: ["copyToRoot", "contents", "runAsRootMounts"],
     numbers: ["uid", "gid"],
     json: ["config"],
-    summary: "--name N [--tag T] [--from-image F] [--copy-to-root DIR]... [--config JSON] [--created ISO|now] [--run-as-root SCRIPT] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]",
+    summary: "--name N [--tag T] [--from-image F [--from-image-name N] [--from-image-tag T]] [--copy-to-root DIR]... [--store-dir DIR] [--config JSON] [--created ISO|now] [--extra-commands SH] [--run-as-root SCRIPT] [--run-as-root-mounts DIR]... [--architecture A] [--os O] [--uid N] [--gid N] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]",
   },
   "build-layered-image": {
     run: async (o) => (await import("../image/layered.js")).buildLayeredImage(o as never),
     required: ["name", "out"],
+    strings: [...LAYERED_STRINGS, ...OUTPUT],
     arrays: ["contents"],
     numbers: ["maxLayers", "uid", "gid"],
+    booleans: ["includeStorePaths", "enableFakechroot"],
     json: ["config", "closureGraph"],
-    summary: "--name N [--tag T] [--contents PATH]... [--config JSON] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] --out FILE [--format ...] [--compress gzip]",
+    summary: "--name N [--tag T] [--contents PATH]... [--config JSON] [--created ISO|now] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] [--store-dir DIR] [--no-include-store-paths] --out FILE [--format ...] [--compress gzip]",
   },
   "stream-layered-image": {
     run: async (o) => {
@@ -50,39 +63,47 @@ const COMMANDS: Record<string, Schema> = {
       return { imageName: s.imageName, imageTag: s.imageTag, imageId: s.imageId, diffIds: s.diffIds };
     },
     required: ["name"],
+    strings: [...LAYERED_STRINGS, "compress", "compressor"],
     arrays: ["contents"],
     numbers: ["maxLayers", "uid", "gid"],
+    booleans: ["includeStorePaths", "enableFakechroot"],
     json: ["config", "closureGraph"],
-    summary: "same options as build-layered-image, without --out: the docker-archive goes to stdout",
+    summary: "same options as build-layered-image, without --out and --format: the docker-archive goes to stdout",
   },
   "pull-image": {
     run: async (o) => (await import("../image/pull.js")).pullImage(o as never),
     required: ["imageName", "imageDigest", "out"],
+    strings: ["imageName", "imageDigest", "sha256", "finalImageName", "finalImageTag", "os", "arch", "variant", "out"],
     booleans: ["tlsVerify"],
     numbers: ["requestTimeout", "minRate", "rateWindow"],
     json: ["credentials"],
     cancellable: true,
-    summary: "--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--no-tls-verify] [--request-timeout SECONDS] [--min-rate BYTES_PER_S] [--rate-window SECONDS] --out FILE",
+    summary: "--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--variant V] [--no-tls-verify] [--credentials JSON] [--request-timeout SECONDS] [--min-rate BYTES_PER_S] [--rate-window SECONDS] --out FILE",
   },
   "export-image": {
     run: async (o) => (await import("../image/export-image.js")).exportImage(o as never),
     required: ["fromImage", "out"],
-    summary: "--from-image ARCHIVE --out ROOTFS.tar [--compress gzip] [--created ISO]",
+    strings: [...BASE, "os", "architecture", "out", "compress", "created"],
+    summary: "--from-image ARCHIVE [--from-image-name N] [--from-image-tag T] [--os O] [--architecture A] --out ROOTFS.tar [--compress gzip] [--created ISO]",
   },
   "shadow-setup": {
     run: async (o) => ({ written: await (await import("../image/shadow.js")).shadowSetup(o as never) }),
     required: ["root"],
+    strings: ["root"],
     json: ["users", "groups"],
     summary: "--root DIR [--users JSON] [--groups JSON]",
   },
   "build-container": {
     run: async (o) => (await import("../image/container.js")).buildContainer(o as never),
     required: ["args", "out"],
-    arrays: ["args", "copyToRoot", "env"],
+    strings: ["out", "os", "arch", "cwd", "hostname", "storeDir"],
+    arrays: ["copyToRoot", "env"],
+    jsonLists: ["env"],
     booleans: ["readonly", "terminal"],
     numbers: ["uid", "gid"],
     json: ["mounts"],
-    summary: "--out DIR [--readonly] [--mounts JSON] [--copy-to-root DIR]... -- COMMAND ARGS...",
+    positionals: "args",
+    summary: "--out DIR [--readonly] [--terminal] [--mounts JSON] [--copy-to-root DIR]... [--env K=V]... (or --env '[\"K=V\",...]') [--cwd DIR] [--hostname H] [--uid N] [--gid N] [--store-dir DIR] -- COMMAND ARGS...",
   },
 };
 
@@ -103,59 +124,111 @@ async function readOptionsFile(path: string): Promise<Record<string, unknown>> {
 }
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Every option name a subcommand knows (nixpkgs' camelCase names). */
+function knownOptions(schema: Schema): string[] {
+  const { strings = [], arrays = [], numbers = [], booleans = [], json = [] } = schema;
+  return [...new Set([...strings, ...arrays, ...numbers, ...booleans, ...json])].sort();
+}
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function unknownOption(cmd: string, schema: Schema, flag: string, where: "flag" | "key"): OpError {
+  const known = knownOptions(schema);
+  const show = (k: string) => (where === "flag" ? `--${kebab(k)}` : k);
+  const near = known.filter((k) => distance(k.toLowerCase(), camel(flag).toLowerCase()) <= 2).map(show);
+  const what = where === "flag" ? `unknown flag --${flag}` : `unknown option "${flag}" in the --spec file`;
+  return usageError(`${what} for ${cmd}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; known: ${known.map(show).join(", ")}${where === "flag" ? ", --spec" : ""}`);
+}
+
+/** The parseArgs option table of a subcommand (kebab-case flags; --no-X for each boolean X). */
+function argTable(schema: Schema): Record<string, { type: "string" | "boolean"; multiple?: boolean }> {
+  const table: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = { spec: { type: "string" } };
+  for (const k of knownOptions(schema)) table[kebab(k)] = { type: "string", multiple: true };
+  for (const k of schema.booleans ?? []) {
+    table[kebab(k)] = { type: "boolean" };
+    table[`no-${kebab(k)}`] = { type: "boolean" };
+  }
+  return table;
+}
+
+/** One flag's value, typed by the schema. */
+function typedValue(schema: Schema, key: string, value: string): unknown {
+  if ((schema.numbers ?? []).includes(key)) {
+    const n = Number(value);
+    if (value.trim() === "" || !Number.isFinite(n)) throw usageError(`--${kebab(key)} needs a number (got "${value}")`);
+    return n;
+  }
+  if ((schema.json ?? []).includes(key) && /^\s*[[{]/.test(value)) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      throw usageError(`--${kebab(key)}: not valid JSON`);
+    }
+  }
+  return value;
+}
+
+/** A JSON list of strings given to a list flag (`--env '["A=1"]'`), else the value itself. */
+function listValues(value: string): string[] {
+  if (!/^\s*\[/.test(value)) return [value];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return [value];
+  }
+  return Array.isArray(parsed) && parsed.every((v) => typeof v === "string") ? parsed : [value];
+}
+
+function parseFlags(cmd: string, schema: Schema, argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: argTable(schema), strict: true, allowPositionals: schema.positionals !== undefined });
+  } catch (err) {
+    const m = /^Unknown option '--?([^']+)'/.exec((err as Error).message);
+    if (m) throw unknownOption(cmd, schema, m[1]!, "flag");
+    throw usageError((err as Error).message.split(". To specify")[0]!);
+  }
+}
 
 /** Parse flags for a subcommand into an options object (spec file first, flags over it). */
 export async function parseImageArgs(cmd: string, argv: string[]): Promise<Record<string, unknown>> {
   const schema = COMMANDS[cmd];
-  if (!schema) throw usageError(`unknown image subcommand "${cmd}"`);
-  let opts: Record<string, unknown> = {};
+  if (!schema) throw usageError(`unknown image subcommand "${cmd}"; known: ${Object.keys(COMMANDS).join(", ")}`);
+  const { values, positionals } = parseFlags(cmd, schema, argv);
+  const known = new Set(knownOptions(schema));
+  const opts = values.spec !== undefined ? await readOptionsFile(values.spec as string) : {};
+  for (const k of Object.keys(opts)) if (!known.has(k) && !(schema.positionals === k)) throw unknownOption(cmd, schema, k, "key");
   const fromFlags: Record<string, unknown> = {};
   const arrays = new Set(schema.arrays ?? []);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--") {
-      fromFlags.args = argv.slice(i + 1);
-      break;
-    }
-    if (!arg.startsWith("--")) throw usageError(`unexpected argument "${arg}"`);
-    const [flag, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    let value = inline;
+  const jsonLists = new Set(schema.jsonLists ?? []);
+  for (const [flag, raw] of Object.entries(values)) {
+    if (flag === "spec") continue;
     const key = camel(flag);
-    if (key.startsWith("no") && (schema.booleans ?? []).includes(key[2]!.toLowerCase() + key.slice(3))) {
-      fromFlags[key[2]!.toLowerCase() + key.slice(3)] = false;
+    if (typeof raw === "boolean") {
+      if (flag.startsWith("no-")) fromFlags[camel(flag.slice(3))] = !raw;
+      else fromFlags[key] = raw;
       continue;
     }
-    if ((schema.booleans ?? []).includes(key) && value === undefined && (argv[i + 1] === undefined || argv[i + 1]!.startsWith("--"))) {
-      fromFlags[key] = true;
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined) throw usageError(`--${flag} needs a value`);
-    }
-    if (key === "spec") {
-      opts = await readOptionsFile(value);
-      continue;
-    }
-    let parsed: unknown = value;
-    if ((schema.numbers ?? []).includes(key)) {
-      parsed = Number(value);
-      if (!Number.isFinite(parsed)) throw usageError(`--${flag} needs a number`);
-    } else if ((schema.booleans ?? []).includes(key)) {
-      parsed = !/^(false|0|no)$/i.test(value);
-    } else if ((schema.json ?? []).includes(key) && /^\s*[[{]/.test(value)) {
-      try {
-        parsed = JSON.parse(value);
-      } catch {
-        throw usageError(`--${flag}: not valid JSON`);
-      }
-    }
-    if (arrays.has(key)) fromFlags[key] = [...((fromFlags[key] as unknown[] | undefined) ?? []), parsed];
-    else fromFlags[key] = parsed;
+    const list = raw as string[];
+    if (arrays.has(key)) fromFlags[key] = list.flatMap((v) => (jsonLists.has(key) ? listValues(v) : [typedValue(schema, key, v)]));
+    else if (list.length > 1) throw usageError(`--${flag} given ${list.length} times; it takes one value`);
+    else fromFlags[key] = typedValue(schema, key, list[0]!);
   }
+  if (schema.positionals && positionals.length > 0) fromFlags[schema.positionals] = positionals;
   const merged = { ...opts, ...fromFlags };
   const missing = schema.required.filter((k) => merged[k] === undefined);
-  if (missing.length > 0) throw usageError(`missing ${missing.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}`);
+  if (missing.length > 0) throw usageError(`missing ${missing.map((k) => `--${kebab(k)}`).join(", ")}`);
   return merged;
 }
 
@@ -186,27 +259,33 @@ export function imageUsage(): string {
   return lines.join("\n") + "\n";
 }
 
+function commandUsage(cmd: string): string {
+  const s = COMMANDS[cmd];
+  return s ? `usage: nerves-docker image ${cmd} ${s.summary}\n` : imageUsage();
+}
+
 export async function runImageCommand(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
     process.stdout.write(imageUsage());
-    return cmd ? 0 : 2;
+    return cmd ? EXIT.ok : EXIT.usage;
   }
   try {
-    if (rest.includes("--help") || rest.includes("-h")) {
-      process.stdout.write(`usage: nerves-docker image ${cmd} ${COMMANDS[cmd]?.summary ?? ""}\n`);
-      return COMMANDS[cmd] ? 0 : 2;
+    const flags = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+    if (flags.includes("--help") || flags.includes("-h")) {
+      process.stdout.write(commandUsage(cmd));
+      return COMMANDS[cmd] ? EXIT.ok : EXIT.usage;
     }
     const opts = await parseImageArgs(cmd, rest);
     const result = COMMANDS[cmd]!.cancellable ? await runCancellable(COMMANDS[cmd]!, opts) : await COMMANDS[cmd]!.run(opts);
     const text = JSON.stringify(result, (k, v: unknown) => (k === "config" && cmd === "build-container" ? undefined : v), 2) + "\n";
     (cmd === "stream-layered-image" ? process.stderr : process.stdout).write(text);
-    return 0;
+    return EXIT.ok;
   } catch (err) {
-    // The toolkit's own exit codes: 2 for usage, 130 when interrupted, 1 for every other failure.
+    // Usage errors exit 64 like every nerves-docker command, an interrupt 130, every other failure 1.
     if (err instanceof OpError && err.code === "usage") {
-      process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${imageUsage()}`);
-      return 2;
+      process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${commandUsage(cmd)}`);
+      return EXIT.usage;
     }
     const hint = err instanceof OpError && err.hint ? `\n${err.hint}` : "";
     process.stderr.write(`nerves-docker image ${cmd}: ${(err as Error).message}${hint}\n`);

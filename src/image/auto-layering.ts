@@ -3,7 +3,8 @@
 // roots one by one; each path is put in the layer identified by the set of
 // roots that depend on it and on nothing in between, so that big paths and
 // the dependencies only they use share a layer, and common dependencies get
-// their own. Roots are added until the next one would exceed the limit.
+// their own. Roots that would exceed the limit are skipped; layers still
+// left then go to the biggest paths that share one.
 import type { ClosureNode } from "./popularity.js";
 
 function pathKey(path: string): string {
@@ -29,6 +30,23 @@ function transitive(start: string, next: (p: string) => Iterable<string>): Set<s
 }
 
 const idOf = (roots: Set<string>) => [...roots].sort().join("\n");
+
+/**
+ * While layers are left, the biggest path sharing a layer gets one of its
+ * own (what the roots could not split), so that every allowed layer is used.
+ */
+function fillLayers(groups: Map<string, string[]>, limit: number, size: Map<string, number>): void {
+  while (groups.size < limit) {
+    let best: { id: string; path: string } | undefined;
+    for (const [id, paths] of groups) {
+      if (paths.length < 2) continue;
+      for (const p of paths) if (!best || (size.get(p) ?? 0) > (size.get(best.path) ?? 0) || ((size.get(p) ?? 0) === (size.get(best.path) ?? 0) && byKey(p, best.path) < 0)) best = { id, path: p };
+    }
+    if (!best) return;
+    groups.set(best.id, groups.get(best.id)!.filter((p) => p !== best!.path));
+    groups.set(`alone\n${best.path}`, [best.path]);
+  }
+}
 
 /** Split the closure into at most `limit` layers; layers come after their dependencies. */
 export function autoLayers(graph: ClosureNode[], limit: number): string[][] {
@@ -61,7 +79,8 @@ export function autoLayers(graph: ClosureNode[], limit: number): string[][] {
       for (const u of above) s.delete(u);
       if (![...s].some((x) => deps.has(x))) s.add(primary);
     }
-    if (countLayers(next) > limit) break;
+    // A root that would exceed the limit is skipped, not the end: a smaller one may still fit.
+    if (countLayers(next) > limit) continue;
     split = next;
   }
   const groups = new Map<string, string[]>();
@@ -69,6 +88,7 @@ export function autoLayers(graph: ClosureNode[], limit: number): string[][] {
     const id = idOf(s);
     groups.set(id, [...(groups.get(id) ?? []), p]);
   }
+  fillLayers(groups, limit, size);
   const closureSize = (paths: string[]) => {
     const seen = new Set<string>();
     for (const p of paths) {

@@ -15,6 +15,8 @@ import type { ImageConfigJson } from "./config.js";
 import type { MeasuredLayer } from "./layer.js";
 import { measure } from "./digest.js";
 import { isGzip } from "./gzip.js";
+import { resolveMember } from "./archive-members.js";
+import { selectOciImage, type OciDescriptor, type OciSelector } from "./oci-select.js";
 import { OpError } from "../errors.js";
 
 export interface BaseImage {
@@ -45,17 +47,17 @@ async function gunzipTo(src: AsyncIterable<Buffer>, dest: string): Promise<void>
   await pipeline(Readable.from(src), createGunzip(), createWriteStream(dest));
 }
 
-export interface BaseSelector {
-  fromImageName?: string;
-  fromImageTag?: string;
-}
+/** Which image of the archive or layout: by name and tag, and (through OCI image indexes) by platform. */
+export type BaseSelector = OciSelector;
+
+type OciIndex = { manifests?: OciDescriptor[] };
 
 export async function openBaseImage(path: string, sel: BaseSelector = {}): Promise<BaseImage> {
   const tmp = await mkdtemp(join(tmpdir(), "ndt-base-"));
   const close = () => rm(tmp, { recursive: true, force: true });
   try {
     const st = await stat(path);
-    const img = st.isDirectory() ? await openOci(path, tmp) : await openDockerArchive(path, tmp, sel);
+    const img = st.isDirectory() ? await openOci(path, tmp, sel) : await openDockerArchive(path, tmp, sel);
     return { ...img, close };
   } catch (err) {
     await close();
@@ -97,12 +99,13 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   }
   const members = new Map<string, TarReadEntry>();
   for await (const e of readTarFile(archive)) members.set(e.name, e);
+  const member = (name: string) => resolveMember(members, name, path);
   const read = async (name: string) => {
-    const e = members.get(name);
+    const e = member(name);
     if (!e) throw new OpError("base_image", `base image ${path}: no ${name} inside (not a docker-archive?)`, FORMAT_HINT);
     return readTarMember(archive, e);
   };
-  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, members, read, tmp);
+  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, member, read, tmp, sel);
   const manifest = parseJson<{ Config: string; RepoTags?: string[] | null; Layers: string[] }[]>(await read("manifest.json"), `base image ${path}: manifest.json`);
   if (!Array.isArray(manifest)) throw new OpError("base_image", `base image ${path}: manifest.json is not a list`, FORMAT_HINT);
   const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
@@ -118,7 +121,7 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   const config = parseJson<ImageConfigJson>(await read(entry.Config), `base image ${path}: ${entry.Config}`);
   const files = [];
   for (const [i, l] of entry.Layers.entries()) {
-    const e = members.get(l);
+    const e = member(l);
     if (!e) throw new OpError("base_image", `base image ${path}: layer ${l} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
@@ -134,43 +137,33 @@ function parseJson<T>(data: Buffer, what: string): T {
   }
 }
 
-interface OciIndex {
-  manifests?: { digest?: unknown; annotations?: Record<string, string> }[];
-}
-interface OciManifest {
-  config?: { digest?: unknown };
-  layers?: { digest?: unknown }[];
-}
-
 /**
- * index.json's first manifest, then the manifest and the config, each read
- * by `blob` from a checked digest and verified against it. Returns the
+ * The image the selector chooses (oci-select.ts), its manifest and config,
+ * each read by `blob` from a checked digest and verified against it. Returns the
  * layers' blob paths.
  */
-async function readOciParts(where: string, index: OciIndex, blob: (path: string) => Promise<Buffer>) {
-  const first = Array.isArray(index?.manifests) ? index.manifests[0] : undefined;
-  if (!first) throw new OpError("base_image", `${where}: empty index.json`, FORMAT_HINT);
-  const read = async (digest: unknown, what: string) => {
+async function readOciParts(where: string, index: OciIndex, blob: (path: string) => Promise<Buffer>, sel: BaseSelector) {
+  // Every blob: its digest checked before it names a path, its bytes against the digest, its JSON bounded.
+  const readJson = async (digest: unknown, what: string) => {
     const path = ociBlobPath(digest, `${where}: ${what}`);
     const data = await blob(path);
     checkOciBlob(digest as string, data, `${where}: ${what}`);
-    return data;
+    return parseJson<unknown>(data, `${where}: ${what}`);
   };
-  const manifest = parseJson<OciManifest>(await read(first.digest, "index.json's manifest"), `${where}: the manifest`);
+  const { manifest, repoTag } = await selectOciImage(index, (d) => readJson(d, "the manifest"), sel, where);
   if (!manifest?.config || !Array.isArray(manifest.layers)) throw new OpError("base_image", `${where}: the manifest has no config or layers`, DAMAGED_HINT);
-  const config = parseJson<ImageConfigJson>(await read(manifest.config.digest, "the config"), `${where}: the config`);
+  const config = (await readJson(manifest.config.digest, "the config")) as ImageConfigJson;
   const layers = manifest.layers.map((l, i) => ({ digest: l.digest as string, path: ociBlobPath(l.digest, `${where}: layer ${i + 1}`) }));
-  const ref = first.annotations?.["io.containerd.image.name"];
-  return { config, layers, repoTags: typeof ref === "string" ? [ref] : [] };
+  return { config, layers, repoTags: repoTag ? [repoTag] : [] };
 }
 
 /** An OCI layout inside a tar (oci-archive). */
-async function openOciArchive(archive: string, members: Map<string, TarReadEntry>, read: (name: string) => Promise<Buffer>, tmp: string): Promise<Opened> {
+async function openOciArchive(archive: string, member: (name: string) => TarReadEntry | undefined, read: (name: string) => Promise<Buffer>, tmp: string, sel: BaseSelector): Promise<Opened> {
   const index = parseJson<OciIndex>(await read("index.json"), `OCI archive ${archive}: index.json`);
-  const parts = await readOciParts(`OCI archive ${archive}`, index, read);
+  const parts = await readOciParts(`OCI archive ${archive}`, index, read, sel);
   const files = [];
   for (const [i, l] of parts.layers.entries()) {
-    const e = members.get(l.path);
+    const e = member(l.path);
     if (!e) throw new OpError("base_image", `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
@@ -185,10 +178,10 @@ async function readSmall(path: string, what: string): Promise<Buffer> {
   return readFile(path);
 }
 
-async function openOci(dir: string, tmp: string): Promise<Opened> {
+async function openOci(dir: string, tmp: string, sel: BaseSelector): Promise<Opened> {
   const where = `OCI layout ${dir}`;
   const index = parseJson<OciIndex>(await readSmall(join(dir, "index.json"), `${where}: index.json`), `${where}: index.json`);
-  const parts = await readOciParts(where, index, (p) => readSmall(join(dir, p), `${where}: ${p}`));
+  const parts = await readOciParts(where, index, (p) => readSmall(join(dir, p), `${where}: ${p}`), sel);
   const files = [];
   for (const [i, l] of parts.layers.entries()) {
     const path = join(dir, l.path);

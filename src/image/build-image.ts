@@ -1,7 +1,9 @@
 // buildImage: base image layers, one layer with copyToRoot/contents copied
 // into the root, and (with runAsRoot) one layer holding the script's changes,
 // made on the engine instead of nixpkgs' KVM VM.
-import { resolve } from "node:path";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { assemble } from "./assemble.js";
 import { openBaseImage, type BaseImage } from "./base-image.js";
 import type { ImageRuntimeConfig } from "./config.js";
@@ -9,7 +11,10 @@ import type { ImageRuntimeConfig } from "./config.js";
 import type { DockerClient } from "../engine/images.js";
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
 import { entriesLayer, type Layer } from "./layer.js";
-import { pickOwner } from "./layered.js";
+import { failExtra, pickOwner } from "./layered.js";
+import { runHostScript } from "./host-script.js";
+import { scanClosure } from "./closure.js";
+import type { TarEntry } from "./tar-writer.js";
 import { checkMaxLayers } from "./layering.js";
 import { writeImage, type ImageResult, type OutputOptions } from "./output.js";
 import { parseCreated } from "./time.js";
@@ -27,6 +32,17 @@ export interface ImageOptions extends Partial<Ownership> {
   contents?: string | string[];
   config?: ImageRuntimeConfig;
   created?: string;
+  /**
+   * Shell commands run with /bin/sh on the host in a scratch copy of the
+   * layer (copyToRoot merged), before it is archived: their changes are the layer.
+   */
+  extraCommands?: string;
+  /**
+   * Store paths (under storeDir, default /nix/store) that copyToRoot (or
+   * extraCommands' output) refers to are put into the layer at their own
+   * location with their closure, as nixpkgs does.
+   */
+  storeDir?: string;
   /** Script run as root over base + contents: run as a file when it starts with "#!", else with the image's /bin/sh -c. */
   runAsRoot?: string;
   /** Host directories (e.g. /nix/store) bind-mounted read-only while runAsRoot runs; needs a local engine. */
@@ -43,6 +59,29 @@ function toList(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
+/** Entries of the store paths the roots refer to, with their closure, each at its own location. */
+async function storeClosure(roots: string[], storeDir: string | undefined, d: EntryDefaults): Promise<TarEntry[][]> {
+  const dir = (storeDir ?? "/nix/store").replace(/\/+$/, "");
+  const lists: TarEntry[][] = [];
+  for (const node of await scanClosure(roots, dir)) {
+    if (node.path.startsWith(`${dir}/`)) lists.push(await treeEntries(node.path, node.path.replace(/^\/+/, ""), d));
+  }
+  return lists;
+}
+
+/** The copyToRoot directories copied into a scratch directory (later ones win), then extraCommands run in it. */
+async function layerWithCommands(dirs: string[], script: string): Promise<string> {
+  const scratch = await mkdtemp(join(tmpdir(), "ndt-layer-"));
+  try {
+    for (const dir of dirs) await cp(dir, scratch, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
+    await runHostScript(script, scratch).catch(failExtra);
+    return scratch;
+  } catch (err) {
+    await rm(scratch, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> {
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
@@ -53,10 +92,16 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
       base = await openBaseImage(opts.fromImage, opts);
       closers.push(base.close);
     }
-    checkMaxLayers(125, (base?.layers.length ?? 0) + (opts.runAsRoot ? 1 : 0));
+    checkMaxLayers(125, base?.layers.length ?? 0, { count: opts.runAsRoot ? 1 : 0, what: "runAsRoot" });
     const dirs = [...toList(opts.copyToRoot), ...toList(opts.contents)].map((p) => resolve(p));
-    const lists = [];
-    for (const dir of dirs) lists.push(await treeEntries(dir, "", d));
+    let roots = dirs;
+    if (opts.extraCommands) {
+      const scratch = await layerWithCommands(dirs, opts.extraCommands);
+      closers.push(() => rm(scratch, { recursive: true, force: true }));
+      roots = [scratch];
+    }
+    const lists = await storeClosure(roots, opts.storeDir, d);
+    for (const dir of roots) lists.push(await treeEntries(dir, "", d));
     const layers: Layer[] = [entriesLayer(mergeEntries(lists, d), "contents copied to root")];
     const common = {
       name: opts.name,

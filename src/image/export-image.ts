@@ -1,7 +1,8 @@
 // exportImage: flatten an image archive into one root filesystem tar, as the
 // engine's overlay would show it: whiteouts (.wh.NAME) and opaque markers
 // (.wh..wh..opq) hide lower layers, hard links become regular files. No VM,
-// no engine. Entries come out sorted by name.
+// no engine. Entries come out sorted by name, named "./bin/sh" as
+// nixpkgs' exportImage names them, after the root "./".
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,9 @@ export interface ExportImageOptions {
   fromImage: string;
   fromImageName?: string;
   fromImageTag?: string;
+  /** Platform chosen through an OCI image index (default linux and this machine's architecture). */
+  os?: string;
+  architecture?: string;
   /** Root filesystem tar to write. */
   out: string;
   compress?: "none" | "gzip";
@@ -91,9 +95,11 @@ export async function exportImage(opts: ExportImageOptions): Promise<ExportResul
     try {
       const state = await flattenLayers(files.list);
       addMissingParents(state);
-      const entries: TarEntry[] = [...state.values()]
+      // Named as nixpkgs' exportImage (tar -C root -c .) names them: "./", "./bin", "./bin/sh".
+      const root: TarEntry = { name: ".", type: "dir", mode: 0o755, uid: 0, gid: 0, uname: "root", gname: "root", mtime: mtime ?? 0, size: 0 };
+      const entries: TarEntry[] = [root, ...[...state.values()]
         .sort((a, b) => compareNames(a.entry.name, b.entry.name))
-        .map(({ entry: e, file, data }) => toEntry(e, file, data, mtime));
+        .map(({ entry: e, file, data }) => ({ ...toEntry(e, file, data, mtime), name: `./${e.name}` }))];
       const stream = writeTar(entries);
       const sha = await writeFileAtomic(opts.out, opts.compress === "gzip" ? gzipStream(stream) : stream);
       return { path: opts.out, sha256: sha, entries: entries.length };

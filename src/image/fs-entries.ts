@@ -5,6 +5,7 @@
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { TarEntry } from "./tar-writer.js";
+import { OWNERS_FILE, readOwners, type RecordedOwner } from "./owners-file.js";
 
 export interface Ownership {
   uid: number;
@@ -53,11 +54,14 @@ export async function hostEntry(hostPath: string, name: string, d: EntryDefaults
  */
 export async function treeEntries(hostPath: string, prefix: string, d: EntryDefaults): Promise<TarEntry[]> {
   const out: TarEntry[] = [];
+  // A directory copied to the image root may carry the owners shadowSetup recorded (owners-file.ts).
+  const owners = prefix === "" ? readOwners(hostPath) : new Map<string, RecordedOwner>();
   const visit = async (p: string, name: string): Promise<void> => {
     const e = name === "" ? null : await hostEntry(p, name, d);
-    if (e) out.push(e);
+    const owner = e ? owners.get(name) : undefined;
+    if (e) out.push(owner ? { ...e, uid: owner.uid, gid: owner.gid, uname: owner.uid === 0 ? "root" : "", gname: owner.gid === 0 ? "root" : "" } : e);
     if (name !== "" && e?.type !== "dir") return;
-    const names = readdirSync(p);
+    const names = readdirSync(p).filter((n) => name !== "" || prefix !== "" || n !== OWNERS_FILE);
     names.sort(compareNames);
     for (const child of names) await visit(join(p, child), name === "" ? child : `${name}/${child}`);
   };

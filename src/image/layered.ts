@@ -20,6 +20,7 @@ import { streamingDockerArchive } from "./docker-archive.js";
 import { gzipStream } from "./gzip.js";
 import { parseCreated } from "./time.js";
 import { runHostScript } from "./host-script.js";
+import { missingStorePaths, presentStoreRefs } from "./command-refs.js";
 // The engine (dockerode) is imported only by the path that uses it
 // (fakeRootCommands): it costs more at start-up than the rest of the toolkit.
 import type { DockerClient } from "../engine/images.js";
@@ -45,6 +46,12 @@ export interface LayeredImageOptions extends Partial<Ownership> {
    * with enableFakechroot in the image root). Needs /bin/sh in the image.
    */
   fakeRootCommands?: string;
+  /**
+   * nixpkgs' switch to run fakeRootCommands chrooted in the image root: here
+   * they always do (in a container), so true changes nothing and false,
+   * commands on the host's own paths, is refused.
+   */
+  enableFakechroot?: boolean;
   /** The engine for fakeRootCommands; default from DOCKER_HOST or the local socket. */
   docker?: DockerClient;
   /** Base image: docker-archive file or OCI layout directory. */
@@ -132,6 +139,13 @@ interface Prepared {
 }
 
 async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
+  if (opts.enableFakechroot === false) {
+    throw new OpError(
+      "image_options",
+      "enableFakechroot = false is not supported: fakeRootCommands always run inside the image root (in a container on the engine), as with enableFakechroot = true",
+      "Leave enableFakechroot out (or set it to true) and write fakeRootCommands for the image's root (cwd /), not for a build directory on the host.",
+    );
+  }
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
   const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");
@@ -145,11 +159,17 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
   };
   try {
     if (opts.fromImage) base = await openBaseImage(opts.fromImage, opts);
-    const extraLayers = opts.fakeRootCommands ? 1 : 0;
-    const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, (base?.layers.length ?? 0) + extraLayers);
+    const extra = { count: opts.fakeRootCommands ? 1 : 0, what: "fakeRootCommands" };
+    const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, base?.layers.length ?? 0, extra);
     const contents = toList(opts.contents).map((c) => resolve(c));
     const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
-    const roots = [...new Set([...contents, ...configPaths])];
+    // extraCommands run first: the store paths their output refers to join the closure.
+    await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
+    // Output is captured, never printed: stdout may be carrying the image stream.
+    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
+    const customisation = await treeEntries(scratch, "", d);
+    const extraRefs = opts.extraCommands ? await presentStoreRefs(customisation, storeDir) : [];
+    const roots = [...new Set([...contents, ...configPaths, ...extraRefs])];
     const plain = plainNames(contents.filter((c) => !isStorePath(c, storeDir)));
     const graph = plain.rename(await loadGraph(opts, roots, storeDir));
     const ordered = referencesByPopularity(graph, (p) => plain.sortKey.get(p) ?? packageName(p));
@@ -165,10 +185,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
       for (const p of group) lists.push(await pathEntries(plain.hostPath.get(p) ?? p, storeDir, d));
       layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(" ")}`));
     }
-    await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
-    // Output is captured, never printed: stdout may be carrying the image stream.
-    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
-    layers.push(entriesLayer(await treeEntries(scratch, "", d), "customisation layer"));
+    layers.push(entriesLayer(customisation, "customisation layer"));
     const common = {
       name: opts.name,
       ...(base ? { base } : {}),
@@ -179,10 +196,10 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     };
     if (opts.fakeRootCommands) {
       const before = await assemble({ ...common, tag: "fake-root", layers });
-      const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
-      const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script: opts.fakeRootCommands, mtime: created.epoch });
+      const known = new Set(graph.map((n) => n.path));
+      const r = await fakeRootLayer(opts, opts.fakeRootCommands, before, { storeDir, d, known });
       closers.push(r.close);
-      layers.push({ ...r.layer, comment: "fakeRootCommands changes" });
+      layers.push(r.layer);
     }
     return { input: { ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers }, close };
   } catch (err) {
@@ -191,7 +208,32 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
   }
 }
 
-function failExtra(err: unknown): never {
+/**
+ * fakeRootCommands' changes as a layer, with the store paths they refer to
+ * that the image lacks (and their closure): nixpkgs adds the customisation
+ * layer's references to the closure.
+ */
+async function fakeRootLayer(
+  opts: LayeredImageOptions,
+  script: string,
+  before: Awaited<ReturnType<typeof assemble>>,
+  ctx: { storeDir: string; d: EntryDefaults; known: Set<string> },
+): Promise<{ layer: Layer; close(): Promise<void> }> {
+  const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
+  const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script, mtime: before.mtime, what: "fakeRootCommands" });
+  try {
+    const added = opts.includeStorePaths === false ? [] : await missingStorePaths(r.entries, ctx.storeDir, ctx.known);
+    if (added.length === 0) return { layer: { ...r.layer, comment: "fakeRootCommands changes" }, close: r.close };
+    const lists = [];
+    for (const p of added) lists.push(await pathEntries(p, ctx.storeDir, ctx.d));
+    return { layer: entriesLayer(mergeEntries([...lists, r.entries], ctx.d), `fakeRootCommands changes and store paths: ${added.join(" ")}`), close: r.close };
+  } catch (err) {
+    await r.close();
+    throw err;
+  }
+}
+
+export function failExtra(err: unknown): never {
   const all = (err as { all?: string }).all;
   throw new OpError(
     "extra_commands",

@@ -10,7 +10,11 @@ export type LayeringStrategy = "popularity" | "size" | "auto";
 export const DEFAULT_MAX_LAYERS = 100;
 export const MAX_LAYERS_LIMIT = 125;
 
-export function checkMaxLayers(maxLayers: number, baseLayers: number): number {
+/**
+ * The layers left for the contents: maxLayers less the base's layers, the
+ * `extra` layers (fakeRootCommands', runAsRoot's) and the customisation layer.
+ */
+export function checkMaxLayers(maxLayers: number, baseLayers: number, extra: { count: number; what: string } = { count: 0, what: "" }): number {
   if (!Number.isInteger(maxLayers) || maxLayers < 2) throw new OpError("image_options", `maxLayers must be an integer of at least 2 (got ${maxLayers})`, `Give maxLayers (--max-layers) an integer from 2 to ${MAX_LAYERS_LIMIT}.`);
   if (maxLayers > MAX_LAYERS_LIMIT) {
     throw new OpError(
@@ -19,11 +23,12 @@ export function checkMaxLayers(maxLayers: number, baseLayers: number): number {
       `Give maxLayers (--max-layers) an integer from 2 to ${MAX_LAYERS_LIMIT}.`,
     );
   }
-  const used = baseLayers + 1; // base layers plus the customisation layer
+  const used = baseLayers + extra.count + 1; // base layers, extra layers, the customisation layer
   if (used >= maxLayers) {
+    const parts = [`fromImage has ${baseLayers} layer${baseLayers === 1 ? "" : "s"}`, ...(extra.count > 0 ? [`${extra.what} take${extra.count === 1 ? "s" : ""} ${extra.count === 1 ? "one" : extra.count}`] : []), "the customisation layer takes one"];
     throw new OpError(
       "image_options",
-      `maxLayers ${maxLayers} leaves no layer for the contents: fromImage has ${baseLayers} layers and the customisation layer takes one`,
+      `maxLayers ${maxLayers} leaves no layer for the contents: ${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`,
       `Raise maxLayers above ${used} (at most ${MAX_LAYERS_LIMIT}), or use a base image with fewer layers.`,
     );
   }

@@ -20,6 +20,8 @@ import { OpError } from "../errors.js";
 
 export interface RunAsRootResult {
   layer: Layer;
+  /** The layer's entries (the script's changes), for scanning. */
+  entries: TarEntry[];
   output: string;
   close(): Promise<void>;
 }
@@ -49,6 +51,8 @@ export async function normaliseLayerFile(file: string, mtime: number, exclude: (
 
 export interface RunAsRootOptions {
   script: string;
+  /** The option the script came from, for messages (default "runAsRoot"). */
+  what?: "runAsRoot" | "fakeRootCommands";
   mtime: number;
   /** Host directories bind-mounted read-only at the same path (e.g. /nix/store); local engines only. */
   mounts?: string[];
@@ -71,6 +75,25 @@ function mountArtifacts(mounts: string[]): (e: TarReadEntry) => boolean {
     for (let i = 1; i <= parts.length; i++) names.add(parts.slice(0, i).join("/"));
   }
   return (e) => e.name === SCRIPT_PATH || (e.type === "dir" && names.has(e.name));
+}
+
+/**
+ * The engine cannot start the script: the image has no /bin/sh (or no
+ * interpreter of the #! line). Said as such, instead of the runtime's
+ * `exec: "/bin/sh": stat /bin/sh: no such file or directory`.
+ */
+function noInterpreter(err: unknown, script: string, what: string): unknown {
+  const message = (err as Error).message ?? String(err);
+  if (!/no such file or directory|not found|exec format error/i.test(message)) return err;
+  const shebang = script.startsWith("#!") ? script.slice(2).split("\n")[0]!.trim().split(/\s+/)[0] : undefined;
+  const needs = shebang ? `${shebang} (the interpreter of its #! line)` : "/bin/sh";
+  return new OpError(
+    "run_as_root_shell",
+    `${what} cannot run: the image has no ${needs} (they run inside the image, as root, on the engine; the engine said: ${message.trim()})`,
+    shebang
+      ? `Put ${shebang} into the image (copyToRoot or contents, e.g. a static busybox or a store path), or change the #! line to an interpreter the image has.`
+      : `Put a /bin/sh into the image before ${what} runs (e.g. a static busybox with a bin/sh link in copyToRoot or contents), or start the script with #! and an interpreter the image has.`,
+  );
 }
 
 export async function runAsRoot(docker: DockerClient, image: Assembled, opts: RunAsRootOptions): Promise<RunAsRootResult> {
@@ -103,14 +126,20 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     });
     containerId = c.id;
     if (shebang) await c.putArchive(await scriptArchive(script), { path: "/" });
-    await c.start();
+    await c.start().catch((err: unknown) => {
+      throw noInterpreter(err, script, opts.what ?? "runAsRoot");
+    });
     const { StatusCode } = (await c.wait()) as { StatusCode: number };
     const output = (await c.logs({ stdout: true, stderr: true })).toString();
+    // A missing #! interpreter is only known once the container runs: the runtime's exec fails.
+    if (StatusCode !== 0 && shebang && output.includes(`exec /${SCRIPT_PATH}: no such file or directory`)) {
+      throw noInterpreter(new Error(output), script, opts.what ?? "runAsRoot");
+    }
     if (StatusCode !== 0) {
       throw new OpError(
         "run_as_root",
-        `runAsRoot script failed with status ${StatusCode}${shebang ? "" : " (the image needs /bin/sh)"}:\n${output}`,
-        shebang ? "Fix the runAsRoot script (its output is above); it runs as root in the image without network." : "Give the image a /bin/sh (e.g. busybox in copyToRoot), or start the script with #! and an interpreter the image has.",
+        `${opts.what ?? "runAsRoot"} script failed with status ${StatusCode}:\n${output}`,
+        `Fix the ${opts.what ?? "runAsRoot"} script (its output is above); it runs as root in the image without network.`,
       );
     }
     const [repo, tag] = committedRef.split(":");
@@ -128,8 +157,8 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     const layerFile = join(tmp, "changes.tar");
     await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
     await rm(saved);
-    const layer = entriesLayer(await normaliseLayerFile(layerFile, mtime, mountArtifacts(mounts)), "runAsRoot changes");
-    return { layer, output, close };
+    const changes = await normaliseLayerFile(layerFile, mtime, mountArtifacts(mounts));
+    return { layer: entriesLayer(changes, "runAsRoot changes"), entries: changes, output, close };
   } catch (err) {
     await close();
     throw err;

@@ -2,9 +2,10 @@
 // (/etc/passwd, shadow, group, gshadow, pam.d/other, login.defs), each only
 // where missing, into a root directory; plus helpers that add users and
 // groups by editing those files, so no shadow tools are needed in the image.
-import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, chown, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { OpError } from "../errors.js";
+import { recordOwner } from "./owners-file.js";
 
 export const SHADOW_FILES: Record<string, string> = {
   "etc/passwd": "root:x:0:0::/root:/bin/sh\n",
@@ -122,6 +123,17 @@ async function addMember(root: string, group: string, user: string): Promise<voi
   }
 }
 
+/**
+ * The user's home, owned by the user as `useradd -m` makes it: chowned when
+ * this process may, and recorded for the image builders either way.
+ */
+async function makeHome(root: string, home: string, uid: number, gid: number): Promise<void> {
+  const dir = join(root, home);
+  await mkdir(dir, { recursive: true });
+  await chown(dir, uid, gid).catch(() => undefined);
+  await recordOwner(root, home, { uid, gid });
+}
+
 /** Add a user to etc/passwd and etc/shadow, with its primary group and home. */
 export async function addUser(root: string, u: UserSpec): Promise<void> {
   checkName("user", u.name);
@@ -141,7 +153,7 @@ export async function addUser(root: string, u: UserSpec): Promise<void> {
     await append(join(root, "etc/shadow"), `${u.name}:!:1::::::`);
   }
   for (const g of u.groups ?? []) await addMember(root, g, u.name);
-  if (u.createHome !== false) await mkdir(join(root, home), { recursive: true });
+  if (u.createHome !== false) await makeHome(root, home, u.uid, gid);
 }
 
 /** The same files as a shell snippet, for use at the start of runAsRoot (as in nixpkgs). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { mkdtemp, rm, writeFile, readFile, mkdir } from "node:fs/promises";
+import { mkdtemp, rm, writeFile, readFile, mkdir, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseImageArgs, runImageCommand } from "../../../src/cli/image.js";
@@ -22,12 +22,12 @@ describe("image CLI", () => {
     expect(await parseImageArgs("build-container", ["--out", "b", "--readonly", "--", "/bin/sh", "-c", "echo --x"])).toEqual({ out: "b", readonly: true, args: ["/bin/sh", "-c", "echo --x"] });
   });
 
-  it("reports usage errors with status 2 and failures with status 1", async () => {
+  it("reports usage errors with status 64 (as every nerves-docker command) and failures with status 1", async () => {
     const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
-      expect(await runImageCommand(["build-layered-image", "--name", "x"])).toBe(2);
+      expect(await runImageCommand(["build-layered-image", "--name", "x"])).toBe(64);
       expect(String(err.mock.calls[0]?.[0])).toContain("missing --out");
-      expect(await runImageCommand(["nope"])).toBe(2);
+      expect(await runImageCommand(["nope"])).toBe(64);
       expect(await runImageCommand(["build-layered-image", "--name", "x", "--max-layers", "126", "--out", join(dir, "o.tar")])).toBe(1);
       expect(err.mock.calls.map((c) => String(c[0])).join("")).toContain("maxLayers must be at most 125 (got 126)");
     } finally {
@@ -50,5 +50,52 @@ describe("image CLI", () => {
     } finally {
       out.mockRestore();
     }
+  });
+
+  it("refuses unknown and misspelled flags and spec keys with the known ones, exit 64, before doing anything", async () => {
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const said = () => err.mock.calls.map((c) => String(c[0])).join("");
+    try {
+      const out = join(dir, "never.tar");
+      expect(await runImageCommand(["build-layered-image", "--name", "x", "--max-layer", "3", "--out", out])).toBe(64);
+      expect(said()).toContain("unknown flag --max-layer for build-layered-image (did you mean --max-layers?)");
+      expect(said()).toMatch(/known: .*--contents, .*--max-layers, .*--spec/);
+      err.mockClear();
+      expect(await runImageCommand(["build-image", "--name", "x", "--confg", "{}", "--out", out])).toBe(64);
+      expect(said()).toContain("unknown flag --confg for build-image (did you mean --config?)");
+      const spec = join(dir, "typo.json");
+      await writeFile(spec, JSON.stringify({ name: "x", out, maxLayer: 3 }));
+      await expect(parseImageArgs("build-layered-image", ["--spec", spec])).rejects.toThrow('unknown option "maxLayer" in the --spec file for build-layered-image (did you mean maxLayers?)');
+      await expect(parseImageArgs("export-image", ["--from-image", "a", "--out", "b", "stray"])).rejects.toThrow(/Unexpected argument 'stray'/);
+      await expect(parseImageArgs("build-image", ["--name", "x", "--out", "o", "--uid", "abc"])).rejects.toThrow('--uid needs a number (got "abc")');
+      await expect(stat(out)).rejects.toThrow(/ENOENT/);
+    } finally {
+      err.mockRestore();
+    }
+  });
+
+  it("takes --env repeated or as a JSON list, lists it in --help, and knows build-image's --extra-commands", async () => {
+    expect(await parseImageArgs("build-container", ["--out", "b", "--env", '["A=1","B=two words"]', "--env", "C=3", "--", "/bin/sh"])).toEqual({ out: "b", env: ["A=1", "B=two words", "C=3"], args: ["/bin/sh"] });
+    expect(await parseImageArgs("build-image", ["--name", "x", "--out", "o", "--extra-commands", "touch f"])).toEqual({ name: "x", out: "o", extraCommands: "touch f" });
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      expect(await runImageCommand(["build-container", "--help"])).toBe(0);
+      expect(String(out.mock.calls[0]?.[0])).toContain("--env K=V");
+      expect(await runImageCommand(["build-image", "--help"])).toBe(0);
+      expect(String(out.mock.calls[1]?.[0])).toContain("--extra-commands SH");
+    } finally {
+      out.mockRestore();
+    }
+  });
+
+  it("says that enableFakechroot = false is not supported (true is what fakeRootCommands always do)", async () => {
+    const { buildLayeredImage } = await import("../../../src/image/layered.js");
+    const c = join(dir, "fc");
+    await mkdir(c, { recursive: true });
+    expect(await parseImageArgs("build-layered-image", ["--name", "x", "--out", "o", "--enable-fakechroot"])).toMatchObject({ enableFakechroot: true });
+    const err = await buildLayeredImage({ name: "x", contents: [c], fakeRootCommands: "true", enableFakechroot: false, out: join(dir, "fc.tar") }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "image_options" });
+    expect((err as Error).message).toContain("enableFakechroot = false is not supported");
+    await expect(stat(join(dir, "fc.tar"))).rejects.toThrow(/ENOENT/);
   });
 });

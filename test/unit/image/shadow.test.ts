@@ -28,6 +28,8 @@ describe("shadowSetup", () => {
     expect(await readFile(join(root, "etc/group"), "utf8")).toBe("root:x:0:\nwheel:x:10:app\ndocker:x:998:app\napp:x:1000:\n");
     expect(await readFile(join(root, "etc/shadow"), "utf8")).toContain("app:!:1::::::");
     expect((await stat(join(root, "home/app"))).isDirectory()).toBe(true);
+    // Owned by the user in the image (recorded: an unprivileged build cannot chown on the host).
+    expect(JSON.parse(await readFile(join(root, ".ndt-owners.json"), "utf8"))).toEqual({ "home/app": { uid: 1000, gid: 1000 } });
     // idempotent for the same user, refuses conflicts
     await addUser(root, { name: "app", uid: 1000 });
     await expect(addUser(root, { name: "app", uid: 1001 })).rejects.toThrow(/exists with uid 1000/);
