@@ -2,9 +2,8 @@
 // streaming its stdout and stderr, in order, into a sink, and returns its
 // exit status. Exec output does not pass through the engine's log driver.
 import type Docker from 'dockerode';
-import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
-import { DemuxTransform } from './demux.js';
+import { demuxInto } from './demux.js';
 import { engineMessage, statusOf } from './errors.js';
 import { OpError } from '../errors.js';
 
@@ -35,7 +34,7 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
     if (statusOf(err) === undefined) throw new Error(`could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`);
     throw new OpError('container_exec', `could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`, 'The build container stopped or the engine refused the exec: see the message, and build.log for what ran before.');
   }
-  await pipeline(stream, new DemuxTransform(), sink, { end: false } as never);
+  await demuxInto(stream, sink);
   // The stream can end a moment before the engine records the exit code; a
   // slow engine may take a while, so poll with backoff for up to a minute.
   const deadline = Date.now() + 60_000;

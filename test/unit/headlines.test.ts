@@ -49,6 +49,28 @@ describe('headlines', () => {
     expect(long[0]!.length).toBe(MAX_HEADLINE);
   });
 
+  it('finds what a line-by-line reading finds, on random output cut at random places', () => {
+    // Pieces that make headlines, near misses and their prefixes meet chunk edges often; a seeded generator keeps failures reproducible.
+    const pieces = ['>>>', '>>> h\n', '\x1b[7m>>> i\n', '>>', '>', '\x1b[7m', '\x1b[', '\x1b', '\n', '\r\n', ' pkg 1.0 Building', 'CC x.o', 'x>>>', '\x1b[27m'];
+    let seed = 17;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 2000; round++) {
+      let text = '';
+      for (let k = rand(60); k >= 0; k--) text += pieces[rand(pieces.length)];
+      const expected = text
+        .split('\n')
+        .map((line) => headlineOf(Buffer.from(line)))
+        .filter((h): h is string => h !== null);
+      const chunks: string[] = [];
+      for (let i = 0; i < text.length; ) {
+        const size = 1 + rand(12);
+        chunks.push(text.slice(i, i + size));
+        i += size;
+      }
+      expect(scan(chunks)).toEqual(expected);
+    }
+  });
+
   it('survives NUL bytes and invalid UTF-8', () => {
     expect(scan([Buffer.from([0, 0xff, 0xfe, 0x0a]), '>>> ok\x00\n'])).toEqual(['>>> ok\x00']);
   });
