@@ -1,7 +1,7 @@
 # The two commands of nerves-docker-ts (see README.md):
 #   make demo   build the example Nerves system end to end through the Mix plugin
 #   make test   run the TypeScript and the Elixir test suites (and check types and formatting)
-.PHONY: demo test test-ts test-elixir typecheck format-check setup build bench clean-demo
+.PHONY: demo test test-ts test-elixir typecheck format-check format setup build bench clean-demo
 
 demo:
 	scripts/setup
@@ -21,9 +21,15 @@ test-elixir:
 typecheck:
 	npx tsc -p tsconfig.test.json
 
-# The Mix plugin's sources as `mix format` writes them (mix_plugin/.formatter.exs).
+# The sources as prettier (.prettierrc.json) and `mix format` (mix_plugin/.formatter.exs) write them.
 format-check:
+	npx prettier --check --log-level warn src test bench scripts
 	cd mix_plugin && mix format --check-formatted
+
+# Rewrites the sources as the formatters want them.
+format:
+	npx prettier --write --log-level warn src test bench scripts
+	cd mix_plugin && mix format
 
 build:
 	npm run build

@@ -48,7 +48,24 @@ export async function main() {
   const { BuildLog } = await import(join(ROOT, 'dist/runner/output/build-log.js'));
   const engine = openEngine();
   const dir = mkdtempSync(join(tmpdir(), 'ndt-bench-exec-'));
-  const id = (await execa(DOCKER, ['run', '-d', '-i', '--rm', '--label', 'io.github.nerves-docker-ts.bench=exec-stream', TAG, 'sh', '-c', 'while read -r _; do :; done'], { stdin: 'ignore' })).stdout.trim();
+  const id = (
+    await execa(
+      DOCKER,
+      [
+        'run',
+        '-d',
+        '-i',
+        '--rm',
+        '--label',
+        'io.github.nerves-docker-ts.bench=exec-stream',
+        TAG,
+        'sh',
+        '-c',
+        'while read -r _; do :; done',
+      ],
+      { stdin: 'ignore' },
+    )
+  ).stdout.trim();
   const container = engine.docker.getContainer(id);
   const R = { floor: [], ours: [], headlines: new Set(), sha: new Set() };
   try {
@@ -84,9 +101,16 @@ export async function main() {
   if (R.ours.length) rows.push(row('ours: runExec -> BuildLog sink (headline scan, writev)', o));
   if (R.floor.length) rows.push(row('floor: docker exec C sh -c GEN > file (docker CLI)', f));
   const out = [`exec stream: ${MB} MiB of make-like lines, ${RUNS} runs interleaved; MB = 10^6 bytes`, table(rows)];
-  if (R.ours.length && R.floor.length) out.push(`ratio ours/floor throughput: ${f2(f.median / o.median)}x (target >= 0.95x); logs byte-equal: ${R.sha.size === 1 ? 'yes' : 'NO'}`);
-  if (R.ours.length) out.push(`headlines found per run: ${[...R.headlines].join(', ')}; this process VmHWM ${f1(procStatus(process.pid).hwmKb / 1024)} MiB`);
-  if (R.cpu) out.push(`ours CPU per run (this process, all threads: user+sys s): ${R.cpu.map((c) => `${f2(c.cpu)} (${f2(c.user)}+${f2(c.sys)})`).join(', ')}`);
+  if (R.ours.length && R.floor.length)
+    out.push(
+      `ratio ours/floor throughput: ${f2(f.median / o.median)}x (target >= 0.95x); logs byte-equal: ${R.sha.size === 1 ? 'yes' : 'NO'}`,
+    );
+  if (R.ours.length)
+    out.push(`headlines found per run: ${[...R.headlines].join(', ')}; this process VmHWM ${f1(procStatus(process.pid).hwmKb / 1024)} MiB`);
+  if (R.cpu)
+    out.push(
+      `ours CPU per run (this process, all threads: user+sys s): ${R.cpu.map((c) => `${f2(c.cpu)} (${f2(c.user)}+${f2(c.sys)})`).join(', ')}`,
+    );
   out.push(machineLine());
   console.log(out.join('\n'));
 }

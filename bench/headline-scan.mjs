@@ -155,7 +155,9 @@ export async function main() {
   const sr = stats(R.runner);
   const sp = stats(R.naive);
   const out = [];
-  out.push(`headline scanning in memory: ${f1(data.length / 1e6)} MB of OUTPUT_MB lines in 64 KiB chunks, 3 passes (MB/s, MB = 10^6 bytes)`);
+  out.push(
+    `headline scanning in memory: ${f1(data.length / 1e6)} MB of OUTPUT_MB lines in 64 KiB chunks, 3 passes (MB/s, MB = 10^6 bytes)`,
+  );
   out.push(
     table([
       ['scanner', 'median', 'min', 'max'],
@@ -163,7 +165,9 @@ export async function main() {
       ['baseline: decode to text, cut out every line', f1(sp.median), f1(sp.min), f1(sp.max)],
     ]),
   );
-  out.push(`same headlines: ${same ? 'yes' : 'NO'} (${count}); edge corpus, 20 random cuts: ${edgeSame ? 'same' : 'DIFFERENT'} (${edgeCount} headlines)`);
+  out.push(
+    `same headlines: ${same ? 'yes' : 'NO'} (${count}); edge corpus, 20 random cuts: ${edgeSame ? 'same' : 'DIFFERENT'} (${edgeCount} headlines)`,
+  );
   out.push(machineLine());
   const text = out.join('\n');
   console.log(text);

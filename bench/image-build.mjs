@@ -59,7 +59,9 @@ export async function main() {
       dockerBuild: async (i) => {
         const ref = `${NAME}-docker-build:r${i}`;
         made.add(ref);
-        const r = await timedShell('$TIME_CMD docker build -q --no-cache --force-rm -t "$2" "$1" >/dev/null', [ctx, ref], { env: { DOCKER_BUILDKIT: '0' } });
+        const r = await timedShell('$TIME_CMD docker build -q --no-cache --force-rm -t "$2" "$1" >/dev/null', [ctx, ref], {
+          env: { DOCKER_BUILDKIT: '0' },
+        });
         return { ...r, ref, rssKb: r.maxRssKb };
       },
       dockerLoad: async () => {
@@ -79,7 +81,10 @@ export async function main() {
         const dirs = i % 2 === 0 ? dirsB : dirsA;
         const ref = `${NAME}:file`;
         made.add(ref);
-        const r = await runWorker({ op: 'build-load', name: NAME, tag: 'file', contents: dirs, out: join(work, `image-${i}.tar`) }, { cwd: join(dirs[0], '..') });
+        const r = await runWorker(
+          { op: 'build-load', name: NAME, tag: 'file', contents: dirs, out: join(work, `image-${i}.tar`) },
+          { cwd: join(dirs[0], '..') },
+        );
         return { ...r, ref, rssKb: r.hwmKb, inProcess: r.seconds };
       },
       half: async () => {
@@ -120,35 +125,56 @@ export async function main() {
     const sameId = ids.every((id) => id === ids[0]);
     const layers = results.stream[0].layers;
     const lines = [];
-    lines.push(`image building: ${rootfs} (${mb(size.bytes)} MB, ${size.entries} entries) in ${plan.groups.length} groups; median of ${runs} runs (seconds, spawn to exit)`);
-    lines.push(table([
-      ['method', 'median', 'min', 'max', 'x floor', 'peak RSS'],
-      row(`(a) toolkit: streamLayeredImage -> engine load (${layers} layers; node VmHWM)`, results.stream),
-      row('    the same, in process (no Node start, no module import)', results.stream, 'inProcess'),
-      row(`(a) toolkit: buildLayeredImage to a file, then load (node VmHWM)`, results.file),
-      row('    the same, in process', results.file, 'inProcess'),
-      row('    engine alone: docker load -i <the toolkit\'s archive> (docker CLI maxrss)', results.dockerLoad),
-      row(`(b) docker build, FROM scratch + ${plan.groups.length} COPY (docker CLI maxrss)`, results.dockerBuild),
-      row('(c) floor: tar -C rootfs -c . | docker import - (1 layer; docker CLI maxrss)', results.import),
-    ]));
-    const ph = (rs) => Object.keys(rs[0].phases).map((k) => `${k} ${f2(stats(rs.map((r) => r.phases[k])).median)}`).join(', ');
-    lines.push(`    toolkit phases (median s): stream: import ${f2(stats(results.stream.map((r) => r.importSeconds)).median)}, ${ph(results.stream)}; file: ${ph(results.file)}`);
+    lines.push(
+      `image building: ${rootfs} (${mb(size.bytes)} MB, ${size.entries} entries) in ${plan.groups.length} groups; median of ${runs} runs (seconds, spawn to exit)`,
+    );
+    lines.push(
+      table([
+        ['method', 'median', 'min', 'max', 'x floor', 'peak RSS'],
+        row(`(a) toolkit: streamLayeredImage -> engine load (${layers} layers; node VmHWM)`, results.stream),
+        row('    the same, in process (no Node start, no module import)', results.stream, 'inProcess'),
+        row(`(a) toolkit: buildLayeredImage to a file, then load (node VmHWM)`, results.file),
+        row('    the same, in process', results.file, 'inProcess'),
+        row("    engine alone: docker load -i <the toolkit's archive> (docker CLI maxrss)", results.dockerLoad),
+        row(`(b) docker build, FROM scratch + ${plan.groups.length} COPY (docker CLI maxrss)`, results.dockerBuild),
+        row('(c) floor: tar -C rootfs -c . | docker import - (1 layer; docker CLI maxrss)', results.import),
+      ]),
+    );
+    const ph = (rs) =>
+      Object.keys(rs[0].phases)
+        .map((k) => `${k} ${f2(stats(rs.map((r) => r.phases[k])).median)}`)
+        .join(', ');
+    lines.push(
+      `    toolkit phases (median s): stream: import ${f2(stats(results.stream.map((r) => r.importSeconds)).median)}, ${ph(results.stream)}; file: ${ph(results.file)}`,
+    );
     lines.push('    (dockerd does the unpacking in every method; its time is in the seconds, its memory in no RSS figure)');
     const halfHwm = stats(results.half.map((r) => r.hwmKb)).median;
     const fullHwm = stats(results.stream.map((r) => r.hwmKb)).median;
-    lines.push(`toolkit peak RSS by image size: half (${half.groups.length} groups, ${mb(half.bytes)} MB) ${mbKb(halfHwm)} MB; full (${mb(plan.total)} MB) ${mbKb(fullHwm)} MB; buildLayeredImage to a file (full) ${mbKb(stats(results.file.map((r) => r.hwmKb)).median)} MB`);
-    lines.push(`image ID of ${ids.length} toolkit runs from 2 directories (${join(work, 'a')}/..., ${join(work, 'b')}/...): ${sameId ? `all equal, ${ids[0]}` : `DIFFERENT: ${[...new Set(ids)].join(' ')}`}`);
+    lines.push(
+      `toolkit peak RSS by image size: half (${half.groups.length} groups, ${mb(half.bytes)} MB) ${mbKb(halfHwm)} MB; full (${mb(plan.total)} MB) ${mbKb(fullHwm)} MB; buildLayeredImage to a file (full) ${mbKb(stats(results.file.map((r) => r.hwmKb)).median)} MB`,
+    );
+    lines.push(
+      `image ID of ${ids.length} toolkit runs from 2 directories (${join(work, 'a')}/..., ${join(work, 'b')}/...): ${sameId ? `all equal, ${ids[0]}` : `DIFFERENT: ${[...new Set(ids)].join(' ')}`}`,
+    );
 
     const stream = stats(results.stream.map((r) => r.wall)).median;
     const inproc = stats(results.stream.map((r) => r.inProcess)).median;
     const fileM = stats(results.file.map((r) => r.wall)).median;
     const flat = fullHwm - halfHwm <= Math.max(10 * 1024, 0.15 * halfHwm);
     const loadM = stats(results.dockerLoad.map((r) => r.wall)).median;
-    lines.push(`target "within 1.5x of the import floor": ${stream <= 1.5 * floor ? 'met' : 'MISSED'} (stream-load ${f2(stream / floor)}x spawn to exit, ${f2(inproc / floor)}x in process; build-then-load ${f2(fileM / floor)}x; the engine's own load of the same ${layers}-layer archive ${f2(loadM / floor)}x)`);
+    lines.push(
+      `target "within 1.5x of the import floor": ${stream <= 1.5 * floor ? 'met' : 'MISSED'} (stream-load ${f2(stream / floor)}x spawn to exit, ${f2(inproc / floor)}x in process; build-then-load ${f2(fileM / floor)}x; the engine's own load of the same ${layers}-layer archive ${f2(loadM / floor)}x)`,
+    );
     const fileIn = stats(results.file.map((r) => r.inProcess)).median;
-    lines.push(`target "stream into the engine <= 1.15x the engine's own docker load -i of the same archive" (issue 17): ${stream <= 1.15 * loadM ? 'met' : 'MISSED'} (${f2(stream / loadM)}x spawn to exit, ${f2(inproc / loadM)}x in process; docker load -i ${f2(loadM)} s)`);
-    lines.push(`target "streaming no slower than building to a file then loading it": ${stream <= fileM ? 'met' : 'MISSED'} (stream ${f2(stream)} s, file then load ${f2(fileM)} s; in process ${f2(inproc)} s against ${f2(fileIn)} s)`);
-    lines.push(`target "memory flat in image size": ${flat ? 'met' : 'MISSED'} (+${mbKb(fullHwm - halfHwm)} MB for +${mb(plan.total - half.bytes)} MB of image)`);
+    lines.push(
+      `target "stream into the engine <= 1.15x the engine's own docker load -i of the same archive" (issue 17): ${stream <= 1.15 * loadM ? 'met' : 'MISSED'} (${f2(stream / loadM)}x spawn to exit, ${f2(inproc / loadM)}x in process; docker load -i ${f2(loadM)} s)`,
+    );
+    lines.push(
+      `target "streaming no slower than building to a file then loading it": ${stream <= fileM ? 'met' : 'MISSED'} (stream ${f2(stream)} s, file then load ${f2(fileM)} s; in process ${f2(inproc)} s against ${f2(fileIn)} s)`,
+    );
+    lines.push(
+      `target "memory flat in image size": ${flat ? 'met' : 'MISSED'} (+${mbKb(fullHwm - halfHwm)} MB for +${mb(plan.total - half.bytes)} MB of image)`,
+    );
     lines.push(`target "same sha256 (image ID) for two runs": ${sameId ? 'met' : 'MISSED'}`);
     const text = lines.join('\n');
     console.log(text);
@@ -157,8 +183,14 @@ export async function main() {
     for (const ref of made) leftovers.push(...(await removeImage(ref)));
     rmSync(work, { recursive: true, force: true });
     const still = await imagesNamed(NAME);
-    console.log(`left on the engine: ${still.length || leftovers.length ? [...still, ...leftovers].join(' ') : 'nothing'}; temp dir removed (rootfs cache kept: ${rootfs})`);
-    console.log(`(load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end)`);
+    console.log(
+      `left on the engine: ${still.length || leftovers.length ? [...still, ...leftovers].join(' ') : 'nothing'}; temp dir removed (rootfs cache kept: ${rootfs})`,
+    );
+    console.log(
+      `(load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} at the end)`,
+    );
   }
 }
 

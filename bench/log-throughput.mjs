@@ -31,8 +31,28 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import {
-  DOCKER, ROOT, TAG, WD, argOf, census, dockerQuiet, leftLine, f1, f2, hasFlag, log, makeWorkspace, mixCompile, mixRunJson,
-  runToLog, startFloorContainer, stats, stepCommands, table, upstreamRunArgs, upstreamVolumeName,
+  DOCKER,
+  ROOT,
+  TAG,
+  WD,
+  argOf,
+  census,
+  dockerQuiet,
+  leftLine,
+  f1,
+  f2,
+  hasFlag,
+  log,
+  makeWorkspace,
+  mixCompile,
+  mixRunJson,
+  runToLog,
+  startFloorContainer,
+  stats,
+  stepCommands,
+  table,
+  upstreamRunArgs,
+  upstreamVolumeName,
   machineLine,
 } from './lib/common.mjs';
 import { floorExec } from './lib/generator.mjs';
@@ -138,7 +158,10 @@ async function exec(id, script, args = []) {
 async function oursFifoRun(ws, R) {
   const headlinesFile = join(ws.dir, 'plugin-headlines.txt');
   const w0 = performance.now();
-  const j = await mixRunJson(ws, join(ROOT, 'bench/lib/mix_build_events.exs'), [], { BENCH_MAKE_ARGS: MAKE_ARG, BENCH_HEADLINES: headlinesFile });
+  const j = await mixRunJson(ws, join(ROOT, 'bench/lib/mix_build_events.exs'), [], {
+    BENCH_MAKE_ARGS: MAKE_ARG,
+    BENCH_HEADLINES: headlinesFile,
+  });
   const wall = (performance.now() - w0) / 1000;
   const make = j.result.steps.find((s) => s.name === 'make');
   const logPath = j.result.log_path;
@@ -152,7 +175,21 @@ async function oursFifoRun(ws, R) {
       break;
     }
   }
-  R.ours = { make: make.seconds, build: j.seconds, wall, bytes: scan.bytes, logSize: j.result.log_size, sha: scan.sha256, inLog: scan.headlines.length, plugin: plugin.length, events: j.events, firstDiff, hwmKb: j.vm_hwm_kb, rssMaxKb: j.rss_max_sampled_kb, samples: j.rss_samples };
+  R.ours = {
+    make: make.seconds,
+    build: j.seconds,
+    wall,
+    bytes: scan.bytes,
+    logSize: j.result.log_size,
+    sha: scan.sha256,
+    inLog: scan.headlines.length,
+    plugin: plugin.length,
+    events: j.events,
+    firstDiff,
+    hwmKb: j.vm_hwm_kb,
+    rssMaxKb: j.rss_max_sampled_kb,
+    samples: j.rss_samples,
+  };
   ws.downloadName = j.download_name;
   if (j.result.output !== 'fifo') throw new Error(`expected the FIFO path on this local engine, the build took ${j.result.output}`);
 }
@@ -162,14 +199,27 @@ async function oursExecRun(ws) {
   const v = ws.ourVolume();
   if (v) await dockerQuiet(['volume', 'rm', '-f', v]);
   const hx = join(ws.dir, 'plugin-headlines-exec.txt');
-  const jx = await mixRunJson(ws, join(ROOT, 'bench/lib/mix_build_events.exs'), [], { BENCH_MAKE_ARGS: MAKE_ARG, BENCH_HEADLINES: hx, NERVES_DOCKER_TS_STEP_OUTPUT: 'exec' });
+  const jx = await mixRunJson(ws, join(ROOT, 'bench/lib/mix_build_events.exs'), [], {
+    BENCH_MAKE_ARGS: MAKE_ARG,
+    BENCH_HEADLINES: hx,
+    NERVES_DOCKER_TS_STEP_OUTPUT: 'exec',
+  });
   ws.downloadName = jx.download_name;
   const mx = jx.result.steps.find((s) => s.name === 'make');
   log(`ours (exec stream): make step ${f2(mx.seconds)} s; scanning build.log`);
   const sx = await scanLog(jx.result.log_path);
   const px = readFileSync(hx, 'utf8').split('\n').slice(0, -1);
   const same = px.length === sx.headlines.length && px.every((h, i) => h === sx.headlines[i]);
-  return { make: mx.seconds, bytes: sx.bytes, sha: sx.sha256, inLog: sx.headlines.length, plugin: px.length, same, hwmKb: jx.vm_hwm_kb, output: jx.result.output };
+  return {
+    make: mx.seconds,
+    bytes: sx.bytes,
+    sha: sx.sha256,
+    inLog: sx.headlines.length,
+    plugin: px.length,
+    same,
+    hwmKb: jx.vm_hwm_kb,
+    output: jx.result.output,
+  };
 }
 
 /** The reference log and the make floors in the running container, then upstream's docker run: fills R.ref, R.devnull, R.up. */
@@ -183,12 +233,19 @@ async function referenceAndUpstream(ws, floorId, volUp, R) {
     'while [ $# -gt 0 ]; do n=$1; shift; cmd=("${@:1:$n}"); shift "$n"; i=$((i+1)); ' +
     't0=$(date +%s%N); "${cmd[@]}" >>"$ref" 2>&1; t1=$(date +%s%N); echo "step$i $(( (t1 - t0) / 1000 ))"; done';
   const rr = await exec(floorId, refScript, argv);
-  const stepUs = Object.fromEntries(rr.stdout.trim().split('\n').map((l) => l.split(' ')));
+  const stepUs = Object.fromEntries(
+    rr.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ')),
+  );
   const refPath = join(ws.dl, 'bench-ref.log');
   const refScan = await scanLog(refPath);
   R.ref = { make: Number(stepUs.step2) / 1e6, bytes: refScan.bytes, sha: refScan.sha256, headlines: refScan.headlines.length };
   // the generator alone: make's output to /dev/null (a second make in the same tree)
-  const nullRun = await exec(floorId, 't0=$(date +%s%N); make "$1" >/dev/null 2>&1; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 ))', [MAKE_ARG]);
+  const nullRun = await exec(floorId, 't0=$(date +%s%N); make "$1" >/dev/null 2>&1; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000 ))', [
+    MAKE_ARG,
+  ]);
   R.devnull = { make: Number(nullRun.stdout.trim()) / 1e6 };
   rmSync(refPath, { force: true });
 
@@ -222,7 +279,7 @@ function execSummary(R) {
   const ratio = mbps(bytes, ours) / mbps(fs[0].bytes, floor);
   const inOrder = xs.every((x) => x.same);
   const exact = R.ref ? xs.every((x) => x.sha === R.ref.sha && x.bytes === R.ref.bytes) : new Set(xs.map((x) => x.sha)).size === 1;
-  const hwm = Math.max(...xs.map((x) => x.hwmKb)) * 1024 / 1e6;
+  const hwm = (Math.max(...xs.map((x) => x.hwmKb)) * 1024) / 1e6;
   const lines = [
     `exec stream, ${xs.length} A/B pairs (ours through the Mix plugin with ${OUTPUT_ENV_NAME}=exec, make step; floor: docker exec CONTAINER sh -c GENERATOR > file, the same generator):`,
     `  ours ${xs.map((x) => f2(x.make)).join(' ')} s (median ${f2(ours)} s, ${f1(mbps(bytes, ours))} MB/s); floor ${fs.map((x) => f2(x.seconds)).join(' ')} s (median ${f2(floor)} s, ${f1(mbps(fs[0].bytes, floor))} MB/s)`,
@@ -244,12 +301,36 @@ function fullReport(R, ex) {
     `log throughput: OUTPUT_MB=${MB} (${f1(o.bytes / 1e6)} MB in build.log); MB = 10^6 bytes; seconds are the make step's`,
     table([
       ['method', 'seconds', 'MB/s', 'headlines shown / in log', 'peak RSS'],
-      ['ours: Mix plugin -> sidecar -> FIFO -> build.log', f2(o.make), f1(mbps(o.bytes, o.make)), `${o.plugin} / ${o.inLog}${allHeadlines ? ', in order' : `, FIRST DIFFERENCE at #${o.firstDiff}`}`, `${f1(rssMb)} MB (sidecar VmHWM)`],
-      [`ours, forced onto the exec stream (median of ${x.length})`, f2(ex.ours), f1(mbps(ex.bytes, ex.ours)), `${x[0].plugin} / ${x[0].inLog}${x.every((r) => r.same) ? ', in order' : ', DIFFERENT'}`, `${f1((Math.max(...x.map((r) => r.hwmKb)) * 1024) / 1e6)} MB (sidecar VmHWM)`],
-      ['upstream: docker run -a stdout -a stderr | file (CLI)', f2(R.up.make), f1(mbps(R.up.bytes, R.up.make)), `${R.up.shown} / ${R.up.inLog} (chunk rule)`, ''],
+      [
+        'ours: Mix plugin -> sidecar -> FIFO -> build.log',
+        f2(o.make),
+        f1(mbps(o.bytes, o.make)),
+        `${o.plugin} / ${o.inLog}${allHeadlines ? ', in order' : `, FIRST DIFFERENCE at #${o.firstDiff}`}`,
+        `${f1(rssMb)} MB (sidecar VmHWM)`,
+      ],
+      [
+        `ours, forced onto the exec stream (median of ${x.length})`,
+        f2(ex.ours),
+        f1(mbps(ex.bytes, ex.ours)),
+        `${x[0].plugin} / ${x[0].inLog}${x.every((r) => r.same) ? ', in order' : ', DIFFERENT'}`,
+        `${f1((Math.max(...x.map((r) => r.hwmKb)) * 1024) / 1e6)} MB (sidecar VmHWM)`,
+      ],
+      [
+        'upstream: docker run -a stdout -a stderr | file (CLI)',
+        f2(R.up.make),
+        f1(mbps(R.up.bytes, R.up.make)),
+        `${R.up.shown} / ${R.up.inLog} (chunk rule)`,
+        '',
+      ],
       ['floor: make in a running container > file (bind mount)', f2(R.ref.make), f1(mbps(R.ref.bytes, R.ref.make)), '', ''],
       ['floor: make in a running container > /dev/null', f2(R.devnull.make), f1(mbps(o.bytes, R.devnull.make)), '', ''],
-      [`exec floor: docker exec C sh -c GENERATOR > file (median of ${R.execFloor.length})`, f2(stats(R.execFloor.map((r) => r.seconds)).median), f1(mbps(R.execFloor[0].bytes, stats(R.execFloor.map((r) => r.seconds)).median)), '', ''],
+      [
+        `exec floor: docker exec C sh -c GENERATOR > file (median of ${R.execFloor.length})`,
+        f2(stats(R.execFloor.map((r) => r.seconds)).median),
+        f1(mbps(R.execFloor[0].bytes, stats(R.execFloor.map((r) => r.seconds)).median)),
+        '',
+        '',
+      ],
     ]),
     `ours end to end: build ${f2(o.build)} s (sidecar start to reply), \`mix run\` wall ${f2(o.wall)} s; events reaching the plugin: ${JSON.stringify(o.events)}`,
     `sidecar memory: VmHWM ${o.hwmKb} kB, max sampled VmRSS ${o.rssMaxKb} kB (${o.samples} samples every 50 ms)`,
@@ -260,7 +341,8 @@ function fullReport(R, ex) {
 
 export async function main() {
   if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) throw new Error('priv/sidecar.mjs is missing: run `npm run build` first');
-  if ((await dockerQuiet(['image', 'inspect', TAG])).exitCode !== 0) throw new Error(`the image ${TAG} is missing: run scripts/setup first`);
+  if ((await dockerQuiet(['image', 'inspect', TAG])).exitCode !== 0)
+    throw new Error(`the image ${TAG} is missing: run scripts/setup first`);
   const before = await census();
   const ws = makeWorkspace('ndt-bench-log-');
   const volRef = upstreamVolumeName();
@@ -286,7 +368,9 @@ export async function main() {
       const fp = join(ws.logDir, 'exec-floor.log');
       R.execFloor.push({ seconds: await floorExec(floorId, MB, fp), bytes: statSync(fp).size });
       rmSync(fp, { force: true });
-      log(`exec pair ${i + 1}/${EXEC_RUNS}: ours ${f2(R.oursExec.at(-1).make)} s (make step), floor ${f2(R.execFloor.at(-1).seconds)} s (generator alone)`);
+      log(
+        `exec pair ${i + 1}/${EXEC_RUNS}: ours ${f2(R.oursExec.at(-1).make)} s (make step), floor ${f2(R.execFloor.at(-1).seconds)} s (generator alone)`,
+      );
     }
     if (!EXEC_ONLY) await referenceAndUpstream(ws, floorId, volUp, R);
   } finally {

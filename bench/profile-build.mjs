@@ -19,15 +19,27 @@ try {
     const th = trace.now();
     const evs = [];
     const r = await sc.request('build', ws.spec(), (event, data) => {
-      if (event === 'header' || event === 'info' || event === 'warn') evs.push(`${trace.now().toFixed(0).padStart(7)} ms  event ${event}: ${typeof data === 'string' ? data : JSON.stringify(data)}`.slice(0, 160));
+      if (event === 'header' || event === 'info' || event === 'warn')
+        evs.push(
+          `${trace.now().toFixed(0).padStart(7)} ms  event ${event}: ${typeof data === 'string' ? data : JSON.stringify(data)}`.slice(
+            0,
+            160,
+          ),
+        );
     });
     const tr = trace.now();
     await sc.stop();
     const te = trace.now();
     if (i === 0) continue;
-    console.log(`build ${i}: spawn ${t0.toFixed(0)} ms, hello ${th.toFixed(0)} ms, reply ${tr.toFixed(0)} ms, exit ${te.toFixed(0)} ms; op ${f3((tr - th) / 1000)} s`);
+    console.log(
+      `build ${i}: spawn ${t0.toFixed(0)} ms, hello ${th.toFixed(0)} ms, reply ${tr.toFixed(0)} ms, exit ${te.toFixed(0)} ms; op ${f3((tr - th) / 1000)} s`,
+    );
     console.log(`steps: ${r.steps.map((s) => `${s.name} ${f3(Number(s.seconds))}`).join(', ')}`);
-    const lines = trace.report(t0).split('\n').concat(evs).sort((a, b) => parseFloat(a) - parseFloat(b));
+    const lines = trace
+      .report(t0)
+      .split('\n')
+      .concat(evs)
+      .sort((a, b) => parseFloat(a) - parseFloat(b));
     console.log(lines.join('\n'));
   }
 } finally {

@@ -37,7 +37,20 @@ function freePort() {
 async function startRegistry(dir) {
   const port = await freePort();
   const config = join(dir, 'registry.yml');
-  writeFileSync(config, ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'storage')}`, 'http:', `  addr: 127.0.0.1:${port}`, ''].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${join(dir, 'storage')}`,
+      'http:',
+      `  addr: 127.0.0.1:${port}`,
+      '',
+    ].join('\n'),
+  );
   const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c) => (stderr = (stderr + c).slice(-4000)));
@@ -49,7 +62,10 @@ async function startRegistry(dir) {
   };
   const end = Date.now() + 15000;
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.status < 500, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/v2/`).then(
+      (r) => r.status < 500,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > end || child.exitCode !== null) {
       await stop();
@@ -75,7 +91,19 @@ export async function main() {
     rmSync(join(work, 'groups'), { recursive: true, force: true });
     registry = await startRegistry(work);
     const digestFile = join(work, 'digest');
-    await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--digestfile', digestFile, `docker-archive:${archive}`, `docker://${registry.host}/${REPO}:v1`], { stdin: 'ignore' });
+    await execa(
+      'skopeo',
+      [
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        '--digestfile',
+        digestFile,
+        `docker-archive:${archive}`,
+        `docker://${registry.host}/${REPO}:v1`,
+      ],
+      { stdin: 'ignore' },
+    );
     const digest = readFileSync(digestFile, 'utf8').trim();
     rmSync(archive);
     log(`pushed ${built.layers} layers (${mb(size.bytes)} MB rootfs) to ${registry.host}/${REPO}@${digest}`);
@@ -83,14 +111,25 @@ export async function main() {
     const methods = {
       pullImage: async (i) => {
         const out = join(work, `ours-${i}.tar`);
-        const r = await runWorker({ op: 'pull', imageName: `${registry.host}/${REPO}`, imageDigest: digest, out, finalImageName: REPO, finalImageTag: 'latest' });
+        const r = await runWorker({
+          op: 'pull',
+          imageName: `${registry.host}/${REPO}`,
+          imageDigest: digest,
+          out,
+          finalImageName: REPO,
+          finalImageTag: 'latest',
+        });
         const bytes = statSync(out).size;
         rmSync(out);
         return { ...r, rssKb: r.hwmKb, bytes };
       },
       skopeo: async (i) => {
         const out = join(work, `skopeo-${i}.tar`);
-        const r = await timedShell('$TIME_CMD skopeo copy --quiet --src-tls-verify=false "docker://$1" "docker-archive:$2:$3" >/dev/null', [`${registry.host}/${REPO}@${digest}`, out, `${REPO}:latest`]);
+        const r = await timedShell('$TIME_CMD skopeo copy --quiet --src-tls-verify=false "docker://$1" "docker-archive:$2:$3" >/dev/null', [
+          `${registry.host}/${REPO}@${digest}`,
+          out,
+          `${REPO}:latest`,
+        ]);
         const bytes = statSync(out).size;
         const sha = `sha256:${await sha256File(out)}`;
         rmSync(out);
@@ -112,19 +151,33 @@ export async function main() {
     const base = stats(results.skopeo.map((r) => r.wall)).median;
     const row = (label, rs, key = 'wall') => {
       const s = stats(rs.map((r) => r[key]));
-      return [label, f2(s.median), f2(s.min), f2(s.max), f2(s.median / base), `${mbKb(stats(rs.map((r) => r.rssKb)).median)} MB`, `${mb(rs[0].bytes)} MB`];
+      return [
+        label,
+        f2(s.median),
+        f2(s.min),
+        f2(s.max),
+        f2(s.median / base),
+        `${mbKb(stats(rs.map((r) => r.rssKb)).median)} MB`,
+        `${mb(rs[0].bytes)} MB`,
+      ];
     };
     const ours = stats(results.pullImage.map((r) => r.wall)).median;
     const shas = new Set(results.pullImage.map((r) => r.sha256));
     const lines = [];
-    lines.push(`pull: ${REPO}@${digest.slice(0, 19)}... from docker-registry on ${registry.host} (${built.layers} gzip layers of a ${mb(size.bytes)} MB rootfs) to a docker-archive; median of ${runs} runs (seconds, spawn to exit)`);
-    lines.push(table([
-      ['method', 'median', 'min', 'max', 'x skopeo', 'peak RSS', 'archive'],
-      row('ours: pullImage (node VmHWM)', results.pullImage),
-      row('     the same, in process (no Node start, no module import)', results.pullImage, 'seconds'),
-      row('baseline: skopeo copy docker://...@digest docker-archive: (maxrss)', results.skopeo),
-    ]));
-    lines.push(`pullImage archive sha256 over ${results.pullImage.length} runs: ${shas.size === 1 ? `all equal, ${[...shas][0]}` : `DIFFERENT: ${[...shas].join(' ')}`}`);
+    lines.push(
+      `pull: ${REPO}@${digest.slice(0, 19)}... from docker-registry on ${registry.host} (${built.layers} gzip layers of a ${mb(size.bytes)} MB rootfs) to a docker-archive; median of ${runs} runs (seconds, spawn to exit)`,
+    );
+    lines.push(
+      table([
+        ['method', 'median', 'min', 'max', 'x skopeo', 'peak RSS', 'archive'],
+        row('ours: pullImage (node VmHWM)', results.pullImage),
+        row('     the same, in process (no Node start, no module import)', results.pullImage, 'seconds'),
+        row('baseline: skopeo copy docker://...@digest docker-archive: (maxrss)', results.skopeo),
+      ]),
+    );
+    lines.push(
+      `pullImage archive sha256 over ${results.pullImage.length} runs: ${shas.size === 1 ? `all equal, ${[...shas][0]}` : `DIFFERENT: ${[...shas].join(' ')}`}`,
+    );
     lines.push(`target "not slower than skopeo": ${ours <= base ? 'met' : 'MISSED'} (${f2(ours / base)}x)`);
     const text = lines.join('\n');
     console.log(text);
@@ -138,8 +191,14 @@ export async function main() {
       if (pid) process.kill(pid, 0);
       alive = Boolean(pid);
     } catch {}
-    console.log(`left behind: ${alive ? `registry process ${pid}` : 'nothing'} (registry stopped, temp dir removed; rootfs cache kept: ${rootfs})`);
-    console.log(`(load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end)`);
+    console.log(
+      `left behind: ${alive ? `registry process ${pid}` : 'nothing'} (registry stopped, temp dir removed; rootfs cache kept: ${rootfs})`,
+    );
+    console.log(
+      `(load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} at the end)`,
+    );
   }
 }
 

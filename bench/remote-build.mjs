@@ -23,7 +23,23 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ROOT, TAG, DOCKER, argOf, dockerQuiet, f1, f2, log, machineLine, makeWorkspace, procStatus, sha256File, SidecarClient, stats, table } from './lib/common.mjs';
+import {
+  ROOT,
+  TAG,
+  DOCKER,
+  argOf,
+  dockerQuiet,
+  f1,
+  f2,
+  log,
+  machineLine,
+  makeWorkspace,
+  procStatus,
+  sha256File,
+  SidecarClient,
+  stats,
+  table,
+} from './lib/common.mjs';
 import { sshdMissing, startSshd } from './lib/sshd.mjs';
 
 const N = Number(argOf('runs', process.env.BENCH_RUNS || 5));
@@ -63,7 +79,10 @@ async function rebuilds(sshd, cleanup) {
     const sc = await SidecarClient.start({ env: route.env });
     try {
       const ws = { copy: makeWorkspace('ndt-bench-rcopy-'), bind: makeWorkspace('ndt-bench-rbind-') };
-      cleanup.push(() => removeWorkspace(ws.copy), () => removeWorkspace(ws.bind));
+      cleanup.push(
+        () => removeWorkspace(ws.copy),
+        () => removeWorkspace(ws.bind),
+      );
       const first = await timedBuild(sc, ws.copy, 'copy');
       await timedBuild(sc, ws.bind, 'bind');
       notes.push(`${route.name}: first copy build ${f2(first.seconds)} s (${first.sent})`);
@@ -94,7 +113,12 @@ async function rebuilds(sshd, cleanup) {
       await sc.stop();
     }
   }
-  return [`(a) no-change rebuild of the example, copy against bind (${N} runs each, interleaved; seconds)`, table(rows), ...notes, `target copy <= 1.5x bind: ${verdicts.join('; ')}`].join('\n');
+  return [
+    `(a) no-change rebuild of the example, copy against bind (${N} runs each, interleaved; seconds)`,
+    table(rows),
+    ...notes,
+    `target copy <= 1.5x bind: ${verdicts.join('; ')}`,
+  ].join('\n');
 }
 
 async function removeWorkspace(ws) {
@@ -112,10 +136,13 @@ async function removeWorkspace(ws) {
  */
 async function bigFileContainer(dir) {
   const script = `head -c ${DOWNLOAD_MB * MiB} </dev/urandom >/tmp/big.bin`;
-  const r = await execa(DOCKER, ['run', '-d', '--user', '0', '--label', BENCH_LABEL, '--entrypoint', '/bin/sh', TAG, '-c', script], { stdin: 'ignore' });
+  const r = await execa(DOCKER, ['run', '-d', '--user', '0', '--label', BENCH_LABEL, '--entrypoint', '/bin/sh', TAG, '-c', script], {
+    stdin: 'ignore',
+  });
   const id = r.stdout.trim();
   const wait = await execa(DOCKER, ['wait', id], { stdin: 'ignore' });
-  if (wait.stdout.trim() !== '0') throw new Error(`the container that writes the big file failed: ${(await dockerQuiet(['logs', id])).stderr}`);
+  if (wait.stdout.trim() !== '0')
+    throw new Error(`the container that writes the big file failed: ${(await dockerQuiet(['logs', id])).stderr}`);
   const first = join(dir, 'first.bin');
   await execa(DOCKER, ['cp', `${id}:/tmp/big.bin`, first], { stdin: 'ignore' });
   writeFileSync(join(dir, 'big.bin.sha256'), `${await sha256File(first)}  /tmp/big.bin\n`);
@@ -167,10 +194,21 @@ async function downloads(sshd, cleanup) {
     const ours = stats(t.ours);
     const speed = cp.median / ours.median;
     rows.push(['docker cp CONTAINER:PATH DEST', route.name, f2(cp.median), f2(cp.min), f1(size / MB / cp.median), '1.00']);
-    rows.push(['ours: copyArtifactOut (sha256 checked)', route.name, f2(ours.median), f2(ours.min), f1(size / MB / ours.median), f2(speed)]);
+    rows.push([
+      'ours: copyArtifactOut (sha256 checked)',
+      route.name,
+      f2(ours.median),
+      f2(ours.min),
+      f1(size / MB / ours.median),
+      f2(speed),
+    ]);
     verdicts.push(`${route.name} ${f2(speed)}x ${speed >= 0.9 ? 'met' : 'MISSED'}`);
   }
-  return [`(b) one ${f1(size / MB)} MB file out of a stopped container (${N} runs each after one warm-up round, interleaved)`, table(rows), `target ours >= 0.9x docker cp's speed: ${verdicts.join('; ')}`].join('\n');
+  return [
+    `(b) one ${f1(size / MB)} MB file out of a stopped container (${N} runs each after one warm-up round, interleaved)`,
+    table(rows),
+    `target ours >= 0.9x docker cp's speed: ${verdicts.join('; ')}`,
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------- (c) memory during a copy build of a big tree
@@ -184,12 +222,13 @@ function writeBigTree(dir, totalMb) {
     if (i < 100) mkdirSync(sub, { recursive: true });
     writeFileSync(join(sub, `file${i}.c`), randomBytes(small));
   }
-  const big = Math.round(((totalMb * MB * 3) / 4) / 5);
+  const big = Math.round((totalMb * MB * 3) / 4 / 5);
   for (let i = 0; i < 5; i++) {
     const chunk = randomBytes(8 * MiB);
     const f = join(dir, `big${i}.tar`);
     writeFileSync(f, '');
-    for (let left = big; left > 0; left -= chunk.length) writeFileSync(f, left >= chunk.length ? chunk : chunk.subarray(0, left), { flag: 'a' });
+    for (let left = big; left > 0; left -= chunk.length)
+      writeFileSync(f, left >= chunk.length ? chunk : chunk.subarray(0, left), { flag: 'a' });
   }
   return smallCount + 5;
 }
@@ -230,7 +269,11 @@ export async function main() {
   const out = [];
   if (missing) out.push(`ssh rows skipped: ${missing}`);
   try {
-    const parts = [['rebuilds', () => rebuilds(sshd, cleanup)], ['downloads', () => downloads(sshd, cleanup)], ['memory', () => memory(cleanup)]];
+    const parts = [
+      ['rebuilds', () => rebuilds(sshd, cleanup)],
+      ['downloads', () => downloads(sshd, cleanup)],
+      ['memory', () => memory(cleanup)],
+    ];
     const only = argOf('parts', 'rebuilds,downloads,memory').split(',');
     for (const [name, part] of parts.filter(([n]) => only.includes(n))) {
       log(`remote-build: ${name}`);
@@ -243,7 +286,9 @@ export async function main() {
     await sshd?.stop();
   }
   const left = await execa(DOCKER, ['ps', '-aq', '--filter', `label=${BENCH_LABEL}`], { stdin: 'ignore' });
-  out.push(`left on the engine: ${left.stdout.trim() ? `containers ${left.stdout.trim().split('\n').join(' ')}` : 'nothing of this bench'}`);
+  out.push(
+    `left on the engine: ${left.stdout.trim() ? `containers ${left.stdout.trim().split('\n').join(' ')}` : 'nothing of this bench'}`,
+  );
   out.push(machineLine());
   const text = out.join('\n');
   console.log(out.slice(-2).join('\n'));

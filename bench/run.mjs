@@ -20,7 +20,16 @@ if (quick) {
   process.env.BENCH_SOAK_BUILDS ||= '10';
 }
 const only = argOf('only', '').split(',').filter(Boolean);
-const benches = ['sidecar-start', 'runner-overhead', 'log-throughput', 'soak', 'headline-scan', 'image-build', 'pull', 'remote-build'].filter((b) => only.length === 0 || only.includes(b));
+const benches = [
+  'sidecar-start',
+  'runner-overhead',
+  'log-throughput',
+  'soak',
+  'headline-scan',
+  'image-build',
+  'pull',
+  'remote-build',
+].filter((b) => only.length === 0 || only.includes(b));
 
 if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) {
   console.error('priv/sidecar.mjs is missing: building it (npm run build)');
@@ -50,7 +59,12 @@ for (const name of benches) {
 
 console.log(`\n=== summary ${'='.repeat(59)}`);
 for (const r of results) {
-  const verdict = r.ok ? (r.text.split('\n').filter((l) => /target|MISSED|met\b/.test(l)).join('\n    ') || 'done') : 'FAILED';
+  const verdict = r.ok
+    ? r.text
+        .split('\n')
+        .filter((l) => /target|MISSED|met\b/.test(l))
+        .join('\n    ') || 'done'
+    : 'FAILED';
   console.log(`${r.name} (${r.seconds.toFixed(0)} s):\n    ${verdict}`);
 }
 process.exitCode = results.every((r) => r.ok) ? 0 : 1;

@@ -29,8 +29,27 @@ import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ROOT, TAG, argOf, census, dockerQuiet, leftLine, f2, f3, floorExecs, floorInside, log, makeWorkspace, mixCompile, mixEnv, mixRunJson,
-  SidecarClient, startFloorContainer, stats, table, upstreamBuild, upstreamVolumeName,
+  ROOT,
+  TAG,
+  argOf,
+  census,
+  dockerQuiet,
+  leftLine,
+  f2,
+  f3,
+  floorExecs,
+  floorInside,
+  log,
+  makeWorkspace,
+  mixCompile,
+  mixEnv,
+  mixRunJson,
+  SidecarClient,
+  startFloorContainer,
+  stats,
+  table,
+  upstreamBuild,
+  upstreamVolumeName,
   machineLine,
 } from './lib/common.mjs';
 
@@ -78,7 +97,12 @@ function nodeStart() {
 /** One container of the example image created and started through the Engine API (as the runner does), then removed untimed. */
 async function containerStart(docker) {
   const t0 = performance.now();
-  const c = await docker.createContainer({ Image: TAG, Entrypoint: ['/bin/sh', '-c', 'sleep 30'], Cmd: [], HostConfig: { AutoRemove: true } });
+  const c = await docker.createContainer({
+    Image: TAG,
+    Entrypoint: ['/bin/sh', '-c', 'sleep 30'],
+    Cmd: [],
+    HostConfig: { AutoRemove: true },
+  });
   await c.start();
   const seconds = (performance.now() - t0) / 1000;
   await c.remove({ force: true }).catch(() => {});
@@ -94,12 +118,30 @@ async function mixBoot(ws) {
 export async function main() {
   await preconditions();
   const before = await census();
-  const ws = { up: makeWorkspace('ndt-bench-up-'), mix: makeWorkspace('ndt-bench-mix-'), node: makeWorkspace('ndt-bench-node-'), floor: makeWorkspace('ndt-bench-floor-') };
+  const ws = {
+    up: makeWorkspace('ndt-bench-up-'),
+    mix: makeWorkspace('ndt-bench-mix-'),
+    node: makeWorkspace('ndt-bench-node-'),
+    floor: makeWorkspace('ndt-bench-floor-'),
+  };
   const volUp = upstreamVolumeName();
   const volFloor = upstreamVolumeName();
   let floorId = null;
   const created = { volumes: [volUp, volFloor], containers: [] };
-  const R = { up: [], mixTask: [], mixWall: [], mixBoot: [], node: [], nodeOp: [], nodeStart: [], floorIn: [], floorExec: [], floorExecWall: [], bareNode: [], oneContainer: [] };
+  const R = {
+    up: [],
+    mixTask: [],
+    mixWall: [],
+    mixBoot: [],
+    node: [],
+    nodeOp: [],
+    nodeStart: [],
+    floorIn: [],
+    floorExec: [],
+    floorExecWall: [],
+    bareNode: [],
+    oneContainer: [],
+  };
   const { default: Docker } = await import('dockerode');
   const docker = new Docker();
   let lastNodeSteps = null;
@@ -119,7 +161,9 @@ export async function main() {
       const fex = await floorExecs(floorId, ws.floor);
       const bare = nodeStart();
       const one = await containerStart(docker);
-      log(`${warm ? 'warm-up' : `run ${i}/${N}`}: upstream ${f2(up)} s, mix task ${f2(mix.task)} s, sidecar ${f2(node.total)} s (op ${f2(node.op)}), floor ${f3(fin.inside)} s (4 execs ${f2(fex)} s)`);
+      log(
+        `${warm ? 'warm-up' : `run ${i}/${N}`}: upstream ${f2(up)} s, mix task ${f2(mix.task)} s, sidecar ${f2(node.total)} s (op ${f2(node.op)}), floor ${f3(fin.inside)} s (4 execs ${f2(fex)} s)`,
+      );
       if (warm) continue;
       R.up.push(up);
       R.mixTask.push(mix.task);
@@ -149,7 +193,14 @@ export async function main() {
   const S = Object.fromEntries(Object.entries(R).map(([k, v]) => [k, stats(v)]));
   const floor = S.floorIn.median;
   const ov = (k) => S[k].median - floor;
-  const row = (label, k, withOv = true) => [label, f3(S[k].median), f3(S[k].min), f3(S[k].max), withOv ? f3(ov(k)) : '', withOv ? f2(ov(k) / ov('up')) : ''];
+  const row = (label, k, withOv = true) => [
+    label,
+    f3(S[k].median),
+    f3(S[k].min),
+    f3(S[k].max),
+    withOv ? f3(ov(k)) : '',
+    withOv ? f2(ov(k) / ov('up')) : '',
+  ];
   const out = [];
   out.push(`runner overhead: example system, default make, medians of ${N} runs (seconds)`);
   out.push(
@@ -164,19 +215,37 @@ export async function main() {
       row('      (the 4 commands as 4 docker execs)', 'floorExec'),
       ['for reference: `mix run -e :ok` (VM boot, not counted)', f3(S.mixBoot.median), f3(S.mixBoot.min), f3(S.mixBoot.max), '', ''],
       ['for reference: `mix run` of (b), wall', f3(S.mixWall.median), f3(S.mixWall.min), f3(S.mixWall.max), '', ''],
-      ['fixed cost: Node\'s own start (`node -e 0`, spawn to exit)', f3(S.bareNode.median), f3(S.bareNode.min), f3(S.bareNode.max), '', f2(S.bareNode.median / ov('up'))],
-      ['fixed cost: one container created and started (Engine API)', f3(S.oneContainer.median), f3(S.oneContainer.min), f3(S.oneContainer.max), '', f2(S.oneContainer.median / ov('up'))],
+      [
+        "fixed cost: Node's own start (`node -e 0`, spawn to exit)",
+        f3(S.bareNode.median),
+        f3(S.bareNode.min),
+        f3(S.bareNode.max),
+        '',
+        f2(S.bareNode.median / ov('up')),
+      ],
+      [
+        'fixed cost: one container created and started (Engine API)',
+        f3(S.oneContainer.median),
+        f3(S.oneContainer.min),
+        f3(S.oneContainer.max),
+        '',
+        f2(S.oneContainer.median / ov('up')),
+      ],
     ]),
   );
   const ratioMix = ov('mixTask') / ov('up');
   const ratioNode = ov('node') / ov('up');
-  out.push(`ratio of overheads b/a: Mix task ${f2(ratioMix)}, sidecar ${f2(ratioNode)}; target <= 0.20: ${ratioMix <= 0.2 ? 'met' : 'MISSED'} (Mix task), ${ratioNode <= 0.2 ? 'met' : 'MISSED'} (sidecar)`);
+  out.push(
+    `ratio of overheads b/a: Mix task ${f2(ratioMix)}, sidecar ${f2(ratioNode)}; target <= 0.20: ${ratioMix <= 0.2 ? 'met' : 'MISSED'} (Mix task), ${ratioNode <= 0.2 ? 'met' : 'MISSED'} (sidecar)`,
+  );
   const fixed = S.bareNode.median + S.oneContainer.median;
   out.push(
     `fixed costs of a Node sidecar that builds in one container: ${f3(fixed)} s = ${f2(fixed / ov('up'))} of upstream's overhead; ` +
       `the Mix task adds ${f3(ov('mixTask') - fixed)} s beyond them (Mix side, module loading, preflight requests, container create, reply)`,
   );
-  out.push(`sidecar start (spawn to hello) median ${f3(S.nodeStart.median)} s; last build's steps: ${lastNodeSteps.map((s) => `${s.name} ${f3(s.seconds)}`).join(', ')}`);
+  out.push(
+    `sidecar start (spawn to hello) median ${f3(S.nodeStart.median)} s; last build's steps: ${lastNodeSteps.map((s) => `${s.name} ${f3(s.seconds)}`).join(', ')}`,
+  );
   out.push(left);
   out.push(machineLine());
   const text = out.join('\n');

@@ -13,7 +13,12 @@ import { ROOT, argOf } from './lib/common.mjs';
 export async function main() {
   if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) throw new Error('priv/sidecar.mjs is missing: run `npm run build` first');
   const runs = String(argOf('runs', process.env.BENCH_RUNS || 20));
-  const r = await execa('mix', ['run', '../bench/sidecar_start.exs', runs], { cwd: join(ROOT, 'mix_plugin'), stdin: 'ignore', all: true, reject: false });
+  const r = await execa('mix', ['run', '../bench/sidecar_start.exs', runs], {
+    cwd: join(ROOT, 'mix_plugin'),
+    stdin: 'ignore',
+    all: true,
+    reject: false,
+  });
   if (r.exitCode !== 0) throw new Error(`mix run ../bench/sidecar_start.exs failed (${r.exitCode}):\n${r.all.slice(-4000)}`);
   const lines = r.stdout.split('\n');
   const json = JSON.parse(lines.find((l) => l.startsWith('BENCH_JSON ')).slice('BENCH_JSON '.length));

@@ -13,7 +13,24 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { DOCKER, ROOT, TAG, argOf, census, dockerQuiet, leftLine, f1, f2, fdCount, log, makeWorkspace, procStatus, SidecarClient, table, machineLine } from './lib/common.mjs';
+import {
+  DOCKER,
+  ROOT,
+  TAG,
+  argOf,
+  census,
+  dockerQuiet,
+  leftLine,
+  f1,
+  f2,
+  fdCount,
+  log,
+  makeWorkspace,
+  procStatus,
+  SidecarClient,
+  table,
+  machineLine,
+} from './lib/common.mjs';
 
 const N = Number(argOf('builds', process.env.BENCH_SOAK_BUILDS || 50));
 if (!(N >= 1)) throw new Error('--builds must be >= 1');
@@ -30,7 +47,8 @@ function series(label, xs, fmt = String) {
 
 export async function main() {
   if (!existsSync(join(ROOT, 'priv/sidecar.mjs'))) throw new Error('priv/sidecar.mjs is missing: run `npm run build` first');
-  if ((await dockerQuiet(['image', 'inspect', TAG])).exitCode !== 0) throw new Error(`the image ${TAG} is missing: run scripts/setup first`);
+  if ((await dockerQuiet(['image', 'inspect', TAG])).exitCode !== 0)
+    throw new Error(`the image ${TAG} is missing: run scripts/setup first`);
   const before = await census();
   const ws = makeWorkspace('ndt-bench-soak-');
   const sc = await SidecarClient.start();
@@ -38,7 +56,19 @@ export async function main() {
   // let the sidecar settle, then take the baseline
   await new Promise((r) => setTimeout(r, 200));
   const base = { fds: fdCount(pid), ...procStatus(pid) };
-  const S = { seconds: [], goneMs: [], newContainers: [], newVolumes: [], ours: [], ourVolumes: [], fds: [], rssMb: [], hwmMb: [], dl: [], buildPath: [] };
+  const S = {
+    seconds: [],
+    goneMs: [],
+    newContainers: [],
+    newVolumes: [],
+    ours: [],
+    ourVolumes: [],
+    fds: [],
+    rssMb: [],
+    hwmMb: [],
+    dl: [],
+    buildPath: [],
+  };
   let failures = 0;
   let volume = null;
   try {
@@ -73,7 +103,9 @@ export async function main() {
       S.dl.push(readdirSync(ws.dl).length);
       S.buildPath.push(existsSync(ws.buildPath) ? readdirSync(ws.buildPath).length : 0);
       if (i === 1 || i % 10 === 0 || i === N) {
-        log(`build ${i}/${N}: ${f2(S.seconds.at(-1))} s, fds ${S.fds.at(-1)}, RSS ${f1(S.rssMb.at(-1))} MB, our containers ${S.ours.at(-1)}, new volumes ${S.newVolumes.at(-1)}`);
+        log(
+          `build ${i}/${N}: ${f2(S.seconds.at(-1))} s, fds ${S.fds.at(-1)}, RSS ${f1(S.rssMb.at(-1))} MB, our containers ${S.ours.at(-1)}, new volumes ${S.newVolumes.at(-1)}`,
+        );
       }
     }
   } finally {

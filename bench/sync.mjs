@@ -33,7 +33,12 @@ const arg = (name, dflt) => {
 if (process.argv[2] === '--worker') {
   const [, , , volume, hostDir] = process.argv;
   const { syncTree } = await import(join(ROOT, 'dist/runner/job/inputs/sync/index.js'));
-  const c = await docker.createContainer({ Image: IMAGE, Cmd: ['sleep', '600'], User: '0', HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: '/nerves/env/platform' }] } });
+  const c = await docker.createContainer({
+    Image: IMAGE,
+    Cmd: ['sleep', '600'],
+    User: '0',
+    HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: '/nerves/env/platform' }] },
+  });
   try {
     const t0 = performance.now();
     const r = await syncTree({ container: c, root: '/nerves/env/platform' }, { hostDir, exclude: [] });
@@ -41,7 +46,13 @@ if (process.argv[2] === '--worker') {
     if (r.finish) {
       await c.start();
       const exec = await c.exec({ Cmd: r.finish, User: '0' });
-      await exec.start({ Detach: false }).then((s) => new Promise((res) => { s.on('end', res); s.resume(); }));
+      await exec.start({ Detach: false }).then(
+        (s) =>
+          new Promise((res) => {
+            s.on('end', res);
+            s.resume();
+          }),
+      );
     }
     const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
     console.log(`BENCH_JSON ${JSON.stringify({ seconds, hwm, result: { ...r, finish: r.finish ? 'yes' : null } })}`);
@@ -87,7 +98,10 @@ function worker(volume, dir) {
 function rsyncImage() {
   const rsync = sh('sh', ['-c', 'command -v rsync']).trim();
   const ctx = mkdtempSync(join(tmpdir(), 'ndt-bench-rsync-'));
-  const libs = sh('ldd', [rsync]).split('\n').map((l) => /=> (\S+)/.exec(l)?.[1]).filter(Boolean);
+  const libs = sh('ldd', [rsync])
+    .split('\n')
+    .map((l) => /=> (\S+)/.exec(l)?.[1])
+    .filter(Boolean);
   for (const f of [rsync, ...libs]) {
     mkdirSync(join(ctx, 'root', dirname(f)), { recursive: true });
     copyFileSync(f, join(ctx, 'root', f));
@@ -110,13 +124,20 @@ console.log(`tree: ${dir}: ${count} entries, ${mb(size)} MB; engine: ${(await do
 rsyncImage();
 
 const rows = [];
-const firstTar = [], firstOurs = [], noChangeOurs = [], noChangeRsync = [], oneOurs = [], hwms = [];
+const firstTar = [],
+  firstOurs = [],
+  noChangeOurs = [],
+  noChangeRsync = [],
+  oneOurs = [],
+  hwms = [];
 let noChangeBytes = 0;
 for (let run = 0; run < runs; run++) {
   const v1 = `ndt-bench-tar-${process.pid}-${run}`;
   const v2 = `ndt-bench-sync-${process.pid}-${run}`;
   try {
-    firstTar.push(time(() => sh('sh', ['-c', `tar -c -C "$0" . | docker run -i --rm --user 0 -v "$1":/dst "$2" tar -x -C /dst`, dir, v1, IMAGE])));
+    firstTar.push(
+      time(() => sh('sh', ['-c', `tar -c -C "$0" . | docker run -i --rm --user 0 -v "$1":/dst "$2" tar -x -C /dst`, dir, v1, IMAGE])),
+    );
     const first = worker(v2, dir);
     firstOurs.push(first.seconds);
     hwms.push(first.hwm);
@@ -140,8 +161,18 @@ for (let run = 0; run < runs; run++) {
     sh('docker', ['volume', 'rm', '-f', v1, v2]);
   }
 }
-rows.push(['first sync into a fresh volume', `${f2(median(firstOurs))} s`, `tar | docker run tar -x: ${f2(median(firstTar))} s`, `${f2(median(firstOurs) / median(firstTar))}x`]);
-rows.push(['no-change sync', `${f2(median(noChangeOurs))} s (${noChangeBytes} bytes sent)`, `rsync -a -e 'docker exec -i': ${f2(median(noChangeRsync))} s`, `${f2(median(noChangeOurs) / median(noChangeRsync))}x`]);
+rows.push([
+  'first sync into a fresh volume',
+  `${f2(median(firstOurs))} s`,
+  `tar | docker run tar -x: ${f2(median(firstTar))} s`,
+  `${f2(median(firstOurs) / median(firstTar))}x`,
+]);
+rows.push([
+  'no-change sync',
+  `${f2(median(noChangeOurs))} s (${noChangeBytes} bytes sent)`,
+  `rsync -a -e 'docker exec -i': ${f2(median(noChangeRsync))} s`,
+  `${f2(median(noChangeOurs) / median(noChangeRsync))}x`,
+]);
 rows.push(['one file changed', `${f2(median(oneOurs))} s`, '', '']);
 rows.push(['peak RSS of a sync (VmHWM, max)', `${mb(Math.max(...hwms))} MB`, '', '']);
 const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));

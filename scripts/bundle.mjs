@@ -75,12 +75,23 @@ const deferRarePaths = {
     // dockerode's session.js (BuildKit sessions: gRPC) and buildkit.js (their progress: protobufjs) also
     // read files next to themselves: the stand-ins load the real ones, where they are.
     b.onResolve({ filter: /^\.\/(session|buildkit)$/ }, (a) =>
-      /[/\\]dockerode[/\\]lib$/.test(a.resolveDir) ? { path: `${a.path}.js`, namespace: 'deferred', pluginData: { from: 'dockerode', kind: a.path === './session' ? 'function' : 'object' } } : undefined,
+      /[/\\]dockerode[/\\]lib$/.test(a.resolveDir)
+        ? {
+            path: `${a.path}.js`,
+            namespace: 'deferred',
+            pluginData: { from: 'dockerode', kind: a.path === './session' ? 'function' : 'object' },
+          }
+        : undefined,
     );
     b.onResolve({ filter: /^\.\/ssh$/ }, (a) =>
-      /[/\\]docker-modem[/\\]lib$/.test(a.resolveDir) ? { path: './ssh.js', namespace: 'deferred', pluginData: { from: 'docker-modem', kind: 'function' } } : undefined,
+      /[/\\]docker-modem[/\\]lib$/.test(a.resolveDir)
+        ? { path: './ssh.js', namespace: 'deferred', pluginData: { from: 'docker-modem', kind: 'function' } }
+        : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'deferred' }, (a) => ({ contents: deferredModule(a.path, a.pluginData.from, a.pluginData.kind), loader: 'js' }));
+    b.onLoad({ filter: /.*/, namespace: 'deferred' }, (a) => ({
+      contents: deferredModule(a.path, a.pluginData.from, a.pluginData.kind),
+      loader: 'js',
+    }));
   },
 };
 
@@ -100,7 +111,9 @@ const common = {
   platform: 'node',
   target: 'node20',
   // CommonJS inside an ES module bundle needs a real require (node: built-ins, the stand-ins' loads).
-  banner: { js: "import { createRequire as __ndtCreateRequire } from 'node:module'; const require = __ndtCreateRequire(import.meta.url); const __ndtRequire = require;" },
+  banner: {
+    js: "import { createRequire as __ndtCreateRequire } from 'node:module'; const require = __ndtCreateRequire(import.meta.url); const __ndtRequire = require;",
+  },
   // The version in the code (src/version.ts): the shipped sidecar has no package.json above it.
   define: { __NDT_VERSION__: JSON.stringify(VERSION) },
   plugins: [sidecarEntry, deferRarePaths],

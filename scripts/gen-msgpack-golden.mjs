@@ -43,9 +43,7 @@ const packr = new Packr({ useRecords: false, int64AsType: 'bigint' });
 // Only used for the float32 vector (msgpackr never writes float32 by default).
 const packrFloat32 = new Packr({ useRecords: false, int64AsType: 'bigint', useFloat32: FLOAT32_OPTIONS.ALWAYS });
 
-const msgpackrVersion = JSON.parse(
-  readFileSync(join(root, 'node_modules', 'msgpackr', 'package.json'), 'utf8'),
-).version;
+const msgpackrVersion = JSON.parse(readFileSync(join(root, 'node_modules', 'msgpackr', 'package.json'), 'utf8')).version;
 
 // msgpackr writes a JS number as an integer only if it is an int32 or uint32.
 const isWireInt = (n) => n >>> 0 === n || n >> 0 === n;
@@ -76,21 +74,32 @@ function describe(v) {
 // hand-written compact description really is the value that was packed.
 function rebuild(d) {
   switch (d.t) {
-    case 'nil': return null;
-    case 'bool': return d.v;
+    case 'nil':
+      return null;
+    case 'bool':
+      return d.v;
     case 'int': {
       const b = BigInt(d.v);
       return b >= -(2n ** 31n) && b < 2n ** 32n ? Number(b) : b;
     }
-    case 'float': return Buffer.from(d.bits, 'hex').readDoubleBE();
-    case 'str': return d.v;
-    case 'str_repeat': return d.unit.repeat(d.n);
-    case 'bin': return Buffer.from(d.hex, 'hex');
-    case 'bin_seq': return seqBuffer(d.n);
-    case 'array': return d.v.map(rebuild);
-    case 'array_seq': return Array.from({ length: d.n }, (_, i) => i % d.mod);
-    case 'map': return new Map(d.v.map(([k, x]) => [rebuild(k), rebuild(x)]));
-    default: throw new Error(`unknown type ${d.t}`);
+    case 'float':
+      return Buffer.from(d.bits, 'hex').readDoubleBE();
+    case 'str':
+      return d.v;
+    case 'str_repeat':
+      return d.unit.repeat(d.n);
+    case 'bin':
+      return Buffer.from(d.hex, 'hex');
+    case 'bin_seq':
+      return seqBuffer(d.n);
+    case 'array':
+      return d.v.map(rebuild);
+    case 'array_seq':
+      return Array.from({ length: d.n }, (_, i) => i % d.mod);
+    case 'map':
+      return new Map(d.v.map(([k, x]) => [rebuild(k), rebuild(x)]));
+    default:
+      throw new Error(`unknown type ${d.t}`);
   }
 }
 
@@ -204,10 +213,14 @@ add('bin not UTF-8', Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), { firstByte: 0xc4 })
 add('array empty', [], { firstByte: 0x90 });
 add('array 15 (fixarray max)', range(15), { firstByte: 0x9f });
 add('array 16 (array16)', range(16), { firstByte: 0xdc });
-add('array 65536 (array32)', range(65536).map((i) => i % 128), {
-  firstByte: 0xdd,
-  term: { t: 'array_seq', n: 65536, mod: 128 },
-});
+add(
+  'array 65536 (array32)',
+  range(65536).map((i) => i % 128),
+  {
+    firstByte: 0xdd,
+    term: { t: 'array_seq', n: 65536, mod: 128 },
+  },
+);
 add('array mixed scalars', [null, true, false, -1, 300, 2.5, 'x', Buffer.from([1, 2])], { firstByte: 0x98 });
 
 // maps (plain objects are always map16 in msgpackr)
@@ -215,18 +228,29 @@ add('map empty (msgpackr map16)', {}, { firstByte: 0xde });
 add('map 1 key (msgpackr map16)', { a: 1 }, { firstByte: 0xde });
 add('map 15 keys (msgpackr map16)', keyed(15), { firstByte: 0xde });
 add('map 16 keys (map16)', keyed(16), { firstByte: 0xde });
-add('map from JS Map, 2 entries (fixmap, non-string keys)', new Map([[1, 'one'], [-2, [true]]]), { firstByte: 0x82 });
+add(
+  'map from JS Map, 2 entries (fixmap, non-string keys)',
+  new Map([
+    [1, 'one'],
+    [-2, [true]],
+  ]),
+  { firstByte: 0x82 },
+);
 add('map from JS Map, 16 entries (map16)', new Map(range(16).map((i) => [`m${i}`, i])), { firstByte: 0xde });
 
 // nesting
-add('nested', {
-  id: 42,
-  name: 'build ✓',
-  tags: ['a', 'b', []],
-  opts: { verbose: true, level: null, ratio: 0.5, big: 2n ** 64n - 1n, neg: -(2n ** 63n) },
-  blobs: [Buffer.from([0, 1, 2]), Buffer.alloc(0)],
-  deep: [[[{ x: [[[]]] }]]],
-}, { firstByte: 0xde });
+add(
+  'nested',
+  {
+    id: 42,
+    name: 'build ✓',
+    tags: ['a', 'b', []],
+    opts: { verbose: true, level: null, ratio: 0.5, big: 2n ** 64n - 1n, neg: -(2n ** 63n) },
+    blobs: [Buffer.from([0, 1, 2]), Buffer.alloc(0)],
+    deep: [[[{ x: [[[]]] }]]],
+  },
+  { firstByte: 0xde },
+);
 add('nested arrays (exact)', [[1, [2, [3, ['four', [null]]]]], [], [[-129, 65536]]], { firstByte: 0x93 });
 add('array of maps', [{}, { k: {} }, { k: [{ z: 'z' }] }], { firstByte: 0x93 });
 

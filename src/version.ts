@@ -18,7 +18,11 @@ export function packageVersion(): string {
       // reported below
     }
     if (pkg.name !== 'nerves-docker-ts' || typeof pkg.version !== 'string') {
-      throw new OpError('package_broken', 'nerves-docker-ts: package.json not found above dist/ or priv/', 'Reinstall nerves-docker-ts (or run `npm run build` in its checkout).');
+      throw new OpError(
+        'package_broken',
+        'nerves-docker-ts: package.json not found above dist/ or priv/',
+        'Reinstall nerves-docker-ts (or run `npm run build` in its checkout).',
+      );
     }
     cached = pkg.version;
   }

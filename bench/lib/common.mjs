@@ -5,7 +5,19 @@
 // dist/ and priv/ (run `npm run build` first).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -329,14 +341,31 @@ export function runCapture(cmd, args) {
 export function upstreamRunArgs(ws, volume, uid, gid, cmd) {
   const term = process.env.TERM || 'xterm-256color';
   return [
-    'run', '--rm', `-w=${WD}`, '-a', 'stdout', '-a', 'stderr',
-    '--env', `UID=${uid}`, '--env', `GID=${gid}`, '--env', `TERM=${term}`,
-    '--mount', `type=volume,src=${volume},target=${WD}`,
-    '--mount', `type=bind,src=${ws.dl},target=/nerves/dl`,
-    '--mount', `type=bind,src=${ws.system},target=/nerves/env/${APP}`,
-    '--mount', `type=bind,src=${ws.platform},target=/nerves/env/platform`,
-    '--env', 'NERVES_BR_DL_DIR=/nerves/dl',
-    '--mount', `type=bind,src=${join(ws.home, '.ssh')},target=/home/nerves/.ssh,readonly`,
+    'run',
+    '--rm',
+    `-w=${WD}`,
+    '-a',
+    'stdout',
+    '-a',
+    'stderr',
+    '--env',
+    `UID=${uid}`,
+    '--env',
+    `GID=${gid}`,
+    '--env',
+    `TERM=${term}`,
+    '--mount',
+    `type=volume,src=${volume},target=${WD}`,
+    '--mount',
+    `type=bind,src=${ws.dl},target=/nerves/dl`,
+    '--mount',
+    `type=bind,src=${ws.system},target=/nerves/env/${APP}`,
+    '--mount',
+    `type=bind,src=${ws.platform},target=/nerves/env/platform`,
+    '--env',
+    'NERVES_BR_DL_DIR=/nerves/dl',
+    '--mount',
+    `type=bind,src=${join(ws.home, '.ssh')},target=/home/nerves/.ssh,readonly`,
     TAG,
     ...cmd,
   ];
@@ -444,8 +473,17 @@ export async function census() {
 
 /** Runs an Elixir script with `mix run` in the workspace's system project; returns its BENCH_JSON line parsed. */
 export async function mixRunJson(ws, script, args = [], env = {}) {
-  const r = await execa('mix', ['run', script, ...args], { cwd: ws.system, env: mixEnv(ws, env), stdin: 'ignore', reject: false, all: true });
-  const line = r.all.split('\n').reverse().find((l) => l.startsWith('BENCH_JSON '));
+  const r = await execa('mix', ['run', script, ...args], {
+    cwd: ws.system,
+    env: mixEnv(ws, env),
+    stdin: 'ignore',
+    reject: false,
+    all: true,
+  });
+  const line = r.all
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('BENCH_JSON '));
   if (r.exitCode !== 0 || !line) throw new Error(`mix run ${script} failed (${r.exitCode}):\n${r.all.slice(-4000)}`);
   return JSON.parse(line.slice('BENCH_JSON '.length));
 }
@@ -469,11 +507,16 @@ export async function leftLine(created, before) {
   const after = await census();
   const dc = after.containers.filter((c) => !before.containers.includes(c)).length;
   const dv = after.volumes.filter((v) => !before.volumes.includes(v)).length;
-  const mine = left.volumes.length + left.containers.length === 0 ? 'nothing' : `${left.containers.length} containers, ${left.volumes.length} volumes (${[...left.containers, ...left.volumes].join(', ')})`;
+  const mine =
+    left.volumes.length + left.containers.length === 0
+      ? 'nothing'
+      : `${left.containers.length} containers, ${left.volumes.length} volumes (${[...left.containers, ...left.volumes].join(', ')})`;
   return `left by this bench: ${mine}; engine-wide since its start (any session): ${dc >= 0 ? '+' : ''}${dc} containers, +${dv} volumes`;
 }
 
 /** The machine's state while a bench ran: other sessions may share it, and the figures move with the load. */
 export function machineLine() {
-  return `machine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (1/5/15 min) at the end`;
+  return `machine: ${cpus().length} cores, load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')} (1/5/15 min) at the end`;
 }

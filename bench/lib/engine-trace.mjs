@@ -26,7 +26,13 @@ export async function startEngineTrace(target = (process.env.DOCKER_HOST || 'uni
     client.on('data', (c) => {
       const m = METHOD.exec(c.subarray(0, 512).toString('latin1'));
       if (m) {
-        const e = { conn, method: m[1], path: m[2].replace(/\?.*$/, (q) => (q.length > 60 ? `${q.slice(0, 60)}...` : q)), start: performance.now() - t0, head: NaN };
+        const e = {
+          conn,
+          method: m[1],
+          path: m[2].replace(/\?.*$/, (q) => (q.length > 60 ? `${q.slice(0, 60)}...` : q)),
+          start: performance.now() - t0,
+          head: NaN,
+        };
         events.push(e);
         pending.push(e);
       }
@@ -59,7 +65,10 @@ export async function startEngineTrace(target = (process.env.DOCKER_HOST || 'uni
     report(since = 0) {
       return events
         .filter((e) => e.start >= since)
-        .map((e) => `${e.start.toFixed(0).padStart(7)} ms  +${(e.head - e.start).toFixed(0).padStart(5)} ms  c${String(e.conn).padEnd(3)} ${e.method.padEnd(6)} ${e.path}`)
+        .map(
+          (e) =>
+            `${e.start.toFixed(0).padStart(7)} ms  +${(e.head - e.start).toFixed(0).padStart(5)} ms  c${String(e.conn).padEnd(3)} ${e.method.padEnd(6)} ${e.path}`,
+        )
         .join('\n');
     },
     now: () => performance.now() - t0,

@@ -40,7 +40,9 @@ export async function timedShell(script, args, { env = {} } = {}) {
   let r;
   let maxRssKb = NaN;
   try {
-    r = await run('bash', ['-c', script, 'bench', ...args], { env: { ...process.env, ...env, TIME_CMD: `/usr/bin/time -f %M -o ${rssFile}` } });
+    r = await run('bash', ['-c', script, 'bench', ...args], {
+      env: { ...process.env, ...env, TIME_CMD: `/usr/bin/time -f %M -o ${rssFile}` },
+    });
     try {
       maxRssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
     } catch {}

@@ -49,7 +49,15 @@ if (job.op === 'stream-load') {
     }
   }
 } else if (job.op === 'pull') {
-  const r = await image.pullImage({ imageName: job.imageName, imageDigest: job.imageDigest, out: job.out, finalImageName: job.finalImageName, finalImageTag: job.finalImageTag, tlsVerify: false, log: () => {} });
+  const r = await image.pullImage({
+    imageName: job.imageName,
+    imageDigest: job.imageDigest,
+    out: job.out,
+    finalImageName: job.finalImageName,
+    finalImageTag: job.finalImageTag,
+    tlsVerify: false,
+    log: () => {},
+  });
   result = { imageId: r.imageId, sha256: r.sha256 };
 } else {
   throw new Error(`unknown op ${job.op}`);

@@ -27,7 +27,9 @@ export function ensureRootfs(given, cacheDir = DEFAULT_CACHE) {
   const partial = `${dir}.partial-${process.pid}`;
   log(`making the rootfs with debootstrap --variant=minbase bookworm ${dir} (cached for later runs)`);
   try {
-    execFileSync('debootstrap', ['--variant=minbase', 'bookworm', partial, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('debootstrap', ['--variant=minbase', 'bookworm', partial, 'http://deb.debian.org/debian'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const debs = join(partial, 'var/cache/apt/archives');
     for (const f of readdirSync(debs)) if (f.endsWith('.deb')) unlinkSync(join(debs, f));
     renameSync(partial, dir);
@@ -75,20 +77,25 @@ export function planGroups(rootfs, n) {
     dirs.sort((a, b) => sizeOf.get(b) - sizeOf.get(a));
     const big = dirs[0];
     if (!big || (units.length >= n && sizeOf.get(big) <= (2 * total) / n)) break;
-    const children = readdirSync(join(rootfs, big)).sort().map((c) => unit(`${big}/${c}`));
+    const children = readdirSync(join(rootfs, big))
+      .sort()
+      .map((c) => unit(`${big}/${c}`));
     units = units.filter((u) => u !== big).concat(children);
   }
   if (units.length < n) throw new Error(`the rootfs has only ${units.length} entries: cannot make ${n} groups`);
   // Contiguous runs of the sorted units (neighbouring subtrees stay together),
   // each run closed once it reaches its share of what is left.
-  units.sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+  units.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const groups = [];
   let left = total;
   let i = 0;
   for (let k = 0; k < n; k++) {
     const g = { name: `g${String(k + 1).padStart(2, '0')}`, units: [], bytes: 0 };
     const share = left / (n - k);
-    while (i < units.length && (g.units.length === 0 || (k === n - 1) || (g.bytes + sizeOf.get(units[i]) / 2 < share && units.length - i > n - k - 1))) {
+    while (
+      i < units.length &&
+      (g.units.length === 0 || k === n - 1 || (g.bytes + sizeOf.get(units[i]) / 2 < share && units.length - i > n - k - 1))
+    ) {
       g.units.push(units[i]);
       g.bytes += sizeOf.get(units[i]);
       i++;

@@ -30,7 +30,8 @@ const keygen = (path) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N'
 /** Whether this machine can run the bench's sshd (root, sshd, ssh, ssh-keygen). */
 export function sshdMissing() {
   if (process.getuid?.() !== 0) return 'not root';
-  for (const p of [SSHD, '/usr/bin/ssh', '/usr/bin/ssh-keygen']) if (!existsSync(p)) return `${p} is missing (apt-get install openssh-server openssh-client)`;
+  for (const p of [SSHD, '/usr/bin/ssh', '/usr/bin/ssh-keygen'])
+    if (!existsSync(p)) return `${p} is missing (apt-get install openssh-server openssh-client)`;
   return null;
 }
 
@@ -45,9 +46,22 @@ export async function startSshd() {
   const logFile = join(dir, 'sshd.log');
   writeFileSync(
     join(dir, 'sshd_config'),
-    [`Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PidFile none', 'StrictModes no', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
-      'PermitRootLogin prohibit-password', 'LogLevel VERBOSE', 'MaxStartups 100', 'MaxSessions 100', ''].join('\n'),
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PidFile none',
+      'StrictModes no',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'LogLevel VERBOSE',
+      'MaxStartups 100',
+      'MaxSessions 100',
+      '',
+    ].join('\n'),
   );
   if (!existsSync('/run/sshd')) mkdirSync('/run/sshd', { mode: 0o755 });
   const home = join(dir, 'home');
@@ -58,8 +72,17 @@ export async function startSshd() {
   const config = join(home, '.ssh/config');
   writeFileSync(
     config,
-    ['Host builder', '  HostName 127.0.0.1', `  Port ${port}`, `  User ${userInfo().username}`, `  IdentityFile ${join(dir, 'client_key')}`,
-      '  IdentitiesOnly yes', `  UserKnownHostsFile ${knownHosts}`, '  StrictHostKeyChecking yes', ''].join('\n'),
+    [
+      'Host builder',
+      '  HostName 127.0.0.1',
+      `  Port ${port}`,
+      `  User ${userInfo().username}`,
+      `  IdentityFile ${join(dir, 'client_key')}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${knownHosts}`,
+      '  StrictHostKeyChecking yes',
+      '',
+    ].join('\n'),
     { mode: 0o600 },
   );
   const bin = join(dir, 'bin');

@@ -7,10 +7,10 @@
 // Each subcommand imports its module when it runs: the builders load the
 // engine client (dockerode, with grpc-js, protobufjs and ssh2: about 0.3 s),
 // which pull-image, export-image, shadow-setup and build-container never use.
-import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
-import { pipeline } from "node:stream/promises";
-import { EXIT, OpError, usageError } from "../errors.js";
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { pipeline } from 'node:stream/promises';
+import { EXIT, OpError, usageError } from '../errors.js';
 
 interface Schema {
   run: (opts: Record<string, unknown>) => Promise<unknown>;
@@ -30,96 +30,114 @@ interface Schema {
   summary: string;
 }
 
-const OUTPUT = ["out", "format", "compress", "compressor"];
-const OWNER = ["uname", "gname"];
-const BASE = ["fromImage", "fromImageName", "fromImageTag"];
-const LAYERED_STRINGS = ["name", "tag", "created", "extraCommands", "fakeRootCommands", ...BASE, "closureGraphKey", "layering", "storeDir", "architecture", "os", ...OWNER];
+const OUTPUT = ['out', 'format', 'compress', 'compressor'];
+const OWNER = ['uname', 'gname'];
+const BASE = ['fromImage', 'fromImageName', 'fromImageTag'];
+const LAYERED_STRINGS = [
+  'name',
+  'tag',
+  'created',
+  'extraCommands',
+  'fakeRootCommands',
+  ...BASE,
+  'closureGraphKey',
+  'layering',
+  'storeDir',
+  'architecture',
+  'os',
+  ...OWNER,
+];
 
 const COMMANDS: Record<string, Schema> = {
-  "build-image": {
-    run: async (o) => (await import("../image/build-image.js")).buildImage(o as never),
-    required: ["name", "out"],
-    strings: ["name", "tag", ...BASE, "created", "runAsRoot", "extraCommands", "storeDir", "architecture", "os", ...OWNER, ...OUTPUT],
-    arrays: ["copyToRoot", "contents", "runAsRootMounts"],
-    numbers: ["uid", "gid"],
-    json: ["config"],
-    summary: "--name N [--tag T] [--from-image F [--from-image-name N] [--from-image-tag T]] [--copy-to-root DIR]... [--store-dir DIR] [--config JSON] [--created ISO|now] [--extra-commands SH] [--run-as-root SCRIPT] [--run-as-root-mounts DIR]... [--architecture A] [--os O] [--uid N] [--gid N] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]",
+  'build-image': {
+    run: async (o) => (await import('../image/build-image.js')).buildImage(o as never),
+    required: ['name', 'out'],
+    strings: ['name', 'tag', ...BASE, 'created', 'runAsRoot', 'extraCommands', 'storeDir', 'architecture', 'os', ...OWNER, ...OUTPUT],
+    arrays: ['copyToRoot', 'contents', 'runAsRootMounts'],
+    numbers: ['uid', 'gid'],
+    json: ['config'],
+    summary:
+      '--name N [--tag T] [--from-image F [--from-image-name N] [--from-image-tag T]] [--copy-to-root DIR]... [--store-dir DIR] [--config JSON] [--created ISO|now] [--extra-commands SH] [--run-as-root SCRIPT] [--run-as-root-mounts DIR]... [--architecture A] [--os O] [--uid N] [--gid N] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]',
   },
-  "build-layered-image": {
-    run: async (o) => (await import("../image/layered.js")).buildLayeredImage(o as never),
-    required: ["name", "out"],
+  'build-layered-image': {
+    run: async (o) => (await import('../image/layered.js')).buildLayeredImage(o as never),
+    required: ['name', 'out'],
     strings: [...LAYERED_STRINGS, ...OUTPUT],
-    arrays: ["contents"],
-    numbers: ["maxLayers", "uid", "gid"],
-    booleans: ["includeStorePaths", "enableFakechroot"],
-    json: ["config", "closureGraph"],
-    summary: "--name N [--tag T] [--contents PATH]... [--config JSON] [--created ISO|now] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] [--store-dir DIR] [--no-include-store-paths] --out FILE [--format ...] [--compress gzip]",
+    arrays: ['contents'],
+    numbers: ['maxLayers', 'uid', 'gid'],
+    booleans: ['includeStorePaths', 'enableFakechroot'],
+    json: ['config', 'closureGraph'],
+    summary:
+      '--name N [--tag T] [--contents PATH]... [--config JSON] [--created ISO|now] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] [--store-dir DIR] [--no-include-store-paths] --out FILE [--format ...] [--compress gzip]',
   },
-  "stream-layered-image": {
+  'stream-layered-image': {
     run: async (o) => {
-      const { streamLayeredImage } = await import("../image/layered.js");
+      const { streamLayeredImage } = await import('../image/layered.js');
       const s = await streamLayeredImage(o as never);
       await pipeline(s.stream, process.stdout);
       return { imageName: s.imageName, imageTag: s.imageTag, imageId: s.imageId, diffIds: s.diffIds };
     },
-    required: ["name"],
-    strings: [...LAYERED_STRINGS, "compress", "compressor"],
-    arrays: ["contents"],
-    numbers: ["maxLayers", "uid", "gid"],
-    booleans: ["includeStorePaths", "enableFakechroot"],
-    json: ["config", "closureGraph"],
-    summary: "same options as build-layered-image, without --out and --format: the docker-archive goes to stdout",
+    required: ['name'],
+    strings: [...LAYERED_STRINGS, 'compress', 'compressor'],
+    arrays: ['contents'],
+    numbers: ['maxLayers', 'uid', 'gid'],
+    booleans: ['includeStorePaths', 'enableFakechroot'],
+    json: ['config', 'closureGraph'],
+    summary: 'same options as build-layered-image, without --out and --format: the docker-archive goes to stdout',
   },
-  "pull-image": {
-    run: async (o) => (await import("../image/pull.js")).pullImage(o as never),
-    required: ["imageName", "imageDigest", "out"],
-    strings: ["imageName", "imageDigest", "sha256", "finalImageName", "finalImageTag", "os", "arch", "variant", "out"],
-    booleans: ["tlsVerify"],
-    numbers: ["requestTimeout", "minRate", "rateWindow"],
-    json: ["credentials"],
+  'pull-image': {
+    run: async (o) => (await import('../image/pull.js')).pullImage(o as never),
+    required: ['imageName', 'imageDigest', 'out'],
+    strings: ['imageName', 'imageDigest', 'sha256', 'finalImageName', 'finalImageTag', 'os', 'arch', 'variant', 'out'],
+    booleans: ['tlsVerify'],
+    numbers: ['requestTimeout', 'minRate', 'rateWindow'],
+    json: ['credentials'],
     cancellable: true,
-    summary: "--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--variant V] [--no-tls-verify] [--credentials JSON] [--request-timeout SECONDS] [--min-rate BYTES_PER_S] [--rate-window SECONDS] --out FILE",
+    summary:
+      '--image-name N --image-digest sha256:... [--sha256 H] [--final-image-name N] [--final-image-tag T] [--os linux] [--arch amd64] [--variant V] [--no-tls-verify] [--credentials JSON] [--request-timeout SECONDS] [--min-rate BYTES_PER_S] [--rate-window SECONDS] --out FILE',
   },
-  "export-image": {
-    run: async (o) => (await import("../image/export-image.js")).exportImage(o as never),
-    required: ["fromImage", "out"],
-    strings: [...BASE, "os", "architecture", "out", "compress", "created"],
-    summary: "--from-image ARCHIVE [--from-image-name N] [--from-image-tag T] [--os O] [--architecture A] --out ROOTFS.tar [--compress gzip] [--created ISO]",
+  'export-image': {
+    run: async (o) => (await import('../image/export-image.js')).exportImage(o as never),
+    required: ['fromImage', 'out'],
+    strings: [...BASE, 'os', 'architecture', 'out', 'compress', 'created'],
+    summary:
+      '--from-image ARCHIVE [--from-image-name N] [--from-image-tag T] [--os O] [--architecture A] --out ROOTFS.tar [--compress gzip] [--created ISO]',
   },
-  "shadow-setup": {
-    run: async (o) => ({ written: await (await import("../image/shadow.js")).shadowSetup(o as never) }),
-    required: ["root"],
-    strings: ["root"],
-    json: ["users", "groups"],
-    summary: "--root DIR [--users JSON] [--groups JSON]",
+  'shadow-setup': {
+    run: async (o) => ({ written: await (await import('../image/shadow.js')).shadowSetup(o as never) }),
+    required: ['root'],
+    strings: ['root'],
+    json: ['users', 'groups'],
+    summary: '--root DIR [--users JSON] [--groups JSON]',
   },
-  "build-container": {
-    run: async (o) => (await import("../image/container.js")).buildContainer(o as never),
-    required: ["args", "out"],
-    strings: ["out", "os", "arch", "cwd", "hostname", "storeDir"],
-    arrays: ["copyToRoot", "env"],
-    jsonLists: ["env"],
-    booleans: ["readonly", "terminal"],
-    numbers: ["uid", "gid"],
-    json: ["mounts"],
-    positionals: "args",
-    summary: "--out DIR [--readonly] [--terminal] [--mounts JSON] [--copy-to-root DIR]... [--env K=V]... (or --env '[\"K=V\",...]') [--cwd DIR] [--hostname H] [--uid N] [--gid N] [--store-dir DIR] -- COMMAND ARGS...",
+  'build-container': {
+    run: async (o) => (await import('../image/container.js')).buildContainer(o as never),
+    required: ['args', 'out'],
+    strings: ['out', 'os', 'arch', 'cwd', 'hostname', 'storeDir'],
+    arrays: ['copyToRoot', 'env'],
+    jsonLists: ['env'],
+    booleans: ['readonly', 'terminal'],
+    numbers: ['uid', 'gid'],
+    json: ['mounts'],
+    positionals: 'args',
+    summary:
+      '--out DIR [--readonly] [--terminal] [--mounts JSON] [--copy-to-root DIR]... [--env K=V]... (or --env \'["K=V",...]\') [--cwd DIR] [--hostname H] [--uid N] [--gid N] [--store-dir DIR] -- COMMAND ARGS...',
   },
 };
 
 /** The options of a subcommand from a JSON file (--spec). */
 async function readOptionsFile(path: string): Promise<Record<string, unknown>> {
-  const hint = "Give --spec a JSON object of the subcommand's options (nixpkgs' names), e.g. {\"name\": \"app\", \"out\": \"app.tar\"}.";
+  const hint = 'Give --spec a JSON object of the subcommand\'s options (nixpkgs\' names), e.g. {"name": "app", "out": "app.tar"}.';
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new OpError("image_options", `cannot read the options file ${path}: ${(err as Error).message}`, hint);
+    throw new OpError('image_options', `cannot read the options file ${path}: ${(err as Error).message}`, hint);
   }
   try {
     return JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new OpError("image_options", `the options file ${path} is not JSON: ${(err as Error).message}`, hint);
+    throw new OpError('image_options', `the options file ${path} is not JSON: ${(err as Error).message}`, hint);
   }
 }
 
@@ -143,21 +161,23 @@ function distance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
-function unknownOption(cmd: string, schema: Schema, flag: string, where: "flag" | "key"): OpError {
+function unknownOption(cmd: string, schema: Schema, flag: string, where: 'flag' | 'key'): OpError {
   const known = knownOptions(schema);
-  const show = (k: string) => (where === "flag" ? `--${kebab(k)}` : k);
+  const show = (k: string) => (where === 'flag' ? `--${kebab(k)}` : k);
   const near = known.filter((k) => distance(k.toLowerCase(), camel(flag).toLowerCase()) <= 2).map(show);
-  const what = where === "flag" ? `unknown flag --${flag}` : `unknown option "${flag}" in the --spec file`;
-  return usageError(`${what} for ${cmd}${near.length ? ` (did you mean ${near.join(" or ")}?)` : ""}; known: ${known.map(show).join(", ")}${where === "flag" ? ", --spec" : ""}`);
+  const what = where === 'flag' ? `unknown flag --${flag}` : `unknown option "${flag}" in the --spec file`;
+  return usageError(
+    `${what} for ${cmd}${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; known: ${known.map(show).join(', ')}${where === 'flag' ? ', --spec' : ''}`,
+  );
 }
 
 /** The parseArgs option table of a subcommand (kebab-case flags; --no-X for each boolean X). */
-function argTable(schema: Schema): Record<string, { type: "string" | "boolean"; multiple?: boolean }> {
-  const table: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = { spec: { type: "string" } };
-  for (const k of knownOptions(schema)) table[kebab(k)] = { type: "string", multiple: true };
+function argTable(schema: Schema): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
+  const table: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { spec: { type: 'string' } };
+  for (const k of knownOptions(schema)) table[kebab(k)] = { type: 'string', multiple: true };
   for (const k of schema.booleans ?? []) {
-    table[kebab(k)] = { type: "boolean" };
-    table[`no-${kebab(k)}`] = { type: "boolean" };
+    table[kebab(k)] = { type: 'boolean' };
+    table[`no-${kebab(k)}`] = { type: 'boolean' };
   }
   return table;
 }
@@ -166,7 +186,7 @@ function argTable(schema: Schema): Record<string, { type: "string" | "boolean"; 
 function typedValue(schema: Schema, key: string, value: string): unknown {
   if ((schema.numbers ?? []).includes(key)) {
     const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n)) throw usageError(`--${kebab(key)} needs a number (got "${value}")`);
+    if (value.trim() === '' || !Number.isFinite(n)) throw usageError(`--${kebab(key)} needs a number (got "${value}")`);
     return n;
   }
   if ((schema.json ?? []).includes(key) && /^\s*[[{]/.test(value)) {
@@ -188,7 +208,7 @@ function listValues(value: string): string[] {
   } catch {
     return [value];
   }
-  return Array.isArray(parsed) && parsed.every((v) => typeof v === "string") ? parsed : [value];
+  return Array.isArray(parsed) && parsed.every((v) => typeof v === 'string') ? parsed : [value];
 }
 
 function parseFlags(cmd: string, schema: Schema, argv: string[]) {
@@ -196,27 +216,27 @@ function parseFlags(cmd: string, schema: Schema, argv: string[]) {
     return parseArgs({ args: argv, options: argTable(schema), strict: true, allowPositionals: schema.positionals !== undefined });
   } catch (err) {
     const m = /^Unknown option '--?([^']+)'/.exec((err as Error).message);
-    if (m) throw unknownOption(cmd, schema, m[1]!, "flag");
-    throw usageError((err as Error).message.split(". To specify")[0]!);
+    if (m) throw unknownOption(cmd, schema, m[1]!, 'flag');
+    throw usageError((err as Error).message.split('. To specify')[0]!);
   }
 }
 
 /** Parse flags for a subcommand into an options object (spec file first, flags over it). */
 export async function parseImageArgs(cmd: string, argv: string[]): Promise<Record<string, unknown>> {
   const schema = COMMANDS[cmd];
-  if (!schema) throw usageError(`unknown image subcommand "${cmd}"; known: ${Object.keys(COMMANDS).join(", ")}`);
+  if (!schema) throw usageError(`unknown image subcommand "${cmd}"; known: ${Object.keys(COMMANDS).join(', ')}`);
   const { values, positionals } = parseFlags(cmd, schema, argv);
   const known = new Set(knownOptions(schema));
   const opts = values.spec !== undefined ? await readOptionsFile(values.spec as string) : {};
-  for (const k of Object.keys(opts)) if (!known.has(k) && !(schema.positionals === k)) throw unknownOption(cmd, schema, k, "key");
+  for (const k of Object.keys(opts)) if (!known.has(k) && !(schema.positionals === k)) throw unknownOption(cmd, schema, k, 'key');
   const fromFlags: Record<string, unknown> = {};
   const arrays = new Set(schema.arrays ?? []);
   const jsonLists = new Set(schema.jsonLists ?? []);
   for (const [flag, raw] of Object.entries(values)) {
-    if (flag === "spec") continue;
+    if (flag === 'spec') continue;
     const key = camel(flag);
-    if (typeof raw === "boolean") {
-      if (flag.startsWith("no-")) fromFlags[camel(flag.slice(3))] = !raw;
+    if (typeof raw === 'boolean') {
+      if (flag.startsWith('no-')) fromFlags[camel(flag.slice(3))] = !raw;
       else fromFlags[key] = raw;
       continue;
     }
@@ -228,11 +248,11 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
   if (schema.positionals && positionals.length > 0) fromFlags[schema.positionals] = positionals;
   const merged = { ...opts, ...fromFlags };
   const missing = schema.required.filter((k) => merged[k] === undefined);
-  if (missing.length > 0) throw usageError(`missing ${missing.map((k) => `--${kebab(k)}`).join(", ")}`);
+  if (missing.length > 0) throw usageError(`missing ${missing.map((k) => `--${kebab(k)}`).join(', ')}`);
   return merged;
 }
 
-const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Runs a command that takes `signal`: a signal aborts it (instead of ending
@@ -242,7 +262,8 @@ const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 async function runCancellable(schema: Schema, opts: Record<string, unknown>): Promise<unknown> {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    if (!controller.signal.aborted) controller.abort(new OpError("interrupted", `interrupted (${sig}); nothing was kept`, "Run the command again."));
+    if (!controller.signal.aborted)
+      controller.abort(new OpError('interrupted', `interrupted (${sig}); nothing was kept`, 'Run the command again.'));
   };
   for (const s of SIGNALS) process.on(s, onSignal);
   try {
@@ -253,10 +274,13 @@ async function runCancellable(schema: Schema, opts: Record<string, unknown>): Pr
 }
 
 export function imageUsage(): string {
-  const lines = ["usage: nerves-docker image <subcommand> [--spec options.json] [--flags]", ""];
+  const lines = ['usage: nerves-docker image <subcommand> [--spec options.json] [--flags]', ''];
   for (const [name, s] of Object.entries(COMMANDS)) lines.push(`  ${name} ${s.summary}`);
-  lines.push("", `Output flags where relevant: ${OUTPUT.map((o) => `--${o}`).join(", ")}. JSON values may be given inline or in the spec file.`);
-  return lines.join("\n") + "\n";
+  lines.push(
+    '',
+    `Output flags where relevant: ${OUTPUT.map((o) => `--${o}`).join(', ')}. JSON values may be given inline or in the spec file.`,
+  );
+  return lines.join('\n') + '\n';
 }
 
 function commandUsage(cmd: string): string {
@@ -266,29 +290,29 @@ function commandUsage(cmd: string): string {
 
 export async function runImageCommand(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(imageUsage());
     return cmd ? EXIT.ok : EXIT.usage;
   }
   try {
-    const flags = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
-    if (flags.includes("--help") || flags.includes("-h")) {
+    const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+    if (flags.includes('--help') || flags.includes('-h')) {
       process.stdout.write(commandUsage(cmd));
       return COMMANDS[cmd] ? EXIT.ok : EXIT.usage;
     }
     const opts = await parseImageArgs(cmd, rest);
     const result = COMMANDS[cmd]!.cancellable ? await runCancellable(COMMANDS[cmd]!, opts) : await COMMANDS[cmd]!.run(opts);
-    const text = JSON.stringify(result, (k, v: unknown) => (k === "config" && cmd === "build-container" ? undefined : v), 2) + "\n";
-    (cmd === "stream-layered-image" ? process.stderr : process.stdout).write(text);
+    const text = JSON.stringify(result, (k, v: unknown) => (k === 'config' && cmd === 'build-container' ? undefined : v), 2) + '\n';
+    (cmd === 'stream-layered-image' ? process.stderr : process.stdout).write(text);
     return EXIT.ok;
   } catch (err) {
     // Usage errors exit 64 like every nerves-docker command, an interrupt 130, every other failure 1.
-    if (err instanceof OpError && err.code === "usage") {
+    if (err instanceof OpError && err.code === 'usage') {
       process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${commandUsage(cmd)}`);
       return EXIT.usage;
     }
-    const hint = err instanceof OpError && err.hint ? `\n${err.hint}` : "";
+    const hint = err instanceof OpError && err.hint ? `\n${err.hint}` : '';
     process.stderr.write(`nerves-docker image ${cmd}: ${(err as Error).message}${hint}\n`);
-    return err instanceof OpError && err.code === "interrupted" ? EXIT.interrupted : 1;
+    return err instanceof OpError && err.code === 'interrupted' ? EXIT.interrupted : 1;
   }
 }

@@ -46,7 +46,8 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
     values = parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
   } catch (err) {
     // --json promises a last `error` event, a mistyped flag included (parseArgs stopped before reading --json).
-    if (argv.includes('--json')) process.stdout.write(jsonLine({ event: 'error', data: toErrorInfo(usageError((err as Error).message, RUNNER_USAGE[cmd])) }));
+    if (argv.includes('--json'))
+      process.stdout.write(jsonLine({ event: 'error', data: toErrorInfo(usageError((err as Error).message, RUNNER_USAGE[cmd])) }));
     process.stderr.write(`nerves-docker ${cmd}: ${(err as Error).message}\n\n${RUNNER_USAGE[cmd]}\n`);
     return EXIT.usage;
   }
@@ -61,13 +62,19 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
       const spec = values.spec ? parseJobSpec(await readSpecFile(values.spec)) : undefined;
       const checks = await runDoctor({ image: values.image, spec });
       if (json) for (const c of checks) process.stdout.write(jsonLine({ event: 'check', data: c }));
-      else for (const c of checks) process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`);
+      else
+        for (const c of checks)
+          process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}\n`);
       const failed = checks.filter((c) => !c.ok);
       if (failed.length === 0) {
         if (json) process.stdout.write(jsonLine({ event: 'result', data: { ok: true, checks: checks.length } }));
         return EXIT.ok;
       }
-      throw new OpError('checks_failed', `${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => c.name).join(', ')}`, 'Run the `fix:` of each failed check, then doctor again.');
+      throw new OpError(
+        'checks_failed',
+        `${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => c.name).join(', ')}`,
+        'Run the `fix:` of each failed check, then doctor again.',
+      );
     }
     const raw = await readSpecFile(values.spec);
     let result: unknown;

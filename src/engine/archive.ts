@@ -29,8 +29,15 @@ export async function readSmallFile(container: Docker.Container, path: string, m
 
 /** The first regular file of a tar archive (pax headers skipped); null when the first other entry is not one. */
 function firstFile(tar: Buffer): Buffer | null {
-  for (let at = 0; at + 512 <= tar.length; ) {
-    const size = parseInt(tar.subarray(at + 124, at + 136).toString('ascii').replace(/\0.*$/s, '').trim() || 'x', 8);
+  for (let at = 0; at + 512 <= tar.length;) {
+    const size = parseInt(
+      tar
+        .subarray(at + 124, at + 136)
+        .toString('ascii')
+        .replace(/\0.*$/s, '')
+        .trim() || 'x',
+      8,
+    );
     const type = String.fromCharCode(tar[at + 156]!);
     if (!Number.isInteger(size) || size < 0 || at + 512 + size > tar.length) return null;
     if (type === '0' || type === '\0') return tar.subarray(at + 512, at + 512 + size);

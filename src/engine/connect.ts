@@ -160,8 +160,10 @@ export async function engineLocality(engine: Engine, env: NodeJS.ProcessEnv = pr
     return { local: true, reason: `${engine.where} reports this machine's host name (${own})` };
   }
   if (envFlag(env[REMOTE_OK_ENV])) {
-    return { local: true, reason: `${engine.where} runs on ${name || 'another machine'}; ${REMOTE_OK_ENV}=1 says it sees this machine's paths` };
+    return {
+      local: true,
+      reason: `${engine.where} runs on ${name || 'another machine'}; ${REMOTE_OK_ENV}=1 says it sees this machine's paths`,
+    };
   }
   return { local: false, reason: `${engine.where} runs on ${name ? `"${name}"` : 'another machine'}, not on this machine (${own})` };
 }
-

@@ -118,7 +118,8 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
     throw new OpError(
       'container_start',
       `could not start the build container: ${engineMessage(err)}`,
-      knownFailureHint(engineMessage(err)) ?? 'See the engine\'s message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).',
+      knownFailureHint(engineMessage(err)) ??
+        "See the engine's message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).",
     );
   }
   const attached = stdin;

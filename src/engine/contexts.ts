@@ -79,7 +79,8 @@ interface ContextMeta {
 export function readContext(configDir: string, ctx: CurrentContext): ContextEndpoint {
   const digest = contextDigest(ctx.name);
   const metaPath = join(configDir, 'contexts', 'meta', digest, 'meta.json');
-  const fix = 'List the contexts with `docker context ls` and pick one with `docker context use NAME` (or `docker context use default`), or unset DOCKER_CONTEXT.';
+  const fix =
+    'List the contexts with `docker context ls` and pick one with `docker context use NAME` (or `docker context use default`), or unset DOCKER_CONTEXT.';
   let meta: ContextMeta;
   try {
     meta = JSON.parse(readFileSync(metaPath, 'utf8')) as ContextMeta;
@@ -96,7 +97,11 @@ export function readContext(configDir: string, ctx: CurrentContext): ContextEndp
   const docker = meta?.Endpoints?.docker;
   const host = docker?.Host;
   if (typeof host !== 'string' || host === '') {
-    throw new OpError('engine_context', `the Docker context "${ctx.name}" (${ctx.source}) has no docker endpoint (Endpoints.docker.Host in ${metaPath})`, fix);
+    throw new OpError(
+      'engine_context',
+      `the Docker context "${ctx.name}" (${ctx.source}) has no docker endpoint (Endpoints.docker.Host in ${metaPath})`,
+      fix,
+    );
   }
   const tlsDir = join(configDir, 'contexts', 'tls', digest, 'docker');
   const tls: ContextTlsFiles = {};

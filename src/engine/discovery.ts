@@ -235,7 +235,12 @@ export function discoverEngine(opts: DiscoveryOptions = {}): Discovery {
     missing.push(s.path);
   }
   trace.push('no engine socket found; trying the default socket anyway');
-  return found({ where: `unix://${DEFAULT_SOCKET}`, how: 'default socket', endpoint: { kind: 'unix', path: DEFAULT_SOCKET }, explicit: false });
+  return found({
+    where: `unix://${DEFAULT_SOCKET}`,
+    how: 'default socket',
+    endpoint: { kind: 'unix', path: DEFAULT_SOCKET },
+    explicit: false,
+  });
 }
 
 function readPem(path: string | undefined, what: string): Buffer | undefined {
@@ -243,7 +248,11 @@ function readPem(path: string | undefined, what: string): Buffer | undefined {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new OpError('engine_tls', `cannot read the TLS ${what} ${path}: ${(err as Error).message}`, 'Check DOCKER_CERT_PATH (or the context\'s TLS files).');
+    throw new OpError(
+      'engine_tls',
+      `cannot read the TLS ${what} ${path}: ${(err as Error).message}`,
+      "Check DOCKER_CERT_PATH (or the context's TLS files).",
+    );
   }
 }
 
@@ -272,7 +281,15 @@ export function dockerodeOptions(endpoint: Endpoint, env: NodeJS.ProcessEnv = pr
       const ca = readPem(tls.ca, 'CA certificate');
       const cert = readPem(tls.cert, 'client certificate');
       const key = readPem(tls.key, 'client key');
-      const opts: Docker.DockerOptions & { agent?: HttpsAgent } = { ...blank, host: endpoint.host, port: endpoint.port, protocol: 'https', ca, cert, key };
+      const opts: Docker.DockerOptions & { agent?: HttpsAgent } = {
+        ...blank,
+        host: endpoint.host,
+        port: endpoint.port,
+        protocol: 'https',
+        ca,
+        cert,
+        key,
+      };
       // Node checks the certificate unless the agent says otherwise; the agent's options win over the request's.
       if (!tls.verify) opts.agent = new HttpsAgent({ rejectUnauthorized: false });
       return opts;

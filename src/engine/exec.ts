@@ -32,7 +32,11 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
   } catch (err) {
     // No HTTP answer: left uncoded, so that the job can tell a lost engine (engine_lost) from the rest.
     if (statusOf(err) === undefined) throw new Error(`could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`);
-    throw new OpError('container_exec', `could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`, 'The build container stopped or the engine refused the exec: see the message, and build.log for what ran before.');
+    throw new OpError(
+      'container_exec',
+      `could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`,
+      'The build container stopped or the engine refused the exec: see the message, and build.log for what ran before.',
+    );
   }
   await demuxInto(stream, sink);
   // The stream can end a moment before the engine records the exit code; a
@@ -41,7 +45,12 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
   for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
-    if (Date.now() > deadline) throw new OpError('engine_answer', `the engine did not report how ${spec.cmd[0]} ended within 60 s`, 'The engine is overloaded or stuck: check it (`docker info`) and build again.');
+    if (Date.now() > deadline)
+      throw new OpError(
+        'engine_answer',
+        `the engine did not report how ${spec.cmd[0]} ended within 60 s`,
+        'The engine is overloaded or stuck: check it (`docker info`) and build again.',
+      );
     await new Promise((r) => setTimeout(r, delay));
   }
 }

@@ -105,7 +105,8 @@ export async function buildImageFromContext(
   });
 }
 
-const LOAD_HINT = 'The engine could not load the archive: check that it is a docker-archive (`tar tf FILE` lists manifest.json) and that the engine has free space.';
+const LOAD_HINT =
+  'The engine could not load the archive: check that it is a docker-archive (`tar tf FILE` lists manifest.json) and that the engine has free space.';
 
 /**
  * `docker load` of a docker-archive stream (tar, optionally gzipped); returns
@@ -128,11 +129,15 @@ export async function loadImageStream(docker: DockerClient, archive: AsyncIterab
   const loaded: string[] = [];
   const lines: string[] = [];
   try {
-    await readJsonLines(res, (line) => {
-      lines.push(JSON.stringify(line));
-      const m = /Loaded image(?: ID)?: (\S+)/.exec(line.stream ?? '');
-      if (m?.[1]) loaded.push(m[1]);
-    }, { strict: true });
+    await readJsonLines(
+      res,
+      (line) => {
+        lines.push(JSON.stringify(line));
+        const m = /Loaded image(?: ID)?: (\S+)/.exec(line.stream ?? '');
+        if (m?.[1]) loaded.push(m[1]);
+      },
+      { strict: true },
+    );
   } catch (err) {
     if (srcError) throw srcError;
     if (err instanceof StreamError) throw new OpError('image_load', `docker load: ${err.message}`, LOAD_HINT);
@@ -156,7 +161,10 @@ export async function saveImage(docker: DockerClient, ref: string, file: string)
 
 /** Removes an image (forced); one that is already gone is no error. */
 export async function removeImageQuietly(docker: DockerClient, ref: string): Promise<void> {
-  await docker.getImage(ref).remove({ force: true, noprune: false }).catch((err: unknown) => {
-    if (!isNotFound(err)) throw err;
-  });
+  await docker
+    .getImage(ref)
+    .remove({ force: true, noprune: false })
+    .catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
 }

@@ -14,7 +14,7 @@ const KNOWN: KnownFailure[] = [
     // e.g. "(HTTP code 409) ... error setting rlimit type 7: operation not permitted: OCI permission denied".
     test: /error setting rlimit type \d+: operation not permitted/i,
     hint:
-      'The engine cannot raise the container\'s process limits on this machine (Podman\'s default ulimits; see docs/engines.md). ' +
+      "The engine cannot raise the container's process limits on this machine (Podman's default ulimits; see docs/engines.md). " +
       'Lower them in a containers.conf (/etc/containers/containers.conf, or one named by CONTAINERS_CONF for the engine): ' +
       '[containers] default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"], then restart the engine (e.g. `systemctl restart podman.socket`).',
   },

@@ -20,7 +20,11 @@ export async function ensureVolume(engine: Engine, name: string, labels: Record<
     await engine.docker.createVolume({ Name: name, Labels: labels });
     return true;
   } catch (err) {
-    throw new OpError('volume_create', `could not create docker volume ${name}: ${engineMessage(err)}`, 'Check the engine\'s free space (`docker system df`) and its volume driver.');
+    throw new OpError(
+      'volume_create',
+      `could not create docker volume ${name}: ${engineMessage(err)}`,
+      "Check the engine's free space (`docker system df`) and its volume driver.",
+    );
   }
 }
 

@@ -1,13 +1,13 @@
 // Shared last step of every builder: measure the layers, write the config,
 // choose the tag (default: derived from the image ID, i.e. from the content)
 // and hand back the parts an output writer needs.
-import { buildConfigJson, goArch, overlayBaseConfig, type ImageConfigJson, type ImageRuntimeConfig } from "./config.js";
-import { hexOf } from "./digest.js";
-import { measureLayers, type Layer, type MeasuredLayer } from "./layer.js";
-import type { ImageParts } from "./docker-archive.js";
-import type { Created } from "./time.js";
-import { isImageName, isImageTag } from "./reference.js";
-import { OpError } from "../errors.js";
+import { buildConfigJson, goArch, overlayBaseConfig, type ImageConfigJson, type ImageRuntimeConfig } from './config.js';
+import { hexOf } from './digest.js';
+import { measureLayers, type Layer, type MeasuredLayer } from './layer.js';
+import type { ImageParts } from './docker-archive.js';
+import type { Created } from './time.js';
+import { isImageName, isImageTag } from './reference.js';
+import { OpError } from '../errors.js';
 
 export interface AssembleInput {
   name: string;
@@ -30,7 +30,7 @@ export interface Assembled extends ImageParts {
 export function checkName(name: string): void {
   if (!isImageName(name)) {
     throw new OpError(
-      "image_name",
+      'image_name',
       `invalid image name "${name}": use lowercase letters, digits and separators (. _ -), optionally a registry host and / paths`,
       'Name it like "my-app" or "ghcr.io/me/app" (no uppercase letters, no spaces).',
     );
@@ -38,11 +38,12 @@ export function checkName(name: string): void {
 }
 
 export function checkTag(tag: string): void {
-  if (!isImageTag(tag)) throw new OpError("image_name", `invalid image tag "${tag}"`, "A tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -.");
+  if (!isImageTag(tag))
+    throw new OpError('image_name', `invalid image tag "${tag}"`, 'A tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -.');
 }
 
 /** Checks the name and tag before any work is done. */
-export function checkInput(input: Pick<AssembleInput, "name" | "tag">): void {
+export function checkInput(input: Pick<AssembleInput, 'name' | 'tag'>): void {
   checkName(input.name);
   if (input.tag !== undefined) checkTag(input.tag);
 }
@@ -50,7 +51,7 @@ export function checkInput(input: Pick<AssembleInput, "name" | "tag">): void {
 /** The config, image ID and tag for layers already measured (the base image's first). */
 export function finishImage(input: AssembleInput, layers: MeasuredLayer[]): Assembled {
   const architecture = input.architecture ?? input.base?.config.architecture ?? goArch();
-  const os = input.os ?? input.base?.config.os ?? "linux";
+  const os = input.os ?? input.base?.config.os ?? 'linux';
   const { json, digest } = buildConfigJson({
     architecture,
     os,
@@ -61,7 +62,17 @@ export function finishImage(input: AssembleInput, layers: MeasuredLayer[]): Asse
     baseLayerCount: input.base?.layers.length ?? 0,
   });
   const tag = input.tag ?? hexOf(digest).slice(0, 32);
-  return { name: input.name, tag, architecture, os, layers, configJson: json, configDigest: digest, repoTags: [`${input.name}:${tag}`], mtime: input.created.epoch };
+  return {
+    name: input.name,
+    tag,
+    architecture,
+    os,
+    layers,
+    configJson: json,
+    configDigest: digest,
+    repoTags: [`${input.name}:${tag}`],
+    mtime: input.created.epoch,
+  };
 }
 
 export async function assemble(input: AssembleInput): Promise<Assembled> {

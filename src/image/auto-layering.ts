@@ -5,12 +5,12 @@
 // the dependencies only they use share a layer, and common dependencies get
 // their own. Roots that would exceed the limit are skipped; layers still
 // left then go to the biggest paths that share one.
-import type { ClosureNode } from "./popularity.js";
+import type { ClosureNode } from './popularity.js';
 
 function pathKey(path: string): string {
-  const slash = path.lastIndexOf("/");
+  const slash = path.lastIndexOf('/');
   const base = path.slice(slash + 1);
-  const dash = base.indexOf("-");
+  const dash = base.indexOf('-');
   return dash === -1 ? path : `${base.slice(dash + 1)}\u0000${path.slice(0, slash + 1)}${base.slice(0, dash)}`;
 }
 
@@ -29,7 +29,7 @@ function transitive(start: string, next: (p: string) => Iterable<string>): Set<s
   return done;
 }
 
-const idOf = (roots: Set<string>) => [...roots].sort().join("\n");
+const idOf = (roots: Set<string>) => [...roots].sort().join('\n');
 
 /**
  * While layers are left, the biggest path sharing a layer gets one of its
@@ -40,10 +40,19 @@ function fillLayers(groups: Map<string, string[]>, limit: number, size: Map<stri
     let best: { id: string; path: string } | undefined;
     for (const [id, paths] of groups) {
       if (paths.length < 2) continue;
-      for (const p of paths) if (!best || (size.get(p) ?? 0) > (size.get(best.path) ?? 0) || ((size.get(p) ?? 0) === (size.get(best.path) ?? 0) && byKey(p, best.path) < 0)) best = { id, path: p };
+      for (const p of paths)
+        if (
+          !best ||
+          (size.get(p) ?? 0) > (size.get(best.path) ?? 0) ||
+          ((size.get(p) ?? 0) === (size.get(best.path) ?? 0) && byKey(p, best.path) < 0)
+        )
+          best = { id, path: p };
     }
     if (!best) return;
-    groups.set(best.id, groups.get(best.id)!.filter((p) => p !== best!.path));
+    groups.set(
+      best.id,
+      groups.get(best.id)!.filter((p) => p !== best!.path),
+    );
     groups.set(`alone\n${best.path}`, [best.path]);
   }
 }
@@ -54,7 +63,10 @@ export function autoLayers(graph: ClosureNode[], limit: number): string[][] {
   const users = new Map<string, Set<string>>();
   const size = new Map<string, number>();
   for (const n of graph) {
-    refs.set(n.path, n.references.filter((r) => r !== n.path));
+    refs.set(
+      n.path,
+      n.references.filter((r) => r !== n.path),
+    );
     size.set(n.path, n.narSize ?? 0);
     if (!users.has(n.path)) users.set(n.path, new Set());
   }

@@ -2,22 +2,22 @@
 // layers may be gzipped, as nixpkgs and `docker save` produce) or an OCI
 // layout directory. Layers are used in place when uncompressed, otherwise
 // decompressed into a temporary directory released by close().
-import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdtemp, open, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-import { Readable } from "node:stream";
-import { readRange, readTarFile, readTarMember, TAR_MEMBER_MAX, type TarReadEntry } from "./tar-reader.js";
-import { checkOciBlob, ociBlobPath } from "./oci-layout.js";
-import type { ImageConfigJson } from "./config.js";
-import type { MeasuredLayer } from "./layer.js";
-import { measure } from "./digest.js";
-import { isGzip } from "./gzip.js";
-import { resolveMember } from "./archive-members.js";
-import { selectOciImage, type OciDescriptor, type OciSelector } from "./oci-select.js";
-import { OpError } from "../errors.js";
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { readRange, readTarFile, readTarMember, TAR_MEMBER_MAX, type TarReadEntry } from './tar-reader.js';
+import { checkOciBlob, ociBlobPath } from './oci-layout.js';
+import type { ImageConfigJson } from './config.js';
+import type { MeasuredLayer } from './layer.js';
+import { measure } from './digest.js';
+import { isGzip } from './gzip.js';
+import { resolveMember } from './archive-members.js';
+import { selectOciImage, type OciDescriptor, type OciSelector } from './oci-select.js';
+import { OpError } from '../errors.js';
 
 export interface BaseImage {
   config: ImageConfigJson;
@@ -30,10 +30,10 @@ export interface BaseImage {
 
 const FORMAT_HINT =
   "fromImage must be a docker-archive (`docker save`, nixpkgs' dockerTools; plain or gzipped), an OCI archive or an OCI layout directory: check the path.";
-const DAMAGED_HINT = "The base image is damaged or was modified after it was written: make it again (`docker save`, `nix build`).";
+const DAMAGED_HINT = 'The base image is damaged or was modified after it was written: make it again (`docker save`, `nix build`).';
 
 async function head(path: string, offset = 0): Promise<Buffer> {
-  const fh = await open(path, "r");
+  const fh = await open(path, 'r');
   try {
     const b = Buffer.alloc(4);
     const { bytesRead } = await fh.read(b, 0, 4, offset);
@@ -53,7 +53,7 @@ export type BaseSelector = OciSelector;
 type OciIndex = { manifests?: OciDescriptor[] };
 
 export async function openBaseImage(path: string, sel: BaseSelector = {}): Promise<BaseImage> {
-  const tmp = await mkdtemp(join(tmpdir(), "ndt-base-"));
+  const tmp = await mkdtemp(join(tmpdir(), 'ndt-base-'));
   const close = () => rm(tmp, { recursive: true, force: true });
   try {
     const st = await stat(path);
@@ -62,13 +62,13 @@ export async function openBaseImage(path: string, sel: BaseSelector = {}): Promi
   } catch (err) {
     await close();
     // A tar the reader refuses is, for the user, a fromImage that is not an image archive.
-    if (err instanceof OpError && err.code === "archive_format") throw new OpError("base_image", `base image ${err.message}`, FORMAT_HINT);
+    if (err instanceof OpError && err.code === 'archive_format') throw new OpError('base_image', `base image ${err.message}`, FORMAT_HINT);
     if (err instanceof OpError) throw err;
-    throw new OpError("base_image", `cannot read the base image ${path}: ${(err as Error).message}`, FORMAT_HINT);
+    throw new OpError('base_image', `cannot read the base image ${path}: ${(err as Error).message}`, FORMAT_HINT);
   }
 }
 
-type Opened = Omit<BaseImage, "close">;
+type Opened = Omit<BaseImage, 'close'>;
 
 async function layerFrom(file: string, offset: number, size: number, tmp: string, i: number) {
   if (isGzip(await head(file, offset))) {
@@ -79,13 +79,19 @@ async function layerFrom(file: string, offset: number, size: number, tmp: string
   return { path: file, offset, size };
 }
 
-async function finish(config: ImageConfigJson, files: { path: string; offset: number; size: number }[], repoTags: string[]): Promise<Opened> {
+async function finish(
+  config: ImageConfigJson,
+  files: { path: string; offset: number; size: number }[],
+  repoTags: string[],
+): Promise<Opened> {
   const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== files.length) throw new OpError("base_image", `base image: ${files.length} layers but ${diffIds.length} diff_ids`, DAMAGED_HINT);
+  if (diffIds.length !== files.length)
+    throw new OpError('base_image', `base image: ${files.length} layers but ${diffIds.length} diff_ids`, DAMAGED_HINT);
   const layers: MeasuredLayer[] = [];
   for (const [i, f] of files.entries()) {
     const m = await measure(readRange(f.path, f.offset, f.size));
-    if (m.digest !== diffIds[i]) throw new OpError("base_image", `base image: layer ${i + 1} has digest ${m.digest}, config says ${diffIds[i]}`, DAMAGED_HINT);
+    if (m.digest !== diffIds[i])
+      throw new OpError('base_image', `base image: layer ${i + 1} has digest ${m.digest}, config says ${diffIds[i]}`, DAMAGED_HINT);
     layers.push({ open: () => readRange(f.path, f.offset, f.size), comment: `base layer ${i + 1}`, diffId: m.digest, size: m.size });
   }
   return { config, layers, repoTags, layerFiles: files };
@@ -94,7 +100,7 @@ async function finish(config: ImageConfigJson, files: { path: string; offset: nu
 async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): Promise<Opened> {
   let archive = path;
   if (isGzip(await head(path))) {
-    archive = join(tmp, "image.tar");
+    archive = join(tmp, 'image.tar');
     await gunzipTo(createReadStream(path) as AsyncIterable<Buffer>, archive);
   }
   const members = new Map<string, TarReadEntry>();
@@ -102,27 +108,33 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   const member = (name: string) => resolveMember(members, name, path);
   const read = async (name: string) => {
     const e = member(name);
-    if (!e) throw new OpError("base_image", `base image ${path}: no ${name} inside (not a docker-archive?)`, FORMAT_HINT);
+    if (!e) throw new OpError('base_image', `base image ${path}: no ${name} inside (not a docker-archive?)`, FORMAT_HINT);
     return readTarMember(archive, e);
   };
-  if (!members.has("manifest.json") && members.has("index.json")) return openOciArchive(archive, member, read, tmp, sel);
-  const manifest = parseJson<{ Config: string; RepoTags?: string[] | null; Layers: string[] }[]>(await read("manifest.json"), `base image ${path}: manifest.json`);
-  if (!Array.isArray(manifest)) throw new OpError("base_image", `base image ${path}: manifest.json is not a list`, FORMAT_HINT);
-  const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? "latest"}` : undefined;
+  if (!members.has('manifest.json') && members.has('index.json')) return openOciArchive(archive, member, read, tmp, sel);
+  const manifest = parseJson<{ Config: string; RepoTags?: string[] | null; Layers: string[] }[]>(
+    await read('manifest.json'),
+    `base image ${path}: manifest.json`,
+  );
+  if (!Array.isArray(manifest)) throw new OpError('base_image', `base image ${path}: manifest.json is not a list`, FORMAT_HINT);
+  const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? 'latest'}` : undefined;
   const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
   if (!entry) {
     throw new OpError(
-      "base_image",
-      `base image ${path}: ${want ? `no image tagged ${want}` : "empty manifest.json"}`,
-      want ? "Set fromImageName and fromImageTag to a tag the archive holds (see RepoTags in its manifest.json), or leave them out to use its first image." : FORMAT_HINT,
+      'base_image',
+      `base image ${path}: ${want ? `no image tagged ${want}` : 'empty manifest.json'}`,
+      want
+        ? 'Set fromImageName and fromImageTag to a tag the archive holds (see RepoTags in its manifest.json), or leave them out to use its first image.'
+        : FORMAT_HINT,
     );
   }
-  if (typeof entry.Config !== "string" || !Array.isArray(entry.Layers)) throw new OpError("base_image", `base image ${path}: manifest.json has no Config or Layers`, FORMAT_HINT);
+  if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers))
+    throw new OpError('base_image', `base image ${path}: manifest.json has no Config or Layers`, FORMAT_HINT);
   const config = parseJson<ImageConfigJson>(await read(entry.Config), `base image ${path}: ${entry.Config}`);
   const files = [];
   for (const [i, l] of entry.Layers.entries()) {
     const e = member(l);
-    if (!e) throw new OpError("base_image", `base image ${path}: layer ${l} missing`, DAMAGED_HINT);
+    if (!e) throw new OpError('base_image', `base image ${path}: layer ${l} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
   return finish(config, files, entry.RepoTags ?? []);
@@ -131,9 +143,9 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
 /** JSON from a base image member or file; the parser's message is left out, as it quotes the content. */
 function parseJson<T>(data: Buffer, what: string): T {
   try {
-    return JSON.parse(data.toString("utf8")) as T;
+    return JSON.parse(data.toString('utf8')) as T;
   } catch {
-    throw new OpError("base_image", `${what} is not valid JSON (${data.length} bytes)`, DAMAGED_HINT);
+    throw new OpError('base_image', `${what} is not valid JSON (${data.length} bytes)`, DAMAGED_HINT);
   }
 }
 
@@ -150,21 +162,28 @@ async function readOciParts(where: string, index: OciIndex, blob: (path: string)
     checkOciBlob(digest as string, data, `${where}: ${what}`);
     return parseJson<unknown>(data, `${where}: ${what}`);
   };
-  const { manifest, repoTag } = await selectOciImage(index, (d) => readJson(d, "the manifest"), sel, where);
-  if (!manifest?.config || !Array.isArray(manifest.layers)) throw new OpError("base_image", `${where}: the manifest has no config or layers`, DAMAGED_HINT);
-  const config = (await readJson(manifest.config.digest, "the config")) as ImageConfigJson;
+  const { manifest, repoTag } = await selectOciImage(index, (d) => readJson(d, 'the manifest'), sel, where);
+  if (!manifest?.config || !Array.isArray(manifest.layers))
+    throw new OpError('base_image', `${where}: the manifest has no config or layers`, DAMAGED_HINT);
+  const config = (await readJson(manifest.config.digest, 'the config')) as ImageConfigJson;
   const layers = manifest.layers.map((l, i) => ({ digest: l.digest as string, path: ociBlobPath(l.digest, `${where}: layer ${i + 1}`) }));
   return { config, layers, repoTags: repoTag ? [repoTag] : [] };
 }
 
 /** An OCI layout inside a tar (oci-archive). */
-async function openOciArchive(archive: string, member: (name: string) => TarReadEntry | undefined, read: (name: string) => Promise<Buffer>, tmp: string, sel: BaseSelector): Promise<Opened> {
-  const index = parseJson<OciIndex>(await read("index.json"), `OCI archive ${archive}: index.json`);
+async function openOciArchive(
+  archive: string,
+  member: (name: string) => TarReadEntry | undefined,
+  read: (name: string) => Promise<Buffer>,
+  tmp: string,
+  sel: BaseSelector,
+): Promise<Opened> {
+  const index = parseJson<OciIndex>(await read('index.json'), `OCI archive ${archive}: index.json`);
   const parts = await readOciParts(`OCI archive ${archive}`, index, read, sel);
   const files = [];
   for (const [i, l] of parts.layers.entries()) {
     const e = member(l.path);
-    if (!e) throw new OpError("base_image", `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
+    if (!e) throw new OpError('base_image', `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
     files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
   }
   return finish(parts.config, files, parts.repoTags);
@@ -173,20 +192,22 @@ async function openOciArchive(archive: string, member: (name: string) => TarRead
 /** A small file of an OCI layout directory (index.json, a manifest, a config): a regular file of at most TAR_MEMBER_MAX bytes. */
 async function readSmall(path: string, what: string): Promise<Buffer> {
   const st = await lstat(path).catch(() => undefined);
-  if (!st?.isFile()) throw new OpError("base_image", `${what}: ${st ? "not a regular file" : "missing"}`, DAMAGED_HINT);
-  if (st.size > TAR_MEMBER_MAX) throw new OpError("base_image", `${what}: ${st.size} bytes, more than the ${TAR_MEMBER_MAX} accepted`, DAMAGED_HINT);
+  if (!st?.isFile()) throw new OpError('base_image', `${what}: ${st ? 'not a regular file' : 'missing'}`, DAMAGED_HINT);
+  if (st.size > TAR_MEMBER_MAX)
+    throw new OpError('base_image', `${what}: ${st.size} bytes, more than the ${TAR_MEMBER_MAX} accepted`, DAMAGED_HINT);
   return readFile(path);
 }
 
 async function openOci(dir: string, tmp: string, sel: BaseSelector): Promise<Opened> {
   const where = `OCI layout ${dir}`;
-  const index = parseJson<OciIndex>(await readSmall(join(dir, "index.json"), `${where}: index.json`), `${where}: index.json`);
+  const index = parseJson<OciIndex>(await readSmall(join(dir, 'index.json'), `${where}: index.json`), `${where}: index.json`);
   const parts = await readOciParts(where, index, (p) => readSmall(join(dir, p), `${where}: ${p}`), sel);
   const files = [];
   for (const [i, l] of parts.layers.entries()) {
     const path = join(dir, l.path);
     const st = await lstat(path).catch(() => undefined);
-    if (!st?.isFile()) throw new OpError("base_image", `${where}: layer ${l.digest} ${st ? "is not a regular file" : "missing"}`, DAMAGED_HINT);
+    if (!st?.isFile())
+      throw new OpError('base_image', `${where}: layer ${l.digest} ${st ? 'is not a regular file' : 'missing'}`, DAMAGED_HINT);
     files.push(await layerFrom(path, 0, st.size, tmp, i));
   }
   return finish(parts.config, files, parts.repoTags);

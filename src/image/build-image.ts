@@ -1,23 +1,23 @@
 // buildImage: base image layers, one layer with copyToRoot/contents copied
 // into the root, and (with runAsRoot) one layer holding the script's changes,
 // made on the engine instead of nixpkgs' KVM VM.
-import { cp, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { assemble } from "./assemble.js";
-import { openBaseImage, type BaseImage } from "./base-image.js";
-import type { ImageRuntimeConfig } from "./config.js";
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { assemble } from './assemble.js';
+import { openBaseImage, type BaseImage } from './base-image.js';
+import type { ImageRuntimeConfig } from './config.js';
 // The engine is imported only when runAsRoot needs it.
-import type { DockerClient } from "../engine/images.js";
-import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
-import { entriesLayer, type Layer } from "./layer.js";
-import { failExtra, pickOwner } from "./layered.js";
-import { runHostScript } from "./host-script.js";
-import { scanClosure } from "./closure.js";
-import type { TarEntry } from "./tar-writer.js";
-import { checkMaxLayers } from "./layering.js";
-import { writeImage, type ImageResult, type OutputOptions } from "./output.js";
-import { parseCreated } from "./time.js";
+import type { DockerClient } from '../engine/images.js';
+import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from './fs-entries.js';
+import { entriesLayer, type Layer } from './layer.js';
+import { failExtra, pickOwner } from './layered.js';
+import { runHostScript } from './host-script.js';
+import { scanClosure } from './closure.js';
+import type { TarEntry } from './tar-writer.js';
+import { checkMaxLayers } from './layering.js';
+import { writeImage, type ImageResult, type OutputOptions } from './output.js';
+import { parseCreated } from './time.js';
 
 export interface ImageOptions extends Partial<Ownership> {
   name: string;
@@ -61,17 +61,17 @@ function toList(v: string | string[] | undefined): string[] {
 
 /** Entries of the store paths the roots refer to, with their closure, each at its own location. */
 async function storeClosure(roots: string[], storeDir: string | undefined, d: EntryDefaults): Promise<TarEntry[][]> {
-  const dir = (storeDir ?? "/nix/store").replace(/\/+$/, "");
+  const dir = (storeDir ?? '/nix/store').replace(/\/+$/, '');
   const lists: TarEntry[][] = [];
   for (const node of await scanClosure(roots, dir)) {
-    if (node.path.startsWith(`${dir}/`)) lists.push(await treeEntries(node.path, node.path.replace(/^\/+/, ""), d));
+    if (node.path.startsWith(`${dir}/`)) lists.push(await treeEntries(node.path, node.path.replace(/^\/+/, ''), d));
   }
   return lists;
 }
 
 /** The copyToRoot directories copied into a scratch directory (later ones win), then extraCommands run in it. */
 async function layerWithCommands(dirs: string[], script: string): Promise<string> {
-  const scratch = await mkdtemp(join(tmpdir(), "ndt-layer-"));
+  const scratch = await mkdtemp(join(tmpdir(), 'ndt-layer-'));
   try {
     for (const dir of dirs) await cp(dir, scratch, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
     await runHostScript(script, scratch).catch(failExtra);
@@ -92,7 +92,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
       base = await openBaseImage(opts.fromImage, opts);
       closers.push(base.close);
     }
-    checkMaxLayers(125, base?.layers.length ?? 0, { count: opts.runAsRoot ? 1 : 0, what: "runAsRoot" });
+    checkMaxLayers(125, base?.layers.length ?? 0, { count: opts.runAsRoot ? 1 : 0, what: 'runAsRoot' });
     const dirs = [...toList(opts.copyToRoot), ...toList(opts.contents)].map((p) => resolve(p));
     let roots = dirs;
     if (opts.extraCommands) {
@@ -101,8 +101,8 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
       roots = [scratch];
     }
     const lists = await storeClosure(roots, opts.storeDir, d);
-    for (const dir of roots) lists.push(await treeEntries(dir, "", d));
-    const layers: Layer[] = [entriesLayer(mergeEntries(lists, d), "contents copied to root")];
+    for (const dir of roots) lists.push(await treeEntries(dir, '', d));
+    const layers: Layer[] = [entriesLayer(mergeEntries(lists, d), 'contents copied to root')];
     const common = {
       name: opts.name,
       ...(base ? { base } : {}),
@@ -112,8 +112,11 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
       ...(opts.os ? { os: opts.os } : {}),
     };
     if (opts.runAsRoot) {
-      const before = await assemble({ ...common, tag: "run-as-root", layers });
-      const [{ runAsRoot: runScript }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
+      const before = await assemble({ ...common, tag: 'run-as-root', layers });
+      const [{ runAsRoot: runScript }, { defaultDockerClient }] = await Promise.all([
+        import('./run-as-root.js'),
+        import('../engine/images.js'),
+      ]);
       const r = await runScript(opts.docker ?? defaultDockerClient(), before, {
         script: opts.runAsRoot,
         mtime: created.epoch,

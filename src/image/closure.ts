@@ -2,45 +2,64 @@
 // or found as Nix does by scanning the given paths' files (and symlink
 // targets) for each other's absolute paths. Store paths found in the scanned
 // bytes that exist on this machine join the closure.
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
-import { lstat, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import type { ClosureNode } from "./popularity.js";
-import { OpError } from "../errors.js";
+import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { lstat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClosureNode } from './popularity.js';
+import { OpError } from '../errors.js';
 
-const CLOSURE_GRAPH_HINT = "Give closureGraph the JSON that exportReferencesGraph (or `nix path-info --json --recursive`) writes: [{\"path\": ..., \"references\": [...]}].";
+const CLOSURE_GRAPH_HINT =
+  'Give closureGraph the JSON that exportReferencesGraph (or `nix path-info --json --recursive`) writes: [{"path": ..., "references": [...]}].';
 
 /** Accepts the graph array, or the object exportReferencesGraph writes ({ key: [...] }). */
 export function parseReferencesGraph(value: unknown, key?: string): ClosureNode[] {
   let list: unknown = value;
-  if (!Array.isArray(value) && value && typeof value === "object") {
+  if (!Array.isArray(value) && value && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
     list = key !== undefined ? obj[key] : Object.values(obj).find(Array.isArray);
   }
-  if (!Array.isArray(list)) throw new OpError("image_options", `closure graph: expected an array of {path, references}${key ? ` under "${key}"` : ""}`, CLOSURE_GRAPH_HINT);
+  if (!Array.isArray(list))
+    throw new OpError(
+      'image_options',
+      `closure graph: expected an array of {path, references}${key ? ` under "${key}"` : ''}`,
+      CLOSURE_GRAPH_HINT,
+    );
   return list.map((n, i) => {
     const node = n as Partial<ClosureNode>;
-    if (typeof node.path !== "string" || !Array.isArray(node.references)) throw new OpError("image_options", `closure graph entry ${i}: needs "path" and "references"`, CLOSURE_GRAPH_HINT);
-    return { path: node.path, references: node.references.map(String), ...(typeof node.narSize === "number" ? { narSize: node.narSize } : {}) };
+    if (typeof node.path !== 'string' || !Array.isArray(node.references))
+      throw new OpError('image_options', `closure graph entry ${i}: needs "path" and "references"`, CLOSURE_GRAPH_HINT);
+    return {
+      path: node.path,
+      references: node.references.map(String),
+      ...(typeof node.narSize === 'number' ? { narSize: node.narSize } : {}),
+    };
   });
 }
 
 export async function readReferencesGraph(file: string, key?: string): Promise<ClosureNode[]> {
-  return parseReferencesGraph(JSON.parse(await readFile(file, "utf8")), key);
+  return parseReferencesGraph(JSON.parse(await readFile(file, 'utf8')), key);
 }
 
 function storePathRegex(storeDir: string): RegExp {
-  const esc = storeDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return new RegExp(`${esc}/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+`, "g");
+  const esc = storeDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`${esc}/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+`, 'g');
 }
 
 /** Store paths (storeDir/hash-name) mentioned in a string, such as the image config. */
-export function storePathsIn(text: string, storeDir = "/nix/store"): string[] {
-  return [...new Set(text.match(storePathRegex(storeDir)) ?? [])].map((p) => p.split("/").slice(0, storeDir.split("/").length + 1).join("/"));
+export function storePathsIn(text: string, storeDir = '/nix/store'): string[] {
+  return [...new Set(text.match(storePathRegex(storeDir)) ?? [])].map((p) =>
+    p
+      .split('/')
+      .slice(0, storeDir.split('/').length + 1)
+      .join('/'),
+  );
 }
 
 async function exists(p: string): Promise<boolean> {
-  return lstat(p).then(() => true, () => false);
+  return lstat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 interface ScanResult {
@@ -62,7 +81,7 @@ class NeedleSet {
     for (const c of candidates) {
       const b = Buffer.from(c);
       if (b.length === 0) continue;
-      const head = b.subarray(0, 4).toString("latin1");
+      const head = b.subarray(0, 4).toString('latin1');
       byHead.set(head, [...(byHead.get(head) ?? []), { c, b }]);
     }
     for (const list of byHead.values()) {
@@ -76,7 +95,7 @@ class NeedleSet {
       const keyLen = Math.min(32, Math.min(...list.map((n) => n.b.length)) - p);
       const byKey = new Map<string, { c: string; b: Buffer }[]>();
       for (const n of list) {
-        const k = n.b.subarray(p, p + keyLen).toString("latin1");
+        const k = n.b.subarray(p, p + keyLen).toString('latin1');
         byKey.set(k, [...(byKey.get(k) ?? []), n]);
       }
       this.groups.push({ prefix, keyLen, byKey });
@@ -91,7 +110,7 @@ class NeedleSet {
       if (pending === 0) continue;
       const p = g.prefix.length;
       for (let i = buf.indexOf(g.prefix); i !== -1 && pending > 0; i = buf.indexOf(g.prefix, i + 1)) {
-        const list = g.byKey.get(buf.toString("latin1", i + p, i + p + g.keyLen));
+        const list = g.byKey.get(buf.toString('latin1', i + p, i + p + g.keyLen));
         if (!list) continue;
         for (const n of list) {
           if (found.has(n.c) || i + n.b.length > buf.length) continue;
@@ -112,13 +131,13 @@ class NeedleSet {
  */
 function storeMatches(buf: Buffer, storeDir: string, storeRe: RegExp): string[] {
   const lead = Buffer.from(`${storeDir}/`);
-  const sticky = new RegExp(storeRe.source, "y");
+  const sticky = new RegExp(storeRe.source, 'y');
   const out: string[] = [];
-  for (let i = buf.indexOf(lead); i !== -1; ) {
+  for (let i = buf.indexOf(lead); i !== -1;) {
     // Widen the window until the match (if any) ends before the window does.
     for (let w = 512; ; w *= 4) {
       const end = Math.min(buf.length, i + w);
-      const text = buf.toString("latin1", i, end);
+      const text = buf.toString('latin1', i, end);
       sticky.lastIndex = 0;
       const m = sticky.exec(text);
       if (m && m[0].length === text.length && end < buf.length) continue;
@@ -139,10 +158,10 @@ let scanBuffer: Buffer | undefined;
 /** A small file's bytes in the shared scan buffer: open, read, close (no fstat, no new buffer). */
 function readSmall(p: string, size: number): Buffer {
   const buf = (scanBuffer ??= Buffer.allocUnsafe(SCAN_SMALL_FILE));
-  const fd = openSync(p, "r");
+  const fd = openSync(p, 'r');
   try {
     let n = 0;
-    for (let r; n < size && (r = readSync(fd, buf, n, size - n, null)) > 0; ) n += r;
+    for (let r; n < size && (r = readSync(fd, buf, n, size - n, null)) > 0;) n += r;
     return buf.subarray(0, n);
   } finally {
     closeSync(fd);
@@ -158,10 +177,10 @@ function readSmall(p: string, size: number): Buffer {
  */
 function scanBig(p: string, overlap: number, check: (buf: Buffer) => void): void {
   const buf = Buffer.allocUnsafe(overlap + SCAN_SMALL_FILE);
-  const fd = openSync(p, "r");
+  const fd = openSync(p, 'r');
   try {
     let kept = 0;
-    for (let n; (n = readSync(fd, buf, kept, SCAN_SMALL_FILE, null)) > 0; ) {
+    for (let n; (n = readSync(fd, buf, kept, SCAN_SMALL_FILE, null)) > 0;) {
       const view = buf.subarray(0, kept + n);
       check(view);
       kept = Math.min(overlap, view.length);
@@ -177,10 +196,10 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp, sto
   const maxLen = Math.max(256, ...candidates.map((c) => Buffer.byteLength(c)));
   const refs = new Set<string>();
   let size = 0;
-  const storeDepth = storeDir.split("/").length + 1;
+  const storeDepth = storeDir.split('/').length + 1;
   const check = (buf: Buffer) => {
     needles.scan(buf, refs);
-    for (const m of storeMatches(buf, storeDir, storeRe)) refs.add(m.split("/").slice(0, storeDepth).join("/"));
+    for (const m of storeMatches(buf, storeDir, storeRe)) refs.add(m.split('/').slice(0, storeDepth).join('/'));
   };
   const visit = async (p: string): Promise<void> => {
     const st = lstatSync(p);
@@ -202,14 +221,19 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp, sto
  * Build the closure graph of the given paths by scanning. Store paths under
  * storeDir that are referenced and exist are added (transitively).
  */
-export async function scanClosure(paths: string[], storeDir = "/nix/store"): Promise<ClosureNode[]> {
+export async function scanClosure(paths: string[], storeDir = '/nix/store'): Promise<ClosureNode[]> {
   const storeRe = storePathRegex(storeDir);
   const nodes = new Map<string, ClosureNode>();
   const queue = [...new Set(paths)];
   const known = new Set(queue);
   while (queue.length > 0) {
     const p = queue.shift()!;
-    const { refs, size } = await scanPath(p, [...known].filter((k) => k !== p), storeRe, storeDir);
+    const { refs, size } = await scanPath(
+      p,
+      [...known].filter((k) => k !== p),
+      storeRe,
+      storeDir,
+    );
     const references: string[] = [];
     for (const r of [...refs].sort()) {
       if (r === p) continue;
@@ -225,7 +249,12 @@ export async function scanClosure(paths: string[], storeDir = "/nix/store"): Pro
   // Paths discovered later may be referenced by ones scanned earlier: rescan those edges.
   if (nodes.size > paths.length) {
     for (const n of nodes.values()) {
-      const extra = await scanPath(n.path, [...known].filter((k) => k !== n.path && !n.references.includes(k)), storeRe, storeDir);
+      const extra = await scanPath(
+        n.path,
+        [...known].filter((k) => k !== n.path && !n.references.includes(k)),
+        storeRe,
+        storeDir,
+      );
       for (const r of extra.refs) if (known.has(r) && r !== n.path && !n.references.includes(r)) n.references.push(r);
       n.references.sort();
     }

@@ -5,9 +5,9 @@
 // fakeRootCommands run last, on the engine, so the store paths they refer to
 // (with their closure, less what the image already has) go into their own
 // layer.
-import { lstat, readFile } from "node:fs/promises";
-import { scanClosure, storePathsIn } from "./closure.js";
-import type { TarEntry } from "./tar-writer.js";
+import { lstat, readFile } from 'node:fs/promises';
+import { scanClosure, storePathsIn } from './closure.js';
+import type { TarEntry } from './tar-writer.js';
 
 /** Longest store path name kept from one chunk to the next, so none is missed at a boundary. */
 const OVERLAP = 512;
@@ -25,11 +25,11 @@ export async function storeRefsInEntries(entries: TarEntry[], storeDir: string):
     for (const p of storePathsIn(text, storeDir)) found.add(p);
   };
   for (const e of entries) {
-    if (e.type === "symlink") add(e.linkname ?? "");
-    if (e.type !== "file") continue;
-    let tail = "";
+    if (e.type === 'symlink') add(e.linkname ?? '');
+    if (e.type !== 'file') continue;
+    let tail = '';
     for await (const chunk of contentsOf(e)) {
-      const text = tail + chunk.toString("latin1");
+      const text = tail + chunk.toString('latin1');
       add(text);
       tail = text.slice(-OVERLAP);
     }
@@ -40,7 +40,14 @@ export async function storeRefsInEntries(entries: TarEntry[], storeDir: string):
 /** The store paths the entries refer to that exist on this machine. */
 export async function presentStoreRefs(entries: TarEntry[], storeDir: string): Promise<string[]> {
   const present = [];
-  for (const p of [...(await storeRefsInEntries(entries, storeDir))].sort()) if (await lstat(p).then(() => true, () => false)) present.push(p);
+  for (const p of [...(await storeRefsInEntries(entries, storeDir))].sort())
+    if (
+      await lstat(p).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(p);
   return present;
 }
 
@@ -52,5 +59,8 @@ export async function missingStorePaths(entries: TarEntry[], storeDir: string, k
   const present = (await presentStoreRefs(entries, storeDir)).filter((p) => !known.has(p));
   if (present.length === 0) return [];
   const closure = await scanClosure(present, storeDir);
-  return closure.map((n) => n.path).filter((p) => p.startsWith(`${storeDir}/`) && !known.has(p)).sort();
+  return closure
+    .map((n) => n.path)
+    .filter((p) => p.startsWith(`${storeDir}/`) && !known.has(p))
+    .sort();
 }

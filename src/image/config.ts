@@ -1,7 +1,7 @@
 // The image configuration JSON (Docker image spec v1.2 / OCI image config):
 // built with a fixed key order so its digest, the image ID, is reproducible.
-import { sha256 } from "./digest.js";
-import type { MeasuredLayer } from "./layer.js";
+import { sha256 } from './digest.js';
+import type { MeasuredLayer } from './layer.js';
 
 /** Container settings, with Docker's capitalised names (Cmd, Entrypoint, Env, ...). */
 export type ImageRuntimeConfig = Record<string, unknown>;
@@ -12,19 +12,27 @@ export interface ImageConfigJson {
   created: string;
   history: { created: string; comment?: string; created_by?: string; empty_layer?: boolean }[];
   os: string;
-  rootfs: { diff_ids: string[]; type: "layers" };
+  rootfs: { diff_ids: string[]; type: 'layers' };
   [k: string]: unknown;
 }
 
 export function goArch(arch: string = process.arch): string {
-  const map: Record<string, string> = { x64: "amd64", ia32: "386", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+  const map: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return map[arch] ?? arch;
 }
 
 /** Recursively sort object keys so JSON output does not depend on insertion order. */
 export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === "object") {
+  if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value).sort()) {
       const v = (value as Record<string, unknown>)[k];
@@ -42,7 +50,7 @@ export function overlayBaseConfig(base: ImageRuntimeConfig | undefined, ours: Im
   const merged: ImageRuntimeConfig = { ...base, ...ours };
   if (env.length > 0) {
     const byKey = new Map<string, string>();
-    for (const e of env) byKey.set(e.split("=", 1)[0]!, e);
+    for (const e of env) byKey.set(e.split('=', 1)[0]!, e);
     merged.Env = [...byKey.values()];
   }
   return merged;
@@ -54,7 +62,7 @@ export interface ConfigInput {
   config: ImageRuntimeConfig;
   created: string;
   layers: MeasuredLayer[];
-  baseHistory?: ImageConfigJson["history"];
+  baseHistory?: ImageConfigJson['history'];
   baseLayerCount?: number;
 }
 
@@ -67,10 +75,10 @@ export function buildConfigJson(input: ConfigInput): { json: Buffer; digest: str
     architecture: input.architecture ?? goArch(),
     config: canonical(input.config) as ImageRuntimeConfig,
     created: input.created,
-    history: fullHistory as ImageConfigJson["history"],
-    os: input.os ?? "linux",
-    rootfs: { diff_ids: input.layers.map((l) => l.diffId), type: "layers" },
+    history: fullHistory as ImageConfigJson['history'],
+    os: input.os ?? 'linux',
+    rootfs: { diff_ids: input.layers.map((l) => l.diffId), type: 'layers' },
   };
-  const json = Buffer.from(JSON.stringify(config, null, 2) + "\n", "utf8");
+  const json = Buffer.from(JSON.stringify(config, null, 2) + '\n', 'utf8');
   return { json, digest: sha256(json), config };
 }

@@ -2,11 +2,11 @@
 // rootfs/) that runs `args`. Like nixpkgs' ociTools.buildContainer, store
 // paths in the closure of args are bind-mounted read-only; unlike it, the
 // `mounts` option is honoured, and copyToRoot directories fill rootfs/.
-import { cp, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
-import { scanClosure, storePathsIn } from "./closure.js";
-import { goArch } from "./config.js";
-import { OpError } from "../errors.js";
+import { cp, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { scanClosure, storePathsIn } from './closure.js';
+import { goArch } from './config.js';
+import { OpError } from '../errors.js';
 
 export interface MountSpec {
   destination?: string;
@@ -44,80 +44,129 @@ export interface ContainerResult {
   storePaths: string[];
 }
 
-const DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
-function normaliseMounts(m: ContainerOptions["mounts"]): (MountSpec & { destination: string })[] {
+function normaliseMounts(m: ContainerOptions['mounts']): (MountSpec & { destination: string })[] {
   const list = m === undefined ? [] : Array.isArray(m) ? m : Object.entries(m).map(([destination, spec]) => ({ ...spec, destination }));
   return list.map((x) => {
-    if (!x.destination?.startsWith("/")) throw new OpError("image_options", `mount destination must be absolute: ${String(x.destination)}`, 'Give each mount an absolute destination, e.g. {"destination": "/data", "source": "./data"}.');
-    const type = x.type ?? "none";
-    const options = x.options ?? (type === "none" || type === "bind" ? ["rbind"] : []);
-    return { destination: x.destination, type, source: type === "none" || type === "bind" ? resolve(x.source) : x.source, options };
+    if (!x.destination?.startsWith('/'))
+      throw new OpError(
+        'image_options',
+        `mount destination must be absolute: ${String(x.destination)}`,
+        'Give each mount an absolute destination, e.g. {"destination": "/data", "source": "./data"}.',
+      );
+    const type = x.type ?? 'none';
+    const options = x.options ?? (type === 'none' || type === 'bind' ? ['rbind'] : []);
+    return { destination: x.destination, type, source: type === 'none' || type === 'bind' ? resolve(x.source) : x.source, options };
   });
 }
 
 function baseMounts() {
   return [
-    { destination: "/proc", type: "proc", source: "proc" },
-    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-    { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
-    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    { destination: '/proc', type: 'proc', source: 'proc' },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+    },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ];
 }
 
 export function containerConfig(opts: ContainerOptions, storePaths: string[]): Record<string, unknown> {
-  if (opts.args.length === 0) throw new OpError("image_options", "buildContainer: args must not be empty", "Give the command to run after -- (or as args in the options).");
+  if (opts.args.length === 0)
+    throw new OpError(
+      'image_options',
+      'buildContainer: args must not be empty',
+      'Give the command to run after -- (or as args in the options).',
+    );
   const user = normaliseMounts(opts.mounts);
-  const store = storePaths.map((p) => ({ destination: p, type: "none", source: p, options: ["bind", "ro"] }));
+  const store = storePaths.map((p) => ({ destination: p, type: 'none', source: p, options: ['bind', 'ro'] }));
   return {
-    ociVersion: "1.0.2",
+    ociVersion: '1.0.2',
     process: {
       terminal: opts.terminal ?? false,
       user: { uid: opts.uid ?? 0, gid: opts.gid ?? 0 },
       args: opts.args,
-      env: opts.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-      cwd: opts.cwd ?? "/",
+      env: opts.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
+      cwd: opts.cwd ?? '/',
       capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, permitted: DEFAULT_CAPS, ambient: DEFAULT_CAPS },
-      rlimits: [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }],
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
       noNewPrivileges: true,
     },
-    root: { path: "rootfs", readonly: opts.readonly ?? false },
-    hostname: opts.hostname ?? "nerves-docker",
+    root: { path: 'rootfs', readonly: opts.readonly ?? false },
+    hostname: opts.hostname ?? 'nerves-docker',
     mounts: [...baseMounts(), ...store, ...user],
     linux: {
-      resources: { devices: [{ allow: false, access: "rwm" }] },
-      namespaces: [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }],
-      maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-      readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+      resources: { devices: [{ allow: false, access: 'rwm' }] },
+      namespaces: [{ type: 'pid' }, { type: 'network' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }],
+      maskedPaths: [
+        '/proc/acpi',
+        '/proc/asound',
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/timer_stats',
+        '/proc/sched_debug',
+        '/sys/firmware',
+        '/proc/scsi',
+      ],
+      readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
-    annotations: { "org.opencontainers.image.os": opts.os ?? "linux", "org.opencontainers.image.architecture": opts.arch ?? goArch() },
+    annotations: { 'org.opencontainers.image.os': opts.os ?? 'linux', 'org.opencontainers.image.architecture': opts.arch ?? goArch() },
   };
 }
 
 export async function buildContainer(opts: ContainerOptions): Promise<ContainerResult> {
   const out = resolve(opts.out);
   const existing = await readdir(out).catch(() => null);
-  if (existing && existing.length > 0) throw new OpError("output_exists", `bundle directory ${out} exists and is not empty`, "Choose a new --out directory, or remove this one first.");
-  const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");
+  if (existing && existing.length > 0)
+    throw new OpError(
+      'output_exists',
+      `bundle directory ${out} exists and is not empty`,
+      'Choose a new --out directory, or remove this one first.',
+    );
+  const storeDir = (opts.storeDir ?? '/nix/store').replace(/\/+$/, '');
   const roots = storePathsIn(JSON.stringify({ args: opts.args, env: opts.env ?? [] }), storeDir);
   const present = [];
-  for (const r of roots) if (await stat(r).then(() => true, () => false)) present.push(r);
+  for (const r of roots)
+    if (
+      await stat(r).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(r);
   const storePaths = present.length > 0 ? (await scanClosure(present, storeDir)).map((n) => n.path).sort() : [];
   for (const m of normaliseMounts(opts.mounts)) {
-    if ((m.type === "none" || m.type === "bind") && !(await stat(m.source).then(() => true, () => false))) {
-      throw new OpError("input_missing", `mount source ${m.source} (for ${m.destination}) does not exist`, "Create the mount source first, or correct its path (relative paths are from the current directory).");
+    if (
+      (m.type === 'none' || m.type === 'bind') &&
+      !(await stat(m.source).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new OpError(
+        'input_missing',
+        `mount source ${m.source} (for ${m.destination}) does not exist`,
+        'Create the mount source first, or correct its path (relative paths are from the current directory).',
+      );
     }
   }
   const config = containerConfig(opts, storePaths);
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   try {
-    await mkdir(join(tmp, "rootfs"), { recursive: true, mode: 0o755 });
+    await mkdir(join(tmp, 'rootfs'), { recursive: true, mode: 0o755 });
     const dirs = opts.copyToRoot === undefined ? [] : Array.isArray(opts.copyToRoot) ? opts.copyToRoot : [opts.copyToRoot];
-    for (const d of dirs) await cp(d, join(tmp, "rootfs"), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
-    await writeFile(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    for (const d of dirs)
+      await cp(d, join(tmp, 'rootfs'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
+    await writeFile(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
     if (existing) await rm(out, { recursive: true, force: true });
     await rename(tmp, out);
   } catch (err) {

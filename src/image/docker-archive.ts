@@ -9,12 +9,12 @@
 // last. docker load, skopeo and podman read manifest.json before any layer
 // (dockerd unpacks the whole archive first), so the order does not matter
 // to them.
-import { createHash } from "node:crypto";
-import { hexOf } from "./digest.js";
-import { measureLayer, type Layer, type MeasuredLayer } from "./layer.js";
-import { writeTar, type TarEntry } from "./tar-writer.js";
-import { ROOT_OWNER } from "./fs-entries.js";
-import { OpError } from "../errors.js";
+import { createHash } from 'node:crypto';
+import { hexOf } from './digest.js';
+import { measureLayer, type Layer, type MeasuredLayer } from './layer.js';
+import { writeTar, type TarEntry } from './tar-writer.js';
+import { ROOT_OWNER } from './fs-entries.js';
+import { OpError } from '../errors.js';
 
 export interface ImageParts {
   layers: MeasuredLayer[];
@@ -24,27 +24,31 @@ export interface ImageParts {
   mtime: number;
 }
 
-const CHANGED_HINT = "A file was modified while the image was built: build again when nothing writes to the inputs.";
+const CHANGED_HINT = 'A file was modified while the image was built: build again when nothing writes to the inputs.';
 
 /** Re-produce a layer and fail if it no longer matches its measured digest. */
 export function verifiedLayer(layer: MeasuredLayer): AsyncIterable<Buffer> {
   return hashing(layer.open(), (got, size) => {
     if (got !== layer.diffId || size !== layer.size) {
-      throw new OpError("inputs_changed", `layer "${layer.comment}" changed between passes (${layer.diffId} then ${got}): inputs were modified during the build`, CHANGED_HINT);
+      throw new OpError(
+        'inputs_changed',
+        `layer "${layer.comment}" changed between passes (${layer.diffId} then ${got}): inputs were modified during the build`,
+        CHANGED_HINT,
+      );
     }
   });
 }
 
 /** Yields `source`'s chunks; at its end, `done` gets their sha256 ("sha256:hex") and total size, and may throw. */
 async function* hashing(source: AsyncIterable<Buffer>, done: (digest: string, size: number) => void): AsyncIterable<Buffer> {
-  const h = createHash("sha256");
+  const h = createHash('sha256');
   let size = 0;
   for await (const chunk of source) {
     h.update(chunk);
     size += chunk.length;
     yield chunk;
   }
-  done(`sha256:${h.digest("hex")}`, size);
+  done(`sha256:${h.digest('hex')}`, size);
 }
 
 /** manifest.json of a docker-archive. */
@@ -56,11 +60,15 @@ export function dockerManifestOf(configDigest: string, repoTags: string[], diffI
       Layers: diffIds.map(layerPath),
     },
   ];
-  return Buffer.from(JSON.stringify(manifest, null, 2) + "\n", "utf8");
+  return Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8');
 }
 
 export function dockerManifest(parts: ImageParts): Buffer {
-  return dockerManifestOf(parts.configDigest, parts.repoTags, parts.layers.map((l) => l.diffId));
+  return dockerManifestOf(
+    parts.configDigest,
+    parts.repoTags,
+    parts.layers.map((l) => l.diffId),
+  );
 }
 
 /** Where a layer goes in a docker-archive. */
@@ -70,17 +78,17 @@ export function layerPath(diffId: string): string {
 
 /** A file entry of a docker-archive (mode 0644, owned by root). */
 export function archiveFile(name: string, size: number, mtime: number, extra: Partial<TarEntry> = {}): TarEntry {
-  return { name, type: "file", mode: 0o644, size, mtime, ...ROOT_OWNER, ...extra };
+  return { name, type: 'file', mode: 0o644, size, mtime, ...ROOT_OWNER, ...extra };
 }
 
 /**
  * The entries after the layers: the config, then manifest.json. The layers
  * come first, in the manifest's order, each diff_id once.
  */
-export function* dockerArchiveTail(parts: Omit<ImageParts, "layers">, diffIds: string[]): Iterable<TarEntry> {
+export function* dockerArchiveTail(parts: Omit<ImageParts, 'layers'>, diffIds: string[]): Iterable<TarEntry> {
   yield archiveFile(`${hexOf(parts.configDigest)}.json`, parts.configJson.length, parts.mtime, { data: parts.configJson });
   const manifest = dockerManifestOf(parts.configDigest, parts.repoTags, diffIds);
-  yield archiveFile("manifest.json", manifest.length, parts.mtime, { data: manifest });
+  yield archiveFile('manifest.json', manifest.length, parts.mtime, { data: manifest });
 }
 
 export function dockerArchiveStream(parts: ImageParts): AsyncIterable<Buffer> {
@@ -91,14 +99,17 @@ export function dockerArchiveStream(parts: ImageParts): AsyncIterable<Buffer> {
       seen.add(layer.diffId);
       yield archiveFile(layerPath(layer.diffId), layer.size, parts.mtime, { stream: () => verifiedLayer(layer) });
     }
-    yield* dockerArchiveTail(parts, parts.layers.map((l) => l.diffId));
+    yield* dockerArchiveTail(
+      parts,
+      parts.layers.map((l) => l.diffId),
+    );
   }
   return writeTar(entries());
 }
 
 /** Layer file name in a streamed archive: its position, since its digest is not known yet. */
 export function streamedLayerName(index: number): string {
-  return `${String(index).padStart(3, "0")}/layer.tar`;
+  return `${String(index).padStart(3, '0')}/layer.tar`;
 }
 
 export interface StreamedArchiveInput {
@@ -117,7 +128,13 @@ export interface StreamedArchiveInput {
  */
 export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterable<Buffer> {
   const file = (name: string, size: number, extra: Partial<TarEntry>): TarEntry => ({
-    name, type: "file", mode: 0o644, size, mtime: input.mtime, ...ROOT_OWNER, ...extra,
+    name,
+    type: 'file',
+    mode: 0o644,
+    size,
+    mtime: input.mtime,
+    ...ROOT_OWNER,
+    ...extra,
   });
   async function* entries(): AsyncIterable<TarEntry> {
     const measured: MeasuredLayer[] = [];
@@ -135,15 +152,22 @@ export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterab
         yield file(streamedLayerName(i), m.size, { stream: () => verifiedLayer(m) });
         continue;
       }
-      const slot: MeasuredLayer = { ...layer, diffId: "", size };
+      const slot: MeasuredLayer = { ...layer, diffId: '', size };
       measured.push(slot);
       yield file(streamedLayerName(i), size, { stream: () => hashedLayer(layer, slot) });
-      if (slot.diffId === "") throw new Error(`layer "${layer.comment}" was not written to the end`);
+      if (slot.diffId === '') throw new Error(`layer "${layer.comment}" was not written to the end`);
     }
     const image = input.finish(measured);
     yield file(`${hexOf(image.configDigest)}.json`, image.configJson.length, { data: image.configJson });
-    const manifest = Buffer.from(JSON.stringify([{ Config: `${hexOf(image.configDigest)}.json`, RepoTags: image.repoTags, Layers: measured.map((_, i) => streamedLayerName(i)) }], null, 2) + "\n", "utf8");
-    yield file("manifest.json", manifest.length, { data: manifest });
+    const manifest = Buffer.from(
+      JSON.stringify(
+        [{ Config: `${hexOf(image.configDigest)}.json`, RepoTags: image.repoTags, Layers: measured.map((_, i) => streamedLayerName(i)) }],
+        null,
+        2,
+      ) + '\n',
+      'utf8',
+    );
+    yield file('manifest.json', manifest.length, { data: manifest });
   }
   return writeTar(entries());
 }
@@ -151,7 +175,12 @@ export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterab
 /** Produce a layer once, recording its digest in `slot` when it has been read to the end. */
 function hashedLayer(layer: Layer, slot: MeasuredLayer): AsyncIterable<Buffer> {
   return hashing(layer.open(), (digest, size) => {
-    if (size !== slot.size) throw new OpError("inputs_changed", `layer "${layer.comment}" has ${size} bytes, ${slot.size} expected: inputs were modified during the build`, CHANGED_HINT);
+    if (size !== slot.size)
+      throw new OpError(
+        'inputs_changed',
+        `layer "${layer.comment}" has ${size} bytes, ${slot.size} expected: inputs were modified during the build`,
+        CHANGED_HINT,
+      );
     slot.diffId = digest;
   });
 }

@@ -3,17 +3,17 @@
 // (.wh..wh..opq) hide lower layers, hard links become regular files. No VM,
 // no engine. Entries come out sorted by name, named "./bin/sh" as
 // nixpkgs' exportImage names them, after the root "./".
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { openBaseImage } from "./base-image.js";
-import { compareNames } from "./fs-entries.js";
-import { readRange, readTarFile, type TarReadEntry } from "./tar-reader.js";
-import { writeTar, type TarEntry } from "./tar-writer.js";
-import { writeFileAtomic } from "./output.js";
-import { gzipStream } from "./gzip.js";
-import { parseCreated } from "./time.js";
-import { OpError } from "../errors.js";
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openBaseImage } from './base-image.js';
+import { compareNames } from './fs-entries.js';
+import { readRange, readTarFile, type TarReadEntry } from './tar-reader.js';
+import { writeTar, type TarEntry } from './tar-writer.js';
+import { writeFileAtomic } from './output.js';
+import { gzipStream } from './gzip.js';
+import { parseCreated } from './time.js';
+import { OpError } from '../errors.js';
 
 export interface ExportImageOptions {
   /** Image to flatten: docker-archive file (gzip allowed) or OCI layout directory. */
@@ -25,7 +25,7 @@ export interface ExportImageOptions {
   architecture?: string;
   /** Root filesystem tar to write. */
   out: string;
-  compress?: "none" | "gzip";
+  compress?: 'none' | 'gzip';
   /** When set, every entry's mtime becomes this time; otherwise mtimes are kept. */
   created?: string;
 }
@@ -42,12 +42,12 @@ interface Placed {
   data?: TarReadEntry; // for hard links: where the bytes are
 }
 
-const WH = ".wh.";
-const OPAQUE = ".wh..wh..opq";
+const WH = '.wh.';
+const OPAQUE = '.wh..wh..opq';
 
 function dropTree(state: Map<string, Placed>, name: string, keepSelf: boolean): void {
   if (!keepSelf) state.delete(name);
-  const prefix = name === "" ? "" : `${name}/`;
+  const prefix = name === '' ? '' : `${name}/`;
   for (const k of [...state.keys()]) if (k.startsWith(prefix) && k !== name) state.delete(k);
 }
 
@@ -58,25 +58,30 @@ export async function flattenLayers(files: { path: string; offset: number; size:
     const layerFile = f.offset === 0 ? f.path : undefined;
     const entries: TarReadEntry[] = [];
     if (layerFile) for await (const e of readTarFile(layerFile)) entries.push(e);
-    else throw new Error("exportImage: layer must be a separate file");
+    else throw new Error('exportImage: layer must be a separate file');
     const own = new Map(entries.map((e) => [e.name, e]));
     // Whiteouts hide lower layers only: apply them before adding this layer's entries.
     for (const e of entries) {
-      const slash = e.name.lastIndexOf("/");
-      const dir = slash === -1 ? "" : e.name.slice(0, slash);
+      const slash = e.name.lastIndexOf('/');
+      const dir = slash === -1 ? '' : e.name.slice(0, slash);
       const base = e.name.slice(slash + 1);
       if (base === OPAQUE) dropTree(state, dir, true);
-      else if (base.startsWith(WH)) dropTree(state, dir === "" ? base.slice(WH.length) : `${dir}/${base.slice(WH.length)}`, false);
+      else if (base.startsWith(WH)) dropTree(state, dir === '' ? base.slice(WH.length) : `${dir}/${base.slice(WH.length)}`, false);
     }
     for (const e of entries) {
-      const base = e.name.slice(e.name.lastIndexOf("/") + 1);
-      if (base.startsWith(WH) || e.type === "other") continue;
+      const base = e.name.slice(e.name.lastIndexOf('/') + 1);
+      if (base.startsWith(WH) || e.type === 'other') continue;
       const prev = state.get(e.name);
-      if (prev && prev.entry.type === "dir" && e.type !== "dir") dropTree(state, e.name, true);
-      if (e.type === "hardlink") {
-        const name = e.linkname.replace(/^\/+/, "");
+      if (prev && prev.entry.type === 'dir' && e.type !== 'dir') dropTree(state, e.name, true);
+      if (e.type === 'hardlink') {
+        const name = e.linkname.replace(/^\/+/, '');
         const target = own.get(name) ?? state.get(name)?.data ?? state.get(name)?.entry;
-        if (!target) throw new OpError("base_image", `exportImage: hard link ${e.name} points to missing ${e.linkname}`, "The image's layers are damaged: make the image again.");
+        if (!target)
+          throw new OpError(
+            'base_image',
+            `exportImage: hard link ${e.name} points to missing ${e.linkname}`,
+            "The image's layers are damaged: make the image again.",
+          );
         state.set(e.name, { entry: e, file: own.has(name) ? layerFile : state.get(name)!.file, data: target });
       } else {
         state.set(e.name, { entry: e, file: layerFile });
@@ -96,12 +101,25 @@ export async function exportImage(opts: ExportImageOptions): Promise<ExportResul
       const state = await flattenLayers(files.list);
       addMissingParents(state);
       // Named as nixpkgs' exportImage (tar -C root -c .) names them: "./", "./bin", "./bin/sh".
-      const root: TarEntry = { name: ".", type: "dir", mode: 0o755, uid: 0, gid: 0, uname: "root", gname: "root", mtime: mtime ?? 0, size: 0 };
-      const entries: TarEntry[] = [root, ...[...state.values()]
-        .sort((a, b) => compareNames(a.entry.name, b.entry.name))
-        .map(({ entry: e, file, data }) => ({ ...toEntry(e, file, data, mtime), name: `./${e.name}` }))];
+      const root: TarEntry = {
+        name: '.',
+        type: 'dir',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        uname: 'root',
+        gname: 'root',
+        mtime: mtime ?? 0,
+        size: 0,
+      };
+      const entries: TarEntry[] = [
+        root,
+        ...[...state.values()]
+          .sort((a, b) => compareNames(a.entry.name, b.entry.name))
+          .map(({ entry: e, file, data }) => ({ ...toEntry(e, file, data, mtime), name: `./${e.name}` })),
+      ];
       const stream = writeTar(entries);
-      const sha = await writeFileAtomic(opts.out, opts.compress === "gzip" ? gzipStream(stream) : stream);
+      const sha = await writeFileAtomic(opts.out, opts.compress === 'gzip' ? gzipStream(stream) : stream);
       return { path: opts.out, sha256: sha, entries: entries.length };
     } finally {
       await files.close();
@@ -114,12 +132,26 @@ export async function exportImage(opts: ExportImageOptions): Promise<ExportResul
 /** Layers may omit parent directories; the filesystem still has them. */
 function addMissingParents(state: Map<string, Placed>): void {
   for (const name of [...state.keys()]) {
-    const parts = name.split("/");
+    const parts = name.split('/');
     for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join("/");
+      const parent = parts.slice(0, i).join('/');
       if (state.has(parent)) continue;
-      const entry: TarReadEntry = { name: parent, type: "dir", mode: 0o755, uid: 0, gid: 0, uname: "root", gname: "root", mtime: 0, size: 0, linkname: "", devmajor: 0, devminor: 0, offset: 0 };
-      state.set(parent, { entry, file: "" });
+      const entry: TarReadEntry = {
+        name: parent,
+        type: 'dir',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        uname: 'root',
+        gname: 'root',
+        mtime: 0,
+        size: 0,
+        linkname: '',
+        devmajor: 0,
+        devminor: 0,
+        offset: 0,
+      };
+      state.set(parent, { entry, file: '' });
     }
   }
 }
@@ -128,21 +160,21 @@ function toEntry(e: TarReadEntry, file: string, data: TarReadEntry | undefined, 
   const src = data ?? e;
   const common = { name: e.name, mode: e.mode, uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: mtime ?? e.mtime, size: 0 };
   switch (e.type) {
-    case "file":
-    case "hardlink":
-      return { ...common, type: "file", size: src.size, stream: () => readRange(file, src.offset, src.size) };
-    case "symlink":
-      return { ...common, type: "symlink", linkname: e.linkname };
-    case "char":
-    case "block":
+    case 'file':
+    case 'hardlink':
+      return { ...common, type: 'file', size: src.size, stream: () => readRange(file, src.offset, src.size) };
+    case 'symlink':
+      return { ...common, type: 'symlink', linkname: e.linkname };
+    case 'char':
+    case 'block':
       return { ...common, type: e.type, devmajor: e.devmajor, devminor: e.devminor };
     default:
-      return { ...common, type: e.type === "other" ? "file" : e.type };
+      return { ...common, type: e.type === 'other' ? 'file' : e.type };
   }
 }
 
 async function separateFiles(list: { path: string; offset: number; size: number }[]) {
-  const tmp = await mkdtemp(join(tmpdir(), "ndt-export-"));
+  const tmp = await mkdtemp(join(tmpdir(), 'ndt-export-'));
   const out = [];
   for (const [i, f] of list.entries()) {
     if (f.offset === 0) {

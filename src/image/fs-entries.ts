@@ -2,10 +2,10 @@
 // from the options, modes kept, hard links as regular files, symlinks kept.
 // Directory walking uses the synchronous calls: for trees of many small files
 // they are several times faster than thread-pool round trips per entry.
-import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
-import type { TarEntry } from "./tar-writer.js";
-import { OWNERS_FILE, readOwners, type RecordedOwner } from "./owners-file.js";
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TarEntry } from './tar-writer.js';
+import { OWNERS_FILE, readOwners, type RecordedOwner } from './owners-file.js';
 
 export interface Ownership {
   uid: number;
@@ -18,7 +18,7 @@ export interface EntryDefaults extends Ownership {
   mtime: number;
 }
 
-export const ROOT_OWNER: Ownership = { uid: 0, gid: 0, uname: "root", gname: "root" };
+export const ROOT_OWNER: Ownership = { uid: 0, gid: 0, uname: 'root', gname: 'root' };
 
 /** Byte-wise comparison of archive names (what "sorted by name" means here). */
 export function compareNames(a: string, b: string): number {
@@ -27,7 +27,7 @@ export function compareNames(a: string, b: string): number {
 
 /** A directory entry made up by us (parents such as nix/ and nix/store/). */
 export function syntheticDir(name: string, d: EntryDefaults, mode = 0o755): TarEntry {
-  return { name, type: "dir", mode, size: 0, ...ownerOf(d), mtime: d.mtime };
+  return { name, type: 'dir', mode, size: 0, ...ownerOf(d), mtime: d.mtime };
 }
 
 function ownerOf(d: Ownership): Ownership {
@@ -38,13 +38,13 @@ function ownerOf(d: Ownership): Ownership {
 export async function hostEntry(hostPath: string, name: string, d: EntryDefaults): Promise<TarEntry | null> {
   const st = lstatSync(hostPath);
   const base = { name, mode: st.mode & 0o7777, mtime: d.mtime, ...ownerOf(d), size: 0 };
-  if (st.isDirectory()) return { ...base, type: "dir" };
-  if (st.isSymbolicLink()) return { ...base, type: "symlink", linkname: readlinkSync(hostPath) };
-  if (st.isFile()) return { ...base, type: "file", size: st.size, hostPath };
+  if (st.isDirectory()) return { ...base, type: 'dir' };
+  if (st.isSymbolicLink()) return { ...base, type: 'symlink', linkname: readlinkSync(hostPath) };
+  if (st.isFile()) return { ...base, type: 'file', size: st.size, hostPath };
   const dev = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
-  if (st.isCharacterDevice()) return { ...base, type: "char", ...dev };
-  if (st.isBlockDevice()) return { ...base, type: "block", ...dev };
-  if (st.isFIFO()) return { ...base, type: "fifo" };
+  if (st.isCharacterDevice()) return { ...base, type: 'char', ...dev };
+  if (st.isBlockDevice()) return { ...base, type: 'block', ...dev };
+  if (st.isFIFO()) return { ...base, type: 'fifo' };
   return null;
 }
 
@@ -55,15 +55,18 @@ export async function hostEntry(hostPath: string, name: string, d: EntryDefaults
 export async function treeEntries(hostPath: string, prefix: string, d: EntryDefaults): Promise<TarEntry[]> {
   const out: TarEntry[] = [];
   // A directory copied to the image root may carry the owners shadowSetup recorded (owners-file.ts).
-  const owners = prefix === "" ? readOwners(hostPath) : new Map<string, RecordedOwner>();
+  const owners = prefix === '' ? readOwners(hostPath) : new Map<string, RecordedOwner>();
   const visit = async (p: string, name: string): Promise<void> => {
-    const e = name === "" ? null : await hostEntry(p, name, d);
+    const e = name === '' ? null : await hostEntry(p, name, d);
     const owner = e ? owners.get(name) : undefined;
-    if (e) out.push(owner ? { ...e, uid: owner.uid, gid: owner.gid, uname: owner.uid === 0 ? "root" : "", gname: owner.gid === 0 ? "root" : "" } : e);
-    if (name !== "" && e?.type !== "dir") return;
-    const names = readdirSync(p).filter((n) => name !== "" || prefix !== "" || n !== OWNERS_FILE);
+    if (e)
+      out.push(
+        owner ? { ...e, uid: owner.uid, gid: owner.gid, uname: owner.uid === 0 ? 'root' : '', gname: owner.gid === 0 ? 'root' : '' } : e,
+      );
+    if (name !== '' && e?.type !== 'dir') return;
+    const names = readdirSync(p).filter((n) => name !== '' || prefix !== '' || n !== OWNERS_FILE);
     names.sort(compareNames);
-    for (const child of names) await visit(join(p, child), name === "" ? child : `${name}/${child}`);
+    for (const child of names) await visit(join(p, child), name === '' ? child : `${name}/${child}`);
   };
   await visit(hostPath, prefix);
   return out;
@@ -79,15 +82,15 @@ export function mergeEntries(lists: TarEntry[][], d: EntryDefaults): TarEntry[] 
     for (const e of list) {
       const prev = byName.get(e.name);
       byName.set(e.name, e); // directories merge: their children stay
-      if (prev?.type === "dir" && e.type !== "dir") {
+      if (prev?.type === 'dir' && e.type !== 'dir') {
         for (const k of [...byName.keys()]) if (k.startsWith(`${e.name}/`)) byName.delete(k);
       }
     }
   }
   for (const name of [...byName.keys()]) {
-    const parts = name.split("/");
+    const parts = name.split('/');
     for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join("/");
+      const parent = parts.slice(0, i).join('/');
       if (!byName.has(parent)) byName.set(parent, syntheticDir(parent, d));
     }
   }

@@ -1,12 +1,12 @@
 // Reproducible gzip: node's zlib with the header's OS byte fixed to 255
 // ("unknown") so the output does not depend on the platform Node was built on.
-import { createGzip } from "node:zlib";
-import { Readable } from "node:stream";
+import { createGzip } from 'node:zlib';
+import { Readable } from 'node:stream';
 
 export async function* gzipStream(input: AsyncIterable<Buffer>, level = 6): AsyncIterable<Buffer> {
   const gz = createGzip({ level });
   const src = Readable.from(input);
-  src.on("error", (err) => gz.destroy(err));
+  src.on('error', (err) => gz.destroy(err));
   src.pipe(gz);
   let first = true;
   for await (const chunk of gz as AsyncIterable<Buffer>) {

@@ -1,8 +1,8 @@
 // A shell script run on the host (extraCommands): /bin/sh -c in a given
 // directory, no stdin, stdout and stderr captured together in the order they
 // came, never printed (stdout may be carrying the image stream).
-import { spawn } from "node:child_process";
-import { once } from "node:events";
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 
 /** A script that failed: `shortMessage` says how (exit code, signal, or why the shell could not start). */
 export class HostScriptError extends Error {
@@ -12,21 +12,24 @@ export class HostScriptError extends Error {
     readonly all: string,
   ) {
     super(all ? `${shortMessage}\n${all}` : shortMessage);
-    this.name = "HostScriptError";
+    this.name = 'HostScriptError';
   }
 }
 
 /** Resolves when the script exits 0; else rejects with a HostScriptError. */
 export async function runHostScript(script: string, cwd: string): Promise<void> {
-  const child = spawn("/bin/sh", ["-c", script], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn('/bin/sh', ['-c', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
-  child.stdout.on("data", (c: Buffer) => chunks.push(c));
-  child.stderr.on("data", (c: Buffer) => chunks.push(c));
-  const all = () => Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  child.stderr.on('data', (c: Buffer) => chunks.push(c));
+  const all = () =>
+    Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   let code: number | null;
   let signal: NodeJS.Signals | null;
   try {
-    [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+    [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   } catch (err) {
     throw new HostScriptError(`/bin/sh could not start in ${cwd}: ${(err as Error).message}`, all());
   }

@@ -3,15 +3,15 @@
 // switchable, bodies as buffers or streams. Every request is bounded: an
 // idle timeout, an overall deadline (headers to the last body byte, across
 // redirects) and a minimum rate the body must keep (transfer-limits.ts).
-import http from "node:http";
-import https from "node:https";
-import type { ClientRequest, IncomingMessage } from "node:http";
-import { OpError } from "../errors.js";
-import { resolveLimits, watchTransfer, type TransferLimits } from "./transfer-limits.js";
+import http from 'node:http';
+import https from 'node:https';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { OpError } from '../errors.js';
+import { resolveLimits, watchTransfer, type TransferLimits } from './transfer-limits.js';
 
 export interface HttpResponse {
   status: number;
-  headers: IncomingMessage["headers"];
+  headers: IncomingMessage['headers'];
   url: string;
   body: IncomingMessage;
 }
@@ -36,7 +36,7 @@ export function request(url: string, opts: RequestOptions = {}): Promise<HttpRes
 
 function requestUntil(url: string, opts: RequestOptions, deadlineAt: number): Promise<HttpResponse> {
   const u = new URL(url);
-  const lib = u.protocol === "https:" ? https : http;
+  const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const onResponse = (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
@@ -45,7 +45,10 @@ function requestUntil(url: string, opts: RequestOptions, deadlineAt: number): Pr
         watch.stop();
         res.resume();
         const left = opts.maxRedirects ?? 5;
-        if (left <= 0) return reject(new OpError("registry_request", `too many redirects fetching ${url}`, "The registry redirects in a loop: check its address."));
+        if (left <= 0)
+          return reject(
+            new OpError('registry_request', `too many redirects fetching ${url}`, 'The registry redirects in a loop: check its address.'),
+          );
         const next = new URL(loc, u);
         const headers = { ...(opts.headers ?? {}) };
         if (next.host !== u.host) delete headers.Authorization;
@@ -55,12 +58,24 @@ function requestUntil(url: string, opts: RequestOptions, deadlineAt: number): Pr
       watch.attach(res);
       resolve({ status, headers: res.headers, url, body: res });
     };
-    const req: ClientRequest = lib.request(u, { method: "GET", headers: opts.headers ?? {}, ...(u.protocol === "https:" ? { rejectUnauthorized: opts.tlsVerify !== false } : {}) }, onResponse);
+    const req: ClientRequest = lib.request(
+      u,
+      { method: 'GET', headers: opts.headers ?? {}, ...(u.protocol === 'https:' ? { rejectUnauthorized: opts.tlsVerify !== false } : {}) },
+      onResponse,
+    );
     const watch = watchTransfer(req, url, resolveLimits(opts.limits), deadlineAt, opts.signal);
-    req.setTimeout(opts.timeoutMs ?? 60_000, () => req.destroy(new OpError("registry_request", `timeout fetching ${url}: nothing received for ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s`, NETWORK_HINT)));
-    req.on("error", (err) => {
+    req.setTimeout(opts.timeoutMs ?? 60_000, () =>
+      req.destroy(
+        new OpError(
+          'registry_request',
+          `timeout fetching ${url}: nothing received for ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s`,
+          NETWORK_HINT,
+        ),
+      ),
+    );
+    req.on('error', (err) => {
       watch.stop();
-      reject(err instanceof OpError ? err : new OpError("registry_request", `cannot fetch ${url}: ${err.message}`, NETWORK_HINT));
+      reject(err instanceof OpError ? err : new OpError('registry_request', `cannot fetch ${url}: ${err.message}`, NETWORK_HINT));
     });
     req.end();
   });
@@ -68,7 +83,7 @@ function requestUntil(url: string, opts: RequestOptions, deadlineAt: number): Pr
 
 /** The whole body, refused past `limit` bytes (the stream is destroyed at once). */
 export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024, what = `response from ${res.url}`): Promise<Buffer> {
-  const declared = res.headers["content-length"];
+  const declared = res.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     res.body.destroy();
     throw tooLarge(what, limit);
@@ -87,5 +102,9 @@ export async function readBody(res: HttpResponse, limit = 16 * 1024 * 1024, what
 }
 
 function tooLarge(what: string, limit: number): OpError {
-  return new OpError("registry_image", `${what} is larger than ${limit} bytes`, "The registry sent something else than it was asked for: check its address.");
+  return new OpError(
+    'registry_image',
+    `${what} is larger than ${limit} bytes`,
+    'The registry sent something else than it was asked for: check its address.',
+  );
 }

@@ -2,10 +2,10 @@
 // as needed (twice when writing a file: once to hash, once to write; once
 // when streaming, hashed on the way), plus the digest and size of that
 // stream once measured.
-import { measure } from "./digest.js";
-import { tarSize, writeTar, type TarEntry } from "./tar-writer.js";
-import { readRange } from "./tar-reader.js";
-import { stat } from "node:fs/promises";
+import { measure } from './digest.js';
+import { tarSize, writeTar, type TarEntry } from './tar-writer.js';
+import { readRange } from './tar-reader.js';
+import { stat } from 'node:fs/promises';
 
 export interface Layer {
   /** Uncompressed tar stream; must give identical bytes on every call. */

@@ -2,29 +2,29 @@
 // path, the rest shared, then the customisation layer (contents linked into
 // the root, extraCommands' files). Store paths keep their absolute location;
 // plain host directories are copied into the image root.
-import { mkdtemp, rm, symlink, mkdir, readdir, lstat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { Readable } from "node:stream";
-import { assemble, checkInput, finishImage, type AssembleInput } from "./assemble.js";
-import { openBaseImage, type BaseImage } from "./base-image.js";
-import { parseReferencesGraph, readReferencesGraph, scanClosure, storePathsIn } from "./closure.js";
-import type { ImageRuntimeConfig } from "./config.js";
-import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from "./fs-entries.js";
-import { entriesLayer, type Layer } from "./layer.js";
-import { autoLayers } from "./auto-layering.js";
-import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from "./layering.js";
-import { packageName, referencesByPopularity, type ClosureNode } from "./popularity.js";
-import { compressionOf, writeImage, type ImageResult, type OutputOptions } from "./output.js";
-import { streamingDockerArchive } from "./docker-archive.js";
-import { gzipStream } from "./gzip.js";
-import { parseCreated } from "./time.js";
-import { runHostScript } from "./host-script.js";
-import { missingStorePaths, presentStoreRefs } from "./command-refs.js";
+import { mkdtemp, rm, symlink, mkdir, readdir, lstat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { assemble, checkInput, finishImage, type AssembleInput } from './assemble.js';
+import { openBaseImage, type BaseImage } from './base-image.js';
+import { parseReferencesGraph, readReferencesGraph, scanClosure, storePathsIn } from './closure.js';
+import type { ImageRuntimeConfig } from './config.js';
+import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from './fs-entries.js';
+import { entriesLayer, type Layer } from './layer.js';
+import { autoLayers } from './auto-layering.js';
+import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from './layering.js';
+import { packageName, referencesByPopularity, type ClosureNode } from './popularity.js';
+import { compressionOf, writeImage, type ImageResult, type OutputOptions } from './output.js';
+import { streamingDockerArchive } from './docker-archive.js';
+import { gzipStream } from './gzip.js';
+import { parseCreated } from './time.js';
+import { runHostScript } from './host-script.js';
+import { missingStorePaths, presentStoreRefs } from './command-refs.js';
 // The engine (dockerode) is imported only by the path that uses it
 // (fakeRootCommands): it costs more at start-up than the rest of the toolkit.
-import type { DockerClient } from "../engine/images.js";
-import { OpError } from "../errors.js";
+import type { DockerClient } from '../engine/images.js';
+import { OpError } from '../errors.js';
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -83,7 +83,7 @@ function isStorePath(p: string, storeDir: string): boolean {
 
 async function loadGraph(opts: LayeredImageOptions, roots: string[], storeDir: string): Promise<ClosureNode[]> {
   let graph: ClosureNode[];
-  if (typeof opts.closureGraph === "string") graph = await readReferencesGraph(opts.closureGraph, opts.closureGraphKey);
+  if (typeof opts.closureGraph === 'string') graph = await readReferencesGraph(opts.closureGraph, opts.closureGraphKey);
   else if (opts.closureGraph !== undefined) graph = parseReferencesGraph(opts.closureGraph, opts.closureGraphKey);
   else graph = await scanClosure(roots, storeDir);
   const present = new Set(graph.map((n) => n.path));
@@ -93,7 +93,7 @@ async function loadGraph(opts: LayeredImageOptions, roots: string[], storeDir: s
 
 /** Entries of one closure path: store paths at their own location, plain directories at the root. */
 async function pathEntries(p: string, storeDir: string, d: EntryDefaults) {
-  return isStorePath(p, storeDir) ? treeEntries(p, p.replace(/^\/+/, ""), d) : treeEntries(p, "", d);
+  return isStorePath(p, storeDir) ? treeEntries(p, p.replace(/^\/+/, ''), d) : treeEntries(p, '', d);
 }
 
 /** Link each top-level entry of the store-path contents into `dir`, merging directories that clash. */
@@ -126,7 +126,7 @@ async function linkContents(dir: string, sources: string[]): Promise<void> {
 function plainNames(dirs: string[]) {
   const name = new Map(dirs.map((dir, i) => [dir, `contents #${i + 1}`]));
   const hostPath = new Map([...name].map(([dir, n]) => [n, dir]));
-  const sortKey = new Map([...name.values()].map((n, i) => [n, `contents-${String(i).padStart(6, "0")}`]));
+  const sortKey = new Map([...name.values()].map((n, i) => [n, `contents-${String(i).padStart(6, '0')}`]));
   const rename = (graph: ClosureNode[]): ClosureNode[] =>
     graph.map((node) => ({ ...node, path: name.get(node.path) ?? node.path, references: node.references.map((r) => name.get(r) ?? r) }));
   return { hostPath, sortKey, rename };
@@ -141,16 +141,16 @@ interface Prepared {
 async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
   if (opts.enableFakechroot === false) {
     throw new OpError(
-      "image_options",
-      "enableFakechroot = false is not supported: fakeRootCommands always run inside the image root (in a container on the engine), as with enableFakechroot = true",
+      'image_options',
+      'enableFakechroot = false is not supported: fakeRootCommands always run inside the image root (in a container on the engine), as with enableFakechroot = true',
       "Leave enableFakechroot out (or set it to true) and write fakeRootCommands for the image's root (cwd /), not for a build directory on the host.",
     );
   }
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
-  const storeDir = (opts.storeDir ?? "/nix/store").replace(/\/+$/, "");
+  const storeDir = (opts.storeDir ?? '/nix/store').replace(/\/+$/, '');
   let base: BaseImage | undefined;
-  const scratch = await mkdtemp(join(tmpdir(), "ndt-custom-"));
+  const scratch = await mkdtemp(join(tmpdir(), 'ndt-custom-'));
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     await rm(scratch, { recursive: true, force: true });
@@ -159,15 +159,18 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
   };
   try {
     if (opts.fromImage) base = await openBaseImage(opts.fromImage, opts);
-    const extra = { count: opts.fakeRootCommands ? 1 : 0, what: "fakeRootCommands" };
+    const extra = { count: opts.fakeRootCommands ? 1 : 0, what: 'fakeRootCommands' };
     const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, base?.layers.length ?? 0, extra);
     const contents = toList(opts.contents).map((c) => resolve(c));
     const configPaths = storePathsIn(JSON.stringify(opts.config ?? {}), storeDir);
     // extraCommands run first: the store paths their output refers to join the closure.
-    await linkContents(scratch, contents.filter((c) => isStorePath(c, storeDir)));
+    await linkContents(
+      scratch,
+      contents.filter((c) => isStorePath(c, storeDir)),
+    );
     // Output is captured, never printed: stdout may be carrying the image stream.
     if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
-    const customisation = await treeEntries(scratch, "", d);
+    const customisation = await treeEntries(scratch, '', d);
     const extraRefs = opts.extraCommands ? await presentStoreRefs(customisation, storeDir) : [];
     const roots = [...new Set([...contents, ...configPaths, ...extraRefs])];
     const plain = plainNames(contents.filter((c) => !isStorePath(c, storeDir)));
@@ -176,16 +179,19 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
     const kept = opts.includeStorePaths === false ? ordered.filter((p) => !isStorePath(p, storeDir)) : ordered;
     const keep = new Set(kept);
-    const groups = opts.layering === "auto"
-      ? autoLayers(graph, available).map((g) => g.filter((p) => keep.has(p))).filter((g) => g.length > 0)
-      : groupLayers(kept, available, opts.layering, sizes);
+    const groups =
+      opts.layering === 'auto'
+        ? autoLayers(graph, available)
+            .map((g) => g.filter((p) => keep.has(p)))
+            .filter((g) => g.length > 0)
+        : groupLayers(kept, available, opts.layering, sizes);
     const layers: Layer[] = [];
     for (const group of groups) {
       const lists = [];
       for (const p of group) lists.push(await pathEntries(plain.hostPath.get(p) ?? p, storeDir, d));
-      layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(" ")}`));
+      layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(' ')}`));
     }
-    layers.push(entriesLayer(customisation, "customisation layer"));
+    layers.push(entriesLayer(customisation, 'customisation layer'));
     const common = {
       name: opts.name,
       ...(base ? { base } : {}),
@@ -195,7 +201,7 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
       ...(opts.os ? { os: opts.os } : {}),
     };
     if (opts.fakeRootCommands) {
-      const before = await assemble({ ...common, tag: "fake-root", layers });
+      const before = await assemble({ ...common, tag: 'fake-root', layers });
       const known = new Set(graph.map((n) => n.path));
       const r = await fakeRootLayer(opts, opts.fakeRootCommands, before, { storeDir, d, known });
       closers.push(r.close);
@@ -219,14 +225,17 @@ async function fakeRootLayer(
   before: Awaited<ReturnType<typeof assemble>>,
   ctx: { storeDir: string; d: EntryDefaults; known: Set<string> },
 ): Promise<{ layer: Layer; close(): Promise<void> }> {
-  const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import("./run-as-root.js"), import("../engine/images.js")]);
-  const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script, mtime: before.mtime, what: "fakeRootCommands" });
+  const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import('./run-as-root.js'), import('../engine/images.js')]);
+  const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script, mtime: before.mtime, what: 'fakeRootCommands' });
   try {
     const added = opts.includeStorePaths === false ? [] : await missingStorePaths(r.entries, ctx.storeDir, ctx.known);
-    if (added.length === 0) return { layer: { ...r.layer, comment: "fakeRootCommands changes" }, close: r.close };
+    if (added.length === 0) return { layer: { ...r.layer, comment: 'fakeRootCommands changes' }, close: r.close };
     const lists = [];
     for (const p of added) lists.push(await pathEntries(p, ctx.storeDir, ctx.d));
-    return { layer: entriesLayer(mergeEntries([...lists, r.entries], ctx.d), `fakeRootCommands changes and store paths: ${added.join(" ")}`), close: r.close };
+    return {
+      layer: entriesLayer(mergeEntries([...lists, r.entries], ctx.d), `fakeRootCommands changes and store paths: ${added.join(' ')}`),
+      close: r.close,
+    };
   } catch (err) {
     await r.close();
     throw err;
@@ -236,8 +245,8 @@ async function fakeRootLayer(
 export function failExtra(err: unknown): never {
   const all = (err as { all?: string }).all;
   throw new OpError(
-    "extra_commands",
-    `extraCommands failed: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}${all ? `\n${all}` : ""}`,
+    'extra_commands',
+    `extraCommands failed: ${(err as { shortMessage?: string }).shortMessage ?? (err as Error).message}${all ? `\n${all}` : ''}`,
     "Fix extraCommands: it runs with sh -e in the image's root directory (its output is above).",
   );
 }
@@ -281,7 +290,9 @@ export interface StreamedImage {
  * while it is written, and the config and manifest.json, which need the
  * digests, come last; the image ID is known when the stream has ended.
  */
-export async function streamLayeredImage(opts: LayeredImageOptions & Pick<OutputOptions, "compress" | "compressor">): Promise<StreamedImage> {
+export async function streamLayeredImage(
+  opts: LayeredImageOptions & Pick<OutputOptions, 'compress' | 'compressor'>,
+): Promise<StreamedImage> {
   const compress = compressionOf(opts);
   checkInput(opts);
   const { input, close } = await prepare(opts);
@@ -296,7 +307,7 @@ export async function streamLayeredImage(opts: LayeredImageOptions & Pick<Output
   });
   async function* gen(): AsyncIterable<Buffer> {
     try {
-      yield* compress === "gzip" ? gzipStream(archive) : archive;
+      yield* compress === 'gzip' ? gzipStream(archive) : archive;
       settle.resolve({ imageId: finished!.configDigest, imageTag: finished!.tag, diffIds: finished!.layers.map((l) => l.diffId) });
     } catch (err) {
       settle.reject(err);
@@ -311,13 +322,13 @@ export async function streamLayeredImage(opts: LayeredImageOptions & Pick<Output
   return {
     imageName: input.name,
     get imageTag() {
-      return input.tag ?? finished?.tag ?? notYet("image tag");
+      return input.tag ?? finished?.tag ?? notYet('image tag');
     },
     get imageId() {
-      return finished?.configDigest ?? notYet("image ID");
+      return finished?.configDigest ?? notYet('image ID');
     },
     get diffIds() {
-      return finished?.layers.map((l) => l.diffId) ?? notYet("list of diff IDs");
+      return finished?.layers.map((l) => l.diffId) ?? notYet('list of diff IDs');
     },
     stream: Readable.from(gen()),
     done,

@@ -5,8 +5,8 @@
 // (os/architecture/variant, as pullImage chooses from a manifest list).
 // Refuses clearly when nothing, or more than one platform-less image,
 // matches.
-import { goArch } from "./config.js";
-import { OpError } from "../errors.js";
+import { goArch } from './config.js';
+import { OpError } from '../errors.js';
 
 export interface OciDescriptor {
   mediaType?: string;
@@ -29,13 +29,14 @@ export interface OciSelector {
   variant?: string;
 }
 
-const INDEX_TYPES = new Set(["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"]);
-const REF_NAME = "org.opencontainers.image.ref.name";
-const IMAGE_NAME = "io.containerd.image.name";
+const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+const REF_NAME = 'org.opencontainers.image.ref.name';
+const IMAGE_NAME = 'io.containerd.image.name';
 const MAX_DEPTH = 4;
 
 const describe = (d: OciDescriptor) => d.annotations?.[REF_NAME] ?? d.annotations?.[IMAGE_NAME] ?? d.digest;
-const platformOf = (d: OciDescriptor) => (d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ""}` : "no platform");
+const platformOf = (d: OciDescriptor) =>
+  d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : 'no platform';
 
 /** Whether a top-level descriptor is the image the selector names. */
 function refMatches(d: OciDescriptor, name: string | undefined, tag: string): boolean {
@@ -60,15 +61,20 @@ export interface Selected {
 }
 
 /** Choose one image manifest from an OCI index; `readJson` reads a blob by digest. */
-export async function selectOciImage(index: { manifests?: OciDescriptor[] }, readJson: (digest: string) => Promise<unknown>, sel: OciSelector, where: string): Promise<Selected> {
+export async function selectOciImage(
+  index: { manifests?: OciDescriptor[] },
+  readJson: (digest: string) => Promise<unknown>,
+  sel: OciSelector,
+  where: string,
+): Promise<Selected> {
   const top = index.manifests ?? [];
-  if (top.length === 0) throw new OpError("base_image", `${where}: empty index.json`, "The OCI layout holds no image: check the path.");
-  const tag = sel.fromImageTag ?? (sel.fromImageName ? "latest" : undefined);
+  if (top.length === 0) throw new OpError('base_image', `${where}: empty index.json`, 'The OCI layout holds no image: check the path.');
+  const tag = sel.fromImageTag ?? (sel.fromImageName ? 'latest' : undefined);
   const named = tag === undefined ? top : top.filter((d) => refMatches(d, sel.fromImageName, tag));
   if (named.length === 0) {
     throw new OpError(
-      "base_image",
-      `${where}: no image tagged ${sel.fromImageName ? `${sel.fromImageName}:` : ""}${tag} (the layout holds ${top.map(describe).join(", ")})`,
+      'base_image',
+      `${where}: no image tagged ${sel.fromImageName ? `${sel.fromImageName}:` : ''}${tag} (the layout holds ${top.map(describe).join(', ')})`,
       `Set fromImageTag (--from-image-tag) to one of the layout's ${REF_NAME} values, or leave it out to use its first image.`,
     );
   }
@@ -77,14 +83,20 @@ export async function selectOciImage(index: { manifests?: OciDescriptor[] }, rea
   // One image per name (or a layout of one image) is taken as it is, whatever its platform.
   const byName = tag === undefined ? candidates.filter((c) => c.top === named[0]) : candidates;
   if (byName.length === 1) return chosen(byName[0]!);
-  const os = sel.os ?? "linux";
+  const os = sel.os ?? 'linux';
   const arch = sel.architecture ?? goArch();
-  const fits = byName.filter((c) => !c.descriptor.platform || (c.descriptor.platform.os === os && c.descriptor.platform.architecture === arch && (sel.variant === undefined || c.descriptor.platform.variant === sel.variant)));
+  const fits = byName.filter(
+    (c) =>
+      !c.descriptor.platform ||
+      (c.descriptor.platform.os === os &&
+        c.descriptor.platform.architecture === arch &&
+        (sel.variant === undefined || c.descriptor.platform.variant === sel.variant)),
+  );
   if (fits.length === 0) {
     throw new OpError(
-      "image_platform",
-      `${where}: no image for ${os}/${arch}${sel.variant ? `/${sel.variant}` : ""} (has ${byName.map((c) => platformOf(c.descriptor)).join(", ")})`,
-      "Choose one of the listed platforms with os and architecture (--os, --architecture), or another fromImageTag.",
+      'image_platform',
+      `${where}: no image for ${os}/${arch}${sel.variant ? `/${sel.variant}` : ''} (has ${byName.map((c) => platformOf(c.descriptor)).join(', ')})`,
+      'Choose one of the listed platforms with os and architecture (--os, --architecture), or another fromImageTag.',
     );
   }
   return chosen(fits[0]!);
@@ -96,15 +108,36 @@ function chosen(c: Candidate): Selected {
 }
 
 /** The image manifests a descriptor stands for: itself, or the images of the index it points to. */
-async function expand(d: OciDescriptor, top: OciDescriptor, readJson: (digest: string) => Promise<unknown>, out: Candidate[], where: string, depth: number): Promise<void> {
-  const body = (await readJson(d.digest)) as { manifests?: OciDescriptor[]; config?: { digest: string }; layers?: OciManifest["layers"]; mediaType?: string };
-  if (INDEX_TYPES.has(d.mediaType ?? "") || INDEX_TYPES.has(body.mediaType ?? "") || Array.isArray(body.manifests)) {
-    if (depth === MAX_DEPTH) throw new OpError("base_image", `${where}: image indexes nested more than ${MAX_DEPTH} deep`, "Use an OCI layout whose index points to the images directly.");
+async function expand(
+  d: OciDescriptor,
+  top: OciDescriptor,
+  readJson: (digest: string) => Promise<unknown>,
+  out: Candidate[],
+  where: string,
+  depth: number,
+): Promise<void> {
+  const body = (await readJson(d.digest)) as {
+    manifests?: OciDescriptor[];
+    config?: { digest: string };
+    layers?: OciManifest['layers'];
+    mediaType?: string;
+  };
+  if (INDEX_TYPES.has(d.mediaType ?? '') || INDEX_TYPES.has(body.mediaType ?? '') || Array.isArray(body.manifests)) {
+    if (depth === MAX_DEPTH)
+      throw new OpError(
+        'base_image',
+        `${where}: image indexes nested more than ${MAX_DEPTH} deep`,
+        'Use an OCI layout whose index points to the images directly.',
+      );
     for (const child of body.manifests ?? []) await expand(child, top, readJson, out, where, depth + 1);
     return;
   }
   if (!body.config?.digest || !Array.isArray(body.layers)) {
-    throw new OpError("base_image", `${where}: ${d.digest} is neither an image manifest nor an image index`, "Make the OCI layout again (skopeo copy, umoci, buildah push oci:...).");
+    throw new OpError(
+      'base_image',
+      `${where}: ${d.digest} is neither an image manifest nor an image index`,
+      'Make the OCI layout again (skopeo copy, umoci, buildah push oci:...).',
+    );
   }
   out.push({ descriptor: d, top, manifest: { config: body.config, layers: body.layers } });
 }

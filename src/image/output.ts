@@ -1,21 +1,21 @@
 // Where and how a built image is written: a docker-archive file (optionally
 // gzipped as a whole, like nixpkgs' image.tar.gz) or an OCI image layout
 // directory (optionally with gzip layers). Files appear atomically.
-import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, basename, join } from "node:path";
-import { createHash } from "node:crypto";
-import { pipeline } from "node:stream/promises";
-import { Readable, Transform } from "node:stream";
-import { dockerArchiveStream, type ImageParts } from "./docker-archive.js";
-import { writeOciLayout } from "./oci-layout.js";
-import { gzipStream } from "./gzip.js";
-import { ROOT_OWNER, treeEntries } from "./fs-entries.js";
-import { writeTar } from "./tar-writer.js";
-import { OpError } from "../errors.js";
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable, Transform } from 'node:stream';
+import { dockerArchiveStream, type ImageParts } from './docker-archive.js';
+import { writeOciLayout } from './oci-layout.js';
+import { gzipStream } from './gzip.js';
+import { ROOT_OWNER, treeEntries } from './fs-entries.js';
+import { writeTar } from './tar-writer.js';
+import { OpError } from '../errors.js';
 
-export type ImageFormat = "docker-archive" | "oci" | "oci-archive";
+export type ImageFormat = 'docker-archive' | 'oci' | 'oci-archive';
 
 export interface OutputOptions {
   /** File (docker-archive, oci-archive) or directory (oci) to create. */
@@ -23,15 +23,25 @@ export interface OutputOptions {
   /** Default "docker-archive". */
   format?: ImageFormat;
   /** gzip: the whole archive for docker-archive, each layer for oci. */
-  compress?: "none" | "gzip";
+  compress?: 'none' | 'gzip';
   /** nixpkgs' name for the same choice: "gz" or "none". */
-  compressor?: "none" | "gz";
+  compressor?: 'none' | 'gz';
 }
 
-export function compressionOf(o: Pick<OutputOptions, "compress" | "compressor">): "none" | "gzip" {
-  if (o.compressor !== undefined && !["none", "gz"].includes(o.compressor)) throw new OpError("image_options", `compressor must be "gz" or "none" (got ${String(o.compressor)})`, "Set compressor to \"gz\" or \"none\" (or compress to \"gzip\" or \"none\").");
-  if (o.compress !== undefined && !["none", "gzip"].includes(o.compress)) throw new OpError("image_options", `compress must be "gzip" or "none" (got ${String(o.compress)})`, "Set compress (--compress) to \"gzip\" or \"none\".");
-  return o.compress ?? (o.compressor === "gz" ? "gzip" : "none");
+export function compressionOf(o: Pick<OutputOptions, 'compress' | 'compressor'>): 'none' | 'gzip' {
+  if (o.compressor !== undefined && !['none', 'gz'].includes(o.compressor))
+    throw new OpError(
+      'image_options',
+      `compressor must be "gz" or "none" (got ${String(o.compressor)})`,
+      'Set compressor to "gz" or "none" (or compress to "gzip" or "none").',
+    );
+  if (o.compress !== undefined && !['none', 'gzip'].includes(o.compress))
+    throw new OpError(
+      'image_options',
+      `compress must be "gzip" or "none" (got ${String(o.compress)})`,
+      'Set compress (--compress) to "gzip" or "none".',
+    );
+  return o.compress ?? (o.compressor === 'gz' ? 'gzip' : 'none');
 }
 
 export interface ImageResult {
@@ -50,7 +60,7 @@ export interface ImageResult {
 export async function writeFileAtomic(path: string, stream: AsyncIterable<Buffer>): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const h = createHash("sha256");
+  const h = createHash('sha256');
   const tap = new Transform({
     transform(chunk: Buffer, _e, cb) {
       h.update(chunk);
@@ -64,12 +74,12 @@ export async function writeFileAtomic(path: string, stream: AsyncIterable<Buffer
     await rm(tmp, { force: true });
     throw err;
   }
-  return `sha256:${h.digest("hex")}`;
+  return `sha256:${h.digest('hex')}`;
 }
 
-export function archiveStream(parts: ImageParts, compress: OutputOptions["compress"]): AsyncIterable<Buffer> {
+export function archiveStream(parts: ImageParts, compress: OutputOptions['compress']): AsyncIterable<Buffer> {
   const s = dockerArchiveStream(parts);
-  return compress === "gzip" ? gzipStream(s) : s;
+  return compress === 'gzip' ? gzipStream(s) : s;
 }
 
 export async function writeImage(
@@ -78,26 +88,38 @@ export async function writeImage(
   tag: string,
   opts: OutputOptions,
 ): Promise<ImageResult> {
-  const format = opts.format ?? "docker-archive";
-  const common = { path: opts.out, format, imageName: name, imageTag: tag, imageId: parts.configDigest, diffIds: parts.layers.map((l) => l.diffId) };
-  if (format === "oci") {
-    const r = await writeOciLayout(opts.out, { ...parts, gzip: compressionOf(opts) === "gzip" });
+  const format = opts.format ?? 'docker-archive';
+  const common = {
+    path: opts.out,
+    format,
+    imageName: name,
+    imageTag: tag,
+    imageId: parts.configDigest,
+    diffIds: parts.layers.map((l) => l.diffId),
+  };
+  if (format === 'oci') {
+    const r = await writeOciLayout(opts.out, { ...parts, gzip: compressionOf(opts) === 'gzip' });
     return { ...common, sha256: r.manifestDigest };
   }
-  if (format === "oci-archive") {
+  if (format === 'oci-archive') {
     // The OCI layout, written to a scratch directory, then archived reproducibly.
-    const scratch = await mkdtemp(join(tmpdir(), "ndt-oci-archive-"));
+    const scratch = await mkdtemp(join(tmpdir(), 'ndt-oci-archive-'));
     try {
-      const layout = join(scratch, "layout");
-      await writeOciLayout(layout, { ...parts, gzip: compressionOf(opts) === "gzip" });
-      const entries = await treeEntries(layout, "", { ...ROOT_OWNER, mtime: parts.mtime });
+      const layout = join(scratch, 'layout');
+      await writeOciLayout(layout, { ...parts, gzip: compressionOf(opts) === 'gzip' });
+      const entries = await treeEntries(layout, '', { ...ROOT_OWNER, mtime: parts.mtime });
       const digest = await writeFileAtomic(opts.out, writeTar(entries));
       return { ...common, sha256: digest };
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
-  if (format !== "docker-archive") throw new OpError("image_options", `unknown image format ${String(format)} (docker-archive, oci or oci-archive)`, "Set format (--format) to docker-archive, oci or oci-archive.");
+  if (format !== 'docker-archive')
+    throw new OpError(
+      'image_options',
+      `unknown image format ${String(format)} (docker-archive, oci or oci-archive)`,
+      'Set format (--format) to docker-archive, oci or oci-archive.',
+    );
   const digest = await writeFileAtomic(opts.out, archiveStream(parts, compressionOf(opts)));
   return { ...common, sha256: digest };
 }

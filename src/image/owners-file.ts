@@ -4,12 +4,12 @@
 // `.ndt-owners.json` at the top of the directory it writes into. When that
 // directory becomes (part of) an image root, the builders give the recorded
 // paths those owners and leave the file itself out of the image.
-import { readFileSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { OpError } from "../errors.js";
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OpError } from '../errors.js';
 
-export const OWNERS_FILE = ".ndt-owners.json";
+export const OWNERS_FILE = '.ndt-owners.json';
 
 export interface RecordedOwner {
   uid: number;
@@ -23,11 +23,14 @@ function parse(text: string, where: string): Record<string, RecordedOwner> {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new OpError("input_path", `${where} is not JSON: ${(err as Error).message}`, HINT);
+    throw new OpError('input_path', `${where} is not JSON: ${(err as Error).message}`, HINT);
   }
-  const ok = value && typeof value === "object" && !Array.isArray(value) &&
+  const ok =
+    value &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
     Object.values(value).every((o) => Number.isInteger((o as RecordedOwner).uid) && Number.isInteger((o as RecordedOwner).gid));
-  if (!ok) throw new OpError("input_path", `${where}: expected {"path": {"uid": N, "gid": N}, ...}`, HINT);
+  if (!ok) throw new OpError('input_path', `${where}: expected {"path": {"uid": N, "gid": N}, ...}`, HINT);
   return value as Record<string, RecordedOwner>;
 }
 
@@ -36,9 +39,9 @@ export function readOwners(root: string): Map<string, RecordedOwner> {
   const file = join(root, OWNERS_FILE);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return new Map();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return new Map();
     throw err;
   }
   return new Map(Object.entries(parse(text, file)));
@@ -47,9 +50,9 @@ export function readOwners(root: string): Map<string, RecordedOwner> {
 /** Record that `name` (relative to root) belongs to uid:gid in the image. */
 export async function recordOwner(root: string, name: string, owner: RecordedOwner): Promise<void> {
   const file = join(root, OWNERS_FILE);
-  const text = await readFile(file, "utf8").catch(() => "{}");
+  const text = await readFile(file, 'utf8').catch(() => '{}');
   const all = parse(text, file);
-  all[name.replace(/^\/+|\/+$/g, "")] = { uid: owner.uid, gid: owner.gid };
+  all[name.replace(/^\/+|\/+$/g, '')] = { uid: owner.uid, gid: owner.gid };
   const sorted = Object.fromEntries(Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  await writeFile(file, JSON.stringify(sorted, null, 2) + "\n");
+  await writeFile(file, JSON.stringify(sorted, null, 2) + '\n');
 }

@@ -12,12 +12,12 @@ export interface ClosureNode {
 export function packageName(path: string): string {
   // Only the last component is split, so dashes in the store directory itself
   // do not matter; for /nix/store paths this equals nixpkgs' key.
-  const slash = path.lastIndexOf("/");
-  const parts = path.slice(slash + 1).split("-");
+  const slash = path.lastIndexOf('/');
+  const parts = path.slice(slash + 1).split('-');
   const first = parts.shift()!;
   if (parts.length === 0) return path;
   parts.push(path.slice(0, slash + 1) + first);
-  return parts.join("-");
+  return parts.join('-');
 }
 
 function lookupOf(graph: ClosureNode[]): Map<string, string[]> {

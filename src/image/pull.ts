@@ -7,21 +7,21 @@
 // One pass: each layer is fetched, hashed, gunzipped and hashed again into a
 // temporary file, four at a time; the archive is written meanwhile, each
 // layer appended (and its file removed) once it and those before it are done.
-import { mkdtemp, open, rename, rm, rmdir, stat, mkdir, type FileHandle } from "node:fs/promises";
-import { createHash, type Hash } from "node:crypto";
-import { tmpdir } from "node:os";
-import { basename, dirname, join, relative, resolve } from "node:path";
-import { goArch, type ImageConfigJson } from "./config.js";
-import { parseSha256, sriOf } from "./digest.js";
-import { archiveFile, dockerArchiveTail, layerPath } from "./docker-archive.js";
-import { parseJson, RegistryClient, type Credentials } from "./registry.js";
-import { checkDigest, fetchConfig, fetchLayer, fetchManifest, type Descriptor } from "./registry-blobs.js";
-import { limitsFromOptions, resolveLimits } from "./transfer-limits.js";
-import { locateRepository, referenceName } from "./reference.js";
-import { checkName, checkTag } from "./assemble.js";
-import { END_OF_ARCHIVE, entryHeader, padding } from "./tar-writer.js";
-import { writevAll } from "../write-all.js";
-import { OpError } from "../errors.js";
+import { mkdtemp, open, rename, rm, rmdir, stat, mkdir, type FileHandle } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { goArch, type ImageConfigJson } from './config.js';
+import { parseSha256, sriOf } from './digest.js';
+import { archiveFile, dockerArchiveTail, layerPath } from './docker-archive.js';
+import { parseJson, RegistryClient, type Credentials } from './registry.js';
+import { checkDigest, fetchConfig, fetchLayer, fetchManifest, type Descriptor } from './registry-blobs.js';
+import { limitsFromOptions, resolveLimits } from './transfer-limits.js';
+import { locateRepository, referenceName } from './reference.js';
+import { checkName, checkTag } from './assemble.js';
+import { END_OF_ARCHIVE, entryHeader, padding } from './tar-writer.js';
+import { writevAll } from '../write-all.js';
+import { OpError } from '../errors.js';
 
 export interface PullImageOptions {
   imageName: string;
@@ -63,18 +63,26 @@ export interface PullResult {
 }
 
 export function selectPlatform(list: Descriptor[], os: string, arch: string, variant?: string): Descriptor {
-  const match = list.filter((d) => d.platform?.os === os && d.platform?.architecture === arch && (variant === undefined || d.platform?.variant === variant));
+  const match = list.filter(
+    (d) => d.platform?.os === os && d.platform?.architecture === arch && (variant === undefined || d.platform?.variant === variant),
+  );
   const found = match[0];
   if (!found) {
-    const have = list.map((d) => `${d.platform?.os}/${d.platform?.architecture}${d.platform?.variant ? `/${d.platform.variant}` : ""}`).join(", ");
-    throw new OpError("image_platform", `no manifest for ${os}/${arch}${variant ? `/${variant}` : ""} in the manifest list (has ${have})`, "Choose one of the listed platforms with os and arch (--os, --arch).");
+    const have = list
+      .map((d) => `${d.platform?.os}/${d.platform?.architecture}${d.platform?.variant ? `/${d.platform.variant}` : ''}`)
+      .join(', ');
+    throw new OpError(
+      'image_platform',
+      `no manifest for ${os}/${arch}${variant ? `/${variant}` : ''} in the manifest list (has ${have})`,
+      'Choose one of the listed platforms with os and arch (--os, --arch).',
+    );
   }
   return found;
 }
 
 /** The docker-archive being written: bytes go to the end of the file and into its sha256, in order. */
 class ArchiveFile {
-  readonly hash: Hash = createHash("sha256");
+  readonly hash: Hash = createHash('sha256');
   private pos = 0;
   private blocks: Buffer[] | undefined;
   constructor(private readonly fh: FileHandle) {}
@@ -86,7 +94,7 @@ class ArchiveFile {
 
   /** Appends `size` bytes of a file, read in large blocks, the next read overlapping the current write. */
   async append(path: string, size: number): Promise<void> {
-    const src = await open(path, "r");
+    const src = await open(path, 'r');
     const blocks = (this.blocks ??= [Buffer.allocUnsafe(COPY_BLOCK), Buffer.allocUnsafe(COPY_BLOCK)]);
     const readAt = (k: number, off: number) => {
       const p = src.read(blocks[k]!, 0, Math.min(COPY_BLOCK, size - off), off);
@@ -160,7 +168,7 @@ async function fetchLayersIntoArchive(
     for (const r of ready) r.reject(err);
   };
   const onAbort = () => fail(signal!.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
+  signal?.addEventListener('abort', onAbort, { once: true });
   // Biggest first (by compressed size), so that no big layer starts last and runs alone at the
   // end; the archive still takes them in the manifest's order.
   const order = layers.map((_d, i) => i).sort((a, b) => (layers[b]!.size ?? 0) - (layers[a]!.size ?? 0) || a - b);
@@ -190,37 +198,53 @@ async function fetchLayersIntoArchive(
     }
   };
   await Promise.all([...Array.from({ length: Math.min(limit, layers.length) }, worker), writer().catch(fail)]);
-  signal?.removeEventListener("abort", onAbort);
+  signal?.removeEventListener('abort', onAbort);
   if (failure) throw failure.err;
 }
 
 /** Layers fetched at once (skopeo fetches several too). */
 const PARALLEL_LAYERS = 4;
 
-export function prefetchSummary(o: { imageName: string; imageDigest: string; sha256: string; finalImageName: string; finalImageTag: string }): string {
+export function prefetchSummary(o: {
+  imageName: string;
+  imageDigest: string;
+  sha256: string;
+  finalImageName: string;
+  finalImageTag: string;
+}): string {
   return [
-    "{",
+    '{',
     `  imageName = "${o.imageName}";`,
     `  imageDigest = "${o.imageDigest}";`,
     `  hash = "${sriOf(o.sha256)}";`,
     `  finalImageName = "${o.finalImageName}";`,
     `  finalImageTag = "${o.finalImageTag}";`,
-    "}",
-    "",
-  ].join("\n");
+    '}',
+    '',
+  ].join('\n');
 }
 
 export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
   if (!/^sha256:[0-9a-f]{64}$/.test(opts.imageDigest)) {
-    throw new OpError("image_reference", `imageDigest must be sha256:<64 hex digits> (got ${opts.imageDigest})`, "Give the manifest digest, e.g. from `docker buildx imagetools inspect NAME:TAG` or `skopeo inspect`.");
+    throw new OpError(
+      'image_reference',
+      `imageDigest must be sha256:<64 hex digits> (got ${opts.imageDigest})`,
+      'Give the manifest digest, e.g. from `docker buildx imagetools inspect NAME:TAG` or `skopeo inspect`.',
+    );
   }
   const expected = opts.sha256 !== undefined ? parseSha256(opts.sha256) : undefined;
   const finalImageName = opts.finalImageName ?? referenceName(opts.imageName);
-  const finalImageTag = opts.finalImageTag ?? "latest";
+  const finalImageTag = opts.finalImageTag ?? 'latest';
   checkName(finalImageName);
   checkTag(finalImageTag);
   const out = resolve(opts.out);
-  if (await stat(out).then(() => true, () => false)) throw new OpError("output_exists", `${out} already exists`, "Choose a new --out file, or remove this one first.");
+  if (
+    await stat(out).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new OpError('output_exists', `${out} already exists`, 'Choose a new --out file, or remove this one first.');
   const client = new RegistryClient(locateRepository(opts.imageName), {
     ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -228,7 +252,7 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
     limits: resolveLimits(limitsFromOptions(opts)),
   });
   opts.signal?.throwIfAborted();
-  const tmp = await mkdtemp(join(tmpdir(), "ndt-pull-"));
+  const tmp = await mkdtemp(join(tmpdir(), 'ndt-pull-'));
   const partial = join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   let createdDir: string | undefined;
   let output: FileHandle | undefined;
@@ -237,37 +261,61 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
     let { manifest } = await fetchManifest(client, opts.imageDigest);
     let manifestDigest = opts.imageDigest;
     if (manifest.manifests) {
-      const chosen = selectPlatform(manifest.manifests, opts.os ?? "linux", opts.arch ?? goArch(), opts.variant);
-      manifestDigest = checkDigest(chosen.digest, "manifest list entry");
+      const chosen = selectPlatform(manifest.manifests, opts.os ?? 'linux', opts.arch ?? goArch(), opts.variant);
+      manifestDigest = checkDigest(chosen.digest, 'manifest list entry');
       manifest = (await fetchManifest(client, chosen.digest)).manifest;
     }
-    if (manifest.schemaVersion !== 2 || !manifest.config || !manifest.layers) throw new OpError("registry_image", `unsupported manifest (schemaVersion ${manifest.schemaVersion}); only v2 / OCI manifests are handled`, "Pull it with `docker pull` and use the archive, or push it again with a current tool.");
+    if (manifest.schemaVersion !== 2 || !manifest.config || !manifest.layers)
+      throw new OpError(
+        'registry_image',
+        `unsupported manifest (schemaVersion ${manifest.schemaVersion}); only v2 / OCI manifests are handled`,
+        'Pull it with `docker pull` and use the archive, or push it again with a current tool.',
+      );
     const configJson = await fetchConfig(client, manifest.config);
     const config = parseJson(configJson, `the image config ${manifest.config.digest}`) as ImageConfigJson;
     const diffIds = config?.rootfs?.diff_ids ?? [];
-    if (!Array.isArray(diffIds) || !Array.isArray(manifest.layers)) throw new OpError("registry_image", "the manifest's layers or the config's diff_ids are not lists", "The image is malformed: ask its publisher, or use another digest.");
+    if (!Array.isArray(diffIds) || !Array.isArray(manifest.layers))
+      throw new OpError(
+        'registry_image',
+        "the manifest's layers or the config's diff_ids are not lists",
+        'The image is malformed: ask its publisher, or use another digest.',
+      );
     diffIds.forEach((d, i) => checkDigest(d, `diff_id ${i + 1}`));
-    if (diffIds.length !== manifest.layers.length) throw new OpError("registry_image", `config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, "The image is malformed: ask its publisher, or use another digest.");
+    if (diffIds.length !== manifest.layers.length)
+      throw new OpError(
+        'registry_image',
+        `config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`,
+        'The image is malformed: ask its publisher, or use another digest.',
+      );
     createdDir = await mkdir(dirname(out), { recursive: true });
-    output = await open(partial, "w");
+    output = await open(partial, 'w');
     const archive = new ArchiveFile(output);
     const mtime = 1;
     await fetchLayersIntoArchive(client, manifest.layers, diffIds, tmp, archive, mtime, PARALLEL_LAYERS, opts.signal);
     opts.signal?.throwIfAborted();
-    const tail = [...dockerArchiveTail({ configJson, configDigest: manifest.config.digest, repoTags: [`${finalImageName}:${finalImageTag}`], mtime }, diffIds)];
+    const tail = [
+      ...dockerArchiveTail(
+        { configJson, configDigest: manifest.config.digest, repoTags: [`${finalImageName}:${finalImageTag}`], mtime },
+        diffIds,
+      ),
+    ];
     await archive.write([...tail.flatMap((e) => [entryHeader(e), e.data!, padding(e.size)]), END_OF_ARCHIVE]);
     const written = output;
     output = undefined;
     await written.close();
-    const got = `sha256:${archive.hash.digest("hex")}`;
-    if (expected && got !== expected) throw new OpError(
-        "image_digest",
+    const got = `sha256:${archive.hash.digest('hex')}`;
+    if (expected && got !== expected)
+      throw new OpError(
+        'image_digest',
         `sha256 mismatch for ${opts.imageName}@${opts.imageDigest}: expected ${expected}, got ${got} (${sriOf(got)})`,
-        "If the digest is the one you meant, put the sha256 it got into your options (sha256 / hash); otherwise correct imageDigest.",
+        'If the digest is the one you meant, put the sha256 it got into your options (sha256 / hash); otherwise correct imageDigest.',
       );
     await rename(partial, out);
     done = true;
-    if (!expected) (opts.log ?? ((t) => process.stderr.write(t)))(prefetchSummary({ imageName: opts.imageName, imageDigest: opts.imageDigest, sha256: got, finalImageName, finalImageTag }));
+    if (!expected)
+      (opts.log ?? ((t) => process.stderr.write(t)))(
+        prefetchSummary({ imageName: opts.imageName, imageDigest: opts.imageDigest, sha256: got, finalImageName, finalImageTag }),
+      );
     return { path: out, sha256: got, imageId: manifest.config.digest, manifestDigest, imageName: finalImageName, imageTag: finalImageTag };
   } finally {
     await output?.close();
@@ -279,7 +327,14 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
 
 /** Removes dir and its parents up to and including top, as long as they are empty (what a failed pull created). */
 async function removeEmptyDirs(dir: string, top: string): Promise<void> {
-  for (let d = dir; !relative(top, d).startsWith(".."); d = dirname(d)) {
-    if (!(await rmdir(d).then(() => true, () => false)) || d === top) return;
+  for (let d = dir; !relative(top, d).startsWith('..'); d = dirname(d)) {
+    if (
+      !(await rmdir(d).then(
+        () => true,
+        () => false,
+      )) ||
+      d === top
+    )
+      return;
   }
 }

@@ -2,15 +2,15 @@
 // [host[:port]/]path[:tag][@sha256:hex], lowercase path components): checking
 // a reference, a name or a tag, taking a reference apart, and which registry
 // and repository a name means (Docker Hub's rules when it names no host).
-import { OpError } from "../errors.js";
+import { OpError } from '../errors.js';
 
 /** A registry host: localhost, a dotted name, or any name with a port (as Docker reads a first component). */
-const DOMAIN = "(?:localhost|[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+";
+const DOMAIN = '(?:localhost|[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+';
 /** A path component: lowercase alphanumerics joined by one separator (., _, __ or dashes). */
-const COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const NAME = `(?:(?:${DOMAIN})/)?${COMPONENT}(?:/${COMPONENT})*`;
-const TAG = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
-const DIGEST = "sha256:[a-f0-9]{64}";
+const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
+const DIGEST = 'sha256:[a-f0-9]{64}';
 
 const REFERENCE_RE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
 const NAME_RE = new RegExp(`^${NAME}$`);
@@ -55,9 +55,9 @@ export function parsePinnedReference(ref: string): { name: string; digest: strin
   const m = new RegExp(`^(.+?)(?::${TAG})?@(${DIGEST})$`).exec(ref);
   if (!m) {
     throw new OpError(
-      "image_reference",
+      'image_reference',
       `image reference must be pinned by digest (name@sha256:<64 hex>): ${ref}`,
-      "Add the manifest digest, e.g. NAME@sha256:... from `docker buildx imagetools inspect NAME:TAG`, or give an image archive instead.",
+      'Add the manifest digest, e.g. NAME@sha256:... from `docker buildx imagetools inspect NAME:TAG`, or give an image archive instead.',
     );
   }
   return { name: m[1]!, digest: m[2]! };
@@ -65,7 +65,10 @@ export function parsePinnedReference(ref: string): { name: string; digest: strin
 
 /** The name of a reference: without a docker:// transport prefix, its digest and its tag. */
 export function referenceName(ref: string): string {
-  return ref.replace(/^docker:\/\//, "").replace(new RegExp(`@${DIGEST}$`), "").replace(/:[\w][\w.-]*$/, "");
+  return ref
+    .replace(/^docker:\/\//, '')
+    .replace(new RegExp(`@${DIGEST}$`), '')
+    .replace(/:[\w][\w.-]*$/, '');
 }
 
 /** Where a name's images live: a registry host and a repository on it. */
@@ -76,10 +79,10 @@ export interface RepositoryLocation {
 
 /** "nixos/nix" -> Docker Hub (library/ for one-part names); "host:5000/a/b" -> that registry. */
 export function locateRepository(ref: string): RepositoryLocation {
-  const parts = referenceName(ref).split("/");
+  const parts = referenceName(ref).split('/');
   if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) {
     const registry = parts.shift()!;
-    return { registry: registry === "docker.io" ? "registry-1.docker.io" : registry, repository: parts.join("/") };
+    return { registry: registry === 'docker.io' ? 'registry-1.docker.io' : registry, repository: parts.join('/') };
   }
-  return { registry: "registry-1.docker.io", repository: parts.length === 1 ? `library/${parts[0]}` : parts.join("/") };
+  return { registry: 'registry-1.docker.io', repository: parts.length === 1 ? `library/${parts[0]}` : parts.join('/') };
 }

@@ -2,10 +2,10 @@
 // (anonymous or with credentials), basic auth, manifests by digest and blobs;
 // plain HTTP is only tried when tlsVerify is false. Which registry and
 // repository a name means is reference.ts's business.
-import { readBody, request, type HttpResponse, type RequestOptions } from "./http.js";
-import type { TransferLimits } from "./transfer-limits.js";
-import type { RepositoryLocation } from "./reference.js";
-import { OpError } from "../errors.js";
+import { readBody, request, type HttpResponse, type RequestOptions } from './http.js';
+import type { TransferLimits } from './transfer-limits.js';
+import type { RepositoryLocation } from './reference.js';
+import { OpError } from '../errors.js';
 
 export interface Credentials {
   username: string;
@@ -24,30 +24,38 @@ export interface RegistryOptions {
 function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
   const m = /^(\w+)\s*(.*)$/.exec(header.trim());
   const params: Record<string, string> = {};
-  for (const p of (m?.[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) params[p[1]!] = p[2]!;
-  return { scheme: (m?.[1] ?? "").toLowerCase(), params };
+  for (const p of (m?.[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)) params[p[1]!] = p[2]!;
+  return { scheme: (m?.[1] ?? '').toLowerCase(), params };
 }
 
 /** What to do about a registry's HTTP status. */
 function httpHint(status: number): string {
-  if (status === 404) return "Check the image name and the digest: the registry does not have them.";
-  if (status === 401 || status === 403) return "Give credentials that may pull this repository.";
-  if (status === 429) return "The registry limits pulls: wait, or log in to raise the limit.";
+  if (status === 404) return 'Check the image name and the digest: the registry does not have them.';
+  if (status === 401 || status === 403) return 'Give credentials that may pull this repository.';
+  if (status === 429) return 'The registry limits pulls: wait, or log in to raise the limit.';
   return "Try again later; if it persists, check the registry's status.";
 }
 
 /** The start of an error body from a registry, on one line and without control characters (a terminal's escapes). */
 function excerpt(body: Buffer, max: number): string {
-  return body.toString("utf8").slice(0, max).replace(/[\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  return body
+    .toString('utf8')
+    .slice(0, max)
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .trim();
 }
 
 /** JSON from a registry; a body that is not JSON is the registry's fault. */
 export function parseJson(body: Buffer, what: string): unknown {
   try {
-    return JSON.parse(body.toString("utf8"));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     // Not the parser's message: it quotes the body.
-    throw new OpError("registry_image", `${what} is not JSON (${body.length} bytes)`, "The registry sent something else than it was asked for: check its address (a proxy or login page?).");
+    throw new OpError(
+      'registry_image',
+      `${what} is not JSON (${body.length} bytes)`,
+      'The registry sent something else than it was asked for: check its address (a proxy or login page?).',
+    );
   }
 }
 
@@ -55,7 +63,10 @@ export class RegistryClient {
   private base: string | undefined;
   private auth: string | undefined;
 
-  constructor(readonly ref: RepositoryLocation, private readonly opts: RegistryOptions = {}) {}
+  constructor(
+    readonly ref: RepositoryLocation,
+    private readonly opts: RegistryOptions = {},
+  ) {}
 
   /** What every request of this client shares: TLS, limits, the abort signal. */
   private common(): RequestOptions {
@@ -82,29 +93,44 @@ export class RegistryClient {
   private async authenticate(challenge: string): Promise<void> {
     const { scheme, params } = parseChallenge(challenge);
     const cred = this.opts.credentials;
-    if (scheme === "basic") {
-      if (!cred) throw new OpError("registry_auth", `registry ${this.ref.registry} wants basic auth: give credentials`, "Pass credentials ({username, password}) for this registry.");
-      this.auth = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString("base64")}`;
+    if (scheme === 'basic') {
+      if (!cred)
+        throw new OpError(
+          'registry_auth',
+          `registry ${this.ref.registry} wants basic auth: give credentials`,
+          'Pass credentials ({username, password}) for this registry.',
+        );
+      this.auth = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
       return;
     }
-    if (scheme !== "bearer" || !params.realm) throw new OpError("registry_auth", `registry ${this.ref.registry}: unsupported auth challenge "${challenge}"`, "Only basic and bearer token auth are supported: pull the image with `docker pull` and use the archive instead.");
+    if (scheme !== 'bearer' || !params.realm)
+      throw new OpError(
+        'registry_auth',
+        `registry ${this.ref.registry}: unsupported auth challenge "${challenge}"`,
+        'Only basic and bearer token auth are supported: pull the image with `docker pull` and use the archive instead.',
+      );
     const url = new URL(params.realm);
-    if (params.service) url.searchParams.set("service", params.service);
-    url.searchParams.set("scope", params.scope ?? `repository:${this.ref.repository}:pull`);
+    if (params.service) url.searchParams.set('service', params.service);
+    url.searchParams.set('scope', params.scope ?? `repository:${this.ref.repository}:pull`);
     const headers: Record<string, string> = {};
-    if (cred) headers.Authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString("base64")}`;
+    if (cred) headers.Authorization = `Basic ${Buffer.from(`${cred.username}:${cred.password}`).toString('base64')}`;
     const res = await request(url.toString(), { ...this.common(), headers });
     const body = await readBody(res, 1024 * 1024, `the token response from ${url.origin}`);
     if (res.status !== 200) {
       throw new OpError(
-        "registry_auth",
+        'registry_auth',
         `token request to ${url.origin}${url.pathname} failed: HTTP ${res.status} ${excerpt(body, 200)}`,
-        "Check the credentials and that they may pull this repository.",
+        'Check the credentials and that they may pull this repository.',
       );
     }
     const json = parseJson(body, `the token response from ${url.origin}`) as { token?: string; access_token?: string };
     const token = json.token ?? json.access_token;
-    if (!token) throw new OpError("registry_auth", `token response from ${url.origin} has no token`, "The token service did not issue a token: check the credentials and the registry's address.");
+    if (!token)
+      throw new OpError(
+        'registry_auth',
+        `token response from ${url.origin} has no token`,
+        "The token service did not issue a token: check the credentials and the registry's address.",
+      );
     this.auth = `Bearer ${token}`;
   }
 
@@ -116,14 +142,18 @@ export class RegistryClient {
       if (accept) headers.Accept = accept;
       if (this.auth) headers.Authorization = this.auth;
       const res = await request(`${base}/v2/${this.ref.repository}/${path}`, { ...this.common(), headers });
-      if (res.status === 401 && attempt === 0 && res.headers["www-authenticate"]) {
+      if (res.status === 401 && attempt === 0 && res.headers['www-authenticate']) {
         res.body.resume();
-        await this.authenticate(String(res.headers["www-authenticate"]));
+        await this.authenticate(String(res.headers['www-authenticate']));
         continue;
       }
       if (res.status !== 200) {
         const text = excerpt(await readBody(res, 64 * 1024).catch(() => Buffer.alloc(0)), 300);
-        throw new OpError("registry_request", `registry ${this.ref.registry}: GET ${this.ref.repository}/${path} failed: HTTP ${res.status} ${text}`, httpHint(res.status));
+        throw new OpError(
+          'registry_request',
+          `registry ${this.ref.registry}: GET ${this.ref.repository}/${path} failed: HTTP ${res.status} ${text}`,
+          httpHint(res.status),
+        );
       }
       return res;
     }
@@ -131,8 +161,8 @@ export class RegistryClient {
 }
 
 export const MANIFEST_ACCEPT = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-].join(", ");
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');

@@ -2,24 +2,24 @@
 // (/etc/passwd, shadow, group, gshadow, pam.d/other, login.defs), each only
 // where missing, into a root directory; plus helpers that add users and
 // groups by editing those files, so no shadow tools are needed in the image.
-import { appendFile, chown, mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { OpError } from "../errors.js";
-import { recordOwner } from "./owners-file.js";
+import { appendFile, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { OpError } from '../errors.js';
+import { recordOwner } from './owners-file.js';
 
 export const SHADOW_FILES: Record<string, string> = {
-  "etc/passwd": "root:x:0:0::/root:/bin/sh\n",
-  "etc/shadow": "root:!x:::::::\n",
-  "etc/group": "root:x:0:\n",
-  "etc/gshadow": "root:x::\n",
-  "etc/pam.d/other": [
-    "account sufficient pam_unix.so",
-    "auth sufficient pam_rootok.so",
-    "password requisite pam_unix.so nullok yescrypt",
-    "session required pam_unix.so",
-    "",
-  ].join("\n"),
-  "etc/login.defs": "",
+  'etc/passwd': 'root:x:0:0::/root:/bin/sh\n',
+  'etc/shadow': 'root:!x:::::::\n',
+  'etc/group': 'root:x:0:\n',
+  'etc/gshadow': 'root:x::\n',
+  'etc/pam.d/other': [
+    'account sufficient pam_unix.so',
+    'auth sufficient pam_rootok.so',
+    'password requisite pam_unix.so nullok yescrypt',
+    'session required pam_unix.so',
+    '',
+  ].join('\n'),
+  'etc/login.defs': '',
 };
 
 export interface ShadowSetupOptions {
@@ -50,8 +50,8 @@ export interface UserSpec {
 }
 
 async function readOr(path: string): Promise<string | undefined> {
-  return readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return undefined;
+  return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
     throw err;
   });
 }
@@ -63,7 +63,7 @@ export async function shadowSetup(opts: ShadowSetupOptions): Promise<string[]> {
     const p = join(opts.root, rel);
     if ((await readOr(p)) !== undefined) continue;
     await mkdir(dirname(p), { recursive: true });
-    await writeFile(p, content, { mode: rel === "etc/shadow" || rel === "etc/gshadow" ? 0o640 : 0o644 });
+    await writeFile(p, content, { mode: rel === 'etc/shadow' || rel === 'etc/gshadow' ? 0o640 : 0o644 });
     written.push(`/${rel}`);
   }
   for (const g of opts.groups ?? []) await addGroup(opts.root, g);
@@ -72,54 +72,80 @@ export async function shadowSetup(opts: ShadowSetupOptions): Promise<string[]> {
 }
 
 function rows(text: string): string[][] {
-  return text.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#")).map((l) => l.split(":"));
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+    .map((l) => l.split(':'));
 }
 
 function checkName(kind: string, name: string): void {
-  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(name) || name.length > 32) throw new OpError("shadow_conflict", `invalid ${kind} name "${name}"`, `A ${kind} name starts with a letter or _, has letters, digits, _ and - (an optional $ at the end), and at most 32 characters.`);
+  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(name) || name.length > 32)
+    throw new OpError(
+      'shadow_conflict',
+      `invalid ${kind} name "${name}"`,
+      `A ${kind} name starts with a letter or _, has letters, digits, _ and - (an optional $ at the end), and at most 32 characters.`,
+    );
 }
 
 async function append(path: string, line: string): Promise<void> {
-  const text = (await readOr(path)) ?? "";
+  const text = (await readOr(path)) ?? '';
   await mkdir(dirname(path), { recursive: true });
-  await appendFile(path, (text === "" || text.endsWith("\n") ? "" : "\n") + line + "\n");
+  await appendFile(path, (text === '' || text.endsWith('\n') ? '' : '\n') + line + '\n');
 }
 
 /** Add a group to etc/group and etc/gshadow (idempotent when identical). */
 export async function addGroup(root: string, g: GroupSpec): Promise<void> {
-  checkName("group", g.name);
-  const groupFile = join(root, "etc/group");
-  const existing = rows((await readOr(groupFile)) ?? "");
+  checkName('group', g.name);
+  const groupFile = join(root, 'etc/group');
+  const existing = rows((await readOr(groupFile)) ?? '');
   const same = existing.find((r) => r[0] === g.name);
   if (same) {
-    if (Number(same[2]) !== g.gid) throw new OpError("shadow_conflict", `group ${g.name} exists with gid ${same[2]}, not ${g.gid}`, `Use gid ${same[2]} for ${g.name}, or another group name.`);
+    if (Number(same[2]) !== g.gid)
+      throw new OpError(
+        'shadow_conflict',
+        `group ${g.name} exists with gid ${same[2]}, not ${g.gid}`,
+        `Use gid ${same[2]} for ${g.name}, or another group name.`,
+      );
     return;
   }
   const clash = existing.find((r) => Number(r[2]) === g.gid);
-  if (clash) throw new OpError("shadow_conflict", `gid ${g.gid} is already used by group ${clash[0]}`, "Choose a gid that the root's etc/group does not use yet.");
-  const members = (g.members ?? []).join(",");
+  if (clash)
+    throw new OpError(
+      'shadow_conflict',
+      `gid ${g.gid} is already used by group ${clash[0]}`,
+      "Choose a gid that the root's etc/group does not use yet.",
+    );
+  const members = (g.members ?? []).join(',');
   await append(groupFile, `${g.name}:x:${g.gid}:${members}`);
-  await append(join(root, "etc/gshadow"), `${g.name}:!::${members}`);
+  await append(join(root, 'etc/gshadow'), `${g.name}:!::${members}`);
 }
 
 async function addMember(root: string, group: string, user: string): Promise<void> {
-  for (const [rel, col] of [["etc/group", 3], ["etc/gshadow", 3]] as const) {
+  for (const [rel, col] of [
+    ['etc/group', 3],
+    ['etc/gshadow', 3],
+  ] as const) {
     const p = join(root, rel);
     const text = await readOr(p);
     if (text === undefined) continue;
     let found = false;
-    const out = text.split("\n").map((line) => {
-      const f = line.split(":");
+    const out = text.split('\n').map((line) => {
+      const f = line.split(':');
       if (f[0] !== group) return line;
       found = true;
-      const members = (f[col] ?? "").split(",").filter(Boolean);
+      const members = (f[col] ?? '').split(',').filter(Boolean);
       if (!members.includes(user)) members.push(user);
-      f[col] = members.join(",");
-      return f.join(":");
+      f[col] = members.join(',');
+      return f.join(':');
     });
-    if (!found && rel === "etc/group") throw new OpError("shadow_conflict", `supplementary group ${group} does not exist`, `Add the group ${group} (groups: [...]) before the user that joins it.`);
-    if (!found) out.splice(out.length - (out.at(-1) === "" ? 1 : 0), 0, `${group}:!::${user}`);
-    await writeFile(p, out.join("\n"));
+    if (!found && rel === 'etc/group')
+      throw new OpError(
+        'shadow_conflict',
+        `supplementary group ${group} does not exist`,
+        `Add the group ${group} (groups: [...]) before the user that joins it.`,
+      );
+    if (!found) out.splice(out.length - (out.at(-1) === '' ? 1 : 0), 0, `${group}:!::${user}`);
+    await writeFile(p, out.join('\n'));
   }
 }
 
@@ -136,21 +162,31 @@ async function makeHome(root: string, home: string, uid: number, gid: number): P
 
 /** Add a user to etc/passwd and etc/shadow, with its primary group and home. */
 export async function addUser(root: string, u: UserSpec): Promise<void> {
-  checkName("user", u.name);
+  checkName('user', u.name);
   const gid = u.gid ?? u.uid;
-  const passwd = join(root, "etc/passwd");
-  const existing = rows((await readOr(passwd)) ?? "");
+  const passwd = join(root, 'etc/passwd');
+  const existing = rows((await readOr(passwd)) ?? '');
   const home = u.home ?? `/home/${u.name}`;
   const same = existing.find((r) => r[0] === u.name);
   if (same) {
-    if (Number(same[2]) !== u.uid) throw new OpError("shadow_conflict", `user ${u.name} exists with uid ${same[2]}, not ${u.uid}`, `Use uid ${same[2]} for ${u.name}, or another user name.`);
+    if (Number(same[2]) !== u.uid)
+      throw new OpError(
+        'shadow_conflict',
+        `user ${u.name} exists with uid ${same[2]}, not ${u.uid}`,
+        `Use uid ${same[2]} for ${u.name}, or another user name.`,
+      );
   } else {
     const clash = existing.find((r) => Number(r[2]) === u.uid);
-    if (clash) throw new OpError("shadow_conflict", `uid ${u.uid} is already used by user ${clash[0]}`, "Choose a uid that the root's etc/passwd does not use yet.");
-    const groups = rows((await readOr(join(root, "etc/group"))) ?? "");
+    if (clash)
+      throw new OpError(
+        'shadow_conflict',
+        `uid ${u.uid} is already used by user ${clash[0]}`,
+        "Choose a uid that the root's etc/passwd does not use yet.",
+      );
+    const groups = rows((await readOr(join(root, 'etc/group'))) ?? '');
     if (!groups.some((r) => Number(r[2]) === gid)) await addGroup(root, { name: u.name, gid });
-    await append(passwd, `${u.name}:x:${u.uid}:${gid}:${u.gecos ?? ""}:${home}:${u.shell ?? "/bin/sh"}`);
-    await append(join(root, "etc/shadow"), `${u.name}:!:1::::::`);
+    await append(passwd, `${u.name}:x:${u.uid}:${gid}:${u.gecos ?? ''}:${home}:${u.shell ?? '/bin/sh'}`);
+    await append(join(root, 'etc/shadow'), `${u.name}:!:1::::::`);
   }
   for (const g of u.groups ?? []) await addMember(root, g, u.name);
   if (u.createHome !== false) await makeHome(root, home, u.uid, gid);
@@ -158,7 +194,11 @@ export async function addUser(root: string, u: UserSpec): Promise<void> {
 
 /** The same files as a shell snippet, for use at the start of runAsRoot (as in nixpkgs). */
 export function shadowSetupScript(): string {
-  return Object.entries(SHADOW_FILES)
-    .map(([rel, content]) => `[ -e /${rel} ] || { mkdir -p /${dirname(rel)}; printf '%s' '${content.replace(/'/g, "'\\''")}' > /${rel}; }`)
-    .join("\n") + "\n";
+  return (
+    Object.entries(SHADOW_FILES)
+      .map(
+        ([rel, content]) => `[ -e /${rel} ] || { mkdir -p /${dirname(rel)}; printf '%s' '${content.replace(/'/g, "'\\''")}' > /${rel}; }`,
+      )
+      .join('\n') + '\n'
+  );
 }

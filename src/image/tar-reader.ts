@@ -7,25 +7,26 @@
 // pax and long-name records are capped, and whole members are read into
 // memory only up to a limit. A violation is an OpError (archive_format)
 // naming the archive and the member.
-import { createReadStream } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
-import type { TarEntryType } from "./tar-writer.js";
-import { OpError } from "../errors.js";
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { TarEntryType } from './tar-writer.js';
+import { OpError } from '../errors.js';
 
 /** pax headers and GNU long names/links bigger than this are refused. */
 export const TAR_META_MAX = 1024 * 1024;
 /** Default limit of readTarMember (JSON members: manifest.json, configs, index.json). */
 export const TAR_MEMBER_MAX = 16 * 1024 * 1024;
 
-const FORMAT_HINT = "The archive is damaged, cut short or not made by a tar tool: make it again (`docker save`, `nix build`, `skopeo copy`).";
+const FORMAT_HINT =
+  'The archive is damaged, cut short or not made by a tar tool: make it again (`docker save`, `nix build`, `skopeo copy`).';
 
 function formatError(path: string, problem: string): OpError {
-  return new OpError("archive_format", `${path}: ${problem}`, FORMAT_HINT);
+  return new OpError('archive_format', `${path}: ${problem}`, FORMAT_HINT);
 }
 
 export interface TarReadEntry {
   name: string;
-  type: TarEntryType | "other";
+  type: TarEntryType | 'other';
   mode: number;
   uid: number;
   gid: number;
@@ -41,14 +42,21 @@ export interface TarReadEntry {
 }
 
 const TYPES: Record<string, TarEntryType> = {
-  "0": "file", "\0": "file", "7": "file", "1": "hardlink", "2": "symlink",
-  "3": "char", "4": "block", "5": "dir", "6": "fifo",
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '3': 'char',
+  '4': 'block',
+  '5': 'dir',
+  '6': 'fifo',
 };
 
 function str(buf: Buffer, off: number, len: number): string {
   const slice = buf.subarray(off, off + len);
   const nul = slice.indexOf(0);
-  return slice.subarray(0, nul === -1 ? len : nul).toString("utf8");
+  return slice.subarray(0, nul === -1 ? len : nul).toString('utf8');
 }
 
 /** A numeric header field (octal, or GNU base-256); anything else is an error naming the field. */
@@ -61,8 +69,8 @@ function num(buf: Buffer, off: number, len: number, field: string, path: string)
     if (!Number.isSafeInteger(v)) throw formatError(path, `${field} in a tar header is larger than 2^53`);
     return v;
   }
-  const s = str(buf, off, len).replace(/^ +| +$/g, "");
-  if (s === "") return 0;
+  const s = str(buf, off, len).replace(/^ +| +$/g, '');
+  if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw formatError(path, `${field} ${JSON.stringify(s.slice(0, 12))} in a tar header is not an octal number`);
   return parseInt(s, 8);
 }
@@ -72,20 +80,21 @@ function paxInt(p: Map<string, string>, key: string, fallback: number, path: str
   const v = p.get(key);
   if (v === undefined) return fallback;
   const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n)) throw formatError(path, `pax ${key} ${JSON.stringify(v.slice(0, 24))} of ${JSON.stringify(name)} is not a whole number below 2^53`);
+  if (!Number.isSafeInteger(n))
+    throw formatError(path, `pax ${key} ${JSON.stringify(v.slice(0, 24))} of ${JSON.stringify(name)} is not a whole number below 2^53`);
   return n;
 }
 
 function parsePax(body: string): Map<string, string> {
   const out = new Map<string, string>();
-  let rest = Buffer.from(body, "utf8");
+  let rest = Buffer.from(body, 'utf8');
   while (rest.length > 0) {
     const sp = rest.indexOf(0x20);
     if (sp === -1) break;
-    const len = parseInt(rest.subarray(0, sp).toString("ascii"), 10);
+    const len = parseInt(rest.subarray(0, sp).toString('ascii'), 10);
     if (!(len > sp + 1) || len > rest.length) break;
-    const rec = rest.subarray(sp + 1, len - 1).toString("utf8");
-    const eq = rec.indexOf("=");
+    const rec = rest.subarray(sp + 1, len - 1).toString('utf8');
+    const eq = rec.indexOf('=');
     if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
     rest = rest.subarray(len);
   }
@@ -105,12 +114,16 @@ async function readExact(fh: FileHandle, pos: number, len: number): Promise<Buff
 
 /** Iterate over the entries of an uncompressed tar file. */
 export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
-  const fh = await open(path, "r");
+  const fh = await open(path, 'r');
   try {
     const fileSize = (await fh.stat()).size;
     /** The data at `pos` of `size` bytes must be in the file. */
     const fits = (pos: number, size: number, name: string) => {
-      if (pos + size > fileSize) throw formatError(path, `member ${JSON.stringify(name)} claims ${size} bytes, but the archive has only ${Math.max(0, fileSize - pos)} after its header`);
+      if (pos + size > fileSize)
+        throw formatError(
+          path,
+          `member ${JSON.stringify(name)} claims ${size} bytes, but the archive has only ${Math.max(0, fileSize - pos)} after its header`,
+        );
     };
     let pos = 0;
     let pax = new Map<string, string>();
@@ -122,38 +135,45 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       if (h.length < 512 || h.every((b) => b === 0)) return;
       pos += 512;
       const rawName = str(h, 0, 100);
-      const size0 = num(h, 124, 12, "size", path);
+      const size0 = num(h, 124, 12, 'size', path);
       const flag = String.fromCharCode(h[156]!);
-      const dataSize = flag === "1" || flag === "2" || flag === "5" ? 0 : size0;
-      if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
-        if (size0 > TAR_META_MAX) throw formatError(path, `a pax or long-name record of ${size0} bytes (more than ${TAR_META_MAX}) before ${JSON.stringify(rawName)}`);
+      const dataSize = flag === '1' || flag === '2' || flag === '5' ? 0 : size0;
+      if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+        if (size0 > TAR_META_MAX)
+          throw formatError(
+            path,
+            `a pax or long-name record of ${size0} bytes (more than ${TAR_META_MAX}) before ${JSON.stringify(rawName)}`,
+          );
         fits(pos, size0, rawName);
-        const body = (await readExact(fh, pos, size0)).toString("utf8");
-        if (flag === "x") pax = parsePax(body);
-        else if (flag === "g") globalPax = new Map([...globalPax, ...parsePax(body)]);
-        else if (flag === "L") longName = body.replace(/\0+$/, "");
-        else longLink = body.replace(/\0+$/, "");
+        const body = (await readExact(fh, pos, size0)).toString('utf8');
+        if (flag === 'x') pax = parsePax(body);
+        else if (flag === 'g') globalPax = new Map([...globalPax, ...parsePax(body)]);
+        else if (flag === 'L') longName = body.replace(/\0+$/, '');
+        else longLink = body.replace(/\0+$/, '');
         pos += Math.ceil(dataSize / 512) * 512;
         continue;
       }
       const p = new Map([...globalPax, ...pax]);
       const prefix = str(h, 345, 155);
-      let name = longName ?? p.get("path") ?? (prefix ? `${prefix}/${rawName}` : rawName);
-      name = name.replace(/^(\.\/)+/, "").replace(/^\/+/, "").replace(/\/+$/, "");
-      const size = paxInt(p, "size", dataSize, path, name);
+      let name = longName ?? p.get('path') ?? (prefix ? `${prefix}/${rawName}` : rawName);
+      name = name
+        .replace(/^(\.\/)+/, '')
+        .replace(/^\/+/, '')
+        .replace(/\/+$/, '');
+      const size = paxInt(p, 'size', dataSize, path, name);
       const entry: TarReadEntry = {
         name,
-        type: TYPES[flag] ?? "other",
-        mode: num(h, 100, 8, "mode", path) & 0o7777,
-        uid: paxInt(p, "uid", num(h, 108, 8, "uid", path), path, name),
-        gid: paxInt(p, "gid", num(h, 116, 8, "gid", path), path, name),
-        uname: p.get("uname") ?? str(h, 265, 32),
-        gname: p.get("gname") ?? str(h, 297, 32),
-        mtime: paxMtime(p, num(h, 136, 12, "mtime", path)),
-        size: flag === "5" || flag === "1" || flag === "2" ? 0 : size,
-        linkname: longLink ?? p.get("linkpath") ?? str(h, 157, 100),
-        devmajor: num(h, 329, 8, "devmajor", path),
-        devminor: num(h, 337, 8, "devminor", path),
+        type: TYPES[flag] ?? 'other',
+        mode: num(h, 100, 8, 'mode', path) & 0o7777,
+        uid: paxInt(p, 'uid', num(h, 108, 8, 'uid', path), path, name),
+        gid: paxInt(p, 'gid', num(h, 116, 8, 'gid', path), path, name),
+        uname: p.get('uname') ?? str(h, 265, 32),
+        gname: p.get('gname') ?? str(h, 297, 32),
+        mtime: paxMtime(p, num(h, 136, 12, 'mtime', path)),
+        size: flag === '5' || flag === '1' || flag === '2' ? 0 : size,
+        linkname: longLink ?? p.get('linkpath') ?? str(h, 157, 100),
+        devmajor: num(h, 329, 8, 'devmajor', path),
+        devminor: num(h, 337, 8, 'devminor', path),
         offset: pos,
       };
       fits(pos, entry.size, name);
@@ -161,7 +181,7 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       longName = undefined;
       longLink = undefined;
       pos = pos + Math.ceil(entry.size / 512) * 512;
-      if (entry.name === "" && entry.type === "dir") continue;
+      if (entry.name === '' && entry.type === 'dir') continue;
       yield entry;
     }
   } finally {
@@ -171,18 +191,20 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
 
 /** pax mtime: seconds, possibly with a fraction; a value that is not one keeps the header's. */
 function paxMtime(p: Map<string, string>, fallback: number): number {
-  const v = p.get("mtime");
+  const v = p.get('mtime');
   const n = v !== undefined && /^-?\d{1,16}(\.\d*)?$/.test(v) ? Math.floor(Number(v)) : NaN;
   return Number.isSafeInteger(n) ? n : fallback;
 }
 
 /** Read a whole entry's data (for small members such as JSON files), at most `max` bytes. */
 export async function readTarMember(path: string, entry: TarReadEntry, max = TAR_MEMBER_MAX): Promise<Buffer> {
-  if (entry.size > max) throw formatError(path, `member ${JSON.stringify(entry.name)} is ${entry.size} bytes, more than the ${max} accepted for it`);
-  const fh = await open(path, "r");
+  if (entry.size > max)
+    throw formatError(path, `member ${JSON.stringify(entry.name)} is ${entry.size} bytes, more than the ${max} accepted for it`);
+  const fh = await open(path, 'r');
   try {
     const data = await readExact(fh, entry.offset, entry.size);
-    if (data.length !== entry.size) throw formatError(path, `member ${JSON.stringify(entry.name)} is cut short (${data.length} of ${entry.size} bytes)`);
+    if (data.length !== entry.size)
+      throw formatError(path, `member ${JSON.stringify(entry.name)} is cut short (${data.length} of ${entry.size} bytes)`);
     return data;
   } finally {
     await fh.close();

@@ -1,13 +1,13 @@
 // Deterministic tar writer: ustar headers, pax records only when a field does
 // not fit. Every byte comes from the entry fields; nothing is read from the
 // clock or the environment, so the same entries give the same archive.
-import { closeSync, openSync, readSync } from "node:fs";
-import { OpError } from "../errors.js";
+import { closeSync, openSync, readSync } from 'node:fs';
+import { OpError } from '../errors.js';
 
 /** writeTar's output comes in chunks of this size (but for `stream` entries, passed through). */
 const CHUNK = 1 << 20;
 
-export type TarEntryType = "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo";
+export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
 export interface TarEntry {
   /** Path inside the archive, relative, "/"-separated, without a trailing slash. */
@@ -35,27 +35,27 @@ export interface TarEntry {
 }
 
 const TYPEFLAG: Record<TarEntryType, string> = {
-  file: "0",
-  hardlink: "1",
-  symlink: "2",
-  char: "3",
-  block: "4",
-  dir: "5",
-  fifo: "6",
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  dir: '5',
+  fifo: '6',
 };
 
 const BLOCK = 512;
 export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
 
 function writeString(buf: Buffer, value: string, offset: number, length: number): void {
-  Buffer.from(value, "utf8").copy(buf, offset, 0, length);
+  Buffer.from(value, 'utf8').copy(buf, offset, 0, length);
 }
 
 /** Octal field: digits padded with zeros, then NUL. Returns false if it does not fit. */
 function writeOctal(buf: Buffer, value: number, offset: number, length: number): boolean {
   const digits = Math.max(0, Math.floor(value)).toString(8);
   if (digits.length > length - 1 || value < 0) return false;
-  buf.write(digits.padStart(length - 1, "0") + "\0", offset, length, "ascii");
+  buf.write(digits.padStart(length - 1, '0') + '\0', offset, length, 'ascii');
   return true;
 }
 
@@ -69,9 +69,9 @@ function paxRecord(key: string, value: string): string {
 /** Split a name into ustar prefix and name; null when impossible. */
 function splitName(name: string): [string, string] | null {
   const bytes = Buffer.byteLength(name);
-  if (bytes <= 100) return ["", name];
+  if (bytes <= 100) return ['', name];
   if (bytes > 256) return null;
-  for (let i = name.indexOf("/"); i !== -1; i = name.indexOf("/", i + 1)) {
+  for (let i = name.indexOf('/'); i !== -1; i = name.indexOf('/', i + 1)) {
     const prefix = name.slice(0, i);
     const rest = name.slice(i + 1);
     if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(rest) <= 100 && rest.length > 0) return [prefix, rest];
@@ -86,23 +86,35 @@ function rawHeader(e: TarEntry, name: string, type: string, size: number, pax: M
     writeString(h, split[1], 0, 100);
     writeString(h, split[0], 345, 155);
   } else {
-    pax.set("path", name);
-    writeString(h, Buffer.from(name).subarray(0, 100).toString("latin1"), 0, 100);
+    pax.set('path', name);
+    writeString(h, Buffer.from(name).subarray(0, 100).toString('latin1'), 0, 100);
   }
   writeOctal(h, e.mode & 0o7777, 100, 8);
-  if (!writeOctal(h, e.uid, 108, 8)) { pax.set("uid", String(e.uid)); writeOctal(h, 0, 108, 8); }
-  if (!writeOctal(h, e.gid, 116, 8)) { pax.set("gid", String(e.gid)); writeOctal(h, 0, 116, 8); }
-  if (!writeOctal(h, size, 124, 12)) { pax.set("size", String(size)); writeOctal(h, 0, 124, 12); }
-  if (!writeOctal(h, e.mtime, 136, 12)) { pax.set("mtime", String(e.mtime)); writeOctal(h, 0, 136, 12); }
-  if (e.mtimeNsec) pax.set("mtime", `${Math.floor(e.mtime)}.${String(e.mtimeNsec).padStart(9, "0")}`);
-  h.write(type, 156, 1, "ascii");
-  const link = e.linkname ?? "";
-  if (Buffer.byteLength(link) > 100) pax.set("linkpath", link);
+  if (!writeOctal(h, e.uid, 108, 8)) {
+    pax.set('uid', String(e.uid));
+    writeOctal(h, 0, 108, 8);
+  }
+  if (!writeOctal(h, e.gid, 116, 8)) {
+    pax.set('gid', String(e.gid));
+    writeOctal(h, 0, 116, 8);
+  }
+  if (!writeOctal(h, size, 124, 12)) {
+    pax.set('size', String(size));
+    writeOctal(h, 0, 124, 12);
+  }
+  if (!writeOctal(h, e.mtime, 136, 12)) {
+    pax.set('mtime', String(e.mtime));
+    writeOctal(h, 0, 136, 12);
+  }
+  if (e.mtimeNsec) pax.set('mtime', `${Math.floor(e.mtime)}.${String(e.mtimeNsec).padStart(9, '0')}`);
+  h.write(type, 156, 1, 'ascii');
+  const link = e.linkname ?? '';
+  if (Buffer.byteLength(link) > 100) pax.set('linkpath', link);
   else writeString(h, link, 157, 100);
-  h.write("ustar\u000000", 257, 8, "latin1");
-  if (Buffer.byteLength(e.uname) > 32) pax.set("uname", e.uname);
+  h.write('ustar\u000000', 257, 8, 'latin1');
+  if (Buffer.byteLength(e.uname) > 32) pax.set('uname', e.uname);
   else writeString(h, e.uname, 265, 32);
-  if (Buffer.byteLength(e.gname) > 32) pax.set("gname", e.gname);
+  if (Buffer.byteLength(e.gname) > 32) pax.set('gname', e.gname);
   else writeString(h, e.gname, 297, 32);
   writeOctal(h, e.devmajor ?? 0, 329, 8);
   writeOctal(h, e.devminor ?? 0, 337, 8);
@@ -113,21 +125,27 @@ function checksum(h: Buffer): void {
   h.fill(0x20, 148, 156);
   let sum = 0;
   for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
 }
 
 /** Header block(s) for an entry: an optional pax header, then the ustar header. */
 export function entryHeader(e: TarEntry): Buffer {
-  const name = e.type === "dir" ? `${e.name}/` : e.name;
-  const size = e.type === "file" ? e.size : 0;
+  const name = e.type === 'dir' ? `${e.name}/` : e.name;
+  const size = e.type === 'file' ? e.size : 0;
   const pax = new Map<string, string>();
   const h = rawHeader(e, name, TYPEFLAG[e.type], size, pax);
   checksum(h);
   if (pax.size === 0) return h;
-  const body = Buffer.from([...pax.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => paxRecord(k, v)).join(""), "utf8");
-  const base = name.replace(/\/$/, "").split("/").pop() ?? "entry";
-  const paxEntry: TarEntry = { ...e, name: `PaxHeaders/${base}`.slice(0, 99), linkname: "", size: body.length, type: "file" };
-  const ph = rawHeader(paxEntry, paxEntry.name, "x", body.length, new Map());
+  const body = Buffer.from(
+    [...pax.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => paxRecord(k, v))
+      .join(''),
+    'utf8',
+  );
+  const base = name.replace(/\/$/, '').split('/').pop() ?? 'entry';
+  const paxEntry: TarEntry = { ...e, name: `PaxHeaders/${base}`.slice(0, 99), linkname: '', size: body.length, type: 'file' };
+  const ph = rawHeader(paxEntry, paxEntry.name, 'x', body.length, new Map());
   checksum(ph);
   return Buffer.concat([ph, body, padding(body.length), h]);
 }
@@ -142,10 +160,15 @@ function headerSize(e: TarEntry): number {
     (e.linkname === undefined || Buffer.byteLength(e.linkname) <= 100) &&
     Buffer.byteLength(e.uname) <= 32 &&
     Buffer.byteLength(e.gname) <= 32 &&
-    e.uid >= 0 && e.uid <= MAX_OCTAL_7 &&
-    e.gid >= 0 && e.gid <= MAX_OCTAL_7 &&
-    e.mtime >= 0 && e.mtime <= MAX_OCTAL_11 && !e.mtimeNsec &&
-    e.size >= 0 && e.size <= MAX_OCTAL_11;
+    e.uid >= 0 &&
+    e.uid <= MAX_OCTAL_7 &&
+    e.gid >= 0 &&
+    e.gid <= MAX_OCTAL_7 &&
+    e.mtime >= 0 &&
+    e.mtime <= MAX_OCTAL_11 &&
+    !e.mtimeNsec &&
+    e.size >= 0 &&
+    e.size <= MAX_OCTAL_11;
   return simple ? BLOCK : entryHeader(e).length;
 }
 
@@ -159,7 +182,7 @@ export function tarSize(entries: Iterable<TarEntry>, opts: { end?: boolean } = {
   let size = opts.end === false ? 0 : END_OF_ARCHIVE.length;
   for (const e of entries) {
     size += headerSize(e);
-    if (e.type === "file") size += e.size + ((BLOCK - (e.size % BLOCK)) % BLOCK);
+    if (e.type === 'file') size += e.size + ((BLOCK - (e.size % BLOCK)) % BLOCK);
   }
   return size;
 }
@@ -169,14 +192,18 @@ export function padding(size: number): Buffer {
   return rem === 0 ? Buffer.alloc(0) : Buffer.alloc(BLOCK - rem);
 }
 
-const CHANGED_HINT = "A file was modified while the image was built: build again when nothing writes to the inputs.";
+const CHANGED_HINT = 'A file was modified while the image was built: build again when nothing writes to the inputs.';
 
 function changed(e: TarEntry, read: number): Error {
-  return new OpError("inputs_changed", `${e.hostPath ?? e.name} changed while being archived (expected ${e.size} bytes, read ${read})`, CHANGED_HINT);
+  return new OpError(
+    'inputs_changed',
+    `${e.hostPath ?? e.name} changed while being archived (expected ${e.size} bytes, read ${read})`,
+    CHANGED_HINT,
+  );
 }
 
 function grew(e: TarEntry): Error {
-  return new OpError("inputs_changed", `${e.hostPath ?? e.name} grew while being archived (expected ${e.size} bytes)`, CHANGED_HINT);
+  return new OpError('inputs_changed', `${e.hostPath ?? e.name} grew while being archived (expected ${e.size} bytes)`, CHANGED_HINT);
 }
 
 /**
@@ -187,7 +214,10 @@ function grew(e: TarEntry): Error {
  * need no buffer of their own and no copy). `stream` entries are passed
  * through as they come.
  */
-export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarEntry>, opts: { end?: boolean } = {}): AsyncIterable<Buffer> {
+export async function* writeTar(
+  entries: Iterable<TarEntry> | AsyncIterable<TarEntry>,
+  opts: { end?: boolean } = {},
+): AsyncIterable<Buffer> {
   let out = Buffer.allocUnsafe(CHUNK);
   let pos = 0;
   /** Chunks filled and not yet yielded. */
@@ -198,7 +228,7 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
     pos = 0;
   };
   const put = (b: Buffer) => {
-    for (let off = 0; off < b.length; ) {
+    for (let off = 0; off < b.length;) {
       const n = b.copy(out, pos, off);
       pos += n;
       off += n;
@@ -216,7 +246,7 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
   };
   for await (const e of entries) {
     put(entryHeader(e));
-    if (e.type === "file") {
+    if (e.type === 'file') {
       if (e.data) {
         if (e.data.length !== e.size) throw changed(e, e.data.length);
         put(e.data);
@@ -238,7 +268,7 @@ export async function* writeTar(entries: Iterable<TarEntry> | AsyncIterable<TarE
         if (written !== e.size) throw changed(e, written);
       } else if (e.hostPath) {
         // Read straight into the chunk; asking for one byte more than is left tells if the file grew.
-        const fd = openSync(e.hostPath, "r");
+        const fd = openSync(e.hostPath, 'r');
         try {
           let read = 0;
           for (;;) {

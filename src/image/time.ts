@@ -1,7 +1,7 @@
 // The `created` option: an ISO-8601 time, or "now" (which breaks
 // reproducibility, as in nixpkgs). The default is 1970-01-01T00:00:01Z.
-import { OpError } from "../errors.js";
-export const DEFAULT_CREATED = "1970-01-01T00:00:01Z";
+import { OpError } from '../errors.js';
+export const DEFAULT_CREATED = '1970-01-01T00:00:01Z';
 
 export interface Created {
   iso: string;
@@ -9,7 +9,7 @@ export interface Created {
   epoch: number;
 }
 
-const HINT = "Give created as an ISO 8601 date (1970-01-01T00:00:01Z) or \"now\".";
+const HINT = 'Give created as an ISO 8601 date (1970-01-01T00:00:01Z) or "now".';
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /**
@@ -19,20 +19,30 @@ const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?
 function checkFields(value: string): void {
   const m = ISO.exec(value);
   if (!m) return;
-  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m
+    .slice(1, 7)
+    .map((v) => (v === undefined ? undefined : Number(v))) as number[];
   const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
   const why =
-    month! < 1 || month! > 12 ? `month ${month}` :
-    day! < 1 || day! > daysInMonth ? `day ${day} (${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")} has ${daysInMonth} days)` :
-    hour > 23 ? `hour ${hour}` : minute > 59 ? `minute ${minute}` : second > 59 ? `second ${second}` : undefined;
-  if (why) throw new OpError("image_options", `created: not a date: ${value} (no ${why})`, HINT);
+    month! < 1 || month! > 12
+      ? `month ${month}`
+      : day! < 1 || day! > daysInMonth
+        ? `day ${day} (${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')} has ${daysInMonth} days)`
+        : hour > 23
+          ? `hour ${hour}`
+          : minute > 59
+            ? `minute ${minute}`
+            : second > 59
+              ? `second ${second}`
+              : undefined;
+  if (why) throw new OpError('image_options', `created: not a date: ${value} (no ${why})`, HINT);
 }
 
 export function parseCreated(created: string | undefined): Created {
   const value = created ?? DEFAULT_CREATED;
-  if (value !== "now") checkFields(value);
-  const d = value === "now" ? new Date(Math.floor(Date.now() / 1000) * 1000) : new Date(value);
-  if (Number.isNaN(d.getTime())) throw new OpError("image_options", `created: not a date: ${value}`, HINT);
+  if (value !== 'now') checkFields(value);
+  const d = value === 'now' ? new Date(Math.floor(Date.now() / 1000) * 1000) : new Date(value);
+  if (Number.isNaN(d.getTime())) throw new OpError('image_options', `created: not a date: ${value}`, HINT);
   const epoch = Math.floor(d.getTime() / 1000);
-  return { iso: new Date(epoch * 1000).toISOString().replace(".000Z", "Z"), epoch };
+  return { iso: new Date(epoch * 1000).toISOString().replace('.000Z', 'Z'), epoch };
 }

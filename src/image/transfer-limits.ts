@@ -4,8 +4,8 @@
 // over each window. Both settable (pullImage's requestTimeout, minRate,
 // rateWindow; the CLI's --request-timeout, --min-rate, --rate-window);
 // defaults documented in README.md.
-import type { ClientRequest, IncomingMessage } from "node:http";
-import { OpError } from "../errors.js";
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { OpError } from '../errors.js';
 
 export interface TransferLimits {
   /** Overall deadline of one request in ms (default 30 minutes). */
@@ -26,8 +26,12 @@ export function resolveLimits(l: TransferLimits = {}): Required<TransferLimits> 
   for (const k of Object.keys(DEFAULT_LIMITS) as (keyof TransferLimits)[]) {
     const v = l[k];
     if (v === undefined) continue;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (k !== "minRate" && v <= 0)) {
-      throw new OpError("image_options", `${k} must be a positive number, got ${String(v)}`, "Give requestTimeout and rateWindow in seconds (> 0) and minRate in bytes per second (0 turns it off).");
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (k !== 'minRate' && v <= 0)) {
+      throw new OpError(
+        'image_options',
+        `${k} must be a positive number, got ${String(v)}`,
+        'Give requestTimeout and rateWindow in seconds (> 0) and minRate in bytes per second (0 turns it off).',
+      );
     }
     out[k] = v;
   }
@@ -54,12 +58,18 @@ export interface TransferWatch {
  * the minimum rate (bytes read on its socket, per window) or when `signal`
  * aborts, the request or its response is destroyed with a coded error.
  */
-export function watchTransfer(req: ClientRequest, url: string, limits: Required<TransferLimits>, deadlineAt: number, signal?: AbortSignal): TransferWatch {
+export function watchTransfer(
+  req: ClientRequest,
+  url: string,
+  limits: Required<TransferLimits>,
+  deadlineAt: number,
+  signal?: AbortSignal,
+): TransferWatch {
   let res: IncomingMessage | undefined;
   let stopped = false;
   let seen = 0;
   const bytes = () => req.socket?.bytesRead ?? 0;
-  req.once("socket", (s) => (seen = s.bytesRead));
+  req.once('socket', (s) => (seen = s.bytesRead));
   const fail = (err: Error) => {
     if (stopped) return;
     stop();
@@ -67,28 +77,45 @@ export function watchTransfer(req: ClientRequest, url: string, limits: Required<
     else req.destroy(err);
   };
   const deadline = setTimeout(
-    () => fail(new OpError("registry_request", `fetching ${url} did not finish within the request deadline of ${Math.round(limits.deadlineMs / 1000)} s`, LIMITS_HINT)),
+    () =>
+      fail(
+        new OpError(
+          'registry_request',
+          `fetching ${url} did not finish within the request deadline of ${Math.round(limits.deadlineMs / 1000)} s`,
+          LIMITS_HINT,
+        ),
+      ),
     Math.max(0, deadlineAt - Date.now()),
   );
-  const window = limits.minRate > 0 ? setInterval(() => {
-    const now = bytes();
-    const rate = ((now - seen) * 1000) / limits.rateWindowMs;
-    seen = now;
-    if (rate < limits.minRate) fail(new OpError("registry_request", `fetching ${url} is too slow: ${Math.floor(rate)} bytes/s over ${limits.rateWindowMs / 1000} s, below the minimum of ${limits.minRate}`, LIMITS_HINT));
-  }, limits.rateWindowMs) : undefined;
-  const onAbort = () => fail(signal!.reason instanceof Error ? signal!.reason : new OpError("interrupted", "interrupted"));
-  signal?.addEventListener("abort", onAbort, { once: true });
+  const window =
+    limits.minRate > 0
+      ? setInterval(() => {
+          const now = bytes();
+          const rate = ((now - seen) * 1000) / limits.rateWindowMs;
+          seen = now;
+          if (rate < limits.minRate)
+            fail(
+              new OpError(
+                'registry_request',
+                `fetching ${url} is too slow: ${Math.floor(rate)} bytes/s over ${limits.rateWindowMs / 1000} s, below the minimum of ${limits.minRate}`,
+                LIMITS_HINT,
+              ),
+            );
+        }, limits.rateWindowMs)
+      : undefined;
+  const onAbort = () => fail(signal!.reason instanceof Error ? signal!.reason : new OpError('interrupted', 'interrupted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
   function stop() {
     stopped = true;
     clearTimeout(deadline);
     if (window) clearInterval(window);
-    signal?.removeEventListener("abort", onAbort);
+    signal?.removeEventListener('abort', onAbort);
   }
   if (signal?.aborted) queueMicrotask(onAbort);
   return {
     attach(r) {
       res = r;
-      r.once("close", stop);
+      r.once('close', stop);
     },
     stop,
   };

@@ -8,7 +8,10 @@ export const MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
 /** The OpError `frame_too_large`, with the sizes. */
 export class FrameTooLargeError extends OpError {
-  constructor(readonly size: number, readonly max: number = MAX_FRAME_SIZE) {
+  constructor(
+    readonly size: number,
+    readonly max: number = MAX_FRAME_SIZE,
+  ) {
     super('frame_too_large', `frame of ${size} bytes exceeds the maximum of ${max} bytes`);
   }
 }

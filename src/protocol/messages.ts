@@ -28,7 +28,10 @@ export type Inbound =
 
 /** The OpError `bad_request`, with the id of the message when it had one. */
 export class BadMessageError extends OpError {
-  constructor(message: string, readonly id: RequestId | null = null) {
+  constructor(
+    message: string,
+    readonly id: RequestId | null = null,
+  ) {
     super('bad_request', message);
   }
 }

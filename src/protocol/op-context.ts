@@ -16,4 +16,3 @@ export interface OpContext {
 }
 
 export type OpHandler = (args: unknown, ctx: OpContext) => Promise<unknown>;
-

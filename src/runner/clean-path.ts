@@ -36,13 +36,18 @@ export async function checkCachePath(spec: { app: string; build_path: string; ca
     throw new OpError('clean_refused', `clean refuses to delete ${p} (cache_path ${JSON.stringify(spec.cache_path)}): ${why}`, hint);
   };
   const homes = [...new Set([homedir(), process.env.HOME].filter((h): h is string => !!h).map((h) => resolve(h)))];
-  for (const [what, dir] of [['the root directory', '/'], ...homes.map((h) => ['the home directory', h]), ['the artifacts dir', artifacts]] as const) {
+  for (const [what, dir] of [
+    ['the root directory', '/'],
+    ...homes.map((h) => ['the home directory', h]),
+    ['the artifacts dir', artifacts],
+  ] as const) {
     if (p === dir) refuse(`it is ${what}`);
     if (inside(dir, p)) refuse(`it holds ${what} (${dir})`);
   }
   const name = basename(p);
   const ownName = pkgName.startsWith(`${spec.app}-`) && name === pkgName;
   const inArtifacts = dirname(p) === artifacts && name.startsWith(`${spec.app}-`);
-  if (!ownName && !inArtifacts) refuse(`it is not ${spec.app}'s artifact cache (a directory named ${pkgName}, or ${spec.app}-... in ${artifacts})`);
+  if (!ownName && !inArtifacts)
+    refuse(`it is not ${spec.app}'s artifact cache (a directory named ${pkgName}, or ${spec.app}-... in ${artifacts})`);
   return p;
 }

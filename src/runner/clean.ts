@@ -21,14 +21,16 @@ export interface CleanSpec {
   cache_path: string;
 }
 
-const CLEAN_HINT = 'Print the job spec with `mix nerves_docker_ts.spec > spec.json` in the system\'s directory and pass that.';
+const CLEAN_HINT = "Print the job spec with `mix nerves_docker_ts.spec > spec.json` in the system's directory and pass that.";
 
 export function parseCleanSpec(input: unknown): CleanSpec {
   const raw = (input ?? {}) as Record<string, unknown>;
   for (const field of ['app', 'build_path', 'cache_path'] as const) {
     const v = raw[field];
-    if (typeof v !== 'string' || v === '') throw new OpError('invalid_spec', `invalid clean spec: ${field} must be a non-empty string`, CLEAN_HINT);
-    if (field !== 'app' && !v.startsWith('/')) throw new OpError('invalid_spec', `invalid clean spec: ${field} must be an absolute path, got "${v}"`, CLEAN_HINT);
+    if (typeof v !== 'string' || v === '')
+      throw new OpError('invalid_spec', `invalid clean spec: ${field} must be a non-empty string`, CLEAN_HINT);
+    if (field !== 'app' && !v.startsWith('/'))
+      throw new OpError('invalid_spec', `invalid clean spec: ${field} must be an absolute path, got "${v}"`, CLEAN_HINT);
   }
   return raw as unknown as CleanSpec;
 }
@@ -49,14 +51,14 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
     // A running build of this package holds the lock: refuse rather than pull its volume away.
     const lock = await acquireLock(spec.build_path, 'clean', (t) => ctx.emit('warn', t));
     try {
-    for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
-      await removeContainer(engine, c.Id);
-      removedContainers++;
-    }
-    removedVolume = await removeVolume(engine, volume);
-    if (!removedVolume) ctx.emit('info', `The build volume ${volume} did not exist.`);
-    // The copied inputs of copy-mode builds (the shared downloads volume stays).
-    for (const v of Object.values(inputVolumes(volume))) if (await removeVolume(engine, v)) removedInputs.push(v);
+      for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
+        await removeContainer(engine, c.Id);
+        removedContainers++;
+      }
+      removedVolume = await removeVolume(engine, volume);
+      if (!removedVolume) ctx.emit('info', `The build volume ${volume} did not exist.`);
+      // The copied inputs of copy-mode builds (the shared downloads volume stays).
+      for (const v of Object.values(inputVolumes(volume))) if (await removeVolume(engine, v)) removedInputs.push(v);
     } finally {
       await lock.release();
     }
@@ -64,5 +66,11 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
     ctx.emit('info', `No build volume recorded for ${spec.app} (${dockerIdPath(spec.build_path)} does not exist).`);
   }
   await rm(cachePath, { recursive: true, force: true });
-  return { volume, removed_volume: removedVolume, removed_input_volumes: removedInputs, removed_containers: removedContainers, cache_path: spec.cache_path };
+  return {
+    volume,
+    removed_volume: removedVolume,
+    removed_input_volumes: removedInputs,
+    removed_containers: removedContainers,
+    cache_path: spec.cache_path,
+  };
 }

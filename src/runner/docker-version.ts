@@ -42,10 +42,7 @@ export class DockerVersionError extends Error {
   readonly engine: 'docker' | 'podman';
 
   constructor(raw: string, engine: 'docker' | 'podman' = 'docker') {
-    super(
-      `cannot parse ${engine} version ${JSON.stringify(raw)}: ` +
-        'expected MAJOR.MINOR.PATCH (optionally -pre and +build)',
-    );
+    super(`cannot parse ${engine} version ${JSON.stringify(raw)}: ` + 'expected MAJOR.MINOR.PATCH (optionally -pre and +build)');
     this.name = 'DockerVersionError';
     this.raw = raw;
     this.engine = engine;

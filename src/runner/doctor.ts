@@ -55,7 +55,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
     else if (opts.image) checks.push(await imageCheck(engine, opts.image));
     rootless = (info.SecurityOptions ?? []).some((o) => o.includes('rootless'));
   } else {
-    checks.push({ name: 'disk', ok: true, detail: "the engine's data root is not known while the engine does not answer; its free space is not checked" });
+    checks.push({
+      name: 'disk',
+      ok: true,
+      detail: "the engine's data root is not known while the engine does not answer; its free space is not checked",
+    });
   }
   if (spec && !spec.downloads_volume) checks.push(await downloadDiskCheck(spec.download_dir));
   checks.push(sshCheck(join(opts.home ?? homedir(), '.ssh')), uidCheck(rootless));
@@ -66,7 +70,11 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
 async function systemCheck(spec: JobSpec): Promise<Check> {
   try {
     await checkHostInputs(spec, 'build');
-    return { name: 'system', ok: true, detail: `${spec.app}: defconfig ${join(spec.pkg_path, spec.defconfig)} and the platform ${spec.platform_path} are there` };
+    return {
+      name: 'system',
+      ok: true,
+      detail: `${spec.app}: defconfig ${join(spec.pkg_path, spec.defconfig)} and the platform ${spec.platform_path} are there`,
+    };
   } catch (err) {
     return { name: 'system', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
   }
@@ -90,7 +98,11 @@ async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<Eng
     // How it was found: DOCKER_HOST, context NAME, rootless/default/podman socket (NERVES_DEBUG=1 shows the search).
     const locality = await engineLocality(engine, env);
     // An engine on another host is fine: builds copy their inputs to it (see the inputs check).
-    checks.push({ name: 'engine', ok: true, detail: `answers at ${engine.where} (${engine.how})${engine.via ? ` ${engine.via}` : ''}${engine.remote ? `; ${locality.reason}` : ''}` });
+    checks.push({
+      name: 'engine',
+      ok: true,
+      detail: `answers at ${engine.where} (${engine.how})${engine.via ? ` ${engine.via}` : ''}${engine.remote ? `; ${locality.reason}` : ''}`,
+    });
     return engine;
   } catch (err) {
     checks.push({
@@ -122,7 +134,11 @@ function versionCheck(version: EngineVersion): Check {
 function outputCheck(engine: Engine, version: EngineVersion, env: NodeJS.ProcessEnv): Check {
   try {
     const out = chooseOutputMode(engine, version, env);
-    return { name: 'step output', ok: true, detail: out.mode === 'fifo' ? `through FIFOs (${out.why})` : `through the exec stream (${out.why})` };
+    return {
+      name: 'step output',
+      ok: true,
+      detail: out.mode === 'fifo' ? `through FIFOs (${out.why})` : `through the exec stream (${out.why})`,
+    };
   } catch (err) {
     return { name: 'step output', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
   }
@@ -149,17 +165,27 @@ function limitsCheck(info: EngineInfo, env: NodeJS.ProcessEnv): Check {
     return { name: 'limits', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
   }
   const host = `${info.NCPU ?? '?'} CPUs, ${info.MemTotal ? formatMemory(info.MemTotal) : '? bytes'}, cgroup v${info.CgroupVersion ?? '?'}`;
-  const cannot = [info.MemoryLimit === false && 'memory', info.SwapLimit === false && 'swap', info.CpuCfsQuota === false && 'CPU'].filter((x): x is string => !!x);
-  const enforce = cannot.length === 0 ? 'enforces memory, swap and CPU limits' : `cannot enforce ${cannot.join(', ')} limits (they would be dropped with a warning)`;
+  const cannot = [info.MemoryLimit === false && 'memory', info.SwapLimit === false && 'swap', info.CpuCfsQuota === false && 'CPU'].filter(
+    (x): x is string => !!x,
+  );
+  const enforce =
+    cannot.length === 0
+      ? 'enforces memory, swap and CPU limits'
+      : `cannot enforce ${cannot.join(', ')} limits (they would be dropped with a warning)`;
   const problems: string[] = [];
-  if (limits.memory !== null && (info.MemoryLimit === false || info.SwapLimit === false)) problems.push(`${MEMORY_ENV} is set but the engine cannot enforce it`);
+  if (limits.memory !== null && (info.MemoryLimit === false || info.SwapLimit === false))
+    problems.push(`${MEMORY_ENV} is set but the engine cannot enforce it`);
   if (limits.cpus !== null && info.CpuCfsQuota === false) problems.push(`${CPUS_ENV} is set but the engine cannot enforce it`);
-  if (limits.cpus !== null && info.NCPU !== undefined && limits.cpus > info.NCPU) problems.push(`${CPUS_ENV}=${limits.cpus} is more than the engine host's ${info.NCPU} CPUs (the engine refuses it)`);
+  if (limits.cpus !== null && info.NCPU !== undefined && limits.cpus > info.NCPU)
+    problems.push(`${CPUS_ENV}=${limits.cpus} is more than the engine host's ${info.NCPU} CPUs (the engine refuses it)`);
   return {
     name: 'limits',
     ok: problems.length === 0,
     detail: `${describeLimits(limits)} in this environment (build_runner_opts cpus and memory add theirs per system); the engine (${host}) ${enforce}${problems.length ? `; ${problems.join('; ')}` : ''}`,
-    fix: problems.length === 0 ? undefined : `Unset or lower ${CPUS_ENV} / ${MEMORY_ENV}, or use an engine with cgroup limits (cgroup v2, or swap accounting enabled: swapaccount=1 on the kernel command line).`,
+    fix:
+      problems.length === 0
+        ? undefined
+        : `Unset or lower ${CPUS_ENV} / ${MEMORY_ENV}, or use an engine with cgroup limits (cgroup v2, or swap accounting enabled: swapaccount=1 on the kernel command line).`,
   };
 }
 
@@ -183,7 +209,11 @@ async function inputsCheck(engine: Engine, env: NodeJS.ProcessEnv): Promise<Chec
 
 async function diskCheck(root: string): Promise<Check> {
   if (!root || !existsSync(root)) {
-    return { name: 'disk', ok: true, detail: `the engine's data root ${root || '(unknown)'} is not on this machine; free space not checked` };
+    return {
+      name: 'disk',
+      ok: true,
+      detail: `the engine's data root ${root || '(unknown)'} is not on this machine; free space not checked`,
+    };
   }
   const fs = await statfs(root);
   const free = fs.bavail * fs.bsize;
@@ -191,7 +221,8 @@ async function diskCheck(root: string): Promise<Check> {
     name: 'disk',
     ok: free >= MIN_FREE_BYTES,
     detail: `${formatBytes(free)} free in the engine's data root ${root}`,
-    fix: free >= MIN_FREE_BYTES ? undefined : 'Free space: `docker system prune` removes stopped containers, unused images and build cache.',
+    fix:
+      free >= MIN_FREE_BYTES ? undefined : 'Free space: `docker system prune` removes stopped containers, unused images and build cache.',
   };
 }
 
@@ -217,7 +248,11 @@ async function jobImageCheck(engine: Engine, spec: JobSpec): Promise<Check> {
     case 'load':
       return { name: 'image', ok: true, detail: `${tag} is not present: the next build loads it from the archive ${plan.archive}` };
     case 'pull':
-      return { name: 'image', ok: true, detail: `${tag} is not present: the next build pulls it from its registry (pinned by digest, it must come from there)` };
+      return {
+        name: 'image',
+        ok: true,
+        detail: `${tag} is not present: the next build pulls it from its registry (pinned by digest, it must come from there)`,
+      };
     case 'pull_or_build':
       return {
         name: 'image',
@@ -225,7 +260,12 @@ async function jobImageCheck(engine: Engine, spec: JobSpec): Promise<Check> {
         detail: `${tag} is not present: the next build pulls it, or else builds it from ${join(plan.context, plan.dockerfile)} after asking (NERVES_DOCKER_TS_YES=1 or --yes answers yes)`,
       };
     case 'pull_or_fail':
-      return { name: 'image', ok: false, detail: `${tag} is not present, and unless a registry gives it the next build fails: ${plan.error.message}`, fix: plan.error.hint ?? undefined };
+      return {
+        name: 'image',
+        ok: false,
+        detail: `${tag} is not present, and unless a registry gives it the next build fails: ${plan.error.message}`,
+        fix: plan.error.hint ?? undefined,
+      };
   }
 }
 
@@ -241,7 +281,9 @@ function sshCheck(ssh: string): Check {
   return {
     name: 'ssh',
     ok: true,
-    detail: existsSync(ssh) ? `${ssh} is mounted read-only at /home/nerves/.ssh` : `${ssh} does not exist; builds that fetch over ssh will lack keys`,
+    detail: existsSync(ssh)
+      ? `${ssh} is mounted read-only at /home/nerves/.ssh`
+      : `${ssh} does not exist; builds that fetch over ssh will lack keys`,
   };
 }
 

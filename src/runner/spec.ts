@@ -105,18 +105,30 @@ export function parseJobSpec(input: unknown): JobSpec {
 
   const dockerRaw = raw.docker;
   if (dockerRaw === null || typeof dockerRaw !== 'object' || Array.isArray(dockerRaw)) {
-    fail('build_runner_config[:docker]', 'must be a {dockerfile, tag} tuple', 'For example: build_runner_config: [docker: {"Dockerfile", "my_system:0.1.0"}]');
+    fail(
+      'build_runner_config[:docker]',
+      'must be a {dockerfile, tag} tuple',
+      'For example: build_runner_config: [docker: {"Dockerfile", "my_system:0.1.0"}]',
+    );
   }
   const docker = dockerRaw as Raw;
   const dockerfile = str(docker, 'dockerfile', { absolute: true });
   const tag = str(docker, 'tag');
   if (!isImageReference(tag)) {
-    fail('build_runner_config[:docker] tag', `"${tag}" is not a valid image reference`, 'Use name:tag (lowercase name) or name@sha256:<64 hex digits>.');
+    fail(
+      'build_runner_config[:docker] tag',
+      `"${tag}" is not a valid image reference`,
+      'Use name:tag (lowercase name) or name@sha256:<64 hex digits>.',
+    );
   }
 
   const makeArgs = raw.make_args ?? [];
   if (!Array.isArray(makeArgs) || makeArgs.some((a) => typeof a !== 'string')) {
-    fail('build_runner_opts[:make_args]', `must be a list of strings, got ${describe(makeArgs)}`, 'For example: build_runner_opts: [make_args: ["PARALLEL_JOBS=8"]]');
+    fail(
+      'build_runner_opts[:make_args]',
+      `must be a list of strings, got ${describe(makeArgs)}`,
+      'For example: build_runner_opts: [make_args: ["PARALLEL_JOBS=8"]]',
+    );
   }
 
   const downloadsVolume = raw.downloads_volume ?? null;
@@ -168,11 +180,19 @@ type RunnerOpts = Pick<JobSpec, 'inputs' | 'inputs_exclude' | 'ssh_volume' | 'cp
 function parseRunnerOpts(raw: Raw): RunnerOpts {
   const inputs = raw.inputs ?? 'auto';
   if (typeof inputs !== 'string' || !(INPUTS_MODES as readonly string[]).includes(inputs)) {
-    fail('build_runner_opts[:inputs]', `must be one of :auto, :copy, :bind, got ${describe(inputs)}`, 'For example: build_runner_opts: [inputs: :copy]');
+    fail(
+      'build_runner_opts[:inputs]',
+      `must be one of :auto, :copy, :bind, got ${describe(inputs)}`,
+      'For example: build_runner_opts: [inputs: :copy]',
+    );
   }
   const exclude = raw.inputs_exclude ?? [];
   if (!Array.isArray(exclude) || exclude.some((p) => typeof p !== 'string' || p === '' || p.includes('\0'))) {
-    fail('build_runner_opts[:inputs_exclude]', `must be a list of non-empty patterns, got ${describe(exclude)}`, 'For example: build_runner_opts: [inputs_exclude: ["*.iso", "/scratch/"]]');
+    fail(
+      'build_runner_opts[:inputs_exclude]',
+      `must be a list of non-empty patterns, got ${describe(exclude)}`,
+      'For example: build_runner_opts: [inputs_exclude: ["*.iso", "/scratch/"]]',
+    );
   }
   const sshVolume = raw.ssh_volume ?? null;
   if (sshVolume !== null && (typeof sshVolume !== 'string' || !VOLUME_RE.test(sshVolume))) {
@@ -191,7 +211,8 @@ function parseRunnerOpts(raw: Raw): RunnerOpts {
 export function parseCpus(v: unknown, field: string): number | null {
   if (v === null) return null;
   const n = typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 4096) fail(field, `must be a number of CPUs above 0, got ${describe(v)}`, 'For example: cpus: 6 (or NERVES_DOCKER_TS_CPUS=6)');
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 4096)
+    fail(field, `must be a number of CPUs above 0, got ${describe(v)}`, 'For example: cpus: 6 (or NERVES_DOCKER_TS_CPUS=6)');
   return n;
 }
 
@@ -209,7 +230,8 @@ export function parseMemory(v: unknown, field: string): number | null {
     const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$/i.exec(v.trim());
     if (m) bytes = Math.floor(Number(m[1]) * MEMORY_UNITS[m[2]!.toLowerCase()]!);
   }
-  if (bytes === null || !Number.isSafeInteger(bytes)) fail(field, `must be a size such as "8G" or a number of bytes, got ${describe(v)}`, hint);
+  if (bytes === null || !Number.isSafeInteger(bytes))
+    fail(field, `must be a size such as "8G" or a number of bytes, got ${describe(v)}`, hint);
   if (bytes < MIN_MEMORY) fail(field, `must be at least 6M (Docker's minimum), got ${describe(v)}`, hint);
   return bytes;
 }

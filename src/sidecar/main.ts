@@ -15,7 +15,9 @@ export function main(): void {
       // The plugin may be gone (EOF, a signal): tell the user directly what happened to the work.
       const job = ops.find((op) => op === 'build' || op === 'archive' || op === 'shell');
       if (reason !== 'framing' && job) {
-        notice(`nerves_docker_ts: the ${job} was interrupted; its container was removed and the build volume kept (the next build resumes).`);
+        notice(
+          `nerves_docker_ts: the ${job} was interrupted; its container was removed and the build volume kept (the next build resumes).`,
+        );
       }
     },
   });

@@ -117,7 +117,10 @@ export class SidecarServer {
     } catch (err) {
       if (err instanceof FrameTooLargeError) {
         this.log(`framing lost: ${err.message}; exiting`);
-        this.send({ id: null, error: { code: err.code, message: err.message, hint: 'frames are 4-byte big-endian length + msgpack body' } });
+        this.send({
+          id: null,
+          error: { code: err.code, message: err.message, hint: 'frames are 4-byte big-endian length + msgpack body' },
+        });
         void this.stop('framing');
         return;
       }

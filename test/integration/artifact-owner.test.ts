@@ -39,7 +39,9 @@ describe.skipIf(!asRoot)('artifact ownership, the runner as an unprivileged host
     mkdirSync(ex.home, { recursive: true });
     const sock = join(ex.dir, 'engine.sock');
     proxy = await engineProxy(sock);
-    await new Promise<void>((resolve, reject) => execFile('chown', ['-R', `${USER}:${USER}`, ex.dir], (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      execFile('chown', ['-R', `${USER}:${USER}`, ex.dir], (err) => (err ? reject(err) : resolve())),
+    );
     chownSync(sock, USER, USER);
     specFile = join(ex.dir, 'spec.json');
     writeFileSync(specFile, JSON.stringify(ex.spec({ uid: USER, gid: USER })));

@@ -42,7 +42,10 @@ describe('nerves-docker CLI', () => {
   it('--json emits one JSON event per line, ending with the result', async () => {
     const r = await cli(['archive', '--spec', specFile, '--json']);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; data: Record<string, unknown> });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; data: Record<string, unknown> });
     expect(events.map((e) => e.event)).toContain('header');
     const last = events.at(-1)!;
     expect(last.event).toBe('result');
@@ -72,9 +75,16 @@ describe('nerves-docker CLI', () => {
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ event: 'result', data: { removed_volume: true } });
     const d = await cli(['doctor', '--json']);
     expect(d.code).toBe(0);
-    const names = d.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: { name: string } }).data.name);
+    const names = d.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { data: { name: string } }).data.name);
     expect(names).toEqual(expect.arrayContaining(['node', 'engine', 'engine version', 'step output', 'disk']));
-    const output = d.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: { name: string; detail: string } }).data).find((c) => c.name === 'step output');
+    const output = d.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { data: { name: string; detail: string } }).data)
+      .find((c) => c.name === 'step output');
     expect(output?.detail).toMatch(/^through FIFOs \(the engine shares this kernel\)$/);
     const forced = await cli(['doctor'], { NERVES_DOCKER_TS_STEP_OUTPUT: 'exec' });
     expect(forced.stdout).toMatch(/ok {3}step output: through the exec stream \(NERVES_DOCKER_TS_STEP_OUTPUT=exec\)/);

@@ -49,7 +49,7 @@ describe('Engine API version and container removal (real engine, through a proxy
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('negotiates: the lower of the engine\'s API and the newest known; none below the oldest supported', () => {
+  it("negotiates: the lower of the engine's API and the newest known; none below the oldest supported", () => {
     expect(negotiateApiVersion('1.41')).toBe('1.41');
     expect(negotiateApiVersion('1.47')).toBe(MAX_API_VERSION);
     expect(negotiateApiVersion(MIN_API_VERSION)).toBe(MIN_API_VERSION);
@@ -57,7 +57,7 @@ describe('Engine API version and container removal (real engine, through a proxy
     expect(negotiateApiVersion('')).toBeNull();
   });
 
-  it('a build pins every request after GET /version to the engine\'s API version and sends no DELETE for its container, which is gone all the same', async () => {
+  it("a build pins every request after GET /version to the engine's API version and sends no DELETE for its container, which is gone all the same", async () => {
     requests.length = 0;
     const ctx = recorder(true);
     const res = await runJob('build', parseJobSpec(fx.ex.spec()), ctx);

@@ -50,8 +50,14 @@ describe.each(['fifo', 'exec'])('hostile build output through the %s path (real 
   it('a 50 MB line, invalid UTF-8 and NUL bytes reach build.log byte for byte; headlines keep flowing', async () => {
     const ctx = recorder(true);
     // The step fails on purpose after the output (no artifact rule in weird.mk): only make's output matters.
-    const res = await runJob('build', parseJobSpec(ex.spec({ make_args: ['-f', '/nerves/env/example_system/weird.mk'] })), ctx).catch((e: Error) => e);
-    fx.volumes.push(res instanceof Error ? `example_system-${readFileSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0/.docker_id'), 'utf8')}` : res.volume);
+    const res = await runJob('build', parseJobSpec(ex.spec({ make_args: ['-f', '/nerves/env/example_system/weird.mk'] })), ctx).catch(
+      (e: Error) => e,
+    );
+    fx.volumes.push(
+      res instanceof Error
+        ? `example_system-${readFileSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0/.docker_id'), 'utf8')}`
+        : res.volume,
+    );
     const log = readFileSync(join(ex.dir, 'build.log'));
     expect(log.indexOf(expectedWeirdOutput())).toBeGreaterThan(0);
     const headlines = ctx.of('headline') as string[];
@@ -81,7 +87,8 @@ describe('shell syntax in paths and make_args is passed literally', () => {
     const out = execFileSync('tar', ['-xzOf', res.path, `${name}/target-greeting`], { encoding: 'utf8' });
     expect(out.trim()).toBe(greeting.replace('$$', '$'));
     expect(existsSync(marker)).toBe(false);
-    for (const place of [...relPlaces(), join(ex.dir, rel), join(ex.system, rel), join(ex.platform, rel)]) expect(existsSync(place)).toBe(false);
+    for (const place of [...relPlaces(), join(ex.dir, rel), join(ex.system, rel), join(ex.platform, rel)])
+      expect(existsSync(place)).toBe(false);
     expect(ex.system).toContain('$(touch');
   });
 });
@@ -102,7 +109,14 @@ describe('least privilege (real engine)', () => {
         // An earlier test's container may still be on its way out: only a running one, and it may go meanwhile.
         cs.filter((c) => c.State === 'running' && c.Mounts.some((m) => m.Source === ex.system)),
       );
-      if (c) info = await docker.getContainer(c.Id).inspect().then((i) => (i.State.Running ? i : undefined), () => undefined);
+      if (c)
+        info = await docker
+          .getContainer(c.Id)
+          .inspect()
+          .then(
+            (i) => (i.State.Running ? i : undefined),
+            () => undefined,
+          );
       if (!info) await new Promise((r) => setTimeout(r, 100));
     }
     const res = await running;

@@ -12,7 +12,16 @@ import { runJob } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { startRegistry, type LocalRegistry } from './image/registry-helpers.js';
-import { copyExample, docker, noContainersSoon, recorder, removeVolumeQuietly, ROOT, requireEngine, type Example } from './helpers/example.js';
+import {
+  copyExample,
+  docker,
+  noContainersSoon,
+  recorder,
+  removeVolumeQuietly,
+  ROOT,
+  requireEngine,
+  type Example,
+} from './helpers/example.js';
 
 describe('image sources (real engine, local registry)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ndt-imgsrc-'));
@@ -42,7 +51,11 @@ describe('image sources (real engine, local registry)', () => {
   afterAll(async () => {
     await registry?.stop();
     for (const v of volumes) await removeVolumeQuietly(v);
-    for (const i of images) await docker.getImage(i).remove({ force: true }).catch(() => {});
+    for (const i of images)
+      await docker
+        .getImage(i)
+        .remove({ force: true })
+        .catch(() => {});
     ex?.remove();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -57,14 +70,26 @@ describe('image sources (real engine, local registry)', () => {
   });
 
   it('an archive that does not hold the tag says what it holds', async () => {
-    const err = await runJob('build', parseJobSpec(ex.spec({ docker: { dockerfile: archive, tag: 'localhost/ndt-not-in-archive:9' } })), recorder(false)).catch((e: unknown) => e);
+    const err = await runJob(
+      'build',
+      parseJobSpec(ex.spec({ docker: { dockerfile: archive, tag: 'localhost/ndt-not-in-archive:9' } })),
+      recorder(false),
+    ).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'image_load', message: expect.stringContaining(`holds ${tag}`) });
   });
 
   it('a digest-pinned reference is pulled and verified; a wrong digest fails cleanly', async () => {
     registry = await startRegistry(dir);
     const digestFile = join(dir, 'digest');
-    execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--digestfile', digestFile, `docker-archive:${archive}`, `docker://${registry.host}/ndt/example-br:v1`]);
+    execFileSync('skopeo', [
+      'copy',
+      '--quiet',
+      '--dest-tls-verify=false',
+      '--digestfile',
+      digestFile,
+      `docker-archive:${archive}`,
+      `docker://${registry.host}/ndt/example-br:v1`,
+    ]);
     const digest = readFileSync(digestFile, 'utf8').trim();
     const pinned = `${registry.host}/ndt/example-br@${digest}`;
     images.push(pinned);
@@ -80,7 +105,11 @@ describe('image sources (real engine, local registry)', () => {
     expect(res.path).toMatch(/\.tar\.gz$/);
 
     const wrong = `${registry.host}/ndt/example-br@sha256:${'0'.repeat(64)}`;
-    const err = await runJob('build', parseJobSpec(ex.spec({ docker: { dockerfile: '/nonexistent/Dockerfile', tag: wrong } })), recorder(true)).catch((e: unknown) => e);
+    const err = await runJob(
+      'build',
+      parseJobSpec(ex.spec({ docker: { dockerfile: '/nonexistent/Dockerfile', tag: wrong } })),
+      recorder(true),
+    ).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'image_pull', hint: expect.stringContaining('pinned by digest') });
     expect(await noContainersSoon({ [LABEL.volume]: res.volume })).toEqual([]);
   });

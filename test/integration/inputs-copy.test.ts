@@ -45,7 +45,12 @@ function inNamespace(ex: Example, outer: string, save: string, specFile: string,
     '  cp "$OUTER/w/dl/$ARTIFACT" "$SAVE/artifact-$i" 2>/dev/null || true',
     'done',
   ].join('\n');
-  const args = builds.map((env) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ') || 'NDT_NOTHING=1');
+  const args = builds.map(
+    (env) =>
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || 'NDT_NOTHING=1',
+  );
   execFileSync('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script, 'ns', ...args], {
     env: { ...process.env, OUTER: outer, SRC: ex.dir, CLI, SPEC: specFile, SAVE: save, ARTIFACT, NERVES_DOCKER_TS_YES: '1' },
     stdio: 'inherit',
@@ -89,7 +94,11 @@ function tarContents(file: string, gzip = true): Map<string, string> {
 }
 
 async function removeVolumes(volume: string): Promise<void> {
-  for (const v of [volume, `${volume}-platform`, `${volume}-package`]) await docker.getVolume(v).remove().catch(() => {});
+  for (const v of [volume, `${volume}-platform`, `${volume}-package`])
+    await docker
+      .getVolume(v)
+      .remove()
+      .catch(() => {});
 }
 
 describe('inputs copied into volumes: an engine that cannot see the files (private mount namespace)', () => {
@@ -117,8 +126,15 @@ describe('inputs copied into volumes: an engine that cannot see the files (priva
     const w = join(outer, 'w');
     const specFile = join(save, 'spec.json');
     const inner = copyExample('ndt-unused-'); // only for its spec's shape, with paths moved under the tmpfs
-    const spec = inner.spec({ pkg_path: join(w, 'system'), platform_path: join(w, 'platform'), download_dir: join(w, 'dl'), log_dir: w, home: join(w, 'home'),
-      build_path: join(w, 'system/.nerves/artifacts/example_system-portable-0.1.0'), cache_path: join(w, 'cache') });
+    const spec = inner.spec({
+      pkg_path: join(w, 'system'),
+      platform_path: join(w, 'platform'),
+      download_dir: join(w, 'dl'),
+      log_dir: w,
+      home: join(w, 'home'),
+      build_path: join(w, 'system/.nerves/artifacts/example_system-portable-0.1.0'),
+      cache_path: join(w, 'cache'),
+    });
     inner.remove();
     writeFileSync(specFile, JSON.stringify(spec));
     const [first, second] = inNamespace(ex, outer, save, specFile, [{ NERVES_DEBUG: '1' }, {}]);
@@ -156,10 +172,12 @@ describe('inputs copied into volumes: an engine that cannot see the files (priva
     const stale = mkdtempSync(join(tmpdir(), 'ndt-stale-'));
     try {
       const w = join(stale, 'w');
-      for (const d of ['system/.nerves/artifacts/example_system-portable-0.1.0', 'platform', 'dl']) mkdirSync(join(w, d), { recursive: true });
+      for (const d of ['system/.nerves/artifacts/example_system-portable-0.1.0', 'platform', 'dl'])
+        mkdirSync(join(w, d), { recursive: true });
       const specFile = join(save, 'spec-stale.json');
       const spec = { ...(JSON.parse(readFileSync(join(save, 'spec.json'), 'utf8')) as Record<string, string>) };
-      for (const k of ['pkg_path', 'platform_path', 'download_dir', 'log_dir', 'home', 'build_path', 'cache_path']) spec[k] = spec[k]!.replace(outer, stale);
+      for (const k of ['pkg_path', 'platform_path', 'download_dir', 'log_dir', 'home', 'build_path', 'cache_path'])
+        spec[k] = spec[k]!.replace(outer, stale);
       writeFileSync(specFile, JSON.stringify(spec));
       const saveStale = mkdtempSync(join(tmpdir(), 'ndt-saved-stale-'));
       // Steps as execs: no FIFO directory to mount, so the token is what tells.

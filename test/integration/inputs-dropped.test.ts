@@ -30,7 +30,10 @@ interface Sent {
 
 /** The "sent N files (X)" line of a copy build. */
 function sentLine(ctx: Recorder): Sent {
-  const line = ctx.of('info').map(String).find((t) => /^sent \d+ files/.test(t));
+  const line = ctx
+    .of('info')
+    .map(String)
+    .find((t) => /^sent \d+ files/.test(t));
   if (!line) throw new Error(`no "sent N files" line among: ${ctx.of('info').map(String).join(' | ')}`);
   const m = /^sent (\d+) files \(([^)]*)\)/.exec(line)!;
   return { files: Number(m[1]), bytes: m[2]! };
@@ -52,7 +55,9 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
   });
 
   async function build(ctx: Recorder, overrides: Record<string, unknown> = {}): Promise<JobResult> {
-    return withEngineEnv({ DOCKER_HOST: proxy.address }, () => runJob('build', parseJobSpec(fx.ex.spec({ inputs: 'copy', ...overrides })), ctx));
+    return withEngineEnv({ DOCKER_HOST: proxy.address }, () =>
+      runJob('build', parseJobSpec(fx.ex.spec({ inputs: 'copy', ...overrides })), ctx),
+    );
   }
 
   async function failedBuild(overrides: Record<string, unknown> = {}): Promise<OpError> {

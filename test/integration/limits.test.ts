@@ -37,7 +37,9 @@ describe('resource limits (real engine)', () => {
 
   it('cpus: 1, memory: "512m" reach the build container as NanoCpus, Memory and MemorySwap', async () => {
     const ctx = recorder(true);
-    const res = await withEnv(noEnv, () => runJob('build', parseJobSpec(fx.ex.spec({ cpus: 1, memory: '512m', keep_container: true })), ctx));
+    const res = await withEnv(noEnv, () =>
+      runJob('build', parseJobSpec(fx.ex.spec({ cpus: 1, memory: '512m', keep_container: true })), ctx),
+    );
     fx.volumes.push(res.volume);
     try {
       const { HostConfig } = await docker.getContainer(res.container!).inspect();
@@ -99,14 +101,20 @@ describe('resource limits (real engine)', () => {
     const e = err as OpError;
     expect(e.code).toBe('step_out_of_memory');
     // make itself survives (exit 2): the kernel killed the recipe's shell, which held the memory.
-    expect(e.message).toMatch(/The "make" step (was killed|exited with status \d+ after the kernel killed a process in it): the build container ran out of memory \(limit 64 MiB\)\.$/);
+    expect(e.message).toMatch(
+      /The "make" step (was killed|exited with status \d+ after the kernel killed a process in it): the build container ran out of memory \(limit 64 MiB\)\.$/,
+    );
     expect(e.message).toContain('memhog 1.0 Building'); // the tail of build.log
-    expect(e.hint).toMatch(/^Raise build_runner_opts memory \(or NERVES_DOCKER_TS_MEMORY\), lower PARALLEL_JOBS, or free memory on the engine host\./);
+    expect(e.hint).toMatch(
+      /^Raise build_runner_opts memory \(or NERVES_DOCKER_TS_MEMORY\), lower PARALLEL_JOBS, or free memory on the engine host\./,
+    );
     expect(await noContainersSoon({ [LABEL.package]: 'example_system', [LABEL.kind]: 'build' })).toEqual([]);
   });
 
   it('the same step with room enough builds', async () => {
-    const res = await withEnv(noEnv, () => runJob('build', parseJobSpec(fx.ex.spec({ memory: '512m', make_args: ['MEMHOG_MB=20'] })), recorder(true)));
+    const res = await withEnv(noEnv, () =>
+      runJob('build', parseJobSpec(fx.ex.spec({ memory: '512m', make_args: ['MEMHOG_MB=20'] })), recorder(true)),
+    );
     fx.volumes.push(res.volume);
     expect(res.size).toBeGreaterThan(0);
   });

@@ -15,9 +15,14 @@ const CLI = join(ROOT, 'priv/nerves-docker.mjs');
 
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('node', [CLI, ...args], { env: { ...process.env, NERVES_DOCKER_TS_YES: '', ...env }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'node',
+      [CLI, ...args],
+      { env: { ...process.env, NERVES_DOCKER_TS_YES: '', ...env }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -26,9 +31,14 @@ interface Event {
   data: { name?: string; ok?: boolean; detail?: string; fix?: string; code?: string; message?: string };
 }
 
-const volumeOf = (spec: Record<string, unknown>) => volumeName(String(spec.app), readFileSync(dockerIdPath(String(spec.build_path)), 'utf8').trim());
+const volumeOf = (spec: Record<string, unknown>) =>
+  volumeName(String(spec.app), readFileSync(dockerIdPath(String(spec.build_path)), 'utf8').trim());
 
-const events = (stdout: string): Event[] => stdout.trim().split('\n').map((l) => JSON.parse(l) as Event);
+const events = (stdout: string): Event[] =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Event);
 const check = (stdout: string, name: string) => events(stdout).find((e) => e.event === 'check' && e.data.name === name)?.data;
 
 describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)', () => {
@@ -51,13 +61,19 @@ describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)'
     await docker.getImage(tag).remove({ noprune: true });
   });
   afterAll(async () => {
-    await docker.getImage(tag).remove({ noprune: true }).catch(() => {});
+    await docker
+      .getImage(tag)
+      .remove({ noprune: true })
+      .catch(() => {});
   });
 
   it('an image archive and the tag absent: ok, the next build loads it; and the build does so, with no prompt', async () => {
     const spec = specFile('archive', { docker: { dockerfile: archive, tag } });
     const d = await cli(['doctor', '--spec', spec, '--json']);
-    expect(check(d.stdout, 'image')).toMatchObject({ ok: true, detail: `${tag} is not present: the next build loads it from the archive ${archive}` });
+    expect(check(d.stdout, 'image')).toMatchObject({
+      ok: true,
+      detail: `${tag} is not present: the next build loads it from the archive ${archive}`,
+    });
     expect(check(d.stdout, 'system')).toMatchObject({ ok: true });
     expect(events(d.stdout).at(-1)).toMatchObject({ event: 'result', data: { ok: true } });
     expect(d.code).toBe(0);
@@ -69,11 +85,13 @@ describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)'
     await removeVolumeQuietly(String((last.data as { volume?: string }).volume));
   });
 
-  it('the archive missing: FAIL with the build\'s own error (an archive, not a Dockerfile), exit 1; the build fails with it', async () => {
+  it("the archive missing: FAIL with the build's own error (an archive, not a Dockerfile), exit 1; the build fails with it", async () => {
     const missing = join(fx.ex.dir, 'no-such-image.tar');
     const spec = specFile('missing', { docker: { dockerfile: missing, tag: `localhost/ndt-doctor-missing-${process.pid}:1` } });
     const d = await cli(['doctor', '--spec', spec]);
-    expect(d.stdout).toMatch(/FAIL image: .* the next build fails: the image \S+ is not available .* its image archive \S+no-such-image\.tar does not exist/);
+    expect(d.stdout).toMatch(
+      /FAIL image: .* the next build fails: the image \S+ is not available .* its image archive \S+no-such-image\.tar does not exist/,
+    );
     expect(d.stdout).not.toMatch(/Dockerfile/);
     expect(d.stdout).toMatch(/fix: Make the archive/);
     expect(d.code).toBe(1);
@@ -86,7 +104,10 @@ describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)'
   it('a missing defconfig fails doctor as it fails the build', async () => {
     const spec = specFile('nodefconfig', { defconfig: 'no_such_defconfig' });
     const d = await cli(['doctor', '--spec', spec, '--json']);
-    expect(check(d.stdout, 'system')).toMatchObject({ ok: false, detail: expect.stringMatching(/the defconfig \S+no_such_defconfig does not exist/) });
+    expect(check(d.stdout, 'system')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/the defconfig \S+no_such_defconfig does not exist/),
+    });
     expect(events(d.stdout).at(-1)).toMatchObject({ event: 'error', data: { code: 'checks_failed' } });
     expect(d.code).toBe(1);
   });
@@ -121,7 +142,9 @@ describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)'
   it('on a terminal, the status line shown before ^C ends its line before the interrupt message', async () => {
     const spec = specFile('ctrlc', { make_args: ['SLEEP=60'] });
     // script(1) gives the CLI a terminal; `exec` makes the CLI its child.
-    const child = spawn('script', ['-qefc', `exec node '${CLI}' build --spec '${spec}' --yes`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn('script', ['-qefc', `exec node '${CLI}' build --spec '${spec}' --yes`, '/dev/null'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     const exited = new Promise<void>((r) => child.on('exit', () => r()));
@@ -129,7 +152,11 @@ describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)'
     // Sleeping, with a status line drawn after the headline.
     while (!/Sleeping 60 s[\s\S]*\r\x1b\[K\S/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(out).toMatch(/Sleeping 60 s/);
-    const cliPid = Number(execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+    const cliPid = Number(
+      execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')[0],
+    );
     process.kill(cliPid, 'SIGINT');
     await exited;
     const at = out.search(/nerves-docker build: [^\n]*interrupted/);
@@ -143,6 +170,9 @@ describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)'
     const spec = specFile('usage', {});
     const r = await cli(['build', '--spec', spec, '--bogus', '--json']);
     expect(r.code).toBe(64);
-    expect(events(r.stdout).at(-1)).toMatchObject({ event: 'error', data: { code: 'usage', message: expect.stringContaining("'--bogus'") } });
+    expect(events(r.stdout).at(-1)).toMatchObject({
+      event: 'error',
+      data: { code: 'usage', message: expect.stringContaining("'--bogus'") },
+    });
   });
 });

@@ -23,7 +23,10 @@ describe('build runner options (real engine)', () => {
     expect(info.Mounts.some((m) => m.Name === res.volume)).toBe(true);
     expect(res.output).toBe('exec');
     await docker.getContainer(res.container!).start();
-    await docker.getContainer(res.container!).kill().catch(() => {});
+    await docker
+      .getContainer(res.container!)
+      .kill()
+      .catch(() => {});
     const again = await runJob('build', parseJobSpec(fx.ex.spec()), recorder(true));
     expect(again.volume).toBe(res.volume);
     // The kept one is still there (only leftovers of dead jobs are removed; clean would remove it),
@@ -48,7 +51,9 @@ describe('build runner options (real engine)', () => {
       fx.volumes.push(res.volume);
       expect(res.output).toBe('exec');
       expect(existsSync(res.path)).toBe(true);
-      expect((ctx.of('warn') as string[]).join('\n')).toMatch(/cannot create the step output FIFO.*streaming step output through the engine instead/);
+      expect((ctx.of('warn') as string[]).join('\n')).toMatch(
+        /cannot create the step output FIFO.*streaming step output through the engine instead/,
+      );
     } finally {
       process.env.PATH = saved;
     }

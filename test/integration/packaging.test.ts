@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/example.js';
 
 const run = (cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) =>
-  execFileSync(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 32 << 20 });
+  execFileSync(cmd, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 32 << 20,
+  });
 
 describe('packaging', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ndt-pack-'));
@@ -32,7 +38,15 @@ describe('packaging', () => {
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tgz)], npmProject);
     binDir = join(npmProject, 'node_modules/.bin');
     expect(run(join(binDir, 'nerves-docker'), ['version'], npmProject).trim()).toBe(version);
-    const api = run('node', ['--input-type=module', '-e', "import * as m from 'nerves-docker-ts'; console.log(m.parseDockerVersion('0017000.00300.00001000-ce').text, typeof m.buildLayeredImage, typeof m.runJob)"], npmProject);
+    const api = run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        "import * as m from 'nerves-docker-ts'; console.log(m.parseDockerVersion('0017000.00300.00001000-ce').text, typeof m.buildLayeredImage, typeof m.runJob)",
+      ],
+      npmProject,
+    );
     expect(api.trim()).toBe('17000.300.1000-ce function function');
   }, 300_000);
 
@@ -70,7 +84,10 @@ end
   };
 
   it('the Mix plugin as a git dependency with sparse: "mix_plugin" runs the sidecar it ships, with Node alone', () => {
-    const p = mixProject('git_user', `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(branch())}, sparse: "mix_plugin", runtime: false}`);
+    const p = mixProject(
+      'git_user',
+      `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(branch())}, sparse: "mix_plugin", runtime: false}`,
+    );
     run('mix', ['deps.get'], p);
     // Only mix_plugin/ is checked out: no TypeScript, no node_modules, no checkout build; the shipped bundle.
     expect(existsSync(join(p, 'deps/nerves_docker_ts/mix_plugin/lib/nerves_docker_ts/sidecar.ex'))).toBe(true);
@@ -98,7 +115,10 @@ end
   }, 300_000);
 
   it('the Mix plugin as a git dependency of the whole repository (no sparse) runs the sidecar it ships, unbuilt checkout and all', () => {
-    const p = mixProject('full_git_user', `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(branch())}, subdir: "mix_plugin", runtime: false}`);
+    const p = mixProject(
+      'full_git_user',
+      `{:nerves_docker_ts, git: ${JSON.stringify(ROOT)}, branch: ${JSON.stringify(branch())}, subdir: "mix_plugin", runtime: false}`,
+    );
     run('mix', ['deps.get'], p);
     expect(existsSync(join(p, 'deps/nerves_docker_ts/src'))).toBe(true);
     expect(existsSync(join(p, 'deps/nerves_docker_ts/priv'))).toBe(false);
@@ -108,7 +128,11 @@ end
   }, 300_000);
 
   it('the Mix plugin as its Hex package holds it (the files mix.exs lists, nothing else) runs the sidecar it ships', () => {
-    const files = run('mix', ['run', '--no-compile', '--no-start', '-e', 'IO.puts(Enum.join(Mix.Project.config()[:package][:files], "\\n"))'], join(ROOT, 'mix_plugin'))
+    const files = run(
+      'mix',
+      ['run', '--no-compile', '--no-start', '-e', 'IO.puts(Enum.join(Mix.Project.config()[:package][:files], "\\n"))'],
+      join(ROOT, 'mix_plugin'),
+    )
       .trim()
       .split('\n');
     expect(files).toContain('priv/sidecar.mjs');

@@ -9,10 +9,22 @@ import { runJob, type JobResult } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { OpError } from '../../src/errors.js';
 import { LABEL } from '../../src/engine/labels.js';
-import { containersOf, docker, noContainersSoon, LEGACY_TAG, NEW_TAG, recorder, ROOT, useExample, type Example } from './helpers/example.js';
+import {
+  containersOf,
+  docker,
+  noContainersSoon,
+  LEGACY_TAG,
+  NEW_TAG,
+  recorder,
+  ROOT,
+  useExample,
+  type Example,
+} from './helpers/example.js';
 
 function tarList(path: string, verbose = false): string[] {
-  return execFileSync('tar', [verbose ? '-tvzf' : '-tzf', path, '--numeric-owner'], { encoding: 'utf8' }).trim().split('\n');
+  return execFileSync('tar', [verbose ? '-tvzf' : '-tzf', path, '--numeric-owner'], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
 }
 
 async function expectError(p: Promise<unknown>, code: string): Promise<OpError> {
@@ -54,16 +66,27 @@ describe('build runner (real engine)', () => {
     expect(first.output).toBe('fifo'); // the engine runs on this kernel
     // The FIFO directory goes just after the reply; the sidecar's cleanup (run before it exits) waits for it.
     await ctx.cleanup.runAll();
-    expect(readdirSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0')).filter((n) => n.startsWith('.ndt-output-'))).toEqual([]);
+    expect(
+      readdirSync(join(ex.system, '.nerves/artifacts/example_system-portable-0.1.0')).filter((n) => n.startsWith('.ndt-output-')),
+    ).toEqual([]);
 
     const headers = ctx.of('header');
-    expect(headers).toEqual(expect.arrayContaining(['Starting Build... (this may take a while)', 'Creating artifact archive', 'Copying artifact archive to host']));
+    expect(headers).toEqual(
+      expect.arrayContaining([
+        'Starting Build... (this may take a while)',
+        'Creating artifact archive',
+        'Copying artifact archive to host',
+      ]),
+    );
     const headlines = ctx.of('headline') as string[];
     expect(headlines[0]).toBe('>>> busybox 1.36.1 Extracting');
     expect(headlines).toContain('>>> erlang 27.2 Building');
     const log = readFileSync(join(ex.dir, 'build.log'), 'utf8');
     // build.log has every headline, in the same order, and the plain lines too.
-    const logHeadlines = log.split('\n').filter((l) => l.startsWith('>>>')).map((l) => l.trim());
+    const logHeadlines = log
+      .split('\n')
+      .filter((l) => l.startsWith('>>>'))
+      .map((l) => l.trim());
     expect(headlines).toEqual(logHeadlines);
     expect(log.length).toBeGreaterThan(headlines.join('\n').length);
     expect(first.log_size).toBe(Buffer.byteLength(log));
@@ -115,12 +138,18 @@ describe('build runner (real engine)', () => {
     execFileSync('mkdir', ['-p', spec.cache_path as string]);
     writeFileSync(join(spec.cache_path as string, 'x'), 'x');
     const ctx = recorder();
-    const res = await runClean({ app: 'example_system', build_path: spec.build_path as string, cache_path: spec.cache_path as string }, ctx);
+    const res = await runClean(
+      { app: 'example_system', build_path: spec.build_path as string, cache_path: spec.cache_path as string },
+      ctx,
+    );
     expect(res.removed_volume).toBe(true);
     expect(ctx.of('header')).toEqual([`Deleting build volume ${first.volume}`]);
     expect(existsSync(spec.cache_path as string)).toBe(false);
     await expect(docker.getVolume(first.volume).inspect()).rejects.toMatchObject({ statusCode: 404 });
-    const again = await runClean({ app: 'example_system', build_path: spec.build_path as string, cache_path: spec.cache_path as string }, recorder());
+    const again = await runClean(
+      { app: 'example_system', build_path: spec.build_path as string, cache_path: spec.cache_path as string },
+      recorder(),
+    );
     expect(again.removed_volume).toBe(false);
   });
 });
@@ -139,7 +168,7 @@ async function volumeExec(volume: string, argv: string[]): Promise<string> {
     const logs = await c.logs({ stdout: true, stderr: false });
     // Strip the 8-byte stream headers of the non-TTY log.
     let out = '';
-    for (let i = 0; i + 8 <= logs.length; ) {
+    for (let i = 0; i + 8 <= logs.length;) {
       const n = logs.readUInt32BE(i + 4);
       out += logs.subarray(i + 8, i + 8 + n).toString('utf8');
       i += 8 + n;
@@ -203,7 +232,18 @@ describe('bad input and missing pieces: one clear error, nothing left behind', (
   it('a missing image and "no" at the prompt', async () => {
     const ctx = recorder(false);
     const err = await expectError(
-      runJob('build', parseJobSpec(ex.spec({ docker: { dockerfile: join(ROOT, 'examples/platform/support/docker/nerves_system_br/Dockerfile'), tag: 'localhost/ndt-never-built:1' } })), ctx),
+      runJob(
+        'build',
+        parseJobSpec(
+          ex.spec({
+            docker: {
+              dockerfile: join(ROOT, 'examples/platform/support/docker/nerves_system_br/Dockerfile'),
+              tag: 'localhost/ndt-never-built:1',
+            },
+          }),
+        ),
+        ctx,
+      ),
       'image_declined',
     );
     expect(err.message).toBe('Unable to use Nerves Docker build_runner without image');
@@ -216,12 +256,18 @@ describe('bad input and missing pieces: one clear error, nothing left behind', (
   });
 
   it('a missing defconfig', async () => {
-    const err = await expectError(runJob('build', parseJobSpec(ex.spec({ defconfig: 'no_such_defconfig' })), recorder()), 'defconfig_missing');
+    const err = await expectError(
+      runJob('build', parseJobSpec(ex.spec({ defconfig: 'no_such_defconfig' })), recorder()),
+      'defconfig_missing',
+    );
     expect(err.message).toContain(join(ex.system, 'no_such_defconfig'));
   });
 
   it('a missing platform', async () => {
-    const err = await expectError(runJob('build', parseJobSpec(ex.spec({ platform_path: join(ex.dir, 'nope') })), recorder()), 'platform_missing');
+    const err = await expectError(
+      runJob('build', parseJobSpec(ex.spec({ platform_path: join(ex.dir, 'nope') })), recorder()),
+      'platform_missing',
+    );
     expect(err.message).toContain(join(ex.dir, 'nope'));
   });
 
@@ -233,7 +279,14 @@ describe('bad input and missing pieces: one clear error, nothing left behind', (
     await expectError(runJob('build', parseJobSpec(ex.spec({ defconfig: 'missing' })), ctx), 'defconfig_missing');
     // defconfig is checked before the id: nothing was touched yet.
     expect(readFileSync(idFile, 'utf8')).toBe('');
-    await expectError(runJob('build', parseJobSpec(ex.spec({ docker: { dockerfile: '/nonexistent/Dockerfile', tag: 'localhost/ndt-never-built:2' } })), ctx), 'dockerfile_missing');
+    await expectError(
+      runJob(
+        'build',
+        parseJobSpec(ex.spec({ docker: { dockerfile: '/nonexistent/Dockerfile', tag: 'localhost/ndt-never-built:2' } })),
+        ctx,
+      ),
+      'dockerfile_missing',
+    );
     expect(readFileSync(idFile, 'utf8')).toMatch(/^[A-Za-z0-9_]{16}$/);
     expect(ctx.of('warn').join('\n')).toMatch(/\.docker_id held nothing; making a new one/);
   });

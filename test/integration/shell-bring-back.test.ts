@@ -15,7 +15,17 @@ import { runExec } from '../../src/engine/exec.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { runShell, parseShellOptions } from '../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
-import { containersOf, copyExample, docker, noContainersSoon, recorder, removeVolumeQuietly, requireEngine, type Example, type Recorder } from './helpers/example.js';
+import {
+  containersOf,
+  copyExample,
+  docker,
+  noContainersSoon,
+  recorder,
+  removeVolumeQuietly,
+  requireEngine,
+  type Example,
+  type Recorder,
+} from './helpers/example.js';
 
 const DL_VOLUME = `ndt-bring-back-dl-${process.pid}`;
 const PKG = '/nerves/env/example_system';
@@ -56,7 +66,11 @@ describe('the shell on copied inputs brings the package changes back', () => {
     if (process.getuid?.() === 0) execFileSync('chown', ['-R', '1005:1005', ex.system]);
   });
   afterAll(async () => {
-    for (const c of await containersOf({ [LABEL.kind]: 'shell', [LABEL.package]: 'example_system' })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    for (const c of await containersOf({ [LABEL.kind]: 'shell', [LABEL.package]: 'example_system' }))
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {});
     for (const v of [...(ex ? volumesOf(ex) : []), DL_VOLUME]) await removeVolumeQuietly(v);
     ex?.remove();
   });
@@ -101,7 +115,10 @@ describe('the shell on copied inputs brings the package changes back', () => {
   });
 
   it('the next sync resends only what differs (the manifest was updated), and the volume matches this machine again', async () => {
-    const { status, ctx } = await shell(ex, `cd ${PKG} && test -f README.md && test ! -e escape && cat nerves_defconfig fragments/extra.fragment`);
+    const { status, ctx } = await shell(
+      ex,
+      `cd ${PKG} && test -f README.md && test ! -e escape && cat nerves_defconfig fragments/extra.fragment`,
+    );
     expect(status).toBe(0);
     expect(stdout(ctx)).toBe(NEW_DEFCONFIG + 'BR2_PACKAGE_EXTRA=y\n');
     // README.md (deleted there) is sent again; what came back is not; the refused symlinks are removed there.

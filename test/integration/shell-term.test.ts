@@ -9,7 +9,12 @@ import { chooseTerm } from '../../src/runner/shell/term.js';
 import { docker, engineAnswers, NEW_TAG } from './helpers/example.js';
 
 async function startContainer(hostConfig: Docker.HostConfig = {}): Promise<Docker.Container> {
-  const c = await docker.createContainer({ Image: NEW_TAG, Entrypoint: ['/bin/sleep'], Cmd: ['600'], HostConfig: { AutoRemove: true, ...hostConfig } });
+  const c = await docker.createContainer({
+    Image: NEW_TAG,
+    Entrypoint: ['/bin/sleep'],
+    Cmd: ['600'],
+    HostConfig: { AutoRemove: true, ...hostConfig },
+  });
   await c.start();
   return c;
 }

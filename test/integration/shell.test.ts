@@ -12,7 +12,16 @@ import { runShell } from '../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { parseShellOptions } from '../../src/runner/shell/shell.js';
 import { OpError } from '../../src/errors.js';
-import { containersOf, copyExample, oneOffOutput, recorder, removeVolumeQuietly, ROOT, requireEngine, type Example } from './helpers/example.js';
+import {
+  containersOf,
+  copyExample,
+  oneOffOutput,
+  recorder,
+  removeVolumeQuietly,
+  ROOT,
+  requireEngine,
+  type Example,
+} from './helpers/example.js';
 
 const run = promisify(execFile);
 const SOCKET = `ndt-shell-test-${process.pid}`;
@@ -76,9 +85,27 @@ describe('mix nerves_docker_ts.shell on a real terminal', () => {
       'printf "MODES: %s\\n" "$(stty -a | tr " ;" "\\n\\n" | grep -x -e icanon -e -icanon -e echo -e -echo -e isig -e -isig | tr "\\n" " ")"; ' +
       'sleep 600';
     tmux(
-      'new-session', '-d', '-s', SESSION, '-x', '100', '-y', '30', '-c', ex.system,
-      '-e', `NERVES_DL_DIR=${ex.dl}`, '-e', 'NERVES_DOCKER_TS_YES=1', '-e', `HOME=${process.env.HOME ?? ex.home}`,
-      '--', 'bash', '--norc', '-c', script,
+      'new-session',
+      '-d',
+      '-s',
+      SESSION,
+      '-x',
+      '100',
+      '-y',
+      '30',
+      '-c',
+      ex.system,
+      '-e',
+      `NERVES_DL_DIR=${ex.dl}`,
+      '-e',
+      'NERVES_DOCKER_TS_YES=1',
+      '-e',
+      `HOME=${process.env.HOME ?? ex.home}`,
+      '--',
+      'bash',
+      '--norc',
+      '-c',
+      script,
     );
   });
 
@@ -174,9 +201,27 @@ describe('mix nerves_docker_ts.shell with a TERM the image lacks, typed into bef
     // The example image has terminfo for xterm-256color, xterm, vt100, linux and dumb: not tmux-256color.
     const script = 'export TERM=tmux-256color NERVES_DEBUG=1; mix nerves_docker_ts.shell; echo "EXIT=$?"; sleep 600';
     tmux(
-      'new-session', '-d', '-s', EARLY, '-x', '100', '-y', '30', '-c', ex.system,
-      '-e', `NERVES_DL_DIR=${ex.dl}`, '-e', 'NERVES_DOCKER_TS_YES=1', '-e', `HOME=${process.env.HOME ?? ex.home}`,
-      '--', 'bash', '--norc', '-c', script,
+      'new-session',
+      '-d',
+      '-s',
+      EARLY,
+      '-x',
+      '100',
+      '-y',
+      '30',
+      '-c',
+      ex.system,
+      '-e',
+      `NERVES_DL_DIR=${ex.dl}`,
+      '-e',
+      'NERVES_DOCKER_TS_YES=1',
+      '-e',
+      `HOME=${process.env.HOME ?? ex.home}`,
+      '--',
+      'bash',
+      '--norc',
+      '-c',
+      script,
     );
   });
 
@@ -200,7 +245,9 @@ describe('mix nerves_docker_ts.shell with a TERM the image lacks, typed into bef
     type('echo "TERM-IS $TERM"', EARLY);
     const text = await waitFor(/^TERM-IS \S+$/m, 10_000, EARLY);
     expect(text).toMatch(/^TERM-IS xterm-256color$/m);
-    expect(text).toContain('nerves_docker_ts: the build image has no terminfo entry for TERM=tmux-256color; the shell uses TERM=xterm-256color');
+    expect(text).toContain(
+      'nerves_docker_ts: the build image has no terminfo entry for TERM=tmux-256color; the shell uses TERM=xterm-256color',
+    );
     type('exit', EARLY);
     await waitFor(/^EXIT=0$/m, 30_000, EARLY);
   });

@@ -26,7 +26,15 @@ describe('step output through a FIFO (real engine)', () => {
 
   /** A container of the example image with the FIFO dir mounted; PID 1 the keeper, or `entrypoint`. */
   const startBox = (entrypoint?: string[]) =>
-    startJobContainer(engine, { image: NEW_TAG, labels: managedLabels({ [LABEL.job]: job }), env: [], mounts: [fifo.mount], workingDir: '/', keep: false, entrypoint });
+    startJobContainer(engine, {
+      image: NEW_TAG,
+      labels: managedLabels({ [LABEL.job]: job }),
+      env: [],
+      mounts: [fifo.mount],
+      workingDir: '/',
+      keep: false,
+      entrypoint,
+    });
 
   /** What a sequence test leaves: the FIFO ends this side holds, its container, its log. */
   async function tidy(prepared: PreparedSequence, box: JobContainer | null, log: BuildLog): Promise<void> {
@@ -56,7 +64,10 @@ describe('step output through a FIFO (real engine)', () => {
     const started: number[] = [];
     const warnings: string[] = [];
     const end = () => new Promise<void>((res) => sink.end(res));
-    const prepared = await prepareSequence(fifo, cmds.map((c) => (Array.isArray(c) ? { cmd: c } : c)));
+    const prepared = await prepareSequence(
+      fifo,
+      cmds.map((c) => (Array.isArray(c) ? { cmd: c } : c)),
+    );
     let seqBox: JobContainer | null = null;
     try {
       seqBox = await startBox(prepared.entrypoint);
@@ -92,7 +103,7 @@ describe('step output through a FIFO (real engine)', () => {
     expect(r.bytes.equals(Buffer.alloc(3_000_000))).toBe(true);
   });
 
-  it('make system leaves the artifact in the drop dir (as the image\'s user); the runner copies it into place as its own file', async () => {
+  it("make system leaves the artifact in the drop dir (as the image's user); the runner copies it into place as its own file", async () => {
     const drop = fifo.dropPath('art.tar.gz');
     const make = ['/bin/sh', '-c', "printf 'artifact bytes' >/tmp/art.tar.gz; printf built"];
     const r = await sequence([withArtifactDrop(make, '/tmp/art.tar.gz', drop.inContainer)]);
@@ -119,7 +130,7 @@ describe('step output through a FIFO (real engine)', () => {
     expect(await takeDroppedArtifact(drop.onHost, join(dir, 'dl', 'x'))).toBeNull();
   });
 
-  it('a sequence runs its steps as the container\'s own work (no exec), each with its output in order and its status; argv is passed literally', async () => {
+  it("a sequence runs its steps as the container's own work (no exec), each with its output in order and its status; argv is passed literally", async () => {
     const marker = `/tmp/ndt-pwned-${process.pid}`;
     const weird = `a b $(touch ${marker}) \`touch ${marker}\` "q" 'x' ; | & \\ \n`;
     const many = Array.from({ length: 12 }, (_, k) => `arg${k + 1}`);
@@ -141,7 +152,11 @@ describe('step output through a FIFO (real engine)', () => {
   });
 
   it('a sequence stops at the first failing step and reports its status', async () => {
-    const r = await sequence([['/bin/sh', '-c', 'printf one'], ['/bin/sh', '-c', 'printf two; exit 5'], ['/bin/sh', '-c', 'printf three']]);
+    const r = await sequence([
+      ['/bin/sh', '-c', 'printf one'],
+      ['/bin/sh', '-c', 'printf two; exit 5'],
+      ['/bin/sh', '-c', 'printf three'],
+    ]);
     expect(r.results.map((x) => x.status)).toEqual([0, 5]);
     expect(r.started).toEqual([0, 1]);
     expect(r.bytes.toString()).toBe('onetwo');
@@ -150,7 +165,10 @@ describe('step output through a FIFO (real engine)', () => {
   it('in a sequence, a process a step leaves behind neither holds up nor writes into the next step', async () => {
     const t0 = Date.now();
     // "late" is step 1's (its FIFO, within the linger time), so it comes before step 2's output.
-    const r = await sequence([['/bin/sh', '-c', '(sleep 1; printf late; sleep 6) & printf first'], ['/bin/sh', '-c', 'sleep 2; printf second']]);
+    const r = await sequence([
+      ['/bin/sh', '-c', '(sleep 1; printf late; sleep 6) & printf first'],
+      ['/bin/sh', '-c', 'sleep 2; printf second'],
+    ]);
     expect(r.results.map((x) => x.status)).toEqual([0, 0]);
     expect(r.bytes.toString()).toBe('firstlatesecond');
     expect(r.warnings).toHaveLength(1);
@@ -189,9 +207,7 @@ describe('step output through a FIFO (real engine)', () => {
     const c = await startBox(prepared.entrypoint);
     const log = await BuildLog.create(join(dir, 'no-token.log'), () => {});
     try {
-      const err = await prepared
-        .run({ start: () => log.sink(), end: async () => {}, warn: () => {} }, c.ended)
-        .catch((e: Error) => e);
+      const err = await prepared.run({ start: () => log.sink(), end: async () => {}, warn: () => {} }, c.ended).catch((e: Error) => e);
       expect(err).toBeInstanceOf(OpError);
       expect((err as OpError).code).toBe('step_output');
       expect((err as OpError).message).toMatch(/could not write into the runner's output FIFO \(it exited with status [1-9]/);

@@ -37,7 +37,10 @@ const ctx = { emit: () => undefined };
 const spec = (cache_path: string) => ({ app, build_path: join(dir, 'system', '.nerves', 'artifacts', pkgName), cache_path });
 
 async function refused(cache_path: string): Promise<OpError> {
-  const err = await runClean(spec(cache_path), ctx).then(() => undefined, (e: unknown) => e);
+  const err = await runClean(spec(cache_path), ctx).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OpError);
   const e = err as OpError;
   expect(e.code).toBe('clean_refused');

@@ -24,13 +24,22 @@ function scratch(): string {
 const none = () => false;
 
 /** Writes a context into the store under `config`, as `docker context create` does. */
-function writeContext(config: string, name: string, host: string, opts: { skipTlsVerify?: boolean; tls?: Array<'ca' | 'cert' | 'key'> } = {}): string {
+function writeContext(
+  config: string,
+  name: string,
+  host: string,
+  opts: { skipTlsVerify?: boolean; tls?: Array<'ca' | 'cert' | 'key'> } = {},
+): string {
   const digest = createHash('sha256').update(name).digest('hex');
   const meta = join(config, 'contexts', 'meta', digest);
   mkdirSync(meta, { recursive: true });
   writeFileSync(
     join(meta, 'meta.json'),
-    JSON.stringify({ Name: name, Metadata: { Description: 'test' }, Endpoints: { docker: { Host: host, SkipTLSVerify: opts.skipTlsVerify ?? false } } }),
+    JSON.stringify({
+      Name: name,
+      Metadata: { Description: 'test' },
+      Endpoints: { docker: { Host: host, SkipTLSVerify: opts.skipTlsVerify ?? false } },
+    }),
   );
   if (opts.tls) {
     const dir = join(config, 'contexts', 'tls', digest, 'docker');
@@ -43,13 +52,24 @@ function writeContext(config: string, name: string, host: string, opts: { skipTl
 describe('DOCKER_HOST', () => {
   it('unix, tcp, ssh and a bare host:port', () => {
     const d = (DOCKER_HOST: string) => discoverEngine({ env: { DOCKER_HOST }, home: scratch(), isSocket: none }).chosen;
-    expect(d('unix:///run/x.sock')).toMatchObject({ where: 'unix:///run/x.sock', how: 'DOCKER_HOST', explicit: true, endpoint: { kind: 'unix', path: '/run/x.sock' } });
+    expect(d('unix:///run/x.sock')).toMatchObject({
+      where: 'unix:///run/x.sock',
+      how: 'DOCKER_HOST',
+      explicit: true,
+      endpoint: { kind: 'unix', path: '/run/x.sock' },
+    });
     expect(d('unix://').endpoint).toEqual({ kind: 'unix', path: '/var/run/docker.sock' });
-    expect(d('tcp://10.1.2.3:2375')).toMatchObject({ where: 'tcp://10.1.2.3:2375', endpoint: { kind: 'tcp', host: '10.1.2.3', port: 2375, tls: null } });
+    expect(d('tcp://10.1.2.3:2375')).toMatchObject({
+      where: 'tcp://10.1.2.3:2375',
+      endpoint: { kind: 'tcp', host: '10.1.2.3', port: 2375, tls: null },
+    });
     expect(d('tcp://builder')).toMatchObject({ where: 'tcp://builder:2375' });
     expect(d('127.0.0.1:9999').endpoint).toMatchObject({ kind: 'tcp', host: '127.0.0.1', port: 9999 });
     expect(d('tcp://[::1]:2375').where).toBe('tcp://[::1]:2375');
-    expect(d('ssh://me@build.example:2222')).toMatchObject({ where: 'ssh://me@build.example:2222', endpoint: { kind: 'ssh', host: 'build.example', port: 2222, user: 'me' } });
+    expect(d('ssh://me@build.example:2222')).toMatchObject({
+      where: 'ssh://me@build.example:2222',
+      endpoint: { kind: 'ssh', host: 'build.example', port: 2222, user: 'me' },
+    });
     expect(d('ssh://build.example').endpoint).toMatchObject({ kind: 'ssh', port: 22, user: undefined });
   });
 
@@ -89,13 +109,22 @@ describe('DOCKER_HOST', () => {
     // Without DOCKER_CERT_PATH the files come from $DOCKER_CONFIG (else ~/.docker).
     mkdirSync(join(home, '.docker'), { recursive: true });
     writeFileSync(join(home, '.docker', 'ca.pem'), 'ca');
-    expect(tls({ DOCKER_HOST: 'tcp://h:4000', DOCKER_TLS_VERIFY: '1' })?.tls).toEqual({ verify: true, ca: join(home, '.docker', 'ca.pem'), cert: undefined, key: undefined });
+    expect(tls({ DOCKER_HOST: 'tcp://h:4000', DOCKER_TLS_VERIFY: '1' })?.tls).toEqual({
+      verify: true,
+      ca: join(home, '.docker', 'ca.pem'),
+      cert: undefined,
+      key: undefined,
+    });
   });
 
   it('comes before a context, as in the docker CLI', () => {
     const config = scratch();
     writeContext(config, 'colima', 'unix:///colima.sock');
-    const found = discoverEngine({ env: { DOCKER_HOST: 'unix:///x.sock', DOCKER_CONTEXT: 'colima', DOCKER_CONFIG: config }, home: scratch(), isSocket: none });
+    const found = discoverEngine({
+      env: { DOCKER_HOST: 'unix:///x.sock', DOCKER_CONTEXT: 'colima', DOCKER_CONFIG: config },
+      home: scratch(),
+      isSocket: none,
+    });
     expect(found.chosen.how).toBe('DOCKER_HOST');
     expect(found.trace.join('\n')).toMatch(/DOCKER_CONTEXT=colima is not used/);
   });
@@ -124,7 +153,9 @@ describe('Docker contexts', () => {
     writeContext(config, 'b', 'unix:///b.sock');
     expect(dockerConfigDir({ DOCKER_CONFIG: config }, '/home/x')).toBe(config);
     expect(discoverEngine({ env: { DOCKER_CONFIG: config }, home: scratch(), isSocket: none }).chosen.how).toBe('context a');
-    expect(discoverEngine({ env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'b' }, home: scratch(), isSocket: none }).chosen.where).toBe('unix:///b.sock');
+    expect(discoverEngine({ env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'b' }, home: scratch(), isSocket: none }).chosen.where).toBe(
+      'unix:///b.sock',
+    );
   });
 
   it('"default" is no context: the sockets are searched', () => {
@@ -132,7 +163,9 @@ describe('Docker contexts', () => {
     writeFileSync(join(config, 'config.json'), JSON.stringify({ currentContext: 'default' }));
     expect(currentContext(config, {})).toBeNull();
     expect(currentContext(config, { DOCKER_CONTEXT: 'default' })).toBeNull();
-    expect(discoverEngine({ env: { DOCKER_CONFIG: config }, home: scratch(), isSocket: (p) => p === '/var/run/docker.sock' }).chosen.how).toBe('default socket');
+    expect(
+      discoverEngine({ env: { DOCKER_CONFIG: config }, home: scratch(), isSocket: (p) => p === '/var/run/docker.sock' }).chosen.how,
+    ).toBe('default socket');
   });
 
   it('a named context that does not exist is an error naming it and where the name came from, never skipped', () => {
@@ -147,7 +180,9 @@ describe('Docker contexts', () => {
       }
       expect(err).toBeInstanceOf(OpError);
       expect((err as OpError).code).toBe('engine_context');
-      expect((err as OpError).message).toMatch(env.DOCKER_CONTEXT ? /"missing" \(DOCKER_CONTEXT\) does not exist/ : /"gone" \(currentContext in .*config.json\) does not exist/);
+      expect((err as OpError).message).toMatch(
+        env.DOCKER_CONTEXT ? /"missing" \(DOCKER_CONTEXT\) does not exist/ : /"gone" \(currentContext in .*config.json\) does not exist/,
+      );
       expect((err as OpError).hint).toMatch(/docker context use/);
     }
   });
@@ -157,7 +192,9 @@ describe('Docker contexts', () => {
     const digest = contextDigest('k8s');
     mkdirSync(join(config, 'contexts', 'meta', digest), { recursive: true });
     writeFileSync(join(config, 'contexts', 'meta', digest, 'meta.json'), JSON.stringify({ Name: 'k8s', Endpoints: {} }));
-    expect(() => discoverEngine({ env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'k8s' }, home: scratch(), isSocket: none })).toThrow(/no docker endpoint/);
+    expect(() => discoverEngine({ env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: 'k8s' }, home: scratch(), isSocket: none })).toThrow(
+      /no docker endpoint/,
+    );
   });
 
   it('an unreadable config.json is reported in the trace and otherwise ignored (as the docker CLI does)', () => {
@@ -174,7 +211,8 @@ describe('Docker contexts', () => {
     writeContext(config, 'skip', 'tcp://127.0.0.1:23761', { skipTlsVerify: true });
     writeContext(config, 'plain', 'tcp://127.0.0.1:23762');
     const tlsDir = join(config, 'contexts', 'tls', digest, 'docker');
-    const ep = (name: string) => discoverEngine({ env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: name }, home: scratch(), isSocket: none }).chosen.endpoint;
+    const ep = (name: string) =>
+      discoverEngine({ env: { DOCKER_CONFIG: config, DOCKER_CONTEXT: name }, home: scratch(), isSocket: none }).chosen.endpoint;
     expect(ep('remote-tls')).toEqual({
       kind: 'tcp',
       host: '127.0.0.1',
@@ -206,7 +244,9 @@ describe('the socket search', () => {
   });
 
   it('without XDG_RUNTIME_DIR a non-root user still gets /run/user/UID; root skips the per-user sockets', () => {
-    expect(discoverEngine({ env: {}, home, uid: 1000, isSocket: (p) => p === '/run/user/1000/docker.sock' }).chosen.how).toBe('rootless socket');
+    expect(discoverEngine({ env: {}, home, uid: 1000, isSocket: (p) => p === '/run/user/1000/docker.sock' }).chosen.how).toBe(
+      'rootless socket',
+    );
     const rootTrace = discoverEngine({ env: {}, home: '/root', uid: 0, isSocket: none }).trace.join('\n');
     expect(rootTrace).not.toContain('rootless');
   });
@@ -229,7 +269,7 @@ describe('the dockerode client', () => {
     vi.restoreAllMocks();
   });
 
-  it('gets explicit options that override docker-modem\'s own reading of DOCKER_HOST', () => {
+  it("gets explicit options that override docker-modem's own reading of DOCKER_HOST", () => {
     // A tcp DOCKER_HOST in the process environment must not leak into a client built for a context's unix socket.
     process.env.DOCKER_HOST = 'tcp://10.9.9.9:2375';
     const config = scratch();
@@ -244,15 +284,29 @@ describe('the dockerode client', () => {
   it('tcp with TLS reads the PEM files; skipping verification uses an agent that does not reject', () => {
     const certs = scratch();
     for (const f of ['ca', 'cert', 'key']) writeFileSync(join(certs, `${f}.pem`), `${f}-data`);
-    const verify = dockerodeOptions({ kind: 'tcp', host: '127.0.0.1', port: 1, tls: { verify: true, ca: join(certs, 'ca.pem'), cert: join(certs, 'cert.pem'), key: join(certs, 'key.pem') } });
+    const verify = dockerodeOptions({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 1,
+      tls: { verify: true, ca: join(certs, 'ca.pem'), cert: join(certs, 'cert.pem'), key: join(certs, 'key.pem') },
+    });
     expect(verify).toMatchObject({ host: '127.0.0.1', port: 1, protocol: 'https', socketPath: undefined });
     expect(String(verify.ca)).toBe('ca-data');
     expect(String(verify.key)).toBe('key-data');
     expect((verify as { agent?: unknown }).agent).toBeUndefined();
-    const skip = dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: { verify: false } }) as { agent?: { options: { rejectUnauthorized?: boolean } } };
+    const skip = dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: { verify: false } }) as {
+      agent?: { options: { rejectUnauthorized?: boolean } };
+    };
     expect(skip.agent?.options.rejectUnauthorized).toBe(false);
-    expect(() => dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: { verify: true, ca: join(certs, 'nope.pem') } })).toThrow(/cannot read the TLS CA certificate/);
-    expect(dockerodeOptions({ kind: 'ssh', host: 'b', port: 22, user: 'u' }, { SSH_AUTH_SOCK: '/agent' })).toMatchObject({ protocol: 'ssh', host: 'b', username: 'u', sshOptions: { agent: '/agent' } });
+    expect(() => dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: { verify: true, ca: join(certs, 'nope.pem') } })).toThrow(
+      /cannot read the TLS CA certificate/,
+    );
+    expect(dockerodeOptions({ kind: 'ssh', host: 'b', port: 22, user: 'u' }, { SSH_AUTH_SOCK: '/agent' })).toMatchObject({
+      protocol: 'ssh',
+      host: 'b',
+      username: 'u',
+      sshOptions: { agent: '/agent' },
+    });
   });
 
   it('NERVES_DEBUG=1 prints the search to stderr', () => {
@@ -263,13 +317,27 @@ describe('the dockerode client', () => {
     });
     openEngine({ DOCKER_HOST: 'unix:///tmp/ndt-x.sock', NERVES_DEBUG: '1' });
     openEngine({ DOCKER_HOST: 'unix:///tmp/ndt-y.sock' });
-    expect(lines).toEqual(['nerves_docker_ts: engine: DOCKER_HOST=unix:///tmp/ndt-x.sock\n', 'nerves_docker_ts: engine: -> using unix:///tmp/ndt-x.sock (DOCKER_HOST)\n']);
+    expect(lines).toEqual([
+      'nerves_docker_ts: engine: DOCKER_HOST=unix:///tmp/ndt-x.sock\n',
+      'nerves_docker_ts: engine: -> using unix:///tmp/ndt-x.sock (DOCKER_HOST)\n',
+    ]);
   });
 });
 
 describe('remote engines', () => {
   it('knows this host by loopback, name and interface address, without DNS', () => {
-    for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]', 'LOCALHOST', 'build.localhost', 'mybox', 'mybox.lan', '192.168.7.7']) {
+    for (const h of [
+      'localhost',
+      '127.0.0.1',
+      '127.1.2.3',
+      '::1',
+      '[::1]',
+      'LOCALHOST',
+      'build.localhost',
+      'mybox',
+      'mybox.lan',
+      '192.168.7.7',
+    ]) {
       expect(isThisHost(h, ['mybox.lan'], ['192.168.7.7']), h).toBe(true);
     }
     for (const h of ['10.0.0.5', 'builder.example.com', 'otherbox', '::2']) {

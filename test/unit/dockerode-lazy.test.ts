@@ -27,31 +27,40 @@ function probe(script: string, entry = BUNDLE): Record<string, unknown> {
 describe('dockerode with deferred dependencies, from the bundle', () => {
   const entry = BUNDLE;
   it('does not load gRPC, protobufjs or ssh2 at import', () => {
-    const out = probe(`
+    const out = probe(
+      `
       out.grpc = real('@grpc/grpc-js/build/src/channel.js');
       out.protobuf = real('/protobufjs/');
       out.ssh2 = real('/ssh2/lib/client.js');
-      out.client = typeof new Docker({ socketPath: '/nonexistent.sock' }).ping;`, entry);
+      out.client = typeof new Docker({ socketPath: '/nonexistent.sock' }).ping;`,
+      entry,
+    );
     expect(out).toEqual({ grpc: false, protobuf: false, ssh2: false, client: 'function' });
   });
 
   it('loads ssh2 when an ssh:// engine is used', () => {
-    const out = probe(`
+    const out = probe(
+      `
       const d = new Docker({ protocol: 'ssh', host: '127.0.0.1', port: 1, username: 'nobody' });
       out.error = await d.ping().then(() => 'none', (e) => e.code ?? e.message);
-      out.ssh2 = real('/ssh2/lib/client.js');`, entry);
+      out.ssh2 = real('/ssh2/lib/client.js');`,
+      entry,
+    );
     expect(out).toEqual({ error: 'ECONNREFUSED', ssh2: true });
   });
 
   it('loads protobufjs for real on first use (BuildKit progress), and runs a BuildKit session', () => {
-    const out = probe(`
+    const out = probe(
+      `
       const { Readable } = await import('node:stream');
       const d = new Docker({ socketPath: '/nonexistent.sock' });
       const trace = JSON.stringify({ id: 'moby.buildkit.trace', aux: '' }) + '\\n';
       out.progress = await new Promise((res) => d.followProgress(Readable.from([trace]), (err) => res(err ? String(err) : 'ok')));
       out.protobuf = real('/protobufjs/');
       out.session = await d.buildImage(Readable.from([]), { version: '2' }).then(() => 'none', (e) => e.code ?? e.message);
-      out.grpc = real('@grpc/grpc-js/build/src/channel.js');`, entry);
+      out.grpc = real('@grpc/grpc-js/build/src/channel.js');`,
+      entry,
+    );
     expect(out).toEqual({ progress: 'ok', protobuf: true, session: 'ENOENT', grpc: true });
   });
 });
@@ -72,10 +81,15 @@ describe('process starts from the bundle', () => {
     try {
       // Preloaded: says, when the process exits, which of them it loaded.
       const preload = join(dir, 'report.cjs');
-      writeFileSync(preload, `process.on('exit', () => { const k = Object.keys(require.cache); process.stderr.write('LOADED ' + JSON.stringify(${JSON.stringify(DEFERRED)}.filter((p) => k.some((f) => f.includes(p))))); });`);
+      writeFileSync(
+        preload,
+        `process.on('exit', () => { const k = Object.keys(require.cache); process.stderr.write('LOADED ' + JSON.stringify(${JSON.stringify(DEFERRED)}.filter((p) => k.some((f) => f.includes(p))))); });`,
+      );
       const run = (entry: string, argv: string[], holdMs: number) =>
         new Promise<string>((resolve) => {
-          const child = spawn(process.execPath, ['--require', preload, fileURLToPath(new URL(entry, PRIV)), ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
+          const child = spawn(process.execPath, ['--require', preload, fileURLToPath(new URL(entry, PRIV)), ...argv], {
+            stdio: ['pipe', 'pipe', 'pipe'],
+          });
           let err = '';
           child.stderr.on('data', (c: Buffer) => (err += c.toString()));
           child.stdout.once('data', () => setTimeout(() => child.stdin.end(), holdMs));

@@ -24,7 +24,15 @@ describe('error codes and their families', () => {
     expect(FAMILY_EXIT).toEqual({ usage: 64, invalid_input: 65, engine: 69, lock: 75, interrupted: 130, failed: 1 });
     expect(EXIT).toEqual({ ok: 0, failed: 1, usage: 64, invalidInput: 65, engine: 69, locked: 75, interrupted: 130 });
     expect(exitCodeFor(usageError('bad flag').code)).toBe(64);
-    for (const code of ['invalid_spec', 'defconfig_missing', 'platform_missing', 'download_dir', 'dockerfile_missing', 'base_image', 'image_options']) {
+    for (const code of [
+      'invalid_spec',
+      'defconfig_missing',
+      'platform_missing',
+      'download_dir',
+      'dockerfile_missing',
+      'base_image',
+      'image_options',
+    ]) {
       expect(exitCodeFor(code), code).toBe(65);
     }
     for (const code of ['engine_unavailable', 'engine_address', 'engine_context', 'engine_tls', 'engine_version', 'engine_lost']) {
@@ -56,7 +64,11 @@ describe('error codes and their families', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ndt-errors-check-'));
     try {
       const file = join(dir, 'check.mts');
-      writeFileSync(file, `import { OpError } from ${JSON.stringify(ERRORS)};\n` + "export const ok = new OpError('locked', 'm');\nexport const bad = new OpError('no_such_code', 'm');\n");
+      writeFileSync(
+        file,
+        `import { OpError } from ${JSON.stringify(ERRORS)};\n` +
+          "export const ok = new OpError('locked', 'm');\nexport const bad = new OpError('no_such_code', 'm');\n",
+      );
       const program = ts.createProgram([file], {
         strict: true,
         noEmit: true,
@@ -67,7 +79,12 @@ describe('error codes and their families', () => {
         types: [],
         skipLibCheck: true,
       });
-      const errors = ts.getPreEmitDiagnostics(program).map((d) => ({ line: d.file?.getLineAndCharacterOfPosition(d.start ?? 0).line, text: ts.flattenDiagnosticMessageText(d.messageText, '\n') }));
+      const errors = ts
+        .getPreEmitDiagnostics(program)
+        .map((d) => ({
+          line: d.file?.getLineAndCharacterOfPosition(d.start ?? 0).line,
+          text: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+        }));
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatchObject({ line: 2 });
       expect(errors[0]!.text).toContain('"no_such_code"');

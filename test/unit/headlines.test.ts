@@ -51,7 +51,22 @@ describe('headlines', () => {
 
   it('finds what a line-by-line reading finds, on random output cut at random places', () => {
     // Pieces that make headlines, near misses and their prefixes meet chunk edges often; a seeded generator keeps failures reproducible.
-    const pieces = ['>>>', '>>> h\n', '\x1b[7m>>> i\n', '>>', '>', '\x1b[7m', '\x1b[', '\x1b', '\n', '\r\n', ' pkg 1.0 Building', 'CC x.o', 'x>>>', '\x1b[27m'];
+    const pieces = [
+      '>>>',
+      '>>> h\n',
+      '\x1b[7m>>> i\n',
+      '>>',
+      '>',
+      '\x1b[7m',
+      '\x1b[',
+      '\x1b',
+      '\n',
+      '\r\n',
+      ' pkg 1.0 Building',
+      'CC x.o',
+      'x>>>',
+      '\x1b[27m',
+    ];
     let seed = 17;
     const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
     for (let round = 0; round < 2000; round++) {
@@ -62,7 +77,7 @@ describe('headlines', () => {
         .map((line) => headlineOf(Buffer.from(line)))
         .filter((h): h is string => h !== null);
       const chunks: string[] = [];
-      for (let i = 0; i < text.length; ) {
+      for (let i = 0; i < text.length;) {
         const size = 1 + rand(12);
         chunks.push(text.slice(i, i + size));
         i += size;

@@ -7,18 +7,40 @@ const G = 1024 ** 3;
 
 describe('resource limits', () => {
   it('the environment overrides build_runner_opts, each on its own', () => {
-    expect(resourceLimits({ cpus: 6, memory: 8 * G }, {})).toEqual({ cpus: 6, memory: 8 * G, cpusFrom: 'build_runner_opts', memoryFrom: 'build_runner_opts' });
-    expect(resourceLimits({ cpus: 6, memory: 8 * G }, { NERVES_DOCKER_TS_MEMORY: '2G' })).toMatchObject({ cpus: 6, memory: 2 * G, memoryFrom: 'NERVES_DOCKER_TS_MEMORY' });
-    expect(resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_CPUS: '1.5', NERVES_DOCKER_TS_MEMORY: ' ' })).toEqual({ cpus: 1.5, memory: null, cpusFrom: 'NERVES_DOCKER_TS_CPUS', memoryFrom: 'not set' });
+    expect(resourceLimits({ cpus: 6, memory: 8 * G }, {})).toEqual({
+      cpus: 6,
+      memory: 8 * G,
+      cpusFrom: 'build_runner_opts',
+      memoryFrom: 'build_runner_opts',
+    });
+    expect(resourceLimits({ cpus: 6, memory: 8 * G }, { NERVES_DOCKER_TS_MEMORY: '2G' })).toMatchObject({
+      cpus: 6,
+      memory: 2 * G,
+      memoryFrom: 'NERVES_DOCKER_TS_MEMORY',
+    });
+    expect(resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_CPUS: '1.5', NERVES_DOCKER_TS_MEMORY: ' ' })).toEqual({
+      cpus: 1.5,
+      memory: null,
+      cpusFrom: 'NERVES_DOCKER_TS_CPUS',
+      memoryFrom: 'not set',
+    });
   });
 
   it('an invalid value is an invalid_env error naming the variable', () => {
-    expect(() => resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_CPUS: 'many' })).toThrow(expect.objectContaining({ code: 'invalid_env', message: expect.stringMatching(/^NERVES_DOCKER_TS_CPUS must be/) }));
-    expect(() => resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_MEMORY: '5m' })).toThrow(expect.objectContaining({ code: 'invalid_env', message: expect.stringMatching(/^NERVES_DOCKER_TS_MEMORY must be at least 6M/) }));
+    expect(() => resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_CPUS: 'many' })).toThrow(
+      expect.objectContaining({ code: 'invalid_env', message: expect.stringMatching(/^NERVES_DOCKER_TS_CPUS must be/) }),
+    );
+    expect(() => resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_MEMORY: '5m' })).toThrow(
+      expect.objectContaining({ code: 'invalid_env', message: expect.stringMatching(/^NERVES_DOCKER_TS_MEMORY must be at least 6M/) }),
+    );
   });
 
   it('HostConfig: NanoCpus, and MemorySwap equal to Memory (no swap beyond the limit)', () => {
-    expect(hostConfigLimits({ cpus: 1.5, memory: 512 * 1024 ** 2 })).toEqual({ NanoCpus: 1.5e9, Memory: 512 * 1024 ** 2, MemorySwap: 512 * 1024 ** 2 });
+    expect(hostConfigLimits({ cpus: 1.5, memory: 512 * 1024 ** 2 })).toEqual({
+      NanoCpus: 1.5e9,
+      Memory: 512 * 1024 ** 2,
+      MemorySwap: 512 * 1024 ** 2,
+    });
     expect(hostConfigLimits({ cpus: null, memory: null })).toEqual({});
   });
 

@@ -138,8 +138,21 @@ describe('build_runner_opts for inputs and resources', () => {
   });
 
   it('takes inputs, exclude patterns, an ssh volume and limits', () => {
-    const s = parseJobSpec({ ...good, inputs: 'copy', inputs_exclude: ['*.iso', '/scratch/'], ssh_volume: 'builder-ssh', cpus: 1.5, memory: '8G' });
-    expect([s.inputs, s.inputs_exclude, s.ssh_volume, s.cpus, s.memory]).toEqual(['copy', ['*.iso', '/scratch/'], 'builder-ssh', 1.5, 8 * 1024 ** 3]);
+    const s = parseJobSpec({
+      ...good,
+      inputs: 'copy',
+      inputs_exclude: ['*.iso', '/scratch/'],
+      ssh_volume: 'builder-ssh',
+      cpus: 1.5,
+      memory: '8G',
+    });
+    expect([s.inputs, s.inputs_exclude, s.ssh_volume, s.cpus, s.memory]).toEqual([
+      'copy',
+      ['*.iso', '/scratch/'],
+      'builder-ssh',
+      1.5,
+      8 * 1024 ** 3,
+    ]);
     expect(parseMemory('512m', 'm')).toBe(512 * 1024 ** 2);
     expect(parseMemory('2GiB', 'm')).toBe(2 * 1024 ** 3);
     expect(parseMemory(1073741824, 'm')).toBe(1024 ** 3);

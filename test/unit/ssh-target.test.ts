@@ -19,9 +19,21 @@ function refusal(h: string): OpError {
 
 describe('ssh:// addresses', () => {
   it('keeps what the address names and leaves the rest to ~/.ssh/config', () => {
-    expect(parse('ssh://builder')).toEqual({ kind: 'ssh', host: 'builder', port: 22, user: undefined, portGiven: false, socketPath: undefined });
+    expect(parse('ssh://builder')).toEqual({
+      kind: 'ssh',
+      host: 'builder',
+      port: 22,
+      user: undefined,
+      portGiven: false,
+      socketPath: undefined,
+    });
     expect(parse('ssh://me@builder:2222/run/user/1000/docker.sock')).toEqual({
-      kind: 'ssh', host: 'builder', port: 2222, user: 'me', portGiven: true, socketPath: '/run/user/1000/docker.sock',
+      kind: 'ssh',
+      host: 'builder',
+      port: 2222,
+      user: 'me',
+      portGiven: true,
+      socketPath: '/run/user/1000/docker.sock',
     });
   });
 
@@ -37,9 +49,16 @@ describe('ssh:// addresses', () => {
     expect(refusal('ssh://me:secret@builder').message).toContain('no password');
   });
 
-  it('ssh gets an argv: -l and -p only when named, -- before the host, the docker CLI\'s remote command', () => {
+  it("ssh gets an argv: -l and -p only when named, -- before the host, the docker CLI's remote command", () => {
     const t = checkSshTarget({ host: 'builder' });
-    expect(sshCommonArgs(t, '/tmp/d/master')).toEqual(['-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ControlPath=/tmp/d/master']);
+    expect(sshCommonArgs(t, '/tmp/d/master')).toEqual([
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=30',
+      '-o',
+      'ControlPath=/tmp/d/master',
+    ]);
     expect(dialStdioCommand(t)).toEqual(['docker', 'system', 'dial-stdio']);
     expect(sshCommandLine(t)).toBe('ssh builder');
     const full = checkSshTarget({ host: 'b.example', user: 'me', port: 2222, socketPath: '/run/docker.sock' });

@@ -11,13 +11,16 @@ const local = { remote: false };
 const kernel = '6.1.0-18-amd64';
 
 describe('chooseOutputMode', () => {
-  it('takes the FIFO when the engine runs on this machine\'s kernel', () => {
+  it("takes the FIFO when the engine runs on this machine's kernel", () => {
     expect(chooseOutputMode(local, { kernel }, {}, 'linux', kernel).mode).toBe('fifo');
   });
 
   it('keeps the exec stream for a remote engine, a VM (other kernel), a non-Linux host, or an unknown kernel', () => {
     expect(chooseOutputMode({ remote: true }, { kernel }, {}, 'linux', kernel)).toMatchObject({ mode: 'exec', why: /another host/ });
-    expect(chooseOutputMode(local, { kernel: '6.10.14-linuxkit' }, {}, 'linux', kernel)).toMatchObject({ mode: 'exec', why: /6\.10\.14-linuxkit.*not this machine's/ });
+    expect(chooseOutputMode(local, { kernel: '6.10.14-linuxkit' }, {}, 'linux', kernel)).toMatchObject({
+      mode: 'exec',
+      why: /6\.10\.14-linuxkit.*not this machine's/,
+    });
     expect(chooseOutputMode(local, { kernel }, {}, 'darwin', kernel)).toMatchObject({ mode: 'exec', why: /darwin/ });
     expect(chooseOutputMode(local, { kernel: '' }, {}, 'linux', kernel)).toMatchObject({ mode: 'exec', why: /unknown/ });
   });
@@ -55,7 +58,8 @@ describe('removeStaleFifoDirs', () => {
     const parent = mkdtempSync(join(tmpdir(), 'ndt-stale-'));
     try {
       const dead = spawnSync('true').pid!; // exited: its pid is free
-      for (const n of [`.ndt-output-${process.pid}-aaaaaa`, `.ndt-output-${dead}-bbbbbb`, '.ndt-output-cccccc', '.ndt-outputs', 'other']) mkdirSync(join(parent, n));
+      for (const n of [`.ndt-output-${process.pid}-aaaaaa`, `.ndt-output-${dead}-bbbbbb`, '.ndt-output-cccccc', '.ndt-outputs', 'other'])
+        mkdirSync(join(parent, n));
       await removeStaleFifoDirs(parent);
       expect(readdirSync(parent).sort()).toEqual([`.ndt-output-${process.pid}-aaaaaa`, '.ndt-outputs', 'other'].sort());
     } finally {

@@ -57,10 +57,16 @@ export async function startMaster(ssh: string, target: SshTarget, m: Master): Pr
   const fd = openSync(log, 'w', 0o600);
   const args = [
     ...sshCommonArgs(target, m.controlPath),
-    '-o', 'ControlMaster=yes',
-    '-o', `ControlPersist=${CONTROL_PERSIST_S}`,
-    '-o', 'ServerAliveInterval=30',
-    '-N', '-f', '--', target.host,
+    '-o',
+    'ControlMaster=yes',
+    '-o',
+    `ControlPersist=${CONTROL_PERSIST_S}`,
+    '-o',
+    'ServerAliveInterval=30',
+    '-N',
+    '-f',
+    '--',
+    target.host,
   ];
   const status = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(ssh, args, { stdio: ['ignore', 'ignore', fd] });
@@ -77,10 +83,15 @@ export async function startMaster(ssh: string, target: SshTarget, m: Master): Pr
 /** The master's process id, as `ssh -O check` reports it ("Master running (pid=N)"). */
 function masterPid(ssh: string, target: SshTarget, m: Master): Promise<number | null> {
   return new Promise((resolve) => {
-    execFile(ssh, [...sshCommonArgs(target, m.controlPath), '-O', 'check', '--', target.host], { timeout: 10_000 }, (_err, stdout, stderr) => {
-      const pid = /pid=(\d+)/.exec(`${stdout}${stderr}`);
-      resolve(pid ? Number(pid[1]) : null);
-    });
+    execFile(
+      ssh,
+      [...sshCommonArgs(target, m.controlPath), '-O', 'check', '--', target.host],
+      { timeout: 10_000 },
+      (_err, stdout, stderr) => {
+        const pid = /pid=(\d+)/.exec(`${stdout}${stderr}`);
+        resolve(pid ? Number(pid[1]) : null);
+      },
+    );
   });
 }
 

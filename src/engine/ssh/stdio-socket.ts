@@ -62,7 +62,9 @@ export class StdioSocket extends Duplex {
     const fail = () => {
       if (this.destroyed) return;
       const said = sshSaid(this.stderr);
-      this.destroy(new SshError(`${this.what} fails (${signal ? `signal ${signal}` : `exit status ${code}`})${said ? `: ${said}` : ''}`, said));
+      this.destroy(
+        new SshError(`${this.what} fails (${signal ? `signal ${signal}` : `exit status ${code}`})${said ? `: ${said}` : ''}`, said),
+      );
     };
     if (this.child.stderr.readableEnded || this.child.stderr.destroyed) fail();
     else {

@@ -36,7 +36,8 @@ export function checkSshTarget(t: SshTarget): SshTarget {
     if (t.user.startsWith('-')) throw refused('user', t.user, 'it starts with "-", which ssh would read as an option');
     if (!USER.test(t.user)) throw refused('user', t.user, 'only letters, digits and . _ - @ are accepted');
   }
-  if (t.port !== undefined && !(Number.isInteger(t.port) && t.port > 0 && t.port < 65536)) throw refused('port', String(t.port), 'not a port number');
+  if (t.port !== undefined && !(Number.isInteger(t.port) && t.port > 0 && t.port < 65536))
+    throw refused('port', String(t.port), 'not a port number');
   if (t.socketPath !== undefined && (!SOCKET_PATH.test(t.socketPath) || t.socketPath.split('/').includes('..'))) {
     throw refused('socket path', t.socketPath, 'only an absolute path of letters, digits and . _ - / is accepted');
   }
@@ -55,9 +56,12 @@ export function sshCommandLine(t: SshTarget): string {
  */
 export function sshCommonArgs(t: SshTarget, controlPath: string): string[] {
   return [
-    '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=30',
-    '-o', `ControlPath=${controlPath}`,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=30',
+    '-o',
+    `ControlPath=${controlPath}`,
     ...(t.user !== undefined ? ['-l', t.user] : []),
     ...(t.port !== undefined ? ['-p', String(t.port)] : []),
   ];

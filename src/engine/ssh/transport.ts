@@ -47,7 +47,10 @@ export class SshTransport {
     this.master = newMasterDir();
     this.agent = new Agent({ keepAlive: true });
     // Node's Agent accepts any duplex from createConnection, given now or through the callback.
-    (this.agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, cb: (err: Error | null, s?: Duplex) => void) => {
+    (this.agent as unknown as { createConnection: unknown }).createConnection = (
+      _opts: unknown,
+      cb: (err: Error | null, s?: Duplex) => void,
+    ) => {
       this.connect().then(
         (s) => cb(null, s),
         (err: Error) => cb(err),
@@ -75,7 +78,15 @@ export class SshTransport {
 
   private async connect(): Promise<StdioSocket> {
     await this.masterUp();
-    const args = [...sshCommonArgs(this.target, this.master.controlPath), '-o', 'ControlMaster=no', '-T', '--', this.target.host, ...dialStdioCommand(this.target)];
+    const args = [
+      ...sshCommonArgs(this.target, this.master.controlPath),
+      '-o',
+      'ControlMaster=no',
+      '-T',
+      '--',
+      this.target.host,
+      ...dialStdioCommand(this.target),
+    ];
     const child = spawn(this.ssh, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.sessions++;
     const socket = new StdioSocket(child, `${sshCommandLine(this.target)} ${dialStdioCommand(this.target).join(' ')}`);

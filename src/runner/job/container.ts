@@ -7,7 +7,16 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { engineDebug, type Engine } from '../../engine/connect.js';
-import { awaitAutoRemoval, findContainers, managedLabels, removeContainer, startJobContainer, stopContainer, type JobContainer, type JobMount } from '../../engine/containers.js';
+import {
+  awaitAutoRemoval,
+  findContainers,
+  managedLabels,
+  removeContainer,
+  startJobContainer,
+  stopContainer,
+  type JobContainer,
+  type JobMount,
+} from '../../engine/containers.js';
 import type { ImageSummary } from '../../engine/images.js';
 import { LABEL } from '../../engine/labels.js';
 import { ensureVolume } from '../../engine/volumes.js';
@@ -127,7 +136,9 @@ function unseenBindSource(err: unknown, inputs: InputTransport, engine: Engine):
 export async function removeLeftovers(engine: Engine, volume: string, reporter: Reporter): Promise<void> {
   for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
     if (c.Labels?.[LABEL.keep] === 'true') continue;
-    reporter.warn(`removing the container ${c.Id.slice(0, 12)} left by an earlier ${c.Labels?.[LABEL.kind] ?? 'job'} (pid ${c.Labels?.[LABEL.ownerPid] ?? '?'})`);
+    reporter.warn(
+      `removing the container ${c.Id.slice(0, 12)} left by an earlier ${c.Labels?.[LABEL.kind] ?? 'job'} (pid ${c.Labels?.[LABEL.ownerPid] ?? '?'})`,
+    );
     await removeContainer(engine, c.Id);
   }
 }

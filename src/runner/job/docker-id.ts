@@ -35,7 +35,9 @@ export async function readOrCreateDockerId(buildPath: string, warn: (text: strin
     // Upstream writes the id without a newline; tolerate one added by hand.
     const id = existing.trim();
     if (ID_RE.test(id)) return id;
-    warn(`${file} held ${existing.length === 0 ? 'nothing' : `an invalid id (${JSON.stringify(existing.slice(0, 40))})`}; making a new one (the build starts from an empty volume)`);
+    warn(
+      `${file} held ${existing.length === 0 ? 'nothing' : `an invalid id (${JSON.stringify(existing.slice(0, 40))})`}; making a new one (the build starts from an empty volume)`,
+    );
   }
   const id = randomId();
   await mkdir(buildPath, { recursive: true });

@@ -40,7 +40,10 @@ export async function failedStep(job: Job, open: Pick<OpenJob, 'job' | 'limits'>
 
 async function outOfMemory(step: StepResult, limit: number | null, log: BuildLog): Promise<never> {
   const how = step.status === 137 ? 'was killed' : `exited with status ${step.status} after the kernel killed a process in it`;
-  const why = limit !== null ? `the build container ran out of memory (limit ${formatMemory(limit)})` : 'the engine host ran out of memory (no memory limit set)';
+  const why =
+    limit !== null
+      ? `the build container ran out of memory (limit ${formatMemory(limit)})`
+      : 'the engine host ran out of memory (no memory limit set)';
   throw new OpError(
     'step_out_of_memory',
     `${await logTail(log)}The "${step.name}" step ${how}: ${why}.`,
@@ -71,7 +74,10 @@ export async function containerGone(job: Job, id: string, step: string, waitMs =
     engine.docker
       .getContainer(id)
       .inspect()
-      .then((i) => i.State.Running, () => false);
+      .then(
+        (i) => i.State.Running,
+        () => false,
+      );
   // An engine that is shutting down still answers for a moment, with the container still "running".
   const deadline = Date.now() + waitMs;
   let running = await isRunning();

@@ -60,7 +60,7 @@ export async function planJobImage(spec: JobSpec, local: ImageSummary | null): P
       error: new OpError(
         'image_archive_missing',
         `the image ${tag} is not available (not here, and no registry gave it) and its image archive ${source} does not exist`,
-        'Make the archive (e.g. `docker save`, or the image toolkit\'s --out) at that path, fix build_runner_config[:docker] in the package\'s nerves_package config, or load the image first.',
+        "Make the archive (e.g. `docker save`, or the image toolkit's --out) at that path, fix build_runner_config[:docker] in the package's nerves_package config, or load the image first.",
       ),
     };
   }
@@ -70,11 +70,13 @@ export async function planJobImage(spec: JobSpec, local: ImageSummary | null): P
       error: new OpError(
         'dockerfile_missing',
         `the image ${tag} is not available and its Dockerfile ${source} does not exist`,
-        'Fix build_runner_config[:docker] in the package\'s nerves_package config, or pull/load the image first.',
+        "Fix build_runner_config[:docker] in the package's nerves_package config, or pull/load the image first.",
       ),
     };
   }
-  return st.isDirectory() ? { kind: 'pull_or_build', context: source, dockerfile: 'Dockerfile' } : { kind: 'pull_or_build', context: dirname(source), dockerfile: basename(source) };
+  return st.isDirectory()
+    ? { kind: 'pull_or_build', context: source, dockerfile: 'Dockerfile' }
+    : { kind: 'pull_or_build', context: dirname(source), dockerfile: basename(source) };
 }
 
 /** The job's image, there to use: local, pulled by the engine, loaded from an archive, or built (see above). */
@@ -128,7 +130,10 @@ async function pullJobImage(tag: string, digest: string | null, deps: ImageDeps)
   }
   const pulled = await inspectImage(engine, tag);
   if (pulled && digest && !pulled.repoDigests.some((d) => d.endsWith(`@${digest}`))) {
-    throw new OpError('image_digest', `the pulled image ${tag} does not carry the digest ${digest} (it has: ${pulled.repoDigests.join(', ') || 'none'})`);
+    throw new OpError(
+      'image_digest',
+      `the pulled image ${tag} does not carry the digest ${digest} (it has: ${pulled.repoDigests.join(', ') || 'none'})`,
+    );
   }
   if (!pulled && digest) throw new OpError('image_pull', `could not pull ${tag}: the engine reported no error, but the image is not there`);
   return pulled;
@@ -139,7 +144,11 @@ async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: 
   reporter.header('Create image');
   const answer = await deps.prompt(CREATE_PROMPT);
   if (answer !== true) {
-    throw new OpError('image_declined', 'Unable to use Nerves Docker build_runner without image', `Build it yourself with: docker build --tag ${tag} ${contextDir}`);
+    throw new OpError(
+      'image_declined',
+      'Unable to use Nerves Docker build_runner without image',
+      `Build it yourself with: docker build --tag ${tag} ${contextDir}`,
+    );
   }
   reporter.info(`Building ${tag} from ${contextDir} (output in ${log.path})`);
   try {
@@ -150,7 +159,11 @@ async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: 
       (text) => void log.write(text),
     );
   } catch (err) {
-    throw new OpError('image_build', `Nerves Docker build_runner could not create the image ${tag}: ${(err as Error).message}`, `See ${log.path}.`);
+    throw new OpError(
+      'image_build',
+      `Nerves Docker build_runner could not create the image ${tag}: ${(err as Error).message}`,
+      `See ${log.path}.`,
+    );
   }
   const built = await inspectImage(engine, tag);
   if (!built) throw new OpError('image_build', `the build of ${tag} finished but the image is not there`);

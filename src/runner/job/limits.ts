@@ -29,7 +29,11 @@ function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, example: string, parse
     return parse(raw, name);
   } catch (err) {
     if (!(err instanceof OpError)) throw err;
-    throw new OpError('invalid_env', err.message.replace(/^invalid build spec: /, ''), `Set ${name} to a value such as ${example}, or unset it.`);
+    throw new OpError(
+      'invalid_env',
+      err.message.replace(/^invalid build spec: /, ''),
+      `Set ${name} to a value such as ${example}, or unset it.`,
+    );
   }
 }
 
@@ -92,9 +96,13 @@ export async function droppedLimits(engine: Engine, id: string, l: ResourceLimit
   const host = (await engine.docker.getContainer(id).inspect()).HostConfig;
   const dropped: string[] = [];
   if (asked.Memory !== undefined && host.Memory !== asked.Memory) {
-    dropped.push(`the engine did not apply the memory limit (${formatMemory(asked.Memory)}): its kernel or cgroup setup cannot enforce it (rootless on cgroup v1?), so the build may use all the engine host's memory`);
+    dropped.push(
+      `the engine did not apply the memory limit (${formatMemory(asked.Memory)}): its kernel or cgroup setup cannot enforce it (rootless on cgroup v1?), so the build may use all the engine host's memory`,
+    );
   } else if (asked.MemorySwap !== undefined && host.MemorySwap !== asked.MemorySwap) {
-    dropped.push(`the engine cannot limit swap (no swap accounting in its kernel): the build may swap beyond its memory limit (${formatMemory(asked.MemorySwap)}) instead of failing`);
+    dropped.push(
+      `the engine cannot limit swap (no swap accounting in its kernel): the build may swap beyond its memory limit (${formatMemory(asked.MemorySwap)}) instead of failing`,
+    );
   }
   if (asked.NanoCpus !== undefined && host.NanoCpus !== asked.NanoCpus) {
     dropped.push(`the engine did not apply the CPU limit (${l.cpus}): its kernel or cgroup setup cannot enforce it`);

@@ -16,7 +16,12 @@ import { beginConnect, checkHostInputs } from './preflight.js';
 import type { JobScope } from './scope.js';
 import { beginStepRunner, type PendingStepRunner } from './steps/index.js';
 
-export async function openJob(kind: JobKind, spec: JobSpec, op: OpContext, scope: JobScope): Promise<{ job: Job; steps: PendingStepRunner }> {
+export async function openJob(
+  kind: JobKind,
+  spec: JobSpec,
+  op: OpContext,
+  scope: JobScope,
+): Promise<{ job: Job; steps: PendingStepRunner }> {
   const started = Date.now();
   const reporter = new Reporter(op, spec.tty);
   // The engine's ping and GET /version run while the host side is checked.

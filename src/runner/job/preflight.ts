@@ -39,7 +39,11 @@ export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' |
     }
     const createBuild = join(spec.platform_path, 'create-build.sh');
     if (!(await stat(createBuild).catch(() => null))?.isFile()) {
-      throw new OpError('platform_missing', `the platform has no create-build.sh (${createBuild})`, 'Check the nerves_system_br dependency.');
+      throw new OpError(
+        'platform_missing',
+        `the platform has no create-build.sh (${createBuild})`,
+        'Check the nerves_system_br dependency.',
+      );
     }
   }
   if (!spec.downloads_volume) {
@@ -140,7 +144,9 @@ export async function connectChecked(): Promise<{ engine: Engine; version: Engin
 }
 
 function checkedVersion(engine: Engine, version: EngineVersion): EngineVersion {
-  engineDebug(`${engine.where} (${engine.how}) is ${version.engine} ${version.version}, API ${version.apiVersion}, ${version.os}/${version.arch}`);
+  engineDebug(
+    `${engine.where} (${engine.how}) is ${version.engine} ${version.version}, API ${version.apiVersion}, ${version.os}/${version.arch}`,
+  );
   const check = checkEngineVersion({ version: version.version, engine: version.engine });
   if (!check.ok) throw new OpError('engine_version', check.message, `Install ${requirementText(version.engine)}.`);
   const api = apiVersionProblem(version);

@@ -45,7 +45,15 @@ async function runStages(job: Job, pending: PendingStepRunner): Promise<Omit<Job
   const steps = await runSteps(job, p.runner, p.open, p.plan);
   const dest = join(job.spec.download_dir, p.artifact.file);
   const size = await bringArtifact(job, p.route, p.open, dest, steps);
-  return summary(job, { path: dest, size, steps, legacy: p.layout.legacy, container: p.open.job.id, output: p.runner.choice.mode, inputs: p.inputs.name });
+  return summary(job, {
+    path: dest,
+    size,
+    steps,
+    legacy: p.layout.legacy,
+    container: p.open.job.id,
+    output: p.runner.choice.mode,
+    inputs: p.inputs.name,
+  });
 }
 
 /** The step runner, chosen while what a dead job left goes: its containers, FIFO directories, partial artifacts. */
@@ -109,6 +117,8 @@ type Outcome = Pick<JobResult, 'path' | 'size' | 'steps' | 'legacy' | 'container
 function summary(job: Job, o: Outcome): Omit<JobResult, 'log_size'> {
   const seconds = (Date.now() - job.started) / 1000;
   const timings = o.steps.map((s) => `${s.name} ${formatDuration(s.seconds)}`).join(', ');
-  job.reporter.info(`${o.path} (${formatBytes(o.size)}) in ${formatDuration(seconds)}: ${timings}; log ${job.log.path} (${formatBytes(job.log.size)})`);
+  job.reporter.info(
+    `${o.path} (${formatBytes(o.size)}) in ${formatDuration(seconds)}: ${timings}; log ${job.log.path} (${formatBytes(job.log.size)})`,
+  );
   return { ...o, seconds, log_path: job.log.path, volume: job.volume, container: job.spec.keep_container ? o.container : null };
 }

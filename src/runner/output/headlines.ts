@@ -49,10 +49,14 @@ export class HeadlineScanner {
         this.atStart = true;
       }
     }
-    for (let from = i; from < n; ) {
+    for (let from = i; from < n;) {
       const p = chunk.indexOf(PLAIN, from);
       if (p < 0) break;
-      const start = this.lineStartAt(chunk, p, i) ? p : p >= i + ON && this.isInverseOn(chunk, p - ON) && this.lineStartAt(chunk, p - ON, i) ? p - ON : -1;
+      const start = this.lineStartAt(chunk, p, i)
+        ? p
+        : p >= i + ON && this.isInverseOn(chunk, p - ON) && this.lineStartAt(chunk, p - ON, i)
+          ? p - ON
+          : -1;
       if (start < 0) {
         from = p + 1;
         continue;

@@ -85,7 +85,8 @@ class Walk {
     if (e.type === 'd') {
       const h = hostEntry(this.host, e.path);
       if (h?.type === 'd') return;
-      if (h || !ensureDir(this.host, e.path, e.mode | 0o700)) return this.refuse(e.path, 'a new directory where this machine has something else');
+      if (h || !ensureDir(this.host, e.path, e.mode | 0o700))
+        return this.refuse(e.path, 'a new directory where this machine has something else');
       this.out.dirs.push(e.path);
       return;
     }
@@ -108,7 +109,8 @@ class Walk {
 
   private async file(e: ManifestEntry, m: ManifestEntry | undefined, replace: boolean): Promise<void> {
     if (e.size > MAX_FILE) return this.refuse(e.path, `larger than ${MAX_FILE >> 20} MiB`);
-    if (this.files >= MAX_FILES || this.bytes + e.size > MAX_TOTAL) return this.refuse(e.path, `past the limit of what one shell brings back (${MAX_FILES} files, ${MAX_TOTAL >> 20} MiB)`);
+    if (this.files >= MAX_FILES || this.bytes + e.size > MAX_TOTAL)
+      return this.refuse(e.path, `past the limit of what one shell brings back (${MAX_FILES} files, ${MAX_TOTAL >> 20} MiB)`);
     this.files++;
     this.bytes += e.size;
     const tmp = tempBeside(this.host, e.path);
@@ -127,7 +129,13 @@ class Walk {
       this.out.same++;
       return;
     }
-    this.place(e.path, replace, (dest) => commitTemp(tmp, this.host, dest), !h, () => rmSync(tmp, { force: true }));
+    this.place(
+      e.path,
+      replace,
+      (dest) => commitTemp(tmp, this.host, dest),
+      !h,
+      () => rmSync(tmp, { force: true }),
+    );
   }
 
   /** Puts a new version at `path` (replace) or beside it; a failure here is reported, not fatal. */
@@ -172,7 +180,11 @@ export async function bringBackChanges(input: BringBackInput): Promise<BroughtBa
     changes = await volumeChanges(container, root, [...PACKAGE_EXCLUDES, ...spec.inputs_exclude], signal);
   } catch (err) {
     if (!(err instanceof OpError) || err.code === 'interrupted') throw err;
-    throw new OpError('shell_bring_back', `Could not tell what changed in the package in the build container, so nothing was brought back: ${err.message}`, err.hint);
+    throw new OpError(
+      'shell_bring_back',
+      `Could not tell what changed in the package in the build container, so nothing was brought back: ${err.message}`,
+      err.hint,
+    );
   }
   if (changes.changed.length + changes.deleted.length + changes.unreadable.length === 0) return null;
   const walk = new Walk(input, changes, host, root);
@@ -208,13 +220,17 @@ export function report(reporter: Reporter, host: string, out: BroughtBack): void
     for (const l of listed(out.written.map((w) => `${w.path} (${w.isNew ? 'new' : 'changed'})`))) reporter.info(l);
   }
   for (const p of out.beside.slice(0, SHOWN)) {
-    reporter.warn(`${p} also changed here while the shell ran: it is kept as it is here; the build container's version is in ${p}${SUFFIX}`);
+    reporter.warn(
+      `${p} also changed here while the shell ran: it is kept as it is here; the build container's version is in ${p}${SUFFIX}`,
+    );
   }
   if (out.beside.length > SHOWN) reporter.warn(`... and ${out.beside.length - SHOWN} more files written beside their own, with ${SUFFIX}`);
   for (const r of out.refused.slice(0, SHOWN)) reporter.warn(`not brought back: ${r.path}: ${r.why}`);
   if (out.refused.length > SHOWN) reporter.warn(`... and ${out.refused.length - SHOWN} more not brought back`);
   if (out.deleted.length > 0) {
-    reporter.info(`${out.deleted.length} path${out.deleted.length === 1 ? ' was' : 's were'} deleted in the build container; deletions are not brought back, so ${out.deleted.length === 1 ? 'it is' : 'they are'} kept here (delete ${out.deleted.length === 1 ? 'it' : 'them'} yourself if you meant to):`);
+    reporter.info(
+      `${out.deleted.length} path${out.deleted.length === 1 ? ' was' : 's were'} deleted in the build container; deletions are not brought back, so ${out.deleted.length === 1 ? 'it is' : 'they are'} kept here (delete ${out.deleted.length === 1 ? 'it' : 'them'} yourself if you meant to):`,
+    );
     for (const l of listed(out.deleted)) reporter.info(l);
   }
 }

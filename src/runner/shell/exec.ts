@@ -33,12 +33,26 @@ const SHELL_RETRY_HINT = 'Open the shell again; if it fails again, check the eng
 /** Copies the rcfile into the container (a one-file tar through the archive API). */
 export async function installRcFile(container: Docker.Container): Promise<void> {
   const data = Buffer.from(RC_TEXT);
-  const header = entryHeader({ name: RC_NAME, type: 'file', mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 0, size: data.length });
+  const header = entryHeader({
+    name: RC_NAME,
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    uname: 'root',
+    gname: 'root',
+    mtime: 0,
+    size: data.length,
+  });
   const tar = Buffer.concat([header, data, padding(data.length), END_OF_ARCHIVE]);
   try {
     await container.putArchive(tar, { path: RC_DIR });
   } catch (err) {
-    throw new OpError('shell_setup', `could not write the shell's rcfile into the build container: ${engineMessage(err)}`, SHELL_RETRY_HINT);
+    throw new OpError(
+      'shell_setup',
+      `could not write the shell's rcfile into the build container: ${engineMessage(err)}`,
+      SHELL_RETRY_HINT,
+    );
   }
 }
 
@@ -49,7 +63,12 @@ export async function exitCodeOf(exec: Docker.Exec, what: string): Promise<numbe
     try {
       info = await exec.inspect();
     } catch (err) {
-      if (isNotFound(err)) throw new OpError('shell_lost', `the build container went away while ${what} ran`, 'Something removed the build container (docker rm, a prune): open the shell again.');
+      if (isNotFound(err))
+        throw new OpError(
+          'shell_lost',
+          `the build container went away while ${what} ran`,
+          'Something removed the build container (docker rm, a prune): open the shell again.',
+        );
       throw err;
     }
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
@@ -88,7 +107,11 @@ export async function runCaptured(container: Docker.Container, spec: ExecCmd, si
 }
 
 /** Runs a one-off command without a terminal: its stdout and stderr, split by the stream headers, go to `onData`. */
-export async function runPlain(container: Docker.Container, spec: ExecCmd, onData: (stream: 'stdout' | 'stderr', data: Buffer) => void): Promise<number> {
+export async function runPlain(
+  container: Docker.Container,
+  spec: ExecCmd,
+  onData: (stream: 'stdout' | 'stderr', data: Buffer) => void,
+): Promise<number> {
   const exec = await createExec(container, spec, false, false);
   const stream = (await exec.start({ hijack: true, stdin: false, Tty: false })) as Readable;
   let buf: Buffer = Buffer.alloc(0);

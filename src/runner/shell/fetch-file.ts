@@ -18,7 +18,14 @@ export interface Fetched {
 }
 
 /** Fetches `path` of the container into `dest` (which must not exist), with permission bits `mode`. */
-export async function fetchFile(container: Docker.Container, path: string, dest: string, mode: number, maxBytes: number, signal?: AbortSignal): Promise<Fetched> {
+export async function fetchFile(
+  container: Docker.Container,
+  path: string,
+  dest: string,
+  mode: number,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<Fetched> {
   const fd = openSync(dest, 'wx', 0o600);
   let ok = false;
   try {
@@ -30,7 +37,9 @@ export async function fetchFile(container: Docker.Container, path: string, dest:
       async (entry) => {
         if (got || entry.type !== 'File' || entry.size > maxBytes) {
           entry.resume();
-          throw new NotAFile(got ? 'more than one entry' : entry.type !== 'File' ? `a ${entry.type}, not a regular file` : `larger than ${maxBytes} bytes`);
+          throw new NotAFile(
+            got ? 'more than one entry' : entry.type !== 'File' ? `a ${entry.type}, not a regular file` : `larger than ${maxBytes} bytes`,
+          );
         }
         const h = createHash('sha256');
         let size = 0;

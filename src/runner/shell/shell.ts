@@ -52,7 +52,8 @@ export function parseShellOptions(input: unknown): ShellOptions {
     throw new OpError('invalid_spec', 'invalid shell request: cmd must be a non-empty list of strings');
   }
   const ttyPath = raw.tty_path ?? DEFAULT_TTY;
-  if (typeof ttyPath !== 'string' || !ttyPath.startsWith('/')) throw new OpError('invalid_spec', 'invalid shell request: tty_path must be an absolute path');
+  if (typeof ttyPath !== 'string' || !ttyPath.startsWith('/'))
+    throw new OpError('invalid_spec', 'invalid shell request: tty_path must be an absolute path');
   const session = raw.session ?? null;
   if (session !== null && typeof session !== 'string') throw new OpError('invalid_spec', 'invalid shell request: session must be a string');
   return { cmd: cmd as string[] | null, tty_path: ttyPath, session };
@@ -139,12 +140,15 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
     if (!terminal) {
       // One-off command, no terminal: its output comes back as log events.
       const cmd = [...shell.image.entrypoint, ...opts.cmd!];
-      status = await runPlain(shell.job.container, { workingDir: shell.layout.workingDir, cmd }, (stream, data) => ctx.emit('log', { stream, data }));
+      status = await runPlain(shell.job.container, { workingDir: shell.layout.workingDir, cmd }, (stream, data) =>
+        ctx.emit('log', { stream, data }),
+      );
     } else {
       status = await attachTerminal(spec, shell, opts, terminal, ctx, relayed.relay);
     }
     // Copied inputs: what the shell changed in the package comes back before the container goes.
-    if (shell.inputs.name === 'copy') await bringBackChanges({ container: shell.job.container, spec, reporter: shell.reporter, signal: ctx.signal });
+    if (shell.inputs.name === 'copy')
+      await bringBackChanges({ container: shell.job.container, spec, reporter: shell.reporter, signal: ctx.signal });
     return { status };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) {
@@ -217,7 +221,14 @@ async function prepareBuildDir(spec: JobSpec, shell: OpenShell, ctx: OpContext):
 }
 
 /** The interactive bash (or the command) on the user's terminal; returns its exit status. */
-async function attachTerminal(spec: JobSpec, shell: OpenShell, opts: ShellOptions, terminal: Terminal, ctx: OpContext, relay: Relay | null): Promise<number> {
+async function attachTerminal(
+  spec: JobSpec,
+  shell: OpenShell,
+  opts: ShellOptions,
+  terminal: Terminal,
+  ctx: OpContext,
+  relay: Relay | null,
+): Promise<number> {
   const { job, image, layout } = shell;
   if (!opts.cmd) await installRcFile(job.container);
   const term = await chooseTerm(job.container, spec.term, layout.workingDir, image.entrypoint);

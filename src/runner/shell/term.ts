@@ -44,7 +44,12 @@ export interface TermChoice {
 }
 
 /** The TERM for a shell in `container` whose user's terminal is `wanted`. */
-export async function chooseTerm(container: Docker.Container, wanted: string, workingDir: string, entrypoint: string[] = []): Promise<TermChoice> {
+export async function chooseTerm(
+  container: Docker.Container,
+  wanted: string,
+  workingDir: string,
+  entrypoint: string[] = [],
+): Promise<TermChoice> {
   if (!wanted || wanted === 'dumb' || !/^[A-Za-z0-9._+-]+$/.test(wanted)) return { term: wanted, note: null };
   const names = [wanted, ...FALLBACK_TERMS.filter((t) => t !== wanted)];
   let out = '';
@@ -57,14 +62,18 @@ export async function chooseTerm(container: Docker.Container, wanted: string, wo
     return { term: wanted, note: `could not look for terminfo in the build image (${(err as Error).message}); TERM=${wanted} kept` };
   }
   const line = out.trim().split('\n').at(-1) ?? '';
-  if (status !== 0 || line === '') return { term: wanted, note: `could not look for terminfo in the build image (status ${status}); TERM=${wanted} kept` };
+  if (status !== 0 || line === '')
+    return { term: wanted, note: `could not look for terminfo in the build image (status ${status}); TERM=${wanted} kept` };
   if (line === `found ${wanted}`) return { term: wanted, note: null };
   if (line.startsWith('found ')) {
     const term = line.slice('found '.length);
     return { term, note: `the build image has no terminfo entry for TERM=${wanted}; the shell uses TERM=${term}` };
   }
   if (line === 'none') {
-    return { term: NO_TERMINFO_TERM, note: `the build image has no terminfo at all; the shell uses TERM=${NO_TERMINFO_TERM} (known to programs with built-in tables) instead of TERM=${wanted}` };
+    return {
+      term: NO_TERMINFO_TERM,
+      note: `the build image has no terminfo at all; the shell uses TERM=${NO_TERMINFO_TERM} (known to programs with built-in tables) instead of TERM=${wanted}`,
+    };
   }
   return { term: wanted, note: `the build image has none of the terminfo entries ${names.join(', ')}; TERM=${wanted} kept` };
 }

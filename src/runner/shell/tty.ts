@@ -48,7 +48,7 @@ export class Terminal {
       for (const fd of fds) closeSync(fd);
       if (err instanceof OpError) throw err;
       const e = err as NodeJS.ErrnoException;
-      throw noTerminal(path, e.code === 'ENXIO' ? 'no controlling terminal' : e.code ?? e.message);
+      throw noTerminal(path, e.code === 'ENXIO' ? 'no controlling terminal' : (e.code ?? e.message));
     }
     const input = new tty.ReadStream(fds[0]!);
     const output = new tty.WriteStream(fds[1]!);

@@ -21,7 +21,8 @@ describe('engine faults (private dockerd)', () => {
 
   beforeAll(async () => {
     await ensureExampleImages([NEW_TAG]); // copied from the main engine below
-    for (const cmd of ['dockerd', 'openssl', 'curl']) if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed: scripts/setup --test installs it`);
+    for (const cmd of ['dockerd', 'openssl', 'curl'])
+      if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed: scripts/setup --test installs it`);
     // Short: containerd's sockets live under it.
     dir = mkdtempSync('/tmp/ndtf-');
     port = await freePort();
@@ -39,10 +40,12 @@ describe('engine faults (private dockerd)', () => {
   it('an engine stopped during make: a clear error within 10 s; after a restart the next build works', async () => {
     const ctx = recorder(true);
     let failedAt = 0;
-    const running = withEngineEnv(env(), () => runJob('build', parseJobSpec(ex.spec({ make_args: ['SLEEP=60'] })), ctx)).catch((e: unknown) => {
-      failedAt = Date.now();
-      return e;
-    });
+    const running = withEngineEnv(env(), () => runJob('build', parseJobSpec(ex.spec({ make_args: ['SLEEP=60'] })), ctx)).catch(
+      (e: unknown) => {
+        failedAt = Date.now();
+        return e;
+      },
+    );
     while (!(ctx.of('headline') as string[]).some((h) => h.includes('Sleeping'))) await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
     await engineScript('tls-dockerd', 'halt', dir);
@@ -61,7 +64,10 @@ describe('engine faults (private dockerd)', () => {
     const res = await withEngineEnv(env(), () => runJob('build', parseJobSpec(ex.spec()), recorder(true)));
     expect(res.steps.every((s) => s.status === 0)).toBe(true);
     await withEngineEnv(env(), async () => {
-      await engine.getVolume(res.volume).remove().catch(() => {});
+      await engine
+        .getVolume(res.volume)
+        .remove()
+        .catch(() => {});
     });
   }, 240_000);
 });

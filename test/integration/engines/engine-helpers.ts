@@ -54,7 +54,17 @@ export async function copyImage(from: Docker, to: Docker, tag: string): Promise<
   expect(loaded.join(' ')).toContain(tag.split(':')[0]);
 }
 
-const DISCOVERY_VARS = ['DOCKER_HOST', 'NERVES_DOCKER_TS_SSH', 'DOCKER_TLS_VERIFY', 'DOCKER_TLS', 'DOCKER_CERT_PATH', 'DOCKER_CONTEXT', 'DOCKER_CONFIG', 'NERVES_DEBUG', 'NERVES_DOCKER_TS_REMOTE_OK'];
+const DISCOVERY_VARS = [
+  'DOCKER_HOST',
+  'NERVES_DOCKER_TS_SSH',
+  'DOCKER_TLS_VERIFY',
+  'DOCKER_TLS',
+  'DOCKER_CERT_PATH',
+  'DOCKER_CONTEXT',
+  'DOCKER_CONFIG',
+  'NERVES_DEBUG',
+  'NERVES_DOCKER_TS_REMOTE_OK',
+];
 
 /**
  * Runs `fn` with exactly these discovery variables set (the others unset),
@@ -98,7 +108,10 @@ export async function buildExample(ex: Example, engine: Docker): Promise<JobResu
 /** Cleans the example through the engine the environment names; the volume is gone from `engine`. */
 export async function cleanExample(ex: Example, engine: Docker, volume: string): Promise<void> {
   const spec = ex.spec();
-  const res = await runClean({ app: 'example_system', build_path: spec.build_path as string, cache_path: spec.cache_path as string }, recorder());
+  const res = await runClean(
+    { app: 'example_system', build_path: spec.build_path as string, cache_path: spec.cache_path as string },
+    recorder(),
+  );
   expect(res.volume).toBe(volume);
   expect(res.removed_volume).toBe(true);
   const volumes = (await engine.listVolumes()).Volumes ?? [];
@@ -107,7 +120,11 @@ export async function cleanExample(ex: Example, engine: Docker, volume: string):
 }
 
 /** Waits until `engine` has no container with these labels: a job replies before its container's removal is done. */
-export async function noContainersSoon(engine: Docker, labels: Record<string, string>, timeoutMs = 10_000): Promise<Docker.ContainerInfo[]> {
+export async function noContainersSoon(
+  engine: Docker,
+  labels: Record<string, string>,
+  timeoutMs = 10_000,
+): Promise<Docker.ContainerInfo[]> {
   const filters = JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -24,8 +24,12 @@ describe('Podman (podman system service)', () => {
 
   beforeAll(async () => {
     await ensureExampleImages([NEW_TAG]); // copied from the main engine below
-    if (process.getuid?.() !== 0) throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
-    if (!hasCommand('podman')) throw new Error('podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)');
+    if (process.getuid?.() !== 0)
+      throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
+    if (!hasCommand('podman'))
+      throw new Error(
+        'podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)',
+      );
     // Short path: Podman and conmon put sockets under it.
     dir = mkdtempSync('/tmp/ndt-pm-');
     sock = join(dir, 'podman.sock');
@@ -94,8 +98,12 @@ describe('Podman with its default ulimits, where process limits cannot be raised
 
   beforeAll(async () => {
     await ensureExampleImages([NEW_TAG]);
-    if (process.getuid?.() !== 0) throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
-    if (!hasCommand('podman')) throw new Error('podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)');
+    if (process.getuid?.() !== 0)
+      throw new Error('the Podman test starts a rootful `podman system service`: run it as root (make test on the Debian test machine)');
+    if (!hasCommand('podman'))
+      throw new Error(
+        'podman is not installed: `apt-get install -y podman` (scripts/setup --test installs the packages in scripts/test-apt-packages.txt)',
+      );
     dir = mkdtempSync('/tmp/ndt-pmu-');
     sock = join(dir, 'podman.sock');
     const saved = process.env.NDT_PODMAN_DEFAULT_ULIMITS;
@@ -116,7 +124,9 @@ describe('Podman with its default ulimits, where process limits cannot be raised
   }, 60_000);
 
   it('the first build fails with the fix of the known failure, not only the raw OCI error', async () => {
-    const err = await withEngineEnv({ DOCKER_HOST: `unix://${sock}` }, () => runJob('build', parseJobSpec(ex!.spec()), recorder(true))).then(
+    const err = await withEngineEnv({ DOCKER_HOST: `unix://${sock}` }, () =>
+      runJob('build', parseJobSpec(ex!.spec()), recorder(true)),
+    ).then(
       () => null,
       (e: unknown) => e as { code?: string; message?: string; hint?: string },
     );

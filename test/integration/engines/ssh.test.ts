@@ -18,7 +18,16 @@ import { runJob } from '../../../src/runner/job/run-job.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
 import { parseShellOptions, runShell } from '../../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
-import { copyExample, docker as mainEngine, NEW_TAG, oneOffOutput, recorder, removeVolumeQuietly, ROOT, type Example } from '../helpers/example.js';
+import {
+  copyExample,
+  docker as mainEngine,
+  NEW_TAG,
+  oneOffOutput,
+  recorder,
+  removeVolumeQuietly,
+  ROOT,
+  type Example,
+} from '../helpers/example.js';
 import { ensureExampleImages } from '../helpers/images.js';
 import { artifactOf, buildExample, cleanExample, hasCommand, noContainersSoon, opError, withEngineEnv } from './engine-helpers.js';
 import { SSHD, startSshd, type Sshd } from './sshd.js';
@@ -60,9 +69,11 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
   beforeAll(async () => {
     await ensureExampleImages([NEW_TAG]); // copied from the main engine below
     if (process.getuid?.() !== 0) throw new Error('the ssh test starts an sshd: run it as root (make test on the Debian test machine)');
-    if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: scripts/setup --test installs openssh-server (scripts/test-apt-packages.txt)`);
+    if (!existsSync(SSHD))
+      throw new Error(`${SSHD} is missing: scripts/setup --test installs openssh-server (scripts/test-apt-packages.txt)`);
     for (const cmd of ['ssh', 'ssh-keygen', 'docker']) {
-      if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed: scripts/setup --test installs the packages in scripts/test-apt-packages.txt`);
+      if (!hasCommand(cmd))
+        throw new Error(`${cmd} is not installed: scripts/setup --test installs the packages in scripts/test-apt-packages.txt`);
     }
     // builder-wrongkey: the same server with a key it does not know, for the authentication failure.
     sshd = await startSshd(['builder-wrongkey']);
@@ -167,7 +178,12 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
     const listed = (await run('tar', ['-tzf', result.path])).stdout.split('\n');
     expect(listed).toContain('example_system-portable-0.1.0-ABCDEF1/images/rootfs.img');
     expect(result.steps.map((s) => s.name)).toEqual(['create-build', 'make', 'make system', 'copy']);
-    expect(ctx.of('info').map(String).some((t) => /^sent \d+ files/.test(t))).toBe(true);
+    expect(
+      ctx
+        .of('info')
+        .map(String)
+        .some((t) => /^sent \d+ files/.test(t)),
+    ).toBe(true);
     const opened = sshd.connections() - before;
     const sessions = sshTransport(join(sshd.bin, 'ssh'), { host: 'builder' }).sessions;
     console.log(`ssh copy build: ${opened} ssh connection(s), ${sessions} session(s) over them`);
@@ -191,7 +207,12 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
     expect(out).toMatch(/\bnerves_defconfig\b/);
     expect(err).toBe('oops\n');
     // Nothing changed since the build: nothing sent again.
-    expect(ctx.of('info').map(String).some((t) => /^sent 0 files/.test(t))).toBe(true);
+    expect(
+      ctx
+        .of('info')
+        .map(String)
+        .some((t) => /^sent 0 files/.test(t)),
+    ).toBe(true);
   });
 
   it('copy mode through ssh: clean removes the build volume and the input volumes (not the shared downloads)', async () => {
@@ -233,15 +254,25 @@ describe('an engine behind ssh://builder (the system ssh client, an sshd of the 
     if (!existsSync(cli)) throw new Error('priv/ is not built: run `npm run build` (make test does).');
     closeSshTransports();
     expect(await noSshProcessesSoon(sshd.config)).toEqual([]);
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${sshd.bin}:${process.env.PATH ?? ''}`, DOCKER_HOST: 'ssh://builder', NERVES_DEBUG: '1' };
-    for (const k of ['SSH_AUTH_SOCK', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'NDT_NOTICE_FD', 'NODE_OPTIONS']) delete env[k];
-    const { stdout, stderr } = await run('node', [cli, 'doctor'], { env, maxBuffer: 16 << 20 }).catch((e: { stdout: string; stderr: string }) => e);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${sshd.bin}:${process.env.PATH ?? ''}`,
+      DOCKER_HOST: 'ssh://builder',
+      NERVES_DEBUG: '1',
+    };
+    for (const k of ['SSH_AUTH_SOCK', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'NDT_NOTICE_FD', 'NODE_OPTIONS'])
+      delete env[k];
+    const { stdout, stderr } = await run('node', [cli, 'doctor'], { env, maxBuffer: 16 << 20 }).catch(
+      (e: { stdout: string; stderr: string }) => e,
+    );
     expect(stdout).toContain('engine: answers at ssh://builder (DOCKER_HOST) through');
     expect(stdout).toMatch(/engine version: docker /);
     expect(stderr).toContain('nerves_docker_ts: engine: ssh://builder: through');
     expect(stderr).not.toMatch(/DEP0170|Warning/);
     expect(await noSshProcessesSoon(sshd.config)).toEqual([]);
-    expect(warnings.map((w) => `${(w as { code?: string }).code ?? ''} ${w.message}`).filter((w) => /DEP0170|is invalid/.test(w))).toEqual([]);
+    expect(warnings.map((w) => `${(w as { code?: string }).code ?? ''} ${w.message}`).filter((w) => /DEP0170|is invalid/.test(w))).toEqual(
+      [],
+    );
   });
 
   it('the built-in ssh2 client (no ssh on PATH, here forced) fails without an agent with an ssh hint', async () => {

@@ -55,10 +55,20 @@ export async function startSshd(strangers: string[] = []): Promise<Sshd> {
   writeFileSync(
     join(dir, 'sshd_config'),
     [
-      `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PidFile none', 'StrictModes no', 'UsePAM no',
-      'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin prohibit-password',
-      'LogLevel VERBOSE', 'MaxStartups 100', 'MaxSessions 100', '',
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${join(dir, 'host_key')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'PidFile none',
+      'StrictModes no',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'LogLevel VERBOSE',
+      'MaxStartups 100',
+      'MaxSessions 100',
+      '',
     ].join('\n'),
   );
   // sshd's privilege separation directory (Debian's package makes it at boot).
@@ -70,8 +80,17 @@ export async function startSshd(strangers: string[] = []): Promise<Sshd> {
   const hostKey = readFileSync(join(dir, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
   writeFileSync(join(home, '.ssh/known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`);
   const host = (name: string, key: string) =>
-    [`Host ${name}`, '  HostName 127.0.0.1', `  Port ${port}`, `  User ${userInfo().username}`, `  IdentityFile ${key}`,
-      '  IdentitiesOnly yes', `  UserKnownHostsFile ${join(home, '.ssh/known_hosts')}`, '  StrictHostKeyChecking yes', ''].join('\n');
+    [
+      `Host ${name}`,
+      '  HostName 127.0.0.1',
+      `  Port ${port}`,
+      `  User ${userInfo().username}`,
+      `  IdentityFile ${key}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${join(home, '.ssh/known_hosts')}`,
+      '  StrictHostKeyChecking yes',
+      '',
+    ].join('\n');
   const config = join(home, '.ssh/config');
   for (const name of strangers) keygen(join(dir, `${name}_key`));
   const hosts = [host('builder', join(dir, 'client_key')), ...strangers.map((name) => host(name, join(dir, `${name}_key`)))];

@@ -45,9 +45,11 @@ describe('a TLS engine on 127.0.0.1 (second dockerd)', () => {
 
   beforeAll(async () => {
     await ensureExampleImages([NEW_TAG]); // copied from the main engine below
-    if (process.getuid?.() !== 0) throw new Error('the TLS test starts a second dockerd: run it as root (make test on the Debian test machine)');
+    if (process.getuid?.() !== 0)
+      throw new Error('the TLS test starts a second dockerd: run it as root (make test on the Debian test machine)');
     for (const cmd of ['dockerd', 'openssl', 'curl']) {
-      if (!hasCommand(cmd)) throw new Error(`${cmd} is not installed: scripts/setup --test installs the packages in scripts/test-apt-packages.txt`);
+      if (!hasCommand(cmd))
+        throw new Error(`${cmd} is not installed: scripts/setup --test installs the packages in scripts/test-apt-packages.txt`);
     }
     // Short path: containerd's sockets live under the exec root.
     dir = mkdtempSync('/tmp/ndt-tls-');
@@ -131,13 +133,15 @@ describe('a TLS engine on 127.0.0.1 (second dockerd)', () => {
     const config = join(scratch, 'docker-config');
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_CONFIG: config, NERVES_DEBUG: '1' };
     for (const k of ['DOCKER_HOST', 'DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'NDT_NOTICE_FD']) delete env[k];
-    const { stdout, stderr } = await run('node', [cli, 'doctor'], { env, maxBuffer: 16 << 20 }).catch((e: { stdout: string; stderr: string }) => e);
+    const { stdout, stderr } = await run('node', [cli, 'doctor'], { env, maxBuffer: 16 << 20 }).catch(
+      (e: { stdout: string; stderr: string }) => e,
+    );
     expect(stdout).toContain(`engine: answers at tcp://127.0.0.1:${port} (context ndt-tls)`);
     expect(stdout).toMatch(/engine version: docker /);
     expect(stderr).toContain(`nerves_docker_ts: engine: -> using tcp://127.0.0.1:${port} (context ndt-tls)`);
   });
 
-  it('DOCKER_CONTEXT picks a context over config.json (here: the TLS engine\'s unix socket), and clean goes through it', async () => {
+  it("DOCKER_CONTEXT picks a context over config.json (here: the TLS engine's unix socket), and clean goes through it", async () => {
     const config = join(scratch, 'docker-config');
     writeContext(config, 'ndt-unix', `unix://${join(dir, 'docker.sock')}`);
     const { engine } = await withEngineEnv({ DOCKER_CONFIG: config, DOCKER_CONTEXT: 'ndt-unix' }, () => connectChecked());

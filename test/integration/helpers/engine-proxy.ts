@@ -13,7 +13,10 @@ export interface EngineProxy {
  * Listens on `path`; every chunk a client sends goes through `forward`
  * (default: straight to the engine), every answer straight back.
  */
-export function engineProxy(path: string, forward: (chunk: Buffer, upstream: Socket, client: Socket) => void = (chunk, upstream) => void upstream.write(chunk)): Promise<EngineProxy> {
+export function engineProxy(
+  path: string,
+  forward: (chunk: Buffer, upstream: Socket, client: Socket) => void = (chunk, upstream) => void upstream.write(chunk),
+): Promise<EngineProxy> {
   const open = new Set<Socket>();
   const server = createServer((client: Socket) => {
     open.add(client);

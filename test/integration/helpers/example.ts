@@ -138,7 +138,12 @@ export async function removeVolumeQuietly(name: string, timeoutMs = 10_000): Pro
       if (code === 404 || Date.now() > deadline) return;
       // 409: in use; kept containers of the test go first.
       const users = await docker.listContainers({ all: true, filters: JSON.stringify({ volume: [name] }) });
-      for (const c of users) if (c.Labels?.[LABEL.keep] === 'true') await docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+      for (const c of users)
+        if (c.Labels?.[LABEL.keep] === 'true')
+          await docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => {});
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -35,7 +35,12 @@ async function ensureImage(engine: Engine, tag: string): Promise<void> {
     const context = contextOf(tag);
     ensureRootfs(context);
     let output = '';
-    await buildImageFromContext(engine, await contextTar(context, 'Dockerfile'), { tag, dockerfile: 'Dockerfile' }, (t) => void (output += t));
+    await buildImageFromContext(
+      engine,
+      await contextTar(context, 'Dockerfile'),
+      { tag, dockerfile: 'Dockerfile' },
+      (t) => void (output += t),
+    );
     if (/^ERROR: /m.test(output)) throw new Error(`building ${tag} failed:\n${output}`);
   } else {
     throw new Error(`ensureExampleImages: ${tag} is not an example image`);

@@ -1,78 +1,99 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { mkdir, writeFile } from "node:fs/promises";
-import { createWriteStream } from "node:fs";
-import { pipeline } from "node:stream/promises";
-import { join } from "node:path";
-import { buildImage, exportImage } from "../../../src/image/index.js";
-import { readTarFile } from "../../../src/image/tar-reader.js";
-import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, tempDir } from "./helpers.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { join } from 'node:path';
+import { buildImage, exportImage } from '../../../src/image/index.js';
+import { readTarFile } from '../../../src/image/tar-reader.js';
+import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, tempDir } from './helpers.js';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const engine = await engineAnswers();
-if (!engine) console.warn("SKIPPED image integration tests: the Docker engine does not answer on DOCKER_HOST / /var/run/docker.sock");
+if (!engine) console.warn('SKIPPED image integration tests: the Docker engine does not answer on DOCKER_HOST / /var/run/docker.sock');
 
 async function names(file: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for await (const e of readTarFile(file)) out.set(e.name, `${e.type === "hardlink" ? "file" : e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid}${e.type === "symlink" ? ` -> ${e.linkname}` : ""}`);
+  for await (const e of readTarFile(file))
+    out.set(
+      e.name,
+      `${e.type === 'hardlink' ? 'file' : e.type} ${e.mode.toString(8)} ${e.uid}:${e.gid}${e.type === 'symlink' ? ` -> ${e.linkname}` : ''}`,
+    );
   return out;
 }
 
 // What the engine adds to every container's filesystem.
-const ENGINE_ADDED = new Set([".dockerenv", "dev", "dev/console", "dev/pts", "dev/shm", "etc/hostname", "etc/hosts", "etc/mtab", "etc/resolv.conf", "proc", "sys"]);
+const ENGINE_ADDED = new Set([
+  '.dockerenv',
+  'dev',
+  'dev/console',
+  'dev/pts',
+  'dev/shm',
+  'etc/hostname',
+  'etc/hosts',
+  'etc/mtab',
+  'etc/resolv.conf',
+  'proc',
+  'sys',
+]);
 
-describe.skipIf(!engine)("exportImage", () => {
+describe.skipIf(!engine)('exportImage', () => {
   const cleanup = new Cleanup();
   let work: { path: string; remove(): Promise<void> };
   beforeAll(async () => {
-    work = await tempDir("ndt-export-");
+    work = await tempDir('ndt-export-');
   });
   afterAll(async () => {
     await cleanup.run();
     await work?.remove();
   });
 
-  it("flattens a three-layer image with deletions like docker export", async () => {
-    const rootfs = await busyboxRootfs(join(work.path, "rootfs"), ["sh", "rm", "mkdir", "touch", "echo", "ln"]);
-    await mkdir(join(rootfs, "etc", "conf.d"), { recursive: true });
-    await writeFile(join(rootfs, "etc", "conf.d", "old"), "old\n");
-    await writeFile(join(rootfs, "etc", "keep"), "keep\n");
-    await mkdir(join(rootfs, "var", "junk", "deep"), { recursive: true });
-    await writeFile(join(rootfs, "var", "junk", "deep", "f"), "f\n");
-    const one = join(work.path, "one.tar");
-    await buildImage({ name: "ndt-test/export", tag: "one", copyToRoot: rootfs, out: one });
-    const extra = join(work.path, "extra");
-    await mkdir(join(extra, "opt", "app"), { recursive: true });
-    await writeFile(join(extra, "opt", "app", "bin"), "app\n");
-    await writeFile(join(extra, "delete-me"), "x\n");
-    const three = join(work.path, "three.tar");
+  it('flattens a three-layer image with deletions like docker export', async () => {
+    const rootfs = await busyboxRootfs(join(work.path, 'rootfs'), ['sh', 'rm', 'mkdir', 'touch', 'echo', 'ln']);
+    await mkdir(join(rootfs, 'etc', 'conf.d'), { recursive: true });
+    await writeFile(join(rootfs, 'etc', 'conf.d', 'old'), 'old\n');
+    await writeFile(join(rootfs, 'etc', 'keep'), 'keep\n');
+    await mkdir(join(rootfs, 'var', 'junk', 'deep'), { recursive: true });
+    await writeFile(join(rootfs, 'var', 'junk', 'deep', 'f'), 'f\n');
+    const one = join(work.path, 'one.tar');
+    await buildImage({ name: 'ndt-test/export', tag: 'one', copyToRoot: rootfs, out: one });
+    const extra = join(work.path, 'extra');
+    await mkdir(join(extra, 'opt', 'app'), { recursive: true });
+    await writeFile(join(extra, 'opt', 'app', 'bin'), 'app\n');
+    await writeFile(join(extra, 'delete-me'), 'x\n');
+    const three = join(work.path, 'three.tar');
     const r = await buildImage({
-      name: "ndt-test/export", tag: "three", fromImage: one, copyToRoot: extra, out: three,
-      runAsRoot: "set -e; rm /delete-me; rm -r /var/junk; rm -r /etc/conf.d; mkdir /etc/conf.d; touch /etc/conf.d/new; echo hi > /opt/app/hardsrc; ln /opt/app/hardsrc /opt/app/hardlink",
+      name: 'ndt-test/export',
+      tag: 'three',
+      fromImage: one,
+      copyToRoot: extra,
+      out: three,
+      runAsRoot:
+        'set -e; rm /delete-me; rm -r /var/junk; rm -r /etc/conf.d; mkdir /etc/conf.d; touch /etc/conf.d/new; echo hi > /opt/app/hardsrc; ln /opt/app/hardsrc /opt/app/hardlink',
     });
     expect(r.diffIds.length).toBe(3);
 
-    const flat = join(work.path, "flat.tar");
+    const flat = join(work.path, 'flat.tar');
     await exportImage({ fromImage: three, out: flat });
     const ours = await names(flat);
-    expect(ours.has("delete-me")).toBe(false);
-    expect(ours.has("var/junk")).toBe(false);
-    expect(ours.has("etc/conf.d/old")).toBe(false);
-    expect(ours.get("etc/conf.d/new")).toMatch(/^file /);
-    expect(ours.get("opt/app/hardlink")).toMatch(/^file /);
+    expect(ours.has('delete-me')).toBe(false);
+    expect(ours.has('var/junk')).toBe(false);
+    expect(ours.has('etc/conf.d/old')).toBe(false);
+    expect(ours.get('etc/conf.d/new')).toMatch(/^file /);
+    expect(ours.get('opt/app/hardlink')).toMatch(/^file /);
 
-    cleanup.images.add("ndt-test/export:three");
+    cleanup.images.add('ndt-test/export:three');
     await loadArchive(three);
-    const c = await docker.createContainer({ Image: "ndt-test/export:three", Cmd: ["/bin/sh"], HostConfig: { NetworkMode: "none" } });
+    const c = await docker.createContainer({ Image: 'ndt-test/export:three', Cmd: ['/bin/sh'], HostConfig: { NetworkMode: 'none' } });
     cleanup.containers.add(c.id);
-    const exported = join(work.path, "docker-export.tar");
+    const exported = join(work.path, 'docker-export.tar');
     await pipeline((await c.export()) as NodeJS.ReadableStream, createWriteStream(exported));
     const theirs = await names(exported);
     const theirsOwn = new Map([...theirs].filter(([n]) => !ENGINE_ADDED.has(n) || ours.has(n)));
     expect([...ours.keys()].sort()).toEqual([...theirsOwn.keys()].sort());
     for (const [n, t] of ours) expect([n, theirsOwn.get(n)]).toEqual([n, t]);
     // GNU tar reads it too
-    const { stdout } = await run("tar", ["-tf", flat]);
-    expect(stdout).toContain("opt/app/bin");
+    const { stdout } = await run('tar', ['-tf', flat]);
+    expect(stdout).toContain('opt/app/bin');
   });
 });

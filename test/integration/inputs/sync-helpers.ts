@@ -13,15 +13,26 @@ export const docker = new Docker();
 export const LABEL = { 'nerves-docker-ts.test': 'sync' };
 
 /** A created (not started) container of the example image with `volume` at `root`, as root. */
-export async function createBox(volume: string, root: string, cmd: string[] = ['sleep', '600'], more: Docker.MountSettings[] = []): Promise<Docker.Container> {
-  return docker.createContainer({ Image: NEW_TAG, Cmd: cmd, User: '0', Labels: LABEL, HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: root }, ...more] } });
+export async function createBox(
+  volume: string,
+  root: string,
+  cmd: string[] = ['sleep', '600'],
+  more: Docker.MountSettings[] = [],
+): Promise<Docker.Container> {
+  return docker.createContainer({
+    Image: NEW_TAG,
+    Cmd: cmd,
+    User: '0',
+    Labels: LABEL,
+    HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: root }, ...more] },
+  });
 }
 
 /** Splits a non-TTY log/attach stream (8-byte frame headers) into stdout and stderr. */
 function demux(buf: Buffer): { stdout: Buffer; stderr: Buffer } {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  for (let i = 0; i + 8 <= buf.length; ) {
+  for (let i = 0; i + 8 <= buf.length;) {
     const len = buf.readUInt32BE(i + 4);
     (buf[i] === 2 ? err : out).push(buf.subarray(i + 8, i + 8 + len));
     i += 8 + len;
@@ -71,7 +82,18 @@ function rows(out: Buffer): string[] {
 }
 
 export function hostListing(dir: string, prune: string[] = []): string[] {
-  const args = [dir, '(', '-path', `${dir}/.ndt-sync`, ...prune.flatMap((p) => ['-o', '-path', `${dir}/${p}`]), ')', '-prune', '-o', '-printf', FORMAT];
+  const args = [
+    dir,
+    '(',
+    '-path',
+    `${dir}/.ndt-sync`,
+    ...prune.flatMap((p) => ['-o', '-path', `${dir}/${p}`]),
+    ')',
+    '-prune',
+    '-o',
+    '-printf',
+    FORMAT,
+  ];
   return rows(execFileSync('find', args, { maxBuffer: 1 << 28 }));
 }
 
@@ -103,6 +125,12 @@ export async function volumeHashes(c: Docker.Container, root: string): Promise<M
 
 export function hostHashes(dir: string, files: string[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const f of files) out.set(f, createHash('sha256').update(readFileSync(`${dir}/${f}`)).digest('hex'));
+  for (const f of files)
+    out.set(
+      f,
+      createHash('sha256')
+        .update(readFileSync(`${dir}/${f}`))
+        .digest('hex'),
+    );
   return out;
 }

@@ -5,7 +5,18 @@
 // what changed; an interrupted sync is found and repaired; damaged state is
 // read back; a name that is not UTF-8 is a clear error.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  lchownSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,7 +69,10 @@ describe('tree sync into a volume (real engine)', () => {
   afterAll(async () => {
     const left = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['nerves-docker-ts.test=sync'] }) });
     for (const c of left) await docker.getContainer(c.Id).remove({ force: true });
-    await docker.getVolume(volume).remove().catch(() => {});
+    await docker
+      .getVolume(volume)
+      .remove()
+      .catch(() => {});
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -68,10 +82,20 @@ describe('tree sync into a volume (real engine)', () => {
   }
 
   /** One sync through a created container, then `finish` as root in it once started; the box is removed. */
-  async function sync(opts: { signal?: AbortSignal; onProgress?: (p: { sentBytes: number }) => void; mounts?: Array<{ Type: 'volume'; Source: string; Target: string }>; finishMayFail?: boolean } = {}): Promise<SyncRun> {
+  async function sync(
+    opts: {
+      signal?: AbortSignal;
+      onProgress?: (p: { sentBytes: number }) => void;
+      mounts?: Array<{ Type: 'volume'; Source: string; Target: string }>;
+      finishMayFail?: boolean;
+    } = {},
+  ): Promise<SyncRun> {
     const c = await createBox(volume, ROOT, undefined, opts.mounts);
     try {
-      const r = await syncTree({ container: c, root: ROOT }, { hostDir: tree, exclude: ['_build/'], signal: opts.signal, onProgress: opts.onProgress });
+      const r = await syncTree(
+        { container: c, root: ROOT },
+        { hostDir: tree, exclude: ['_build/'], signal: opts.signal, onProgress: opts.onProgress },
+      );
       if (!r.finish) return r;
       await c.start();
       const f = await execRoot(c, r.finish);
@@ -89,7 +113,10 @@ describe('tree sync into a volume (real engine)', () => {
     expect(vol).toEqual(host);
     const c = await createBox(volume, ROOT);
     try {
-      const files = host.map((r) => r.split(' | ')).filter((f) => f[1] === 'f').map((f) => f[0]!);
+      const files = host
+        .map((r) => r.split(' | '))
+        .filter((f) => f[1] === 'f')
+        .map((f) => f[0]!);
       expect(await volumeHashes(c, ROOT)).toEqual(hostHashes(tree, files));
     } finally {
       await c.remove({ force: true });
@@ -104,7 +131,9 @@ describe('tree sync into a volume (real engine)', () => {
     expect(r.sentBytes).toBeGreaterThan(20 << 20);
     await expectSame();
     // The symlink pointing outside is a symlink in the volume; the host file it names was never sent.
-    const out = (await runIn(volume, ROOT, ['sh', '-c', `readlink ${ROOT}/link-secret; ls ${ROOT}/_build 2>&1; ls ${ROOT}/.ndt-sync`])).toString();
+    const out = (
+      await runIn(volume, ROOT, ['sh', '-c', `readlink ${ROOT}/link-secret; ls ${ROOT}/_build 2>&1; ls ${ROOT}/.ndt-sync`])
+    ).toString();
     expect(out).toContain(join(outside, 'secret'));
     expect(out).toMatch(/No such file/);
     expect(out).toContain('manifest.json.gz');
@@ -183,7 +212,11 @@ describe('tree sync into a volume (real engine)', () => {
   });
 
   it('reads the volume back when its state cannot be trusted, and removes only what the host does not have', async () => {
-    await runIn(volume, ROOT, ['sh', '-c', `echo garbage > ${ROOT}/.ndt-sync/manifest.json.gz; echo stale > ${ROOT}/stray; echo x > ${ROOT}/bin/tool`]);
+    await runIn(volume, ROOT, [
+      'sh',
+      '-c',
+      `echo garbage > ${ROOT}/.ndt-sync/manifest.json.gz; echo stale > ${ROOT}/stray; echo x > ${ROOT}/bin/tool`,
+    ]);
     const r = await sync();
     expect(r.readBack).toBe(true);
     expect(r.sentFiles).toBeLessThanOrEqual(3);
@@ -199,7 +232,9 @@ describe('tree sync into a volume (real engine)', () => {
       // Something in the volume (a build) turns bin/ into a symlink to another mount; bin/new then goes on the host.
       await runIn(volume, ROOT, ['sh', '-c', `rm -rf ${ROOT}/bin && ln -s /victim ${ROOT}/bin`]);
       // bin/ keeps its mtime on the host (as a tool that restores mtimes would leave it), so it is not sent again.
-      const mtime = execFileSync('stat', ['-c', '%.9Y', join(tree, 'bin')]).toString().trim();
+      const mtime = execFileSync('stat', ['-c', '%.9Y', join(tree, 'bin')])
+        .toString()
+        .trim();
       rmSync(join(tree, 'bin/new'));
       execFileSync('touch', ['-d', `@${mtime}`, join(tree, 'bin')]);
       const r = await sync({ mounts: [{ Type: 'volume', Source: victim, Target: '/victim' }], finishMayFail: true });
@@ -209,7 +244,10 @@ describe('tree sync into a volume (real engine)', () => {
       // The state stays "finishing": the next sync takes bin/new as unknown, and repairs nothing it cannot see.
       expect((await runIn(volume, ROOT, ['cat', `${ROOT}/.ndt-sync/state`])).toString()).toMatch(/^finishing /);
     } finally {
-      await docker.getVolume(victim).remove().catch(() => {});
+      await docker
+        .getVolume(victim)
+        .remove()
+        .catch(() => {});
     }
   });
 

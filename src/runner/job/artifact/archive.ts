@@ -23,13 +23,22 @@ export interface CopyOutOptions {
   onProgress?: (received: number, size: number | null) => void;
 }
 
-export async function copyArtifactOut(container: Docker.Container, srcPath: string, destPath: string, opts: CopyOutOptions = {}): Promise<number> {
+export async function copyArtifactOut(
+  container: Docker.Container,
+  srcPath: string,
+  destPath: string,
+  opts: CopyOutOptions = {},
+): Promise<number> {
   let archive: Readable;
   try {
     archive = (await container.getArchive({ path: srcPath })) as unknown as Readable;
   } catch (err) {
     if (isNotFound(err)) {
-      throw new OpError('artifact_missing', `the build did not produce ${srcPath}`, 'Check that `make system` writes $(NERVES_ARTIFACT_NAME).tar.gz in the build directory.');
+      throw new OpError(
+        'artifact_missing',
+        `the build did not produce ${srcPath}`,
+        'Check that `make system` writes $(NERVES_ARTIFACT_NAME).tar.gz in the build directory.',
+      );
     }
     throw err;
   }
@@ -45,7 +54,11 @@ export async function copyArtifactOut(container: Docker.Container, srcPath: stri
           wrote = true;
           // A 1 MiB buffer: the engine's chunks (~24 KB) are written in batches (writev) while the next ones arrive,
           // not one write per chunk waiting on the last (bench/remote-build: 1.7-2.0 s -> 1.3-1.4 s for 300 MB).
-          pending = pipeline(entry as unknown as Readable, tap(hash, entry.size ?? null, opts.onProgress), createWriteStream(tmp, { mode: 0o644, highWaterMark: WRITE_BUFFER }));
+          pending = pipeline(
+            entry as unknown as Readable,
+            tap(hash, entry.size ?? null, opts.onProgress),
+            createWriteStream(tmp, { mode: 0o644, highWaterMark: WRITE_BUFFER }),
+          );
         } else {
           entry.resume();
         }
@@ -68,7 +81,11 @@ export async function copyArtifactOut(container: Docker.Container, srcPath: stri
 }
 
 /** Passes bytes on, hashing and counting them. */
-function tap(hash: ReturnType<typeof createHash>, size: number | null, onProgress?: (received: number, size: number | null) => void): Transform {
+function tap(
+  hash: ReturnType<typeof createHash>,
+  size: number | null,
+  onProgress?: (received: number, size: number | null) => void,
+): Transform {
   let received = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {

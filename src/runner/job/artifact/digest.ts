@@ -6,7 +6,8 @@ import { readSmallFile } from '../../../engine/archive.js';
 
 /** make system, then `sha256sum` of the artifact into `<artifact>.sha256` (an old one removed first). */
 export function withArtifactDigest(cmd: string[], artifact: string): string[] {
-  const script = 'a=$1; shift; rm -f -- "$a.sha256"; "$@" || exit; if command -v sha256sum >/dev/null 2>&1; then sha256sum -- "$a" >"$a.sha256" || rm -f -- "$a.sha256"; fi; exit 0';
+  const script =
+    'a=$1; shift; rm -f -- "$a.sha256"; "$@" || exit; if command -v sha256sum >/dev/null 2>&1; then sha256sum -- "$a" >"$a.sha256" || rm -f -- "$a.sha256"; fi; exit 0';
   return ['/bin/sh', '-c', script, 'sh', artifact, ...cmd];
 }
 

@@ -13,7 +13,15 @@ import { writeAtomically } from './write-atomically.js';
  * fetches the artifact through the Engine API instead.
  */
 export function withArtifactDrop(cmd: string[], artifact: string, drop: string): string[] {
-  return ['/bin/sh', '-c', 'a=$1 d=$2; shift 2; "$@" || exit; cp -- "$a" "$d" 2>/dev/null || rm -f -- "$d"; exit 0', 'sh', artifact, drop, ...cmd];
+  return [
+    '/bin/sh',
+    '-c',
+    'a=$1 d=$2; shift 2; "$@" || exit; cp -- "$a" "$d" 2>/dev/null || rm -f -- "$d"; exit 0',
+    'sh',
+    artifact,
+    drop,
+    ...cmd,
+  ];
 }
 
 /** `step` with the drop added when it is the one that makes the artifact. */
@@ -27,13 +35,18 @@ export function dropAfter(step: Step, artifactStep: string, artifact: string, dr
  * falls back to the archive request.
  */
 export async function takeDroppedArtifact(dropPath: string, destPath: string): Promise<number | null> {
-  const found = await stat(dropPath).then((s) => s.isFile(), () => false);
+  const found = await stat(dropPath).then(
+    (s) => s.isFile(),
+    () => false,
+  );
   if (!found) return null;
   try {
     // A copy, not a rename: the step's uid owns the dropped file, the user must own the artifact. Bytes
     // into a file this process creates, not copyFile: libuv >= 1.50 (Debian trixie's Node) gives
     // copyFile's result the source's owner when it can (as root), which made the artifact the image user's.
-    return await writeAtomically(destPath, (tmp) => pipeline(createReadStream(dropPath), createWriteStream(tmp, { flags: 'wx', mode: 0o644 })));
+    return await writeAtomically(destPath, (tmp) =>
+      pipeline(createReadStream(dropPath), createWriteStream(tmp, { flags: 'wx', mode: 0o644 })),
+    );
   } finally {
     await rm(dropPath, { force: true });
   }

@@ -15,7 +15,9 @@ import { DL_DIR, InputsNotVisible, packageDir, PLATFORM_DIR, SSH_DIR, type Input
 
 function bindMounts(spec: JobSpec): JobMount[] {
   const mounts: JobMount[] = [
-    spec.downloads_volume ? { type: 'volume', source: spec.downloads_volume, target: DL_DIR } : { type: 'bind', source: spec.download_dir, target: DL_DIR },
+    spec.downloads_volume
+      ? { type: 'volume', source: spec.downloads_volume, target: DL_DIR }
+      : { type: 'bind', source: spec.download_dir, target: DL_DIR },
     { type: 'bind', source: spec.platform_path, target: PLATFORM_DIR },
     { type: 'bind', source: spec.pkg_path, target: packageDir(spec.app) },
   ];
@@ -49,7 +51,10 @@ export async function checkedBind(spec: JobSpec, why: string): Promise<{ inputs:
     async beforeStart(container) {
       const seen = (await readSmallFile(container, inContainer))?.toString('utf8') ?? null;
       if (seen !== token) {
-        throw new InputsNotVisible(onHost, seen === null ? 'a file written there just now is not in the container' : 'the container sees a different file there');
+        throw new InputsNotVisible(
+          onHost,
+          seen === null ? 'a file written there just now is not in the container' : 'the container sees a different file there',
+        );
       }
     },
   };

@@ -68,18 +68,21 @@ export async function copyInputs(job: InputsContext, why: string): Promise<Input
         ['platform', spec.platform_path, PLATFORM_DIR, PLATFORM_EXCLUDES],
         [spec.app, spec.pkg_path, packageDir(spec.app), PACKAGE_EXCLUDES],
       ] as const) {
-        const r = await syncTree({ container, root }, { hostDir, exclude: [...builtIn, ...spec.inputs_exclude], signal: job.op.signal, onProgress: progress(job, what) }).catch(
-          async (err: unknown) => {
-            throw await interrupted(err, `copying ${what === spec.app ? 'the package' : 'the platform'} (${hostDir}) to the engine`, job);
-          },
-        );
+        const r = await syncTree(
+          { container, root },
+          { hostDir, exclude: [...builtIn, ...spec.inputs_exclude], signal: job.op.signal, onProgress: progress(job, what) },
+        ).catch(async (err: unknown) => {
+          throw await interrupted(err, `copying ${what === spec.app ? 'the package' : 'the platform'} (${hostDir}) to the engine`, job);
+        });
         if (r.finish) finish.push(r.finish);
         sent.push(r);
       }
       const files = sent.reduce((n, r) => n + r.sentFiles, 0);
       const bytes = sent.reduce((n, r) => n + r.sentBytes, 0);
       const deleted = sent.reduce((n, r) => n + r.deleted, 0);
-      job.reporter.info(`sent ${files} files (${formatBytes(bytes)})${deleted ? `, removed ${deleted}` : ''}; ${sent.reduce((n, r) => n + r.files, 0)} in the inputs`);
+      job.reporter.info(
+        `sent ${files} files (${formatBytes(bytes)})${deleted ? `, removed ${deleted}` : ''}; ${sent.reduce((n, r) => n + r.files, 0)} in the inputs`,
+      );
     },
     async afterStart(container) {
       for (const cmd of finish.splice(0)) await finishSync(container, cmd);
@@ -97,7 +100,14 @@ async function interrupted(err: unknown, what: string, job: InputsContext): Prom
   if (job.op.signal.aborted) return err;
   const dropped = err instanceof OpError && err.code === 'engine_lost';
   if (err instanceof OpError && !dropped) return err;
-  if (dropped && !(await pingEngine(job.engine, 3000).then(() => true, () => false))) return err;
+  if (
+    dropped &&
+    !(await pingEngine(job.engine, 3000).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return err;
   return new OpError(
     'inputs_sync',
     `${what} was interrupted: ${(err as Error).message}`,

@@ -27,7 +27,11 @@ export function inputsMode(spec: { inputs: InputsMode }, env: NodeJS.ProcessEnv 
   const forced = env[INPUTS_ENV]?.trim();
   if (forced) {
     if (!(INPUTS_MODES as readonly string[]).includes(forced)) {
-      throw new OpError('invalid_env', `${INPUTS_ENV}=${forced} is not one of auto, copy, bind.`, `Unset ${INPUTS_ENV} or set it to auto, copy or bind.`);
+      throw new OpError(
+        'invalid_env',
+        `${INPUTS_ENV}=${forced} is not one of auto, copy, bind.`,
+        `Unset ${INPUTS_ENV} or set it to auto, copy or bind.`,
+      );
     }
     return { mode: forced as InputsMode, by: `${INPUTS_ENV}=${forced}` };
   }
@@ -49,6 +53,8 @@ export async function chooseInputs(job: InputsContext, env: NodeJS.ProcessEnv = 
 
 /** Auto's bind turned out not to be seen by the engine: say so in one line, and copy instead. */
 export function fallBackToCopy(job: InputsContext, err: InputsNotVisible): Promise<InputTransport> {
-  job.reporter.info(`The engine at ${job.engine.where} does not see this machine's files (${err.path}: ${err.reason}); copying the inputs into volumes on the engine instead.`);
+  job.reporter.info(
+    `The engine at ${job.engine.where} does not see this machine's files (${err.path}: ${err.reason}); copying the inputs into volumes on the engine instead.`,
+  );
   return copyInputs(job, `the engine does not see ${err.path}`);
 }

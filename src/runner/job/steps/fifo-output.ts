@@ -95,4 +95,3 @@ async function makeFifos(dir: string, count: number): Promise<string[]> {
   await promisify(execFile)('mkfifo', ['-m', '0666', '--', ...names.map((n) => join(dir, n))]);
   return names;
 }
-

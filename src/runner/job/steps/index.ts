@@ -32,7 +32,15 @@ export function beginStepRunner(spec: JobSpec, engine: Engine, version: Promise<
   if (made) {
     made.catch(() => {});
     // Removed after the reply (~15 ms); the sidecar does not exit before it is gone.
-    scope.hold({ label: 'step output FIFOs', close: () => made.then((f) => f.remove(), () => {}), background: true });
+    scope.hold({
+      label: 'step output FIFOs',
+      close: () =>
+        made.then(
+          (f) => f.remove(),
+          () => {},
+        ),
+      background: true,
+    });
   }
   return {
     async choose(job) {

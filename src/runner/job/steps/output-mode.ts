@@ -21,11 +21,21 @@ export interface OutputChoice {
 }
 
 /** The FIFO path works only when the engine's containers run on our kernel and see our files. */
-export function chooseOutputMode(engine: Pick<Engine, 'remote'>, version: Pick<EngineVersion, 'kernel'>, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, kernel: string = release()): OutputChoice {
+export function chooseOutputMode(
+  engine: Pick<Engine, 'remote'>,
+  version: Pick<EngineVersion, 'kernel'>,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  kernel: string = release(),
+): OutputChoice {
   const forced = env[OUTPUT_ENV]?.trim();
   if (forced && forced !== 'auto') {
     if (forced !== 'fifo' && forced !== 'exec') {
-      throw new OpError('invalid_env', `${OUTPUT_ENV}=${forced} is not one of auto, fifo, exec.`, `Unset ${OUTPUT_ENV} or set it to auto, fifo or exec.`);
+      throw new OpError(
+        'invalid_env',
+        `${OUTPUT_ENV}=${forced} is not one of auto, fifo, exec.`,
+        `Unset ${OUTPUT_ENV} or set it to auto, fifo or exec.`,
+      );
     }
     return { mode: forced, why: `${OUTPUT_ENV}=${forced}` };
   }
@@ -42,7 +52,11 @@ export function chooseOutputMode(engine: Pick<Engine, 'remote'>, version: Pick<E
  * is known (asked here as if it were this machine's): the FIFOs can be made
  * meanwhile. An invalid setting is reported by chooseOutputMode itself.
  */
-export function fifoPossible(engine: Pick<Engine, 'remote'>, env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): boolean {
+export function fifoPossible(
+  engine: Pick<Engine, 'remote'>,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): boolean {
   const kernel = release();
   try {
     return chooseOutputMode(engine, { kernel }, env, platform, kernel).mode === 'fifo';

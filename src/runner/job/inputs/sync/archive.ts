@@ -32,7 +32,18 @@ function stateFile(name: string, data: Buffer): TarEntry {
 
 function tarEntryOf(name: string, e: ManifestEntry, hostPath: string): TarEntry {
   const [sec, ns] = e.mtime.split('.') as [string, string];
-  const t: TarEntry = { name, type: TAR_TYPE[e.type as 'f' | 'd' | 'l'], mode: e.mode, uid: e.uid, gid: e.gid, uname: '', gname: '', mtime: Number(sec), mtimeNsec: Number(ns), size: e.type === 'f' ? e.size : 0 };
+  const t: TarEntry = {
+    name,
+    type: TAR_TYPE[e.type as 'f' | 'd' | 'l'],
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    uname: '',
+    gname: '',
+    mtime: Number(sec),
+    mtimeNsec: Number(ns),
+    size: e.type === 'f' ? e.size : 0,
+  };
   if (e.type === 'l') t.linkname = e.link ?? '';
   if (e.type === 'f') t.hostPath = hostPath;
   return t;

@@ -21,7 +21,10 @@ interface Rule {
 }
 
 function glob(component: string): RegExp {
-  const body = component.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = component
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');
 }
 
@@ -34,7 +37,11 @@ function compile(pattern: string): Rule | null {
   if (p.startsWith('/')) p = p.slice(1);
   const parts = p.split('/');
   if (p === '' || parts.some((c) => c === '' || c === '.' || c === '..' || c.includes('**'))) {
-    throw new OpError('invalid_spec', `inputs_exclude: cannot use the pattern ${JSON.stringify(pattern)}`, 'Use "name", "/path/from/root", "dir/" and * ? within a component (no "**", "." or ".." components).');
+    throw new OpError(
+      'invalid_spec',
+      `inputs_exclude: cannot use the pattern ${JSON.stringify(pattern)}`,
+      'Use "name", "/path/from/root", "dir/" and * ? within a component (no "**", "." or ".." components).',
+    );
   }
   return { anchored, dirOnly, parts: parts.map(glob) };
 }

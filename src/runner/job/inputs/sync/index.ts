@@ -95,7 +95,15 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
     result.sentBytes += n;
     opts.onProgress?.({ sentBytes: result.sentBytes, totalBytes });
   };
-  const entries = syncEntries({ hostDir: opts.hostDir, root: target.root, gen, entries: host.entries, plan, onContent, signal: opts.signal });
+  const entries = syncEntries({
+    hostDir: opts.hostDir,
+    root: target.root,
+    gen,
+    entries: host.entries,
+    plan,
+    onContent,
+    signal: opts.signal,
+  });
   result.archiveBytes = await putEntries(target.container, target.root, opts.hostDir, entries, opts.signal);
   if (ops) result.finish = finishCommand(target.root, gen);
   return result;

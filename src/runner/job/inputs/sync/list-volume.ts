@@ -93,7 +93,15 @@ function parse(data: Buffer, rules: ReturnType<typeof compileExcludes>): VolumeL
       if (type === 'd') excludedDirs.add(path);
       continue;
     }
-    const e: ManifestEntry = { path, type, mode: parseInt(m[2]!, 8) & 0o7777, uid: Number(m[3]), gid: Number(m[4]), mtime, size: type === 'f' ? Number(m[6]) : 0 };
+    const e: ManifestEntry = {
+      path,
+      type,
+      mode: parseInt(m[2]!, 8) & 0o7777,
+      uid: Number(m[3]),
+      gid: Number(m[4]),
+      mtime,
+      size: type === 'f' ? Number(m[6]) : 0,
+    };
     if (type === 'l') e.link = target;
     entries.push(e);
   }
@@ -101,7 +109,12 @@ function parse(data: Buffer, rules: ReturnType<typeof compileExcludes>): VolumeL
 }
 
 /** Lists the volume mounted at `root` in the started `container` (run as root: the volume may hold what its user cannot read). */
-export async function listVolume(container: Docker.Container, root: string, exclude: readonly string[], signal?: AbortSignal): Promise<VolumeListing> {
+export async function listVolume(
+  container: Docker.Container,
+  root: string,
+  exclude: readonly string[],
+  signal?: AbortSignal,
+): Promise<VolumeListing> {
   const rules = compileExcludes([...exclude, `/${STATE_DIR}`]);
   const out = `/tmp/.ndt-list-${randomBytes(8).toString('hex')}`;
   const cmd = ['find', root, '(', ...pruneTests(root, exclude), ')', '-prune', '-o', '-fprintf', out, FORMAT];
@@ -111,15 +124,30 @@ export async function listVolume(container: Docker.Container, root: string, excl
   const status = await runExec(container, { cmd, user: '0' }, said);
   if (status !== 0) {
     const msg = Buffer.concat(chunks).toString('utf8').trim().slice(0, 2000);
-    throw new OpError('input_sync', `listing ${root} in the container failed (find, status ${status}): ${msg}`, 'The image needs GNU find (findutils), as Buildroot itself does.');
+    throw new OpError(
+      'input_sync',
+      `listing ${root} in the container failed (find, status ${status}): ${msg}`,
+      'The image needs GNU find (findutils), as Buildroot itself does.',
+    );
   }
-  const tooMany = () => new OpError('input_sync', `${root} in the container holds too many paths to compare (a listing over ${MAX_LISTING >> 20} MiB)`, 'Leave big trees out with inputs_exclude.');
+  const tooMany = () =>
+    new OpError(
+      'input_sync',
+      `${root} in the container holds too many paths to compare (a listing over ${MAX_LISTING >> 20} MiB)`,
+      'Leave big trees out with inputs_exclude.',
+    );
   let data: Buffer | null = null;
-  await readArchive(container, out, MAX_LISTING + (1 << 20), async (entry) => {
-    if (entry.type !== 'File' || data) return void entry.resume();
-    data = await collect(entry, MAX_LISTING);
-    if (!data) throw tooMany();
-  }, signal).catch((err: unknown) => {
+  await readArchive(
+    container,
+    out,
+    MAX_LISTING + (1 << 20),
+    async (entry) => {
+      if (entry.type !== 'File' || data) return void entry.resume();
+      data = await collect(entry, MAX_LISTING);
+      if (!data) throw tooMany();
+    },
+    signal,
+  ).catch((err: unknown) => {
     throw err instanceof ArchiveTooLarge ? tooMany() : err;
   });
   if (!data) throw new OpError('input_sync', `the listing of ${root} did not come back from the container`, 'Run the shell again.');

@@ -32,7 +32,8 @@ const uint = (n: unknown): n is number => typeof n === 'number' && Number.isSafe
 function entryOfRow(r: unknown): ManifestEntry | null {
   if (!Array.isArray(r) || r.length < 7 || r.length > 8) return null;
   const [path, type, mode, uid, gid, mtime, size, extra] = r as Row;
-  if (!validPath(path) || !['f', 'd', 'l', 'x'].includes(type) || !uint(mode) || mode > 0o7777 || !uint(uid) || !uint(gid) || !uint(size)) return null;
+  if (!validPath(path) || !['f', 'd', 'l', 'x'].includes(type) || !uint(mode) || mode > 0o7777 || !uint(uid) || !uint(gid) || !uint(size))
+    return null;
   if (typeof mtime !== 'string' || !/^-?\d{1,20}\.\d{9}$/.test(mtime)) return null;
   const e: ManifestEntry = { path, type: type as ManifestEntry['type'], mode, uid, gid, mtime, size };
   if (type === 'l') {

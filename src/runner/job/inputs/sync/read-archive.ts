@@ -17,8 +17,16 @@ export function statusOf(err: unknown): number | undefined {
  * engine gives it, e.g. "platform/a/b") and must consume or resume it.
  * Resolves when the archive ends; rejects with ArchiveTooLarge past maxBytes.
  */
-export async function readArchive(container: Docker.Container, path: string, maxBytes: number, onEntry: (e: ReadEntry) => void | Promise<void>, signal?: AbortSignal): Promise<void> {
-  const res = (await container.getArchive({ path, abortSignal: signal })) as unknown as NodeJS.ReadableStream & { destroy(err?: Error): void };
+export async function readArchive(
+  container: Docker.Container,
+  path: string,
+  maxBytes: number,
+  onEntry: (e: ReadEntry) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const res = (await container.getArchive({ path, abortSignal: signal })) as unknown as NodeJS.ReadableStream & {
+    destroy(err?: Error): void;
+  };
   await new Promise<void>((resolve, reject) => {
     let read = 0;
     let failed = false;

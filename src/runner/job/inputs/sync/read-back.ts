@@ -27,30 +27,48 @@ export async function readBack(container: Docker.Container, root: string, rules:
     for (let q = parentOf(p); q !== '.'; q = parentOf(q)) if (excludedDirs.has(q)) return true;
     return false;
   };
-  await readArchive(container, root, Number.MAX_SAFE_INTEGER, async (entry) => {
-    const name = entry.path.replace(/\/+$/, '');
-    const path = name === base ? '.' : name.startsWith(`${base}/`) ? name.slice(base.length + 1) : null;
-    if (path === null || !validPath(path) || known.size >= MAX_ENTRIES) {
-      entry.resume();
-      throw new OpError('input_sync', `the volume at ${root} holds an entry the sync cannot handle (${JSON.stringify(entry.path).slice(0, 200)})`, 'Remove the volume (docker volume rm): the next build fills a fresh one.');
-    }
-    const type = TYPES[entry.type] ?? 'x';
-    const isState = path === STATE_DIR || path.startsWith(`${STATE_DIR}/`);
-    if (isState || skip(path) || (path !== '.' && rules.excludes(path, type === 'd'))) {
-      if (type === 'd') excludedDirs.add(path);
-      return void entry.resume();
-    }
-    const e: ManifestEntry = { path, type, mode: (entry.mode ?? 0) & 0o7777, uid: entry.uid ?? 0, gid: entry.gid ?? 0, mtime: `${Math.floor((entry.mtime?.getTime() ?? 0) / 1000)}.000000000`, size: type === 'f' ? entry.size : 0 };
-    if (type === 'l') e.link = entry.linkpath ?? '';
-    known.set(path, e);
-    if (type !== 'f') return void entry.resume();
-    const h = createHash('sha256');
-    await new Promise<void>((resolve, reject) => {
-      entry.on('data', (c: Buffer) => h.update(c));
-      entry.on('end', () => resolve());
-      entry.on('error', reject);
-    });
-    e.hash = h.digest('hex');
-  }, signal);
+  await readArchive(
+    container,
+    root,
+    Number.MAX_SAFE_INTEGER,
+    async (entry) => {
+      const name = entry.path.replace(/\/+$/, '');
+      const path = name === base ? '.' : name.startsWith(`${base}/`) ? name.slice(base.length + 1) : null;
+      if (path === null || !validPath(path) || known.size >= MAX_ENTRIES) {
+        entry.resume();
+        throw new OpError(
+          'input_sync',
+          `the volume at ${root} holds an entry the sync cannot handle (${JSON.stringify(entry.path).slice(0, 200)})`,
+          'Remove the volume (docker volume rm): the next build fills a fresh one.',
+        );
+      }
+      const type = TYPES[entry.type] ?? 'x';
+      const isState = path === STATE_DIR || path.startsWith(`${STATE_DIR}/`);
+      if (isState || skip(path) || (path !== '.' && rules.excludes(path, type === 'd'))) {
+        if (type === 'd') excludedDirs.add(path);
+        return void entry.resume();
+      }
+      const e: ManifestEntry = {
+        path,
+        type,
+        mode: (entry.mode ?? 0) & 0o7777,
+        uid: entry.uid ?? 0,
+        gid: entry.gid ?? 0,
+        mtime: `${Math.floor((entry.mtime?.getTime() ?? 0) / 1000)}.000000000`,
+        size: type === 'f' ? entry.size : 0,
+      };
+      if (type === 'l') e.link = entry.linkpath ?? '';
+      known.set(path, e);
+      if (type !== 'f') return void entry.resume();
+      const h = createHash('sha256');
+      await new Promise<void>((resolve, reject) => {
+        entry.on('data', (c: Buffer) => h.update(c));
+        entry.on('end', () => resolve());
+        entry.on('error', reject);
+      });
+      e.hash = h.digest('hex');
+    },
+    signal,
+  );
   return { status: 'lost', known, mayExist: new Set(known.keys()), pending: { exact: [], tree: [] }, readBack: true };
 }

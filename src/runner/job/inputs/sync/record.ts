@@ -24,7 +24,14 @@ function stateFile(name: string, data: Buffer): TarEntry {
  * with `entries`; `pending` names the paths that change in it (those a cut
  * off write leaves unknown). `what` names the tree in error messages.
  */
-export async function recordVolume(container: Docker.Container, root: string, what: string, entries: ManifestEntry[], pending: Pending, signal?: AbortSignal): Promise<void> {
+export async function recordVolume(
+  container: Docker.Container,
+  root: string,
+  what: string,
+  entries: ManifestEntry[],
+  pending: Pending,
+  signal?: AbortSignal,
+): Promise<void> {
   const gen = randomBytes(8).toString('hex');
   const base = posix.basename(root);
   const state = (name: string) => `${base}/${STATE_DIR}/${name}`;

@@ -32,7 +32,11 @@ export function mtimeOf(st: BigIntStats): string {
 
 function badName(hostDir: string, rel: Buffer, what: string): OpError {
   const shown = JSON.stringify(rel.toString('latin1'));
-  return new OpError('input_path', `${what} ${shown} in ${hostDir} is not valid UTF-8 and cannot be sent to the engine`, 'Rename it (or its directory) to a UTF-8 name, or leave its directory out with inputs_exclude.');
+  return new OpError(
+    'input_path',
+    `${what} ${shown} in ${hostDir} is not valid UTF-8 and cannot be sent to the engine`,
+    'Rename it (or its directory) to a UTF-8 name, or leave its directory out with inputs_exclude.',
+  );
 }
 
 function decodeName(hostDir: string, parent: string, name: Buffer): string {
@@ -46,7 +50,15 @@ function decodeName(hostDir: string, parent: string, name: Buffer): string {
 }
 
 function entryOf(path: string, type: ManifestEntry['type'], st: BigIntStats): ManifestEntry {
-  return { path, type, mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st), size: type === 'f' ? Number(st.size) : 0 };
+  return {
+    path,
+    type,
+    mode: Number(st.mode) & 0o7777,
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: mtimeOf(st),
+    size: type === 'f' ? Number(st.size) : 0,
+  };
 }
 
 /** Describes one path below the root; null for a special file. */
@@ -73,7 +85,8 @@ function describe(hostDir: string, path: string): ManifestEntry | null {
 /** Walks hostDir (absolute; itself followed if it is a symlink), leaving out what `rules` exclude. */
 export function scanTree(hostDir: string, rules: ExcludeRules): HostTree {
   const rootStat = statSync(hostDir, { bigint: true });
-  if (!rootStat.isDirectory()) throw new OpError('input_missing', `${hostDir} is not a directory`, 'Give the directory of the tree to send.');
+  if (!rootStat.isDirectory())
+    throw new OpError('input_missing', `${hostDir} is not a directory`, 'Give the directory of the tree to send.');
   const entries: ManifestEntry[] = [entryOf('.', 'd', rootStat)];
   const skipped: string[] = [];
   const walk = (dir: string) => {

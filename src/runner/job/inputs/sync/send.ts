@@ -13,7 +13,13 @@ import { statusOf } from './read-archive.js';
 const AGAIN = 'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.';
 
 /** Uploads the entries; resolves with the bytes of archive sent. */
-export async function putEntries(container: Docker.Container, root: string, hostDir: string, entries: AsyncIterable<TarEntry>, signal?: AbortSignal): Promise<number> {
+export async function putEntries(
+  container: Docker.Container,
+  root: string,
+  hostDir: string,
+  entries: AsyncIterable<TarEntry>,
+  signal?: AbortSignal,
+): Promise<number> {
   const ctl = new AbortController();
   const onAbort = () => ctl.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -40,8 +46,17 @@ export async function putEntries(container: Docker.Container, root: string, host
     if (sourceError) throw sourceError;
     if (signal?.aborted) throw new OpError('interrupted', `the sync of ${hostDir} into ${root} was interrupted`, AGAIN);
     const status = statusOf(err);
-    if (status === undefined) throw new OpError('engine_lost', `the connection to the engine dropped while ${hostDir} was sent into ${root} (${(err as Error).message})`, AGAIN);
-    throw new OpError('input_sync', `the engine refused the archive of ${hostDir} for ${root}: ${(err as Error).message}`, 'Check that the container is created (not removed) and mounts the volume there.');
+    if (status === undefined)
+      throw new OpError(
+        'engine_lost',
+        `the connection to the engine dropped while ${hostDir} was sent into ${root} (${(err as Error).message})`,
+        AGAIN,
+      );
+    throw new OpError(
+      'input_sync',
+      `the engine refused the archive of ${hostDir} for ${root}: ${(err as Error).message}`,
+      'Check that the container is created (not removed) and mounts the volume there.',
+    );
   } finally {
     signal?.removeEventListener('abort', onAbort);
     source.destroy();

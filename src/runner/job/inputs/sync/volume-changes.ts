@@ -31,10 +31,19 @@ function differs(now: ManifestEntry, m: ManifestEntry | undefined): boolean {
   return now.size !== m.size || now.mtime !== m.mtime || now.mode !== m.mode;
 }
 
-export async function volumeChanges(container: Docker.Container, root: string, exclude: readonly string[], signal?: AbortSignal): Promise<VolumeChanges> {
+export async function volumeChanges(
+  container: Docker.Container,
+  root: string,
+  exclude: readonly string[],
+  signal?: AbortSignal,
+): Promise<VolumeChanges> {
   const knowledge = await readKnowledge(container, root, signal);
   if (!knowledge || knowledge.status !== 'done') {
-    throw new OpError('input_sync', `the copy of the package in ${root} has no complete record of what was sent (state: ${knowledge?.status ?? 'none'}), so what changed there cannot be told`, 'Nothing was brought back; the next build sends the package again where needed.');
+    throw new OpError(
+      'input_sync',
+      `the copy of the package in ${root} has no complete record of what was sent (state: ${knowledge?.status ?? 'none'}), so what changed there cannot be told`,
+      'Nothing was brought back; the next build sends the package again where needed.',
+    );
   }
   const listing = await listVolume(container, root, exclude, signal);
   const present = new Set(listing.entries.map((e) => e.path));

@@ -24,13 +24,19 @@ export interface Knowledge {
 async function readStateFiles(container: Docker.Container, root: string, signal?: AbortSignal): Promise<Map<string, Buffer> | null> {
   const files = new Map<string, Buffer>();
   try {
-    await readArchive(container, posix.join(root, STATE_DIR), 4 * MAX_STATE_FILE, async (entry) => {
-      const name = entry.path.replace(/\/$/, '');
-      const base = name.startsWith(`${STATE_DIR}/`) ? name.slice(STATE_DIR.length + 1) : '';
-      if (entry.type !== 'File' || base === '' || base.includes('/')) return void entry.resume();
-      const data = await collect(entry, MAX_STATE_FILE);
-      if (data) files.set(base, data);
-    }, signal);
+    await readArchive(
+      container,
+      posix.join(root, STATE_DIR),
+      4 * MAX_STATE_FILE,
+      async (entry) => {
+        const name = entry.path.replace(/\/$/, '');
+        const base = name.startsWith(`${STATE_DIR}/`) ? name.slice(STATE_DIR.length + 1) : '';
+        if (entry.type !== 'File' || base === '' || base.includes('/')) return void entry.resume();
+        const data = await collect(entry, MAX_STATE_FILE);
+        if (data) files.set(base, data);
+      },
+      signal,
+    );
   } catch (err) {
     if (statusOf(err) === 404 || err instanceof ArchiveTooLarge) return null;
     throw err;
