@@ -79,12 +79,10 @@ describe('error codes and their families', () => {
         types: [],
         skipLibCheck: true,
       });
-      const errors = ts
-        .getPreEmitDiagnostics(program)
-        .map((d) => ({
-          line: d.file?.getLineAndCharacterOfPosition(d.start ?? 0).line,
-          text: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
-        }));
+      const errors = ts.getPreEmitDiagnostics(program).map((d) => ({
+        line: d.file?.getLineAndCharacterOfPosition(d.start ?? 0).line,
+        text: ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+      }));
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatchObject({ line: 2 });
       expect(errors[0]!.text).toContain('"no_such_code"');
