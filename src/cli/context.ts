@@ -46,17 +46,8 @@ export function jsonLine(value: unknown): string {
 
 export function cliContext(opts: CliContextOptions): OpContext & { controller: AbortController; dispose(): void; endLine(): void } {
   const controller = new AbortController();
-  const tty = process.stderr.isTTY === true;
-  let statusShown = false;
-  const clear = () => {
-    if (statusShown) process.stderr.write('\r\x1b[K');
-    statusShown = false;
-  };
-  // A status line left open ends here, so that the ^C the terminal echoes and the error after it do not run into it.
-  const endLine = () => {
-    if (statusShown) process.stderr.write('\n');
-    statusShown = false;
-  };
+  const view = new StderrView(process.stderr.isTTY === true);
+  const endLine = () => view.endLine();
   const onSignal = (sig: NodeJS.Signals) => {
     endLine();
     controller.abort(new OpError('interrupted', `interrupted (${sig})`));
@@ -76,61 +67,85 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
       if (process.env.NERVES_DEBUG === '1') process.stderr.write(`${line}\n`);
     },
     emit: (event, data) => {
-      if (opts.json) {
-        process.stdout.write(jsonLine({ event, data }));
-        return;
-      }
-      switch (event) {
-        case 'log': {
-          // A one-off command's own output (nerves-docker shell -- CMD without a terminal).
-          const { stream, data: bytes } = data as { stream: 'stdout' | 'stderr'; data: Buffer };
-          (stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
-          break;
-        }
-        case 'header':
-          clear();
-          process.stderr.write(tty ? `\x1b[7m|nerves-docker| ${String(data)}\x1b[0m\n` : `|nerves-docker| ${String(data)}\n`);
-          break;
-        case 'headline':
-        case 'info':
-          clear();
-          process.stderr.write(`${String(data)}\n`);
-          break;
-        case 'warn':
-          clear();
-          process.stderr.write(`warning: ${String(data)}\n`);
-          break;
-        case 'status':
-        case 'progress': {
-          if (!tty) break;
-          const text = typeof data === 'string' ? data : String((data as { text?: unknown })?.text ?? '');
-          process.stderr.write(`\r\x1b[K${text.slice(0, (process.stderr.columns ?? 80) - 1)}`);
-          statusShown = true;
-          break;
-        }
-        case 'dot':
-          process.stderr.write('.');
-          break;
-        default:
-          break;
-      }
+      if (opts.json) process.stdout.write(jsonLine({ event, data }));
+      else view.show(event, data);
     },
-    prompt: (async (message: string, kind?: string) => {
-      // The shell's attach barrier: in this process the sidecar reads the terminal itself.
-      if (kind === 'shell_attach') return 'tty';
-      if (opts.yes) return true;
-      if (!process.stdin.isTTY) {
-        process.stderr.write(`${message}\nno terminal to answer on: pass --yes to answer yes\n`);
-        return false;
-      }
-      clear();
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        const answer = await rl.question(message + '[Yn] ');
-        return /^\s*(y|yes|)\s*$/i.test(answer);
-      } finally {
-        rl.close();
-      }
-    }) as OpContext['prompt'],
+    prompt: ((message: string, kind?: string) => askOnTerminal(message, kind, opts, view)) as OpContext['prompt'],
   };
+}
+
+/** What the CLI shows on stderr: lines, and one status line that the next line replaces. */
+class StderrView {
+  private statusShown = false;
+
+  constructor(private readonly tty: boolean) {}
+
+  clear(): void {
+    if (this.statusShown) process.stderr.write('\r\x1b[K');
+    this.statusShown = false;
+  }
+
+  /** A status line left open ends here, so that the ^C the terminal echoes and the error after it do not run into it. */
+  endLine(): void {
+    if (this.statusShown) process.stderr.write('\n');
+    this.statusShown = false;
+  }
+
+  show(event: string, data: unknown): void {
+    switch (event) {
+      case 'log': {
+        // A one-off command's own output (nerves-docker shell -- CMD without a terminal).
+        const { stream, data: bytes } = data as { stream: 'stdout' | 'stderr'; data: Buffer };
+        (stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
+        break;
+      }
+      case 'header':
+        this.line(this.tty ? `\x1b[7m|nerves-docker| ${String(data)}\x1b[0m` : `|nerves-docker| ${String(data)}`);
+        break;
+      case 'headline':
+      case 'info':
+        this.line(String(data));
+        break;
+      case 'warn':
+        this.line(`warning: ${String(data)}`);
+        break;
+      case 'status':
+      case 'progress': {
+        if (!this.tty) break;
+        const text = typeof data === 'string' ? data : String((data as { text?: unknown })?.text ?? '');
+        process.stderr.write(`\r\x1b[K${text.slice(0, (process.stderr.columns ?? 80) - 1)}`);
+        this.statusShown = true;
+        break;
+      }
+      case 'dot':
+        process.stderr.write('.');
+        break;
+      default:
+        break;
+    }
+  }
+
+  private line(text: string): void {
+    this.clear();
+    process.stderr.write(`${text}\n`);
+  }
+}
+
+/** A prompt of the runner, answered on the terminal (or by --yes). */
+async function askOnTerminal(message: string, kind: string | undefined, opts: CliContextOptions, view: StderrView): Promise<unknown> {
+  // The shell's attach barrier: in this process the sidecar reads the terminal itself.
+  if (kind === 'shell_attach') return 'tty';
+  if (opts.yes) return true;
+  if (!process.stdin.isTTY) {
+    process.stderr.write(`${message}\nno terminal to answer on: pass --yes to answer yes\n`);
+    return false;
+  }
+  view.clear();
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(message + '[Yn] ');
+    return /^\s*(y|yes|)\s*$/i.test(answer);
+  } finally {
+    rl.close();
+  }
 }

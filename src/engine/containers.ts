@@ -58,9 +58,22 @@ export interface JobContainer {
 }
 
 export async function startJobContainer(engine: Engine, spec: JobContainerSpec): Promise<JobContainer> {
-  let container: Docker.Container;
+  const container = await createJobContainer(engine, spec);
+  if (spec.beforeStart) {
+    try {
+      await spec.beforeStart(container);
+    } catch (err) {
+      await removeContainer(engine, container.id).catch(() => {});
+      throw err;
+    }
+  }
+  return jobContainer(container, await attachAndStart(engine, container));
+}
+
+/** POST /containers/create: the keeper (or the given PID 1) with stdin open, the mounts, the labels and the limits. */
+async function createJobContainer(engine: Engine, spec: JobContainerSpec): Promise<Docker.Container> {
   try {
-    container = await engine.docker.createContainer({
+    return await engine.docker.createContainer({
       name: spec.name,
       Image: spec.image,
       Entrypoint: spec.entrypoint ?? KEEPER,
@@ -76,12 +89,7 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
         AutoRemove: !spec.keep,
         Privileged: false,
         ...spec.limits,
-        Mounts: spec.mounts.map((m) => ({
-          Type: m.type,
-          Source: m.source,
-          Target: m.target,
-          ReadOnly: m.readOnly ?? false,
-        })),
+        Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly ?? false })),
       },
     });
   } catch (err) {
@@ -98,19 +106,16 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
           : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.'),
     );
   }
-  if (spec.beforeStart) {
-    try {
-      await spec.beforeStart(container);
-    } catch (err) {
-      await removeContainer(engine, container.id).catch(() => {});
-      throw err;
-    }
-  }
+}
+
+/** The stdin-only attach (the keeper's lifeline), then the start; a failure removes the container. */
+async function attachAndStart(engine: Engine, container: Docker.Container): Promise<Duplex> {
   let stdin: Duplex | undefined;
   try {
     stdin = (await container.attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true })) as Duplex;
     stdin.on('error', () => {});
     await container.start();
+    return stdin;
   } catch (err) {
     stdin?.destroy();
     await removeContainer(engine, container.id);
@@ -122,7 +127,10 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
         "See the engine's message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).",
     );
   }
-  const attached = stdin;
+}
+
+/** The handle of a started job container: when it has ended, and how to let it go. */
+function jobContainer(container: Docker.Container, attached: Duplex): JobContainer {
   let ended: Promise<void> | null = null;
   return {
     container,
@@ -142,8 +150,8 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
       return ended;
     },
     release: () => {
-      stdin?.end();
-      stdin?.destroy();
+      attached.end();
+      attached.destroy();
     },
   };
 }

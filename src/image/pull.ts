@@ -225,26 +225,7 @@ export function prefetchSummary(o: {
 }
 
 export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
-  if (!/^sha256:[0-9a-f]{64}$/.test(opts.imageDigest)) {
-    throw new OpError(
-      'image_reference',
-      `imageDigest must be sha256:<64 hex digits> (got ${opts.imageDigest})`,
-      'Give the manifest digest, e.g. from `docker buildx imagetools inspect NAME:TAG` or `skopeo inspect`.',
-    );
-  }
-  const expected = opts.sha256 !== undefined ? parseSha256(opts.sha256) : undefined;
-  const finalImageName = opts.finalImageName ?? referenceName(opts.imageName);
-  const finalImageTag = opts.finalImageTag ?? 'latest';
-  checkName(finalImageName);
-  checkTag(finalImageTag);
-  const out = resolve(opts.out);
-  if (
-    await stat(out).then(
-      () => true,
-      () => false,
-    )
-  )
-    throw new OpError('output_exists', `${out} already exists`, 'Choose a new --out file, or remove this one first.');
+  const { expected, finalImageName, finalImageTag, out } = await checkPullOptions(opts);
   const client = new RegistryClient(locateRepository(opts.imageName), {
     ...(opts.tlsVerify !== undefined ? { tlsVerify: opts.tlsVerify } : {}),
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
@@ -258,47 +239,15 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
   let output: FileHandle | undefined;
   let done = false;
   try {
-    let { manifest } = await fetchManifest(client, opts.imageDigest);
-    let manifestDigest = opts.imageDigest;
-    if (manifest.manifests) {
-      const chosen = selectPlatform(manifest.manifests, opts.os ?? 'linux', opts.arch ?? goArch(), opts.variant);
-      manifestDigest = checkDigest(chosen.digest, 'manifest list entry');
-      manifest = (await fetchManifest(client, chosen.digest)).manifest;
-    }
-    if (manifest.schemaVersion !== 2 || !manifest.config || !manifest.layers)
-      throw new OpError(
-        'registry_image',
-        `unsupported manifest (schemaVersion ${manifest.schemaVersion}); only v2 / OCI manifests are handled`,
-        'Pull it with `docker pull` and use the archive, or push it again with a current tool.',
-      );
-    const configJson = await fetchConfig(client, manifest.config);
-    const config = parseJson(configJson, `the image config ${manifest.config.digest}`) as ImageConfigJson;
-    const diffIds = config?.rootfs?.diff_ids ?? [];
-    if (!Array.isArray(diffIds) || !Array.isArray(manifest.layers))
-      throw new OpError(
-        'registry_image',
-        "the manifest's layers or the config's diff_ids are not lists",
-        'The image is malformed: ask its publisher, or use another digest.',
-      );
-    diffIds.forEach((d, i) => checkDigest(d, `diff_id ${i + 1}`));
-    if (diffIds.length !== manifest.layers.length)
-      throw new OpError(
-        'registry_image',
-        `config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`,
-        'The image is malformed: ask its publisher, or use another digest.',
-      );
+    const { manifest, manifestDigest, configJson, diffIds } = await resolveImage(client, opts);
     createdDir = await mkdir(dirname(out), { recursive: true });
     output = await open(partial, 'w');
     const archive = new ArchiveFile(output);
     const mtime = 1;
     await fetchLayersIntoArchive(client, manifest.layers, diffIds, tmp, archive, mtime, PARALLEL_LAYERS, opts.signal);
     opts.signal?.throwIfAborted();
-    const tail = [
-      ...dockerArchiveTail(
-        { configJson, configDigest: manifest.config.digest, repoTags: [`${finalImageName}:${finalImageTag}`], mtime },
-        diffIds,
-      ),
-    ];
+    const repoTags = [`${finalImageName}:${finalImageTag}`];
+    const tail = [...dockerArchiveTail({ configJson, configDigest: manifest.config.digest, repoTags, mtime }, diffIds)];
     await archive.write([...tail.flatMap((e) => [entryHeader(e), e.data!, padding(e.size)]), END_OF_ARCHIVE]);
     const written = output;
     output = undefined;
@@ -323,6 +272,61 @@ export async function pullImage(opts: PullImageOptions): Promise<PullResult> {
     await rm(tmp, { recursive: true, force: true });
     if (!done && createdDir !== undefined) await removeEmptyDirs(dirname(out), createdDir);
   }
+}
+
+/** The options checked before any request: the digest, the expected sha256, the final name and tag, a new output file. */
+async function checkPullOptions(opts: PullImageOptions) {
+  if (!/^sha256:[0-9a-f]{64}$/.test(opts.imageDigest)) {
+    throw new OpError(
+      'image_reference',
+      `imageDigest must be sha256:<64 hex digits> (got ${opts.imageDigest})`,
+      'Give the manifest digest, e.g. from `docker buildx imagetools inspect NAME:TAG` or `skopeo inspect`.',
+    );
+  }
+  const expected = opts.sha256 !== undefined ? parseSha256(opts.sha256) : undefined;
+  const finalImageName = opts.finalImageName ?? referenceName(opts.imageName);
+  const finalImageTag = opts.finalImageTag ?? 'latest';
+  checkName(finalImageName);
+  checkTag(finalImageTag);
+  const out = resolve(opts.out);
+  const exists = await stat(out).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw new OpError('output_exists', `${out} already exists`, 'Choose a new --out file, or remove this one first.');
+  return { expected, finalImageName, finalImageTag, out };
+}
+
+/** The image manifest (through a manifest list, the platform's), its config and diff_ids, each checked. */
+async function resolveImage(client: RegistryClient, opts: PullImageOptions) {
+  let { manifest } = await fetchManifest(client, opts.imageDigest);
+  let manifestDigest = opts.imageDigest;
+  if (manifest.manifests) {
+    const chosen = selectPlatform(manifest.manifests, opts.os ?? 'linux', opts.arch ?? goArch(), opts.variant);
+    manifestDigest = checkDigest(chosen.digest, 'manifest list entry');
+    manifest = (await fetchManifest(client, chosen.digest)).manifest;
+  }
+  const malformed = 'The image is malformed: ask its publisher, or use another digest.';
+  if (manifest.schemaVersion !== 2 || !manifest.config || !manifest.layers)
+    throw new OpError(
+      'registry_image',
+      `unsupported manifest (schemaVersion ${manifest.schemaVersion}); only v2 / OCI manifests are handled`,
+      'Pull it with `docker pull` and use the archive, or push it again with a current tool.',
+    );
+  const configJson = await fetchConfig(client, manifest.config);
+  const config = parseJson(configJson, `the image config ${manifest.config.digest}`) as ImageConfigJson;
+  const diffIds = config?.rootfs?.diff_ids ?? [];
+  if (!Array.isArray(diffIds) || !Array.isArray(manifest.layers))
+    throw new OpError('registry_image', "the manifest's layers or the config's diff_ids are not lists", malformed);
+  diffIds.forEach((d, i) => checkDigest(d, `diff_id ${i + 1}`));
+  if (diffIds.length !== manifest.layers.length)
+    throw new OpError('registry_image', `config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, malformed);
+  return {
+    manifest: manifest as typeof manifest & { config: NonNullable<typeof manifest.config>; layers: NonNullable<typeof manifest.layers> },
+    manifestDigest,
+    configJson,
+    diffIds,
+  };
 }
 
 /** Removes dir and its parents up to and including top, as long as they are empty (what a failed pull created). */
