@@ -46,3 +46,23 @@ function firstFile(tar: Buffer): Buffer | null {
   }
   return null;
 }
+
+/** What HEAD /containers/{id}/archive says of a path (a stat, no bytes: milliseconds where a GET takes tens); null when it is not there. */
+export async function statPath(container: Docker.Container, path: string): Promise<{ name: string; size: number } | null> {
+  let res: { headers?: Record<string, string | string[] | undefined>; destroy?: () => void };
+  try {
+    res = (await container.infoArchive({ path })) as typeof res;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw new Error(`could not stat ${path} in the container: ${engineMessage(err)}`);
+  }
+  res.destroy?.();
+  const header = res.headers?.['x-docker-container-path-stat'];
+  if (typeof header !== 'string') return null;
+  try {
+    const stat = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as { name?: unknown; size?: unknown };
+    return typeof stat.name === 'string' && typeof stat.size === 'number' ? { name: stat.name, size: stat.size } : null;
+  } catch {
+    return null;
+  }
+}
