@@ -101,17 +101,7 @@ export async function exportImage(opts: ExportImageOptions): Promise<ExportResul
       const state = await flattenLayers(files.list);
       addMissingParents(state);
       // Named as nixpkgs' exportImage (tar -C root -c .) names them: "./", "./bin", "./bin/sh".
-      const root: TarEntry = {
-        name: '.',
-        type: 'dir',
-        mode: 0o755,
-        uid: 0,
-        gid: 0,
-        uname: 'root',
-        gname: 'root',
-        mtime: mtime ?? 0,
-        size: 0,
-      };
+      const root: TarEntry = { ...rootDir('.'), mtime: mtime ?? 0 };
       const entries: TarEntry[] = [
         root,
         ...[...state.values()]
@@ -129,6 +119,11 @@ export async function exportImage(opts: ExportImageOptions): Promise<ExportResul
   }
 }
 
+/** A directory owned by root, mode 0755, at the epoch: the root and the parents layers leave out. */
+function rootDir(name: string) {
+  return { name, type: 'dir' as const, mode: 0o755, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 0, size: 0 };
+}
+
 /** Layers may omit parent directories; the filesystem still has them. */
 function addMissingParents(state: Map<string, Placed>): void {
   for (const name of [...state.keys()]) {
@@ -136,21 +131,7 @@ function addMissingParents(state: Map<string, Placed>): void {
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       if (state.has(parent)) continue;
-      const entry: TarReadEntry = {
-        name: parent,
-        type: 'dir',
-        mode: 0o755,
-        uid: 0,
-        gid: 0,
-        uname: 'root',
-        gname: 'root',
-        mtime: 0,
-        size: 0,
-        linkname: '',
-        devmajor: 0,
-        devminor: 0,
-        offset: 0,
-      };
+      const entry: TarReadEntry = { ...rootDir(parent), linkname: '', devmajor: 0, devminor: 0, offset: 0 };
       state.set(parent, { entry, file: '' });
     }
   }

@@ -31,6 +31,12 @@ function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
 }
 
+/** A detached 100x30 tmux session running `script` in the example system, as a user's terminal would. */
+function startMixInTmux(session: string, ex: Example, script: string): void {
+  const env = [`NERVES_DL_DIR=${ex.dl}`, 'NERVES_DOCKER_TS_YES=1', `HOME=${process.env.HOME ?? ex.home}`].flatMap((e) => ['-e', e]);
+  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', '-c', ex.system, ...env, '--', 'bash', '--norc', '-c', script);
+}
+
 function screen(target = SESSION): string {
   return tmux('capture-pane', '-p', '-J', '-t', target, '-S', '-300');
 }
@@ -84,29 +90,7 @@ describe('mix nerves_docker_ts.shell on a real terminal', () => {
       'export TERM=xterm-256color; mix nerves_docker_ts.shell; echo "EXIT=$?"; ' +
       'printf "MODES: %s\\n" "$(stty -a | tr " ;" "\\n\\n" | grep -x -e icanon -e -icanon -e echo -e -echo -e isig -e -isig | tr "\\n" " ")"; ' +
       'sleep 600';
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      SESSION,
-      '-x',
-      '100',
-      '-y',
-      '30',
-      '-c',
-      ex.system,
-      '-e',
-      `NERVES_DL_DIR=${ex.dl}`,
-      '-e',
-      'NERVES_DOCKER_TS_YES=1',
-      '-e',
-      `HOME=${process.env.HOME ?? ex.home}`,
-      '--',
-      'bash',
-      '--norc',
-      '-c',
-      script,
-    );
+    startMixInTmux(SESSION, ex, script);
   });
 
   afterAll(async () => {
@@ -200,29 +184,7 @@ describe('mix nerves_docker_ts.shell with a TERM the image lacks, typed into bef
     mkdirSync(ex.home, { recursive: true });
     // The example image has terminfo for xterm-256color, xterm, vt100, linux and dumb: not tmux-256color.
     const script = 'export TERM=tmux-256color NERVES_DEBUG=1; mix nerves_docker_ts.shell; echo "EXIT=$?"; sleep 600';
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      EARLY,
-      '-x',
-      '100',
-      '-y',
-      '30',
-      '-c',
-      ex.system,
-      '-e',
-      `NERVES_DL_DIR=${ex.dl}`,
-      '-e',
-      'NERVES_DOCKER_TS_YES=1',
-      '-e',
-      `HOME=${process.env.HOME ?? ex.home}`,
-      '--',
-      'bash',
-      '--norc',
-      '-c',
-      script,
-    );
+    startMixInTmux(EARLY, ex, script);
   });
 
   afterAll(async () => {
