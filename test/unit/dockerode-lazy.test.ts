@@ -96,7 +96,7 @@ describe('process starts from the bundle', () => {
           child.on('close', () => resolve(err));
         });
       expect(await run('sidecar.mjs', [], 1000)).toMatch(/LOADED \[\]$/);
-      // The single-file sidecar the Mix plugin ships.
+      // The sidecar the Mix plugin ships (minified, its own chunks).
       expect(await run('../mix_plugin/priv/sidecar.mjs', [], 1000)).toMatch(/LOADED \[\]$/);
       expect(await run('nerves-docker.mjs', ['doctor', '--help'], 0)).toMatch(/LOADED \[\]$/);
     } finally {
