@@ -2,9 +2,10 @@ defmodule NervesDockerTs.MixProject do
   use Mix.Project
 
   # The Mix side of nerves-docker-ts: a Nerves build runner that delegates the
-  # work to a Node sidecar over an Erlang port: priv/sidecar.mjs, the
-  # single-file bundle `npm run build` makes, committed and shipped with the
-  # plugin (as Phoenix ships its built JS), so that Node is all a user needs.
+  # work to a Node sidecar over an Erlang port: priv/sidecar.mjs and its
+  # chunks in priv/sidecar/, the bundle `npm run build` makes, committed and
+  # shipped with the plugin (as Phoenix ships its built JS), so that Node is
+  # all a user needs.
   # No hex dependencies: it carries its own msgpack codec.
   def project do
     [
@@ -26,10 +27,10 @@ defmodule NervesDockerTs.MixProject do
     ]
   end
 
-  # What the Hex package holds: the sidecar bundle in priv/ included.
+  # What the Hex package holds: the sidecar bundle in priv/ included (its entry and its chunks).
   defp package do
     [
-      files: ["lib", "priv/sidecar.mjs", "mix.exs", ".formatter.exs"],
+      files: ["lib", "priv/sidecar.mjs", "priv/sidecar", "mix.exs", ".formatter.exs"],
       licenses: ["Apache-2.0"],
       links: %{}
     ]

@@ -3,6 +3,7 @@ defmodule NervesDockerTs.SidecarTest do
   use ExUnit.Case, async: true
 
   alias NervesDockerTs.{Error, Msgpack, Sidecar}
+  alias NervesDockerTs.Sidecar.Locate
 
   setup do
     {:ok, pid} = Sidecar.start_link()
@@ -164,6 +165,20 @@ defmodule NervesDockerTs.SidecarTest do
     assert {:error, %Error{code: "sidecar_not_built", hint: hint}} = Sidecar.start_link(package_root: root)
     assert hint =~ "npm install -g nerves-docker-ts"
     assert hint =~ "NERVES_DOCKER_TS_SIDECAR"
+    File.rm_rf!(root)
+  end
+
+  test "the shipped sidecar is used only whole: its entry and the folder of its chunks" do
+    root = Path.join(System.tmp_dir!(), "ndt-shipped-#{System.unique_integer([:positive])}")
+    entry = Path.join(root, "mix_plugin/priv/sidecar.mjs")
+    File.mkdir_p!(Path.dirname(entry))
+    File.write!(entry, "")
+    # The entry without its chunks (a copy that lost priv/sidecar/), and no checkout around it.
+    assert {:error, %Error{code: "sidecar_not_built", hint: hint}} = Locate.entry(package_root: root, sidecar: "")
+    assert hint =~ "lacks the sidecar it ships (priv/sidecar.mjs and priv/sidecar/)"
+    assert hint =~ "mix deps.clean nerves_docker_ts && mix deps.get"
+    File.mkdir_p!(Path.join(root, "mix_plugin/priv/sidecar"))
+    assert {:ok, [^entry]} = Locate.entry(package_root: root, sidecar: "")
     File.rm_rf!(root)
   end
 

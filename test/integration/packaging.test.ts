@@ -1,11 +1,12 @@
 // Packaging, as a user meets it: the npm package installed in another
 // directory works (API and CLI); the Mix plugin works from a scratch Mix
-// project with Node as the only other requirement, running the single-file
-// sidecar it ships in mix_plugin/priv/: as a path dependency, as a git
+// project with Node as the only other requirement, running the sidecar it
+// ships in mix_plugin/priv/ (sidecar.mjs and its chunks in sidecar/, all
+// committed): as a path dependency, as a git
 // dependency with sparse: "mix_plugin" (README's migration step) and
 // without it, and as what its Hex package holds (the files mix.exs lists).
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +75,24 @@ end
     expect(out).toMatch(/sidecar entry: \S+\/nerves_docker_ts\/priv\/sidecar\.mjs\n/);
   }, 300_000);
 
+  /** The shipped sidecar's files under a plugin directory, path -> bytes (the entry and every chunk). */
+  const shippedFiles = (plugin: string) =>
+    new Map(
+      ['sidecar.mjs', ...readdirSync(join(plugin, 'priv/sidecar')).map((f) => `sidecar/${f}`)].map((f) => [
+        f,
+        readFileSync(join(plugin, 'priv', f)),
+      ]),
+    );
+  const lostBundleError = (p: string) => {
+    let err = '';
+    try {
+      run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: '' });
+    } catch (e) {
+      err = String((e as { stderr?: string }).stderr ?? e);
+    }
+    return err;
+  };
+
   const branch = () => run('git', ['rev-parse', '--abbrev-ref', 'HEAD'], ROOT).trim();
   const pinged = (p: string) => {
     const out = run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: '' });
@@ -96,19 +115,22 @@ end
     expect(existsSync(join(p, 'deps/nerves_docker_ts/node_modules'))).toBe(false);
     const shipped = join(p, 'deps/nerves_docker_ts/mix_plugin/priv/sidecar.mjs');
     expect(readFileSync(shipped).equals(readFileSync(join(ROOT, 'mix_plugin/priv/sidecar.mjs')))).toBe(true);
+    // The whole bundle came along: the entry and the chunks it imports, no more and no less.
+    const have = shippedFiles(join(p, 'deps/nerves_docker_ts/mix_plugin'));
+    const want = shippedFiles(join(ROOT, 'mix_plugin'));
+    expect([...have.keys()].sort()).toEqual([...want.keys()].sort());
+    expect([...have].every(([f, bytes]) => bytes.equals(want.get(f)!))).toBe(true);
+    expect(have.size).toBeGreaterThan(2);
     pinged(p);
     // The installed npm package's sidecar, named by NERVES_DOCKER_TS_SIDECAR, still overrides it.
     expect(binDir).not.toBe('');
     const installed = join(npmProject, 'node_modules/nerves-docker-ts/priv/sidecar.mjs');
     expect(run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: installed })).toContain(`sidecar ${version} (protocol 1`);
-    // A copy that lost its bundle says what to do.
+    // A copy that lost its chunks, then its bundle, says what to do.
+    rmSync(join(p, 'deps/nerves_docker_ts/mix_plugin/priv/sidecar'), { recursive: true });
+    expect(lostBundleError(p)).toContain('mix deps.clean nerves_docker_ts && mix deps.get');
     rmSync(shipped);
-    let err = '';
-    try {
-      run('mix', ['nerves_docker_ts.ping'], p, { NERVES_DOCKER_TS_SIDECAR: '' });
-    } catch (e) {
-      err = String((e as { stderr?: string }).stderr ?? e);
-    }
+    const err = lostBundleError(p);
     expect(err).toContain('mix deps.clean nerves_docker_ts && mix deps.get');
     expect(err).toContain('npm install -g nerves-docker-ts');
     expect(err).toContain('NERVES_DOCKER_TS_SIDECAR');
@@ -136,6 +158,7 @@ end
       .trim()
       .split('\n');
     expect(files).toContain('priv/sidecar.mjs');
+    expect(files).toContain('priv/sidecar');
     const pkg = join(dir, 'hex_pkg');
     for (const f of files) cpSync(join(ROOT, 'mix_plugin', f), join(pkg, f), { recursive: true });
     const p = mixProject('hex_user', `{:nerves_docker_ts, path: ${JSON.stringify(pkg)}, runtime: false}`);

@@ -3,11 +3,13 @@
 // for real the moment something uses them. Run in a fresh Node process (the
 // require cache is per process) on the built priv/ (`npm run build`).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
 
 const PRIV = new URL('../../priv/', import.meta.url);
 const BUNDLE = fileURLToPath(new URL('dockerode.mjs', PRIV));
@@ -96,9 +98,38 @@ describe('process starts from the bundle', () => {
           child.on('close', () => resolve(err));
         });
       expect(await run('sidecar.mjs', [], 1000)).toMatch(/LOADED \[\]$/);
-      // The single-file sidecar the Mix plugin ships.
+      // The sidecar the Mix plugin ships (minified, its own chunks).
       expect(await run('../mix_plugin/priv/sidecar.mjs', [], 1000)).toMatch(/LOADED \[\]$/);
       expect(await run('nerves-docker.mjs', ['doctor', '--help'], 0)).toMatch(/LOADED \[\]$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the sidecar the Mix plugin ships runs with Node alone, and a deferred module says what to do', async () => {
+    // A copy of the plugin's priv/ (entry and chunks) where no node_modules is above it.
+    const dir = mkdtempSync(join(tmpdir(), 'ndt-alone-'));
+    try {
+      cpSync(fileURLToPath(new URL('../../mix_plugin/priv/', import.meta.url)), join(dir, 'priv'), { recursive: true });
+      // docker-modem's built-in ssh client (ssh.js) is one of the modules left out of the bundle.
+      const env = { ...process.env, DOCKER_HOST: 'ssh://nobody@127.0.0.1:1', NERVES_DOCKER_TS_SSH: 'builtin', NODE_PATH: '' };
+      const child = spawn(process.execPath, [join(dir, 'priv/sidecar.mjs')], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+      const frames = new FrameDecoder();
+      const messages: Record<string, unknown>[] = [];
+      const answered = new Promise<void>((resolve) => {
+        child.stdout.on('data', (c: Buffer) => {
+          for (const body of frames.push(c)) messages.push(decodeMessage(body) as Record<string, unknown>);
+          if (messages.some((m) => m.id === 1)) resolve();
+        });
+        child.on('close', () => resolve());
+      });
+      child.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'engine_info', args: {} })));
+      await answered;
+      child.stdin.end();
+      expect(messages[0]).toMatchObject({ hello: { protocol: 1, loaded_from: 'bundle' } });
+      const error = (messages.find((m) => m.id === 1) as { error?: { message: string } } | undefined)?.error;
+      expect(error?.message).toContain('docker-modem/./ssh.js is not installed next to this bundle');
+      expect(error?.message).toContain('NERVES_DOCKER_TS_SIDECAR=');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

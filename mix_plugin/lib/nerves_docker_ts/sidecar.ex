@@ -18,7 +18,7 @@ defmodule NervesDockerTs.Sidecar do
 
     * `NERVES_DOCKER_TS_NODE` - the `node` executable (default: `node` on PATH)
     * `NERVES_DOCKER_TS_SIDECAR` - the sidecar entry (default: the plugin's own
-      `priv/sidecar.mjs`, the single-file bundle it ships; see `NervesDockerTs.Sidecar.Locate`)
+      `priv/sidecar.mjs`, the entry of the bundle it ships; see `NervesDockerTs.Sidecar.Locate`)
     * `NERVES_DOCKER_TS_HELLO_TIMEOUT` - milliseconds to wait for the hello (default 15000)
     * `NERVES_DOCKER_TS_NO_AUTOBUILD=1` - do not build an unbuilt checkout on first use
   """

@@ -2,9 +2,9 @@ defmodule NervesDockerTs.Sidecar.Locate do
   @moduledoc false
   # Where the sidecar comes from: the `node` executable and the entry script.
   # The entry is, in this order: NERVES_DOCKER_TS_SIDECAR (or the :sidecar
-  # option); the plugin's own priv/sidecar.mjs, the single-file bundle it
-  # ships (committed, made by `npm run build`; what a git, sparse git or Hex
-  # dependency has); priv/sidecar.mjs of the nerves-docker-ts checkout the
+  # option); the plugin's own priv/sidecar.mjs, the bundle it ships (its
+  # entry; its chunks in priv/sidecar/; committed, made by `npm run build`;
+  # what a git, sparse git or Hex dependency has); priv/sidecar.mjs of the nerves-docker-ts checkout the
   # plugin's source belongs to. A checkout used as a path dependency whose
   # bundles are missing is built once, on first use, unless
   # NERVES_DOCKER_TS_NO_AUTOBUILD=1.
@@ -28,9 +28,9 @@ defmodule NervesDockerTs.Sidecar.Locate do
   def default_entry(root \\ @package_root), do: Path.join(root, "priv/sidecar.mjs")
 
   @doc """
-  The single-file sidecar the plugin ships in its own priv/: the
-  application's priv dir when it is loaded (where Mix put the dependency),
-  else the one next to this source.
+  The entry of the sidecar the plugin ships in its own priv/ (its chunks
+  are in priv/sidecar/ next to it): the application's priv dir when it is
+  loaded (where Mix put the dependency), else the one next to this source.
   """
   @spec shipped_entry() :: Path.t()
   def shipped_entry do
@@ -39,6 +39,9 @@ defmodule NervesDockerTs.Sidecar.Locate do
       {:error, _} -> Path.join(@plugin_priv, "sidecar.mjs")
     end
   end
+
+  # The shipped bundle is whole: its entry and the folder of the chunks the entry imports.
+  defp shipped?(entry), do: File.regular?(entry) and File.dir?(Path.rootname(entry))
 
   @doc "Returns `{:ok, path}` of the `node` executable, or an error saying how to get one."
   @spec node(keyword()) :: {:ok, Path.t()} | {:error, Error.t()}
@@ -91,7 +94,7 @@ defmodule NervesDockerTs.Sidecar.Locate do
 
     case Keyword.get(opts, :sidecar) || System.get_env("NERVES_DOCKER_TS_SIDECAR") do
       explicit when is_binary(explicit) and explicit != "" -> explicit_entry(Path.expand(explicit))
-      _ -> if File.regular?(shipped), do: {:ok, [shipped]}, else: built_entry(root)
+      _ -> if shipped?(shipped), do: {:ok, [shipped]}, else: built_entry(root)
     end
   end
 
@@ -123,8 +126,8 @@ defmodule NervesDockerTs.Sidecar.Locate do
       if checkout?(root) do
         "Build it: `cd #{root} && npm install && npm run build`, or set NERVES_DOCKER_TS_SIDECAR to a built priv/sidecar.mjs."
       else
-        # The plugin without the priv/sidecar.mjs it ships (a copy that lost it), and no checkout around it.
-        "This copy of the plugin lacks the priv/sidecar.mjs it ships: fetch it again " <>
+        # The plugin without the bundle it ships (a copy that lost it), and no checkout around it.
+        "This copy of the plugin lacks the sidecar it ships (priv/sidecar.mjs and priv/sidecar/): fetch it again " <>
           "(`mix deps.clean nerves_docker_ts && mix deps.get`). Or install the npm package " <>
           "(`npm install -g nerves-docker-ts`) and set NERVES_DOCKER_TS_SIDECAR=\"$(npm root -g)/nerves-docker-ts/priv/sidecar.mjs\", " <>
           "or use a nerves-docker-ts checkout as a path dependency."
