@@ -132,6 +132,19 @@ defmodule NervesDockerTs.SidecarTest do
     assert hint =~ "unset it"
   end
 
+  test "NERVES_DOCKER_TS_SIDECAR naming an unbuilt checkout's priv/sidecar.mjs gets the default path's error" do
+    root = Path.join(System.tmp_dir!(), "ndt-unbuilt-env-#{System.unique_integer([:positive])}")
+    File.mkdir_p!(Path.join(root, "src"))
+    File.write!(Path.join(root, "package.json"), ~s({"name": "fake", "version": "0.0.0"}))
+    entry = Path.join(root, "priv/sidecar.mjs")
+
+    assert {:error, %Error{code: "sidecar_not_built", reason: reason, hint: hint}} = Sidecar.start_link(sidecar: entry)
+
+    assert reason =~ entry
+    assert hint =~ "cd #{root} && npm install && npm run build"
+    File.rm_rf!(root)
+  end
+
   test "an unbuilt checkout is built once on first use; what stays unbuilt is an error that says how to build it" do
     root = Path.join(System.tmp_dir!(), "ndt-unbuilt-#{System.unique_integer([:positive])}")
     File.mkdir_p!(Path.join(root, "src"))

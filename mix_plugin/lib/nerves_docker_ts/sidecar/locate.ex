@@ -99,16 +99,28 @@ defmodule NervesDockerTs.Sidecar.Locate do
   end
 
   defp explicit_entry(path) do
-    if File.regular?(path) do
-      {:ok, [path]}
-    else
-      {:error,
-       %Error{
-         code: "sidecar_missing",
-         reason: "NERVES_DOCKER_TS_SIDECAR (or :sidecar) names #{path}, which does not exist",
-         hint: "Point it at priv/sidecar.mjs of a built nerves-docker-ts checkout or npm package, or unset it."
-       }}
+    root = path |> Path.dirname() |> Path.dirname()
+
+    cond do
+      File.regular?(path) ->
+        {:ok, [path]}
+
+      # priv/sidecar.mjs of a checkout that is not built: the same error as the default path's.
+      Path.basename(path) == "sidecar.mjs" and Path.basename(Path.dirname(path)) == "priv" and checkout?(root) ->
+        {:error, not_built(root, path)}
+
+      true ->
+        explicit_missing(path)
     end
+  end
+
+  defp explicit_missing(path) do
+    {:error,
+     %Error{
+       code: "sidecar_missing",
+       reason: "NERVES_DOCKER_TS_SIDECAR (or :sidecar) names #{path}, which does not exist",
+       hint: "Point it at priv/sidecar.mjs of a built nerves-docker-ts checkout or npm package, or unset it."
+     }}
   end
 
   defp built_entry(root) do
