@@ -1,16 +1,17 @@
 // The artifact out of the build container through the Engine API
-// (GET /containers/{id}/archive): a tar stream holding the one file, hashed
-// as it is written under a temporary name, checked against the sha256 that
+// (GET /containers/{id}/archive): a tar stream holding the one file, taken
+// out of the socket's chunks (one-file-tar.ts), hashed as it is written
+// under a temporary name in large batches, checked against the sha256 that
 // make system's step computed in the container (digest.ts), and renamed.
 import type Docker from 'dockerode';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadEntry } from 'tar';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { isNotFound } from '../../../engine/errors.js';
 import { OpError } from '../../../errors.js';
+import { writevAll } from '../../../write-all.js';
 import { readDigest } from './digest.js';
+import { OneFileTar } from './one-file-tar.js';
 import { writeAtomically } from './write-atomically.js';
 
 /** How much of the artifact may wait in memory for the disk. */
@@ -42,31 +43,14 @@ export async function copyArtifactOut(
     }
     throw err;
   }
-  // node-tar only on this path (exec-stream builds): 110 KB to parse that FIFO builds never use.
-  const { Parser } = await import('tar');
   const hash = createHash('sha256');
   return writeAtomically(destPath, async (tmp) => {
-    let wrote = false;
-    let pending: Promise<void> = Promise.resolve();
-    const parser = new Parser({
-      onReadEntry: (entry: ReadEntry) => {
-        if (!wrote && entry.type === 'File') {
-          wrote = true;
-          // A 1 MiB buffer: the engine's chunks (~24 KB) are written in batches (writev) while the next ones arrive,
-          // not one write per chunk waiting on the last (bench/remote-build: 1.7-2.0 s -> 1.3-1.4 s for 300 MB).
-          pending = pipeline(
-            entry as unknown as Readable,
-            tap(hash, entry.size ?? null, opts.onProgress),
-            createWriteStream(tmp, { mode: 0o644, highWaterMark: WRITE_BUFFER }),
-          );
-        } else {
-          entry.resume();
-        }
-      },
-    });
+    const tar = new OneFileTar();
     try {
-      await pipeline(archive, parser as unknown as NodeJS.WritableStream);
-      await pending;
+      await writeFileFrom(tmp, archive, tar, (slice, received) => {
+        hash.update(slice);
+        opts.onProgress?.(received, tar.size);
+      });
     } catch (err) {
       if (err instanceof OpError) throw err;
       throw new OpError(
@@ -75,26 +59,51 @@ export async function copyArtifactOut(
         'Rerun the build: the build volume is kept, so only `make system` and the copy run again.',
       );
     }
+    const wrote = tar.found;
     if (!wrote) throw new OpError('artifact_missing', `${srcPath} in the build container is not a regular file`);
     if (opts.verify) await verify(container, srcPath, hash.digest('hex'));
   });
 }
 
-/** Passes bytes on, hashing and counting them. */
-function tap(
-  hash: ReturnType<typeof createHash>,
-  size: number | null,
-  onProgress?: (received: number, size: number | null) => void,
-): Transform {
-  let received = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      received += chunk.length;
-      onProgress?.(received, size);
-      done(null, chunk);
-    },
-  });
+/**
+ * The file's bytes out of `archive` into `path`, written in batches of about
+ * WRITE_BUFFER (one writev each, while the next batch arrives; the engine's
+ * chunks are ~24 KB), each slice shown to `seen` first.
+ */
+async function writeFileFrom(
+  path: string,
+  archive: AsyncIterable<Buffer>,
+  tar: OneFileTar,
+  seen: (slice: Buffer, received: number) => void,
+): Promise<void> {
+  const fh = await open(path, 'w', 0o644);
+  try {
+    let writing: Promise<unknown> = Promise.resolve();
+    let batch: Buffer[] = [];
+    let batchLen = 0;
+    let received = 0;
+    const flush = async () => {
+      const bufs = batch;
+      batch = [];
+      batchLen = 0;
+      await writing;
+      writing = writevAll(fh, bufs);
+    };
+    for await (const chunk of archive) {
+      for (const slice of tar.push(chunk)) {
+        received += slice.length;
+        seen(slice, received);
+        batch.push(slice);
+        batchLen += slice.length;
+      }
+      if (batchLen >= WRITE_BUFFER) await flush();
+    }
+    tar.finish();
+    if (batchLen > 0) await flush();
+    await writing;
+  } finally {
+    await fh.close();
+  }
 }
 
 async function verify(container: Docker.Container, srcPath: string, got: string): Promise<void> {
