@@ -115,7 +115,9 @@ const LOAD_HINT =
  * an error of the archive stream itself is passed on as it is.
  */
 export async function loadImageStream(docker: DockerClient, archive: AsyncIterable<Buffer>): Promise<string[]> {
-  const src = Readable.from(archive);
+  // A Readable goes to the request as it is: wrapping it again would add a
+  // second read-ahead buffer and an async-iterator hop per chunk.
+  const src = archive instanceof Readable ? archive : Readable.from(archive);
   let srcError: unknown;
   src.on('error', (err) => {
     srcError = err;
@@ -148,9 +150,16 @@ export async function loadImageStream(docker: DockerClient, archive: AsyncIterab
   return loaded;
 }
 
+/**
+ * Pieces of an archive file sent to the engine: each is one HTTP chunk and
+ * one socket write. createReadStream's default (64 KiB) made the upload of a
+ * 171 MB image 0.1 to 0.3 s slower (bench/README.md, the image stream).
+ */
+const UPLOAD_PIECE = 1 << 20;
+
 /** `docker load` of a docker-archive file (plain or gzipped); returns the loaded references. */
 export async function loadImageArchive(file: string, opts: { docker?: DockerClient } = {}): Promise<string[]> {
-  return loadImageStream(opts.docker ?? defaultDockerClient(), createReadStream(file) as AsyncIterable<Buffer>);
+  return loadImageStream(opts.docker ?? defaultDockerClient(), createReadStream(file, { highWaterMark: UPLOAD_PIECE }));
 }
 
 /** `docker save` of one image into a file. */

@@ -191,7 +191,7 @@ function scanBig(p: string, overlap: number, check: (buf: Buffer) => void): void
   }
 }
 
-async function scanPath(root: string, candidates: string[], storeRe: RegExp, storeDir: string): Promise<ScanResult> {
+async function scanPath(root: string, candidates: string[], storeRe: RegExp | null, storeDir: string): Promise<ScanResult> {
   const needles = new NeedleSet(candidates);
   const maxLen = Math.max(256, ...candidates.map((c) => Buffer.byteLength(c)));
   const refs = new Set<string>();
@@ -199,7 +199,7 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp, sto
   const storeDepth = storeDir.split('/').length + 1;
   const check = (buf: Buffer) => {
     needles.scan(buf, refs);
-    for (const m of storeMatches(buf, storeDir, storeRe)) refs.add(m.split('/').slice(0, storeDepth).join('/'));
+    if (storeRe) for (const m of storeMatches(buf, storeDir, storeRe)) refs.add(m.split('/').slice(0, storeDepth).join('/'));
   };
   const visit = async (p: string): Promise<void> => {
     const st = lstatSync(p);
@@ -222,7 +222,10 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp, sto
  * storeDir that are referenced and exist are added (transitively).
  */
 export async function scanClosure(paths: string[], storeDir = '/nix/store'): Promise<ClosureNode[]> {
-  const storeRe = storePathRegex(storeDir);
+  // Without a store on this machine and no root in it, a store path found in
+  // the bytes could neither exist nor be a root: it would be dropped, so the
+  // search for them (a pass over every byte) is left out.
+  const storeRe = (await exists(storeDir)) || paths.some((p) => p.startsWith(`${storeDir}/`)) ? storePathRegex(storeDir) : null;
   const nodes = new Map<string, ClosureNode>();
   const queue = [...new Set(paths)];
   const known = new Set(queue);

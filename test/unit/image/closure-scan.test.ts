@@ -48,4 +48,18 @@ describe('scanClosure', () => {
     expect(refs[sp('c', 'gamma')]).toEqual([sp('d', 'delta')]);
     expect(graph.map((n) => n.path)).not.toContain(sp('z', 'missing'));
   });
+
+  it("with no store on this machine, still finds the contents' paths (big files included) and no store path", async () => {
+    const store = join(dir, 'no-such-store');
+    const plain = [join(dir, 'nostore-one'), join(dir, 'nostore-two')];
+    for (const p of plain) await mkdir(p, { recursive: true });
+    const big = Buffer.alloc((2 << 20) + 5, 0);
+    Buffer.from(plain[1]!).copy(big, (1 << 20) - 7); // across the 1 MiB boundary
+    Buffer.from(`${store}/${'e'.repeat(32)}-epsilon`).copy(big, 100);
+    await writeFile(join(plain[0]!, 'big'), big);
+    await symlink(`${store}/${'f'.repeat(32)}-phi/bin`, join(plain[1]!, 'l'));
+    const graph = await scanClosure(plain, store);
+    expect(Object.fromEntries(graph.map((n) => [n.path, n.references]))).toEqual({ [plain[0]!]: [plain[1]!], [plain[1]!]: [] });
+    expect(graph.find((n) => n.path === plain[0])?.narSize).toBeGreaterThanOrEqual(big.length);
+  });
 });
