@@ -16,7 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL } from '../../src/engine/labels.js';
 import { runJob, type JobResult } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
-import { copyExample, docker, noContainersSoon, recorder, requireEngine, ROOT, type Example } from './helpers/example.js';
+import {
+  copyExample,
+  docker,
+  noContainersSoon,
+  recorder,
+  removeVolumesUnder,
+  requireEngine,
+  ROOT,
+  type Example,
+} from './helpers/example.js';
 
 const CLI = join(ROOT, 'priv/nerves-docker.mjs');
 const ARTIFACT = 'example_system-portable-0.1.0-ABCDEF1.tar.gz';
@@ -106,6 +115,7 @@ describe('inputs copied into volumes: an engine that cannot see the files (priva
   const outer = mkdtempSync(join(tmpdir(), 'ndt-unseen-'));
   const save = mkdtempSync(join(tmpdir(), 'ndt-saved-'));
   const volumes: string[] = [];
+  const dirs: string[] = [outer];
   let bind: JobResult;
 
   beforeAll(async () => {
@@ -117,6 +127,7 @@ describe('inputs copied into volumes: an engine that cannot see the files (priva
 
   afterAll(async () => {
     for (const v of volumes) await removeVolumes(v);
+    for (const d of dirs) await removeVolumesUnder(d);
     ex.remove();
     rmSync(outer, { recursive: true, force: true });
     rmSync(save, { recursive: true, force: true });
@@ -170,6 +181,7 @@ describe('inputs copied into volumes: an engine that cannot see the files (priva
   it('a same-named empty directory where the engine runs is not taken for the inputs: auto checks with a token', () => {
     // Outside the namespace the package's directories exist, empty: the binds work, the files are not there.
     const stale = mkdtempSync(join(tmpdir(), 'ndt-stale-'));
+    dirs.push(stale);
     try {
       const w = join(stale, 'w');
       for (const d of ['system/.nerves/artifacts/example_system-portable-0.1.0', 'platform', 'dl'])

@@ -184,6 +184,7 @@ export function useExample(prefix?: string): ExampleFixture {
   });
   afterAll(async () => {
     for (const v of volumes) await removeVolumeQuietly(v);
+    if (ex) await removeVolumesUnder(ex.dir);
     ex?.remove();
   });
   return {
@@ -200,4 +201,12 @@ export function oneOffOutput(ctx: Recorder): { out: string; err: string } {
   const logs = ctx.of('log') as Array<{ stream: string; data: Buffer }>;
   const of = (stream: string) => Buffer.concat(logs.filter((l) => l.stream === stream).map((l) => l.data)).toString();
   return { out: of('stdout'), err: of('stderr') };
+}
+
+/** The build volumes (and their inputs' volumes) of every build whose build path lies under `dir`: what a test's builds made. */
+export async function removeVolumesUnder(dir: string): Promise<void> {
+  for (const v of (await docker.listVolumes()).Volumes ?? []) {
+    if (!v.Labels?.[LABEL.buildPath]?.startsWith(`${dir}/`)) continue;
+    for (const name of [v.Name, `${v.Name}-platform`, `${v.Name}-package`]) await removeVolumeQuietly(name);
+  }
 }
