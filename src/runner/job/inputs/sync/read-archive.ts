@@ -7,11 +7,6 @@ import { Parser, type ReadEntry } from 'tar';
 
 export class ArchiveTooLarge extends Error {}
 
-/** Status of an engine error (404: the path does not exist), or undefined when the engine did not answer. */
-export function statusOf(err: unknown): number | undefined {
-  return (err as { statusCode?: number } | null)?.statusCode;
-}
-
 /**
  * Streams the archive of `path`; onEntry gets each entry (its name as the
  * engine gives it, e.g. "platform/a/b") and must consume or resume it.

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { OpError } from '../../../../errors.js';
 import { writeTar, type TarEntry } from '../../../../image/tar-writer.js';
-import { statusOf } from './read-archive.js';
+import { statusOf } from '../../../../engine/errors.js';
 
 const AGAIN = 'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.';
 

@@ -3,7 +3,8 @@
 // none or they cannot be trusted, its whole content read back (read-back.ts).
 import { posix } from 'node:path';
 import type Docker from 'dockerode';
-import { collect, readArchive, statusOf, ArchiveTooLarge } from './read-archive.js';
+import { isNotFound } from '../../../../engine/errors.js';
+import { collect, readArchive, ArchiveTooLarge } from './read-archive.js';
 import { decodeManifest, decodePending, MAX_STATE_FILE, type Pending } from './manifest.js';
 import { MANIFEST_FILE, parseStateLine, PENDING_FILE, STATE_DIR, STATE_FILE, type SyncStatus } from './layout.js';
 import { parentOf, type ManifestEntry } from './types.js';
@@ -38,7 +39,7 @@ async function readStateFiles(container: Docker.Container, root: string, signal?
       signal,
     );
   } catch (err) {
-    if (statusOf(err) === 404 || err instanceof ArchiveTooLarge) return null;
+    if (isNotFound(err) || err instanceof ArchiveTooLarge) return null;
     throw err;
   }
   return files;
