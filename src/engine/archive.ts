@@ -4,6 +4,7 @@
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { engineMessage, isNotFound } from './errors.js';
+import { OneFileTar } from './one-file-tar.js';
 
 /** The contents of the regular file at `path`, or null when it is not there, not a file, or over `max` bytes. */
 export async function readSmallFile(container: Docker.Container, path: string, max = 64 * 1024): Promise<Buffer | null> {
@@ -14,37 +15,34 @@ export async function readSmallFile(container: Docker.Container, path: string, m
     if (isNotFound(err)) return null;
     throw new Error(`could not read ${path} in the container: ${engineMessage(err)}`);
   }
+  const tar = new OneFileTar();
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > max + 4096) {
-      stream.destroy();
+  // A tar this reader refuses is not the small file asked for (null); a stream that fails is an error.
+  const slices = (chunk: Buffer | null): Buffer[] | null => {
+    try {
+      if (chunk !== null) return tar.push(chunk);
+      tar.finish();
+      return [];
+    } catch {
       return null;
     }
-    chunks.push(chunk);
+  };
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const got = slices(chunk);
+      if (got === null) return null;
+      for (const slice of got) {
+        total += slice.length;
+        if (total > max) return null;
+        chunks.push(slice);
+      }
+    }
+  } finally {
+    stream.destroy();
   }
-  return firstFile(Buffer.concat(chunks));
-}
-
-/** The first regular file of a tar archive (pax headers skipped); null when the first other entry is not one. */
-function firstFile(tar: Buffer): Buffer | null {
-  for (let at = 0; at + 512 <= tar.length;) {
-    const size = parseInt(
-      tar
-        .subarray(at + 124, at + 136)
-        .toString('ascii')
-        .replace(/\0.*$/s, '')
-        .trim() || 'x',
-      8,
-    );
-    const type = String.fromCharCode(tar[at + 156]!);
-    if (!Number.isInteger(size) || size < 0 || at + 512 + size > tar.length) return null;
-    if (type === '0' || type === '\0') return tar.subarray(at + 512, at + 512 + size);
-    if (type !== 'x' && type !== 'g') return null;
-    at += 512 + Math.ceil(size / 512) * 512;
-  }
-  return null;
+  if (slices(null) === null) return null;
+  return tar.found && tar.fileFirst ? Buffer.concat(chunks) : null;
 }
 
 /** What HEAD /containers/{id}/archive says of a path (a stat, no bytes: milliseconds where a GET takes tens); null when it is not there. */

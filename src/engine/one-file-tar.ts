@@ -13,6 +13,8 @@ export class OneFileTar {
   /** A regular file was found; `size` is its size. */
   found = false;
   size = 0;
+  /** The first entry (pax headers aside) was that file: the archive is of a file, not of a directory. */
+  fileFirst: boolean | null = null;
   private mode: Mode = 'header';
   private header: Buffer[] = [];
   private headerLen = 0;
@@ -56,6 +58,7 @@ export class OneFileTar {
     const size = this.paxSize ?? headerSize(h);
     this.paxSize = null;
     const type = String.fromCharCode(h[156]!);
+    if (type !== 'x' && type !== 'g') this.fileFirst ??= type === '0' || type === '\0';
     this.pad = (BLOCK - (size % BLOCK)) % BLOCK;
     if (type === 'x') {
       if (size > PAX_MAX) throw new Error(`a pax header of ${size} bytes`);

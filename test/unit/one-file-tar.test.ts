@@ -1,4 +1,4 @@
-// The one-file tar reader of the artifact's way back (src/runner/job/artifact/one-file-tar.ts)
+// The one-file tar reader of the artifact's way back (src/engine/one-file-tar.ts)
 // against archives made by GNU tar in its formats, cut into chunks at random places.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OneFileTar } from '../../src/runner/job/artifact/one-file-tar.js';
+import { OneFileTar } from '../../src/engine/one-file-tar.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndt-onefile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,7 @@ import { isNotFound } from '../../../engine/errors.js';
 import { OpError } from '../../../errors.js';
 import { writevAll } from '../../../write-all.js';
 import { readDigest } from './digest.js';
-import { OneFileTar } from './one-file-tar.js';
+import { OneFileTar } from '../../../engine/one-file-tar.js';
 import { writeAtomically } from './write-atomically.js';
 
 /** How much of the artifact may wait in memory for the disk. */
