@@ -130,6 +130,14 @@ export async function pingEngine(engine: Engine, timeoutMs = 10_000): Promise<vo
   }
 }
 
+/** Whether the engine answers a ping within `timeoutMs` (after a failure: did the engine go away, or only a connection?). */
+export function engineAnswers(engine: Engine, timeoutMs = 3000): Promise<boolean> {
+  return pingEngine(engine, timeoutMs).then(
+    () => true,
+    () => false,
+  );
+}
+
 export const REMOTE_OK_ENV = 'NERVES_DOCKER_TS_REMOTE_OK';
 
 export interface Locality {

@@ -2,8 +2,7 @@
 // of build.log, a step whose container ran out of memory, a container that
 // went away, an engine that stopped answering, an interrupt; each with what
 // to do next.
-import type { Engine } from '../../engine/connect.js';
-import { pingEngine } from '../../engine/connect.js';
+import { engineAnswers } from '../../engine/connect.js';
 import { engineMessage } from '../../engine/errors.js';
 import { oomKilled } from '../../engine/oom.js';
 import { OpError } from '../../errors.js';
@@ -86,7 +85,7 @@ export async function containerGone(job: Job, id: string, step: string, waitMs =
     running = await isRunning();
   }
   if (running) return;
-  const engineUp = await answers(engine);
+  const engineUp = await engineAnswers(engine);
   throw new OpError(
     engineUp ? 'container_stopped' : 'engine_lost',
     engineUp
@@ -101,7 +100,7 @@ export async function explainFailure(job: Job, err: unknown): Promise<unknown> {
   const { engine, kind, volume } = job;
   if (job.op.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) return interrupted(kind, volume);
   // A raw error from the engine connection: say whether the engine went away.
-  if (!(err instanceof OpError) && !(await answers(engine))) {
+  if (!(err instanceof OpError) && !(await engineAnswers(engine))) {
     return new OpError(
       'engine_lost',
       `The Docker engine at ${engine.where} stopped answering during the "${job.stage}" step: ${engineMessage(err)}`,
@@ -109,11 +108,4 @@ export async function explainFailure(job: Job, err: unknown): Promise<unknown> {
     );
   }
   return err;
-}
-
-function answers(engine: Engine): Promise<boolean> {
-  return pingEngine(engine, 3000).then(
-    () => true,
-    () => false,
-  );
 }

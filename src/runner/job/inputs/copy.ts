@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { pingEngine } from '../../../engine/connect.js';
+import { engineAnswers } from '../../../engine/connect.js';
 import { managedLabels, type JobMount } from '../../../engine/containers.js';
 import { runExec } from '../../../engine/exec.js';
 import { LABEL } from '../../../engine/labels.js';
@@ -98,16 +98,9 @@ export async function copyInputs(job: InputsContext, why: string): Promise<Input
  */
 async function interrupted(err: unknown, what: string, job: InputsContext): Promise<unknown> {
   if (job.op.signal.aborted) return err;
-  const dropped = err instanceof OpError && err.code === 'engine_lost';
-  if (err instanceof OpError && !dropped) return err;
-  if (
-    dropped &&
-    !(await pingEngine(job.engine, 3000).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return err;
+  if (err instanceof OpError && err.code !== 'engine_lost') return err;
+  // A connection that dropped while the engine still answers is this copy's failure, not a lost engine.
+  if (err instanceof OpError && !(await engineAnswers(job.engine))) return err;
   return new OpError(
     'inputs_sync',
     `${what} was interrupted: ${(err as Error).message}`,
