@@ -26,7 +26,7 @@ import type { BuildLog } from '../output/build-log.js';
 import type { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
 import { ensureJobImage } from './image-source.js';
-import { bindInputs, missingBindSource } from './inputs/bind.js';
+import { missingBindSource } from './inputs/bind.js';
 import { InputsNotVisible, type InputTransport } from './inputs/transport.js';
 import { computeLayout, type Layout } from './layout.js';
 import { describeLimits, droppedLimits, hostConfigLimits, resourceLimits, type ResourceLimits } from './limits.js';
@@ -48,8 +48,8 @@ export interface OpenJobDeps {
   ctx: OpContext;
   scope: JobScope;
   volume: string;
-  /** How the inputs reach the container (else bind mounts). */
-  inputs?: InputTransport;
+  /** How the inputs reach the container. */
+  inputs: InputTransport;
   /** The layout, when the caller computed it (else the spec's, with `inputs`). */
   layout?: Layout;
   /** Mounts beyond the layout's (the step output FIFO's directory). */
@@ -73,7 +73,7 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     [LABEL.keep]: String(keep),
   });
   await ensureVolume(engine, volume, managedLabels({ [LABEL.package]: spec.app, [LABEL.buildPath]: spec.build_path }));
-  const inputs = deps.inputs ?? bindInputs;
+  const { inputs } = deps;
   const layout = deps.layout ?? computeLayout(spec, volume, inputs);
   const entrypoint = await deps.entrypoint?.(image, layout);
   ctx.signal.throwIfAborted();

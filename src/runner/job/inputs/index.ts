@@ -18,7 +18,7 @@ export type { InputTransport } from './transport.js';
 import { InputsNotVisible } from './transport.js';
 
 export { InputsNotVisible };
-export { copyInputs, type InputsContext } from './copy.js';
+export type { InputsContext } from './copy.js';
 
 export const INPUTS_ENV = 'NERVES_DOCKER_TS_INPUTS';
 
