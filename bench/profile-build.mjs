@@ -4,11 +4,12 @@
 // tracing proxy (bench/lib/engine-trace.mjs), and the sidecar's events on the
 // same clock. Shows where the time between the steps goes.
 //
-//   node bench/profile-build.mjs [--runs N]   (N traced builds after one warm-up; default 1)
+//   node bench/profile-build.mjs [--runs N] [--inputs bind|copy]   (N traced builds after one warm-up; default 1, bind)
 import { f3, argOf, makeWorkspace, SidecarClient } from './lib/common.mjs';
 import { startEngineTrace } from './lib/engine-trace.mjs';
 
 const N = Number(argOf('runs', 1));
+const INPUTS = argOf('inputs', 'bind');
 const ws = makeWorkspace('ndt-bench-prof-');
 const trace = await startEngineTrace();
 try {
@@ -18,7 +19,7 @@ try {
     const sc = await SidecarClient.start({ env: { DOCKER_HOST: trace.host } });
     const th = trace.now();
     const evs = [];
-    const r = await sc.request('build', ws.spec(), (event, data) => {
+    const r = await sc.request('build', ws.spec({ inputs: INPUTS }), (event, data) => {
       if (event === 'header' || event === 'info' || event === 'warn')
         evs.push(
           `${trace.now().toFixed(0).padStart(7)} ms  event ${event}: ${typeof data === 'string' ? data : JSON.stringify(data)}`.slice(

@@ -273,6 +273,7 @@ export class SidecarClient {
     });
     child.stderr.on('data', (c) => {
       this.stderr = (this.stderr + c.toString()).slice(-8192);
+      if (process.env.BENCH_SIDECAR_STDERR) process.stderr.write(c);
     });
     this.exited.then(({ code, signal }) => {
       for (const call of this.calls.values()) call.reject(new Error(`sidecar exited (${code ?? signal}): ${this.stderr.slice(-2000)}`));

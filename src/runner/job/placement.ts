@@ -27,10 +27,11 @@ export interface Placement {
 export async function openBuildContainer(job: Job, image: Promise<ImageSummary | null>, runner: StepRunner): Promise<Placement> {
   const inputs = await chooseInputs(job);
   try {
-    return await place(job, image, inputs.sharesHostFiles ? runner : copyingRunner(), inputs);
+    return await place(job, image, inputs.sharesHostFiles ? runner : copyingRunner(inputs), inputs);
   } catch (err) {
     if (!(err instanceof InputsNotVisible)) throw err;
-    return place(job, image, copyingRunner(), await fallBackToCopy(job, err));
+    const copied = await fallBackToCopy(job, err);
+    return place(job, image, copyingRunner(copied), copied);
   }
 }
 
@@ -52,7 +53,7 @@ async function place(job: Job, image: Promise<ImageSummary | null>, runner: Step
   return { open, layout, inputs, runner, plan, route, artifact };
 }
 
-/** Steps as execs: copied inputs mean an engine that cannot share FIFOs with this machine either. */
-function copyingRunner(): StepRunner {
-  return execStepRunner({ mode: 'exec', why: "the inputs are copied: the engine does not see this machine's files" });
+/** Steps in an exec: copied inputs mean an engine that cannot share FIFOs with this machine either. The exec makes the inputs' checks. */
+function copyingRunner(inputs: InputTransport): StepRunner {
+  return execStepRunner({ mode: 'exec', why: "the inputs are copied: the engine does not see this machine's files" }, inputs.gated?.());
 }

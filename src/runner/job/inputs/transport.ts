@@ -4,6 +4,23 @@
 import type Docker from 'dockerode';
 import type { JobMount } from '../../../engine/containers.js';
 import type { JobSpec } from '../../spec.js';
+import type { Job } from '../context.js';
+
+/** What a transport needs of the job (the shell has these too). */
+export type InputsContext = Pick<Job, 'spec' | 'engine' | 'volume' | 'reporter' | 'scope' | 'op' | 'stage'>;
+
+/**
+ * What the build's step driver checks before the first step, for a
+ * transport that trusted this machine's record of the volumes instead of
+ * reading them (copy: sync/host-record.ts), and the way back when a check
+ * fails.
+ */
+export interface InputsGate {
+  /** Files (readable by the build's user) that must hold exactly `content`. */
+  checks(): Array<{ path: string; content: string }>;
+  /** A check failed: do in the running container what the record let the transport skip. */
+  recover(container: Docker.Container): Promise<void>;
+}
 
 /** Where the container finds the platform, the package and the download dir. */
 export const PLATFORM_DIR = '/nerves/env/platform';
@@ -25,6 +42,12 @@ export interface InputTransport {
   beforeStart?(container: Docker.Container): Promise<void>;
   /** Once the container runs, before the first step. */
   afterStart?(container: Docker.Container): Promise<void>;
+  /**
+   * Called before the container is made by a caller whose steps make the
+   * gate's checks (the build's exec steps): the transport may then skip
+   * what the checks cover.
+   */
+  gated?(): InputsGate;
 }
 
 /**

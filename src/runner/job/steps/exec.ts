@@ -1,29 +1,84 @@
-// Steps as execs, one per step, their output through the engine's exec
-// stream: works with every engine (remote, in a VM, rootless), at the cost
-// of an exec (50-100 ms) per step and dockerd copying every byte.
+// Steps through the engine's exec stream: works with every engine (remote,
+// in a VM, rootless). The whole plan runs in ONE exec (exec-driver.ts: an
+// exec costs the engine 50-100 ms, more over ssh), its output cut into the
+// steps' sinks at the driver's end markers (step-splitter.ts). With copied
+// inputs, the driver first checks what the transport trusted without
+// reading it (InputsGate); if a check fails, the transport does what it
+// skipped and the driver runs again.
+import type { Writable } from 'node:stream';
 import { runExec } from '../../../engine/exec.js';
-import type { StepResult } from '../context.js';
-import type { StepRunner } from './runner.js';
+import { OpError } from '../../../errors.js';
+import type { OpenJob } from '../container.js';
+import type { Step, StepResult } from '../context.js';
+import type { InputsGate } from '../inputs/transport.js';
+import { driverToken, execDriverArgv, type DriverCheck } from './exec-driver.js';
 import type { OutputChoice } from './output-mode.js';
+import type { StepRunner } from './runner.js';
+import type { StepLog } from './step-log.js';
+import { StepSplitter } from './step-splitter.js';
 
-export function execStepRunner(choice: OutputChoice): StepRunner {
+export function execStepRunner(choice: OutputChoice, gate?: InputsGate): StepRunner {
   return {
     choice,
     mounts: [],
     dropDir: null,
     prepare: async () => undefined, // the plain keeper
-    async run(plan, open, out, signal) {
-      const results: StepResult[] = [];
-      for (const step of plan) {
-        const sink = out.begin(step);
-        const t0 = Date.now();
-        const status = await runExec(open.job.container, { cmd: step.cmd, env: step.env, workingDir: open.layout.workingDir }, sink);
-        await out.end();
-        results.push({ name: step.name, seconds: (Date.now() - t0) / 1000, status });
-        if (status !== 0 || signal.aborted) break;
-      }
-      return results;
+    async run(plan, open, out) {
+      const first = out.begin(plan[0]!);
+      const r = await runDriver(plan, open, out, first, gate?.checks() ?? []);
+      if (r !== 'stale') return r;
+      await gate!.recover(open.job.container);
+      const again = await runDriver(plan, open, out, first, []);
+      if (again === 'stale') throw new Error('the step driver reported failed checks when it was given none');
+      return again;
     },
     dispose: () => {},
   };
+}
+
+/** One run of the driver: the steps' results, or 'stale' when its checks failed (no step ran; `first` stays open). */
+async function runDriver(
+  plan: Step[],
+  open: OpenJob,
+  out: StepLog,
+  first: Writable,
+  checks: DriverCheck[],
+): Promise<StepResult[] | 'stale'> {
+  const results: StepResult[] = [];
+  const token = driverToken();
+  let stale = false;
+  let t0 = Date.now();
+  let sink = first;
+  const splitter = new StepSplitter(token, sink, async (index, status) => {
+    if (index === -1) {
+      stale = true;
+      return sink;
+    }
+    const i = results.length;
+    if (index !== i) throw new Error(`the step driver reported step ${index} while step ${i} ran`);
+    results.push({ name: plan[i]!.name, seconds: (Date.now() - t0) / 1000, status });
+    // Nothing follows a failure or the last step: anything still written belongs to it.
+    if (status !== 0 || i + 1 >= plan.length) return sink;
+    await out.end();
+    t0 = Date.now();
+    sink = out.begin(plan[i + 1]!);
+    return sink;
+  });
+  const argv = execDriverArgv(token, plan, checks);
+  const exit = await runExec(open.job.container, { cmd: argv, workingDir: open.layout.workingDir }, splitter);
+  await new Promise<void>((resolve, reject) => splitter.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  if (stale && results.length === 0) return 'stale';
+  const i = results.length;
+  if (i < plan.length && (results[i - 1]?.status ?? 0) === 0) {
+    // The driver ended inside step i (killed, out of memory, the container stopped): its status is the step's.
+    if (exit === 0) {
+      throw new OpError(
+        'step_driver_lost',
+        `The runner lost track of the "${plan[i]!.name}" step: the exec that runs the steps ended without saying how it went.`,
+        'Rerun the build; the build volume is kept, so it resumes.',
+      );
+    }
+    results.push({ name: plan[i]!.name, seconds: (Date.now() - t0) / 1000, status: exit });
+  }
+  return results;
 }

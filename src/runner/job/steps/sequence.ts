@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { KEEPER_LOOP, KEEPER_TRAP } from '../../../engine/containers.js';
 import { OpError } from '../../../errors.js';
+import { STEP_EXEC, STEP_REFS, stepArgs, type DriverStep } from './driver-args.js';
 import { closeWriteEnd, EXEC_HINT, FifoReader, LINGER_MS, openFifo, TOKEN_TIMEOUT_MS } from '../../output/fifo-reader.js';
 
 export interface PreparedSequence {
@@ -29,11 +30,7 @@ export interface FifoSource {
   takeFifos(count: number): Promise<Array<{ inContainer: string; onHost: string }>>;
 }
 
-export interface SequenceStep {
-  cmd: string[];
-  /** NAME=value pairs for this step only (set with env(1); cmd[0] must not hold "="). */
-  env?: string[] | undefined;
-}
+export type SequenceStep = DriverStep;
 
 export interface SequenceStepResult {
   status: number;
@@ -58,17 +55,12 @@ export interface SequenceHooks {
  * FIFO has its reader open before the container starts.
  */
 export async function prepareSequence(fifo: FifoSource, steps: SequenceStep[]): Promise<PreparedSequence> {
-  for (const st of steps) {
-    if (st.env?.length && (st.cmd[0] ?? '').includes('=')) throw new Error(`a step with an environment cannot run ${st.cmd[0]}`);
-  }
+  const args = steps.map(stepArgs);
   const fifos = await fifo.takeFifos(steps.length + 1);
   const ctlFifo = fifos.pop()!;
   const tokens = steps.map(() => `NDT${randomBytes(8).toString('hex')}`);
   const argv: string[] = [ctlFifo.inContainer];
-  for (const [i, st] of steps.entries()) {
-    const env = st.env ?? [];
-    argv.push(fifos[i]!.inContainer, tokens[i]!, String(env.length), String(st.cmd.length), ...env, ...st.cmd);
-  }
+  for (const [i, a] of args.entries()) argv.push(fifos[i]!.inContainer, tokens[i]!, ...a);
   // Not flowing until its turn: a later step's output waits in its FIFO.
   const opened: Array<{ wfd: number | null; reader: FifoReader }> = [];
   let ctl: { wfd: number | null; sock: Socket } | null = null;
@@ -199,10 +191,8 @@ const KEEPER_WITH_DRIVER = [
     '  while [ "$#" -gt 0 ]; do',
     '    f=$1 t=$2 e=$3 n=$4',
     '    shift 4',
-    '    refs= k=1',
-    '    while [ "$k" -le $((e + n)) ]; do refs="$refs \\"\\${$k}\\""; k=$((k + 1)); done',
-    // env(1), not export: a shell may hold names such as UID read-only.
-    '    (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; if [ "$e" -gt 0 ]; then exec env "$@"; else exec "$@"; fi)',
+    ...STEP_REFS.map((l) => `    ${l}`),
+    `    (eval "set -- $refs"; exec >"$f" 2>&1; printf %s "$t"; ${STEP_EXEC})`,
     '    s=$?',
     `    printf 'NDT-STEP %s %s\\n' "$i" "$s"`,
     '    [ "$s" -eq 0 ] || exit "$s"',

@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import type { TarEntry } from '../../../../image/tar-writer.js';
 import { encodeManifest, encodePending } from './manifest.js';
-import { MANIFEST_FILE, OPS_FILE, PENDING_FILE, STATE_DIR, STATE_FILE, stateLine } from './layout.js';
+import { MANIFEST_FILE, OPS_FILE, PENDING_FILE, STATE_DIR, STATE_FILE, STATE_MODES, stateLine } from './layout.js';
 import { opsFile } from './finish-script.js';
 import type { Plan } from './plan.js';
 import type { ManifestEntry } from './types.js';
@@ -21,13 +21,22 @@ export interface ArchiveInput {
   plan: Plan;
   /** Called with the bytes of file content as they are read. */
   onContent: (bytes: number) => void;
+  /** Called with the manifest as it is sent. */
+  onManifest?: (data: Buffer) => void;
   signal?: AbortSignal;
 }
 
 const TAR_TYPE = { f: 'file', d: 'dir', l: 'symlink' } as const;
 
-function stateFile(name: string, data: Buffer): TarEntry {
-  return { name, type: 'file', mode: 0o600, uid: 0, gid: 0, uname: '', gname: '', mtime: 0, size: data.length, data };
+/** A state file's entry (archive.ts and record.ts write the state alike). */
+export function stateFile(name: string, data: Buffer): TarEntry {
+  const mode = name.endsWith(`/${STATE_FILE}`) ? STATE_MODES.state : STATE_MODES.other;
+  return { name, type: 'file', mode, uid: 0, gid: 0, uname: '', gname: '', mtime: 0, size: data.length, data };
+}
+
+/** The state dir's entry, below the root's base name. */
+export function stateDir(base: string): TarEntry {
+  return { name: `${base}/${STATE_DIR}`, type: 'dir', mode: STATE_MODES.dir, uid: 0, gid: 0, uname: '', gname: '', mtime: 0, size: 0 };
 }
 
 function tarEntryOf(name: string, e: ManifestEntry, hostPath: string): TarEntry {
@@ -53,7 +62,7 @@ export async function* syncEntries(input: ArchiveInput): AsyncIterable<TarEntry>
   const { entries, plan, gen } = input;
   const base = posix.basename(input.root);
   const state = (name: string) => `${base}/${STATE_DIR}/${name}`;
-  yield { name: `${base}/${STATE_DIR}`, type: 'dir', mode: 0o700, uid: 0, gid: 0, uname: '', gname: '', mtime: 0, size: 0 };
+  yield stateDir(base);
   yield stateFile(state(PENDING_FILE.syncing), encodePending(gen, plan.pending));
   yield stateFile(state(STATE_FILE), Buffer.from(stateLine('syncing', gen)));
   let hashing: { e: ManifestEntry; h: Hash } | null = null;
@@ -79,7 +88,9 @@ export async function* syncEntries(input: ArchiveInput): AsyncIterable<TarEntry>
   }
   const ops = plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
   if (ops) yield stateFile(state(OPS_FILE), opsFile(plan.deletes, plan.fixups, plan.touch));
-  yield stateFile(state(MANIFEST_FILE), encodeManifest(gen, entries));
+  const manifest = encodeManifest(gen, entries);
+  input.onManifest?.(manifest);
+  yield stateFile(state(MANIFEST_FILE), manifest);
   if (ops) {
     const finishing = { exact: [...plan.fixups.map((e) => e.path), ...plan.touch.map((e) => e.path)], tree: plan.deletes };
     yield stateFile(state(PENDING_FILE.finishing), encodePending(gen, finishing));

@@ -19,7 +19,11 @@
 // sends only files whose size or mtime changed and whose content differs
 // (hashed only then), sets the metadata of the rest through `finish`, and
 // removes what is gone from the host; with nothing changed nothing is sent at
-// all (one GET of the state, no PUT).
+// all (one GET of the state, no PUT). With `trusted` (this machine's
+// record of the volume, host-record.ts) and nothing to send against it, not
+// even that: the result's `check` names what the step driver verifies
+// before the first step instead (the state's one line, readable by the
+// build's user), and `record` is what to keep on this machine afterwards.
 //
 // Interruption-safe: the archive starts with "syncing G" and the list of the
 // paths it may change, and ends with "done G" (or "finishing G", completed
@@ -44,13 +48,13 @@ import { OpError } from '../../../../errors.js';
 import { syncEntries } from './archive.js';
 import { compileExcludes } from './exclude.js';
 import { finishCommand } from './finish-script.js';
-import { STATE_DIR } from './layout.js';
-import { makePlan } from './plan.js';
+import { MANIFEST_FILE, STATE_DIR, STATE_FILE, stateLine } from './layout.js';
+import { makePlan, type Plan } from './plan.js';
 import { readBack } from './read-back.js';
-import { scanTree } from './scan.js';
+import { scanTree, type HostTree } from './scan.js';
 import { putEntries } from './send.js';
 import type { SyncOptions, SyncResult, SyncTarget } from './types.js';
-import { readKnowledge } from './volume-state.js';
+import { knowledgeFromFiles, readVolumeState, type Knowledge } from './volume-state.js';
 
 export type { SyncOptions, SyncProgress, SyncResult, SyncTarget } from './types.js';
 export { compileExcludes } from './exclude.js';
@@ -66,16 +70,63 @@ function checkRoot(root: string): void {
 export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<SyncResult> {
   checkRoot(target.root);
   const rules = compileExcludes([...opts.exclude, `/${STATE_DIR}`]);
-  // The engine prepares the state's archive while this side walks the tree.
-  const stateRead = readKnowledge(target.container, target.root, opts.signal);
-  stateRead.catch(() => {});
+  const trusted = opts.trusted ? knowledgeFromFiles(opts.trusted) : null;
+  const trust = trusted?.status === 'done' ? { knowledge: trusted, files: opts.trusted! } : null;
+  // The engine prepares the state's archive while this side walks the tree (unless this machine's record may do).
+  let stateRead = trust ? null : readVolumeState(target.container, target.root, opts.signal);
+  stateRead?.catch(() => {});
   await new Promise((resolve) => setImmediate(resolve));
   const host = scanTree(opts.hostDir, rules);
-  const knowledge = (await stateRead) ?? (await readBack(target.container, target.root, rules, opts.signal));
+  if (trust) {
+    const plan = makePlan(opts.hostDir, host.entries, trust.knowledge);
+    if (!hasWork(plan)) {
+      const check = { path: posix.join(target.root, STATE_DIR, STATE_FILE), content: trust.files.get(STATE_FILE)!.toString('utf8') };
+      return { ...resultOf(host, plan, trust.knowledge), check, record: trust.files };
+    }
+    stateRead = readVolumeState(target.container, target.root, opts.signal);
+  }
+  const read = await stateRead!;
+  const knowledge = read?.knowledge ?? (await readBack(target.container, target.root, rules, opts.signal));
   const plan = makePlan(opts.hostDir, host.entries, knowledge);
+  const result = resultOf(host, plan, knowledge);
+  // Nothing to do, unless the state is not yet readable by the build's user (an older version's modes).
+  if (knowledge.status === 'done' && !hasWork(plan) && read?.readableState) return { ...result, record: read.files };
+  const gen = randomBytes(8).toString('hex');
   const sendFiles = host.entries.filter((e, i) => plan.send[i] && e.type === 'f');
   const totalBytes = sendFiles.reduce((n, e) => n + e.size, 0);
-  const result: SyncResult = {
+  opts.onProgress?.({ sentBytes: 0, totalBytes });
+  const onContent = (n: number) => {
+    result.sentBytes += n;
+    opts.onProgress?.({ sentBytes: result.sentBytes, totalBytes });
+  };
+  let manifest: Buffer | null = null;
+  const entries = syncEntries({
+    hostDir: opts.hostDir,
+    root: target.root,
+    gen,
+    entries: host.entries,
+    plan,
+    onContent,
+    onManifest: (data) => (manifest = data),
+    signal: opts.signal,
+  });
+  result.archiveBytes = await putEntries(target.container, target.root, opts.hostDir, entries, opts.signal);
+  if (hasOps(plan)) result.finish = finishCommand(target.root, gen);
+  if (manifest) {
+    result.record = new Map([
+      [STATE_FILE, Buffer.from(stateLine('done', gen))],
+      [MANIFEST_FILE, manifest],
+    ]);
+  }
+  return result;
+}
+
+const hasOps = (plan: Plan) => plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
+const hasWork = (plan: Plan) => hasOps(plan) || plan.send.includes(true);
+
+function resultOf(host: HostTree, plan: Plan, knowledge: Knowledge): SyncResult {
+  const sendFiles = host.entries.filter((e, i) => plan.send[i] && e.type === 'f');
+  return {
     files: host.entries.length,
     sentFiles: sendFiles.length,
     sentBytes: 0,
@@ -86,25 +137,7 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
     skippedPaths: host.skipped.slice(0, 10),
     readBack: knowledge.readBack,
     finish: null,
+    check: null,
+    record: null,
   };
-  const ops = plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
-  if (knowledge.status === 'done' && !ops && !plan.send.includes(true)) return result;
-  const gen = randomBytes(8).toString('hex');
-  opts.onProgress?.({ sentBytes: 0, totalBytes });
-  const onContent = (n: number) => {
-    result.sentBytes += n;
-    opts.onProgress?.({ sentBytes: result.sentBytes, totalBytes });
-  };
-  const entries = syncEntries({
-    hostDir: opts.hostDir,
-    root: target.root,
-    gen,
-    entries: host.entries,
-    plan,
-    onContent,
-    signal: opts.signal,
-  });
-  result.archiveBytes = await putEntries(target.container, target.root, opts.hostDir, entries, opts.signal);
-  if (ops) result.finish = finishCommand(target.root, gen);
-  return result;
 }

@@ -1,5 +1,6 @@
 // Where a sync keeps its state in the volume, and what the state files say.
-// <root>/.ndt-sync/ (root-only, left out of every sync):
+// <root>/.ndt-sync/ (owned by root, left out of every sync; the build's user
+// may read only `state`, which the step driver checks: exec-driver.ts):
 //   state                      one line: "syncing G", "finishing G" or "done G"
 //   manifest.json.gz           the tree as the last complete archive left it
 //   pending-syncing.json.gz    paths of unknown state while "syncing G"
@@ -15,6 +16,8 @@ export const STATE_FILE = 'state';
 export const MANIFEST_FILE = 'manifest.json.gz';
 export const PENDING_FILE = { syncing: 'pending-syncing.json.gz', finishing: 'pending-finishing.json.gz' } as const;
 export const OPS_FILE = 'ops';
+/** Modes of the state dir (others may only pass through) and of `state` (readable); the rest is root-only. */
+export const STATE_MODES = { dir: 0o711, state: 0o644, other: 0o600 } as const;
 
 export type SyncStatus = 'syncing' | 'finishing' | 'done';
 

@@ -13,11 +13,8 @@ import type { TarEntry } from '../../../../image/tar-writer.js';
 import { encodeManifest, encodePending, type Pending } from './manifest.js';
 import { MANIFEST_FILE, PENDING_FILE, STATE_DIR, STATE_FILE, stateLine } from './layout.js';
 import { putEntries } from './send.js';
+import { stateDir, stateFile } from './archive.js';
 import type { ManifestEntry } from './types.js';
-
-function stateFile(name: string, data: Buffer): TarEntry {
-  return { name, type: 'file', mode: 0o600, uid: 0, gid: 0, uname: '', gname: '', mtime: 0, size: data.length, data };
-}
 
 /**
  * Replaces the manifest of the volume mounted at `root` (a complete sync's)
@@ -36,7 +33,7 @@ export async function recordVolume(
   const base = posix.basename(root);
   const state = (name: string) => `${base}/${STATE_DIR}/${name}`;
   async function* archive(): AsyncIterable<TarEntry> {
-    yield { name: `${base}/${STATE_DIR}`, type: 'dir', mode: 0o700, uid: 0, gid: 0, uname: '', gname: '', mtime: 0, size: 0 };
+    yield stateDir(base);
     yield stateFile(state(PENDING_FILE.syncing), encodePending(gen, pending));
     yield stateFile(state(STATE_FILE), Buffer.from(stateLine('syncing', gen)));
     yield stateFile(state(MANIFEST_FILE), encodeManifest(gen, entries));

@@ -21,6 +21,12 @@ export interface SyncOptions {
   exclude: string[];
   signal?: AbortSignal;
   onProgress?: (p: SyncProgress) => void;
+  /**
+   * The volume's state files as this machine last left them (host-record.ts).
+   * When the tree matches them, the volume's state is not read and the
+   * result's `check` says what to verify in the container instead.
+   */
+  trusted?: Map<string, Buffer> | null | undefined;
 }
 
 export interface SyncResult {
@@ -42,6 +48,14 @@ export interface SyncResult {
   readBack: boolean;
   /** A command (argv) to run ONCE in the started container as root, before the build's steps, that completes the sync (applies deletions, marks the sync complete); null when nothing is left to do. */
   finish: string[] | null;
+  /**
+   * Set when `trusted` was taken instead of the volume's state: the file in
+   * the container (readable by any user) that must hold `content` before the
+   * build uses the volume; if it does not, sync again without `trusted`.
+   */
+  check: { path: string; content: string } | null;
+  /** The volume's state files once this sync (and its `finish`, if any) is done: what to record on this machine. */
+  record: Map<string, Buffer> | null;
 }
 
 /** f: regular file, d: directory, l: symlink, x: anything else (only ever read back from a volume). */

@@ -6,7 +6,7 @@ import type Docker from 'dockerode';
 import { isNotFound } from '../../../../engine/errors.js';
 import { collect, readArchive, ArchiveTooLarge } from './read-archive.js';
 import { decodeManifest, decodePending, MAX_STATE_FILE, type Pending } from './manifest.js';
-import { MANIFEST_FILE, parseStateLine, PENDING_FILE, STATE_DIR, STATE_FILE, type SyncStatus } from './layout.js';
+import { MANIFEST_FILE, parseStateLine, PENDING_FILE, STATE_DIR, STATE_FILE, STATE_MODES, type SyncStatus } from './layout.js';
 import { parentOf, type ManifestEntry } from './types.js';
 
 export interface Knowledge {
@@ -21,9 +21,16 @@ export interface Knowledge {
   readBack: boolean;
 }
 
+/** The state files of a volume as read, and whether the state is readable by the build's user (STATE_MODES). */
+export interface StateFiles {
+  files: Map<string, Buffer>;
+  readableState: boolean;
+}
+
 /** The state files of the volume, or null when they are missing or cannot be trusted. */
-async function readStateFiles(container: Docker.Container, root: string, signal?: AbortSignal): Promise<Map<string, Buffer> | null> {
+async function readStateFiles(container: Docker.Container, root: string, signal?: AbortSignal): Promise<StateFiles | null> {
   const files = new Map<string, Buffer>();
+  let readableState = true;
   try {
     await readArchive(
       container,
@@ -32,6 +39,8 @@ async function readStateFiles(container: Docker.Container, root: string, signal?
       async (entry) => {
         const name = entry.path.replace(/\/$/, '');
         const base = name.startsWith(`${STATE_DIR}/`) ? name.slice(STATE_DIR.length + 1) : '';
+        if (name === STATE_DIR && (entry.mode ?? 0) !== STATE_MODES.dir) readableState = false;
+        if (base === STATE_FILE && (entry.mode ?? 0) !== STATE_MODES.state) readableState = false;
         if (entry.type !== 'File' || base === '' || base.includes('/')) return void entry.resume();
         const data = await collect(entry, MAX_STATE_FILE);
         if (data) files.set(base, data);
@@ -42,7 +51,7 @@ async function readStateFiles(container: Docker.Container, root: string, signal?
     if (isNotFound(err) || err instanceof ArchiveTooLarge) return null;
     throw err;
   }
-  return files;
+  return { files, readableState };
 }
 
 /** Known = the manifest less the pending paths (exactly, or anything below a pending tree). */
@@ -63,10 +72,25 @@ function knowledgeOf(status: SyncStatus, manifest: Map<string, ManifestEntry>, p
 
 /** What the state files say, or null when they say nothing to trust. */
 export async function readKnowledge(container: Docker.Container, root: string, signal?: AbortSignal): Promise<Knowledge | null> {
-  const files = await readStateFiles(container, root, signal);
-  const state = files?.get(STATE_FILE);
+  return (await readVolumeState(container, root, signal))?.knowledge ?? null;
+}
+
+/** The volume's state files and what they say, or null when they say nothing to trust. */
+export async function readVolumeState(
+  container: Docker.Container,
+  root: string,
+  signal?: AbortSignal,
+): Promise<(StateFiles & { knowledge: Knowledge }) | null> {
+  const read = await readStateFiles(container, root, signal);
+  const knowledge = read ? knowledgeFromFiles(read.files) : null;
+  return read && knowledge ? { ...read, knowledge } : null;
+}
+
+/** What state files say (as read from a volume, or as this machine recorded them: host-record.ts), or null. */
+export function knowledgeFromFiles(files: Map<string, Buffer>): Knowledge | null {
+  const state = files.get(STATE_FILE);
   const parsed = state ? parseStateLine(state.toString('utf8')) : null;
-  if (!files || !parsed) return null;
+  if (!parsed) return null;
   const manifestFile = files.get(MANIFEST_FILE);
   const manifest = manifestFile ? decodeManifest(manifestFile) : null;
   if (manifestFile && !manifest) return null;

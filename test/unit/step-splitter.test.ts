@@ -1,0 +1,104 @@
+// The one-exec step stream cut at the driver's end markers
+// (src/runner/job/steps/step-splitter.ts): every byte of output reaches the
+// sink of its step, markers never reach a sink, whatever the chunking.
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { StepSplitter } from '../../src/runner/job/steps/step-splitter.js';
+import { driverToken } from '../../src/runner/job/steps/exec-driver.js';
+
+class Collect extends Writable {
+  chunks: Buffer[] = [];
+  constructor(private readonly slow = false) {
+    super({ highWaterMark: 16 });
+  }
+  override _write(c: Buffer, _e: BufferEncoding, cb: () => void): void {
+    this.chunks.push(Buffer.from(c));
+    if (this.slow) setImmediate(cb);
+    else cb();
+  }
+  get data(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** Feeds `stream` to a splitter in pieces cut at `cuts`; returns each step's bytes and the markers seen. */
+async function split(token: Buffer, stream: Buffer, cuts: number[], slow = false) {
+  const sinks = [new Collect(slow)];
+  const seen: Array<[number, number]> = [];
+  // As the runner does: a step's sink is ended, and all of it written, before the next one begins.
+  const finish = (w: Writable) => new Promise<void>((r) => w.end(r));
+  const splitter = new StepSplitter(token, sinks[0]!, async (index, status) => {
+    seen.push([index, status]);
+    await finish(sinks.at(-1)!);
+    sinks.push(new Collect(slow));
+    return sinks.at(-1)!;
+  });
+  const failed = new Promise<never>((_, reject) => splitter.on('error', reject));
+  const feed = async () => {
+    let from = 0;
+    for (const at of [...cuts, stream.length]) {
+      if (!splitter.write(stream.subarray(from, at))) await new Promise((r) => splitter.once('drain', r));
+      from = at;
+    }
+    await new Promise<void>((resolve) => splitter.end(resolve));
+  };
+  await Promise.race([feed(), failed]);
+  await finish(sinks.at(-1)!);
+  return { outputs: sinks.map((s) => s.data), seen };
+}
+
+function streamOf(token: Buffer, outputs: Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  outputs.forEach((o, i) => {
+    parts.push(o);
+    if (i < outputs.length - 1) parts.push(token, Buffer.from(` ${i} 0\n`));
+  });
+  return Buffer.concat(parts);
+}
+
+describe('StepSplitter', () => {
+  it('gives each step its bytes and reports each marker, with the stream cut anywhere', async () => {
+    const token = driverToken();
+    for (let round = 0; round < 200; round++) {
+      // Output with \x01 bytes and prefixes of the token, output ending without a newline, empty steps.
+      const outputs = Array.from({ length: 1 + (round % 4) }, (_, i) =>
+        i % 3 === 2
+          ? Buffer.alloc(0)
+          : Buffer.concat([randomBytes(round % 50), token.subarray(0, 1 + (round % (token.length - 1))), Buffer.from('line\n\x01x')]),
+      );
+      const stream = streamOf(token, outputs);
+      const cuts = Array.from({ length: round % 7 }, () => Math.floor(Math.random() * stream.length)).sort((a, b) => a - b);
+      const { outputs: got, seen } = await split(token, stream, cuts, round % 2 === 1);
+      expect(got).toEqual(outputs);
+      expect(seen).toEqual(outputs.slice(1).map((_, i) => [i, 0]));
+    }
+  });
+
+  it('cut byte by byte, and a status other than 0', async () => {
+    const token = driverToken();
+    const stream = Buffer.concat([Buffer.from('a\nb'), token, Buffer.from(' 0 0\n'), Buffer.from('c'), token, Buffer.from(' 1 2\n')]);
+    const { outputs, seen } = await split(
+      token,
+      stream,
+      Array.from({ length: stream.length - 1 }, (_, i) => i + 1),
+    );
+    expect(outputs.map(String)).toEqual(['a\nb', 'c', '']);
+    expect(seen).toEqual([
+      [0, 0],
+      [1, 2],
+    ]);
+  });
+
+  it('a damaged marker is an error, not output', async () => {
+    const token = driverToken();
+    await expect(split(token, Buffer.concat([token, Buffer.from(' zero 0\n')]), [])).rejects.toThrow(/damaged end marker/);
+  });
+
+  it('an unfinished marker at the end is dropped; a held tail that was not one is output', async () => {
+    const token = driverToken();
+    expect((await split(token, Buffer.concat([Buffer.from('x'), token, Buffer.from(' 0')]), [])).outputs.map(String)).toEqual(['x']);
+    const tail = Buffer.concat([Buffer.from('y'), token.subarray(0, 5)]);
+    expect((await split(token, tail, [])).outputs).toEqual([tail]);
+  });
+});
