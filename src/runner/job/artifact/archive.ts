@@ -68,39 +68,76 @@ export async function copyArtifactOut(
 /**
  * The file's bytes out of `archive` into `path`, written in batches of about
  * WRITE_BUFFER (one writev each, while the next batch arrives; the engine's
- * chunks are ~24 KB), each slice shown to `seen` first.
+ * chunks are ~24 KB), each slice shown to `seen` first. Read from 'data'
+ * events: async iteration would concatenate (copy) what is buffered.
  */
 async function writeFileFrom(
   path: string,
-  archive: AsyncIterable<Buffer>,
+  archive: Readable,
   tar: OneFileTar,
   seen: (slice: Buffer, received: number) => void,
 ): Promise<void> {
   const fh = await open(path, 'w', 0o644);
   try {
-    let writing: Promise<unknown> = Promise.resolve();
-    let batch: Buffer[] = [];
-    let batchLen = 0;
-    let received = 0;
-    const flush = async () => {
-      const bufs = batch;
-      batch = [];
-      batchLen = 0;
-      await writing;
-      writing = writevAll(fh, bufs);
-    };
-    for await (const chunk of archive) {
-      for (const slice of tar.push(chunk)) {
-        received += slice.length;
-        seen(slice, received);
-        batch.push(slice);
-        batchLen += slice.length;
-      }
-      if (batchLen >= WRITE_BUFFER) await flush();
-    }
-    tar.finish();
-    if (batchLen > 0) await flush();
-    await writing;
+    await new Promise<void>((resolve, reject) => {
+      let batch: Buffer[] = [];
+      let batchLen = 0;
+      let received = 0;
+      let writing = false;
+      let ended = false;
+      let failed = false;
+      const fail = (err: Error) => {
+        if (failed) return;
+        failed = true;
+        archive.destroy();
+        reject(err);
+      };
+      const flush = () => {
+        if (failed || writing) return;
+        if (batchLen === 0) {
+          if (ended) resolve();
+          return;
+        }
+        const bufs = batch;
+        batch = [];
+        batchLen = 0;
+        writing = true;
+        writevAll(fh, bufs).then(() => {
+          writing = false;
+          if (!ended) archive.resume();
+          flush();
+        }, fail);
+      };
+      archive.on('data', (chunk: Buffer) => {
+        try {
+          for (const slice of tar.push(chunk)) {
+            received += slice.length;
+            seen(slice, received);
+            batch.push(slice);
+            batchLen += slice.length;
+          }
+        } catch (err) {
+          return fail(err as Error);
+        }
+        if (batchLen < WRITE_BUFFER) return;
+        // One write at a time: with one under way, a full batch waits, and so does the socket.
+        if (writing) archive.pause();
+        else flush();
+      });
+      archive.on('end', () => {
+        try {
+          tar.finish();
+        } catch (err) {
+          return fail(err as Error);
+        }
+        ended = true;
+        flush();
+      });
+      archive.on('error', fail);
+      archive.on('close', () => {
+        if (!ended) fail(Object.assign(new Error('the archive stream closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      });
+    });
   } finally {
     await fh.close();
   }
