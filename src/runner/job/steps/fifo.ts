@@ -40,7 +40,7 @@ export function fifoStepRunner(choice: OutputChoice, fifo: FifoOutput, job: Job)
         throw new OpError(
           'step_driver_lost',
           `The runner lost track of the "${name}" step: the process that runs the steps in the build container ended (killed from outside?).`,
-          `Rerun the ${job.kind}; the build volume ${job.volume} is kept, so it resumes. NERVES_DOCKER_TS_STEP_OUTPUT=exec runs each step as an exec instead.`,
+          `Rerun the ${job.kind}; the build volume ${job.volume} is kept, so it resumes. NERVES_DOCKER_TS_STEP_OUTPUT=exec runs the steps in an exec instead.`,
         );
       }
       return steps;

@@ -1,8 +1,8 @@
 // How the plan's steps run in the build container and how their output
 // reaches build.log: one module per way in this folder (the interface:
 // runner.ts), fifo.ts (the container's own work, output through FIFOs:
-// engines on this kernel) and exec.ts (an exec per step, output through
-// the engine: every engine); output-mode.ts decides which, here.
+// engines on this kernel) and exec.ts (the steps in one exec, output
+// through the engine: every engine); output-mode.ts decides which, here.
 import type { Engine } from '../../../engine/connect.js';
 import { engineDebug } from '../../../engine/connect.js';
 import type { EngineVersion } from '../../../engine/version.js';
