@@ -3,9 +3,10 @@
 // clock or the environment, so the same entries give the same archive.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { OpError } from '../errors.js';
+import type { ChunkPool } from './chunk-pool.js';
 
-/** writeTar's output comes in chunks of this size (but for `stream` entries, passed through). */
-const CHUNK = 1 << 20;
+/** writeTar's output comes in chunks of this size (but for `stream` entries, passed through), or of its pool's. */
+export const TAR_CHUNK = 1 << 20;
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -208,23 +209,27 @@ function grew(e: TarEntry): Error {
 
 /**
  * Stream a tar archive of the given entries, in the order given, in chunks
- * of CHUNK bytes: headers, padding and the files' contents are written
+ * of TAR_CHUNK bytes: headers, padding and the files' contents are written
  * straight into the chunk (host files with synchronous reads, which for
  * trees of small files are several times faster than the promise API, and
  * need no buffer of their own and no copy). `stream` entries are passed
- * through as they come.
+ * through as they come. With `pool`, the chunks are taken from it, and a
+ * chunk once yielded is never written again (a part of one buffer is never
+ * yielded twice): the consumer may hand it back when it has no more use for it.
  */
 export async function* writeTar(
   entries: Iterable<TarEntry> | AsyncIterable<TarEntry>,
-  opts: { end?: boolean } = {},
+  opts: { end?: boolean; pool?: ChunkPool } = {},
 ): AsyncIterable<Buffer> {
-  let out = Buffer.allocUnsafe(CHUNK);
+  const pool = opts.pool;
+  const take = () => (pool ? pool.take() : Buffer.allocUnsafe(TAR_CHUNK));
+  let out = take();
   let pos = 0;
   /** Chunks filled and not yet yielded. */
   const ready: Buffer[] = [];
   const full = () => {
     ready.push(out);
-    out = Buffer.allocUnsafe(CHUNK);
+    out = take();
     pos = 0;
   };
   const put = (b: Buffer) => {
@@ -254,8 +259,8 @@ export async function* writeTar(
         yield* ready.splice(0);
         if (pos > 0) {
           const head = out.subarray(0, pos);
-          // Go on in the rest of this chunk unless that is too small to be worth a write of its own.
-          out = out.length - pos >= CHUNK / 16 ? out.subarray(pos) : Buffer.allocUnsafe(CHUNK);
+          // Go on in the rest of this chunk unless that is too small to be worth a write of its own (or is lent by a pool).
+          out = !pool && out.length - pos >= TAR_CHUNK / 16 ? out.subarray(pos) : take();
           pos = 0;
           yield head;
         }
