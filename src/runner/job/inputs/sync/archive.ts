@@ -79,7 +79,7 @@ export async function* syncEntries(input: ArchiveInput): AsyncIterable<TarEntry>
   }
   const ops = plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
   if (ops) yield stateFile(state(OPS_FILE), opsFile(plan.deletes, plan.fixups, plan.touch));
-  yield stateFile(state(MANIFEST_FILE), encodeManifest(gen, entries));
+  yield stateFile(state(MANIFEST_FILE), await encodeManifest(gen, entries));
   if (ops) {
     const finishing = { exact: [...plan.fixups.map((e) => e.path), ...plan.touch.map((e) => e.path)], tree: plan.deletes };
     yield stateFile(state(PENDING_FILE.finishing), encodePending(gen, finishing));

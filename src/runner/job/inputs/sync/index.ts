@@ -73,11 +73,16 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
   const host = scanTree(opts.hostDir, rules);
   const knowledge = (await stateRead) ?? (await readBack(target.container, target.root, rules, opts.signal));
   const plan = makePlan(opts.hostDir, host.entries, knowledge);
-  const sendFiles = host.entries.filter((e, i) => plan.send[i] && e.type === 'f');
-  const totalBytes = sendFiles.reduce((n, e) => n + e.size, 0);
+  let sentFiles = 0;
+  let totalBytes = 0;
+  host.entries.forEach((e, i) => {
+    if (!plan.send[i] || e.type !== 'f') return;
+    sentFiles++;
+    totalBytes += e.size;
+  });
   const result: SyncResult = {
     files: host.entries.length,
-    sentFiles: sendFiles.length,
+    sentFiles,
     sentBytes: 0,
     archiveBytes: 0,
     deleted: plan.deletes.length,

@@ -39,7 +39,7 @@ export async function recordVolume(
     yield { name: `${base}/${STATE_DIR}`, type: 'dir', mode: 0o700, uid: 0, gid: 0, uname: '', gname: '', mtime: 0, size: 0 };
     yield stateFile(state(PENDING_FILE.syncing), encodePending(gen, pending));
     yield stateFile(state(STATE_FILE), Buffer.from(stateLine('syncing', gen)));
-    yield stateFile(state(MANIFEST_FILE), encodeManifest(gen, entries));
+    yield stateFile(state(MANIFEST_FILE), await encodeManifest(gen, entries));
     yield stateFile(state(STATE_FILE), Buffer.from(stateLine('done', gen)));
   }
   await putEntries(container, root, what, archive(), signal);
