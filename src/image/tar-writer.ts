@@ -3,9 +3,10 @@
 // clock or the environment, so the same entries give the same archive.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { OpError } from '../errors.js';
+import type { ChunkPool } from './chunk-pool.js';
 
-/** writeTar's output comes in chunks of this size (but for `stream` entries, passed through). */
-const CHUNK = 1 << 20;
+/** writeTar's output comes in chunks of this size (but for `stream` entries, passed through), or of its pool's. */
+export const TAR_CHUNK = 1 << 20;
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -47,15 +48,26 @@ const TYPEFLAG: Record<TarEntryType, string> = {
 const BLOCK = 512;
 export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
 
+// The header's fields are written in place: a sync writes a header per file,
+// and every string or buffer made on the way is garbage to collect.
+
+/** `value` in UTF-8, cut after `length` bytes. */
 function writeString(buf: Buffer, value: string, offset: number, length: number): void {
-  Buffer.from(value, 'utf8').copy(buf, offset, 0, length);
+  if (value === '') return;
+  if (Buffer.byteLength(value) <= length) buf.write(value, offset, length, 'utf8');
+  else Buffer.from(value, 'utf8').copy(buf, offset, 0, length);
 }
+
+const zeroBlock = () => Buffer.allocUnsafe(BLOCK).fill(0);
 
 /** Octal field: digits padded with zeros, then NUL. Returns false if it does not fit. */
 function writeOctal(buf: Buffer, value: number, offset: number, length: number): boolean {
   const digits = Math.max(0, Math.floor(value)).toString(8);
   if (digits.length > length - 1 || value < 0) return false;
-  buf.write(digits.padStart(length - 1, '0') + '\0', offset, length, 'ascii');
+  const start = offset + length - 1 - digits.length;
+  buf.fill(0x30, offset, start);
+  buf.write(digits, start, digits.length, 'ascii');
+  buf[offset + length - 1] = 0;
   return true;
 }
 
@@ -79,8 +91,8 @@ function splitName(name: string): [string, string] | null {
   return null;
 }
 
-function rawHeader(e: TarEntry, name: string, type: string, size: number, pax: Map<string, string>): Buffer {
-  const h = Buffer.alloc(BLOCK);
+/** The ustar header of `e` in `h` (BLOCK bytes, zeroed), noting in `pax` the fields that do not fit. */
+function rawHeader(e: TarEntry, name: string, type: string, size: number, pax: Map<string, string>, h = zeroBlock()): Buffer {
   const split = splitName(name);
   if (split) {
     writeString(h, split[1], 0, 100);
@@ -124,7 +136,7 @@ function rawHeader(e: TarEntry, name: string, type: string, size: number, pax: M
 function checksum(h: Buffer): void {
   h.fill(0x20, 148, 156);
   let sum = 0;
-  for (const b of h) sum += b;
+  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
   h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
 }
 
@@ -136,18 +148,34 @@ export function entryHeader(e: TarEntry): Buffer {
   const h = rawHeader(e, name, TYPEFLAG[e.type], size, pax);
   checksum(h);
   if (pax.size === 0) return h;
-  const body = Buffer.from(
-    [...pax.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => paxRecord(k, v))
-      .join(''),
-    'utf8',
-  );
-  const base = name.replace(/\/$/, '').split('/').pop() ?? 'entry';
-  const paxEntry: TarEntry = { ...e, name: `PaxHeaders/${base}`.slice(0, 99), linkname: '', size: body.length, type: 'file' };
-  const ph = rawHeader(paxEntry, paxEntry.name, 'x', body.length, new Map());
-  checksum(ph);
-  return Buffer.concat([ph, body, padding(body.length), h]);
+  const keys = [...pax.keys()].sort();
+  let body = '';
+  for (const k of keys) body += paxRecord(k, pax.get(k)!);
+  const bodySize = Buffer.byteLength(body);
+  const trimmed = name.endsWith('/') ? name.slice(0, -1) : name;
+  const base = trimmed.slice(trimmed.lastIndexOf('/') + 1);
+  // The fields rawHeader reads (a spread of `e` would copy its data, stream... into a slow object).
+  const paxEntry: TarEntry = {
+    name: `PaxHeaders/${base}`.slice(0, 99),
+    type: 'file',
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    uname: e.uname,
+    gname: e.gname,
+    mtime: e.mtime,
+    mtimeNsec: e.mtimeNsec,
+    size: bodySize,
+    linkname: '',
+    devmajor: e.devmajor,
+    devminor: e.devminor,
+  };
+  // The pax header, its records, their padding, then the entry's own header: one buffer.
+  const out = Buffer.allocUnsafe(BLOCK + bodySize + ((BLOCK - (bodySize % BLOCK)) % BLOCK) + BLOCK).fill(0);
+  checksum(rawHeader(paxEntry, paxEntry.name, 'x', bodySize, new Map(), out.subarray(0, BLOCK)));
+  out.write(body, BLOCK, bodySize, 'utf8');
+  h.copy(out, out.length - BLOCK);
+  return out;
 }
 
 const MAX_OCTAL_7 = 0o7777777;
@@ -208,23 +236,27 @@ function grew(e: TarEntry): Error {
 
 /**
  * Stream a tar archive of the given entries, in the order given, in chunks
- * of CHUNK bytes: headers, padding and the files' contents are written
+ * of TAR_CHUNK bytes: headers, padding and the files' contents are written
  * straight into the chunk (host files with synchronous reads, which for
  * trees of small files are several times faster than the promise API, and
  * need no buffer of their own and no copy). `stream` entries are passed
- * through as they come.
+ * through as they come. With `pool`, the chunks are taken from it, and a
+ * chunk once yielded is never written again (a part of one buffer is never
+ * yielded twice): the consumer may hand it back when it has no more use for it.
  */
 export async function* writeTar(
   entries: Iterable<TarEntry> | AsyncIterable<TarEntry>,
-  opts: { end?: boolean } = {},
+  opts: { end?: boolean; pool?: ChunkPool } = {},
 ): AsyncIterable<Buffer> {
-  let out = Buffer.allocUnsafe(CHUNK);
+  const pool = opts.pool;
+  const take = () => (pool ? pool.take() : Buffer.allocUnsafe(TAR_CHUNK));
+  let out = take();
   let pos = 0;
   /** Chunks filled and not yet yielded. */
   const ready: Buffer[] = [];
   const full = () => {
     ready.push(out);
-    out = Buffer.allocUnsafe(CHUNK);
+    out = take();
     pos = 0;
   };
   const put = (b: Buffer) => {
@@ -254,8 +286,8 @@ export async function* writeTar(
         yield* ready.splice(0);
         if (pos > 0) {
           const head = out.subarray(0, pos);
-          // Go on in the rest of this chunk unless that is too small to be worth a write of its own.
-          out = out.length - pos >= CHUNK / 16 ? out.subarray(pos) : Buffer.allocUnsafe(CHUNK);
+          // Go on in the rest of this chunk unless that is too small to be worth a write of its own (or is lent by a pool).
+          out = !pool && out.length - pos >= TAR_CHUNK / 16 ? out.subarray(pos) : take();
           pos = 0;
           yield head;
         }

@@ -88,7 +88,7 @@ export async function* syncEntries(input: ArchiveInput): AsyncIterable<TarEntry>
   }
   const ops = plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
   if (ops) yield stateFile(state(OPS_FILE), opsFile(plan.deletes, plan.fixups, plan.touch));
-  const manifest = encodeManifest(gen, entries);
+  const manifest = await encodeManifest(gen, entries);
   input.onManifest?.(manifest);
   yield stateFile(state(MANIFEST_FILE), manifest);
   if (ops) {

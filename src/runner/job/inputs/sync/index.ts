@@ -92,8 +92,7 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
   // Nothing to do, unless the state is not yet readable by the build's user (an older version's modes).
   if (knowledge.status === 'done' && !hasWork(plan) && read?.readableState) return { ...result, record: read.files };
   const gen = randomBytes(8).toString('hex');
-  const sendFiles = host.entries.filter((e, i) => plan.send[i] && e.type === 'f');
-  const totalBytes = sendFiles.reduce((n, e) => n + e.size, 0);
+  const totalBytes = result.totalBytes;
   opts.onProgress?.({ sentBytes: 0, totalBytes });
   const onContent = (n: number) => {
     result.sentBytes += n;
@@ -124,11 +123,18 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
 const hasOps = (plan: Plan) => plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
 const hasWork = (plan: Plan) => hasOps(plan) || plan.send.includes(true);
 
-function resultOf(host: HostTree, plan: Plan, knowledge: Knowledge): SyncResult {
-  const sendFiles = host.entries.filter((e, i) => plan.send[i] && e.type === 'f');
+function resultOf(host: HostTree, plan: Plan, knowledge: Knowledge): SyncResult & { totalBytes: number } {
+  let sentFiles = 0;
+  let totalBytes = 0;
+  host.entries.forEach((e, i) => {
+    if (!plan.send[i] || e.type !== 'f') return;
+    sentFiles++;
+    totalBytes += e.size;
+  });
   return {
+    totalBytes,
     files: host.entries.length,
-    sentFiles: sendFiles.length,
+    sentFiles,
     sentBytes: 0,
     archiveBytes: 0,
     deleted: plan.deletes.length,

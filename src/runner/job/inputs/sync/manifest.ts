@@ -1,9 +1,11 @@
 // The manifest and the pending lists as they are kept in the volume: gzip'd
-// JSON, checked before it is trusted. What comes back from the volume is
-// bounded (compressed and uncompressed size, number of entries) and every
-// path in it must be a plain relative path: anything else is discarded (the
-// caller then reads the volume back), never followed.
-import { gunzipSync, gzipSync } from 'node:zlib';
+// JSON (the manifest's gzip'd as it is written out), checked before it is
+// trusted. What comes back from the volume is bounded (compressed and
+// uncompressed size, number of entries) and every path in it must be a plain
+// relative path: anything else is discarded (the caller then reads the volume
+// back), never followed.
+import { once } from 'node:events';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
 import type { ManifestEntry } from './types.js';
 
 /** Largest gzip'd state file read back from a volume. */
@@ -46,15 +48,38 @@ function entryOfRow(r: unknown): ManifestEntry | null {
   return e;
 }
 
-export function encodeManifest(gen: string, entries: Iterable<ManifestEntry>): Buffer {
-  const rows: Row[] = [];
+function rowOf(e: ManifestEntry): Row {
+  const row: Row = [e.path, e.type, e.mode, e.uid, e.gid, e.mtime, e.size];
+  if (e.type === 'l') row.push(e.link ?? '');
+  else if (e.hash) row.push(e.hash);
+  return row;
+}
+
+/** Text handed to gzip at a time. */
+const PIECE = 64 * 1024;
+
+/**
+ * The manifest, gzip'd: the JSON of JSON.stringify({ v: 1, gen, entries:
+ * rows }) written out a piece at a time, so that neither the rows nor the
+ * whole text (a few hundred bytes an entry) are held at once.
+ */
+export async function encodeManifest(gen: string, entries: Iterable<ManifestEntry>): Promise<Buffer> {
+  const gz = createGzip({ level: 1 });
+  const out: Buffer[] = [];
+  gz.on('data', (c: Buffer) => out.push(c));
+  const ended = once(gz, 'end');
+  let text = `{"v":1,"gen":${JSON.stringify(gen)},"entries":[`;
+  let first = true;
   for (const e of entries) {
-    const row: Row = [e.path, e.type, e.mode, e.uid, e.gid, e.mtime, e.size];
-    if (e.type === 'l') row.push(e.link ?? '');
-    else if (e.hash) row.push(e.hash);
-    rows.push(row);
+    text += (first ? '' : ',') + JSON.stringify(rowOf(e));
+    first = false;
+    if (text.length < PIECE) continue;
+    if (!gz.write(text)) await once(gz, 'drain');
+    text = '';
   }
-  return gzipSync(JSON.stringify({ v: 1, gen, entries: rows }), { level: 1 });
+  gz.end(`${text}]}`);
+  await ended;
+  return Buffer.concat(out);
 }
 
 function parse(gz: Buffer): Record<string, unknown> | null {

@@ -44,17 +44,29 @@ function decide(hostDir: string, e: ManifestEntry, k: ManifestEntry | undefined)
 }
 
 /** The path `finish` removes for a path gone from the host: its topmost ancestor-or-self that is not a host directory. */
-function deletionTarget(p: string, byPath: Map<string, ManifestEntry>): string | null {
+function deletionTarget(p: string, byPath: (path: string) => ManifestEntry | undefined): string | null {
   let target = p;
-  for (let q = parentOf(p); q !== '.'; q = parentOf(q)) if (byPath.get(q)?.type !== 'd') target = q;
+  for (let q = parentOf(p); q !== '.'; q = parentOf(q)) if (byPath(q)?.type !== 'd') target = q;
   // A target the host has as a non-directory replaces it in the archive (the engine removes what was there).
-  return byPath.has(target) ? null : target;
+  return byPath(target) ? null : target;
+}
+
+/** a, then what b adds, each once (no intermediate copies of either). */
+function union(a: string[], b: string[]): string[] {
+  const all = new Set(a);
+  for (const p of b) all.add(p);
+  return [...all];
 }
 
 export function makePlan(hostDir: string, entries: ManifestEntry[], knowledge: Knowledge): Plan {
-  const byPath = new Map(entries.map((e) => [e.path, e]));
-  const send = entries.map(() => false);
-  const index = new Map(entries.map((e, i) => [e.path, i]));
+  // One index of the host's paths (not a second map of them to their entries, nor a copy of the list).
+  const index = new Map<string, number>();
+  entries.forEach((e, i) => index.set(e.path, i));
+  const byPath = (p: string) => {
+    const i = index.get(p);
+    return i === undefined ? undefined : entries[i];
+  };
+  const send = new Array<boolean>(entries.length).fill(false);
   let fixups: ManifestEntry[] = [];
   const exact: string[] = [];
   const tree: string[] = [];
@@ -68,13 +80,15 @@ export function makePlan(hostDir: string, entries: ManifestEntry[], knowledge: K
     } else if (d === 'fixup') fixups.push(e);
   });
   if (fixups.length > MAX_FIXUPS) {
-    for (const e of fixups) send[index.get(e.path)!] = true;
-    exact.push(...fixups.map((e) => e.path));
+    for (const e of fixups) {
+      send[index.get(e.path)!] = true;
+      exact.push(e.path); // one at a time: a spread of 100,000 arguments overflows the stack
+    }
     fixups = [];
   }
   const deletes = new Set<string>();
   for (const p of knowledge.mayExist) {
-    if (byPath.has(p) || p === '.') continue;
+    if (index.has(p) || p === '.') continue;
     const t = deletionTarget(p, byPath);
     if (t !== null) deletes.add(t);
   }
@@ -86,9 +100,9 @@ export function makePlan(hostDir: string, entries: ManifestEntry[], knowledge: K
     if (!send[index.get(parent)!]) exact.push(parent);
     send[index.get(parent)!] = true;
   });
-  const touch = [...touchPaths].map((p) => byPath.get(p)!);
+  const touch = [...touchPaths].map((p) => byPath(p)!);
   exact.push(...fixups.map((e) => e.path), ...touchPaths);
-  tree.push(...deletes);
-  const pending = { exact: [...new Set([...knowledge.pending.exact, ...exact])], tree: [...new Set([...knowledge.pending.tree, ...tree])] };
+  for (const p of deletes) tree.push(p);
+  const pending = { exact: union(knowledge.pending.exact, exact), tree: union(knowledge.pending.tree, tree) };
   return { send, fixups, deletes: [...deletes].sort(), touch, pending };
 }

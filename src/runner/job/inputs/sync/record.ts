@@ -36,7 +36,7 @@ export async function recordVolume(
     yield stateDir(base);
     yield stateFile(state(PENDING_FILE.syncing), encodePending(gen, pending));
     yield stateFile(state(STATE_FILE), Buffer.from(stateLine('syncing', gen)));
-    yield stateFile(state(MANIFEST_FILE), encodeManifest(gen, entries));
+    yield stateFile(state(MANIFEST_FILE), await encodeManifest(gen, entries));
     yield stateFile(state(STATE_FILE), Buffer.from(stateLine('done', gen)));
   }
   await putEntries(container, root, what, archive(), signal);

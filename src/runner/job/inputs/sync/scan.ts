@@ -27,7 +27,8 @@ export function mtimeOf(st: BigIntStats): string {
     return `${sec}.${String(ns - sec * NS).padStart(9, '0')}`;
   }
   const s = ns.toString().padStart(10, '0');
-  return `${s.slice(0, -9)}.${s.slice(-9)}`;
+  // join makes one flat string (a template would keep a tree of three pieces for each entry).
+  return [s.slice(0, -9), s.slice(-9)].join('.');
 }
 
 function badName(hostDir: string, rel: Buffer, what: string): OpError {
@@ -93,7 +94,7 @@ export function scanTree(hostDir: string, rules: ExcludeRules): HostTree {
     const names = readdirSync(dir === '.' ? hostDir : join(hostDir, dir), { encoding: 'buffer' }).sort(Buffer.compare);
     for (const raw of names) {
       const name = decodeName(hostDir, dir, raw);
-      const path = dir === '.' ? name : `${dir}/${name}`;
+      const path = dir === '.' ? name : [dir, name].join('/');
       const e = describe(hostDir, path);
       if (rules.excludes(path, e !== null && e.type === 'd')) continue;
       if (e === null) {

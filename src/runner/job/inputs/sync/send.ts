@@ -1,14 +1,17 @@
 // Sends a sync's archive to the created container (PUT /containers/{id}/archive
-// at the root's parent), streaming: the tar is made as it is sent, never held.
+// at the root's parent), streaming: the tar is made as it is sent, never held,
+// in a few 1 MiB buffers reused once the connection has written them
+// (UploadBody), so memory does not grow with the size of what is sent.
 // An interruption (the caller's signal, a dropped connection, a file that
 // changed while it was read) aborts the upload and is reported with what to
 // do; the volume's state then says "syncing" and the next sync repairs it.
 import { posix } from 'node:path';
-import { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { OpError } from '../../../../errors.js';
-import { writeTar, type TarEntry } from '../../../../image/tar-writer.js';
+import { ChunkPool } from '../../../../image/chunk-pool.js';
+import { TAR_CHUNK, writeTar, type TarEntry } from '../../../../image/tar-writer.js';
 import { statusOf } from '../../../../engine/errors.js';
+import { UploadBody } from '../../../../engine/upload-body.js';
 
 const AGAIN = 'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.';
 
@@ -26,14 +29,15 @@ export async function putEntries(
   if (signal?.aborted) ctl.abort();
   let bytes = 0;
   let sourceError: unknown = null;
-  const source = Readable.from(
+  const pool = new ChunkPool(TAR_CHUNK);
+  const source = new UploadBody(
     (async function* () {
-      for await (const chunk of writeTar(entries)) {
+      for await (const chunk of writeTar(entries, { pool })) {
         bytes += chunk.length;
         yield chunk;
       }
     })(),
-    { objectMode: false },
+    (chunk) => pool.release(chunk),
   );
   source.on('error', (err) => {
     sourceError = err;

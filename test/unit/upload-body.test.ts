@@ -1,0 +1,109 @@
+// UploadBody over a real HTTP connection (a local server, chunked PUT as
+// dockerode sends archives): the bytes arrive exact while every buffer is
+// refilled as soon as it is handed back; a producer's failure fails the
+// body; a connection cut stops the producer and closes what it holds.
+import { createHash } from 'node:crypto';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChunkPool } from '../../src/image/chunk-pool.js';
+import { UploadBody } from '../../src/engine/upload-body.js';
+
+/** Small chunks (under the socket's high-water mark), so that write() says "go on" while earlier ones still wait in its buffer. */
+const SIZE = 4 * 1024;
+const CHUNKS = 4096;
+
+let server: Server;
+let port = 0;
+/** The sha256 and size of each request body received, and whether it was cut. */
+const received: { sha: string; bytes: number }[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const h = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      h.update(c);
+      bytes += c.length;
+      // A slow reader: the client waits for "drain" again and again.
+      req.pause();
+      setImmediate(() => req.resume());
+      if (req.url === '/cut' && bytes > 64 * SIZE) req.socket.destroy();
+    });
+    req.on('end', () => {
+      received.push({ sha: h.digest('hex'), bytes });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+/** Sends `body` as a chunked PUT; resolves with the status, or rejects with the request's error. */
+function put(path: string, body: UploadBody): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ port, path, method: 'PUT', headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    body.on('error', (err) => req.destroy(err));
+    body.pipe(req);
+  });
+}
+
+describe('UploadBody', () => {
+  it('arrives byte-exact while each chunk is refilled once the connection wrote it', async () => {
+    const pool = new ChunkPool(SIZE, 8);
+    const expected = createHash('sha256');
+    const memories = new Set<ArrayBufferLike>();
+    let released = 0;
+    async function* chunks() {
+      for (let i = 0; i < CHUNKS; i++) {
+        const b = pool.take();
+        memories.add(b.buffer);
+        b.fill(i);
+        expected.update(b);
+        yield b;
+      }
+    }
+    const body = new UploadBody(chunks(), (c) => {
+      released++;
+      pool.release(c);
+    });
+    expect(await put('/ok', body)).toBe(200);
+    expect(received.at(-1)).toEqual({ sha: expected.digest('hex'), bytes: SIZE * CHUNKS });
+    expect(released).toBe(CHUNKS);
+    expect(memories.size).toBeLessThan(CHUNKS / 16);
+  });
+
+  it("a producer's failure fails the body, and so the request", async () => {
+    async function* chunks() {
+      yield Buffer.alloc(SIZE, 1);
+      throw new Error('the file changed');
+    }
+    await expect(put('/ok', new UploadBody(chunks(), () => {}))).rejects.toThrow('the file changed');
+  });
+
+  it('a connection cut stops the producer, which closes what it holds', async () => {
+    let closed = false;
+    let produced = 0;
+    async function* chunks() {
+      try {
+        for (;;) {
+          produced++;
+          yield Buffer.alloc(SIZE, 2);
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const body = new UploadBody(chunks(), () => {});
+    await expect(put('/cut', body)).rejects.toThrow();
+    body.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(true);
+    expect(produced).toBeLessThan(CHUNKS);
+  });
+});
