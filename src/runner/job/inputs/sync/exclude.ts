@@ -48,17 +48,18 @@ function compile(pattern: string): Rule | null {
 
 export function compileExcludes(patterns: readonly string[]): ExcludeRules {
   const rules = patterns.map(compile).filter((r): r is Rule => r !== null);
+  const byName = rules.filter((r) => !r.anchored);
+  const anchored = rules.filter((r) => r.anchored);
   return {
+    // Called for every path of a tree: the name is cut out without splitting the path unless an anchored rule needs it.
     excludes(path, isDir) {
+      const name = path.slice(path.lastIndexOf('/') + 1);
+      for (const r of byName) if ((!r.dirOnly || isDir) && r.parts[0]!.test(name)) return true;
+      if (anchored.length === 0) return false;
       const components = path.split('/');
-      const name = components[components.length - 1]!;
-      for (const r of rules) {
+      for (const r of anchored) {
         if (r.dirOnly && !isDir) continue;
-        if (!r.anchored) {
-          if (r.parts[0]!.test(name)) return true;
-        } else if (r.parts.length === components.length && r.parts.every((re, i) => re.test(components[i]!))) {
-          return true;
-        }
+        if (r.parts.length === components.length && r.parts.every((re, i) => re.test(components[i]!))) return true;
       }
       return false;
     },

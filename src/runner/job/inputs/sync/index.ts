@@ -48,7 +48,8 @@ import { OpError } from '../../../../errors.js';
 import { syncEntries } from './archive.js';
 import { compileExcludes } from './exclude.js';
 import { finishCommand } from './finish-script.js';
-import { MANIFEST_FILE, STATE_DIR, STATE_FILE, stateLine } from './layout.js';
+import { FINGERPRINT_FILE, treeFingerprint } from './fingerprint.js';
+import { MANIFEST_FILE, parseStateLine, STATE_DIR, STATE_FILE, stateLine } from './layout.js';
 import { makePlan, type Plan } from './plan.js';
 import { readBack } from './read-back.js';
 import { scanTree, type HostTree } from './scan.js';
@@ -70,19 +71,15 @@ function checkRoot(root: string): void {
 export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<SyncResult> {
   checkRoot(target.root);
   const rules = compileExcludes([...opts.exclude, `/${STATE_DIR}`]);
-  const trusted = opts.trusted ? knowledgeFromFiles(opts.trusted) : null;
-  const trust = trusted?.status === 'done' ? { knowledge: trusted, files: opts.trusted! } : null;
   // The engine prepares the state's archive while this side walks the tree (unless this machine's record may do).
-  let stateRead = trust ? null : readVolumeState(target.container, target.root, opts.signal);
+  let stateRead = opts.trusted ? null : readVolumeState(target.container, target.root, opts.signal);
   stateRead?.catch(() => {});
   await new Promise((resolve) => setImmediate(resolve));
   const host = scanTree(opts.hostDir, rules);
-  if (trust) {
-    const plan = makePlan(opts.hostDir, host.entries, trust.knowledge);
-    if (!hasWork(plan)) {
-      const check = { path: posix.join(target.root, STATE_DIR, STATE_FILE), content: trust.files.get(STATE_FILE)!.toString('utf8') };
-      return { ...resultOf(host, plan, trust.knowledge), check, record: trust.files };
-    }
+  const fingerprint = treeFingerprint(host.entries);
+  if (opts.trusted) {
+    const quick = trustedResult(target, opts.hostDir, host, fingerprint, opts.trusted);
+    if (quick) return quick;
     stateRead = readVolumeState(target.container, target.root, opts.signal);
   }
   const read = await stateRead!;
@@ -90,7 +87,9 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
   const plan = makePlan(opts.hostDir, host.entries, knowledge);
   const result = resultOf(host, plan, knowledge);
   // Nothing to do, unless the state is not yet readable by the build's user (an older version's modes).
-  if (knowledge.status === 'done' && !hasWork(plan) && read?.readableState) return { ...result, record: read.files };
+  if (knowledge.status === 'done' && !hasWork(plan) && read?.readableState) {
+    return { ...result, record: new Map([...read.files, [FINGERPRINT_FILE, Buffer.from(fingerprint)]]) };
+  }
   const gen = randomBytes(8).toString('hex');
   const totalBytes = result.totalBytes;
   opts.onProgress?.({ sentBytes: 0, totalBytes });
@@ -115,19 +114,46 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
     result.record = new Map([
       [STATE_FILE, Buffer.from(stateLine('done', gen))],
       [MANIFEST_FILE, manifest],
+      [FINGERPRINT_FILE, Buffer.from(fingerprint)],
     ]);
   }
   return result;
 }
 
+/**
+ * The result of a sync that trusts this machine's record, when the tree
+ * matches it (the same fingerprint, or no difference against its manifest):
+ * nothing sent, nothing read, and the check the step driver makes instead.
+ * Null when there is something to do.
+ */
+function trustedResult(
+  target: SyncTarget,
+  hostDir: string,
+  host: HostTree,
+  fingerprint: string,
+  record: Map<string, Buffer>,
+): SyncResult | null {
+  const state = record.get(STATE_FILE);
+  if (!state || parseStateLine(state.toString('utf8'))?.status !== 'done') return null;
+  const check = { path: posix.join(target.root, STATE_DIR, STATE_FILE), content: state.toString('utf8') };
+  const same = record.get(FINGERPRINT_FILE)?.toString() === fingerprint;
+  const knowledge = same ? null : knowledgeFromFiles(record);
+  if (!same && knowledge?.status !== 'done') return null;
+  const plan = knowledge ? makePlan(hostDir, host.entries, knowledge) : null;
+  if (plan && hasWork(plan)) return null;
+  const { totalBytes: _, ...result } = resultOf(host, plan, knowledge);
+  return { ...result, check, record: new Map([...record, [FINGERPRINT_FILE, Buffer.from(fingerprint)]]) };
+}
+
 const hasOps = (plan: Plan) => plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
 const hasWork = (plan: Plan) => hasOps(plan) || plan.send.includes(true);
 
-function resultOf(host: HostTree, plan: Plan, knowledge: Knowledge): SyncResult & { totalBytes: number } {
+/** A result with nothing sent yet; a null plan: nothing to do at all. */
+function resultOf(host: HostTree, plan: Plan | null, knowledge: Knowledge | null): SyncResult & { totalBytes: number } {
   let sentFiles = 0;
   let totalBytes = 0;
   host.entries.forEach((e, i) => {
-    if (!plan.send[i] || e.type !== 'f') return;
+    if (!plan?.send[i] || e.type !== 'f') return;
     sentFiles++;
     totalBytes += e.size;
   });
@@ -137,11 +163,11 @@ function resultOf(host: HostTree, plan: Plan, knowledge: Knowledge): SyncResult 
     sentFiles,
     sentBytes: 0,
     archiveBytes: 0,
-    deleted: plan.deletes.length,
-    fixed: plan.fixups.length,
+    deleted: plan?.deletes.length ?? 0,
+    fixed: plan?.fixups.length ?? 0,
     skipped: host.skipped.length,
     skippedPaths: host.skipped.slice(0, 10),
-    readBack: knowledge.readBack,
+    readBack: knowledge?.readBack ?? false,
     finish: null,
     check: null,
     record: null,

@@ -62,9 +62,9 @@ function entryOf(path: string, type: ManifestEntry['type'], st: BigIntStats): Ma
   };
 }
 
-/** Describes one path below the root; null for a special file. */
-function describe(hostDir: string, path: string): ManifestEntry | null {
-  const full = join(hostDir, path);
+/** Describes one path below the root (`prefix`: the root with a trailing "/"); null for a special file. */
+function describe(hostDir: string, prefix: string, path: string): ManifestEntry | null {
+  const full = prefix + path; // not join(): it normalizes each of thousands of paths again
   const st = lstatSync(full, { bigint: true });
   if (st.isDirectory()) return entryOf(path, 'd', st);
   if (st.isFile()) return entryOf(path, 'f', st);
@@ -90,12 +90,13 @@ export function scanTree(hostDir: string, rules: ExcludeRules): HostTree {
     throw new OpError('input_missing', `${hostDir} is not a directory`, 'Give the directory of the tree to send.');
   const entries: ManifestEntry[] = [entryOf('.', 'd', rootStat)];
   const skipped: string[] = [];
+  const prefix = hostDir.endsWith('/') ? hostDir : `${hostDir}/`;
   const walk = (dir: string) => {
-    const names = readdirSync(dir === '.' ? hostDir : join(hostDir, dir), { encoding: 'buffer' }).sort(Buffer.compare);
+    const names = readdirSync(dir === '.' ? hostDir : prefix + dir, { encoding: 'buffer' }).sort(Buffer.compare);
     for (const raw of names) {
       const name = decodeName(hostDir, dir, raw);
       const path = dir === '.' ? name : [dir, name].join('/');
-      const e = describe(hostDir, path);
+      const e = describe(hostDir, prefix, path);
       if (rules.excludes(path, e !== null && e.type === 'd')) continue;
       if (e === null) {
         skipped.push(path);
