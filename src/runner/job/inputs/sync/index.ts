@@ -75,7 +75,7 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
   let stateRead = opts.trusted ? null : readVolumeState(target.container, target.root, opts.signal);
   stateRead?.catch(() => {});
   await new Promise((resolve) => setImmediate(resolve));
-  const host = scanTree(opts.hostDir, rules);
+  const host = await scanTree(opts.hostDir, rules);
   const fingerprint = treeFingerprint(host.entries);
   if (opts.trusted) {
     const quick = trustedResult(target, opts.hostDir, host, fingerprint, opts.trusted);

@@ -83,17 +83,25 @@ function describe(hostDir: string, prefix: string, path: string): ManifestEntry 
   return null;
 }
 
+/** Entries scanned between two turns of the event loop: the sidecar keeps answering (an interrupt, a second op) during a big scan. */
+const YIELD_EVERY = 2000;
+
 /** Walks hostDir (absolute; itself followed if it is a symlink), leaving out what `rules` exclude. */
-export function scanTree(hostDir: string, rules: ExcludeRules): HostTree {
+export async function scanTree(hostDir: string, rules: ExcludeRules): Promise<HostTree> {
   const rootStat = statSync(hostDir, { bigint: true });
   if (!rootStat.isDirectory())
     throw new OpError('input_missing', `${hostDir} is not a directory`, 'Give the directory of the tree to send.');
   const entries: ManifestEntry[] = [entryOf('.', 'd', rootStat)];
   const skipped: string[] = [];
   const prefix = hostDir.endsWith('/') ? hostDir : `${hostDir}/`;
-  const walk = (dir: string) => {
+  let untilYield = YIELD_EVERY;
+  const walk = async (dir: string): Promise<void> => {
     const names = readdirSync(dir === '.' ? hostDir : prefix + dir, { encoding: 'buffer' }).sort(Buffer.compare);
     for (const raw of names) {
+      if (--untilYield === 0) {
+        untilYield = YIELD_EVERY;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const name = decodeName(hostDir, dir, raw);
       const path = dir === '.' ? name : [dir, name].join('/');
       const e = describe(hostDir, prefix, path);
@@ -103,9 +111,9 @@ export function scanTree(hostDir: string, rules: ExcludeRules): HostTree {
         continue;
       }
       entries.push(e);
-      if (e.type === 'd') walk(path);
+      if (e.type === 'd') await walk(path);
     }
   };
-  walk('.');
+  await walk('.');
   return { entries, skipped };
 }
