@@ -83,7 +83,8 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
     firstSend = sentLine(ctx);
     expect(firstSend.files).toBeGreaterThan(10);
     expect(proxy.requests.some((r) => UPLOAD.test(r))).toBe(true);
-    expect(proxy.requests.some((r) => DOWNLOAD.test(r))).toBe(true);
+    // The example's small artifact comes back in the steps' own exec stream: no archive request (big ones make one, below).
+    expect(proxy.requests.some((r) => DOWNLOAD.test(r))).toBe(false);
   });
 
   it('cut mid-upload: inputs_sync naming the platform, no artifact, no container; the next build sends only what is missing', async () => {

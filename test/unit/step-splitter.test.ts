@@ -102,3 +102,61 @@ describe('StepSplitter', () => {
     expect((await split(token, tail, [])).outputs).toEqual([tail]);
   });
 });
+
+describe('StepSplitter: a file carried after the steps', () => {
+  it('takes the announced bytes out of the stream, whatever the cuts, and what follows is output again', async () => {
+    const token = driverToken();
+    const file = Buffer.concat([randomBytes(3000), token, Buffer.from(' 9 9\n')]); // the file may hold anything, even the token
+    const sha = 'a'.repeat(64);
+    const stream = Buffer.concat([
+      Buffer.from('step 0 output'),
+      token,
+      Buffer.from(' 0 0\n'),
+      token,
+      Buffer.from(` file ${file.length} ${sha}\n`),
+      file,
+      Buffer.from('after'),
+    ]);
+    for (let round = 0; round < 50; round++) {
+      const cuts = Array.from({ length: round % 9 }, () => Math.floor(Math.random() * stream.length)).sort((a, b) => a - b);
+      const got: Array<{ data: Buffer; sha256: string | null }> = [];
+      const sink = new Collect();
+      const splitter = new StepSplitter(
+        token,
+        sink,
+        async () => sink,
+        (data, sha256) => got.push({ data, sha256 }),
+      );
+      let from = 0;
+      for (const at of [...cuts, stream.length]) {
+        splitter.write(stream.subarray(from, at));
+        from = at;
+      }
+      await new Promise<void>((resolve) => splitter.end(resolve));
+      expect(got).toEqual([{ data: file, sha256: sha }]);
+      expect(sink.data.toString('latin1')).toBe('step 0 outputafter');
+    }
+  });
+
+  it('an empty file, a file without digest ("-"), an unfinished file (dropped), an oversized announcement (an error)', async () => {
+    const token = driverToken();
+    const run = async (tail: Buffer) => {
+      const got: Array<{ data: Buffer; sha256: string | null }> = [];
+      const splitter = new StepSplitter(
+        token,
+        new Collect(),
+        async (_i, _s) => new Collect(),
+        (data, sha256) => got.push({ data, sha256 }),
+      );
+      const failed = new Promise<never>((_, reject) => splitter.on('error', reject));
+      splitter.write(Buffer.concat([token, tail]));
+      const ended = new Promise<void>((resolve, reject) => splitter.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      await Promise.race([ended, failed]);
+      return got;
+    };
+    expect(await run(Buffer.from(' file 0 -\n'))).toEqual([{ data: Buffer.alloc(0), sha256: null }]);
+    expect(await run(Buffer.from(' file 3 -\nabc'))).toEqual([{ data: Buffer.from('abc'), sha256: null }]);
+    expect(await run(Buffer.from(' file 10 -\nabc'))).toEqual([]);
+    await expect(run(Buffer.from(` file ${2 ** 40} -\n`))).rejects.toThrow(/more than it may carry/);
+  });
+});

@@ -40,7 +40,7 @@ async function place(job: Job, image: Promise<ImageSummary | null>, runner: Step
   engineDebug(`inputs: ${inputs.name} (${inputs.why})`);
   const layout = computeLayout(spec, volume, inputs);
   const artifact = artifactFile(spec, layout);
-  const route = chooseArtifactRoute(artifact, runner.dropDir);
+  const route = chooseArtifactRoute(artifact, runner);
   let plan: Step[] = [];
   const open = await openJobContainer(kind, spec, {
     ...{ engine: job.engine, image, volume, layout, inputs, scope: job.scope, reporter: job.reporter, log: job.log, ctx: job.op },

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { isNotFound } from '../../../engine/errors.js';
 import { OpError } from '../../../errors.js';
 import { writevAll } from '../../../write-all.js';
-import { readDigest } from './digest.js';
+import { damaged, readDigest } from './digest.js';
 import { OneFileTar } from '../../../engine/one-file-tar.js';
 import { writeAtomically } from './write-atomically.js';
 
@@ -146,11 +146,5 @@ async function writeFileFrom(
 async function verify(container: Docker.Container, srcPath: string, got: string): Promise<void> {
   const expected = await readDigest(container, srcPath);
   if (expected === null) return; // the image has no sha256sum: nothing to check against
-  if (expected !== got) {
-    throw new OpError(
-      'artifact_corrupt',
-      `The artifact received (sha256 ${got}) is not the one in the build container (sha256 ${expected}): it was damaged on the way.`,
-      'Rerun the build: the build volume is kept, so only `make system` and the copy run again.',
-    );
-  }
+  if (expected !== got) throw damaged(got, expected);
 }

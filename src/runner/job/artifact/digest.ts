@@ -3,6 +3,7 @@
 // come back through the Engine API can be checked against it.
 import type Docker from 'dockerode';
 import { readSmallFile } from '../../../engine/archive.js';
+import { OpError } from '../../../errors.js';
 
 /** make system, then `sha256sum` of the artifact into `<artifact>.sha256` (an old one removed first). */
 export function withArtifactDigest(cmd: string[], artifact: string): string[] {
@@ -16,4 +17,13 @@ export async function readDigest(container: Docker.Container, artifact: string):
   const line = await readSmallFile(container, `${artifact}.sha256`, 4096);
   const m = line && /^([0-9a-f]{64})\s/.exec(line.toString('latin1'));
   return m ? m[1]! : null;
+}
+
+/** The bytes received are not the artifact the container holds. */
+export function damaged(got: string, expected: string): OpError {
+  return new OpError(
+    'artifact_corrupt',
+    `The artifact received (sha256 ${got}) is not the one in the build container (sha256 ${expected}): it was damaged on the way.`,
+    'Rerun the build: the build volume is kept, so only `make system` and the copy run again.',
+  );
 }

@@ -11,13 +11,20 @@ import { OpError } from '../../../errors.js';
 import type { OpenJob } from '../container.js';
 import type { Step, StepResult } from '../context.js';
 import type { InputsGate } from '../inputs/transport.js';
-import { driverToken, execDriverArgv, type DriverCheck } from './exec-driver.js';
+import { driverToken, execDriverArgv, type DriverCarry, type DriverCheck } from './exec-driver.js';
 import type { OutputChoice } from './output-mode.js';
-import type { StepRunner } from './runner.js';
+import type { CarriedFile, StepRunner } from './runner.js';
 import type { StepLog } from './step-log.js';
 import { StepSplitter } from './step-splitter.js';
 
+/** Artifacts up to this size come back in the driver's stream; bigger ones through the archive API, which is faster for them. */
+export const CARRY_MAX = 16 << 20;
+
 export function execStepRunner(choice: OutputChoice, gate?: InputsGate): StepRunner {
+  let carry: DriverCarry | null = null;
+  let carried: CarriedFile | null = null;
+  const drive = (plan: Step[], open: OpenJob, out: StepLog, first: Writable, checks: DriverCheck[]) =>
+    runDriver({ plan, open, out, first, checks, carry }, (file) => (carried = file));
   return {
     choice,
     mounts: [],
@@ -25,46 +32,62 @@ export function execStepRunner(choice: OutputChoice, gate?: InputsGate): StepRun
     prepare: async () => undefined, // the plain keeper
     async run(plan, open, out) {
       const first = out.begin(plan[0]!);
-      const r = await runDriver(plan, open, out, first, gate?.checks() ?? []);
+      const r = await drive(plan, open, out, first, gate?.checks() ?? []);
       if (r !== 'stale') return r;
       await gate!.recover(open.job.container);
-      const again = await runDriver(plan, open, out, first, []);
+      const again = await drive(plan, open, out, first, []);
       if (again === 'stale') throw new Error('the step driver reported failed checks when it was given none');
       return again;
     },
     dispose: () => {},
+    carry: (path) => (carry = { path, max: CARRY_MAX }),
+    takeCarried() {
+      const file = carried;
+      carried = null;
+      return file;
+    },
   };
 }
 
+interface DriverRun {
+  plan: Step[];
+  open: OpenJob;
+  out: StepLog;
+  /** The first step's sink, begun already. */
+  first: Writable;
+  checks: DriverCheck[];
+  carry: DriverCarry | null;
+}
+
 /** One run of the driver: the steps' results, or 'stale' when its checks failed (no step ran; `first` stays open). */
-async function runDriver(
-  plan: Step[],
-  open: OpenJob,
-  out: StepLog,
-  first: Writable,
-  checks: DriverCheck[],
-): Promise<StepResult[] | 'stale'> {
+async function runDriver(run: DriverRun, onFile: (file: CarriedFile) => void): Promise<StepResult[] | 'stale'> {
+  const { plan, open, out, first } = run;
   const results: StepResult[] = [];
   const token = driverToken();
   let stale = false;
   let t0 = Date.now();
   let sink = first;
-  const splitter = new StepSplitter(token, sink, async (index, status) => {
-    if (index === -1) {
-      stale = true;
+  const splitter = new StepSplitter(
+    token,
+    sink,
+    async (index, status) => {
+      if (index === -1) {
+        stale = true;
+        return sink;
+      }
+      const i = results.length;
+      if (index !== i) throw new Error(`the step driver reported step ${index} while step ${i} ran`);
+      results.push({ name: plan[i]!.name, seconds: (Date.now() - t0) / 1000, status });
+      // Nothing follows a failure or the last step: anything still written belongs to it.
+      if (status !== 0 || i + 1 >= plan.length) return sink;
+      await out.end();
+      t0 = Date.now();
+      sink = out.begin(plan[i + 1]!);
       return sink;
-    }
-    const i = results.length;
-    if (index !== i) throw new Error(`the step driver reported step ${index} while step ${i} ran`);
-    results.push({ name: plan[i]!.name, seconds: (Date.now() - t0) / 1000, status });
-    // Nothing follows a failure or the last step: anything still written belongs to it.
-    if (status !== 0 || i + 1 >= plan.length) return sink;
-    await out.end();
-    t0 = Date.now();
-    sink = out.begin(plan[i + 1]!);
-    return sink;
-  });
-  const argv = execDriverArgv(token, plan, checks);
+    },
+    (data, sha256) => onFile({ data, sha256 }),
+  );
+  const argv = execDriverArgv(token, plan, run.checks, run.carry);
   const exit = await runExec(open.job.container, { cmd: argv, workingDir: open.layout.workingDir }, splitter);
   await new Promise<void>((resolve, reject) => splitter.end((err?: Error | null) => (err ? reject(err) : resolve())));
   if (stale && results.length === 0) return 'stale';

@@ -23,4 +23,14 @@ export interface StepRunner {
   run(plan: Step[], open: OpenJob, out: StepLog, signal: AbortSignal): Promise<StepResult[]>;
   /** Lets go of what prepare opened. */
   dispose(): void;
+  /** Asks this way of running to hand the artifact over itself when it can (the exec driver: a small one). */
+  carry?(artifactInContainer: string): void;
+  /** The artifact as the steps handed it over, if they did (taken once). */
+  takeCarried?(): CarriedFile | null;
+}
+
+/** A file the steps' driver handed over in its stream, with the sha256 computed in the container (null: none there). */
+export interface CarriedFile {
+  data: Buffer;
+  sha256: string | null;
 }

@@ -10,20 +10,31 @@ import { Writable } from 'node:stream';
 /** Called at each end marker (index -1: the driver's checks failed, no step ran); resolves to the sink for what follows. */
 export type StepEnded = (index: number, status: number) => Promise<Writable>;
 
+/** Called with a file the driver handed over after its steps ("<token> file <size> <sha256 or ->" and the bytes). */
+export type FileCarried = (data: Buffer, sha256: string | null) => void;
+
+/** The largest file the driver may hand over in the stream (exec-driver.ts carries only small artifacts). */
+export const MAX_CARRIED = 64 << 20;
+
+type Marker = { kind: 'end'; index: number; status: number } | { kind: 'file'; size: number; sha256: string | null };
+
 const LF = 0x0a;
 /** The end marker's line after the token: " <index> <status>" (bounded: the driver writes a few bytes). */
-const MAX_MARKER_TAIL = 64;
+const MAX_MARKER_TAIL = 128;
 
 export class StepSplitter extends Writable {
   private held: Buffer | null = null;
   /** Collecting the marker's line after the token (up to its LF). */
   private inMarker = false;
   private markerTail = '';
+  /** A carried file being received: the bytes after its marker are its content, not output. */
+  private capture: { remaining: number; chunks: Buffer[]; sha256: string | null } | null = null;
 
   constructor(
     private readonly token: Buffer,
     private sink: Writable,
     private readonly ended: StepEnded,
+    private readonly carried: FileCarried = () => {},
   ) {
     super({ highWaterMark: 1 << 20 });
   }
@@ -48,25 +59,32 @@ export class StepSplitter extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    // Held bytes that turned out not to be a marker are output; an unfinished marker is the driver's, dropped.
+    // Held bytes that turned out not to be a marker are output; an unfinished marker (or carried file) is the driver's, dropped.
     if (this.held && !this.inMarker) this.sink.write(this.held);
     this.held = null;
+    this.capture = null;
     cb();
   }
 
-  /** Synchronous while no marker is met and the sink has room; otherwise waits, then goes on. */
+  /** Synchronous while no end marker is met and the sink has room; otherwise waits, then goes on. */
   private take(bufs: Buffer[], cb: (err?: Error | null) => void): void {
     let room = true;
     this.sink.cork();
     for (let k = 0; k < bufs.length; k++) {
       let b = bufs[k]!;
+      if (this.capture) b = this.fill(this.capture, b);
+      if (b.length === 0) continue;
       if (this.held) {
         b = Buffer.concat([this.held, b]);
         this.held = null;
       }
       const marker = this.scan(b);
       if (marker.out.length) room = this.sink.write(marker.out) && room;
-      if (marker.ended) {
+      if (marker.ended?.kind === 'file') {
+        this.capture = { remaining: marker.ended.size, chunks: [], sha256: marker.ended.sha256 };
+        if (marker.ended.size === 0) this.fill(this.capture, EMPTY);
+        bufs.splice(k + 1, 0, marker.rest);
+      } else if (marker.ended) {
         this.sink.uncork();
         const rest = [...(marker.rest.length ? [marker.rest] : []), ...bufs.slice(k + 1)];
         this.afterMarker(room, marker.ended, rest, cb);
@@ -76,6 +94,18 @@ export class StepSplitter extends Writable {
     this.sink.uncork();
     if (room) cb();
     else waitDrain(this.sink).then(() => cb(), cb);
+  }
+
+  /** Takes what `b` holds of the carried file; returns what follows it. */
+  private fill(capture: NonNullable<StepSplitter['capture']>, b: Buffer): Buffer {
+    const n = Math.min(capture.remaining, b.length);
+    if (n > 0) capture.chunks.push(Buffer.from(b.subarray(0, n)));
+    capture.remaining -= n;
+    if (capture.remaining === 0) {
+      this.capture = null;
+      this.carried(Buffer.concat(capture.chunks), capture.sha256);
+    }
+    return b.subarray(n);
   }
 
   private afterMarker(room: boolean, ended: { index: number; status: number }, rest: Buffer[], cb: (err?: Error | null) => void): void {
@@ -89,7 +119,7 @@ export class StepSplitter extends Writable {
   }
 
   /** One buffer: the output before a marker (or all of it), and the marker with what follows it, if one ends here. */
-  private scan(b: Buffer): { out: Buffer; ended: { index: number; status: number } | null; rest: Buffer } {
+  private scan(b: Buffer): { out: Buffer; ended: Marker | null; rest: Buffer } {
     let pos = 0;
     if (!this.inMarker) {
       const at = b.indexOf(this.token);
@@ -109,10 +139,7 @@ export class StepSplitter extends Writable {
     if (this.markerTail.length > MAX_MARKER_TAIL) throw new Error('the step driver wrote a damaged end marker');
     if (lf < 0) return { out, ended: null, rest: EMPTY };
     this.inMarker = false;
-    const m = /^ (?:(\d+) (\d+)|stale)$/.exec(this.markerTail);
-    if (!m) throw new Error(`the step driver wrote a damaged end marker: ${JSON.stringify(this.markerTail)}`);
-    const ended = m[1] === undefined ? { index: -1, status: 0 } : { index: Number(m[1]), status: Number(m[2]) };
-    return { out, ended, rest: b.subarray(lf + 1) };
+    return { out, ended: parseMarker(this.markerTail), rest: b.subarray(lf + 1) };
   }
 
   /** How many bytes at the end of `b` could be the start of the token (0 nearly always). */
@@ -126,6 +153,18 @@ export class StepSplitter extends Writable {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The marker's line after the token: " <index> <status>", " stale" or " file <size> <sha256 or ->". */
+function parseMarker(tail: string): Marker {
+  const m = /^ (?:(\d+) (\d+)|stale|file (\d+) ([0-9a-f]{64}|-))$/.exec(tail);
+  if (!m) throw new Error(`the step driver wrote a damaged end marker: ${JSON.stringify(tail)}`);
+  if (m[3] !== undefined) {
+    const size = Number(m[3]);
+    if (size > MAX_CARRIED) throw new Error(`the step driver announced a file of ${size} bytes, more than it may carry`);
+    return { kind: 'file', size, sha256: m[4] === '-' ? null : m[4]! };
+  }
+  return m[1] === undefined ? { kind: 'end', index: -1, status: 0 } : { kind: 'end', index: Number(m[1]), status: Number(m[2]) };
+}
 
 function waitDrain(sink: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
