@@ -5,12 +5,15 @@
 // same clock. Shows where the time between the steps goes.
 //
 //   node bench/profile-build.mjs [--runs N] [--inputs bind|copy]   (N traced builds after one warm-up; default 1, bind)
-import { f3, argOf, makeWorkspace, SidecarClient } from './lib/common.mjs';
+import { f3, argOf, dockerQuiet, makeWorkspace, SidecarClient } from './lib/common.mjs';
 import { startEngineTrace } from './lib/engine-trace.mjs';
 
 const N = Number(argOf('runs', 1));
 const INPUTS = argOf('inputs', 'bind');
 const ws = makeWorkspace('ndt-bench-prof-');
+// Copy builds share a downloads volume: removed at the end if this run made it.
+const DOWNLOADS = 'nerves-docker-ts-downloads';
+const hadDownloads = (await dockerQuiet(['volume', 'inspect', DOWNLOADS])).exitCode === 0;
 const trace = await startEngineTrace();
 try {
   for (let i = 0; i <= N; i++) {
@@ -46,4 +49,5 @@ try {
 } finally {
   await trace.close();
   await ws.remove();
+  if (!hadDownloads) await dockerQuiet(['volume', 'rm', '-f', DOWNLOADS]);
 }

@@ -180,8 +180,12 @@ export function makeWorkspace(prefix = 'ndt-bench-') {
           await dockerQuiet(['rm', '-f', id]);
           left.push(`container ${id.slice(0, 12)} (removed now)`);
         }
-        const r = await dockerQuiet(['volume', 'rm', '-f', v]);
-        if (r.exitCode !== 0 && (await dockerQuiet(['volume', 'inspect', v])).exitCode === 0) left.push(`volume ${v}: ${r.stderr.trim()}`);
+        // the build volume and, from copy builds, its inputs' volumes
+        for (const name of [v, `${v}-platform`, `${v}-package`]) {
+          const r = await dockerQuiet(['volume', 'rm', '-f', name]);
+          if (r.exitCode !== 0 && (await dockerQuiet(['volume', 'inspect', name])).exitCode === 0)
+            left.push(`volume ${name}: ${r.stderr.trim()}`);
+        }
       }
       rmSync(dir, { recursive: true, force: true });
       if (left.length) log(`cleanup of ${dir}: ${left.join('; ')}`);
