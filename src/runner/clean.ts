@@ -12,6 +12,7 @@ import { OpError } from '../errors.js';
 import { dockerIdPath } from './job/docker-id.js';
 import { inputVolumes, volumeName } from './job/docker-id.js';
 import { connectChecked } from './job/preflight.js';
+import { dropHostRecord } from './job/inputs/sync/host-record.js';
 import { acquireLock } from './job/lock.js';
 import { checkCachePath } from './clean-path.js';
 
@@ -58,7 +59,10 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
       removedVolume = await removeVolume(engine, volume);
       if (!removedVolume) ctx.emit('info', `The build volume ${volume} did not exist.`);
       // The copied inputs of copy-mode builds (the shared downloads volume stays).
-      for (const v of Object.values(inputVolumes(volume))) if (await removeVolume(engine, v)) removedInputs.push(v);
+      for (const v of Object.values(inputVolumes(volume))) {
+        if (await removeVolume(engine, v)) removedInputs.push(v);
+        await dropHostRecord(spec.build_path, v); // this machine's record of what it left there
+      }
     } finally {
       await lock.release();
     }

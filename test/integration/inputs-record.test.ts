@@ -5,15 +5,18 @@
 // what the record says. Another machine building into the same volumes (a
 // second checkout sharing the .docker_id) makes that check fail: the inputs
 // are then copied again, the usual way, before any step runs, and the
-// artifact is built from this machine's files.
+// artifact is built from this machine's files. `clean` forgets the record
+// with the volumes.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runClean } from '../../src/runner/clean.js';
 import { runJob } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
-import { recorder, useExample, type Recorder } from './helpers/example.js';
+import { LABEL } from '../../src/engine/labels.js';
+import { noContainersSoon, recorder, useExample, type Recorder } from './helpers/example.js';
 
 const infos = (ctx: Recorder) => ctx.of('info').map(String);
 
@@ -67,5 +70,16 @@ describe("copy builds trust this machine's record of the input volumes; the step
     ).toMatch(/^sent 1 files/);
     expect(motdIn(fourth.path)).toBe('built from checkout A\n');
     expect(fourth.steps.map((s) => [s.name, s.status])).toEqual(first.steps.map((s) => [s.name, s.status]));
+
+    // mix nerves.clean removes the input volumes and this machine's record of them: the next build copies all, quietly.
+    expect(await noContainersSoon({ [LABEL.volume]: first.volume })).toEqual([]); // the last build's container is gone
+    const cleaned = await runClean({ app: specA.app, build_path: specA.build_path, cache_path: specA.cache_path }, recorder(true));
+    expect(cleaned.removed_input_volumes).toEqual([`${first.volume}-platform`, `${first.volume}-package`]);
+    for (const v of ['platform', 'package'])
+      expect(existsSync(join(specA.build_path, '.ndt-inputs', `${first.volume}-${v}`, 'state'))).toBe(false);
+    const ctx5 = recorder(true);
+    await runJob('build', specA, ctx5);
+    expect(infos(ctx5).some((t) => /copying again/.test(t))).toBe(false);
+    expect(infos(ctx5).filter((t) => /^sent /.test(t))).toEqual([expect.stringMatching(/^sent [1-9]\d* files/)]);
   }, 120_000);
 });
