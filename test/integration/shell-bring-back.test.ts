@@ -13,6 +13,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExec } from '../../src/engine/exec.js';
 import { LABEL } from '../../src/engine/labels.js';
+import { runJob } from '../../src/runner/job/run-job.js';
 import { runShell, parseShellOptions } from '../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import {
@@ -177,4 +178,30 @@ describe('the shell on copied inputs brings the package changes back', () => {
       rmSync(outside, { recursive: true, force: true });
     }
   });
+});
+
+describe("a copy build after the shell does not take the shell's changes for another machine's", () => {
+  let ex: Example;
+  beforeAll(async () => {
+    await requireEngine();
+    ex = copyExample('ndt-bring-back-record-');
+    if (process.getuid?.() === 0) execFileSync('chown', ['-R', '1005:1005', ex.system]);
+  });
+  afterAll(async () => {
+    for (const v of [...(ex ? volumesOf(ex) : []), DL_VOLUME]) await removeVolumeQuietly(v);
+    ex?.remove();
+  });
+
+  it("the shell forgets this machine's record of the package volume it changed; the next build reads the volume's state", async () => {
+    const spec = parseJobSpec(ex.spec({ inputs: 'copy', downloads_volume: DL_VOLUME }));
+    await runJob('build', spec, recorder(true)); // leaves this machine's record of the input volumes
+    // A deletion in the volume is reported, not applied here: this machine's tree still matches its record.
+    const { status } = await shell(ex, `rm ${PKG}/README.md`);
+    expect(status).toBe(0);
+    expect(existsSync(join(ex.system, 'README.md'))).toBe(true);
+    const ctx = recorder(true);
+    await runJob('build', spec, ctx);
+    expect(texts(ctx, 'info').some((t) => /copying again/.test(t))).toBe(false);
+    expect(texts(ctx, 'info').filter((t) => t.startsWith('sent '))).toEqual([expect.stringMatching(/^sent 1 files/)]);
+  }, 120_000);
 });

@@ -23,6 +23,8 @@ import type Docker from 'dockerode';
 import { OpError } from '../../errors.js';
 import { PACKAGE_EXCLUDES } from '../job/inputs/copy.js';
 import { recordVolume, volumeChanges, type VolumeChanges } from '../job/inputs/sync/index.js';
+import { dropHostRecord } from '../job/inputs/sync/host-record.js';
+import { inputVolumes } from '../job/docker-id.js';
 import { parentOf, type ManifestEntry } from '../job/inputs/sync/types.js';
 import { packageDir } from '../job/inputs/transport.js';
 import type { Reporter } from '../output/reporter.js';
@@ -40,6 +42,8 @@ export const SHOWN = 20;
 export interface BringBackInput {
   container: Docker.Container;
   spec: JobSpec;
+  /** The build volume (its package volume is where the changes were made). */
+  volume: string;
   reporter: Reporter;
   signal: AbortSignal;
 }
@@ -199,6 +203,9 @@ export async function bringBackChanges(input: BringBackInput): Promise<BroughtBa
     report(input.reporter, host, walk.out);
   }
   const pending = { exact: changes.changed.map((e) => e.path), tree: changes.deleted };
+  // This machine's record of the package volume no longer holds: forgotten, so that the next build
+  // reads the volume's state rather than take the change for another machine's.
+  await dropHostRecord(spec.build_path, inputVolumes(input.volume).package);
   await recordVolume(container, root, host, newManifest(changes, walk.hashes), pending, signal);
   return walk.out;
 }

@@ -148,7 +148,7 @@ export async function runShell(spec: JobSpec, opts: ShellOptions, ctx: OpContext
     }
     // Copied inputs: what the shell changed in the package comes back before the container goes.
     if (shell.inputs.name === 'copy')
-      await bringBackChanges({ container: shell.job.container, spec, reporter: shell.reporter, signal: ctx.signal });
+      await bringBackChanges({ container: shell.job.container, spec, volume: shell.volume, reporter: shell.reporter, signal: ctx.signal });
     return { status };
   } catch (err) {
     if (ctx.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) {
@@ -167,6 +167,8 @@ interface OpenShell extends OpenJob {
   reporter: Reporter;
   /** How the inputs reached the container (copy: the package's changes are brought back at the end). */
   inputs: InputTransport;
+  /** The build volume. */
+  volume: string;
 }
 
 /** The build container of the spec, with shell.log; both held by `scope`. */
@@ -191,7 +193,7 @@ async function openShell(spec: JobSpec, ctx: OpContext, scope: JobScope): Promis
     return openWith(await fallBackToCopy(base, err));
   });
   containerId = open.job.id;
-  return { ...open, log, reporter, inputs: used! };
+  return { ...open, log, reporter, inputs: used!, volume };
 }
 
 /** The build dir as a build leaves it: the chown (old images) and create-build.sh, each in a TTY exec. */
