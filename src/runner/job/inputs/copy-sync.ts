@@ -10,7 +10,6 @@ import { engineAnswers } from '../../../engine/connect.js';
 import { runExec } from '../../../engine/exec.js';
 import { OpError } from '../../../errors.js';
 import { formatBytes } from '../../output/reporter.js';
-import { FINGERPRINT_FILE } from './sync/fingerprint.js';
 import { readHostRecord, writeHostRecord } from './sync/host-record.js';
 import { syncTree, type SyncResult } from './sync/index.js';
 import type { InputsContext, InputsGate } from './transport.js';
@@ -38,11 +37,9 @@ export class TreeSync {
   async send(container: Docker.Container, trusting: boolean): Promise<void> {
     const { job } = this;
     const onProgress = progress(job, this.trees.length);
-    const fingerprints: Array<string | null> = this.trees.map(() => null);
     const settled = await Promise.allSettled(
       this.trees.map(async (t, i) => {
         const trusted = trusting ? await readHostRecord(job.spec.build_path, t.volume) : null;
-        fingerprints[i] = trusted?.get(FINGERPRINT_FILE)?.toString() ?? null;
         return syncTree(
           { container, root: t.root },
           {
@@ -68,9 +65,7 @@ export class TreeSync {
       const volume = this.trees[i]!.volume;
       if (r.check) this.checks.push(r.check);
       if (r.finish) this.finish.push({ cmd: r.finish, volume, record: r.record });
-      // A trusted record is rewritten only to give it the tree's new fingerprint (the volume is unchanged).
-      else if (r.record && (!r.check || r.record.get(FINGERPRINT_FILE)?.toString() !== fingerprints[i]))
-        await this.remember(volume, r.record);
+      else if (r.record) await this.remember(volume, r.record);
     }
     const files = sent.reduce((n, r) => n + r.sentFiles, 0);
     const bytes = sent.reduce((n, r) => n + r.sentBytes, 0);

@@ -85,13 +85,12 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
   const read = await stateRead!;
   const knowledge = read?.knowledge ?? (await readBack(target.container, target.root, rules, opts.signal));
   const plan = makePlan(opts.hostDir, host.entries, knowledge);
-  const result = resultOf(host, plan, knowledge);
+  const { result, totalBytes } = resultOf(host, plan, knowledge);
   // Nothing to do, unless the state is not yet readable by the build's user (an older version's modes).
   if (knowledge.status === 'done' && !hasWork(plan) && read?.readableState) {
     return { ...result, record: new Map([...read.files, [FINGERPRINT_FILE, Buffer.from(fingerprint)]]) };
   }
   const gen = randomBytes(8).toString('hex');
-  const totalBytes = result.totalBytes;
   opts.onProgress?.({ sentBytes: 0, totalBytes });
   const onContent = (n: number) => {
     result.sentBytes += n;
@@ -123,8 +122,9 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
 /**
  * The result of a sync that trusts this machine's record, when the tree
  * matches it (the same fingerprint, or no difference against its manifest):
- * nothing sent, nothing read, and the check the step driver makes instead.
- * Null when there is something to do.
+ * nothing sent, nothing read, and the check the step driver makes instead;
+ * a record to keep only when it gains the tree's fingerprint. Null when
+ * there is something to do.
  */
 function trustedResult(
   target: SyncTarget,
@@ -141,15 +141,15 @@ function trustedResult(
   if (!same && knowledge?.status !== 'done') return null;
   const plan = knowledge ? makePlan(hostDir, host.entries, knowledge) : null;
   if (plan && hasWork(plan)) return null;
-  const { totalBytes: _, ...result } = resultOf(host, plan, knowledge);
-  return { ...result, check, record: new Map([...record, [FINGERPRINT_FILE, Buffer.from(fingerprint)]]) };
+  const { result } = resultOf(host, plan, knowledge);
+  return { ...result, check, record: same ? null : new Map([...record, [FINGERPRINT_FILE, Buffer.from(fingerprint)]]) };
 }
 
 const hasOps = (plan: Plan) => plan.deletes.length + plan.fixups.length + plan.touch.length > 0;
 const hasWork = (plan: Plan) => hasOps(plan) || plan.send.includes(true);
 
-/** A result with nothing sent yet; a null plan: nothing to do at all. */
-function resultOf(host: HostTree, plan: Plan | null, knowledge: Knowledge | null): SyncResult & { totalBytes: number } {
+/** A result with nothing sent yet, and the bytes of content the plan sends; a null plan: nothing to do at all. */
+function resultOf(host: HostTree, plan: Plan | null, knowledge: Knowledge | null): { result: SyncResult; totalBytes: number } {
   let sentFiles = 0;
   let totalBytes = 0;
   host.entries.forEach((e, i) => {
@@ -157,8 +157,7 @@ function resultOf(host: HostTree, plan: Plan | null, knowledge: Knowledge | null
     sentFiles++;
     totalBytes += e.size;
   });
-  return {
-    totalBytes,
+  const result: SyncResult = {
     files: host.entries.length,
     sentFiles,
     sentBytes: 0,
@@ -172,4 +171,5 @@ function resultOf(host: HostTree, plan: Plan | null, knowledge: Knowledge | null
     check: null,
     record: null,
   };
+  return { result, totalBytes };
 }

@@ -54,7 +54,11 @@ export interface SyncResult {
    * build uses the volume; if it does not, sync again without `trusted`.
    */
   check: { path: string; content: string } | null;
-  /** The volume's state files once this sync (and its `finish`, if any) is done: what to record on this machine. */
+  /**
+   * The volume's state files once this sync (and its `finish`, if any) is
+   * done: what to record on this machine; null when `trusted` says exactly
+   * that already (nothing new to record).
+   */
   record: Map<string, Buffer> | null;
 }
 
