@@ -1,7 +1,8 @@
 // The bundle (scripts/bundle.mjs), from which every process of this package
-// starts: dockerode loads without gRPC, protobufjs and ssh2, and those load
-// for real the moment something uses them. Run in a fresh Node process (the
-// require cache is per process) on the built priv/ (`npm run build`).
+// starts, and tsc's dist/ (the library API, src/engine/defer-rare.ts):
+// dockerode loads without gRPC, protobufjs and ssh2, and those load for real
+// the moment something uses them. Run in a fresh Node process (the require
+// cache is per process) on the built priv/ and dist/ (`npm run build`).
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
 
 const PRIV = new URL('../../priv/', import.meta.url);
 const BUNDLE = fileURLToPath(new URL('dockerode.mjs', PRIV));
+const DIST = fileURLToPath(new URL('../../dist/engine/dockerode.js', import.meta.url));
 
 function probe(script: string, entry = BUNDLE): Record<string, unknown> {
   const code = `
@@ -26,8 +28,10 @@ function probe(script: string, entry = BUNDLE): Record<string, unknown> {
   return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 }));
 }
 
-describe('dockerode with deferred dependencies, from the bundle', () => {
-  const entry = BUNDLE;
+describe.each([
+  ['the bundle', BUNDLE],
+  ["tsc's dist/", DIST],
+])('dockerode with deferred dependencies, from %s', (_from, entry) => {
   it('does not load gRPC, protobufjs or ssh2 at import', () => {
     const out = probe(
       `
