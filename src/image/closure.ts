@@ -149,6 +149,58 @@ function storeMatches(buf: Buffer, storeDir: string, storeRe: RegExp): string[] 
   return out;
 }
 
+/**
+ * Which of the given paths a tree's bytes mention, fed piece by piece as
+ * something else reads them (the image stream reads each file once, for its
+ * layer and for this): a path cut between two pieces of one file is still
+ * found, as scanClosure finds it.
+ */
+export class ReferenceScanner {
+  readonly found = new Set<string>();
+  private readonly needles: NeedleSet;
+  /** The last bytes of the file's previous piece (one less than the longest path). */
+  private readonly tail: Buffer;
+  private tailLength = 0;
+
+  constructor(candidates: string[]) {
+    this.needles = new NeedleSet(candidates);
+    this.tail = Buffer.alloc(Math.max(0, ...candidates.map((c) => Buffer.byteLength(c) - 1)));
+  }
+
+  /** Bytes that stand alone: a symlink's target, a whole small file. */
+  bytes(buf: Buffer): void {
+    this.needles.scan(buf, this.found);
+  }
+
+  /** A piece of a file's contents that starts at `offset` in it (0: a new file). */
+  piece(buf: Buffer, offset: number): void {
+    if (offset === 0) this.tailLength = 0;
+    const keep = this.tail.length;
+    if (this.tailLength > 0 && buf.length > 0) {
+      // Only a path that starts in the tail and ends in this piece: the rest is found in one of them.
+      this.needles.scan(Buffer.concat([this.tail.subarray(0, this.tailLength), buf.subarray(0, keep)]), this.found);
+    }
+    this.needles.scan(buf, this.found);
+    if (buf.length >= keep) {
+      buf.copy(this.tail, 0, buf.length - keep);
+      this.tailLength = keep;
+    } else {
+      const joined = Buffer.concat([this.tail.subarray(0, this.tailLength), buf]);
+      this.tailLength = Math.min(keep, joined.length);
+      joined.copy(this.tail, 0, joined.length - this.tailLength);
+    }
+  }
+}
+
+/**
+ * Whether a scan must look for store paths the roots do not name: only when
+ * this machine has a store directory or a root is in it (a store path found
+ * otherwise could neither exist nor be a root: it would be dropped).
+ */
+export async function searchesStore(paths: string[], storeDir: string): Promise<boolean> {
+  return (await exists(storeDir)) || paths.some((p) => p.startsWith(`${storeDir}/`));
+}
+
 /** Files up to this size are read in one synchronous call (as the tar writer does). */
 const SCAN_SMALL_FILE = 1 << 20;
 
@@ -222,10 +274,9 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp | nu
  * storeDir that are referenced and exist are added (transitively).
  */
 export async function scanClosure(paths: string[], storeDir = '/nix/store'): Promise<ClosureNode[]> {
-  // Without a store on this machine and no root in it, a store path found in
-  // the bytes could neither exist nor be a root: it would be dropped, so the
-  // search for them (a pass over every byte) is left out.
-  const storeRe = (await exists(storeDir)) || paths.some((p) => p.startsWith(`${storeDir}/`)) ? storePathRegex(storeDir) : null;
+  // Without a store on this machine and no root in it, the search for store
+  // paths (a pass over every byte) is left out.
+  const storeRe = (await searchesStore(paths, storeDir)) ? storePathRegex(storeDir) : null;
   const nodes = new Map<string, ClosureNode>();
   const queue = [...new Set(paths)];
   const known = new Set(queue);

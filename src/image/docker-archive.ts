@@ -116,8 +116,13 @@ export interface StreamedArchiveInput {
   /** Every layer of the image, base layers first. */
   layers: Layer[];
   mtime: number;
-  /** Called once every layer has been written and measured: the config and tags of the image. */
-  finish(layers: MeasuredLayer[]): { configJson: Buffer; configDigest: string; repoTags: string[] };
+  /**
+   * Called once every layer has been written and measured (in the order
+   * written): the config and tags of the image, and `order`, the positions
+   * of the written layers in the image's own order when that differs (known
+   * only once they are all written, e.g. from what their bytes refer to).
+   */
+  finish(layers: MeasuredLayer[]): { configJson: Buffer; configDigest: string; repoTags: string[]; order?: number[] };
 }
 
 /**
@@ -158,10 +163,15 @@ export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterab
       if (slot.diffId === '') throw new Error(`layer "${layer.comment}" was not written to the end`);
     }
     const image = input.finish(measured);
+    const order = image.order ?? measured.map((_, i) => i);
+    if (order.length !== measured.length || new Set(order).size !== order.length || order.some((i) => !(i >= 0 && i < measured.length)))
+      throw new Error(
+        `streamingDockerArchive: the layer order ${order.join(',')} is not an order of the ${measured.length} layers written`,
+      );
     yield file(`${hexOf(image.configDigest)}.json`, image.configJson.length, { data: image.configJson });
     const manifest = Buffer.from(
       JSON.stringify(
-        [{ Config: `${hexOf(image.configDigest)}.json`, RepoTags: image.repoTags, Layers: measured.map((_, i) => streamedLayerName(i)) }],
+        [{ Config: `${hexOf(image.configDigest)}.json`, RepoTags: image.repoTags, Layers: order.map(streamedLayerName) }],
         null,
         2,
       ) + '\n',

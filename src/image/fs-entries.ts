@@ -35,7 +35,7 @@ function ownerOf(d: Ownership): Ownership {
 }
 
 /** Entry for one host path (no recursion). Returns null for sockets. */
-export async function hostEntry(hostPath: string, name: string, d: EntryDefaults): Promise<TarEntry | null> {
+export function hostEntry(hostPath: string, name: string, d: EntryDefaults): TarEntry | null {
   const st = lstatSync(hostPath);
   const base = { name, mode: st.mode & 0o7777, mtime: d.mtime, ...ownerOf(d), size: 0 };
   if (st.isDirectory()) return { ...base, type: 'dir' };
@@ -53,11 +53,16 @@ export async function hostEntry(hostPath: string, name: string, d: EntryDefaults
  * ("" for the archive root: then the root directory itself is left out).
  */
 export async function treeEntries(hostPath: string, prefix: string, d: EntryDefaults): Promise<TarEntry[]> {
+  return treeEntriesSync(hostPath, prefix, d);
+}
+
+/** treeEntries with the synchronous calls it makes anyway, for a caller that cannot wait (a layer listed when a stream reaches it). */
+export function treeEntriesSync(hostPath: string, prefix: string, d: EntryDefaults): TarEntry[] {
   const out: TarEntry[] = [];
   // A directory copied to the image root may carry the owners shadowSetup recorded (owners-file.ts).
   const owners = prefix === '' ? readOwners(hostPath) : new Map<string, RecordedOwner>();
-  const visit = async (p: string, name: string): Promise<void> => {
-    const e = name === '' ? null : await hostEntry(p, name, d);
+  const visit = (p: string, name: string): void => {
+    const e = name === '' ? null : hostEntry(p, name, d);
     const owner = e ? owners.get(name) : undefined;
     if (e)
       out.push(
@@ -66,9 +71,9 @@ export async function treeEntries(hostPath: string, prefix: string, d: EntryDefa
     if (name !== '' && e?.type !== 'dir') return;
     const names = readdirSync(p).filter((n) => name !== '' || prefix !== '' || n !== OWNERS_FILE);
     names.sort(compareNames);
-    for (const child of names) await visit(join(p, child), name === '' ? child : `${name}/${child}`);
+    for (const child of names) visit(join(p, child), name === '' ? child : `${name}/${child}`);
   };
-  await visit(hostPath, prefix);
+  visit(hostPath, prefix);
   return out;
 }
 

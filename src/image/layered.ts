@@ -12,6 +12,8 @@ import { parseReferencesGraph, readReferencesGraph, scanClosure, storePathsIn } 
 import type { ImageRuntimeConfig } from './config.js';
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from './fs-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
+import { planInScanOrder } from './scan-ordered.js';
+import type { TarEntry } from './tar-writer.js';
 import { autoLayers } from './auto-layering.js';
 import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from './layering.js';
 import { packageName, referencesByPopularity, type ClosureNode } from './popularity.js';
@@ -138,7 +140,24 @@ interface Prepared {
   close(): Promise<void>;
 }
 
-async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
+/** What every plan starts from: the options checked, the customisation layer made, the closure's roots named. */
+export interface Gathered {
+  opts: LayeredImageOptions;
+  d: EntryDefaults;
+  storeDir: string;
+  /** Layers left for the closure (maxLayers less the base's, the extra ones and the customisation layer). */
+  available: number;
+  roots: string[];
+  plain: ReturnType<typeof plainNames>;
+  customisation: TarEntry[];
+  /** The image's name, base, config, time, platform: AssembleInput without the layers and the tag. */
+  common: Omit<AssembleInput, 'layers' | 'tag'>;
+  /** Run once the image is written or has failed (what close() undoes is added to as the plan goes). */
+  closers: (() => Promise<void>)[];
+  close(): Promise<void>;
+}
+
+async function gather(opts: LayeredImageOptions): Promise<Gathered> {
   if (opts.enableFakechroot === false) {
     throw new OpError(
       'image_options',
@@ -172,26 +191,6 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
     if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
     const customisation = await treeEntries(scratch, '', d);
     const extraRefs = opts.extraCommands ? await presentStoreRefs(customisation, storeDir) : [];
-    const roots = [...new Set([...contents, ...configPaths, ...extraRefs])];
-    const plain = plainNames(contents.filter((c) => !isStorePath(c, storeDir)));
-    const graph = plain.rename(await loadGraph(opts, roots, storeDir));
-    const ordered = referencesByPopularity(graph, (p) => plain.sortKey.get(p) ?? packageName(p));
-    const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
-    const kept = opts.includeStorePaths === false ? ordered.filter((p) => !isStorePath(p, storeDir)) : ordered;
-    const keep = new Set(kept);
-    const groups =
-      opts.layering === 'auto'
-        ? autoLayers(graph, available)
-            .map((g) => g.filter((p) => keep.has(p)))
-            .filter((g) => g.length > 0)
-        : groupLayers(kept, available, opts.layering, sizes);
-    const layers: Layer[] = [];
-    for (const group of groups) {
-      const lists = [];
-      for (const p of group) lists.push(await pathEntries(plain.hostPath.get(p) ?? p, storeDir, d));
-      layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(' ')}`));
-    }
-    layers.push(entriesLayer(customisation, 'customisation layer'));
     const common = {
       name: opts.name,
       ...(base ? { base } : {}),
@@ -200,16 +199,61 @@ async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
       ...(opts.architecture ? { architecture: opts.architecture } : {}),
       ...(opts.os ? { os: opts.os } : {}),
     };
-    if (opts.fakeRootCommands) {
-      const before = await assemble({ ...common, tag: 'fake-root', layers });
-      const known = new Set(graph.map((n) => n.path));
-      const r = await fakeRootLayer(opts, opts.fakeRootCommands, before, { storeDir, d, known });
-      closers.push(r.close);
-      layers.push(r.layer);
-    }
-    return { input: { ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers }, close };
+    return {
+      opts,
+      d,
+      storeDir,
+      available,
+      roots: [...new Set([...contents, ...configPaths, ...extraRefs])],
+      plain: plainNames(contents.filter((c) => !isStorePath(c, storeDir))),
+      customisation,
+      common,
+      closers,
+      close,
+    };
   } catch (err) {
     await close();
+    throw err;
+  }
+}
+
+/** The layers from the whole closure graph (read, given or scanned first), and fakeRootCommands' layer. */
+async function plan(g: Gathered): Promise<AssembleInput> {
+  const { opts, storeDir, plain, d } = g;
+  const graph = plain.rename(await loadGraph(opts, g.roots, storeDir));
+  const ordered = referencesByPopularity(graph, (p) => plain.sortKey.get(p) ?? packageName(p));
+  const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
+  const kept = opts.includeStorePaths === false ? ordered.filter((p) => !isStorePath(p, storeDir)) : ordered;
+  const keep = new Set(kept);
+  const groups =
+    opts.layering === 'auto'
+      ? autoLayers(graph, g.available)
+          .map((grp) => grp.filter((p) => keep.has(p)))
+          .filter((grp) => grp.length > 0)
+      : groupLayers(kept, g.available, opts.layering, sizes);
+  const layers: Layer[] = [];
+  for (const group of groups) {
+    const lists = [];
+    for (const p of group) lists.push(await pathEntries(plain.hostPath.get(p) ?? p, storeDir, d));
+    layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(' ')}`));
+  }
+  layers.push(entriesLayer(g.customisation, 'customisation layer'));
+  if (opts.fakeRootCommands) {
+    const before = await assemble({ ...g.common, tag: 'fake-root', layers });
+    const known = new Set(graph.map((n) => n.path));
+    const r = await fakeRootLayer(opts, opts.fakeRootCommands, before, { storeDir, d, known });
+    g.closers.push(r.close);
+    layers.push(r.layer);
+  }
+  return { ...g.common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers };
+}
+
+async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
+  const g = await gather(opts);
+  try {
+    return { input: await plan(g), close: g.close };
+  } catch (err) {
+    await g.close();
     throw err;
   }
 }
@@ -295,7 +339,18 @@ export async function streamLayeredImage(
 ): Promise<StreamedImage> {
   const compress = compressionOf(opts);
   checkInput(opts);
-  const { input, close } = await prepare(opts);
+  const g = await gather(opts);
+  let input: AssembleInput;
+  let order: (() => number[]) | undefined;
+  try {
+    const scanOrdered = await planInScanOrder(g);
+    input = scanOrdered?.input ?? (await plan(g));
+    order = scanOrdered?.order;
+  } catch (err) {
+    await g.close();
+    throw err;
+  }
+  const close = g.close;
   let finished: ReturnType<typeof finishImage> | undefined;
   let settle!: { resolve(v: { imageId: string; imageTag: string; diffIds: string[] }): void; reject(err: unknown): void };
   const done = new Promise<{ imageId: string; imageTag: string; diffIds: string[] }>((resolve, reject) => (settle = { resolve, reject }));
@@ -303,7 +358,15 @@ export async function streamLayeredImage(
   const archive = streamingDockerArchive({
     layers: [...(input.base?.layers ?? []), ...input.layers],
     mtime: input.created.epoch,
-    finish: (layers) => (finished = finishImage(input, layers)),
+    finish: (layers) => {
+      if (!order) return (finished = finishImage(input, layers));
+      const o = order();
+      finished = finishImage(
+        input,
+        o.map((i) => layers[i]!),
+      );
+      return { ...finished, order: o };
+    },
   });
   async function* gen(): AsyncIterable<Buffer> {
     try {

@@ -31,8 +31,12 @@ export interface TarEntry {
   data?: Buffer;
   hostPath?: string;
   stream?: () => AsyncIterable<Buffer>;
-  /** Called with each piece of a `hostPath` file's contents as it is read (e.g. to hash it while it is sent). */
-  onData?: (chunk: Buffer) => void;
+  /**
+   * Called with each piece of a `hostPath` file's contents as it is read, and
+   * where in the file the piece starts (e.g. to scan it while it is sent). The
+   * piece is a view of the output chunk: copy what must outlive the call.
+   */
+  onData?: (chunk: Buffer, offset: number) => void;
 }
 
 const TYPEFLAG: Record<TarEntryType, string> = {
@@ -306,9 +310,9 @@ export async function* writeTar(
           for (;;) {
             const n = readSync(fd, out, pos, Math.min(e.size - read + 1, out.length - pos), null);
             if (n === 0) break;
+            if (read + n > e.size) throw grew(e);
+            e.onData?.(out.subarray(pos, pos + n), read);
             read += n;
-            if (read > e.size) throw grew(e);
-            e.onData?.(out.subarray(pos, pos + n));
             pos += n;
             if (pos === out.length) {
               full();
