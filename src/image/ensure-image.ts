@@ -10,7 +10,6 @@ import type { DockerClient } from '../engine/images.js';
 import { pullImage } from './pull.js';
 import { parsePinnedReference } from './reference.js';
 import type { Credentials } from './registry.js';
-import { OpError } from '../errors.js';
 
 export type ImageSource =
   { archive: string } | { reference: string; sha256?: string; tlsVerify?: boolean; credentials?: Credentials; os?: string; arch?: string };

@@ -12,7 +12,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { closeSshTransports, sshTransport } from '../../../src/engine/ssh/transport.js';
 import { LABEL } from '../../../src/engine/labels.js';
-import { OpError } from '../../../src/errors.js';
 import { DEFAULT_DOWNLOADS_VOLUME } from '../../../src/runner/job/inputs/copy.js';
 import { runJob } from '../../../src/runner/job/run-job.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';

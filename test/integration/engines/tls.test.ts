@@ -12,7 +12,6 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { contextDigest } from '../../../src/engine/contexts.js';
 import { connectChecked } from '../../../src/runner/job/preflight.js';
-import { OpError } from '../../../src/errors.js';
 import { copyExample, docker as mainEngine, NEW_TAG, ROOT, type Example } from '../helpers/example.js';
 import { ensureExampleImages } from '../helpers/images.js';
 import { buildExample, cleanExample, copyImage, engineScript, freePort, hasCommand, opError, withEngineEnv } from './engine-helpers.js';

@@ -4,7 +4,6 @@
 // that is not valid UTF-8 is an error naming it rather than a silently
 // mangled path. Sockets, FIFOs and devices are counted and left out.
 import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
 import { OpError } from '../../../../errors.js';
 import type { ExcludeRules } from './exclude.js';
 import type { ManifestEntry } from './types.js';
