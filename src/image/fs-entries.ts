@@ -20,9 +20,25 @@ export interface EntryDefaults extends Ownership {
 
 export const ROOT_OWNER: Ownership = { uid: 0, gid: 0, uname: 'root', gname: 'root' };
 
-/** Byte-wise comparison of archive names (what "sorted by name" means here). */
+/**
+ * Byte-wise comparison of archive names' UTF-8 (what "sorted by name" means
+ * here). UTF-8 keeps the order of code points, and below U+D800 UTF-16 code
+ * units are code points: so the first differing code unit decides unless it
+ * is a surrogate or above (then the bytes are compared). No buffers made for
+ * the common names: sorting a tree's thousands of entries made two per
+ * comparison.
+ */
 export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+    const from = i > 0 && (a.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i - 1 : i; // not inside a surrogate pair
+    return Buffer.compare(Buffer.from(a.slice(from)), Buffer.from(b.slice(from)));
+  }
+  return a.length - b.length === 0 ? 0 : a.length < b.length ? -1 : 1;
 }
 
 /** A directory entry made up by us (parents such as nix/ and nix/store/). */
