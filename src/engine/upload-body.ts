@@ -6,8 +6,9 @@
 // UploadBody's pipe writes each chunk itself, with pipe's back-pressure
 // (wait for "drain" when write says so), and releases the chunk in that
 // write's callback, which the request calls once the socket (unix, tcp, TLS,
-// or our ssh connection) has written those bytes. Read any other way, it is
-// an ordinary stream of the same chunks, none of them released.
+// or our ssh connection) has written those bytes, and ends as a stream does
+// (stream.pipeline works). Read any other way, it is an ordinary stream of
+// the same chunks, none of them released.
 import { Readable, type Writable } from 'node:stream';
 
 /** Resolves true on "drain", false when `dest` closes or fails, or `body` is destroyed, first. */
@@ -65,6 +66,9 @@ export class UploadBody extends Readable {
         if (!more && !(await drained(dest, this))) return;
       }
       dest.end();
+      // This stream ends too (for stream.pipeline and finished(), which wait for its "end").
+      this.push(null);
+      this.resume();
     } catch (err) {
       this.destroy(err as Error);
     }

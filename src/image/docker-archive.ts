@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { hexOf } from './digest.js';
 import { measureLayer, type Layer, type MeasuredLayer } from './layer.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
+import type { ChunkPool } from './chunk-pool.js';
 import { ROOT_OWNER } from './fs-entries.js';
 import { OpError } from '../errors.js';
 
@@ -116,6 +117,8 @@ export interface StreamedArchiveInput {
   /** Every layer of the image, base layers first. */
   layers: Layer[];
   mtime: number;
+  /** Where the archive's and its layers' tar chunks come from (the reader may hand them back). */
+  pool?: ChunkPool;
   /**
    * Called once every layer has been written and measured (in the order
    * written): the config and tags of the image, and `order`, the positions
@@ -159,7 +162,7 @@ export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterab
       }
       const slot: MeasuredLayer = { ...layer, diffId: '', size };
       measured.push(slot);
-      yield file(streamedLayerName(i), size, { stream: () => hashedLayer(layer, slot) });
+      yield file(streamedLayerName(i), size, { stream: () => hashedLayer(layer, slot, input.pool) });
       if (slot.diffId === '') throw new Error(`layer "${layer.comment}" was not written to the end`);
     }
     const image = input.finish(measured);
@@ -179,12 +182,12 @@ export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterab
     );
     yield file('manifest.json', manifest.length, { data: manifest });
   }
-  return writeTar(entries());
+  return writeTar(entries(), input.pool ? { pool: input.pool } : {});
 }
 
 /** Produce a layer once, recording its digest in `slot` when it has been read to the end. */
-function hashedLayer(layer: Layer, slot: MeasuredLayer): AsyncIterable<Buffer> {
-  return hashing(layer.open(), (digest, size) => {
+function hashedLayer(layer: Layer, slot: MeasuredLayer, pool: ChunkPool | undefined): AsyncIterable<Buffer> {
+  return hashing(layer.open(pool ? { pool } : {}), (digest, size) => {
     if (size !== slot.size)
       throw new OpError(
         'inputs_changed',

@@ -6,10 +6,15 @@ import { measure } from './digest.js';
 import { tarSize, writeTar, type TarEntry } from './tar-writer.js';
 import { readRange } from './tar-reader.js';
 import { stat } from 'node:fs/promises';
+import type { ChunkPool } from './chunk-pool.js';
 
 export interface Layer {
-  /** Uncompressed tar stream; must give identical bytes on every call. */
-  open(): AsyncIterable<Buffer>;
+  /**
+   * Uncompressed tar stream; must give identical bytes on every call. With
+   * `pool`, what it writes itself goes into the pool's buffers (writeTar's
+   * rule: each yielded once, the reader may hand it back).
+   */
+  open(opts?: { pool?: ChunkPool }): AsyncIterable<Buffer>;
   /** History comment for the image config. */
   comment: string;
   /** Set when known in advance (base layers). */
@@ -25,7 +30,7 @@ export interface MeasuredLayer extends Layer {
 }
 
 export function entriesLayer(entries: TarEntry[], comment: string): Layer {
-  return { open: () => writeTar(entries), comment, tarSize: () => tarSize(entries) };
+  return { open: (opts) => writeTar(entries, opts), comment, tarSize: () => tarSize(entries) };
 }
 
 /** A layer stored as an uncompressed tar file on disk. */

@@ -13,12 +13,14 @@ import type { ImageRuntimeConfig } from './config.js';
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from './fs-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
 import { planInScanOrder } from './scan-ordered.js';
-import type { TarEntry } from './tar-writer.js';
 import { autoLayers } from './auto-layering.js';
 import { checkMaxLayers, DEFAULT_MAX_LAYERS, groupLayers, type LayeringStrategy } from './layering.js';
 import { packageName, referencesByPopularity, type ClosureNode } from './popularity.js';
 import { compressionOf, writeImage, type ImageResult, type OutputOptions } from './output.js';
 import { streamingDockerArchive } from './docker-archive.js';
+import { ChunkPool } from './chunk-pool.js';
+import { TAR_CHUNK, type TarEntry } from './tar-writer.js';
+import { UploadBody } from '../engine/upload-body.js';
 import { gzipStream } from './gzip.js';
 import { parseCreated } from './time.js';
 import { runHostScript } from './host-script.js';
@@ -355,9 +357,12 @@ export async function streamLayeredImage(
   let settle!: { resolve(v: { imageId: string; imageTag: string; diffIds: string[] }): void; reject(err: unknown): void };
   const done = new Promise<{ imageId: string; imageTag: string; diffIds: string[] }>((resolve, reject) => (settle = { resolve, reject }));
   done.catch(() => {}); // rejections also reach the stream's reader
+  // The chunks come back once the engine's connection has written them (UploadBody below).
+  const pool = new ChunkPool(TAR_CHUNK, 8);
   const archive = streamingDockerArchive({
     layers: [...(input.base?.layers ?? []), ...input.layers],
     mtime: input.created.epoch,
+    pool,
     finish: (layers) => {
       if (!order) return (finished = finishImage(input, layers));
       const o = order();
@@ -393,7 +398,8 @@ export async function streamLayeredImage(
     get diffIds() {
       return finished?.layers.map((l) => l.diffId) ?? notYet('list of diff IDs');
     },
-    stream: Readable.from(gen()),
+    // Piped into a request (the engine's image load), each chunk goes back to the pool once written; read any other way, it is an ordinary stream.
+    stream: new UploadBody(gen(), (chunk) => pool.release(chunk)),
     done,
   };
 }

@@ -75,7 +75,7 @@ function scannedDirLayer(dir: string, comment: string, d: EntryDefaults, scanner
     }
     return entries;
   };
-  return { open: () => writeTar(list()), comment, tarSize: () => tarSize(list()) };
+  return { open: (opts) => writeTar(list(), opts), comment, tarSize: () => tarSize(list()) };
 }
 
 /** The owners file is no entry of the layer, but the closure scan reads it as it reads every file. */

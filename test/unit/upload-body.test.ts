@@ -3,6 +3,11 @@
 // refilled as soon as it is handed back; a producer's failure fails the
 // body; a connection cut stops the producer and closes what it holds.
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +81,31 @@ describe('UploadBody', () => {
     expect(received.at(-1)).toEqual({ sha: expected.digest('hex'), bytes: SIZE * CHUNKS });
     expect(released).toBe(CHUNKS);
     expect(memories.size).toBeLessThan(CHUNKS / 16);
+  });
+
+  it('ends as a stream does: stream.pipeline into a file resolves, byte-exact, every chunk handed back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ndt-upload-body-'));
+    try {
+      const pool = new ChunkPool(SIZE, 8);
+      let released = 0;
+      async function* chunks() {
+        for (let i = 0; i < 300; i++) yield pool.take().fill(i);
+      }
+      const body = new UploadBody(chunks(), (c) => {
+        released++;
+        pool.release(c);
+      });
+      let ended = false;
+      body.on('end', () => (ended = true));
+      await pipeline(body, createWriteStream(join(dir, 'out')));
+      const bytes = await readFile(join(dir, 'out'));
+      expect(bytes.length).toBe(300 * SIZE);
+      expect(bytes[299 * SIZE]).toBe(299 % 256);
+      expect(released).toBe(300);
+      expect(ended).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a producer's failure fails the body, and so the request", async () => {
