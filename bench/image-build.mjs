@@ -14,7 +14,8 @@
 // also run on about half of the groups: its peak RSS must not grow with the
 // image. dockerd's own work is in every wall time but in no RSS figure.
 //
-//   node bench/image-build.mjs [--runs N] [--layers N] [--rootfs DIR]
+//   node bench/image-build.mjs [--runs N] [--layers N] [--rootfs DIR] [--only stream,dockerLoad]
+//   (--only: the methods to run, for A/B pairs; the report then shows those rows alone)
 //   (BENCH_IMAGE_RUNS, default 3; BENCH_IMAGE_LAYERS, default 15)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -94,12 +95,15 @@ export async function main() {
         return { ...r, ref, rssKb: r.hwmKb, inProcess: r.seconds };
       },
     };
-    const order = ['import', 'stream', 'file', 'dockerLoad', 'dockerBuild', 'half'];
+    const all = ['import', 'stream', 'file', 'dockerLoad', 'dockerBuild', 'half'];
+    const only = argOf('only', '');
+    const order = only ? only.split(',') : all;
+    for (const m of order) if (!all.includes(m)) throw new Error(`--only: unknown method ${m} (one of ${all.join(', ')})`);
     const results = Object.fromEntries(order.map((m) => [m, []]));
 
     // Warm-up (untimed): the page cache holds the rootfs and both stagings, the engine has answered.
     log('warm-up: one import and one toolkit stream-load');
-    for (const m of ['import', 'stream']) {
+    for (const m of ['import', 'stream'].filter((x) => order.includes(x) || !only)) {
       const r = await methods[m](-1);
       leftovers.push(...(await removeImage(r.ref)));
     }
@@ -115,6 +119,7 @@ export async function main() {
     }
 
     // ---------------------------------------------------------------- report
+    if (only) return { text: reportOnly(results, order), results };
     const floor = stats(results.import.map((r) => r.wall)).median;
     const row = (label, rs, key = 'wall') => {
       const s = stats(rs.map((r) => r[key]));
@@ -192,6 +197,33 @@ export async function main() {
         .join(' ')} at the end)`,
     );
   }
+}
+
+/** The methods asked for with --only: median, min, max and each run, and stream against docker load -i when both ran. */
+function reportOnly(results, order) {
+  const lines = [];
+  for (const m of order) {
+    const w = results[m].map((r) => r.wall);
+    const s = stats(w);
+    const inp = results[m][0]?.inProcess !== undefined ? `; in process ${f2(stats(results[m].map((r) => r.inProcess)).median)}` : '';
+    const ph = results[m][0]?.phases
+      ? `; phases ${Object.keys(results[m][0].phases)
+          .map((k) => `${k} ${f2(stats(results[m].map((r) => r.phases[k])).median)}`)
+          .join(', ')}`
+      : '';
+    lines.push(`${m}: median ${f2(s.median)} s (min ${f2(s.min)}, max ${f2(s.max)}; runs ${w.map(f2).join(' ')})${inp}${ph}`);
+  }
+  if (results.stream?.length && results.dockerLoad?.length) {
+    const load = stats(results.dockerLoad.map((r) => r.wall)).median;
+    const st = stats(results.stream.map((r) => r.wall)).median;
+    const inp = stats(results.stream.map((r) => r.inProcess)).median;
+    lines.push(
+      `stream / docker load -i (issue 17, target <= 1.15x): ${f2(st / load)}x spawn to exit, ${f2(inp / load)}x in process: ${st <= 1.15 * load ? 'met' : 'MISSED'}`,
+    );
+  }
+  const text = lines.join('\n');
+  console.log(text);
+  return text;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
