@@ -126,6 +126,8 @@ export async function loadImageStream(docker: DockerClient, archive: AsyncIterab
   try {
     res = (await docker.loadImage(src, { quiet: true })) as Readable;
   } catch (err) {
+    // What produces the archive (open files, a scratch directory) is closed, read or not.
+    src.destroy();
     throw srcError ?? new OpError('image_load', `docker load: ${engineMessage(err)}`, LOAD_HINT);
   }
   const loaded: string[] = [];

@@ -352,7 +352,9 @@ export async function streamLayeredImage(
     await g.close();
     throw err;
   }
-  const close = g.close;
+  // Once: at the stream's end, at its failure, or when it is closed unread (a generator never started runs no finally).
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= g.close());
   let finished: ReturnType<typeof finishImage> | undefined;
   let settle!: { resolve(v: { imageId: string; imageTag: string; diffIds: string[] }): void; reject(err: unknown): void };
   const done = new Promise<{ imageId: string; imageTag: string; diffIds: string[] }>((resolve, reject) => (settle = { resolve, reject }));
@@ -384,6 +386,12 @@ export async function streamLayeredImage(
       await close();
     }
   }
+  // Piped into a request (the engine's image load), each chunk goes back to the pool once written; read any other way, it is an ordinary stream.
+  const stream = new UploadBody(gen(), (chunk) => pool.release(chunk));
+  stream.once('close', () => {
+    settle.reject(new Error('streamLayeredImage: the stream was closed before its end')); // nothing once resolved
+    void close();
+  });
   const notYet = (what: string): never => {
     throw new Error(`streamLayeredImage: the ${what} is known once the stream has been read to the end`);
   };
@@ -398,8 +406,7 @@ export async function streamLayeredImage(
     get diffIds() {
       return finished?.layers.map((l) => l.diffId) ?? notYet('list of diff IDs');
     },
-    // Piped into a request (the engine's image load), each chunk goes back to the pool once written; read any other way, it is an ordinary stream.
-    stream: new UploadBody(gen(), (chunk) => pool.release(chunk)),
+    stream,
     done,
   };
 }
