@@ -2,7 +2,7 @@
 // line, its options given as --flags (nixpkgs' names in kebab-case), as a
 // JSON spec file (--spec file.json), or both (flags win). Results are printed
 // as JSON on stdout (on stderr for stream-layered-image, whose stdout is the
-// archive).
+// archive, unless --load sends it into the engine).
 //
 // Each subcommand imports its module when it runs: the builders load the
 // engine client (dockerode, with grpc-js, protobufjs and ssh2: about 0.3 s),
@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { EXIT, OpError, usageError } from '../errors.js';
+import type { Engine } from '../engine/connect.js';
 
 interface Schema {
   run: (opts: Record<string, unknown>) => Promise<unknown>;
@@ -71,19 +72,29 @@ const COMMANDS: Record<string, Schema> = {
       '--name N [--tag T] [--contents PATH]... [--config JSON] [--created ISO|now] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] [--store-dir DIR] [--no-include-store-paths] --out FILE [--format ...] [--compress gzip]',
   },
   'stream-layered-image': {
-    run: async (o) => {
+    run: async ({ load, ...o }) => {
+      // With --load, the engine must answer before anything is built (its address and a hint if not).
+      let engine: Engine | undefined;
+      if (load === true) {
+        const { openEngine, pingEngine } = await import('../engine/connect.js');
+        engine = openEngine();
+        await pingEngine(engine);
+      }
       const { streamLayeredImage } = await import('../image/layered.js');
       const s = await streamLayeredImage(o as never);
-      await pipeline(s.stream, process.stdout);
-      return { imageName: s.imageName, imageTag: s.imageTag, imageId: s.imageId, diffIds: s.diffIds };
+      let loaded: string[] | undefined;
+      if (engine) loaded = await (await import('../engine/images.js')).loadImageStream(engine.docker, s.stream);
+      else await pipeline(s.stream, process.stdout);
+      return { imageName: s.imageName, imageTag: s.imageTag, imageId: s.imageId, diffIds: s.diffIds, ...(loaded ? { loaded } : {}) };
     },
     required: ['name'],
     strings: [...LAYERED_STRINGS, 'compress', 'compressor'],
     arrays: ['contents'],
     numbers: ['maxLayers', 'uid', 'gid'],
-    booleans: ['includeStorePaths', 'enableFakechroot'],
+    booleans: ['includeStorePaths', 'enableFakechroot', 'load'],
     json: ['config', 'closureGraph'],
-    summary: 'same options as build-layered-image, without --out and --format: the docker-archive goes to stdout',
+    summary:
+      'same options as build-layered-image, without --out and --format: the docker-archive goes to stdout, or with --load straight into the engine (DOCKER_HOST, the Docker context or the local socket; no docker CLI needed), the result on stdout',
   },
   'pull-image': {
     run: async (o) => (await import('../image/pull.js')).pullImage(o as never),
@@ -303,7 +314,7 @@ export async function runImageCommand(argv: string[]): Promise<number> {
     const opts = await parseImageArgs(cmd, rest);
     const result = COMMANDS[cmd]!.cancellable ? await runCancellable(COMMANDS[cmd]!, opts) : await COMMANDS[cmd]!.run(opts);
     const text = JSON.stringify(result, (k, v: unknown) => (k === 'config' && cmd === 'build-container' ? undefined : v), 2) + '\n';
-    (cmd === 'stream-layered-image' ? process.stderr : process.stdout).write(text);
+    (cmd === 'stream-layered-image' && opts.load !== true ? process.stderr : process.stdout).write(text);
     return EXIT.ok;
   } catch (err) {
     // Usage errors exit 64 like every nerves-docker command, an interrupt 130, every other failure 1.
