@@ -17,6 +17,7 @@
 //   node bench/image-build.mjs [--runs N] [--layers N] [--rootfs DIR] [--only stream,dockerLoad]
 //   (--only: the methods to run, for A/B pairs; the report then shows those rows alone)
 //   (BENCH_IMAGE_RUNS, default 3; BENCH_IMAGE_LAYERS, default 15)
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +125,9 @@ export async function main() {
       // rotate the order so that no method always follows the same one
       const round = order.slice(i % order.length).concat(order.slice(0, i % order.length));
       for (const m of round) {
+        // Untimed: the previous method's writes reach the disk first, so that no method pays for the one before it
+        // (after `tar | docker import`, the next method took up to twice its time while the kernel wrote back).
+        execFileSync('sync');
         const r = await methods[m](i);
         log(`run ${i + 1}/${runs} ${m}: ${f2(r.wall)} s, RSS ${mbKb(r.rssKb)} MB${r.imageId ? `, ${r.imageId.slice(0, 19)}` : ''}`);
         results[m].push(r);
