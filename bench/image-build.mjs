@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { argOf, f1, f2, f3, intEnv, log, ROOT, stats, table } from './lib/common.mjs';
+import { argOf, f1, f2, f3, intEnv, log, ROOT, settle, stats, table } from './lib/common.mjs';
 import { ensureRootfs, halfOf, planGroups, stageGroups, treeSize, writeDockerfile } from './lib/rootfs.mjs';
 import { imagesNamed, mb, mbKb, removeImage, runWorker, timedShell } from './lib/image-bench.mjs';
 
@@ -121,17 +121,25 @@ export async function main() {
       const r = await methods[m](-1);
       leftovers.push(...(await removeImage(r.ref)));
     }
-    for (let i = 0; i < runs; i++) {
-      // rotate the order so that no method always follows the same one
-      const round = order.slice(i % order.length).concat(order.slice(0, i % order.length));
-      for (const m of round) {
-        // Untimed: the previous method's writes reach the disk first, so that no method pays for the one before it
-        // (after `tar | docker import`, the next method took up to twice its time while the kernel wrote back).
-        execFileSync('sync');
-        const r = await methods[m](i);
-        log(`run ${i + 1}/${runs} ${m}: ${f2(r.wall)} s, RSS ${mbKb(r.rssKb)} MB${r.imageId ? `, ${r.imageId.slice(0, 19)}` : ''}`);
-        results[m].push(r);
-        leftovers.push(...(await removeImage(r.ref)));
+    // The engine's own load and the toolkit's methods take turns among themselves, then the other baselines:
+    // right after `tar | docker import` (and its image's removal) the next load took up to twice its time,
+    // even with the machine idle and the disk written back, so no compared method may follow one.
+    const heavy = ['import', 'dockerBuild'];
+    const phases = [order.filter((m) => !heavy.includes(m)), order.filter((m) => heavy.includes(m))];
+    for (const methodsOfPhase of phases) {
+      for (let i = 0; i < runs; i++) {
+        // rotate the order so that no method always follows the same one
+        const n = methodsOfPhase.length;
+        const round = methodsOfPhase.slice(i % n).concat(methodsOfPhase.slice(0, i % n));
+        for (const m of round) {
+          // Untimed: the previous method's writes reach the disk and the machine is idle again.
+          execFileSync('sync');
+          await settle();
+          const r = await methods[m](i);
+          log(`run ${i + 1}/${runs} ${m}: ${f2(r.wall)} s, RSS ${mbKb(r.rssKb)} MB${r.imageId ? `, ${r.imageId.slice(0, 19)}` : ''}`);
+          results[m].push(r);
+          leftovers.push(...(await removeImage(r.ref)));
+        }
       }
     }
 

@@ -62,6 +62,28 @@ export function stats(xs) {
   return { median, min: s[0], max: s[n - 1], n };
 }
 
+/**
+ * Waits (untimed) until the machine is quiet: at least `idle` of its CPU time
+ * idle over a 250 ms window, at most `maxMs`. After an image removal the
+ * engine and the kernel go on working for seconds (deleting a layer's files,
+ * writing back), and the next timed method would pay for it. Resolves with
+ * the milliseconds waited.
+ */
+export async function settle({ idle = 0.9, maxMs = 15_000 } = {}) {
+  const t0 = performance.now();
+  const sample = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+  };
+  while (performance.now() - t0 < maxMs) {
+    const a = sample();
+    await new Promise((r) => setTimeout(r, 250));
+    const b = sample();
+    if (b.total > a.total && (b.idle - a.idle) / (b.total - a.total) >= idle) break;
+  }
+  return performance.now() - t0;
+}
+
 export const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
 export const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 export const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
