@@ -108,11 +108,14 @@ export function mergeEntries(lists: TarEntry[][], d: EntryDefaults): TarEntry[] 
       }
     }
   }
+  // Up from each name until a parent is there: one that was there is itself a name of this loop, one
+  // added here has its own parents added on the way up (one lookup per name in a tree that has them all).
   for (const name of [...byName.keys()]) {
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join('/');
-      if (!byName.has(parent)) byName.set(parent, syntheticDir(parent, d));
+    let parent = name;
+    for (let cut = parent.lastIndexOf('/'); cut > 0; cut = parent.lastIndexOf('/')) {
+      parent = parent.slice(0, cut);
+      if (byName.has(parent)) break;
+      byName.set(parent, syntheticDir(parent, d));
     }
   }
   return [...byName.values()].sort((a, b) => compareNames(a.name, b.name));
