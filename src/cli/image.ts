@@ -72,7 +72,7 @@ const COMMANDS: Record<string, Schema> = {
       '--name N [--tag T] [--contents PATH]... [--config JSON] [--created ISO|now] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] [--store-dir DIR] [--no-include-store-paths] --out FILE [--format ...] [--compress gzip]',
   },
   'stream-layered-image': {
-    run: async ({ load, ...o }) => {
+    run: async ({ load, signal, ...o }) => {
       // With --load, the engine must answer before anything is built (its address and a hint if not).
       let engine: Engine | undefined;
       if (load === true) {
@@ -82,6 +82,11 @@ const COMMANDS: Record<string, Schema> = {
       }
       const { streamLayeredImage } = await import('../image/layered.js');
       const s = await streamLayeredImage(o as never);
+      // A signal stops the stream: the upload fails (the engine keeps nothing), the scratch directory goes.
+      const interrupt = signal as AbortSignal | undefined;
+      const stop = () => s.stream.destroy(interrupt?.reason as Error);
+      if (interrupt?.aborted) stop();
+      else interrupt?.addEventListener('abort', stop, { once: true });
       let loaded: string[] | undefined;
       if (engine) loaded = await (await import('../engine/images.js')).loadImageStream(engine.docker, s.stream);
       else await pipeline(s.stream, process.stdout);
@@ -93,6 +98,7 @@ const COMMANDS: Record<string, Schema> = {
     numbers: ['maxLayers', 'uid', 'gid'],
     booleans: ['includeStorePaths', 'enableFakechroot', 'load'],
     json: ['config', 'closureGraph'],
+    cancellable: true,
     summary:
       'same options as build-layered-image, without --out and --format: the docker-archive goes to stdout, or with --load straight into the engine (DOCKER_HOST, the Docker context or the local socket; no docker CLI needed), the result on stdout',
   },

@@ -4,7 +4,7 @@
 // before anything is built, with its address and what to do, and nothing is
 // left behind.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -64,6 +64,32 @@ describe.skipIf(!engine)('nerves-docker image stream-layered-image --load', () =
     expect(out.diffIds.length).toBe(3);
     expect((await runIn('ndt-test/stream-load:t1', undefined, cleanup)).output).toContain('hello through --load');
     expect(await readdir(tmp)).toEqual([]);
+  });
+
+  it('interrupted mid-upload (SIGINT): exit 130, the engine keeps nothing, no scratch directory left', async () => {
+    // A 1 GiB sparse file: seconds of stream, so that the signal comes during the upload.
+    const big = join(work.path, 'big');
+    await mkdir(big);
+    await exec('truncate', ['-s', '1G', join(big, 'zeros')]);
+    const child = spawn(
+      process.execPath,
+      [CLI, 'image', 'stream-layered-image', '--name', 'ndt-test/stream-load-int', '--tag', 't1', '--contents', big, '--load'],
+      {
+        env: { ...process.env, TMPDIR: tmp },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // Once the stream has started: its scratch directory is there.
+    for (let i = 0; i < 200 && (await readdir(tmp)).length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 500));
+    child.kill('SIGINT');
+    expect(await exit).toBe(130);
+    expect(stderr).toMatch(/interrupted \(SIGINT\); nothing was kept/);
+    expect(await readdir(tmp)).toEqual([]);
+    await expect(docker.getImage('ndt-test/stream-load-int:t1').inspect()).rejects.toThrow();
   });
 
   it('an engine that does not answer: its address and a hint, exit 1, nothing built or left', async () => {
