@@ -131,14 +131,17 @@ function plainNames(dirs: string[]) {
   const name = new Map(dirs.map((dir, i) => [dir, `contents #${i + 1}`]));
   const hostPath = new Map([...name].map(([dir, n]) => [n, dir]));
   const sortKey = new Map([...name.values()].map((n, i) => [n, `contents-${String(i).padStart(6, '0')}`]));
+  const nameOf = (path: string) => name.get(path) ?? path;
   const rename = (graph: ClosureNode[]): ClosureNode[] =>
-    graph.map((node) => ({ ...node, path: name.get(node.path) ?? node.path, references: node.references.map((r) => name.get(r) ?? r) }));
-  return { hostPath, sortKey, rename };
+    graph.map((node) => ({ ...node, path: nameOf(node.path), references: node.references.map(nameOf) }));
+  return { hostPath, sortKey, nameOf, rename };
 }
 
 interface Prepared {
   /** The image's layers and config, not measured yet. */
   input: AssembleInput;
+  /** Set when the layers are written in another order than the image's (planInScanOrder): that order, once all are written. */
+  order?: () => number[];
   close(): Promise<void>;
 }
 
@@ -250,10 +253,12 @@ async function plan(g: Gathered): Promise<AssembleInput> {
   return { ...g.common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers };
 }
 
-async function prepare(opts: LayeredImageOptions): Promise<Prepared> {
+/** `streaming`: the one-pass plan when it applies (planInScanOrder), else plan(). */
+async function prepare(opts: LayeredImageOptions, streaming = false): Promise<Prepared> {
   const g = await gather(opts);
   try {
-    return { input: await plan(g), close: g.close };
+    const scanOrdered = streaming ? await planInScanOrder(g) : null;
+    return scanOrdered ? { ...scanOrdered, close: g.close } : { input: await plan(g), close: g.close };
   } catch (err) {
     await g.close();
     throw err;
@@ -341,20 +346,11 @@ export async function streamLayeredImage(
 ): Promise<StreamedImage> {
   const compress = compressionOf(opts);
   checkInput(opts);
-  const g = await gather(opts);
-  let input: AssembleInput;
-  let order: (() => number[]) | undefined;
-  try {
-    const scanOrdered = await planInScanOrder(g);
-    input = scanOrdered?.input ?? (await plan(g));
-    order = scanOrdered?.order;
-  } catch (err) {
-    await g.close();
-    throw err;
-  }
+  const prepared = await prepare(opts, true);
+  const { input, order } = prepared;
   // Once: at the stream's end, at its failure, or when it is closed unread (a generator never started runs no finally).
   let closing: Promise<void> | undefined;
-  const close = () => (closing ??= g.close());
+  const close = () => (closing ??= prepared.close());
   let finished: ReturnType<typeof finishImage> | undefined;
   let settle!: { resolve(v: { imageId: string; imageTag: string; diffIds: string[] }): void; reject(err: unknown): void };
   const done = new Promise<{ imageId: string; imageTag: string; diffIds: string[] }>((resolve, reject) => (settle = { resolve, reject }));
@@ -366,12 +362,8 @@ export async function streamLayeredImage(
     mtime: input.created.epoch,
     pool,
     finish: (layers) => {
-      if (!order) return (finished = finishImage(input, layers));
-      const o = order();
-      finished = finishImage(
-        input,
-        o.map((i) => layers[i]!),
-      );
+      const o = order?.();
+      finished = finishImage(input, o ? o.map((i) => layers[i]!) : layers);
       return { ...finished, order: o };
     },
   });

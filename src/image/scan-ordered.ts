@@ -42,12 +42,10 @@ export async function planInScanOrder(g: Gathered): Promise<{ input: AssembleInp
   if (roots.length === 0 || roots.length > g.available || (await searchesStore(roots, g.storeDir))) return null;
   for (const r of roots) if (!(await isDirectory(r))) return null;
   const scanners = roots.map((r) => new ReferenceScanner(roots.filter((k) => k !== r)));
-  const graphOf = () => roots.map((r, i) => ({ path: r, references: [...scanners[i]!.found].sort() }));
-  const named = g.plain.rename(graphOf());
-  const layers = roots.map((r, i) => scannedDirLayer(r, `store paths: ${named[i]!.path}`, g.d, scanners[i]!));
+  const layers = roots.map((r, i) => scannedDirLayer(r, `store paths: ${g.plain.nameOf(r)}`, g.d, scanners[i]!));
   layers.push(entriesLayer(g.customisation, 'customisation layer'));
   const order = (): number[] => {
-    const graph = g.plain.rename(graphOf());
+    const graph = g.plain.rename(roots.map((r, i) => ({ path: r, references: [...scanners[i]!.found].sort() })));
     const ordered = referencesByPopularity(graph, (p) => g.plain.sortKey.get(p) ?? packageName(p));
     const at = new Map(graph.map((n, i) => [n.path, i]));
     const groups = groupLayers(ordered, g.available, 'popularity');
