@@ -45,14 +45,14 @@ export class UploadBody extends Readable {
     );
   }
 
-  override pipe<T extends NodeJS.WritableStream>(dest: T): T {
+  override pipe<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }): T {
     if (this.piped) throw new Error('an upload body is sent once');
     this.piped = true;
-    void this.pump(dest as unknown as Writable);
+    void this.pump(dest as unknown as Writable, options?.end !== false);
     return dest;
   }
 
-  private async pump(dest: Writable): Promise<void> {
+  private async pump(dest: Writable, end: boolean): Promise<void> {
     const stopped = () => this.destroyed || dest.destroyed || dest.writableEnded;
     try {
       for (;;) {
@@ -65,8 +65,10 @@ export class UploadBody extends Readable {
         });
         if (!more && !(await drained(dest, this))) return;
       }
-      dest.end();
-      // This stream ends too (for stream.pipeline and finished(), which wait for its "end").
+      // As pipe does: dest ends after this stream's "end" (stream.pipeline
+      // takes dest's close before that "end" for a premature close), and
+      // not at all with { end: false }.
+      if (end) this.once('end', () => dest.end());
       this.push(null);
       this.resume();
     } catch (err) {

@@ -7,6 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -106,6 +107,39 @@ describe('UploadBody', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('stream.pipeline into a writable that takes each chunk at once resolves (its close does not come before the body ends)', async () => {
+    const pool = new ChunkPool(SIZE, 8);
+    async function* chunks() {
+      for (let i = 0; i < 50; i++) yield pool.take().fill(i);
+      // The producer's own closing (files, a scratch directory) after the last chunk, as streamLayeredImage's.
+      await new Promise((r) => setImmediate(r));
+    }
+    const body = new UploadBody(chunks(), (c) => pool.release(c));
+    let bytes = 0;
+    const sink = new Writable({
+      write(c: Buffer, _enc, cb) {
+        bytes += c.length;
+        cb();
+      },
+    });
+    await pipeline(body, sink);
+    expect(bytes).toBe(50 * SIZE);
+  });
+
+  it('pipe(dest, { end: false }) leaves dest open', async () => {
+    async function* chunks() {
+      yield Buffer.alloc(SIZE, 3);
+    }
+    const body = new UploadBody(chunks(), () => {});
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    const ended = new Promise((r) => body.once('end', r));
+    body.pipe(sink, { end: false });
+    await ended;
+    await new Promise((r) => setImmediate(r));
+    expect(sink.writableEnded).toBe(false);
+    sink.end();
   });
 
   it("a producer's failure fails the body, and so the request", async () => {
