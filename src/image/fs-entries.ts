@@ -3,7 +3,7 @@
 // Directory walking uses the synchronous calls: for trees of many small files
 // they are several times faster than thread-pool round trips per entry.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { normalize } from 'node:path';
 import type { TarEntry } from './tar-writer.js';
 import { OWNERS_FILE, readOwners, type RecordedOwner } from './owners-file.js';
 
@@ -43,24 +43,49 @@ export function compareNames(a: string, b: string): number {
 
 /** A directory entry made up by us (parents such as nix/ and nix/store/). */
 export function syntheticDir(name: string, d: EntryDefaults, mode = 0o755): TarEntry {
-  return { name, type: 'dir', mode, size: 0, ...ownerOf(d), mtime: d.mtime };
+  return entryOf(name, 'dir', mode, 0, d);
 }
 
-function ownerOf(d: Ownership): Ownership {
-  return { uid: d.uid, gid: d.gid, uname: d.uname, gname: d.gname };
+/**
+ * An entry with every field in one order (one object shape for all of them:
+ * a layer lists thousands, and spreads made each one several objects).
+ */
+function entryOf(name: string, type: TarEntry['type'], mode: number, size: number, d: EntryDefaults, owner: Ownership = d): TarEntry {
+  return {
+    name,
+    type,
+    mode,
+    uid: owner.uid,
+    gid: owner.gid,
+    uname: owner.uname,
+    gname: owner.gname,
+    mtime: d.mtime,
+    size,
+    linkname: undefined,
+    hostPath: undefined,
+    onData: undefined,
+  };
 }
 
 /** Entry for one host path (no recursion). Returns null for sockets. */
-export function hostEntry(hostPath: string, name: string, d: EntryDefaults): TarEntry | null {
+export function hostEntry(hostPath: string, name: string, d: EntryDefaults, owner: Ownership = d): TarEntry | null {
   const st = lstatSync(hostPath);
-  const base = { name, mode: st.mode & 0o7777, mtime: d.mtime, ...ownerOf(d), size: 0 };
-  if (st.isDirectory()) return { ...base, type: 'dir' };
-  if (st.isSymbolicLink()) return { ...base, type: 'symlink', linkname: readlinkSync(hostPath) };
-  if (st.isFile()) return { ...base, type: 'file', size: st.size, hostPath };
+  const mode = st.mode & 0o7777;
+  if (st.isFile()) {
+    const e = entryOf(name, 'file', mode, st.size, d, owner);
+    e.hostPath = hostPath;
+    return e;
+  }
+  if (st.isDirectory()) return entryOf(name, 'dir', mode, 0, d, owner);
+  if (st.isSymbolicLink()) {
+    const e = entryOf(name, 'symlink', mode, 0, d, owner);
+    e.linkname = readlinkSync(hostPath);
+    return e;
+  }
   const dev = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
-  if (st.isCharacterDevice()) return { ...base, type: 'char', ...dev };
-  if (st.isBlockDevice()) return { ...base, type: 'block', ...dev };
-  if (st.isFIFO()) return { ...base, type: 'fifo' };
+  if (st.isCharacterDevice()) return { ...entryOf(name, 'char', mode, 0, d, owner), ...dev };
+  if (st.isBlockDevice()) return { ...entryOf(name, 'block', mode, 0, d, owner), ...dev };
+  if (st.isFIFO()) return entryOf(name, 'fifo', mode, 0, d, owner);
   return null;
 }
 
@@ -77,20 +102,37 @@ export function treeEntriesSync(hostPath: string, prefix: string, d: EntryDefaul
   const out: TarEntry[] = [];
   // A directory copied to the image root may carry the owners shadowSetup recorded (owners-file.ts).
   const owners = prefix === '' ? readOwners(hostPath) : new Map<string, RecordedOwner>();
-  const visit = (p: string, name: string): void => {
-    const e = name === '' ? null : hostEntry(p, name, d);
-    const owner = e ? owners.get(name) : undefined;
-    if (e)
-      out.push(
-        owner ? { ...e, uid: owner.uid, gid: owner.gid, uname: owner.uid === 0 ? 'root' : '', gname: owner.gid === 0 ? 'root' : '' } : e,
-      );
-    if (name !== '' && e?.type !== 'dir') return;
-    const names = readdirSync(p).filter((n) => name !== '' || prefix !== '' || n !== OWNERS_FILE);
-    names.sort(compareNames);
-    for (const child of names) visit(join(p, child), name === '' ? child : `${name}/${child}`);
+  const ownerOf = (name: string): Ownership => {
+    const o = owners.get(name);
+    return o ? { uid: o.uid, gid: o.gid, uname: o.uid === 0 ? 'root' : '', gname: o.gid === 0 ? 'root' : '' } : d;
   };
-  visit(hostPath, prefix);
+  // Children's paths are joined by hand below a normalised top (path.join per entry was a tenth of the listing).
+  const below = (p: string, child: string) => (p.endsWith('/') ? p + child : `${p}/${child}`);
+  const visit = (p: string, name: string): void => {
+    if (name !== '') {
+      const e = hostEntry(p, name, d, owners.size > 0 ? ownerOf(name) : d);
+      if (!e) return;
+      out.push(e);
+      if (e.type !== 'dir') return;
+    }
+    const names = readdirSync(p);
+    names.sort(compareNames);
+    for (const child of names) {
+      if (name === '' && prefix === '' && child === OWNERS_FILE) continue;
+      visit(below(p, child), name === '' ? child : `${name}/${child}`);
+    }
+  };
+  visit(normalize(hostPath), prefix);
   return out;
+}
+
+/**
+ * A directory's entries at the archive root (treeEntriesSync with no prefix)
+ * in name order: what mergeEntries makes of that one list, whose names are
+ * distinct and whose parents are all in it, without its map of every name.
+ */
+export function sortedTreeEntries(hostPath: string, d: EntryDefaults): TarEntry[] {
+  return treeEntriesSync(hostPath, '', d).sort((a, b) => compareNames(a.name, b.name));
 }
 
 /**

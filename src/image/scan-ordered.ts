@@ -10,7 +10,7 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AssembleInput } from './assemble.js';
 import { ReferenceScanner, searchesStore } from './closure.js';
-import { mergeEntries, treeEntriesSync, type EntryDefaults } from './fs-entries.js';
+import { sortedTreeEntries, type EntryDefaults } from './fs-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
 import type { Gathered } from './layered.js';
 import { groupLayers } from './layering.js';
@@ -66,7 +66,7 @@ function scannedDirLayer(dir: string, comment: string, d: EntryDefaults, scanner
   const list = (): TarEntry[] => {
     if (entries) return entries;
     scanOwnersFile(dir, scanner);
-    entries = mergeEntries([treeEntriesSync(dir, '', d)], d);
+    entries = sortedTreeEntries(dir, d);
     for (const e of entries) {
       if (e.type === 'symlink') scanner.bytes(Buffer.from(e.linkname ?? ''));
       else if (e.type === 'file' && e.hostPath !== undefined) e.onData = (piece, offset) => scanner.piece(piece, offset);

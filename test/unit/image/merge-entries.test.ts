@@ -3,7 +3,14 @@
 // the result is sorted by name. Checked against the plain definition on
 // random trees with parents left out.
 import { describe, expect, it } from 'vitest';
-import { compareNames, mergeEntries, syntheticDir, type EntryDefaults } from '../../../src/image/fs-entries.js';
+import {
+  compareNames,
+  mergeEntries,
+  sortedTreeEntries,
+  syntheticDir,
+  treeEntriesSync,
+  type EntryDefaults,
+} from '../../../src/image/fs-entries.js';
 import type { TarEntry } from '../../../src/image/tar-writer.js';
 
 const D: EntryDefaults = { uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 1 };
@@ -66,5 +73,25 @@ describe('mergeEntries', () => {
       'dir x/y/z',
       'file x/y/z/f',
     ]);
+  });
+});
+
+describe('sortedTreeEntries', () => {
+  it('is mergeEntries of the one tree at the archive root, on a tree whose walk order is not name order', async () => {
+    const { mkdtemp, mkdir, writeFile, symlink, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const root = await mkdtemp(join(tmpdir(), 'ndt-sorted-tree-'));
+    try {
+      // "a/..." sorts after "a-b" and "a.c" ("/" is 0x2f): a walk lists a's children right after "a".
+      for (const p of ['a/b/c', 'a-b/x', 'é/ü', 'z']) await mkdir(join(root, p), { recursive: true });
+      for (const p of ['a/b/c/f', 'a.c', 'a-b/y', 'a/0', 'é/ü/文件', '.hidden']) await writeFile(join(root, p), p);
+      await symlink('a/0', join(root, 'a_link'));
+      const walked = treeEntriesSync(root, '', D);
+      expect(walked.map((e) => e.name)).not.toEqual([...walked.map((e) => e.name)].sort(compareNames));
+      expect(sortedTreeEntries(root, D)).toEqual(mergeEntries([treeEntriesSync(root, '', D)], D));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
