@@ -5,6 +5,7 @@
 // out-of-range and nanosecond mtimes, long user and group names).
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { writeHeaderAt } from '../../../src/image/tar-header.js';
 import { entryHeader, tarSize, type TarEntry, type TarEntryType } from '../../../src/image/tar-writer.js';
 
 function entries(): TarEntry[] {
@@ -71,5 +72,48 @@ describe('tar headers', () => {
         entries().reduce((n, e) => n + (e.type === 'file' ? e.size + ((512 - (e.size % 512)) % 512) : 0), 0),
     ).toBe(bytes);
     expect(h.digest('hex')).toBe('587d82b9a45952684a17040c07a20110b1912041b8e3eaaf1928c022a0ed3541');
+  });
+});
+
+describe('headers written in place', () => {
+  it('are the bytes entryHeader makes, for every entry that is one block (and nothing is written for the others)', () => {
+    const simple: TarEntry[] = [];
+    for (const name of ['a', 'bin/sh', 'x'.repeat(99), 'ü/文件', 'y'.repeat(98) + 'é'])
+      for (const type of ['file', 'dir', 'symlink', 'hardlink', 'fifo', 'char'] as TarEntryType[])
+        for (const [uid, uname] of [
+          [0, 'root'],
+          [1000, ''],
+        ] as const)
+          simple.push({
+            name,
+            type,
+            mode: 0o4755,
+            uid,
+            gid: uid,
+            uname,
+            gname: uname,
+            mtime: 1765000000,
+            size: 12345,
+            linkname: type === 'symlink' ? 'l'.repeat(100) : undefined,
+          });
+    let inPlace = 0;
+    for (const e of [...simple, ...entries()]) {
+      const out = Buffer.alloc(512 * 3, 0xee);
+      const written = writeHeaderAt(out, 512, e);
+      const want = entryHeader(e);
+      if (written) {
+        inPlace++;
+        expect(want.length).toBe(512);
+        expect(out.subarray(512, 1024).equals(want)).toBe(true);
+      }
+      expect(out.subarray(0, 512).every((b) => b === 0xee) && out.subarray(1024).every((b) => b === 0xee)).toBe(true);
+      if (!written) expect(out.subarray(512, 1024).every((b) => b === 0xee)).toBe(true);
+    }
+    // Every one-block entry but the devices and the names of 100 bytes or more (those that need the ustar prefix, or fit only without a directory's "/").
+    const oneBlock = [...simple, ...entries()].filter(
+      (e) => e.type !== 'char' && e.type !== 'block' && Buffer.byteLength(e.name) < 100 && entryHeader(e).length === 512,
+    ).length;
+    expect(inPlace).toBe(oneBlock);
+    expect(inPlace).toBeGreaterThan(simple.length / 2);
   });
 });

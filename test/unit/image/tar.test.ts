@@ -9,6 +9,7 @@ import { readTarFile } from '../../../src/image/tar-reader.js';
 import { treeEntries } from '../../../src/image/fs-entries.js';
 import { measure, parseSha256, toNixBase32, fromNixBase32 } from '../../../src/image/digest.js';
 import { writeFileAtomic } from '../../../src/image/output.js';
+import { ChunkPool } from '../../../src/image/chunk-pool.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -131,6 +132,23 @@ describe('tar writer', () => {
       ['dev/null', '', 1, 3],
       ['l', target, 0, 0],
     ]);
+  });
+
+  it('reads a host file to its listed size exactly: one that grew or shrank since it was listed fails, one that did not is whole at any cut of the chunks', async () => {
+    const file = join(dir, 'sized-file');
+    const pool = new ChunkPool(4096, 8);
+    for (const size of [0, 1, 511, 512, 4095 - 512, 4096 - 512, 4097 - 512, 3 * 4096 + 7]) {
+      const bytes = Buffer.alloc(size, 7);
+      await writeFile(file, bytes);
+      const e = (listed: number): TarEntry => ({ name: 'f', type: 'file', mode: 0o644, ...d, size: listed, hostPath: file });
+      const chunks: Buffer[] = [];
+      for await (const c of writeTar([e(size)], { pool })) chunks.push(Buffer.from(c));
+      const out = Buffer.concat(chunks);
+      expect(out.length).toBe(512 + Math.ceil(size / 512) * 512 + 1024);
+      expect(out.subarray(512, 512 + size).equals(bytes)).toBe(true);
+      await expect(measure(writeTar([e(size + 1)], { pool }))).rejects.toThrow(/changed while being archived/);
+      if (size > 0) await expect(measure(writeTar([e(size - 1)], { pool }))).rejects.toThrow(/grew while being archived/);
+    }
   });
 
   it('rejects a file that changes size while archived', async () => {
