@@ -11,18 +11,39 @@
 // the same chunks, none of them released.
 import { Readable, type Writable } from 'node:stream';
 
-/** Resolves true on "drain", false when `dest` closes or fails, or `body` is destroyed, first. */
-function drained(dest: Writable, body: Readable): Promise<boolean> {
+/**
+ * Writes whose callback has not come yet, at most: a destination that never
+ * says "wait" (a synchronous one: stdout redirected to a file) calls them
+ * back on the next tick, which a producer that never waits on I/O (files
+ * read synchronously, each chunk a resolved promise) would never reach, and
+ * every chunk of the stream would be held at once.
+ */
+const MAX_PENDING = 4;
+
+/**
+ * Resolves true once `arm(go)` has called go, false when `dest` closes or
+ * fails, or `body` is destroyed, first. `arm` returns what undoes it.
+ */
+function until(dest: Writable, body: Readable, arm: (go: () => void) => () => void): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => () => {
-      dest.off('drain', onDrain).off('close', onStop).off('error', onStop);
+      disarm();
+      dest.off('close', onStop).off('error', onStop);
       body.off('close', onStop);
       resolve(ok);
     };
-    const onDrain = done(true);
     const onStop = done(false);
-    dest.once('drain', onDrain).once('close', onStop).once('error', onStop);
+    const disarm = arm(done(true));
+    dest.once('close', onStop).once('error', onStop);
     body.once('close', onStop);
+  });
+}
+
+/** Resolves true on "drain", false when `dest` closes or fails, or `body` is destroyed, first. */
+function drained(dest: Writable, body: Readable): Promise<boolean> {
+  return until(dest, body, (go) => {
+    dest.once('drain', go);
+    return () => dest.off('drain', go);
   });
 }
 
@@ -54,16 +75,27 @@ export class UploadBody extends Readable {
 
   private async pump(dest: Writable, end: boolean): Promise<void> {
     const stopped = () => this.destroyed || dest.destroyed || dest.writableEnded;
+    let pending = 0;
+    let onWritten: (() => void) | undefined;
+    const oneWritten = () =>
+      until(dest, this, (go) => {
+        onWritten = go;
+        return () => (onWritten = undefined);
+      });
     try {
       for (;;) {
         const r = await this.chunks.next();
         if (stopped()) return;
         if (r.done) break;
         const chunk = r.value;
+        pending++;
         const more = dest.write(chunk, (err) => {
+          pending--;
           if (!err) this.release(chunk);
+          onWritten?.();
         });
         if (!more && !(await drained(dest, this))) return;
+        while (pending >= MAX_PENDING) if (!(await oneWritten())) return;
       }
       // As pipe does: dest ends after this stream's "end" (stream.pipeline
       // takes dest's close before that "end" for a premature close), and

@@ -128,6 +128,32 @@ describe('UploadBody', () => {
     expect(bytes).toBe(50 * SIZE);
   });
 
+  it('holds a few chunks at a time into a destination that never says wait (stdout redirected to a file)', async () => {
+    const pool = new ChunkPool(SIZE, 8);
+    const memories = new Set<ArrayBufferLike>();
+    async function* chunks() {
+      // Every chunk at once, as files read synchronously come: the producer never waits on I/O.
+      for (let i = 0; i < 1000; i++) {
+        const b = pool.take().fill(i);
+        memories.add(b.buffer);
+        yield b;
+      }
+    }
+    const body = new UploadBody(chunks(), (c) => pool.release(c));
+    let bytes = 0;
+    // As a SyncWriteStream: written at once, called back on the next tick, write() always true.
+    const sink = new Writable({
+      highWaterMark: 1 << 30,
+      write(c: Buffer, _enc, cb) {
+        bytes += c.length;
+        cb();
+      },
+    });
+    await pipeline(body, sink);
+    expect(bytes).toBe(1000 * SIZE);
+    expect(memories.size).toBeLessThanOrEqual(8);
+  });
+
   it('pipe(dest, { end: false }) leaves dest open', async () => {
     async function* chunks() {
       yield Buffer.alloc(SIZE, 3);
