@@ -16,7 +16,7 @@ import type { Gathered } from './layered.js';
 import { groupLayers } from './layering.js';
 import { OWNERS_FILE } from './owners-file.js';
 import { packageName, referencesByPopularity } from './popularity.js';
-import { tarSize, writeTar, type TarEntry } from './tar-writer.js';
+import { END_OF_ARCHIVE, entryTarSize, writeTar, type TarEntry } from './tar-writer.js';
 
 async function isDirectory(p: string): Promise<boolean> {
   return lstat(p).then(
@@ -63,17 +63,28 @@ export async function planInScanOrder(g: Gathered): Promise<{ input: AssembleInp
 
 function scannedDirLayer(dir: string, comment: string, d: EntryDefaults, scanner: ReferenceScanner): Layer {
   let entries: TarEntry[] | undefined;
+  // The layer's tar size, counted while listing (one pass over its thousands of entries, not two).
+  let size = END_OF_ARCHIVE.length;
+  const onData = (piece: Buffer, offset: number) => scanner.piece(piece, offset);
   const list = (): TarEntry[] => {
     if (entries) return entries;
     scanOwnersFile(dir, scanner);
     entries = sortedTreeEntries(dir, d);
     for (const e of entries) {
+      size += entryTarSize(e);
       if (e.type === 'symlink') scanner.bytes(Buffer.from(e.linkname ?? ''));
-      else if (e.type === 'file' && e.hostPath !== undefined) e.onData = (piece, offset) => scanner.piece(piece, offset);
+      else if (e.type === 'file' && e.hostPath !== undefined) e.onData = onData;
     }
     return entries;
   };
-  return { open: (opts) => writeTar(list(), opts), comment, tarSize: () => tarSize(list()) };
+  return {
+    open: (opts) => writeTar(list(), opts),
+    comment,
+    tarSize: () => {
+      list();
+      return size;
+    },
+  };
 }
 
 /** The owners file is no entry of the layer, but the closure scan reads it as it reads every file. */

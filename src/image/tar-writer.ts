@@ -20,11 +20,13 @@ export const TAR_CHUNK = 1 << 20;
  */
 export function tarSize(entries: Iterable<TarEntry>, opts: { end?: boolean } = {}): number {
   let size = opts.end === false ? 0 : END_OF_ARCHIVE.length;
-  for (const e of entries) {
-    size += headerSize(e);
-    if (e.type === 'file') size += e.size + ((BLOCK - (e.size % BLOCK)) % BLOCK);
-  }
+  for (const e of entries) size += entryTarSize(e);
   return size;
+}
+
+/** The bytes writeTar writes for one entry: its header, its data and the data's padding. */
+export function entryTarSize(e: TarEntry): number {
+  return headerSize(e) + (e.type === 'file' ? e.size + ((BLOCK - (e.size % BLOCK)) % BLOCK) : 0);
 }
 
 export function padding(size: number): Buffer {
