@@ -3,22 +3,28 @@
 // has written it, so that its buffer can be filled again.
 //
 // dockerode's transport sends a body stream with `body.pipe(request)`:
-// UploadBody's pipe writes each chunk itself, with pipe's back-pressure
-// (wait for "drain" when write says so), and releases the chunk in that
-// write's callback, which the request calls once the socket (unix, tcp, TLS,
+// UploadBody's pipe writes each chunk itself, with a back-pressure of its own
+// (a bound on the bytes not yet written, MAX_PENDING_BYTES), and releases the
+// chunk in that write's callback, which the request calls once the socket (unix, tcp, TLS,
 // or our ssh connection) has written those bytes, and ends as a stream does
 // (stream.pipeline works). Read any other way, it is an ordinary stream of
 // the same chunks, none of them released.
 import { Readable, type Writable } from 'node:stream';
 
 /**
- * Writes whose callback has not come yet, at most: a destination that never
- * says "wait" (a synchronous one: stdout redirected to a file) calls them
- * back on the next tick, which a producer that never waits on I/O (files
- * read synchronously, each chunk a resolved promise) would never reach, and
- * every chunk of the stream would be held at once.
+ * Bytes written and not called back yet, at most (a chunk more may start
+ * before the count is reached). The producer does not wait for "drain":
+ * while the connection still holds some of what it was given, the pump lets
+ * the event loop hand it to the socket and makes the next chunk, so that the
+ * engine reads while the chunk is made instead of after (the image stream
+ * into a local engine: upload 0.97 -> 0.84 s with 1 MiB chunks, medians of
+ * 8 and 10 rounds, against waiting for "drain" after each chunk). The
+ * bound also holds for a destination that never says "wait" (stdout
+ * redirected to a file), which calls back on the next tick: a producer that
+ * never waits on I/O would otherwise never reach that tick and hold the
+ * whole stream.
  */
-const MAX_PENDING = 4;
+const MAX_PENDING_BYTES = 2 * 1024 * 1024;
 
 /**
  * Resolves true once `arm(go)` has called go, false when `dest` closes or
@@ -39,11 +45,11 @@ function until(dest: Writable, body: Readable, arm: (go: () => void) => () => vo
   });
 }
 
-/** Resolves true on "drain", false when `dest` closes or fails, or `body` is destroyed, first. */
-function drained(dest: Writable, body: Readable): Promise<boolean> {
+/** A turn of the event loop (its I/O included), or false when `dest` closes or fails, or `body` is destroyed, first. */
+function turn(dest: Writable, body: Readable): Promise<boolean> {
   return until(dest, body, (go) => {
-    dest.once('drain', go);
-    return () => dest.off('drain', go);
+    const t = setImmediate(go);
+    return () => clearImmediate(t);
   });
 }
 
@@ -88,14 +94,14 @@ export class UploadBody extends Readable {
         if (stopped()) return;
         if (r.done) break;
         const chunk = r.value;
-        pending++;
-        const more = dest.write(chunk, (err) => {
-          pending--;
+        pending += chunk.length;
+        dest.write(chunk, (err) => {
+          pending -= chunk.length;
           if (!err) this.release(chunk);
           onWritten?.();
         });
-        if (!more && !(await drained(dest, this))) return;
-        while (pending >= MAX_PENDING) if (!(await oneWritten())) return;
+        while (pending >= MAX_PENDING_BYTES) if (!(await oneWritten())) return;
+        if (pending > 0 && !(await turn(dest, this))) return;
       }
       // As pipe does: dest ends after this stream's "end" (stream.pipeline
       // takes dest's close before that "end" for a premature close), and

@@ -19,7 +19,7 @@ import { packageName, referencesByPopularity, type ClosureNode } from './popular
 import { compressionOf, writeImage, type ImageResult, type OutputOptions } from './output.js';
 import { streamingDockerArchive } from './docker-archive.js';
 import { ChunkPool } from './chunk-pool.js';
-import { TAR_CHUNK, type TarEntry } from './tar-writer.js';
+import type { TarEntry } from './tar-writer.js';
 import { UploadBody } from '../engine/upload-body.js';
 import { gzipStream } from './gzip.js';
 import { parseCreated } from './time.js';
@@ -29,6 +29,14 @@ import { missingStorePaths, presentStoreRefs } from './command-refs.js';
 // (fakeRootCommands): it costs more at start-up than the rest of the toolkit.
 import type { DockerClient } from '../engine/images.js';
 import { OpError } from '../errors.js';
+
+/**
+ * The stream's chunks: small enough that the engine reads one while the next
+ * is made (UploadBody turns the event loop between chunks), big enough that
+ * a chunk's own costs (a write, an HTTP chunk, a hash update) stay small.
+ * 256 KiB against 1 MiB: upload of the bench's image 0.84 -> 0.80 s (medians of 8 alternated rounds).
+ */
+const STREAM_CHUNK = 256 * 1024;
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -356,7 +364,7 @@ export async function streamLayeredImage(
   const done = new Promise<{ imageId: string; imageTag: string; diffIds: string[] }>((resolve, reject) => (settle = { resolve, reject }));
   done.catch(() => {}); // rejections also reach the stream's reader
   // The chunks come back once the engine's connection has written them (UploadBody below).
-  const pool = new ChunkPool(TAR_CHUNK, 8);
+  const pool = new ChunkPool(STREAM_CHUNK, 16);
   const archive = streamingDockerArchive({
     layers: [...(input.base?.layers ?? []), ...input.layers],
     mtime: input.created.epoch,

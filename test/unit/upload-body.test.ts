@@ -154,6 +154,32 @@ describe('UploadBody', () => {
     expect(memories.size).toBeLessThanOrEqual(8);
   });
 
+  it('makes the next chunk while the connection still writes the last ones, up to 2 MiB not yet written', async () => {
+    const CHUNK = 256 * 1024;
+    let unwritten = 0;
+    const seen: number[] = [];
+    async function* chunks() {
+      for (let i = 0; i < 24; i++) {
+        seen.push(unwritten); // what the destination still holds when this chunk is made
+        yield Buffer.alloc(CHUNK, i);
+      }
+    }
+    // A slow connection: says "wait" at once (write returns false) and calls back 5 ms later.
+    const slow = new Writable({
+      highWaterMark: 1,
+      write(c: Buffer, _enc, cb) {
+        unwritten += c.length;
+        setTimeout(() => {
+          unwritten -= c.length;
+          cb();
+        }, 5);
+      },
+    });
+    await pipeline(new UploadBody(chunks(), () => {}), slow);
+    expect(Math.max(...seen)).toBeGreaterThan(0);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(2 * 1024 * 1024);
+  });
+
   it('pipe(dest, { end: false }) leaves dest open', async () => {
     async function* chunks() {
       yield Buffer.alloc(SIZE, 3);
