@@ -77,9 +77,30 @@ module.exports = new Proxy(target, {
 });`;
 }
 
+/** A stand-in for Node's built-in `name` that loads it on first use (a prototype lookup or a call through it). */
+function deferredBuiltin(name) {
+  return `
+let real;
+const load = () => (real ??= __ndtRequire(${JSON.stringify(`node:${name}`)}));
+module.exports = new Proxy({}, {
+  get: (_t, key) => Reflect.get(load(), key),
+  has: (_t, key) => Reflect.has(load(), key),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_t, key) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), key);
+    return d && { ...d, configurable: true };
+  },
+});`;
+}
+
 const deferRarePaths = {
   name: 'defer-rare-paths',
   setup(b) {
+    // docker-modem's http.js requires https (and so tls: ~20 ms at start) for engines over TLS only.
+    b.onResolve({ filter: /^https$/ }, (a) =>
+      /[/\\]docker-modem[/\\]lib$/.test(a.resolveDir) ? { path: a.path, namespace: 'deferred-builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'deferred-builtin' }, (a) => ({ contents: deferredBuiltin(a.path), loader: 'js' }));
     // dockerode's session.js (BuildKit sessions: gRPC) and buildkit.js (their progress: protobufjs) also
     // read files next to themselves: the stand-ins load the real ones, where they are.
     b.onResolve({ filter: /^\.\/(session|buildkit)$/ }, (a) =>
