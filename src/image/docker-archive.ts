@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { hexOf } from './digest.js';
 import { measureLayer, type Layer, type MeasuredLayer } from './layer.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
+import { tarEntry } from './tar-header.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { ROOT_OWNER } from './fs-entries.js';
 import { OpError } from '../errors.js';
@@ -79,7 +80,7 @@ export function layerPath(diffId: string): string {
 
 /** A file entry of a docker-archive (mode 0644, owned by root). */
 export function archiveFile(name: string, size: number, mtime: number, extra: Partial<TarEntry> = {}): TarEntry {
-  return { name, type: 'file', mode: 0o644, size, mtime, ...ROOT_OWNER, ...extra };
+  return Object.assign(tarEntry(name, 'file', 0o644, size, ROOT_OWNER, mtime), extra);
 }
 
 /**
@@ -135,15 +136,7 @@ export interface StreamedArchiveInput {
  * known in advance are measured first.
  */
 export function streamingDockerArchive(input: StreamedArchiveInput): AsyncIterable<Buffer> {
-  const file = (name: string, size: number, extra: Partial<TarEntry>): TarEntry => ({
-    name,
-    type: 'file',
-    mode: 0o644,
-    size,
-    mtime: input.mtime,
-    ...ROOT_OWNER,
-    ...extra,
-  });
+  const file = (name: string, size: number, extra: Partial<TarEntry>): TarEntry => archiveFile(name, size, input.mtime, extra);
   async function* entries(): AsyncIterable<TarEntry> {
     const measured: MeasuredLayer[] = [];
     for (const [i, layer] of input.layers.entries()) {

@@ -4,7 +4,7 @@
 // they are several times faster than thread-pool round trips per entry.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { normalize } from 'node:path';
-import type { TarEntry } from './tar-writer.js';
+import { tarEntry, type TarEntry } from './tar-header.js';
 import { OWNERS_FILE, readOwners, type RecordedOwner } from './owners-file.js';
 
 export interface Ownership {
@@ -51,20 +51,7 @@ export function syntheticDir(name: string, d: EntryDefaults, mode = 0o755): TarE
  * a layer lists thousands, and spreads made each one several objects).
  */
 function entryOf(name: string, type: TarEntry['type'], mode: number, size: number, d: EntryDefaults, owner: Ownership = d): TarEntry {
-  return {
-    name,
-    type,
-    mode,
-    uid: owner.uid,
-    gid: owner.gid,
-    uname: owner.uname,
-    gname: owner.gname,
-    mtime: d.mtime,
-    size,
-    linkname: undefined,
-    hostPath: undefined,
-    onData: undefined,
-  };
+  return tarEntry(name, type, mode, size, owner, d.mtime);
 }
 
 /** Entry for one host path (no recursion). Returns null for sockets. */
@@ -83,8 +70,8 @@ export function hostEntry(hostPath: string, name: string, d: EntryDefaults, owne
     return e;
   }
   const dev = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
-  if (st.isCharacterDevice()) return { ...entryOf(name, 'char', mode, 0, d, owner), ...dev };
-  if (st.isBlockDevice()) return { ...entryOf(name, 'block', mode, 0, d, owner), ...dev };
+  if (st.isCharacterDevice()) return Object.assign(entryOf(name, 'char', mode, 0, d, owner), dev);
+  if (st.isBlockDevice()) return Object.assign(entryOf(name, 'block', mode, 0, d, owner), dev);
   if (st.isFIFO()) return entryOf(name, 'fifo', mode, 0, d, owner);
   return null;
 }

@@ -34,6 +34,41 @@ export interface TarEntry {
   onData?: (chunk: Buffer, offset: number) => void;
 }
 
+/**
+ * An entry with every field, in one order: all entries made this way share
+ * one object shape, so the header and tar code V8 optimises for them is not
+ * thrown away when an entry of another shape comes (the outer archive's
+ * files among a layer's, a directory among files).
+ */
+export function tarEntry(
+  name: string,
+  type: TarEntryType,
+  mode: number,
+  size: number,
+  owner: { uid: number; gid: number; uname: string; gname: string },
+  mtime: number,
+): TarEntry {
+  return {
+    name,
+    type,
+    mode,
+    uid: owner.uid,
+    gid: owner.gid,
+    uname: owner.uname,
+    gname: owner.gname,
+    mtime,
+    mtimeNsec: undefined,
+    size,
+    linkname: undefined,
+    devmajor: undefined,
+    devminor: undefined,
+    data: undefined,
+    hostPath: undefined,
+    stream: undefined,
+    onData: undefined,
+  };
+}
+
 const TYPEFLAG: Record<TarEntryType, string> = {
   file: '0',
   hardlink: '1',

@@ -95,3 +95,27 @@ describe('sortedTreeEntries', () => {
     }
   });
 });
+
+describe('entry shapes', () => {
+  it('a layer’s files, directories and links and the archive’s own files have the same fields in the same order (one shape for V8)', async () => {
+    const { mkdtemp, mkdir, writeFile, symlink, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { archiveFile } = await import('../../../src/image/docker-archive.js');
+    const root = await mkdtemp(join(tmpdir(), 'ndt-entry-shapes-'));
+    try {
+      await mkdir(join(root, 'd'));
+      await writeFile(join(root, 'd/f'), 'x');
+      await symlink('d/f', join(root, 'l'));
+      const entries = [
+        ...treeEntriesSync(root, '', D),
+        syntheticDir('nix', D),
+        archiveFile('manifest.json', 2, 1, { data: Buffer.from('[]') }),
+      ];
+      expect(new Set(entries.map((e) => e.type))).toEqual(new Set(['dir', 'file', 'symlink']));
+      for (const e of entries) expect(Object.keys(e)).toEqual(Object.keys(entries[0]!));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
