@@ -5,10 +5,10 @@
 // dockerode's transport sends a body stream with `body.pipe(request)`:
 // UploadBody's pipe writes each chunk itself, with a back-pressure of its own
 // (a bound on the bytes not yet written, MAX_PENDING_BYTES), and releases the
-// chunk in that write's callback, which the request calls once the socket (unix, tcp, TLS,
-// or our ssh connection) has written those bytes, and ends as a stream does
-// (stream.pipeline works). Read any other way, it is an ordinary stream of
-// the same chunks, none of them released.
+// chunk in that write's callback, which the request calls once the socket
+// (unix, tcp, TLS, or our ssh connection) has written those bytes, and ends
+// as a stream does (stream.pipeline works). Read any other way, it is an
+// ordinary stream of the same chunks, none of them released.
 import { Readable, type Writable } from 'node:stream';
 
 /**

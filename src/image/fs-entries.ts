@@ -46,10 +46,7 @@ export function syntheticDir(name: string, d: EntryDefaults, mode = 0o755): TarE
   return entryOf(name, 'dir', mode, 0, d);
 }
 
-/**
- * An entry with every field in one order (one object shape for all of them:
- * a layer lists thousands, and spreads made each one several objects).
- */
+/** tarEntry (one shape for every entry) with the defaults' mtime, and their owner unless another is given. */
 function entryOf(name: string, type: TarEntry['type'], mode: number, size: number, d: EntryDefaults, owner: Ownership = d): TarEntry {
   return tarEntry(name, type, mode, size, owner, d.mtime);
 }

@@ -94,14 +94,24 @@ function writeString(buf: Buffer, value: string, offset: number, length: number)
 
 const zeroBlock = () => Buffer.allocUnsafe(BLOCK).fill(0);
 
+/** `value` as `width - 1` octal digits and a NUL at h[at]; returns the digits' byte sum. */
+function octalAt(h: Buffer, at: number, value: number, width: number): number {
+  let sum = 0;
+  h[at + width - 1] = 0;
+  for (let i = width - 2; i >= 0; i--) {
+    const digit = value % 8;
+    h[at + i] = 0x30 + digit;
+    sum += 0x30 + digit;
+    value = (value - digit) / 8;
+  }
+  return sum;
+}
+
 /** Octal field: digits padded with zeros, then NUL. Returns false if it does not fit. */
 function writeOctal(buf: Buffer, value: number, offset: number, length: number): boolean {
-  const digits = Math.max(0, Math.floor(value)).toString(8);
-  if (digits.length > length - 1 || value < 0) return false;
-  const start = offset + length - 1 - digits.length;
-  buf.fill(0x30, offset, start);
-  buf.write(digits, start, digits.length, 'ascii');
-  buf[offset + length - 1] = 0;
+  const v = Math.floor(value);
+  if (!(v >= 0 && v < 8 ** (length - 1))) return false;
+  octalAt(buf, offset, v, length);
   return true;
 }
 
@@ -271,19 +281,6 @@ function templateFor(e: TarEntry): Template {
   for (let i = 0; i < BLOCK; i++) sum += block[i]!;
   template = { uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: e.mtime, block, sum };
   return template;
-}
-
-/** `value` as `width - 1` octal digits and a NUL at h[at]; returns the digits' byte sum. */
-function octalAt(h: Buffer, at: number, value: number, width: number): number {
-  let sum = 0;
-  h[at + width - 1] = 0;
-  for (let i = width - 2; i >= 0; i--) {
-    const digit = value % 8;
-    h[at + i] = 0x30 + digit;
-    sum += 0x30 + digit;
-    value = (value - digit) / 8;
-  }
-  return sum;
 }
 
 /** Writes `text` (UTF-8, at most `max` bytes, known to fit) at h[at]; returns its byte sum. */
