@@ -2,36 +2,33 @@
 // type, 3 zero bytes, big-endian length) into its payloads, in arrival
 // order, keeping stdout and stderr interleaved as they were written. Frames
 // are parsed straight from the socket's data events (no Transform, no copy):
-// the payload slices of one socket read are written into the sink corked, so
-// a sink with writev takes them in one call; the socket pauses while the sink
-// is full.
-import type { Readable, Writable } from 'node:stream';
+// the payload slices of one socket read go to the sink in one put, and the
+// socket pauses while the sink asks to wait.
+import type { Readable } from 'node:stream';
+import type { ChunkSink } from '../chunk-sink.js';
 
-/** Writes every payload of `stream` into `sink` (which it does not end); resolves when the stream has ended. */
-export function demuxInto(stream: Readable, sink: Writable): Promise<void> {
+/** Puts every payload of `stream` into `sink`; resolves when the stream has ended and the sink took all of it. */
+export function demuxInto(stream: Readable, sink: ChunkSink): Promise<void> {
   return new Promise((resolve, reject) => {
     const header = Buffer.alloc(8);
     let headerFill = 0;
     let remaining = 0;
     let ended = false;
     let settled = false;
-    const resume = (): void => {
-      stream.resume();
-    };
+    /** The sink's last wait, while the socket is paused for it. */
+    let waiting: Promise<void> | null = null;
     const settle = (err: Error | null): void => {
       if (settled) return;
       settled = true;
       stream.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
-      sink.off('error', settle).off('drain', resume);
       if (err) {
         stream.destroy();
         reject(err);
       } else resolve();
     };
     const onData = (chunk: Buffer): void => {
+      const payloads: Buffer[] = [];
       let pos = 0;
-      let room = true;
-      sink.cork();
       while (pos < chunk.length) {
         if (remaining === 0) {
           const n = Math.min(8 - headerFill, chunk.length - pos);
@@ -44,24 +41,36 @@ export function demuxInto(stream: Readable, sink: Writable): Promise<void> {
           continue;
         }
         const n = Math.min(remaining, chunk.length - pos);
-        room = sink.write(chunk.subarray(pos, pos + n)) && room;
+        payloads.push(chunk.subarray(pos, pos + n));
         remaining -= n;
         pos += n;
       }
-      sink.uncork();
-      if (!room && !settled) {
-        stream.pause();
-        sink.once('drain', resume);
+      if (payloads.length === 0) return;
+      let wait: Promise<void> | undefined;
+      try {
+        wait = sink.put(payloads);
+      } catch (err) {
+        settle(err as Error);
+        return;
       }
+      if (!wait) return;
+      stream.pause();
+      const current = (waiting = wait.then(
+        () => {
+          if (waiting === current) waiting = null;
+          if (!settled) stream.resume();
+        },
+        (err: Error) => settle(err),
+      ));
     };
     const onEnd = (): void => {
       ended = true;
-      settle(null);
+      if (waiting) waiting.then(() => settle(null));
+      else settle(null);
     };
     const onClose = (): void => {
       if (!ended) settle(Object.assign(new Error('the exec stream closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     };
     stream.on('data', onData).on('end', onEnd).on('error', settle).on('close', onClose);
-    sink.on('error', settle);
   });
 }

@@ -2,7 +2,8 @@
 // streaming its stdout and stderr, in order, into a sink, and returns its
 // exit status. Exec output does not pass through the engine's log driver.
 import type Docker from 'dockerode';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { ChunkSink } from '../chunk-sink.js';
 import { demuxInto } from './demux.js';
 import { engineMessage, statusOf } from './errors.js';
 import { OpError } from '../errors.js';
@@ -14,7 +15,7 @@ export interface ExecSpec {
   workingDir?: string | undefined;
 }
 
-export async function runExec(container: Docker.Container, spec: ExecSpec, sink: Writable): Promise<number> {
+export async function runExec(container: Docker.Container, spec: ExecSpec, sink: ChunkSink): Promise<number> {
   let exec: Docker.Exec;
   let stream: Readable;
   try {

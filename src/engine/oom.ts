@@ -4,7 +4,7 @@
 // /sys/fs/cgroup/memory/memory.oom_control, kernels >= 4.13, else
 // memory.failcnt), or, when the container is no longer running, the
 // engine's State.OOMKilled. Asked only after a step failed.
-import { Writable } from 'node:stream';
+import { Collected } from '../chunk-sink.js';
 import type { Engine } from './connect.js';
 import { runExec } from './exec.js';
 
@@ -28,17 +28,11 @@ interface Counters {
 }
 
 async function readCounters(engine: Engine, id: string): Promise<Counters> {
-  let out = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      if (out.length < 4096) out += chunk.toString('utf8');
-      done();
-    },
-  });
-  const status = await runExec(engine.docker.getContainer(id), { cmd: ['/bin/sh', '-c', PROBE], user: '0' }, sink);
+  const out = new Collected(4096);
+  const status = await runExec(engine.docker.getContainer(id), { cmd: ['/bin/sh', '-c', PROBE], user: '0' }, out);
   if (status !== 0) return {};
   const counters: Counters = {};
-  for (const [, key, value] of out.matchAll(/^(oom_kill|failcnt) (\d+)$/gm)) {
+  for (const [, key, value] of out.text().matchAll(/^(oom_kill|failcnt) (\d+)$/gm)) {
     if (key === 'oom_kill') counters.oomKill = (counters.oomKill ?? 0) + Number(value);
     else counters.failcnt = Number(value);
   }

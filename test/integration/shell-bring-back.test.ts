@@ -9,9 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExec } from '../../src/engine/exec.js';
+import { Collected } from '../../src/chunk-sink.js';
 import { LABEL } from '../../src/engine/labels.js';
 import { runJob } from '../../src/runner/job/run-job.js';
 import { runShell, parseShellOptions } from '../../src/runner/shell/shell.js';
@@ -145,7 +145,7 @@ describe('the shell on copied inputs brings the package changes back', () => {
       if (m && !edited) {
         edited = (async () => {
           writeFileSync(join(ex.system, 'nerves_defconfig'), hostVersion);
-          await runExec(docker.getContainer(m[1]!), { cmd: ['touch', '/tmp/go'], user: '0' }, new PassThrough());
+          await runExec(docker.getContainer(m[1]!), { cmd: ['touch', '/tmp/go'], user: '0' }, new Collected());
         })();
       }
     };

@@ -2,49 +2,64 @@
 // (src/runner/job/steps/step-splitter.ts): every byte of output reaches the
 // sink of its step, markers never reach a sink, whatever the chunking.
 import { describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import type { ChunkSink } from '../../src/chunk-sink.js';
 import { StepSplitter } from '../../src/runner/job/steps/step-splitter.js';
 import { driverToken } from '../../src/runner/job/steps/exec-driver.js';
 
-class Collect extends Writable {
+/** A step's sink; a slow one takes each put a moment later and asks to wait for it, as build.log does when a write is under way. */
+class Collect implements ChunkSink {
   chunks: Buffer[] = [];
-  constructor(private readonly slow = false) {
-    super({ highWaterMark: 16 });
-  }
-  override _write(c: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.chunks.push(Buffer.from(c));
-    if (this.slow) setImmediate(cb);
-    else cb();
+  ended = false;
+  pending = 0;
+  constructor(private readonly slow = false) {}
+  put(bufs: Buffer[]): Promise<void> | undefined {
+    if (this.ended) throw new Error('put after the step ended');
+    const copies = bufs.map((b) => Buffer.from(b));
+    if (!this.slow) {
+      this.chunks.push(...copies);
+      return undefined;
+    }
+    this.pending++;
+    return new Promise((r) =>
+      setImmediate(() => {
+        this.chunks.push(...copies);
+        this.pending--;
+        r();
+      }),
+    );
   }
   get data(): Buffer {
     return Buffer.concat(this.chunks);
   }
 }
 
+/** Puts `stream` into `splitter` in pieces cut at `cuts` (each piece a batch of up to 3 buffers), waiting when asked, as the exec stream does; then finishes it. */
+async function feed(splitter: StepSplitter, stream: Buffer, cuts: number[]): Promise<void> {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (const at of [...cuts, stream.length]) {
+    pieces.push(stream.subarray(from, at));
+    from = at;
+  }
+  for (let i = 0; i < pieces.length; i += 1 + (i % 3)) await splitter.put(pieces.slice(i, i + 1 + (i % 3)));
+  await splitter.finish();
+}
+
 /** Feeds `stream` to a splitter in pieces cut at `cuts`; returns each step's bytes and the markers seen. */
 async function split(token: Buffer, stream: Buffer, cuts: number[], slow = false) {
   const sinks = [new Collect(slow)];
   const seen: Array<[number, number]> = [];
-  // As the runner does: a step's sink is ended, and all of it written, before the next one begins.
-  const finish = (w: Writable) => new Promise<void>((r) => w.end(r));
   const splitter = new StepSplitter(token, sinks[0]!, async (index, status) => {
     seen.push([index, status]);
-    await finish(sinks.at(-1)!);
+    // As the runner does: a step's sink is ended, all of it written, before the next one begins.
+    if (sinks.at(-1)!.pending) throw new Error("a marker was reported before its step's output was written");
+    sinks.at(-1)!.ended = true;
+    await new Promise((r) => setImmediate(r));
     sinks.push(new Collect(slow));
     return sinks.at(-1)!;
   });
-  const failed = new Promise<never>((_, reject) => splitter.on('error', reject));
-  const feed = async () => {
-    let from = 0;
-    for (const at of [...cuts, stream.length]) {
-      if (!splitter.write(stream.subarray(from, at))) await new Promise((r) => splitter.once('drain', r));
-      from = at;
-    }
-    await new Promise<void>((resolve) => splitter.end(resolve));
-  };
-  await Promise.race([feed(), failed]);
-  await finish(sinks.at(-1)!);
+  await feed(splitter, stream, cuts);
   return { outputs: sinks.map((s) => s.data), seen };
 }
 
@@ -127,12 +142,7 @@ describe('StepSplitter: a file carried after the steps', () => {
         async () => sink,
         (data, sha256) => got.push({ data, sha256 }),
       );
-      let from = 0;
-      for (const at of [...cuts, stream.length]) {
-        splitter.write(stream.subarray(from, at));
-        from = at;
-      }
-      await new Promise<void>((resolve) => splitter.end(resolve));
+      await feed(splitter, stream, cuts);
       expect(got).toEqual([{ data: file, sha256: sha }]);
       expect(sink.data.toString('latin1')).toBe('step 0 outputafter');
     }
@@ -148,10 +158,7 @@ describe('StepSplitter: a file carried after the steps', () => {
         async (_i, _s) => new Collect(),
         (data, sha256) => got.push({ data, sha256 }),
       );
-      const failed = new Promise<never>((_, reject) => splitter.on('error', reject));
-      splitter.write(Buffer.concat([token, tail]));
-      const ended = new Promise<void>((resolve, reject) => splitter.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      await Promise.race([ended, failed]);
+      await feed(splitter, Buffer.concat([token, tail]), []);
       return got;
     };
     expect(await run(Buffer.from(' file 0 -\n'))).toEqual([{ data: Buffer.alloc(0), sha256: null }]);

@@ -2,13 +2,14 @@
 // with backpressure, with headline scanning on the way through.
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import type { ChunkSink } from '../../chunk-sink.js';
 import { HeadlineScanner } from './headlines.js';
 import { writevAll, writevAllSync } from '../../write-all.js';
 
 /** Batches up to this size are written synchronously when no write is under way. */
 const SYNC_WRITE_MAX = 256 * 1024;
 
-export class BuildLog {
+export class BuildLog implements ChunkSink {
   private bytes = 0;
   private lastWrite = Date.now();
   /** The last write under way: writes go one after another in the order they were asked for (two writes at the file's offset at once would overwrite each other), and close waits for the last. */
@@ -36,23 +37,30 @@ export class BuildLog {
   }
 
   async write(chunk: Buffer | string): Promise<void> {
-    await this.writeMany([typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
+    await this.put([typeof chunk === 'string' ? Buffer.from(chunk) : chunk]);
   }
 
-  /** Several chunks in one writev (the sink's batch while the previous write was in flight). */
-  async writeMany(chunks: Buffer[]): Promise<void> {
+  /**
+   * Several chunks in one writev: written here, as the docker CLI does, when no write is under way and
+   * the batch is small (undefined: done); otherwise handed to the thread pool behind the writes before
+   * it (a promise of its end).
+   */
+  put(chunks: Buffer[]): Promise<void> | undefined {
     this.lastWrite = Date.now();
-    for (const c of chunks) this.scanner.push(c);
-    if (this.inFlight === 0) {
-      // Nothing under way and a small batch: written here, as the docker CLI does, rather than
-      // handed to the thread pool (a hand-off and a wake-up per write on a busy machine).
-      const total = chunks.reduce((n, c) => n + c.length, 0);
-      if (total <= SYNC_WRITE_MAX) {
-        writevAllSync(this.fh.fd, chunks);
-        this.bytes += total;
-        return;
-      }
+    let total = 0;
+    for (const c of chunks) {
+      this.scanner.push(c);
+      total += c.length;
     }
+    if (this.inFlight === 0 && total <= SYNC_WRITE_MAX) {
+      writevAllSync(this.fh.fd, chunks);
+      this.bytes += total;
+      return undefined;
+    }
+    return this.writeBehind(chunks);
+  }
+
+  private async writeBehind(chunks: Buffer[]): Promise<void> {
     this.inFlight++;
     const write = this.tail.then(() => writevAll(this.fh, chunks)).finally(() => this.inFlight--);
     this.tail = write.catch(() => {});
@@ -60,21 +68,19 @@ export class BuildLog {
     this.bytes += written;
   }
 
-  /** A Writable for one step's output; it never ends the log itself. */
-  sink(): Writable {
-    return new Writable({
-      highWaterMark: 1 << 20,
-      write: (chunk: Buffer, _enc, done) => {
-        this.write(chunk).then(() => done(), done);
-      },
-      writev: (chunks, done) => {
-        this.writeMany(chunks.map((c) => c.chunk as Buffer)).then(() => done(), done);
-      },
-      final: (done) => {
-        this.scanner.flush();
-        done();
-      },
-    });
+  /** Resolves when every write asked for so far is done. */
+  settled(): Promise<unknown> {
+    return this.tail;
+  }
+
+  /** A sink for one step's output (a Writable, and a ChunkSink for the exec stream); it never ends the log itself. */
+  sink(): LogSink {
+    return new LogSink(this);
+  }
+
+  /** The end of a step's output: a headline still open is reported. */
+  flushHeadline(): void {
+    this.scanner.flush();
   }
 
   /** Closes the file once every write under way is done (also one nobody awaited): `size` is then final. */
@@ -83,6 +89,68 @@ export class BuildLog {
     await this.tail;
     await this.fh.close();
   }
+}
+
+/**
+ * One step's output into the log. As a Writable (FIFO output), with its own queue and backpressure; as
+ * a ChunkSink (the exec stream), straight into the log while that queue is empty, so the two ways keep
+ * one order. Ending it reports an open headline and waits until every write is done.
+ */
+export class LogSink extends Writable implements ChunkSink {
+  constructor(private readonly log: BuildLog) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  put(chunks: Buffer[]): Promise<void> | undefined {
+    if (this.writableLength === 0 && !this.writableEnded) return this.log.put(chunks);
+    let room = true;
+    this.cork();
+    for (const c of chunks) room = this.write(c) && room;
+    this.uncork();
+    return room ? undefined : drained(this);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.take([chunk], done);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    this.take(
+      chunks.map((c) => c.chunk),
+      done,
+    );
+  }
+
+  private take(chunks: Buffer[], done: (err?: Error | null) => void): void {
+    let wait: Promise<void> | undefined;
+    try {
+      wait = this.log.put(chunks);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    if (wait) wait.then(() => done(), done);
+    else done();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.log.flushHeadline();
+    this.log.settled().then(() => done(), done);
+  }
+}
+
+function drained(w: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = (): void => {
+      w.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error): void => {
+      w.off('drain', onDrain);
+      reject(err);
+    };
+    w.once('drain', onDrain).once('error', onError);
+  });
 }
 
 /** The last `lines` lines of a file, read from its end (the log may be huge). */

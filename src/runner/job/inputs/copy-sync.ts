@@ -5,7 +5,7 @@
 // was trusted instead of reading the volumes' state, the checks the step
 // driver makes before the first step and the way back when they fail.
 import type Docker from 'dockerode';
-import { PassThrough } from 'node:stream';
+import { Collected } from '../../../chunk-sink.js';
 import { engineAnswers } from '../../../engine/connect.js';
 import { runExec } from '../../../engine/exec.js';
 import { OpError } from '../../../errors.js';
@@ -140,14 +140,12 @@ function progress(job: InputsContext, count: number): ((i: number, p: { sentByte
 
 /** Runs a sync's finishing command (deletions, the completion mark) as root in the started container. */
 async function finishSync(container: Docker.Container, cmd: string[]): Promise<void> {
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
+  const out = new Collected();
   const status = await runExec(container, { cmd, user: '0' }, out);
   if (status !== 0) {
     throw new OpError(
       'inputs_sync',
-      `Finishing the copy of the inputs in the build container failed (status ${status}): ${Buffer.concat(chunks).toString('utf8').trim().slice(0, 2000)}`,
+      `Finishing the copy of the inputs in the build container failed (status ${status}): ${out.text().trim().slice(0, 2000)}`,
       'Rerun the build: the copy is redone where it did not finish. `mix nerves.clean` removes the copied inputs.',
     );
   }

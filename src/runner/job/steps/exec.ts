@@ -5,7 +5,7 @@
 // inputs, the driver first checks what the transport trusted without
 // reading it (InputsGate); if a check fails, the transport does what it
 // skipped and the driver runs again.
-import type { Writable } from 'node:stream';
+import type { ChunkSink } from '../../../chunk-sink.js';
 import { runExec } from '../../../engine/exec.js';
 import { OpError } from '../../../errors.js';
 import type { OpenJob } from '../container.js';
@@ -23,7 +23,7 @@ export const CARRY_MAX = 16 << 20;
 export function execStepRunner(choice: OutputChoice, gate?: InputsGate): StepRunner {
   let carry: DriverCarry | null = null;
   let carried: CarriedFile | null = null;
-  const drive = (plan: Step[], open: OpenJob, out: StepLog, first: Writable, checks: DriverCheck[]) =>
+  const drive = (plan: Step[], open: OpenJob, out: StepLog, first: ChunkSink, checks: DriverCheck[]) =>
     runDriver({ plan, open, out, first, checks, carry }, (file) => (carried = file));
   return {
     choice,
@@ -54,7 +54,7 @@ interface DriverRun {
   open: OpenJob;
   out: StepLog;
   /** The first step's sink, begun already. */
-  first: Writable;
+  first: ChunkSink;
   checks: DriverCheck[];
   carry: DriverCarry | null;
 }
@@ -89,7 +89,7 @@ async function runDriver(run: DriverRun, onFile: (file: CarriedFile) => void): P
   );
   const argv = execDriverArgv(token, plan, run.checks, run.carry);
   const exit = await runExec(open.job.container, { cmd: argv, workingDir: open.layout.workingDir }, splitter);
-  await new Promise<void>((resolve, reject) => splitter.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await splitter.finish();
   if (stale && results.length === 0) return 'stale';
   const i = results.length;
   if (i < plan.length && (results[i - 1]?.status ?? 0) === 0) {

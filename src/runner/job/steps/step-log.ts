@@ -2,16 +2,16 @@
 // its header, its place in the status line and a sink of its own into
 // build.log; a step's sink is ended (and all of it written) before the next
 // one begins, so the log keeps step order and a failure's tail is complete.
-import type { Writable } from 'node:stream';
+import type { LogSink } from '../../output/build-log.js';
 import type { Job, Step } from '../context.js';
 
 export class StepLog {
-  private sink: Writable | null = null;
+  private sink: LogSink | null = null;
 
   constructor(private readonly job: Job) {}
 
   /** `step` begins: its header, the status line, and the sink for its output. */
-  begin(step: Step): Writable {
+  begin(step: Step): LogSink {
     if (step.header) this.job.reporter.header(step.header);
     this.job.reporter.startStep(step.name);
     this.job.stage = step.name;

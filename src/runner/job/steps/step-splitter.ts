@@ -5,10 +5,10 @@
 // previous one is all written, so that build.log keeps step order). The
 // marker may be split across chunks: a chunk's tail that could begin it is
 // held back until the next chunk says.
-import { Writable } from 'node:stream';
+import type { ChunkSink } from '../../../chunk-sink.js';
 
 /** Called at each end marker (index -1: the driver's checks failed, no step ran); resolves to the sink for what follows. */
-export type StepEnded = (index: number, status: number) => Promise<Writable>;
+export type StepEnded = (index: number, status: number) => Promise<ChunkSink>;
 
 /** Called with a file the driver handed over after its steps ("<token> file <size> <sha256 or ->" and the bytes). */
 export type FileCarried = (data: Buffer, sha256: string | null) => void;
@@ -22,7 +22,7 @@ const LF = 0x0a;
 /** The end marker's line after the token: " <index> <status>" (bounded: the driver writes a few bytes). */
 const MAX_MARKER_TAIL = 128;
 
-export class StepSplitter extends Writable {
+export class StepSplitter implements ChunkSink {
   private held: Buffer | null = null;
   /** Collecting the marker's line after the token (up to its LF). */
   private inMarker = false;
@@ -32,44 +32,14 @@ export class StepSplitter extends Writable {
 
   constructor(
     private readonly token: Buffer,
-    private sink: Writable,
+    private sink: ChunkSink,
     private readonly ended: StepEnded,
     private readonly carried: FileCarried = () => {},
-  ) {
-    super({ highWaterMark: 1 << 20 });
-  }
+  ) {}
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.guarded([chunk], cb);
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
-    this.guarded(
-      chunks.map((c) => c.chunk),
-      cb,
-    );
-  }
-
-  private guarded(bufs: Buffer[], cb: (err?: Error | null) => void): void {
-    try {
-      this.take(bufs, cb);
-    } catch (err) {
-      cb(err as Error);
-    }
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    // Held bytes that turned out not to be a marker are output; an unfinished marker (or carried file) is the driver's, dropped.
-    if (this.held && !this.inMarker) this.sink.write(this.held);
-    this.held = null;
-    this.capture = null;
-    cb();
-  }
-
-  /** Synchronous while no end marker is met and the sink has room; otherwise waits, then goes on. */
-  private take(bufs: Buffer[], cb: (err?: Error | null) => void): void {
-    let room = true;
-    this.sink.cork();
+  /** Passes output on in one put while no end marker is met; at a marker, waits for the sink and the next step's. Throws at a damaged marker. */
+  put(bufs: Buffer[]): Promise<void> | undefined {
+    const out: Buffer[] = [];
     for (let k = 0; k < bufs.length; k++) {
       let b = bufs[k]!;
       if (this.capture) b = this.fill(this.capture, b);
@@ -79,21 +49,26 @@ export class StepSplitter extends Writable {
         this.held = null;
       }
       const marker = this.scan(b);
-      if (marker.out.length) room = this.sink.write(marker.out) && room;
+      if (marker.out.length) out.push(marker.out);
       if (marker.ended?.kind === 'file') {
         this.capture = { remaining: marker.ended.size, chunks: [], sha256: marker.ended.sha256 };
         if (marker.ended.size === 0) this.fill(this.capture, EMPTY);
-        bufs.splice(k + 1, 0, marker.rest);
+        bufs = [...bufs.slice(0, k + 1), marker.rest, ...bufs.slice(k + 1)];
       } else if (marker.ended) {
-        this.sink.uncork();
+        const wait = out.length ? this.sink.put(out) : undefined;
         const rest = [...(marker.rest.length ? [marker.rest] : []), ...bufs.slice(k + 1)];
-        this.afterMarker(room, marker.ended, rest, cb);
-        return;
+        return this.afterMarker(wait, marker.ended, rest);
       }
     }
-    this.sink.uncork();
-    if (room) cb();
-    else waitDrain(this.sink).then(() => cb(), cb);
+    return out.length ? this.sink.put(out) : undefined;
+  }
+
+  /** The end of the stream: held bytes that turned out not to be a marker are output; an unfinished marker (or carried file) is the driver's, dropped. */
+  async finish(): Promise<void> {
+    const held = this.held && !this.inMarker ? this.held : null;
+    this.held = null;
+    this.capture = null;
+    if (held) await this.sink.put([held]);
   }
 
   /** Takes what `b` holds of the carried file; returns what follows it. */
@@ -108,14 +83,10 @@ export class StepSplitter extends Writable {
     return b.subarray(n);
   }
 
-  private afterMarker(room: boolean, ended: { index: number; status: number }, rest: Buffer[], cb: (err?: Error | null) => void): void {
-    (room ? Promise.resolve() : waitDrain(this.sink))
-      .then(() => this.ended(ended.index, ended.status))
-      .then((next) => {
-        this.sink = next;
-        if (rest.length) this.guarded(rest, cb);
-        else cb();
-      }, cb);
+  private async afterMarker(wait: Promise<void> | undefined, ended: { index: number; status: number }, rest: Buffer[]): Promise<void> {
+    await wait;
+    this.sink = await this.ended(ended.index, ended.status);
+    if (rest.length) await this.put(rest);
   }
 
   /** One buffer: the output before a marker (or all of it), and the marker with what follows it, if one ends here. */
@@ -164,15 +135,4 @@ function parseMarker(tail: string): Marker {
     return { kind: 'file', size, sha256: m[4] === '-' ? null : m[4]! };
   }
   return m[1] === undefined ? { kind: 'end', index: -1, status: 0 } : { kind: 'end', index: Number(m[1]), status: Number(m[2]) };
-}
-
-function waitDrain(sink: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      sink.off('drain', done).off('error', done);
-      if (err) reject(err);
-      else resolve();
-    };
-    sink.on('drain', done).on('error', done);
-  });
 }

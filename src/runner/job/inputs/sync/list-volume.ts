@@ -11,7 +11,7 @@
 // API: a read-back sends every byte of the tree, a listing a few bytes per
 // path; only what changed is fetched afterwards.
 import { randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { Collected } from '../../../../chunk-sink.js';
 import type Docker from 'dockerode';
 import { runExec } from '../../../../engine/exec.js';
 import { OpError } from '../../../../errors.js';
@@ -118,12 +118,10 @@ export async function listVolume(
   const rules = compileExcludes([...exclude, `/${STATE_DIR}`]);
   const out = `/tmp/.ndt-list-${randomBytes(8).toString('hex')}`;
   const cmd = ['find', root, '(', ...pruneTests(root, exclude), ')', '-prune', '-o', '-fprintf', out, FORMAT];
-  const said = new PassThrough();
-  const chunks: Buffer[] = [];
-  said.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
+  const said = new Collected();
   const status = await runExec(container, { cmd, user: '0' }, said);
   if (status !== 0) {
-    const msg = Buffer.concat(chunks).toString('utf8').trim().slice(0, 2000);
+    const msg = said.text().trim().slice(0, 2000);
     throw new OpError(
       'input_sync',
       `listing ${root} in the container failed (find, status ${status}): ${msg}`,

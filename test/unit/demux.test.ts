@@ -1,0 +1,97 @@
+// The exec stream's demultiplexer (src/engine/demux.ts): every payload
+// reaches the sink in order whatever the socket's cuts, one put per read;
+// nothing is read while the sink asks to wait; the end waits for the last
+// wait; a sink that fails ends the stream with its error.
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { ChunkSink } from '../../src/chunk-sink.js';
+import { demuxInto } from '../../src/engine/demux.js';
+
+/** Frames as the engine writes them: type, 3 zero bytes, big-endian length, payload. */
+function framed(payloads: Buffer[]): Buffer {
+  return Buffer.concat(
+    payloads.flatMap((p, i) => {
+      const h = Buffer.alloc(8);
+      h[0] = i % 3 === 2 ? 2 : 1;
+      h.writeUInt32BE(p.length, 4);
+      return [h, p];
+    }),
+  );
+}
+
+/** A socket stand-in that delivers `bytes` cut at `cuts`, one read a turn of the event loop. */
+function socketOf(bytes: Buffer, cuts: number[]): PassThrough {
+  const s = new PassThrough();
+  const at = [...cuts, bytes.length];
+  let from = 0;
+  let i = 0;
+  const next = (): void => {
+    if (i >= at.length) return void s.end();
+    s.write(bytes.subarray(from, at[i]));
+    from = at[i++]!;
+    setImmediate(next);
+  };
+  setImmediate(next);
+  return s;
+}
+
+class Sink implements ChunkSink {
+  got: Buffer[] = [];
+  puts = 0;
+  waiting = false;
+  constructor(private readonly slow: boolean) {}
+  put(chunks: Buffer[]): Promise<void> | undefined {
+    if (this.waiting) throw new Error('put while the sink asked to wait');
+    this.puts++;
+    this.got.push(...chunks.map((c) => Buffer.from(c)));
+    if (!this.slow) return undefined;
+    this.waiting = true;
+    return new Promise((r) =>
+      setTimeout(() => {
+        this.waiting = false;
+        r();
+      }, 1),
+    );
+  }
+}
+
+describe('demuxInto', () => {
+  it('puts every payload in order, whatever the cuts; waits when asked; the end waits for the last wait', async () => {
+    for (let round = 0; round < 60; round++) {
+      const payloads = Array.from({ length: 1 + (round % 9) }, (_, i) => randomBytes(1 + ((round * 7 + i * 13) % 300)));
+      const bytes = framed(payloads);
+      const cuts = Array.from({ length: round % 12 }, () => Math.floor(Math.random() * bytes.length)).sort((a, b) => a - b);
+      const sink = new Sink(round % 2 === 1);
+      await demuxInto(socketOf(bytes, cuts), sink);
+      expect(sink.waiting).toBe(false);
+      expect(Buffer.concat(sink.got)).toEqual(Buffer.concat(payloads));
+      expect(sink.puts).toBeLessThanOrEqual(cuts.length + 1);
+    }
+  });
+
+  it('a sink that throws or rejects ends it with its error, and the socket is destroyed', async () => {
+    const bytes = framed([Buffer.from('a'), Buffer.from('b')]);
+    const thrown = socketOf(bytes, [9]);
+    await expect(
+      demuxInto(thrown, {
+        put: () => {
+          throw new Error('disk full');
+        },
+      }),
+    ).rejects.toThrow('disk full');
+    expect(thrown.destroyed).toBe(true);
+    const rejected = socketOf(bytes, [9]);
+    await expect(demuxInto(rejected, { put: () => Promise.reject(new Error('write failed')) })).rejects.toThrow('write failed');
+    expect(rejected.destroyed).toBe(true);
+  });
+
+  it('a stream that closes before its end is an error', async () => {
+    const s = new PassThrough();
+    setImmediate(() => {
+      s.write(framed([Buffer.from('partial')]));
+      setImmediate(() => s.destroy());
+    });
+    await expect(demuxInto(s, new Sink(false))).rejects.toThrow(/closed before its end/);
+  });
+});
