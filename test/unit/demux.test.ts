@@ -1,9 +1,14 @@
 // The exec stream's demultiplexer (src/engine/demux.ts): every payload
 // reaches the sink in order whatever the socket's cuts, one put per read;
 // nothing is read while the sink asks to wait; the end waits for the last
-// wait; a sink that fails ends the stream with its error.
+// wait; a sink that fails ends the stream with its error; on a real socket,
+// a writer's small pieces are read in fewer, bigger reads.
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ChunkSink } from '../../src/chunk-sink.js';
 import { demuxInto } from '../../src/engine/demux.js';
@@ -93,5 +98,35 @@ describe('demuxInto', () => {
       setImmediate(() => s.destroy());
     });
     await expect(demuxInto(s, new Sink(false))).rejects.toThrow(/closed before its end/);
+  });
+
+  it('on a unix socket, a writer of many small frames is read in fewer, bigger reads, every byte in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndt-demux-'));
+    const path = join(dir, 'sock');
+    const payloads = Array.from({ length: 400 }, (_, i) => randomBytes(512 + (i % 7)));
+    const bytes = framed(payloads);
+    const accepted = new Promise<Socket>((resolve) => {
+      const server = createServer((s) => {
+        server.close();
+        resolve(s);
+      }).listen(path);
+    });
+    const writer = connect(path);
+    const reader = await accepted;
+    // One frame a turn of the event loop, as a build writes its lines: the reader could take each alone.
+    let i = 0;
+    const frames = payloads.map((_, k) => framed([payloads[k]!]));
+    const next = (): void => {
+      if (i >= frames.length) return void writer.end();
+      writer.write(frames[i++]!);
+      setImmediate(next);
+    };
+    writer.once('connect', next);
+    const sink = new Sink(false);
+    await demuxInto(reader, sink);
+    rmSync(dir, { recursive: true, force: true });
+    expect(Buffer.concat(sink.got)).toEqual(Buffer.concat(payloads));
+    expect(bytes.length).toBeGreaterThan(400 * 512);
+    expect(sink.puts).toBeLessThan(payloads.length / 4);
   });
 });
