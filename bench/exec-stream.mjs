@@ -8,6 +8,10 @@
 // lines, a ">>>" headline every 10,000 lines) in one running container of the
 // example image, into files in the same temp dir; A/B interleaved runs.
 // Checks that both files are byte-equal and that every headline was found.
+// Each run starts after a sync and a quiet machine (quiesce in lib/common.mjs).
+// Also a CPU account of each run (bench/lib/cpu-account.mjs): the whole
+// machine's busy CPU, dockerd's, the container's (generator and shim) and
+// this process's; on 2 busy cores the wall time follows their sum.
 // A profiling aid: `--only ours` runs only our side, e.g. under
 // `node --cpu-prof bench/exec-stream.mjs --only ours --runs 1`.
 //
@@ -16,7 +20,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { DOCKER, ROOT, TAG, argOf, f1, f2, log, machineLine, procStatus, sha256File, stats, table } from './lib/common.mjs';
+import { DOCKER, ROOT, TAG, argOf, f1, f2, log, machineLine, procStatus, quiesce, sha256File, stats, table } from './lib/common.mjs';
+import { cpuAccount } from './lib/cpu-account.mjs';
 import { floorExec, generatorCmd } from './lib/generator.mjs';
 
 const MB = Number(argOf('mb', 1024));
@@ -67,19 +72,25 @@ export async function main() {
     )
   ).stdout.trim();
   const container = engine.docker.getContainer(id);
-  const R = { floor: [], ours: [], headlines: new Set(), sha: new Set() };
+  const R = { floor: [], ours: [], headlines: new Set(), sha: new Set(), account: { floor: [], ours: [] } };
   try {
     log(`exec-stream: ${MB} MiB, ${RUNS} interleaved runs`);
     for (let i = 0; i < RUNS; i++) {
       if (ONLY !== 'ours') {
         const p = join(dir, 'floor.log');
+        await quiesce();
+        const spent = cpuAccount(id);
         R.floor.push(await floorExec(id, MB, p));
+        R.account.floor.push(spent());
         if (i === 0) R.sha.add(await sha256File(p));
         rmSync(p);
       }
       if (ONLY !== 'floor') {
         const p = join(dir, 'ours.log');
+        await quiesce();
+        const spent = cpuAccount(id);
         const o = await oursExec(container, MB, p, BuildLog, runExec);
+        R.account.ours.push({ ...spent(), reader: o.cpu });
         R.ours.push(o.seconds);
         (R.cpu ??= []).push(o);
         R.headlines.add(o.headlines);
@@ -111,6 +122,14 @@ export async function main() {
     out.push(
       `ours CPU per run (this process, all threads: user+sys s): ${R.cpu.map((c) => `${f2(c.cpu)} (${f2(c.user)}+${f2(c.sys)})`).join(', ')}`,
     );
+  const sec = (x) => (x === null || x === undefined ? 'n/a' : f2(x));
+  for (const side of ['floor', 'ours'])
+    if (R.account[side].length)
+      out.push(
+        `CPU s per run, ${side} (machine busy / dockerd / container${side === 'ours' ? ' / this process' : ''}): ${R.account[side]
+          .map((a) => `${sec(a.machine)}/${sec(a.dockerd)}/${sec(a.container)}${side === 'ours' ? `/${sec(a.reader)}` : ''}`)
+          .join(', ')}`,
+      );
   out.push(machineLine());
   console.log(out.join('\n'));
 }

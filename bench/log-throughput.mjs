@@ -20,7 +20,9 @@
 // Exec stream: ours forced onto it (NERVES_DOCKER_TS_STEP_OUTPUT=exec) in A/B
 // pairs with its floor, the engine's own `docker exec CONTAINER sh -c
 // GENERATOR > file` of the same generator (bench/lib/generator.mjs) through
-// the docker CLI; target >= 0.95x of the floor's throughput.
+// the docker CLI; target >= 0.95x of the floor's throughput. Each side of a
+// pair starts after a sync and a quiet machine (quiesce, lib/common.mjs), so
+// that neither pays for the other's write-back.
 //
 //   node bench/log-throughput.mjs [--mb N] [--quick] [--exec-runs N] [--exec-only]
 //   (BENCH_OUTPUT_MB=N; default 1024; --quick = 64; --exec-runs: A/B pairs, default 2;
@@ -54,6 +56,7 @@ import {
   upstreamRunArgs,
   upstreamVolumeName,
   machineLine,
+  quiesce,
 } from './lib/common.mjs';
 import { floorExec } from './lib/generator.mjs';
 
@@ -364,8 +367,10 @@ export async function main() {
     R.oursExec = [];
     R.execFloor = [];
     for (let i = 0; i < EXEC_RUNS; i++) {
+      await quiesce();
       R.oursExec.push(await oursExecRun(ws));
       const fp = join(ws.logDir, 'exec-floor.log');
+      await quiesce();
       R.execFloor.push({ seconds: await floorExec(floorId, MB, fp), bytes: statSync(fp).size });
       rmSync(fp, { force: true });
       log(

@@ -84,6 +84,17 @@ export async function settle({ idle = 0.9, maxMs = 15_000 } = {}) {
   return performance.now() - t0;
 }
 
+/**
+ * Writes back what earlier runs left dirty in the page cache (sync), then
+ * settles: a run that writes a GiB leaves the kernel writing it back during
+ * the next run, which then pays for its predecessor (an A/B pair's second
+ * run, every time). Each timed run of the exec-stream benches starts here.
+ */
+export async function quiesce() {
+  await execa('sync');
+  return settle({ idle: 0.8, maxMs: 10_000 });
+}
+
 export const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
 export const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 export const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
