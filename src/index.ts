@@ -22,11 +22,18 @@ export {
 export type { DockerVersion } from './runner/docker-version.js';
 export { parseJobSpec } from './runner/spec.js';
 export type { JobSpec, DockerConfig } from './runner/spec.js';
-export { runJob } from './runner/job/run-job.js';
+// The job, clean and doctor are imported on first use: their code (the
+// engine client, tar, the steps) took ~200 ms of the entry's ~280 to load,
+// which the protocol's and the image toolkit's users need not pay.
+import type * as RunJob from './runner/job/run-job.js';
+export const runJob: typeof RunJob.runJob = async (...args) => (await import('./runner/job/run-job.js')).runJob(...args);
 export type { JobKind, JobResult, StepResult } from './runner/job/run-job.js';
-export { runClean, parseCleanSpec } from './runner/clean.js';
-export type { CleanSpec } from './runner/clean.js';
-export { runDoctor } from './runner/doctor.js';
+import type * as Clean from './runner/clean.js';
+export const runClean: typeof Clean.runClean = async (...args) => (await import('./runner/clean.js')).runClean(...args);
+export { parseCleanSpec } from './runner/clean-spec.js';
+export type { CleanSpec } from './runner/clean-spec.js';
+import type * as Doctor from './runner/doctor.js';
+export const runDoctor: typeof Doctor.runDoctor = async (...args) => (await import('./runner/doctor.js')).runDoctor(...args);
 export type { Check } from './runner/doctor.js';
 export { HeadlineScanner, headlineOf } from './runner/output/headlines.js';
 

@@ -8,33 +8,15 @@ import { findContainers, removeContainer } from '../engine/containers.js';
 import { LABEL } from '../engine/labels.js';
 import { removeVolume } from '../engine/volumes.js';
 import { type OpContext } from '../protocol/op-context.js';
-import { OpError } from '../errors.js';
 import { dockerIdPath } from './job/docker-id.js';
 import { inputVolumes, volumeName } from './job/docker-id.js';
 import { connectChecked } from './job/preflight.js';
 import { dropHostRecord } from './job/inputs/sync/host-record.js';
 import { acquireLock } from './job/lock.js';
 import { checkCachePath } from './clean-path.js';
+import type { CleanSpec } from './clean-spec.js';
 
-export interface CleanSpec {
-  app: string;
-  build_path: string;
-  cache_path: string;
-}
-
-const CLEAN_HINT = "Print the job spec with `mix nerves_docker_ts.spec > spec.json` in the system's directory and pass that.";
-
-export function parseCleanSpec(input: unknown): CleanSpec {
-  const raw = (input ?? {}) as Record<string, unknown>;
-  for (const field of ['app', 'build_path', 'cache_path'] as const) {
-    const v = raw[field];
-    if (typeof v !== 'string' || v === '')
-      throw new OpError('invalid_spec', `invalid clean spec: ${field} must be a non-empty string`, CLEAN_HINT);
-    if (field !== 'app' && !v.startsWith('/'))
-      throw new OpError('invalid_spec', `invalid clean spec: ${field} must be an absolute path, got "${v}"`, CLEAN_HINT);
-  }
-  return raw as unknown as CleanSpec;
-}
+export { parseCleanSpec, type CleanSpec } from './clean-spec.js';
 
 export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
   const cachePath = await checkCachePath(spec);

@@ -49,6 +49,25 @@ describe('packaging', () => {
       npmProject,
     );
     expect(api.trim()).toBe('17000.300.1000-ce function function');
+    // The entry loads no engine client until a runner function runs (it cost ~200 ms); then the function works.
+    const lazy = run(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        [
+          "import * as m from 'nerves-docker-ts';",
+          "import { createRequire } from 'node:module';",
+          "const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/dockerode/'));",
+          'const before = loaded();',
+          "const spec = m.parseCleanSpec({ app: 'x', build_path: '/nonexistent-ndt', cache_path: '/' });",
+          "const code = await m.runClean(spec, { emit() {} }).then(() => 'ok', (e) => e.code);",
+          'console.log(before, loaded(), code);',
+        ].join('\n'),
+      ],
+      npmProject,
+    );
+    expect(lazy.trim()).toBe('false true clean_refused');
   }, 300_000);
 
   function mixProject(name: string, dep: string): string {
