@@ -16,8 +16,10 @@ const job = JSON.parse(process.argv[2]);
 const t0 = performance.now();
 // What a fresh process doing this op loads: a pull needs pull.js alone (as
 // `nerves-docker image pull-image` does), not the builders nor the engine
-// client (dockerode and its grpc/ssh dependencies).
-const image = job.op === 'pull' ? await import(join(ROOT, 'dist/image/pull.js')) : await import(join(ROOT, 'dist/image/index.js'));
+// client (dockerode and its grpc/ssh dependencies); the builders are what a
+// library user gets from the package's entry (`import ... from
+// 'nerves-docker-ts'`, dist/index.js), the only one its exports offer.
+const image = job.op === 'pull' ? await import(join(ROOT, 'dist/image/pull.js')) : await import(join(ROOT, 'dist/index.js'));
 const { defaultDockerClient } = job.op === 'pull' ? {} : await import(join(ROOT, 'dist/engine/images.js'));
 const tImport = performance.now();
 const phases = {};
