@@ -9,15 +9,15 @@
 // the next read takes what piled up meanwhile: a build writes in pieces of
 // a few KiB, and read as they come (~13 KiB a read), each piece cost a wake-
 // up, a read, a write and their JS on this side, and frames as small on the
-// engine's; resting 1 ms made the reads 64 KiB and cut the CPU of the whole
-// machine for 1 GiB of output by a tenth (bench/README.md, exec stream).
+// engine's; resting 1 ms made the reads 64 KiB and cut what the whole
+// machine spent on 1 GiB of output by 10-20% (bench/README.md, exec stream).
 import type { Readable } from 'node:stream';
 import type { ChunkSink } from '../chunk-sink.js';
 
 /** What one read of a socket asks for (libuv's suggested size in Node): a shorter read drained it. */
 const FULL_READ = 64 * 1024;
 /** How long the socket rests after a read that drained it. */
-export const REST_MS = 1;
+const REST_MS = 1;
 
 /** Puts every payload of `stream` into `sink`; resolves when the stream has ended and the sink took all of it. */
 export function demuxInto(stream: Readable, sink: ChunkSink): Promise<void> {
