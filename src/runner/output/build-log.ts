@@ -1,5 +1,6 @@
 // build.log / archive.log: every byte of the steps' output, in order, written
 // with backpressure, with headline scanning on the way through.
+import { once } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { ChunkSink } from '../../chunk-sink.js';
@@ -107,7 +108,7 @@ export class LogSink extends Writable implements ChunkSink {
     this.cork();
     for (const c of chunks) room = this.write(c) && room;
     this.uncork();
-    return room ? undefined : drained(this);
+    return room ? undefined : once(this, 'drain').then(() => undefined); // rejects if the sink fails first
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -137,20 +138,6 @@ export class LogSink extends Writable implements ChunkSink {
     this.log.flushHeadline();
     this.log.settled().then(() => done(), done);
   }
-}
-
-function drained(w: Writable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onDrain = (): void => {
-      w.off('error', onError);
-      resolve();
-    };
-    const onError = (err: Error): void => {
-      w.off('drain', onDrain);
-      reject(err);
-    };
-    w.once('drain', onDrain).once('error', onError);
-  });
 }
 
 /** The last `lines` lines of a file, read from its end (the log may be huge). */
