@@ -19,15 +19,44 @@ const FULL_READ = 64 * 1024;
 /** How long the socket rests after a read that drained it. */
 const REST_MS = 1;
 
+/** Cuts the multiplexed stream into its payloads, whatever the cuts between reads (a header may span two). */
+class FrameSplitter {
+  private readonly header = Buffer.alloc(8);
+  private headerFill = 0;
+  /** Bytes of the current frame's payload still to come. */
+  private remaining = 0;
+
+  /** The payload pieces in `chunk`, in order: views of it, no copy. */
+  payloads(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (this.remaining === 0) {
+        const n = Math.min(8 - this.headerFill, chunk.length - pos);
+        chunk.copy(this.header, this.headerFill, pos, pos + n);
+        this.headerFill += n;
+        pos += n;
+        if (this.headerFill < 8) break;
+        this.headerFill = 0;
+        this.remaining = this.header.readUInt32BE(4);
+        continue;
+      }
+      const n = Math.min(this.remaining, chunk.length - pos);
+      out.push(chunk.subarray(pos, pos + n));
+      this.remaining -= n;
+      pos += n;
+    }
+    return out;
+  }
+}
+
 /** Puts every payload of `stream` into `sink`; resolves when the stream has ended and the sink took all of it. */
 export function demuxInto(stream: Readable, sink: ChunkSink): Promise<void> {
   return new Promise((resolve, reject) => {
-    const header = Buffer.alloc(8);
-    let headerFill = 0;
-    let remaining = 0;
+    const frames = new FrameSplitter();
     let ended = false;
     let settled = false;
-    /** The sink's last wait, while the socket is paused for it. */
+    /** The sink's wait, while the socket is paused for it (one at a time: no data comes while paused). */
     let waiting: Promise<void> | null = null;
     let resting: NodeJS.Timeout | null = null;
     /** Reasons to keep the socket paused (the sink's wait, a rest): it flows again when none is left. */
@@ -49,24 +78,7 @@ export function demuxInto(stream: Readable, sink: ChunkSink): Promise<void> {
       } else resolve();
     };
     const onData = (chunk: Buffer): void => {
-      const payloads: Buffer[] = [];
-      let pos = 0;
-      while (pos < chunk.length) {
-        if (remaining === 0) {
-          const n = Math.min(8 - headerFill, chunk.length - pos);
-          chunk.copy(header, headerFill, pos, pos + n);
-          headerFill += n;
-          pos += n;
-          if (headerFill < 8) break;
-          headerFill = 0;
-          remaining = header.readUInt32BE(4);
-          continue;
-        }
-        const n = Math.min(remaining, chunk.length - pos);
-        payloads.push(chunk.subarray(pos, pos + n));
-        remaining -= n;
-        pos += n;
-      }
+      const payloads = frames.payloads(chunk);
       if (chunk.length < FULL_READ && !resting) {
         hold();
         resting = setTimeout(() => {
@@ -84,13 +96,13 @@ export function demuxInto(stream: Readable, sink: ChunkSink): Promise<void> {
       }
       if (!wait) return;
       hold();
-      const current = (waiting = wait.then(
+      waiting = wait.then(
         () => {
-          if (waiting === current) waiting = null;
+          waiting = null;
           release();
         },
         (err: Error) => settle(err),
-      ));
+      );
     };
     const onEnd = (): void => {
       ended = true;
