@@ -177,11 +177,23 @@ function rawHeader(e: TarEntry, name: string, type: string, size: number, pax: M
   return h;
 }
 
+/** The sum of h[from..to) (header checksums count bytes). */
+function byteSum(h: Buffer, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += h[i]!;
+  return sum;
+}
+
+/** The checksum field of the header at h[at]: six octal digits, NUL, space. */
+function writeChecksum(h: Buffer, at: number, sum: number): void {
+  octalAt(h, at + 148, sum, 7);
+  h[at + 155] = 0x20;
+}
+
+/** Fills in the checksum of header `h`, its field counted as spaces. */
 function checksum(h: Buffer): void {
   h.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  writeChecksum(h, 0, byteSum(h, 0, BLOCK));
 }
 
 /** Header block(s) for an entry: an optional pax header, then the ustar header. */
@@ -277,9 +289,7 @@ function templateFor(e: TarEntry): Template {
   block.fill(0, 124, 136); // size
   block.fill(0x20, 148, 156); // checksum, counted as spaces
   block[156] = 0; // type
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += block[i]!;
-  template = { uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: e.mtime, block, sum };
+  template = { uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: e.mtime, block, sum: byteSum(block, 0, BLOCK) };
   return template;
 }
 
@@ -287,9 +297,7 @@ function templateFor(e: TarEntry): Template {
 function textAt(h: Buffer, at: number, text: string, max: number): number {
   if (text === '') return 0;
   const n = h.write(text, at, max, 'utf8');
-  let sum = 0;
-  for (let i = at; i < at + n; i++) sum += h[i]!;
-  return sum;
+  return byteSum(h, at, at + n);
 }
 
 /**
@@ -314,8 +322,6 @@ export function writeHeaderAt(h: Buffer, at: number, e: TarEntry): boolean {
   h[at + 156] = type;
   sum += type;
   if (e.linkname) sum += textAt(h, at + 157, e.linkname, 100);
-  // The checksum: six octal digits, NUL, space (as checksum() writes it).
-  octalAt(h, at + 148, sum, 7);
-  h[at + 155] = 0x20;
+  writeChecksum(h, at, sum);
   return true;
 }
