@@ -62,6 +62,12 @@ export function stats(xs) {
   return { median, min: s[0], max: s[n - 1], n };
 }
 
+/** The whole machine's CPU time so far, from /proc/stat, in USER_HZ ticks: idle (idle and iowait) and total. */
+export function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
+}
+
 /**
  * Waits (untimed) until the machine is quiet: at least `idle` of its CPU time
  * idle over a 250 ms window, at most `maxMs`. After an image removal the
@@ -71,10 +77,7 @@ export function stats(xs) {
  */
 export async function settle({ idle = 0.9, maxMs = 15_000 } = {}) {
   const t0 = performance.now();
-  const sample = () => {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-    return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) };
-  };
+  const sample = machineTicks;
   while (performance.now() - t0 < maxMs) {
     const a = sample();
     await new Promise((r) => setTimeout(r, 250));

@@ -5,6 +5,7 @@
 // not the reader's alone: this shows where it goes.
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { machineTicks } from './common.mjs';
 
 const HZ = 100; // USER_HZ of /proc/*/stat and /proc/stat on Linux
 
@@ -42,9 +43,8 @@ function cgroupCpu(id) {
 }
 
 function machineBusy() {
-  const f = read('/proc/stat').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return (total - f[3] - f[4]) / HZ; // all but idle and iowait
+  const t = machineTicks();
+  return (t.total - t.idle) / HZ; // all but idle and iowait
 }
 
 /** Starts an account; the returned function gives the CPU seconds since: machine, dockerd, container (null where unreadable). */
