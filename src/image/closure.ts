@@ -172,8 +172,12 @@ export class ReferenceScanner {
     this.needles.scan(buf, this.found);
   }
 
-  /** A piece of a file's contents that starts at `offset` in it (0: a new file). */
-  piece(buf: Buffer, offset: number): void {
+  /**
+   * A piece of a file's contents that starts at `offset` in it (0: a new
+   * file); `last` when it ends the file (no tail is kept for a next piece:
+   * most files are one piece, and the copy was one call per file).
+   */
+  piece(buf: Buffer, offset: number, last = false): void {
     if (offset === 0) this.tailLength = 0;
     const keep = this.tail.length;
     if (this.tailLength > 0 && buf.length > 0) {
@@ -181,6 +185,10 @@ export class ReferenceScanner {
       this.needles.scan(Buffer.concat([this.tail.subarray(0, this.tailLength), buf.subarray(0, keep)]), this.found);
     }
     this.needles.scan(buf, this.found);
+    if (last) {
+      this.tailLength = 0;
+      return;
+    }
     if (buf.length >= keep) {
       buf.copy(this.tail, 0, buf.length - keep);
       this.tailLength = keep;

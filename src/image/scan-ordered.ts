@@ -65,7 +65,7 @@ function scannedDirLayer(dir: string, comment: string, d: EntryDefaults, scanner
   let entries: TarEntry[] | undefined;
   // The layer's tar size, counted while listing (one pass over its thousands of entries, not two).
   let size = END_OF_ARCHIVE.length;
-  const onData = (piece: Buffer, offset: number) => scanner.piece(piece, offset);
+  const onData = (piece: Buffer, offset: number, last: boolean) => scanner.piece(piece, offset, last);
   const list = (): TarEntry[] => {
     if (entries) return entries;
     scanOwnersFile(dir, scanner);

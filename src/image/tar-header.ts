@@ -28,10 +28,11 @@ export interface TarEntry {
   stream?: () => AsyncIterable<Buffer>;
   /**
    * Called with each piece of a `hostPath` file's contents as it is read, and
-   * where in the file the piece starts (e.g. to scan it while it is sent). The
-   * piece is a view of the output chunk: copy what must outlive the call.
+   * where in the file the piece starts (e.g. to scan it while it is sent),
+   * and whether it ends the file (as its size says). The piece is a view of
+   * the output chunk: copy what must outlive the call.
    */
-  onData?: (chunk: Buffer, offset: number) => void;
+  onData?: (chunk: Buffer, offset: number, last: boolean) => void;
 }
 
 /**

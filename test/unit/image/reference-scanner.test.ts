@@ -32,7 +32,7 @@ function inPieces(buf: Buffer, rand: () => number, maxPiece: number): string[] {
   const s = new ReferenceScanner(PATHS);
   for (let off = 0; off < buf.length;) {
     const n = Math.max(1, Math.min(buf.length - off, Math.floor(rand() * maxPiece)));
-    s.piece(buf.subarray(off, off + n), off);
+    s.piece(buf.subarray(off, off + n), off, off + n === buf.length); // last as the tar writer says it
     off += n;
   }
   return [...s.found].sort();
@@ -62,7 +62,16 @@ describe('ReferenceScanner', () => {
     const s = new ReferenceScanner(PATHS);
     s.piece(file.subarray(0, 8), 0);
     s.piece(file.subarray(8, 12), 8);
-    s.piece(file.subarray(12), 12);
+    s.piece(file.subarray(12), 12, true);
+    expect([...s.found]).toEqual([p]);
+  });
+
+  it('scans a last piece whole, path cut into it included, and keeps nothing of it for the next file', () => {
+    const p = PATHS[0]!;
+    const s = new ReferenceScanner(PATHS);
+    s.piece(Buffer.from(`data ${p.slice(0, 5)}`), 0);
+    s.piece(Buffer.from(`${p.slice(5)} ${PATHS[2]!.slice(0, 7)}`), 10, true);
+    s.piece(Buffer.from(`${PATHS[2]!.slice(7)}`), 0, true);
     expect([...s.found]).toEqual([p]);
   });
 
