@@ -72,6 +72,14 @@ export async function main() {
         const r = await timedShell('$TIME_CMD docker load -q -i "$1" >/dev/null', [archive]);
         return { ...r, ref, rssKb: r.maxRssKb };
       },
+      clientLoad: async () => {
+        // The toolkit's own client loading the finished archive: Node's start, the import and our upload of
+        // the same bytes with nothing to generate, the floor of any stream made in a Node process.
+        const ref = `${NAME}:archive`;
+        made.add(ref);
+        const r = await runWorker({ op: 'load', archive });
+        return { ...r, ref, rssKb: r.hwmKb, inProcess: r.seconds };
+      },
       stream: async (i) => {
         const dirs = i % 2 === 0 ? dirsA : dirsB;
         const ref = `${NAME}:stream`;
@@ -109,7 +117,7 @@ export async function main() {
         return { ...r, ref, rssKb: r.hwmKb, inProcess: r.seconds };
       },
     };
-    const all = ['import', 'stream', 'cli', 'file', 'dockerLoad', 'dockerBuild', 'half'];
+    const all = ['import', 'stream', 'cli', 'file', 'clientLoad', 'dockerLoad', 'dockerBuild', 'half'];
     const only = argOf('only', '');
     const order = only ? only.split(',') : all;
     for (const m of order) if (!all.includes(m)) throw new Error(`--only: unknown method ${m} (one of ${all.join(', ')})`);
@@ -143,8 +151,16 @@ export async function main() {
       }
     }
 
+    // Node's own start here, for the CLI's figure (Node 20 builds its root certificate store at start when
+    // NODE_EXTRA_CA_CERTS is set: that alone was 80-100 ms of a 0.13 s `node -e 0` on 2026-12-07).
+    const nodeStart = [];
+    if (results.cli?.length) for (let i = 0; i < 5; i++) nodeStart.push((await timedShell('$TIME_CMD node -e 0', [])).wall);
+    const startLine = nodeStart.length
+      ? `Node's own start here (node -e 0, median of 5 after the rounds): ${f2(stats(nodeStart).median)} s; NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'not set'}`
+      : '';
+
     // ---------------------------------------------------------------- report
-    if (only) return { text: reportOnly(results, order), results };
+    if (only) return { text: reportOnly(results, order, startLine), results };
     const floor = stats(results.import.map((r) => r.wall)).median;
     const row = (label, rs, key = 'wall') => {
       const s = stats(rs.map((r) => r[key]));
@@ -167,6 +183,8 @@ export async function main() {
         row(`(a) toolkit: buildLayeredImage to a file, then load (node VmHWM)`, results.file),
         row('    the same, in process', results.file, 'inProcess'),
         row("    engine alone: docker load -i <the toolkit's archive> (docker CLI maxrss)", results.dockerLoad),
+        row("    the toolkit's client loading that archive (loadImageArchive; node VmHWM)", results.clientLoad),
+        row('    the same, in process', results.clientLoad, 'inProcess'),
         row(`(b) docker build, FROM scratch + ${plan.groups.length} COPY (docker CLI maxrss)`, results.dockerBuild),
         row('(c) floor: tar -C rootfs -c . | docker import - (1 layer; docker CLI maxrss)', results.import),
       ]),
@@ -201,6 +219,7 @@ export async function main() {
     lines.push(
       `target "stream into the engine <= 1.15x the engine's own docker load -i of the same archive" (issue 17): ${cliM <= 1.15 * loadM ? 'met' : 'MISSED'} (the CLI's stream-layered-image --load ${f2(cliM / loadM)}x, command against command; the library ${f2(stream / loadM)}x spawn to exit, ${f2(inproc / loadM)}x in process; docker load -i ${f2(loadM)} s)`,
     );
+    lines.push(`    ${startLine}`);
     lines.push(
       `target "streaming no slower than building to a file then loading it": ${stream <= fileM ? 'met' : 'MISSED'} (stream ${f2(stream)} s, file then load ${f2(fileM)} s; in process ${f2(inproc)} s against ${f2(fileIn)} s)`,
     );
@@ -234,7 +253,7 @@ function pairedRatios(a, b) {
 }
 
 /** The methods asked for with --only: median, min, max and each run, and stream against docker load -i when both ran. */
-function reportOnly(results, order) {
+function reportOnly(results, order, startLine) {
   const lines = [];
   for (const m of order) {
     const w = results[m].map((r) => r.wall);
@@ -252,6 +271,16 @@ function reportOnly(results, order) {
     const c = stats(results.cli.map((r) => r.wall)).median;
     lines.push(
       `nerves-docker image stream-layered-image --load / docker load -i (issue 17, target <= 1.15x, command against command): ${f2(c / load)}x: ${c <= 1.15 * load ? 'met' : 'MISSED'}; ${pairedRatios(results.cli, results.dockerLoad)}`,
+    );
+    if (startLine) lines.push(`    ${startLine}`);
+  }
+  if (results.clientLoad?.length && results.dockerLoad?.length) {
+    const load = stats(results.dockerLoad.map((r) => r.wall)).median;
+    const own = stats(results.clientLoad.map((r) => r.wall)).median;
+    const inp = stats(results.clientLoad.map((r) => r.inProcess)).median;
+    const cli = results.cli?.length ? stats(results.cli.map((r) => r.wall)).median : NaN;
+    lines.push(
+      `the toolkit's own load of the same archive / docker load -i (the floor of a stream made in Node): ${f2(own / load)}x spawn to exit, ${f2(inp / load)}x in process; ${pairedRatios(results.clientLoad, results.dockerLoad)}${Number.isFinite(cli) ? `; the CLI's stream over it: +${f2(cli - own)} s (the generation)` : ''}`,
     );
   }
   if (results.stream?.length && results.dockerLoad?.length) {

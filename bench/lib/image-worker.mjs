@@ -7,6 +7,7 @@
 //   { op: "stream-load", name, tag, contents: [dir...] }    streamLayeredImage -> engine image load
 //   { op: "build-load",  name, tag, contents, out }        buildLayeredImage to out, then load it (out removed)
 //   { op: "build",       name, tag, contents, out }        buildLayeredImage to out (kept)
+//   { op: "load",        archive }                          loadImageArchive of a finished archive (the client's own floor)
 //   { op: "pull", imageName, imageDigest, out, finalImageName, finalImageTag }
 import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,6 +58,10 @@ if (job.op === 'stream-load') {
       rmSync(job.out, { force: true });
     }
   }
+} else if (job.op === 'load') {
+  const t = performance.now();
+  result = { loaded: await image.loadImageArchive(job.archive, { docker: defaultDockerClient() }) };
+  mark('load archive', t);
 } else if (job.op === 'pull') {
   const r = await image.pullImage({
     imageName: job.imageName,
