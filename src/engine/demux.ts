@@ -20,14 +20,18 @@ const FULL_READ = 64 * 1024;
 const REST_MS = 1;
 
 /** Cuts the multiplexed stream into its payloads, whatever the cuts between reads (a header may span two). */
-class FrameSplitter {
+export class FrameSplitter {
   private readonly header = Buffer.alloc(8);
   private headerFill = 0;
   /** Bytes of the current frame's payload still to come. */
   private remaining = 0;
 
-  /** The payload pieces in `chunk`, in order: views of it, no copy. */
-  payloads(chunk: Buffer): Buffer[] {
+  /**
+   * The payload pieces in `chunk`, in order: views of it, no copy. With
+   * `streams`, each piece's stream type (1 stdout, 2 stderr) is added to it,
+   * at the piece's index.
+   */
+  payloads(chunk: Buffer, streams?: number[]): Buffer[] {
     const out: Buffer[] = [];
     let pos = 0;
     while (pos < chunk.length) {
@@ -43,6 +47,8 @@ class FrameSplitter {
       }
       const n = Math.min(this.remaining, chunk.length - pos);
       out.push(chunk.subarray(pos, pos + n));
+      // The header stays whole while its payload comes: the next one is read only after it.
+      streams?.push(this.header[0]!);
       this.remaining -= n;
       pos += n;
     }

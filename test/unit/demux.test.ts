@@ -2,7 +2,8 @@
 // reaches the sink in order whatever the socket's cuts, one put per read;
 // nothing is read while the sink asks to wait; the end waits for the last
 // wait; a sink that fails ends the stream with its error; on a real socket,
-// a writer's small pieces are read in fewer, bigger reads.
+// a writer's small pieces are read in fewer, bigger reads. FrameSplitter
+// tells each piece's stream (runPlain's stdout and stderr).
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { ChunkSink } from '../../src/chunk-sink.js';
-import { demuxInto } from '../../src/engine/demux.js';
+import { demuxInto, FrameSplitter } from '../../src/engine/demux.js';
 
 /** Frames as the engine writes them: type, 3 zero bytes, big-endian length, payload. */
 function framed(payloads: Buffer[]): Buffer {
@@ -128,5 +129,33 @@ describe('demuxInto', () => {
     expect(Buffer.concat(sink.got)).toEqual(Buffer.concat(payloads));
     expect(bytes.length).toBeGreaterThan(400 * 512);
     expect(sink.puts).toBeLessThan(payloads.length / 4);
+  });
+});
+
+describe('FrameSplitter', () => {
+  it("tells each piece's stream, whatever the cuts (headers cut too): stdout and stderr come back as written", () => {
+    const payloads = Array.from({ length: 40 }, (_, i) => randomBytes(1 + ((i * 37) % 300)));
+    const bytes = framed(payloads); // every third frame is stderr
+    const want = {
+      stdout: Buffer.concat(payloads.filter((_, i) => i % 3 !== 2)),
+      stderr: Buffer.concat(payloads.filter((_, i) => i % 3 === 2)),
+    };
+    for (const step of [1, 3, 7, 8, 9, 64, 1000]) {
+      const frames = new FrameSplitter();
+      const got = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+      const order: Buffer[] = [];
+      for (let at = 0; at < bytes.length; at += step) {
+        const streams: number[] = [];
+        const pieces = frames.payloads(bytes.subarray(at, at + step), streams);
+        expect(streams).toHaveLength(pieces.length);
+        pieces.forEach((p, i) => {
+          got[streams[i] === 2 ? 'stderr' : 'stdout'].push(Buffer.from(p));
+          order.push(Buffer.from(p));
+        });
+      }
+      expect(Buffer.concat(got.stdout)).toEqual(want.stdout);
+      expect(Buffer.concat(got.stderr)).toEqual(want.stderr);
+      expect(Buffer.concat(order)).toEqual(Buffer.concat(payloads));
+    }
   });
 });

@@ -4,6 +4,7 @@
 // with the window), the Nerves rcfile copied in, and exit codes.
 import type Docker from 'dockerode';
 import type { Duplex, Readable, Writable } from 'node:stream';
+import { FrameSplitter } from '../../engine/demux.js';
 import { engineMessage, isNotFound } from '../../engine/errors.js';
 import { END_OF_ARCHIVE, entryHeader, padding } from '../../image/tar-writer.js';
 import { OpError } from '../../errors.js';
@@ -106,7 +107,11 @@ export async function runCaptured(container: Docker.Container, spec: ExecCmd, si
   return exitCodeOf(exec, spec.cmd[0] ?? 'the command');
 }
 
-/** Runs a one-off command without a terminal: its stdout and stderr, split by the stream headers, go to `onData`. */
+/**
+ * Runs a one-off command without a terminal: its stdout and stderr, split by
+ * the stream headers (demux.ts's FrameSplitter), go to `onData` in pieces as
+ * they arrive (a frame cut between two reads comes as two pieces).
+ */
 export async function runPlain(
   container: Docker.Container,
   spec: ExecCmd,
@@ -114,15 +119,12 @@ export async function runPlain(
 ): Promise<number> {
   const exec = await createExec(container, spec, false, false);
   const stream = (await exec.start({ hijack: true, stdin: false, Tty: false })) as Readable;
-  let buf: Buffer = Buffer.alloc(0);
+  const frames = new FrameSplitter();
   await new Promise<void>((resolve, reject) => {
     stream.on('data', (chunk: Buffer) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 8 && buf.length >= 8 + buf.readUInt32BE(4)) {
-        const n = buf.readUInt32BE(4);
-        onData(buf[0] === 2 ? 'stderr' : 'stdout', buf.subarray(8, 8 + n));
-        buf = buf.subarray(8 + n);
-      }
+      const streams: number[] = [];
+      const pieces = frames.payloads(chunk, streams);
+      for (let i = 0; i < pieces.length; i++) onData(streams[i] === 2 ? 'stderr' : 'stdout', pieces[i]!);
     });
     stream.once('end', resolve);
     stream.once('close', resolve);

@@ -52,16 +52,17 @@ export async function chooseTerm(
 ): Promise<TermChoice> {
   if (!wanted || wanted === 'dumb' || !/^[A-Za-z0-9._+-]+$/.test(wanted)) return { term: wanted, note: null };
   const names = [wanted, ...FALLBACK_TERMS.filter((t) => t !== wanted)];
-  let out = '';
+  const pieces: Buffer[] = [];
   let status: number;
   try {
     status = await runPlain(container, { cmd: [...entrypoint, '/bin/sh', '-c', PROBE, 'sh', ...names], workingDir }, (stream, data) => {
-      if (stream === 'stdout') out += data.toString();
+      if (stream === 'stdout') pieces.push(Buffer.from(data));
     });
   } catch (err) {
     return { term: wanted, note: `could not look for terminfo in the build image (${(err as Error).message}); TERM=${wanted} kept` };
   }
-  const line = out.trim().split('\n').at(-1) ?? '';
+  // Decoded once whole: a piece may end inside a character.
+  const line = Buffer.concat(pieces).toString().trim().split('\n').at(-1) ?? '';
   if (status !== 0 || line === '')
     return { term: wanted, note: `could not look for terminfo in the build image (status ${status}); TERM=${wanted} kept` };
   if (line === `found ${wanted}`) return { term: wanted, note: null };
