@@ -11,7 +11,7 @@ import type { ImageRuntimeConfig } from './config.js';
 import type { DockerClient } from '../engine/images.js';
 import { mergeEntries, ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from './fs-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
-import { failExtra, pickOwner } from './layered.js';
+import { failExtra, pickOwner } from './gather.js';
 import { runHostScript } from './host-script.js';
 import { scanClosure } from './closure.js';
 import type { TarEntry } from './tar-writer.js';

@@ -12,7 +12,7 @@ import type { AssembleInput } from './assemble.js';
 import { ReferenceScanner, searchesStore } from './closure.js';
 import { sortedTreeEntries, type EntryDefaults } from './fs-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
-import type { Gathered } from './layered.js';
+import type { Gathered } from './gather.js';
 import { groupLayers } from './layering.js';
 import { OWNERS_FILE } from './owners-file.js';
 import { packageName, referencesByPopularity } from './popularity.js';
