@@ -109,7 +109,7 @@ class Chunks {
    * (the rest of this chunk, or a new one, is written next) and at the end.
    */
   takeAll(part: 'continue' | 'end'): Buffer[] {
-    const out = this.ready.splice(0);
+    const out = this.takeReady();
     if (this.pos === 0) return out;
     out.push(this.out.subarray(0, this.pos));
     if (part === 'continue') {
