@@ -19,9 +19,9 @@ const t0 = performance.now();
 // `nerves-docker image pull-image` does), not the builders nor the engine
 // client (dockerode and its grpc/ssh dependencies); the builders are what a
 // library user gets from the package's entry (`import ... from
-// 'nerves-docker-ts'`, dist/index.js), the only one its exports offer.
-const image = job.op === 'pull' ? await import(join(ROOT, 'dist/image/pull.js')) : await import(join(ROOT, 'dist/index.js'));
-const { defaultDockerClient } = job.op === 'pull' ? {} : await import(join(ROOT, 'dist/engine/images.js'));
+// 'nerves-docker-ts'`: this package by its own name, priv/index.mjs, the only
+// entry its exports offer), the engine its defaultEngine().
+const image = job.op === 'pull' ? await import(join(ROOT, 'dist/image/pull.js')) : await import('nerves-docker-ts');
 const tImport = performance.now();
 const phases = {};
 const mark = (name, since) => {
@@ -42,7 +42,7 @@ if (job.op === 'stream-load') {
     () => (uploaded = mark('upload', t)),
     () => {},
   );
-  const loaded = await image.loadImageStream(defaultDockerClient(), s.stream);
+  const loaded = await image.loadImageStream(await image.defaultEngine(), s.stream);
   mark('engine after the last byte', uploaded);
   result = { imageId: s.imageId, layers: s.diffIds.length, loaded };
 } else if (job.op === 'build-load' || job.op === 'build') {
@@ -52,7 +52,7 @@ if (job.op === 'stream-load') {
   result = { imageId: r.imageId, layers: r.diffIds.length, archiveSha256: r.sha256 };
   if (job.op === 'build-load') {
     try {
-      result.loaded = await image.loadImageArchive(job.out, { docker: defaultDockerClient() });
+      result.loaded = await image.loadImageArchive(job.out);
       mark('load archive', t);
     } finally {
       rmSync(job.out, { force: true });
@@ -60,7 +60,7 @@ if (job.op === 'stream-load') {
   }
 } else if (job.op === 'load') {
   const t = performance.now();
-  result = { loaded: await image.loadImageArchive(job.archive, { docker: defaultDockerClient() }) };
+  result = { loaded: await image.loadImageArchive(job.archive) };
   mark('load archive', t);
 } else if (job.op === 'pull') {
   const r = await image.pullImage({

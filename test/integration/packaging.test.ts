@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './helpers/example.js';
 
@@ -38,6 +39,9 @@ describe('packaging', () => {
     writeFileSync(join(npmProject, 'package.json'), JSON.stringify({ name: 'npm-user', version: '1.0.0', type: 'module', private: true }));
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tgz)], npmProject);
     binDir = join(npmProject, 'node_modules/.bin');
+    // tsc's output ships as types only: the code is the bundle's.
+    const installed = join(npmProject, 'node_modules/nerves-docker-ts');
+    expect([existsSync(join(installed, 'dist/index.d.ts')), existsSync(join(installed, 'dist/index.js'))]).toEqual([true, false]);
     expect(run(join(binDir, 'nerves-docker'), ['version'], npmProject).trim()).toBe(version);
     const api = run(
       'node',
@@ -49,25 +53,49 @@ describe('packaging', () => {
       npmProject,
     );
     expect(api.trim()).toBe('17000.300.1000-ce function function');
-    // The entry loads no engine client until a runner function runs (it cost ~200 ms); then the function works.
+    // The entry is the bundle (priv/index.mjs); it loads no engine client until a runner function runs (it
+    // cost ~200 ms); then the function works. Every file Node loads is recorded by a load hook; a file holds
+    // dockerode when its source map names it.
+    writeFileSync(
+      join(npmProject, 'loads.mjs'),
+      // (A static import: one made inside the hook would go through the hook itself and never settle.)
+      `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  appendFileSync(process.env.NDT_LOADS, url + '\\n');
+  return next(url, context);
+}`,
+    );
+    const loads = join(npmProject, 'loads.txt');
+    const holdsDockerode = (files: string[]) =>
+      files.some((f) =>
+        (JSON.parse(readFileSync(`${f}.map`, 'utf8')) as { sources: string[] }).sources.some((s) => s.includes('/dockerode/')),
+      );
     const lazy = run(
       'node',
       [
         '--input-type=module',
         '-e',
         [
-          "import * as m from 'nerves-docker-ts';",
-          "import { createRequire } from 'node:module';",
-          "const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('/dockerode/'));",
-          'const before = loaded();',
+          "import { register } from 'node:module';",
+          "import { readFileSync } from 'node:fs';",
+          "register('./loads.mjs', import.meta.url);",
+          "const m = await import('nerves-docker-ts');",
+          "const ours = () => readFileSync(process.env.NDT_LOADS, 'utf8').split('\\n').filter((u) => u.includes('/node_modules/nerves-docker-ts/priv/'));",
+          'const before = ours();',
           "const spec = m.parseCleanSpec({ app: 'x', build_path: '/nonexistent-ndt', cache_path: '/' });",
           "const code = await m.runClean(spec, { emit() {} }).then(() => 'ok', (e) => e.code);",
-          'console.log(before, loaded(), code);',
+          'console.log(JSON.stringify({ before, after: ours(), code, engine: typeof (await m.defaultEngine()).ping }));',
         ].join('\n'),
       ],
       npmProject,
+      { NDT_LOADS: loads },
     );
-    expect(lazy.trim()).toBe('false true clean_refused');
+    const probe = JSON.parse(lazy.trim()) as { before: string[]; after: string[]; code: string; engine: string };
+    const files = (urls: string[]) => urls.map((u) => fileURLToPath(u));
+    expect(probe.before[0]).toMatch(/\/priv\/index\.mjs$/);
+    expect(holdsDockerode(files(probe.before))).toBe(false);
+    expect(holdsDockerode(files(probe.after))).toBe(true);
+    expect([probe.code, probe.engine]).toEqual(['clean_refused', 'function']);
   }, 300_000);
 
   function mixProject(name: string, dep: string): string {
