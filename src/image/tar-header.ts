@@ -5,10 +5,10 @@
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
-export interface TarEntry {
+/** The ustar fields of an entry, written (TarEntry) or read (tar-reader.ts's TarReadEntry) alike. */
+export interface TarFields {
   /** Path inside the archive, relative, "/"-separated, without a trailing slash. */
   name: string;
-  type: TarEntryType;
   mode: number;
   uid: number;
   gid: number;
@@ -16,9 +16,14 @@ export interface TarEntry {
   gname: string;
   /** Seconds since the epoch. */
   mtime: number;
+  /** Bytes of data (0 for what has none: directories, links). */
+  size: number;
+}
+
+export interface TarEntry extends TarFields {
+  type: TarEntryType;
   /** Nanoseconds past `mtime` (0 to 999,999,999): when set and not 0, a pax mtime record keeps them. */
   mtimeNsec?: number;
-  size: number;
   linkname?: string;
   devmajor?: number;
   devminor?: number;

@@ -9,7 +9,7 @@
 // naming the archive and the member.
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { TarEntryType } from './tar-writer.js';
+import type { TarEntryType, TarFields } from './tar-header.js';
 import { OpError } from '../errors.js';
 
 /** pax headers and GNU long names/links bigger than this are refused. */
@@ -24,16 +24,9 @@ function formatError(path: string, problem: string): OpError {
   return new OpError('archive_format', `${path}: ${problem}`, FORMAT_HINT);
 }
 
-export interface TarReadEntry {
-  name: string;
+export interface TarReadEntry extends TarFields {
   type: TarEntryType | 'other';
-  mode: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  mtime: number;
-  size: number;
+  /** '' when the entry names none. */
   linkname: string;
   devmajor: number;
   devminor: number;
