@@ -96,6 +96,39 @@ export async function load(url, context, next) {
     expect(holdsDockerode(files(probe.before))).toBe(false);
     expect(holdsDockerode(files(probe.after))).toBe(true);
     expect([probe.code, probe.engine]).toEqual(['clean_refused', 'function']);
+    // A TypeScript user type-checks against the types the package ships (strict, the libraries' .d.ts
+    // checked too): every type they name is installed with it (dockerode's, whose client `Engine` is).
+    writeFileSync(
+      join(npmProject, 'use.ts'),
+      [
+        "import { defaultEngine, loadImageStream, parseDockerVersion, streamLayeredImage, type Engine } from 'nerves-docker-ts';",
+        "const s = await streamLayeredImage({ name: 'x', contents: ['/nonexistent-ndt'] });",
+        'const engine: Engine = await defaultEngine();',
+        'const refs: string[] = await loadImageStream(engine, s.stream);',
+        "console.log(refs, parseDockerVersion('20.10.0').text);",
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(npmProject, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          noEmit: true,
+          skipLibCheck: false,
+        },
+        files: ['use.ts'],
+      }),
+    );
+    let typeErrors = '';
+    try {
+      run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', npmProject], npmProject);
+    } catch (e) {
+      typeErrors = String((e as { stdout?: string }).stdout ?? e); // tsc reports on stdout
+    }
+    expect(typeErrors).toBe('');
   }, 300_000);
 
   function mixProject(name: string, dep: string): string {
