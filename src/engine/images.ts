@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { openEngine, type Engine } from './connect.js';
-import { engineMessage, isNotFound } from './errors.js';
+import { engineMessage, isNotFound, statusOf } from './errors.js';
 import { readJsonLines, StreamError, type ProgressLine } from './json-stream.js';
 
 /** A client for one engine (the image toolkit's `Engine`). */
@@ -107,6 +107,9 @@ export async function buildImageFromContext(
 
 const LOAD_HINT =
   'The engine could not load the archive: check that it is a docker-archive (`tar tf FILE` lists manifest.json) and that the engine has free space.';
+/** The request got no HTTP answer: the engine is not there, or the connection broke; the archive is not the question. */
+const NO_ANSWER_HINT =
+  'The engine did not answer, or the connection broke: check that it runs (`docker version`) and that DOCKER_HOST or the Docker context names it, then load again.';
 
 /**
  * `docker load` of a docker-archive stream (tar, optionally gzipped); returns
@@ -128,7 +131,9 @@ export async function loadImageStream(docker: DockerClient, archive: AsyncIterab
   } catch (err) {
     // What produces the archive (open files, a scratch directory) is closed, read or not.
     src.destroy();
-    throw srcError ?? new OpError('image_load', `docker load: ${engineMessage(err)}`, LOAD_HINT);
+    throw (
+      srcError ?? new OpError('image_load', `docker load: ${engineMessage(err)}`, statusOf(err) === undefined ? NO_ANSWER_HINT : LOAD_HINT)
+    );
   }
   const loaded: string[] = [];
   const lines: string[] = [];

@@ -32,8 +32,18 @@ export const loadImageArchive: typeof EngineImages.loadImageArchive = async (...
 export const loadImageStream: typeof EngineImages.loadImageStream = async (...args) =>
   (await import('../engine/images.js')).loadImageStream(...args);
 export type { DockerClient as Engine } from '../engine/images.js';
-/** The engine the runner and the CLI use (DOCKER_HOST, the Docker context, then the usual sockets), for loadImageStream. */
-export const defaultEngine = async (): Promise<EngineImages.DockerClient> => (await import('../engine/images.js')).defaultDockerClient();
+/**
+ * The engine the runner and the CLI use (DOCKER_HOST, the Docker context,
+ * then the usual sockets), for loadImageStream: checked to answer, as the
+ * CLI's --load does before it builds anything (else engine_unavailable, or
+ * engine_ssh, with what to do).
+ */
+export const defaultEngine = async (): Promise<EngineImages.DockerClient> => {
+  const { openEngine, pingEngine } = await import('../engine/connect.js');
+  const engine = openEngine();
+  await pingEngine(engine);
+  return engine.docker;
+};
 export { ensureImage } from './ensure-image.js';
 export { parsePinnedReference } from './reference.js';
 export type { ImageSource, EnsureImageOptions } from './ensure-image.js';

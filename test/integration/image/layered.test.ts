@@ -3,7 +3,15 @@ import { readFile, mkdir, writeFile, symlink, cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { buildLayeredImage, exportImage, loadImageArchive, loadImageStream, streamLayeredImage } from '../../../src/image/index.js';
+import {
+  buildLayeredImage,
+  defaultEngine,
+  exportImage,
+  loadImageArchive,
+  loadImageStream,
+  streamLayeredImage,
+} from '../../../src/image/index.js';
+import { openEngine } from '../../../src/engine/connect.js';
 import { OpError } from '../../../src/errors.js';
 import { readTarFile } from '../../../src/image/tar-reader.js';
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, runIn, tempDir } from './helpers.js';
@@ -271,6 +279,34 @@ describe.skipIf(!engine)('buildLayeredImage against the engine and skopeo/umoci'
     expect(err).toBeInstanceOf(OpError);
     expect(err!.code).toBe('image_load');
     expect(err!.hint).toMatch(/docker-archive .*free space/);
+  });
+
+  it('defaultEngine is the engine that answers; one that does not is engine_unavailable, saying what to do', async () => {
+    expect(typeof (await (await defaultEngine()).version()).ApiVersion).toBe('string');
+    vi.stubEnv('DOCKER_HOST', `unix://${join(work.path, 'no-engine.sock')}`);
+    try {
+      const err = await defaultEngine().then(
+        () => null,
+        (e: OpError) => e,
+      );
+      expect(err).toMatchObject({ code: 'engine_unavailable', message: expect.stringContaining('no-engine.sock') });
+      expect(err!.hint).toMatch(/DOCKER_HOST/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it('a load that gets no answer says so (not that the archive is wrong) and closes the stream', async () => {
+    const nowhere = openEngine({ DOCKER_HOST: `unix://${join(work.path, 'no-engine.sock')}` }).docker;
+    const s = await streamLayeredImage({ name: 'ndt-test/unanswered', contents: [rootfs] });
+    const err = await loadImageStream(nowhere, s.stream).then(
+      () => null,
+      (e: OpError) => e,
+    );
+    expect(err).toMatchObject({ code: 'image_load', message: expect.stringContaining('no-engine.sock') });
+    expect(err!.hint).toMatch(/did not answer/);
+    expect(s.stream.destroyed).toBe(true);
+    await expect(s.done).rejects.toThrow();
   });
 });
 
