@@ -255,10 +255,12 @@ function pairedRatios(a, b) {
 /** The methods asked for with --only: median, min, max and each run, and stream against docker load -i when both ran. */
 function reportOnly(results, order, startLine) {
   const lines = [];
+  /** A method's median wall time (or another of its figures). */
+  const median = (m, key = 'wall') => stats(results[m].map((r) => r[key])).median;
   for (const m of order) {
     const w = results[m].map((r) => r.wall);
     const s = stats(w);
-    const inp = results[m][0]?.inProcess !== undefined ? `; in process ${f2(stats(results[m].map((r) => r.inProcess)).median)}` : '';
+    const inp = results[m][0]?.inProcess !== undefined ? `; in process ${f2(median(m, 'inProcess'))}` : '';
     const ph = results[m][0]?.phases
       ? `; phases ${Object.keys(results[m][0].phases)
           .map((k) => `${k} ${f2(stats(results[m].map((r) => r.phases[k])).median)}`)
@@ -266,27 +268,25 @@ function reportOnly(results, order, startLine) {
       : '';
     lines.push(`${m}: median ${f2(s.median)} s (min ${f2(s.min)}, max ${f2(s.max)}; runs ${w.map(f2).join(' ')})${inp}${ph}`);
   }
+  const load = results.dockerLoad?.length ? median('dockerLoad') : NaN;
   if (results.cli?.length && results.dockerLoad?.length) {
-    const load = stats(results.dockerLoad.map((r) => r.wall)).median;
-    const c = stats(results.cli.map((r) => r.wall)).median;
+    const c = median('cli');
     lines.push(
       `nerves-docker image stream-layered-image --load / docker load -i (issue 17, target <= 1.15x, command against command): ${f2(c / load)}x: ${c <= 1.15 * load ? 'met' : 'MISSED'}; ${pairedRatios(results.cli, results.dockerLoad)}`,
     );
     if (startLine) lines.push(`    ${startLine}`);
   }
   if (results.clientLoad?.length && results.dockerLoad?.length) {
-    const load = stats(results.dockerLoad.map((r) => r.wall)).median;
-    const own = stats(results.clientLoad.map((r) => r.wall)).median;
-    const inp = stats(results.clientLoad.map((r) => r.inProcess)).median;
-    const cli = results.cli?.length ? stats(results.cli.map((r) => r.wall)).median : NaN;
+    const own = median('clientLoad');
+    const inp = median('clientLoad', 'inProcess');
+    const cli = results.cli?.length ? median('cli') : NaN;
     lines.push(
       `the toolkit's own load of the same archive / docker load -i (the floor of a stream made in Node): ${f2(own / load)}x spawn to exit, ${f2(inp / load)}x in process; ${pairedRatios(results.clientLoad, results.dockerLoad)}${Number.isFinite(cli) ? `; the CLI's stream over it: +${f2(cli - own)} s (the generation)` : ''}`,
     );
   }
   if (results.stream?.length && results.dockerLoad?.length) {
-    const load = stats(results.dockerLoad.map((r) => r.wall)).median;
-    const st = stats(results.stream.map((r) => r.wall)).median;
-    const inp = stats(results.stream.map((r) => r.inProcess)).median;
+    const st = median('stream');
+    const inp = median('stream', 'inProcess');
     lines.push(
       `stream / docker load -i (issue 17, target <= 1.15x): ${f2(st / load)}x spawn to exit, ${f2(inp / load)}x in process: ${st <= 1.15 * load ? 'met' : 'MISSED'}; ${pairedRatios(results.stream, results.dockerLoad)}`,
     );
