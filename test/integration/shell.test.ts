@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL } from '../../src/engine/labels.js';
+import { runClean } from '../../src/runner/clean.js';
 import { runShell } from '../../src/runner/shell/shell.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { parseShellOptions } from '../../src/runner/shell/shell.js';
@@ -118,6 +119,17 @@ describe('mix nerves_docker_ts.shell on a real terminal', () => {
     const out = text.slice(text.lastIndexOf('echo "LS-DONE'));
     expect(out).toMatch(/\bMakefile\b/);
     expect(out).toMatch(/\bdl\b/);
+  });
+
+  it('a clean of the package while the shell is open is refused, naming the shell, which goes on', async () => {
+    const spec = ex.spec();
+    const ctx = recorder();
+    await expect(
+      runClean({ app: 'example_system', build_path: spec.build_path as string, cache_path: spec.cache_path as string }, ctx),
+    ).rejects.toMatchObject({ code: 'locked', message: expect.stringContaining('another shell of this package is running') });
+    expect(await shellContainers()).toHaveLength(1);
+    type('echo "STILL-$((40+2))"');
+    await waitFor(/^STILL-42$/m, 10_000);
   });
 
   it('passes the window size at start and on resize', async () => {

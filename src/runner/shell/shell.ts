@@ -16,6 +16,7 @@ import { type OpContext, type OpHandler } from '../../protocol/op-context.js';
 import { OpError } from '../../errors.js';
 import { BuildLog, tailFile } from '../output/build-log.js';
 import { readOrCreateDockerId, volumeName } from '../job/docker-id.js';
+import { acquireLock } from '../job/lock.js';
 import { openJobContainer, type OpenJob } from '../job/container.js';
 import { jobSteps } from '../job/plan.js';
 import { JobScope } from '../job/scope.js';
@@ -177,6 +178,11 @@ async function openShell(spec: JobSpec, ctx: OpContext, scope: JobScope): Promis
   await checkHostInputs(spec, 'shell');
   const engine = (await connectChecked()).engine;
   const volume = volumeName(spec.app, await readOrCreateDockerId(spec.build_path, (t) => reporter.warn(t)));
+  // The package's lock, as a build takes it: a build or clean meanwhile would
+  // remove this shell's container (theirs to clean up when no live job holds
+  // the lock) and change the build directory under it. Let go last.
+  const lock = await acquireLock(spec.build_path, 'shell', (t) => reporter.warn(t));
+  scope.hold({ label: 'build lock', close: () => lock.release() });
   const log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
   scope.hold({ label: 'shell.log', close: () => log.close() });
   // Held before the container, so let go after it: the shell returns once the engine removed it.
