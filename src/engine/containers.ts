@@ -118,7 +118,7 @@ async function attachAndStart(engine: Engine, container: Docker.Container): Prom
     return stdin;
   } catch (err) {
     stdin?.destroy();
-    await removeContainer(engine, container.id);
+    await removeContainer(engine, container.id).catch(() => {}); // the start's error is the one to report
     if (statusOf(err) === undefined) throw new Error(`could not start the build container: ${engineMessage(err)}`);
     throw new OpError(
       'container_start',

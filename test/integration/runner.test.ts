@@ -279,7 +279,7 @@ describe('bad input and missing pieces: one clear error, nothing left behind', (
     await expectError(runJob('build', parseJobSpec(ex.spec({ defconfig: 'missing' })), ctx), 'defconfig_missing');
     // defconfig is checked before the id: nothing was touched yet.
     expect(readFileSync(idFile, 'utf8')).toBe('');
-    await expectError(
+    const missing = await expectError(
       runJob(
         'build',
         parseJobSpec(ex.spec({ docker: { dockerfile: '/nonexistent/Dockerfile', tag: 'localhost/ndt-never-built:2' } })),
@@ -287,6 +287,8 @@ describe('bad input and missing pieces: one clear error, nothing left behind', (
       ),
       'dockerfile_missing',
     );
+    // What the registry said (nothing listens on localhost's registry port here) is in the error, not only in build.log.
+    expect(missing.message).toMatch(/Dockerfile \/nonexistent\/Dockerfile does not exist \(the pull: .*localhost/);
     expect(readFileSync(idFile, 'utf8')).toMatch(/^[A-Za-z0-9_]{16}$/);
     expect(ctx.of('warn').join('\n')).toMatch(/\.docker_id held nothing; making a new one/);
   });

@@ -89,7 +89,11 @@ export async function ensureJobImage(spec: JobSpec, deps: ImageDeps): Promise<Im
     const source = plan.archive;
     reporter.header(`Loading image archive ${source}`);
     const loaded = await loadImageArchive(source, { docker: engine.docker }).catch((err: Error) => {
-      throw new OpError('image_load', `could not load the image archive ${source}: ${err.message}`);
+      throw new OpError(
+        'image_load',
+        `could not load the image archive ${source}: ${err.message}`,
+        err instanceof OpError ? err.hint : null,
+      );
     });
     const image = await inspectImage(engine, tag);
     if (image) return image;
@@ -99,18 +103,29 @@ export async function ensureJobImage(spec: JobSpec, deps: ImageDeps): Promise<Im
       'Make the tag in build_runner_config[:docker] match the archive, or rebuild the archive with that name and tag.',
     );
   }
-  const pulled = await pullJobImage(tag, plan.kind === 'pull' ? plan.digest : null, deps);
+  const { image: pulled, failure } = await pullJobImage(tag, plan.kind === 'pull' ? plan.digest : null, deps);
   if (pulled) return pulled;
-  if (plan.kind === 'pull_or_fail') throw plan.error;
+  if (plan.kind === 'pull_or_fail') {
+    // What the registry said belongs in the error too, not only in build.log.
+    throw failure ? new OpError(plan.error.code, `${plan.error.message} (the pull: ${failure})`, plan.error.hint) : plan.error;
+  }
   if (plan.kind === 'pull_or_build') return buildFromDockerfile(tag, plan.context, plan.dockerfile, deps);
   throw new OpError('image_pull', `could not pull ${tag}`); // pinned: pullJobImage throws first
 }
 
-/** The image pulled by the engine, or null when no registry gave it (a pinned one must come, with its digest). */
-async function pullJobImage(tag: string, digest: string | null, deps: ImageDeps): Promise<ImageSummary | null> {
+/**
+ * The image pulled by the engine, or null when no registry gave it (a pinned one must come, with its
+ * digest), with the pull's error when it failed.
+ */
+async function pullJobImage(
+  tag: string,
+  digest: string | null,
+  deps: ImageDeps,
+): Promise<{ image: ImageSummary | null; failure?: string }> {
   const { engine, reporter, log } = deps;
   reporter.header('Trying to pull image');
   const layers = new Map<string, string>();
+  let failure: string | undefined;
   try {
     await pullImageThroughEngine(engine, tag, (p) => {
       if (!p.layer) return;
@@ -119,7 +134,8 @@ async function pullJobImage(tag: string, digest: string | null, deps: ImageDeps)
       reporter.progress({ text: `pull ${tag}: ${p.layer} ${p.status} (${done}/${layers.size} layers)`, ...p });
     });
   } catch (err) {
-    await log.write(`pull of ${tag} failed: ${(err as Error).message}\n`);
+    failure = (err as Error).message;
+    await log.write(`pull of ${tag} failed: ${failure}\n`);
     if (digest) {
       throw new OpError(
         'image_pull',
@@ -136,7 +152,7 @@ async function pullJobImage(tag: string, digest: string | null, deps: ImageDeps)
     );
   }
   if (!pulled && digest) throw new OpError('image_pull', `could not pull ${tag}: the engine reported no error, but the image is not there`);
-  return pulled;
+  return failure === undefined ? { image: pulled } : { image: pulled, failure };
 }
 
 async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: string, deps: ImageDeps): Promise<ImageSummary> {
