@@ -51,9 +51,19 @@ defmodule NervesDockerTs.BuildRunner do
   @spec build(map(), term(), keyword()) :: {:ok, String.t()}
   def build(pkg, _toolchain, opts), do: artifact("build", pkg, opts)
 
-  @doc "Makes the artifact archive from an existing build (`make system` and copy); returns `{:ok, path}`."
+  @doc """
+  Makes the artifact archive from an existing build (`make system` and copy); returns `{:ok, path}`.
+
+  Nerves passes the `mix nerves.artifact` switches (`:name`, `:path`, ...)
+  here, not the build_runner_opts `build/3` gets: those are taken from the
+  package, under the options given.
+  """
   @spec archive(map(), term(), keyword()) :: {:ok, String.t()}
-  def archive(pkg, _toolchain, opts), do: artifact("archive", pkg, opts)
+  def archive(pkg, _toolchain, opts), do: artifact("archive", pkg, Keyword.merge(runner_opts(pkg), opts))
+
+  # A Nerves.Package carries {module, build_runner_opts}; a plain package map (the tasks', tests') only its config.
+  defp runner_opts(%{build_runner: {_mod, opts}}) when is_list(opts), do: opts
+  defp runner_opts(pkg), do: (pkg.config || [])[:build_runner_opts] || []
 
   # build and archive differ only in the op: both reply with the artifact's path.
   defp artifact(op, pkg, opts) do
