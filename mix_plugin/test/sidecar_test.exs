@@ -13,6 +13,26 @@ defmodule NervesDockerTs.SidecarTest do
 
   defp quiet, do: [on_event: fn _, _ -> :ok end]
 
+  # Running, not exited (a zombie has exited already).
+  defp os_alive?(pid) do
+    case File.read("/proc/#{pid}/stat") do
+      {:ok, stat} -> stat |> String.split(") ") |> List.last() |> String.first() != "Z"
+      {:error, _} -> match?({_, 0}, System.cmd("kill", ["-0", to_string(pid)], stderr_to_stdout: true))
+    end
+  end
+
+  defp wait_until(fun, timeout_ms) do
+    deadline = System.monotonic_time(:millisecond) + timeout_ms
+
+    Stream.repeatedly(fn ->
+      Process.sleep(20)
+      fun.() or System.monotonic_time(:millisecond) > deadline
+    end)
+    |> Enum.find(& &1)
+
+    fun.()
+  end
+
   test "hello carries protocol, version and node", %{sc: sc} do
     hello = Sidecar.hello(sc)
     assert hello["protocol"] == 1
@@ -119,6 +139,24 @@ defmodule NervesDockerTs.SidecarTest do
     assert reason =~ ~r/exited with status 2|closed the port/
     assert reason =~ "framing lost"
     assert_receive {:DOWN, ^ref, :process, _, _}, 5000
+  end
+
+  test "the sidecar stops, and its node process ends, when the process that started it is killed" do
+    me = self()
+
+    caller =
+      spawn(fn ->
+        {:ok, sc} = Sidecar.start_link()
+        send(me, {:started, sc, Sidecar.hello(sc)["pid"]})
+        Sidecar.request(sc, "sleep", %{"ms" => 600_000}, on_event: fn _, _ -> send(me, :in_flight) end)
+      end)
+
+    assert_receive {:started, sc, os_pid}, 15_000
+    assert_receive :in_flight, 5000
+    ref = Process.monitor(sc)
+    Process.exit(caller, :kill)
+    assert_receive {:DOWN, ^ref, :process, ^sc, _}, 5000
+    assert wait_until(fn -> not os_alive?(os_pid) end, 5000), "sidecar #{os_pid} still runs after its owner was killed"
   end
 
   test "a missing node or sidecar gives an error that names it" do

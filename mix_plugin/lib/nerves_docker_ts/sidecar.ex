@@ -36,14 +36,16 @@ defmodule NervesDockerTs.Sidecar do
 
   @doc """
   Starts a sidecar and waits for its hello. Returns `{:ok, pid}` or
-  `{:error, %NervesDockerTs.Error{}}`. The server is linked to the caller.
+  `{:error, %NervesDockerTs.Error{}}`. The server is linked to the caller
+  and stops (the sidecar runs its cleanup and exits) when the caller exits.
   With `await_hello: false` it returns at once and the hello is awaited by
   the server; a failed start then comes back as the error of the first
   request.
   """
   @spec start_link(keyword()) :: {:ok, server()} | {:error, Error.t()}
   def start_link(opts \\ []) do
-    case GenServer.start(__MODULE__, opts) do
+    # Not GenServer.start_link: a failed start is an error reply, not an exit signal to the caller.
+    case GenServer.start(__MODULE__, {self(), opts}) do
       {:ok, pid} ->
         Process.link(pid)
         {:ok, pid}
@@ -171,12 +173,15 @@ defmodule NervesDockerTs.Sidecar do
   ## GenServer
 
   @impl true
-  def init(opts) do
+  def init({owner, opts}) do
     Process.flag(:trap_exit, true)
+    # The caller's exit reaches a server started without start_link only as a message: watched
+    # from here, not from the link, so that a caller killed while the hello is awaited counts too.
+    owner = Process.monitor(owner)
 
     with {:ok, node} <- Locate.node(opts),
          {:ok, argv} <- Locate.entry(opts) do
-      state = State.open(node, argv, Keyword.get(opts, :env, []))
+      state = %{State.open(node, argv, Keyword.get(opts, :env, [])) | owner: owner}
 
       if Keyword.get(opts, :await_hello, true) do
         case Hello.await(state, Hello.timeout(opts)) do
@@ -264,6 +269,10 @@ defmodule NervesDockerTs.Sidecar do
       1000 -> died(state, "closed the port (#{inspect(reason)})")
     end
   end
+
+  # The process that started the sidecar is gone (killed in iex, a crashed test): nobody stops it now.
+  def handle_info({:DOWN, owner, :process, _pid, reason}, %{owner: owner} = state),
+    do: {:stop, {:shutdown, {:owner_exited, reason}}, state}
 
   def handle_info({:DOWN, mon, :process, _pid, _}, state) do
     case Enum.find(state.calls, fn {_id, {_pid, m}} -> m == mon end) do

@@ -2,11 +2,12 @@ defmodule NervesDockerTs.Sidecar.State do
   @moduledoc false
   # The sidecar server's state: its port (the sidecar's stdin/stdout), the
   # file that collects its stderr (its last lines explain a crash), the
-  # requests in flight and the hello. Opening and closing the port live here.
+  # requests in flight, the hello and the monitor of the process that started
+  # it (its owner). Opening and closing the port live here.
 
   @stderr_tail_lines 20
 
-  defstruct [:port, :node, :entry, :stderr, :unowned, :hello, next_id: 1, calls: %{}]
+  defstruct [:port, :node, :entry, :stderr, :unowned, :hello, :owner, next_id: 1, calls: %{}]
 
   @type t :: %__MODULE__{}
 
