@@ -5,6 +5,9 @@ defmodule NervesDockerTs.SidecarTest do
   alias NervesDockerTs.{Error, Msgpack, Sidecar}
   alias NervesDockerTs.Sidecar.Locate
 
+  # A stand-in sidecar with broken answers (see the file).
+  @fake Path.expand("fixtures/fake_sidecar.mjs", __DIR__)
+
   setup do
     {:ok, pid} = Sidecar.start_link()
     on_exit(fn -> Sidecar.stop(pid) end)
@@ -157,6 +160,27 @@ defmodule NervesDockerTs.SidecarTest do
     Process.exit(caller, :kill)
     assert_receive {:DOWN, ^ref, :process, ^sc, _}, 5000
     assert wait_until(fn -> not os_alive?(os_pid) end, 5000), "sidecar #{os_pid} still runs after its owner was killed"
+  end
+
+  test "a malformed frame from the sidecar is an error reply to the request, not an exit of the caller" do
+    me = self()
+
+    caller =
+      spawn(fn ->
+        {:ok, sc} = Sidecar.start_link(sidecar: @fake)
+        send(me, {:started, sc})
+        send(me, {:result, Sidecar.request(sc, "bad_frame", %{}, quiet())})
+        Process.sleep(:infinity)
+      end)
+
+    assert_receive {:started, sc}, 15_000
+    ref = Process.monitor(sc)
+    assert_receive {:result, {:error, %Error{code: "bad_frame", reason: reason, hint: hint}}}, 5000
+    assert reason =~ "malformed frame"
+    assert hint =~ "same nerves-docker-ts checkout"
+    assert_receive {:DOWN, ^ref, :process, ^sc, :normal}, 5000
+    assert Process.alive?(caller)
+    Process.exit(caller, :kill)
   end
 
   test "a missing node or sidecar gives an error that names it" do

@@ -253,7 +253,7 @@ defmodule NervesDockerTs.Sidecar do
   def handle_info({port, {:data, body}}, %{port: port} = state) do
     case Msgpack.decode(body) do
       {:ok, msg} -> {:noreply, route(msg, state)}
-      {:error, reason} -> {:stop, {:shutdown, {:bad_frame, reason}}, state}
+      {:error, reason} -> bad_frame(state, reason)
     end
   end
 
@@ -301,8 +301,27 @@ defmodule NervesDockerTs.Sidecar do
       hint: "Run the failing command again with NERVES_DEBUG=1 for more detail."
     }
 
+    {:stop, :normal, %{fail_calls(state, err) | port: nil}}
+  end
+
+  # Not msgpack: what follows cannot be trusted either. A :normal stop (the
+  # sidecar is told to shut down) does not take the linked caller down.
+  defp bad_frame(state, reason) do
+    err = %Error{
+      code: "bad_frame",
+      reason: "the nerves-docker-ts sidecar sent a malformed frame (#{inspect(reason)})" <> State.stderr_tail(state),
+      hint:
+        "Use the sidecar and the Mix plugin from the same nerves-docker-ts checkout; " <>
+          "if they are, run the command again with NERVES_DEBUG=1 and report the output."
+    }
+
+    {:stop, :normal, fail_calls(state, err)}
+  end
+
+  # Every request in flight gets the error as its reply.
+  defp fail_calls(state, err) do
     Enum.each(state.calls, fn {id, {pid, _}} -> send(pid, {:nerves_docker_ts, id, {:error, err}}) end)
-    {:stop, :normal, %{state | calls: %{}, port: nil}}
+    %{state | calls: %{}}
   end
 
   defp send_frame(%{port: port}, msg) when is_port(port) do
