@@ -179,12 +179,14 @@ defmodule NervesDockerTs.Sidecar do
     # from here, not from the link, so that a caller killed while the hello is awaited counts too.
     owner = Process.monitor(owner)
 
-    with {:ok, node} <- Locate.node(opts),
+    # All is checked before anything is built or opened (the port, its stderr file).
+    with {:ok, hello_timeout} <- Hello.timeout(opts),
+         {:ok, node} <- Locate.node(opts),
          {:ok, argv} <- Locate.entry(opts) do
       state = %{State.open(node, argv, Keyword.get(opts, :env, [])) | owner: owner}
 
       if Keyword.get(opts, :await_hello, true) do
-        case Hello.await(state, Hello.timeout(opts)) do
+        case Hello.await(state, hello_timeout) do
           {:ok, hello} ->
             {:ok, %{state | hello: Map.put(hello, "entry", state.entry)}}
 
@@ -194,7 +196,7 @@ defmodule NervesDockerTs.Sidecar do
         end
       else
         # The caller works while Node starts; its first call waits for this.
-        {:ok, state, {:continue, {:hello, Hello.timeout(opts)}}}
+        {:ok, state, {:continue, {:hello, hello_timeout}}}
       end
     else
       {:error, err} -> {:stop, err}

@@ -8,14 +8,38 @@ defmodule NervesDockerTs.Sidecar.Hello do
 
   @protocol 1
 
-  @doc "How long to wait for the hello: the :hello_timeout option, NERVES_DOCKER_TS_HELLO_TIMEOUT, or 15 s."
-  @spec timeout(keyword()) :: non_neg_integer()
+  @doc """
+  How long to wait for the hello: the :hello_timeout option,
+  NERVES_DOCKER_TS_HELLO_TIMEOUT (milliseconds; empty is unset), or 15 s.
+  Checked before the sidecar starts: anything but milliseconds is an error.
+  """
+  @spec timeout(keyword()) :: {:ok, non_neg_integer()} | {:error, Error.t()}
   def timeout(opts) do
     case Keyword.get(opts, :hello_timeout) || System.get_env("NERVES_DOCKER_TS_HELLO_TIMEOUT") do
-      nil -> 15_000
-      n when is_integer(n) -> n
-      text -> String.to_integer(text)
+      empty when empty in [nil, ""] ->
+        {:ok, 15_000}
+
+      ms when is_integer(ms) and ms >= 0 ->
+        {:ok, ms}
+
+      text when is_binary(text) ->
+        case Integer.parse(String.trim(text)) do
+          {ms, ""} when ms >= 0 -> {:ok, ms}
+          _ -> bad_timeout(text)
+        end
+
+      other ->
+        bad_timeout(other)
     end
+  end
+
+  defp bad_timeout(value) do
+    {:error,
+     %Error{
+       code: "bad_hello_timeout",
+       reason: "NERVES_DOCKER_TS_HELLO_TIMEOUT is #{inspect(value)}, not a number of milliseconds",
+       hint: "Set NERVES_DOCKER_TS_HELLO_TIMEOUT to milliseconds, e.g. 30000, or unset it (15000)."
+     }}
   end
 
   @doc "Receives the hello from the state's port within `timeout` ms and checks it."
