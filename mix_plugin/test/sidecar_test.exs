@@ -183,6 +183,17 @@ defmodule NervesDockerTs.SidecarTest do
     Process.exit(caller, :kill)
   end
 
+  test "an error reply whose error is not a map is an error, not a success" do
+    {:ok, sc} = Sidecar.start_link(sidecar: @fake)
+
+    assert {:error, %Error{code: "bad_reply", reason: reason, hint: hint}} =
+             Sidecar.request(sc, "error_string", %{}, quiet())
+
+    assert reason =~ ~s(an error that is not a map: "oops")
+    assert hint =~ "same nerves-docker-ts checkout"
+    Sidecar.stop(sc)
+  end
+
   test "a missing node or sidecar gives an error that names it" do
     assert {:error, %Error{code: "node_not_found", reason: reason}} = Sidecar.start_link(node: "/nonexistent/node")
     assert reason =~ "/nonexistent/node"

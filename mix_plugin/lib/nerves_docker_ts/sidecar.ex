@@ -32,6 +32,10 @@ defmodule NervesDockerTs.Sidecar do
   # How long stop/1 waits for the sidecar's cleanup and exit (its own cleanup is bounded to 10 s).
   @stop_wait_ms 10_000
 
+  # What to do about frames this plugin cannot read.
+  @mismatch_hint "Use the sidecar and the Mix plugin from the same nerves-docker-ts checkout; " <>
+                   "if they are, run the command again with NERVES_DEBUG=1 and report the output."
+
   ## Public API
 
   @doc """
@@ -312,9 +316,7 @@ defmodule NervesDockerTs.Sidecar do
     err = %Error{
       code: "bad_frame",
       reason: "the nerves-docker-ts sidecar sent a malformed frame (#{inspect(reason)})" <> State.stderr_tail(state),
-      hint:
-        "Use the sidecar and the Mix plugin from the same nerves-docker-ts checkout; " <>
-          "if they are, run the command again with NERVES_DEBUG=1 and report the output."
+      hint: @mismatch_hint
     }
 
     {:stop, :normal, fail_calls(state, err)}
@@ -362,6 +364,12 @@ defmodule NervesDockerTs.Sidecar do
   defp classify(%{"event" => event} = msg), do: {:event, event, msg["data"]}
   defp classify(%{"prompt" => prompt}), do: {:prompt, prompt}
   defp classify(%{"error" => err}) when is_map(err), do: {:final, {:error, Error.from_reply(err)}}
+
+  defp classify(%{"error" => err}) when not is_nil(err) do
+    reason = "the nerves-docker-ts sidecar replied with an error that is not a map: #{inspect(err)}"
+    {:final, {:error, %Error{code: "bad_reply", reason: reason, hint: @mismatch_hint}}}
+  end
+
   defp classify(%{"ok" => value}), do: {:final, {:ok, value}}
   defp classify(%{} = msg), do: {:final, {:ok, Map.get(msg, "ok")}}
 
