@@ -194,6 +194,16 @@ defmodule NervesDockerTs.SidecarTest do
     Sidecar.stop(sc)
   end
 
+  test "a request that times out is forgotten: no entry stays in the server, its late reply reaches nobody", %{sc: sc} do
+    assert {:error, %Error{code: "timeout"}} =
+             Sidecar.request(sc, "sleep", %{"ms" => 60_000}, [timeout: 200] ++ quiet())
+
+    # The sidecar still answers the cancel (with an error): it must not land in the caller's mailbox.
+    refute_receive {:nerves_docker_ts, _, _}, 500
+    assert :sys.get_state(sc).calls == %{}
+    assert {:ok, "pong"} = Sidecar.request(sc, "ping", nil, quiet())
+  end
+
   test "a missing node or sidecar gives an error that names it" do
     assert {:error, %Error{code: "node_not_found", reason: reason}} = Sidecar.start_link(node: "/nonexistent/node")
     assert reason =~ "/nonexistent/node"

@@ -84,7 +84,8 @@ defmodule NervesDockerTs.Sidecar do
   Options:
     * `:on_event` - `fn event, data -> any end` (default `NervesDockerTs.Output.event/2`)
     * `:on_prompt` - `fn prompt_map -> answer end` (default `NervesDockerTs.Output.prompt/1`)
-    * `:timeout` - milliseconds without any message before giving up (default `:infinity`)
+    * `:timeout` - milliseconds without any message before giving up: the request is
+      cancelled and forgotten (default `:infinity`)
   """
   @spec request(server(), String.t(), term(), keyword()) :: {:ok, term()} | {:error, Error.t()}
   def request(server, op, args, opts \\ []) do
@@ -169,8 +170,28 @@ defmodule NervesDockerTs.Sidecar do
         {:error, %Error{code: "sidecar_down", reason: "the sidecar owner stopped: #{inspect(reason)}"}}
     after
       timeout ->
-        cancel(server, id)
+        abandon(server, id)
         {:error, %Error{code: "timeout", reason: "no answer from the sidecar within #{timeout} ms"}}
+    end
+  end
+
+  # A request given up on: the sidecar is told to stop it and the server forgets it, so that
+  # its late reply goes nowhere; what the server sent for it before is dropped here.
+  defp abandon(server, id) do
+    try do
+      GenServer.call(server, {:abandon, id})
+    catch
+      :exit, _ -> :ok
+    end
+
+    flush(id)
+  end
+
+  defp flush(id) do
+    receive do
+      {:nerves_docker_ts, ^id, _} -> flush(id)
+    after
+      0 -> :ok
     end
   end
 
@@ -248,6 +269,18 @@ defmodule NervesDockerTs.Sidecar do
   end
 
   def handle_call({:subscribe_unowned, pid}, _from, state), do: {:reply, :ok, %{state | unowned: pid}}
+
+  def handle_call({:abandon, id}, _from, state) do
+    case Map.pop(state.calls, id) do
+      {{_pid, mon}, calls} ->
+        Process.demonitor(mon, [:flush])
+        send_frame(state, %{"id" => id, "cancel" => true})
+        {:reply, :ok, %{state | calls: calls}}
+
+      {nil, _} ->
+        {:reply, :ok, state}
+    end
+  end
 
   @impl true
   def handle_cast({:send, msg}, state) do
