@@ -4,7 +4,9 @@
 // and, through image indexes (multi-arch, nested or not), by platform
 // (os/architecture/variant, as pullImage chooses from a manifest list).
 // Refuses clearly when nothing, or more than one platform-less image,
-// matches.
+// matches. Each blob is read once per selection, however often indexes list
+// it, and the walk stops past MAX_DESCRIPTORS descriptors: indexes listing
+// one another many times over would otherwise be read fan-out^depth times.
 import { goArch } from './config.js';
 import { OpError } from '../errors.js';
 
@@ -33,6 +35,8 @@ const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'applica
 const REF_NAME = 'org.opencontainers.image.ref.name';
 const IMAGE_NAME = 'io.containerd.image.name';
 const MAX_DEPTH = 4;
+/** Descriptors one selection may visit, through all its indexes (a multi-arch index lists a few dozen). */
+export const MAX_DESCRIPTORS = 1024;
 
 const describe = (d: OciDescriptor) => d.annotations?.[REF_NAME] ?? d.annotations?.[IMAGE_NAME] ?? d.digest;
 const platformOf = (d: OciDescriptor) =>
@@ -78,8 +82,19 @@ export async function selectOciImage(
       `Set fromImageTag (--from-image-tag) to one of the layout's ${REF_NAME} values, or leave it out to use its first image.`,
     );
   }
-  const candidates: Candidate[] = [];
-  for (const d of named) await expand(d, d, readJson, candidates, where, 0);
+  const blobs = new Map<string, Promise<unknown>>();
+  const walk: Walk = {
+    readJson: (digest) => {
+      let body = blobs.get(digest);
+      if (!body) blobs.set(digest, (body = readJson(digest)));
+      return body;
+    },
+    out: [],
+    visited: 0,
+    where,
+  };
+  for (const d of named) await expand(d, d, walk, 0);
+  const candidates = walk.out;
   // One image per name (or a layout of one image) is taken as it is, whatever its platform.
   const byName = tag === undefined ? candidates.filter((c) => c.top === named[0]) : candidates;
   if (byName.length === 1) return chosen(byName[0]!);
@@ -107,16 +122,24 @@ function chosen(c: Candidate): Selected {
   return { manifest: c.manifest, ...(image ? { repoTag: image } : {}) };
 }
 
+/** One selection's walk through the indexes: its reads (one per digest), what it found, how far it went. */
+interface Walk {
+  readJson: (digest: string) => Promise<unknown>;
+  out: Candidate[];
+  visited: number;
+  where: string;
+}
+
 /** The image manifests a descriptor stands for: itself, or the images of the index it points to. */
-async function expand(
-  d: OciDescriptor,
-  top: OciDescriptor,
-  readJson: (digest: string) => Promise<unknown>,
-  out: Candidate[],
-  where: string,
-  depth: number,
-): Promise<void> {
-  const body = (await readJson(d.digest)) as {
+async function expand(d: OciDescriptor, top: OciDescriptor, walk: Walk, depth: number): Promise<void> {
+  const { where } = walk;
+  if (++walk.visited > MAX_DESCRIPTORS)
+    throw new OpError(
+      'base_image',
+      `${where}: the image indexes list more than ${MAX_DESCRIPTORS} descriptors in all`,
+      'Use an OCI layout whose index lists each image once (skopeo copy oci:... of the one image you need).',
+    );
+  const body = (await walk.readJson(d.digest)) as {
     manifests?: OciDescriptor[];
     config?: { digest: string };
     layers?: OciManifest['layers'];
@@ -129,7 +152,7 @@ async function expand(
         `${where}: image indexes nested more than ${MAX_DEPTH} deep`,
         'Use an OCI layout whose index points to the images directly.',
       );
-    for (const child of body.manifests ?? []) await expand(child, top, readJson, out, where, depth + 1);
+    for (const child of body.manifests ?? []) await expand(child, top, walk, depth + 1);
     return;
   }
   if (!body.config?.digest || !Array.isArray(body.layers)) {
@@ -139,5 +162,5 @@ async function expand(
       'Make the OCI layout again (skopeo copy, umoci, buildah push oci:...).',
     );
   }
-  out.push({ descriptor: d, top, manifest: { config: body.config, layers: body.layers } });
+  walk.out.push({ descriptor: d, top, manifest: { config: body.config, layers: body.layers } });
 }
