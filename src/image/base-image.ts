@@ -1,20 +1,24 @@
 // Read a base image (fromImage): a docker-archive tar (whole archive or its
 // layers may be gzipped, as nixpkgs and `docker save` produce) or an OCI
 // layout directory. Layers are used in place when uncompressed, otherwise
-// decompressed into a temporary directory released by close().
+// decompressed into a temporary directory released by close(), each member
+// or blob once however often the image lists it, and never past what
+// deflate can inflate it to. More layers than an image may have
+// (MAX_LAYERS_LIMIT) are refused before any is opened.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { readRange, readTarFile, readTarMember, TAR_MEMBER_MAX, type TarReadEntry } from './tar-reader.js';
 import { checkOciBlob, ociBlobPath } from './oci-layout.js';
 import type { ImageConfigJson } from './config.js';
 import type { MeasuredLayer } from './layer.js';
 import { measure } from './digest.js';
-import { isGzip } from './gzip.js';
+import { inflatedMax, isGzip } from './gzip.js';
+import { MAX_LAYERS_LIMIT } from './layering.js';
 import { resolveMember } from './archive-members.js';
 import { selectOciImage, type OciDescriptor, type OciSelector } from './oci-select.js';
 import { OpError } from '../errors.js';
@@ -43,8 +47,31 @@ async function head(path: string, offset = 0): Promise<Buffer> {
   }
 }
 
-async function gunzipTo(src: AsyncIterable<Buffer>, dest: string): Promise<void> {
-  await pipeline(Readable.from(src), createGunzip(), createWriteStream(dest));
+/** Gunzips `size` bytes from src into dest, failing once the output passes what deflate can make of them. */
+async function gunzipTo(src: AsyncIterable<Buffer>, size: number, dest: string, what: string): Promise<void> {
+  const max = inflatedMax(size);
+  let written = 0;
+  const bound = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      written += chunk.length;
+      if (written > max)
+        return cb(
+          new OpError('base_image', `${what}: ${size} bytes of gzip inflate to more than ${max}, more than gzip can`, DAMAGED_HINT),
+        );
+      cb(null, chunk);
+    },
+  });
+  await pipeline(Readable.from(src), createGunzip(), bound, createWriteStream(dest));
+}
+
+/** An image may have at most MAX_LAYERS_LIMIT layers: checked on the list, before any layer is opened. */
+function checkLayerCount(count: number, where: string): void {
+  if (count > MAX_LAYERS_LIMIT)
+    throw new OpError(
+      'base_image',
+      `${where}: ${count} layers, more than the ${MAX_LAYERS_LIMIT} an image may have`,
+      "Docker's overlay2 storage driver cannot mount images with more than 127 layers: use a base image with fewer layers.",
+    );
 }
 
 /** Which image of the archive or layout: by name and tag, and (through OCI image indexes) by platform. */
@@ -69,27 +96,40 @@ export async function openBaseImage(path: string, sel: BaseSelector = {}): Promi
 }
 
 type Opened = Omit<BaseImage, 'close'>;
+type LayerFile = BaseImage['layerFiles'][number];
 
-async function layerFrom(file: string, offset: number, size: number, tmp: string, i: number) {
-  if (isGzip(await head(file, offset))) {
-    const dest = join(tmp, `layer-${i}.tar`);
-    await gunzipTo(readRange(file, offset, size), dest);
-    return { path: dest, offset: 0, size: (await stat(dest)).size };
-  }
-  return { path: file, offset, size };
+/**
+ * Opens layers (file and offset of a member or blob) for one image, each
+ * place once: a reference to a place opened before gets the same LayerFile,
+ * so a gzipped member listed N times is decompressed into one file.
+ */
+function layerOpener(tmp: string, where: string) {
+  const opened = new Map<string, LayerFile>();
+  return async (file: string, offset: number, size: number, what: string): Promise<LayerFile> => {
+    const key = `${offset}:${file}`;
+    const known = opened.get(key);
+    if (known) return known;
+    let got: LayerFile = { path: file, offset, size };
+    if (isGzip(await head(file, offset))) {
+      const dest = join(tmp, `layer-${opened.size}.tar`);
+      await gunzipTo(readRange(file, offset, size), size, dest, `${where}: ${what}`);
+      got = { path: dest, offset: 0, size: (await stat(dest)).size };
+    }
+    opened.set(key, got);
+    return got;
+  };
 }
 
-async function finish(
-  config: ImageConfigJson,
-  files: { path: string; offset: number; size: number }[],
-  repoTags: string[],
-): Promise<Opened> {
+async function finish(config: ImageConfigJson, files: LayerFile[], repoTags: string[]): Promise<Opened> {
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== files.length)
     throw new OpError('base_image', `base image: ${files.length} layers but ${diffIds.length} diff_ids`, DAMAGED_HINT);
   const layers: MeasuredLayer[] = [];
+  // Hashed once per file: a layer listed again is the same LayerFile (layerOpener).
+  const measured = new Map<LayerFile, { digest: string; size: number }>();
   for (const [i, f] of files.entries()) {
-    const m = await measure(readRange(f.path, f.offset, f.size));
+    const m = measured.get(f) ?? (await measure(readRange(f.path, f.offset, f.size)));
+    measured.set(f, m);
     if (m.digest !== diffIds[i])
       throw new OpError('base_image', `base image: layer ${i + 1} has digest ${m.digest}, config says ${diffIds[i]}`, DAMAGED_HINT);
     layers.push({ open: () => readRange(f.path, f.offset, f.size), comment: `base layer ${i + 1}`, diffId: m.digest, size: m.size });
@@ -101,7 +141,7 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   let archive = path;
   if (isGzip(await head(path))) {
     archive = join(tmp, 'image.tar');
-    await gunzipTo(createReadStream(path) as AsyncIterable<Buffer>, archive);
+    await gunzipTo(createReadStream(path) as AsyncIterable<Buffer>, (await stat(path)).size, archive, `base image ${path}`);
   }
   const members = new Map<string, TarReadEntry>();
   for await (const e of readTarFile(archive)) members.set(e.name, e);
@@ -130,12 +170,14 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
   }
   if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers))
     throw new OpError('base_image', `base image ${path}: manifest.json has no Config or Layers`, FORMAT_HINT);
+  checkLayerCount(entry.Layers.length, `base image ${path}`);
   const config = parseJson<ImageConfigJson>(await read(entry.Config), `base image ${path}: ${entry.Config}`);
+  const openLayer = layerOpener(tmp, `base image ${path}`);
   const files = [];
-  for (const [i, l] of entry.Layers.entries()) {
+  for (const l of entry.Layers) {
     const e = member(l);
     if (!e) throw new OpError('base_image', `base image ${path}: layer ${l} missing`, DAMAGED_HINT);
-    files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
+    files.push(await openLayer(archive, e.offset, e.size, `layer ${l}`));
   }
   return finish(config, files, entry.RepoTags ?? []);
 }
@@ -165,6 +207,7 @@ async function readOciParts(where: string, index: OciIndex, blob: (path: string)
   const { manifest, repoTag } = await selectOciImage(index, (d) => readJson(d, 'the manifest'), sel, where);
   if (!manifest?.config || !Array.isArray(manifest.layers))
     throw new OpError('base_image', `${where}: the manifest has no config or layers`, DAMAGED_HINT);
+  checkLayerCount(manifest.layers.length, where);
   const config = (await readJson(manifest.config.digest, 'the config')) as ImageConfigJson;
   const layers = manifest.layers.map((l, i) => ({ digest: l.digest as string, path: ociBlobPath(l.digest, `${where}: layer ${i + 1}`) }));
   return { config, layers, repoTags: repoTag ? [repoTag] : [] };
@@ -180,11 +223,12 @@ async function openOciArchive(
 ): Promise<Opened> {
   const index = parseJson<OciIndex>(await read('index.json'), `OCI archive ${archive}: index.json`);
   const parts = await readOciParts(`OCI archive ${archive}`, index, read, sel);
+  const openLayer = layerOpener(tmp, `OCI archive ${archive}`);
   const files = [];
-  for (const [i, l] of parts.layers.entries()) {
+  for (const l of parts.layers) {
     const e = member(l.path);
     if (!e) throw new OpError('base_image', `OCI archive ${archive}: layer ${l.digest} missing`, DAMAGED_HINT);
-    files.push(await layerFrom(archive, e.offset, e.size, tmp, i));
+    files.push(await openLayer(archive, e.offset, e.size, `layer ${l.digest}`));
   }
   return finish(parts.config, files, parts.repoTags);
 }
@@ -202,13 +246,14 @@ async function openOci(dir: string, tmp: string, sel: BaseSelector): Promise<Ope
   const where = `OCI layout ${dir}`;
   const index = parseJson<OciIndex>(await readSmall(join(dir, 'index.json'), `${where}: index.json`), `${where}: index.json`);
   const parts = await readOciParts(where, index, (p) => readSmall(join(dir, p), `${where}: ${p}`), sel);
+  const openLayer = layerOpener(tmp, where);
   const files = [];
-  for (const [i, l] of parts.layers.entries()) {
+  for (const l of parts.layers) {
     const path = join(dir, l.path);
     const st = await lstat(path).catch(() => undefined);
     if (!st?.isFile())
       throw new OpError('base_image', `${where}: layer ${l.digest} ${st ? 'is not a regular file' : 'missing'}`, DAMAGED_HINT);
-    files.push(await layerFrom(path, 0, st.size, tmp, i));
+    files.push(await openLayer(path, 0, st.size, `layer ${l.digest}`));
   }
   return finish(parts.config, files, parts.repoTags);
 }

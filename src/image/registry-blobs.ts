@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { sha256 } from './digest.js';
+import { inflatedMax } from './gzip.js';
 import { readBody, type HttpResponse } from './http.js';
 import { MANIFEST_ACCEPT, parseJson, type RegistryClient } from './registry.js';
 import { OpError } from '../errors.js';
@@ -85,9 +86,6 @@ function checkContentLength(res: HttpResponse, d: Descriptor & { size: number })
   throw new OpError('image_digest', `blob ${d.digest}: registry announces ${declared} bytes, the manifest says ${d.size}`, CONTENT_HINT);
 }
 
-/** Deflate cannot expand data more than about 1032 times: a layer inflating further is a gzip bomb. */
-const DEFLATE_MAX_RATIO = 1032;
-
 /** Hashes and counts what passes; fails as soon as more than `max` bytes came. */
 function boundedTap(h: Hash, count: { n: number }, max: number, digest: string, what?: 'uncompressed'): Transform {
   return new Transform({
@@ -147,7 +145,7 @@ export async function fetchLayer(
   // Compressed unless the media type names a plain tar (…tar.gzip and …tar+gzip do not end in
   // "tar"); a wrong media type fails the diff_id check below.
   const gzip = !/tar$/.test(mt);
-  const diffTap = boundedTap(diffHash, written, gzip ? d.size * DEFLATE_MAX_RATIO + 65536 : d.size, d.digest, 'uncompressed');
+  const diffTap = boundedTap(diffHash, written, gzip ? inflatedMax(d.size) : d.size, d.digest, 'uncompressed');
   if (gzip) {
     // zlib's default 16 KiB output chunks cost one thread-pool round trip, one callback and
     // one file write each (11,000 for 175 MB); 1 MiB chunks took the download phase from 1.5 to 1.0 s.
