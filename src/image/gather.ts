@@ -28,7 +28,7 @@ export interface LayeredImageOptions extends Partial<Ownership> {
   contents?: string | string[];
   /** Image config (Cmd, Entrypoint, Env, ...); store paths mentioned in it are included. */
   config?: ImageRuntimeConfig;
-  /** ISO time or "now" (not reproducible). Default 1970-01-01T00:00:01Z. */
+  /** ISO 8601 time (UTC when it has no zone) or "now" (not reproducible). Default 1970-01-01T00:00:01Z. */
   created?: string;
   /** Default 100, at most 125. */
   maxLayers?: number;
