@@ -3,7 +3,7 @@
 // options checked, the base image opened, the customisation layer made
 // (store-path contents linked into it, extraCommands run in it), the
 // closure's roots named, and plain directories named by their place.
-import { mkdtemp, rm, symlink, mkdir, readdir, lstat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, symlink, mkdir, readdir, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AssembleInput } from './assemble.js';
@@ -88,7 +88,8 @@ async function linkContents(dir: string, sources: string[]): Promise<void> {
     if (targets.length === 1 || dirs.length < 2) {
       await symlink(targets[targets.length - 1]!, dest);
     } else {
-      await mkdir(dest, { mode: 0o755 });
+      await mkdir(dest);
+      await chmod(dest, 0o755); // it goes into the customisation layer: not what the umask leaves of 0755
       await linkContents(dest, dirs);
     }
   }

@@ -1,6 +1,8 @@
 // A shell script run on the host (extraCommands): /bin/sh -c in a given
 // directory, no stdin, stdout and stderr captured together in the order they
-// came, never printed (stdout may be carrying the image stream).
+// came, never printed (stdout may be carrying the image stream). It runs
+// with umask 022, as a Nix builder does, so the modes of what it creates in
+// a layer do not depend on the caller's umask.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 
@@ -18,7 +20,9 @@ export class HostScriptError extends Error {
 
 /** Resolves when the script exits 0; else rejects with a HostScriptError. */
 export async function runHostScript(script: string, cwd: string): Promise<void> {
-  const child = spawn('/bin/sh', ['-c', script], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Set by the shell, on the script's first line (its line numbers stay), not process.umask(): that
+  // would change this whole process's, and a worker thread may not.
+  const child = spawn('/bin/sh', ['-c', `umask 022; ${script}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];
   child.stdout.on('data', (c: Buffer) => chunks.push(c));
   child.stderr.on('data', (c: Buffer) => chunks.push(c));

@@ -1,6 +1,8 @@
 // Where and how a built image is written: a docker-archive file (optionally
 // gzipped as a whole, like nixpkgs' image.tar.gz) or an OCI image layout
-// directory (optionally with gzip layers). Files appear atomically.
+// directory (optionally with gzip layers). Files appear atomically. An
+// oci-archive holds its layout with fixed modes (0644 files, 0755
+// directories), not the ones the umask gave the scratch copy.
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -108,6 +110,7 @@ export async function writeImage(
       const layout = join(scratch, 'layout');
       await writeOciLayout(layout, { ...parts, gzip: compressionOf(opts) === 'gzip' });
       const entries = await treeEntries(layout, '', { ...ROOT_OWNER, mtime: parts.mtime });
+      for (const e of entries) e.mode = e.type === 'dir' ? 0o755 : 0o644;
       const digest = await writeFileAtomic(opts.out, writeTar(entries));
       return { ...common, sha256: digest };
     } finally {

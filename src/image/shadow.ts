@@ -2,8 +2,10 @@
 // (/etc/passwd, shadow, group, gshadow, pam.d/other, login.defs), each only
 // where missing, into a root directory; plus helpers that add users and
 // groups by editing those files, so no shadow tools are needed in the image.
-import { appendFile, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+// What it creates gets fixed modes (0644 files, 0640 shadow and gshadow, 0755
+// directories), whatever the umask: they go into image layers as they are.
+import { appendFile, chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { OpError } from '../errors.js';
 import { recordOwner } from './owners-file.js';
 
@@ -49,6 +51,21 @@ export interface UserSpec {
   createHome?: boolean;
 }
 
+/** The mode of an account file it creates: shadow and gshadow readable by root and group only. */
+function fileMode(path: string): number {
+  return ['shadow', 'gshadow'].includes(basename(path)) ? 0o640 : 0o644;
+}
+
+/** mkdir -p, the directories it creates set to 0755 (not what the umask leaves of it). */
+async function makeDirs(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    await chmod(d, 0o755);
+    if (d === resolve(first) || d === dirname(d)) return;
+  }
+}
+
 async function readOr(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
@@ -62,8 +79,9 @@ export async function shadowSetup(opts: ShadowSetupOptions): Promise<string[]> {
   for (const [rel, content] of Object.entries(SHADOW_FILES)) {
     const p = join(opts.root, rel);
     if ((await readOr(p)) !== undefined) continue;
-    await mkdir(dirname(p), { recursive: true });
-    await writeFile(p, content, { mode: rel === 'etc/shadow' || rel === 'etc/gshadow' ? 0o640 : 0o644 });
+    await makeDirs(dirname(p));
+    await writeFile(p, content, { mode: fileMode(p) });
+    await chmod(p, fileMode(p));
     written.push(`/${rel}`);
   }
   for (const g of opts.groups ?? []) await addGroup(opts.root, g);
@@ -88,9 +106,10 @@ function checkName(kind: string, name: string): void {
 }
 
 async function append(path: string, line: string): Promise<void> {
-  const text = (await readOr(path)) ?? '';
-  await mkdir(dirname(path), { recursive: true });
-  await appendFile(path, (text === '' || text.endsWith('\n') ? '' : '\n') + line + '\n');
+  const text = await readOr(path);
+  await makeDirs(dirname(path));
+  await appendFile(path, (!text || text.endsWith('\n') ? '' : '\n') + line + '\n', { mode: fileMode(path) });
+  if (text === undefined) await chmod(path, fileMode(path));
 }
 
 /** Add a group to etc/group and etc/gshadow (idempotent when identical). */
@@ -155,7 +174,7 @@ async function addMember(root: string, group: string, user: string): Promise<voi
  */
 async function makeHome(root: string, home: string, uid: number, gid: number): Promise<void> {
   const dir = join(root, home);
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir);
   await chown(dir, uid, gid).catch(() => undefined);
   await recordOwner(root, home, { uid, gid });
 }
