@@ -1,5 +1,6 @@
 // A small HTTP(S) client for the registry API: redirects followed (the
-// Authorization header is dropped when the host changes), TLS verification
+// Authorization header kept only within the same origin, and a redirect from
+// HTTPS to plain HTTP refused while TLS is verified), TLS verification
 // switchable, bodies as buffers or streams. Every request is bounded: an
 // idle timeout, an overall deadline (headers to the last body byte, across
 // redirects) and a minimum rate the body must keep (transfer-limits.ts).
@@ -30,6 +31,23 @@ export interface RequestOptions {
 
 const NETWORK_HINT = "Check the network, the registry's address and, for a registry without a trusted certificate, tlsVerify.";
 
+/**
+ * The headers of the request a redirect leads to: credentials only when it
+ * stays on the same origin (scheme, host and port: https://reg to
+ * http://reg is another origin), and no HTTPS to plain HTTP while TLS is
+ * verified (what was asked for over TLS would go out unprotected).
+ */
+export function redirectHeaders(from: URL, to: URL, headers: Record<string, string>, tlsVerify: boolean): Record<string, string> {
+  if (tlsVerify && from.protocol === 'https:' && to.protocol !== 'https:')
+    throw new OpError(
+      'registry_request',
+      `${from.origin}${from.pathname} redirects to ${to.protocol}//${to.host}${to.pathname}, off HTTPS: refused while TLS is verified`,
+      'A registry (or a proxy) in front of it moved this request off HTTPS: check its address; pull over plain HTTP only from a registry you trust, with tlsVerify false (--no-tls-verify).',
+    );
+  if (to.origin === from.origin) return { ...headers };
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+}
+
 export function request(url: string, opts: RequestOptions = {}): Promise<HttpResponse> {
   return requestUntil(url, opts, Date.now() + resolveLimits(opts.limits).deadlineMs);
 }
@@ -50,8 +68,12 @@ function requestUntil(url: string, opts: RequestOptions, deadlineAt: number): Pr
             new OpError('registry_request', `too many redirects fetching ${url}`, 'The registry redirects in a loop: check its address.'),
           );
         const next = new URL(loc, u);
-        const headers = { ...(opts.headers ?? {}) };
-        if (next.host !== u.host) delete headers.Authorization;
+        let headers: Record<string, string>;
+        try {
+          headers = redirectHeaders(u, next, opts.headers ?? {}, opts.tlsVerify !== false);
+        } catch (err) {
+          return reject(err);
+        }
         requestUntil(next.toString(), { ...opts, headers, maxRedirects: left - 1 }, deadlineAt).then(resolve, reject);
         return;
       }
