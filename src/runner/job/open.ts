@@ -4,9 +4,8 @@
 // line started; each held by the job's scope. Also starts the choice of how
 // steps will run, so that its FIFOs are made meanwhile.
 import { join } from 'node:path';
-import { OpError } from '../../errors.js';
 import type { OpContext } from '../../protocol/op-context.js';
-import { BuildLog } from '../output/build-log.js';
+import { BuildLog, logFileError } from '../output/build-log.js';
 import { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
 import type { Job, JobKind } from './context.js';
@@ -39,7 +38,7 @@ export async function openJob(
   try {
     log = await BuildLog.create(join(spec.log_dir, name), (h) => reporter.headline(h));
   } catch (err) {
-    throw new OpError('log_file', `cannot write ${name} in ${spec.log_dir}: ${(err as Error).message}`);
+    throw logFileError(join(spec.log_dir, name), err);
   }
   scope.hold({ label: name, close: () => log.close() });
   reporter.start();

@@ -2,6 +2,7 @@
 // its header, its place in the status line and a sink of its own into
 // build.log; a step's sink is ended (and all of it written) before the next
 // one begins, so the log keeps step order and a failure's tail is complete.
+import { finished } from 'node:stream/promises';
 import type { LogSink } from '../../output/build-log.js';
 import type { Job, Step } from '../context.js';
 
@@ -10,8 +11,9 @@ export class StepLog {
 
   constructor(private readonly job: Job) {}
 
-  /** `step` begins: its header, the status line, and the sink for its output. */
+  /** `step` begins: its header, the status line, and the sink for its output. Throws the log's failure, if a write failed. */
   begin(step: Step): LogSink {
+    this.job.log.throwIfFailed();
     if (step.header) this.job.reporter.header(step.header);
     this.job.reporter.startStep(step.name);
     this.job.stage = step.name;
@@ -19,14 +21,12 @@ export class StepLog {
     return this.sink;
   }
 
-  /** Ends the current step's sink and waits until everything in it is in the log. */
+  /** Ends the current step's sink and waits until everything in it is in the log; rejects with the log's failure. */
   end(): Promise<void> {
     const sink = this.sink;
     this.sink = null;
     if (!sink || sink.writableFinished) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      sink.once('error', reject);
-      sink.end(() => resolve());
-    });
+    sink.end();
+    return finished(sink); // also when the sink failed before its end (its 'error' is past)
   }
 }
