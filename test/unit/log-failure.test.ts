@@ -3,14 +3,17 @@
 // file and the system's error: never an uncaught 'error' event or an
 // unhandled rejection (either ends the sidecar), never a hang. The first
 // failure is remembered and reported; later writes are dropped.
-import { mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OpError } from '../../src/errors.js';
 import type { Job } from '../../src/runner/job/context.js';
+import { prepareSequence, type FifoSource } from '../../src/runner/job/steps/sequence.js';
 import { StepLog } from '../../src/runner/job/steps/step-log.js';
 import { BuildLog } from '../../src/runner/output/build-log.js';
+import { closeWriteEnd, FifoReader, LINGER_MS, openFifo } from '../../src/runner/output/fifo-reader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndt-logfail-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,6 +44,21 @@ function openOnDevFull(): number {
       return false;
     }
   }).length;
+}
+
+/** `count` FIFOs in a fresh directory (the job's FIFO directory, seen from both sides at one path). */
+function fifos(count: number): string[] {
+  const fifoDir = mkdtempSync(join(dir, 'fifo-'));
+  const paths = Array.from({ length: count }, (_, i) => join(fifoDir, `f${i}`));
+  execFileSync('mkfifo', paths);
+  return paths;
+}
+
+/** What the build container does: opens a FIFO for writing (the runner reads it already) and writes into it. */
+function writeInto(path: string, data: string): number {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  writeSync(fd, data);
+  return fd;
 }
 
 /** A job with just what StepLog uses. */
@@ -87,5 +105,56 @@ describe('a build.log that cannot be written', () => {
     await expect(log.settled()).rejects.toBe(failure);
     await expect(log.close()).rejects.toBe(failure);
     expect(openOnDevFull()).toBe(before);
+  }, 5_000);
+
+  it("a FIFO read into a step's sink that fails: the read side fails with the log's failure, it does not wait for a drain", async () => {
+    const log = await fullLog();
+    const [path] = fifos(1);
+    const ends = openFifo(path!);
+    const reader = new FifoReader(ends.sock, Buffer.from('NDTtoken'));
+    reader.resume(log.sink());
+    const line = 'a line of output\n';
+    const step = writeInto(path!, 'NDTtoken' + line.repeat(1000));
+    await new Promise((r) => setTimeout(r, 50)); // read: the sink failed on it
+    try {
+      writeSync(step, line.repeat(3000)); // more than a paused socket reads ahead: its EOF would never be seen
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('EPIPE'); // the runner stopped reading
+    }
+    closeSync(step);
+    closeWriteEnd(ends); // the step is gone: EOF, once what it wrote is read
+    const drained = await reader.drained(LINGER_MS).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expectLogFailure(drained, log);
+    reader.destroy();
+    await expect(log.close()).rejects.toBe(drained);
+  }, 5_000);
+
+  it('FIFO steps (sequence.ts): a step whose output cannot be logged fails the run at once, while the step still runs', async () => {
+    const log = await fullLog();
+    const source: FifoSource = { takeFifos: async (count) => fifos(count).map((p) => ({ inContainer: p, onHost: p })) };
+    const plan = [{ name: 'make', cmd: ['make'] }];
+    const sequence = await prepareSequence(source, plan);
+    // The driver's arguments follow its script: the control FIFO, then step 0's FIFO and token.
+    const [ctlPath, stepPath, token] = sequence.entrypoint.slice(sequence.entrypoint.indexOf('ndt-keeper') + 1);
+    const ctl = writeInto(ctlPath!, 'NDT-START\n');
+    const step = writeInto(stepPath!, `${token}compiling...\n`); // and it goes on: no NDT-STEP line comes
+    const out = new StepLog(jobWith(log));
+    try {
+      const run = sequence.run({ start: (i) => out.begin(plan[i]!), end: () => out.end(), warn: () => {} }, new Promise(() => {}));
+      const failed = await run.then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expectLogFailure(failed, log);
+    } finally {
+      closeSync(ctl);
+      closeSync(step);
+      sequence.dispose();
+      await out.end().catch(() => {});
+      await log.close().catch(() => {});
+    }
   }, 5_000);
 });

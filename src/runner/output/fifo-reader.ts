@@ -1,7 +1,8 @@
 // Reading one FIFO of step output (see step-output.ts): into a sink with
 // backpressure, checking and dropping the token the step writes first (it
 // proves the step could open the FIFO), and telling EOF (every writer gone)
-// from a writer that lingers after the step.
+// from a writer that lingers after the step. A sink that fails (build.log
+// cannot be written) stops the reading and fails the read side.
 import { closeSync, constants, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Writable } from 'node:stream';
@@ -39,11 +40,16 @@ export class FifoReader {
   private pending: Buffer[] = [];
   private pendingLen = 0;
   private wake: (() => void) | null = null;
+  /** Rejects with the sink's error when the sink fails (its log cannot be written); never resolves. */
+  readonly sinkFailed: Promise<never>;
+  private rejectSinkFailed!: (err: Error) => void;
 
   constructor(
     private readonly sock: Socket,
     private readonly token: Buffer,
   ) {
+    this.sinkFailed = new Promise<never>((_resolve, reject) => (this.rejectSinkFailed = reject));
+    this.sinkFailed.catch(() => {}); // awaited only while a step runs
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('end', () => this.settle(() => (this.ended = true)));
     sock.on('error', (err) => this.settle(() => (this.failed = err)));
@@ -127,7 +133,20 @@ export class FifoReader {
   /** Starts the flow into `sink`. */
   resume(sink: Writable): void {
     this.sink = sink;
+    if (sink.errored) return this.sinkError(sink.errored);
+    sink.once('error', (err) => this.sinkError(err));
     this.sock.resume();
+  }
+
+  /**
+   * The sink failed: no 'drain' will come. Stops reading (the step's writes
+   * then fail, EPIPE) and fails the read side with the sink's error:
+   * sinkFailed first, so that it wins a race with tokenTimeout's.
+   */
+  private sinkError(err: Error): void {
+    this.sock.destroy();
+    this.rejectSinkFailed(err);
+    this.settle(() => (this.failed ??= err));
   }
 
   destroy(): void {

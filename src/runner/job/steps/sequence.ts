@@ -132,7 +132,8 @@ async function runPrepared(
     const tokenTimer = reader.tokenTimeout(TOKEN_TIMEOUT_MS);
     tokenTimer.catch(() => {});
     while (!ended.has(i) && !driverDone) {
-      await Promise.race([new Promise<void>((r) => (notify = r)), tokenTimer]);
+      // A sink that fails (build.log cannot be written) ends the run at once: the step's output has nowhere to go.
+      await Promise.race([new Promise<void>((r) => (notify = r)), tokenTimer, reader.sinkFailed]);
       notify = null;
     }
     closeWriteEnd(opened[i]!);
