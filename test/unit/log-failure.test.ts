@@ -7,9 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OpError } from '../../src/errors.js';
+import type { OpenJob } from '../../src/runner/job/container.js';
 import type { Job } from '../../src/runner/job/context.js';
+import { execStepRunner } from '../../src/runner/job/steps/exec.js';
 import { prepareSequence, type FifoSource } from '../../src/runner/job/steps/sequence.js';
 import { StepLog } from '../../src/runner/job/steps/step-log.js';
 import { BuildLog } from '../../src/runner/output/build-log.js';
@@ -155,6 +158,32 @@ describe('a build.log that cannot be written', () => {
       sequence.dispose();
       await out.end().catch(() => {});
       await log.close().catch(() => {});
+    }
+  }, 5_000);
+
+  it('exec stream (one exec runs the steps): the put that fails ends the run with the log failure, small batch or big', async () => {
+    for (const size of [100, 512 * 1024]) {
+      // 100 bytes: written at once (writevAllSync throws); 512 KiB: behind, on the thread pool (its promise rejects).
+      const log = await fullLog();
+      const stream = new PassThrough(); // the exec's multiplexed stdout/stderr
+      const container = { exec: async () => ({ start: async () => stream, inspect: async () => ({ Running: false, ExitCode: 0 }) }) };
+      const open = { job: { container }, layout: { workingDir: '/build' } } as unknown as OpenJob;
+      const plan = [{ name: 'make', cmd: ['make'] }];
+      const out = new StepLog(jobWith(log));
+      const run = execStepRunner({ mode: 'exec', why: '' }).run(plan, open, out, new AbortController().signal);
+      const payload = Buffer.alloc(size, 0x61);
+      const header = Buffer.alloc(8);
+      header[0] = 1; // stdout
+      header.writeUInt32BE(payload.length, 4);
+      stream.write(Buffer.concat([header, payload])); // and the stream stays open: the step still runs
+      const failed = await run.then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expectLogFailure(failed, log);
+      expect(stream.destroyed).toBe(true); // the exec's stream is let go
+      await expect(out.end()).rejects.toBe(failed);
+      await expect(log.close()).rejects.toBe(failed);
     }
   }, 5_000);
 });
