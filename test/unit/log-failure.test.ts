@@ -4,18 +4,31 @@
 // unhandled rejection (either ends the sidecar), never a hang. The first
 // failure is remembered and reported; later writes are dropped.
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OpError } from '../../src/errors.js';
 import type { OpenJob } from '../../src/runner/job/container.js';
 import type { Job } from '../../src/runner/job/context.js';
+import { ensureJobImage, type ImageDeps } from '../../src/runner/job/image-source.js';
 import { execStepRunner } from '../../src/runner/job/steps/exec.js';
 import { prepareSequence, type FifoSource } from '../../src/runner/job/steps/sequence.js';
 import { StepLog } from '../../src/runner/job/steps/step-log.js';
 import { BuildLog } from '../../src/runner/output/build-log.js';
+import type { JobSpec } from '../../src/runner/spec.js';
 import { closeWriteEnd, FifoReader, LINGER_MS, openFifo } from '../../src/runner/output/fifo-reader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ndt-logfail-'));
@@ -185,5 +198,42 @@ describe('a build.log that cannot be written', () => {
       await expect(out.end()).rejects.toBe(failed);
       await expect(log.close()).rejects.toBe(failed);
     }
+  }, 5_000);
+
+  it("an image built from its Dockerfile: the build's output, written unawaited, fails the job with the log failure, no unhandled rejection", async () => {
+    const log = await fullLog();
+    const context = mkdtempSync(join(dir, 'context-'));
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\n');
+    let built = false;
+    // An engine that has no such image, pulls nothing (no error either) and builds it with two lines of output.
+    const docker = {
+      getImage: () => ({
+        inspect: async () => {
+          if (built) return { Id: 'sha256:built', RepoDigests: [], Config: {} };
+          throw Object.assign(new Error('no such image'), { statusCode: 404 });
+        },
+      }),
+      pull: async () => Readable.from([]),
+      buildImage: async (tar: Readable) => {
+        for await (const _ of tar); // the context, read as the engine does
+        built = true;
+        return Readable.from([JSON.stringify({ stream: 'Step 1/1 : FROM scratch\n' }) + '\n', JSON.stringify({ stream: 'done\n' }) + '\n']);
+      },
+    };
+    const deps = {
+      engine: { docker },
+      reporter: { header() {}, info() {}, progress() {} },
+      log,
+      prompt: async () => true,
+      local: Promise.resolve(null),
+    } as unknown as ImageDeps;
+    const spec = { docker: { tag: 'ndt-test/log-failure:1', dockerfile: context } } as JobSpec;
+    const failed = await ensureJobImage(spec, deps).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(built).toBe(true);
+    expectLogFailure(failed, log);
+    await expect(log.close()).rejects.toBe(failed);
   }, 5_000);
 });

@@ -172,7 +172,8 @@ async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: 
       engine,
       await contextTar(contextDir, dockerfile),
       { tag, dockerfile, labels: managedLabels({}) },
-      (text) => void log.write(text),
+      // Not awaited (the engine's lines come as they come): a write that fails is remembered by the log, reported below.
+      (text) => void log.write(text).catch(() => {}),
     );
   } catch (err) {
     throw new OpError(
@@ -181,6 +182,7 @@ async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: 
       `See ${log.path}.`,
     );
   }
+  await log.settled(); // the build's output is in the log, or the log's failure (OpError log_file) ends the job
   const built = await inspectImage(engine, tag);
   if (!built) throw new OpError('image_build', `the build of ${tag} finished but the image is not there`);
   return built;
