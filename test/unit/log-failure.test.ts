@@ -23,6 +23,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OpError } from '../../src/errors.js';
 import type { OpenJob } from '../../src/runner/job/container.js';
 import type { Job } from '../../src/runner/job/context.js';
+import { explainFailure } from '../../src/runner/job/failures.js';
 import { ensureJobImage, type ImageDeps } from '../../src/runner/job/image-source.js';
 import { execStepRunner } from '../../src/runner/job/steps/exec.js';
 import { prepareSequence, type FifoSource } from '../../src/runner/job/steps/sequence.js';
@@ -236,4 +237,13 @@ describe('a build.log that cannot be written', () => {
     expectLogFailure(failed, log);
     await expect(log.close()).rejects.toBe(failed);
   }, 5_000);
+
+  it("the job's error is the log's failure, whatever else went wrong after it (a step that lost its output, say)", async () => {
+    const log = await fullLog();
+    await log.write('a line\n').catch(() => {});
+    const job = { ...jobWith(log), op: { signal: new AbortController().signal }, engine: {} } as unknown as Job;
+    const later = new OpError('step_failed', 'Step "make" exited with status 141.');
+    expectLogFailure(await explainFailure(job, later), log);
+    await log.close().catch(() => {});
+  });
 });

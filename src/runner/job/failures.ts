@@ -1,7 +1,7 @@
 // How a job that went wrong is told to the user: a failed step with the tail
 // of build.log, a step whose container ran out of memory, a container that
-// went away, an engine that stopped answering, an interrupt; each with what
-// to do next.
+// went away, an engine that stopped answering, an interrupt, a build.log
+// that could not be written; each with what to do next.
 import { engineAnswers } from '../../engine/connect.js';
 import { engineMessage } from '../../engine/errors.js';
 import { oomKilled } from '../../engine/oom.js';
@@ -95,10 +95,15 @@ export async function containerGone(job: Job, id: string, step: string, waitMs =
   );
 }
 
-/** What to throw for an error that ended the job: an interrupt, a lost engine, or the error itself. */
+/**
+ * What to throw for an error that ended the job: an interrupt, build.log's
+ * failure (what else went wrong may follow from it: a step that could not
+ * write its output, a log tail cut short), a lost engine, or the error itself.
+ */
 export async function explainFailure(job: Job, err: unknown): Promise<unknown> {
   const { engine, kind, volume } = job;
   if (job.op.signal.aborted && !(err instanceof OpError && err.code === 'interrupted')) return interrupted(kind, volume);
+  if (job.log.failure) return job.log.failure;
   // A raw error from the engine connection: say whether the engine went away.
   if (!(err instanceof OpError) && !(await engineAnswers(engine))) {
     return new OpError(

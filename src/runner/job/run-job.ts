@@ -32,6 +32,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, op: OpContext): Promi
       throw await explainFailure(job, err);
     }
     await scope.close(); // build.log complete and closed before the reply says its size
+    job.log.throwIfFailed(); // and all of it written: the scope only notes a close that failed
     return { ...result, log_size: job.log.size };
   } finally {
     await scope.close();
@@ -77,11 +78,11 @@ async function runSteps(job: Job, runner: StepRunner, open: OpenJob, plan: Step[
   try {
     steps = await runner.run(plan, open, out, signal);
   } catch (err) {
+    await out.end().catch(() => {});
     if (signal.aborted) throw interrupted(job.kind, job.volume);
     throw err;
-  } finally {
-    await out.end().catch(() => {});
   }
+  await out.end(); // the last step's output all in build.log, or the log's failure
   if (signal.aborted) throw interrupted(job.kind, job.volume);
   const failed = steps.find((s) => s.status !== 0);
   if (failed) {
