@@ -68,9 +68,12 @@ function num(buf: Buffer, off: number, len: number, field: string, path: string)
   return parseInt(s, 8);
 }
 
+/** The pax record of one key for the entry being read: its own header's, else the global headers'. */
+type PaxLookup = (key: string) => string | undefined;
+
 /** A pax decimal record (size, uid, gid). */
-function paxInt(p: Map<string, string>, key: string, fallback: number, path: string, name: string): number {
-  const v = p.get(key);
+function paxInt(p: PaxLookup, key: string, fallback: number, path: string, name: string): number {
+  const v = p(key);
   if (v === undefined) return fallback;
   const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n))
@@ -120,7 +123,8 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
     };
     let pos = 0;
     let pax = new Map<string, string>();
-    let globalPax = new Map<string, string>();
+    // The global headers' records, merged in place: never copied per entry (that cost the size of the records times the entries).
+    const globalPax = new Map<string, string>();
     let longName: string | undefined;
     let longLink: string | undefined;
     for (;;) {
@@ -140,15 +144,15 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
         fits(pos, size0, rawName);
         const body = (await readExact(fh, pos, size0)).toString('utf8');
         if (flag === 'x') pax = parsePax(body);
-        else if (flag === 'g') globalPax = new Map([...globalPax, ...parsePax(body)]);
+        else if (flag === 'g') for (const [k, v] of parsePax(body)) globalPax.set(k, v);
         else if (flag === 'L') longName = body.replace(/\0+$/, '');
         else longLink = body.replace(/\0+$/, '');
         pos += Math.ceil(dataSize / 512) * 512;
         continue;
       }
-      const p = new Map([...globalPax, ...pax]);
+      const p: PaxLookup = (key) => pax.get(key) ?? globalPax.get(key);
       const prefix = str(h, 345, 155);
-      let name = longName ?? p.get('path') ?? (prefix ? `${prefix}/${rawName}` : rawName);
+      let name = longName ?? p('path') ?? (prefix ? `${prefix}/${rawName}` : rawName);
       name = name
         .replace(/^(\.\/)+/, '')
         .replace(/^\/+/, '')
@@ -160,11 +164,11 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
         mode: num(h, 100, 8, 'mode', path) & 0o7777,
         uid: paxInt(p, 'uid', num(h, 108, 8, 'uid', path), path, name),
         gid: paxInt(p, 'gid', num(h, 116, 8, 'gid', path), path, name),
-        uname: p.get('uname') ?? str(h, 265, 32),
-        gname: p.get('gname') ?? str(h, 297, 32),
+        uname: p('uname') ?? str(h, 265, 32),
+        gname: p('gname') ?? str(h, 297, 32),
         mtime: paxMtime(p, num(h, 136, 12, 'mtime', path)),
         size: flag === '5' || flag === '1' || flag === '2' ? 0 : size,
-        linkname: longLink ?? p.get('linkpath') ?? str(h, 157, 100),
+        linkname: longLink ?? p('linkpath') ?? str(h, 157, 100),
         devmajor: num(h, 329, 8, 'devmajor', path),
         devminor: num(h, 337, 8, 'devminor', path),
         offset: pos,
@@ -183,8 +187,8 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
 }
 
 /** pax mtime: seconds, possibly with a fraction; a value that is not one keeps the header's. */
-function paxMtime(p: Map<string, string>, fallback: number): number {
-  const v = p.get('mtime');
+function paxMtime(p: PaxLookup, fallback: number): number {
+  const v = p('mtime');
   const n = v !== undefined && /^-?\d{1,16}(\.\d*)?$/.test(v) ? Math.floor(Number(v)) : NaN;
   return Number.isSafeInteger(n) ? n : fallback;
 }
