@@ -2,8 +2,10 @@
 // fields (pax and GNU long names applied) and the offset of its data, so that
 // callers can read contents later without holding them in memory.
 //
-// Archives may be hostile: every number is checked (octal digits, pax
-// decimals, at most 2^53), every member must fit in the file as it is on disk,
+// Archives may be hostile: every header's checksum is verified, every number
+// is checked (octal digits, pax decimals, at most 2^53), links, devices,
+// directories and fifos have no data whatever their size field says (as Go
+// and Python read them), every member must fit in the file as it is on disk,
 // pax and long-name records are capped, and whole members are read into
 // memory only up to a limit. A violation is an OpError (archive_format)
 // naming the archive and the member.
@@ -45,6 +47,9 @@ const TYPES: Record<string, TarEntryType> = {
   '5': 'dir',
   '6': 'fifo',
 };
+
+/** Types whose size field counts no data, as Go's archive/tar and Python's tarfile read them: links, devices, directories, fifos. */
+const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 
 function str(buf: Buffer, off: number, len: number): string {
   const slice = buf.subarray(off, off + len);
@@ -97,6 +102,28 @@ function parsePax(body: string): Map<string, string> {
   return out;
 }
 
+/**
+ * The header at byte `at` must hold the checksum of its bytes (the field
+ * counted as spaces): summed as unsigned bytes (POSIX), or as signed ones
+ * (old tars; GNU tar, Go and Python accept both).
+ */
+function checkHeaderSum(h: Buffer, at: number, path: string): void {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+    unsigned += b;
+    signed += b < 0x80 ? b : b - 0x100;
+  }
+  const field = str(h, 148, 8).trim();
+  const said = /^[0-7]{1,8}$/.test(field) ? parseInt(field, 8) : NaN;
+  if (said !== unsigned && said !== signed)
+    throw formatError(
+      path,
+      `the tar header at byte ${at} (${JSON.stringify(str(h, 0, 100))}) has checksum ${JSON.stringify(field).slice(1, -1)}, but its bytes sum to ${unsigned.toString(8)} (octal): it is damaged, or the archive is not a tar file there`,
+    );
+}
+
 async function readExact(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
   const buf = Buffer.alloc(len);
   let got = 0;
@@ -130,11 +157,12 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
     for (;;) {
       const h = await readExact(fh, pos, 512);
       if (h.length < 512 || h.every((b) => b === 0)) return;
+      checkHeaderSum(h, pos, path);
       pos += 512;
       const rawName = str(h, 0, 100);
       const size0 = num(h, 124, 12, 'size', path);
       const flag = String.fromCharCode(h[156]!);
-      const dataSize = flag === '1' || flag === '2' || flag === '5' ? 0 : size0;
+      const dataSize = HEADER_ONLY.has(flag) ? 0 : size0;
       if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
         if (size0 > TAR_META_MAX)
           throw formatError(
@@ -167,7 +195,7 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
         uname: p('uname') ?? str(h, 265, 32),
         gname: p('gname') ?? str(h, 297, 32),
         mtime: paxMtime(p, num(h, 136, 12, 'mtime', path)),
-        size: flag === '5' || flag === '1' || flag === '2' ? 0 : size,
+        size: HEADER_ONLY.has(flag) ? 0 : size,
         linkname: longLink ?? p('linkpath') ?? str(h, 157, 100),
         devmajor: num(h, 329, 8, 'devmajor', path),
         devminor: num(h, 337, 8, 'devminor', path),

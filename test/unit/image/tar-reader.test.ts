@@ -1,11 +1,13 @@
 // The tar reader on archives written byte by byte (raw-tar.ts): global pax
 // records, which must apply to every later entry without being copied for
-// each of them.
+// each of them; entry types without data whatever their size field says;
+// header checksums.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { paxMember, rawMember, readAll, writeRawTar } from './raw-tar.js';
+import { paxMember, rawHeader, rawMember, readAll, writeRawTar } from './raw-tar.js';
+import { OpError } from '../../../src/errors.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -50,5 +52,44 @@ describe('global pax records', () => {
       }
     };
     expect(await iterations(100)).toBe(await iterations(1));
+  });
+});
+
+describe('entries without data', () => {
+  it('links, devices, directories and fifos have none, whatever their size field says (as Go and Python read them)', async () => {
+    // A member written where the declared data would be is a member, not data.
+    for (const flag of ['1', '2', '3', '4', '5', '6']) {
+      const p = await writeRawTar(join(dir, `sized-${flag}.tar`), [
+        rawHeader({ name: 'x', flag, size: 512, linkname: flag === '1' || flag === '2' ? 'target' : '' }),
+        rawMember({ name: 'next', data: 'n' }),
+      ]);
+      expect((await readAll(p)).map((e) => [e.name, e.size])).toEqual([
+        ['x', 0],
+        ['next', 1],
+      ]);
+    }
+  });
+});
+
+describe('header checksums', () => {
+  it('a header whose checksum does not match its bytes is an error naming where it is', async () => {
+    const p = await writeRawTar(join(dir, 'bad-sum.tar'), [
+      rawMember({ name: 'ok', data: 'x' }),
+      rawMember({ name: 'bad', data: 'y', checksum: '000000\0 ' }),
+    ]);
+    const err = await readAll(p).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpError);
+    expect((err as OpError).code).toBe('archive_format');
+    expect((err as OpError).message).toContain('the tar header at byte 1024 ("bad") has checksum 000000');
+    expect((err as OpError).hint).toBeTruthy();
+  });
+
+  it('a checksum summed over signed bytes (old tars; GNU tar takes it too) is accepted', async () => {
+    const h = rawHeader({ name: 'caf\u00e9' });
+    let signed = 0;
+    for (let i = 0; i < 512; i++) signed += i >= 148 && i < 156 ? 0x20 : h[i]! < 128 ? h[i]! : h[i]! - 256;
+    h.write(signed.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+    const p = await writeRawTar(join(dir, 'signed-sum.tar'), [h]);
+    expect((await readAll(p)).map((e) => e.name)).toEqual(['caf\u00e9']);
   });
 });
