@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBaseImage } from './base-image.js';
 import { compareNames } from './fs-entries.js';
-import { readRange, readTarFile, type TarReadEntry } from './tar-reader.js';
+import { readRange, type TarReadEntry } from './tar-reader.js';
+import { readLayerEntries } from './layer-entries.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { writeFileAtomic } from './output.js';
 import { gzipStream } from './gzip.js';
@@ -54,11 +55,18 @@ function dropTree(state: Map<string, Placed>, name: string, keepSelf: boolean): 
 /** The merged view of the layers: name -> entry. */
 export async function flattenLayers(files: { path: string; offset: number; size: number }[]): Promise<Map<string, Placed>> {
   const state = new Map<string, Placed>();
-  for (const f of files) {
+  for (const [i, f] of files.entries()) {
     const layerFile = f.offset === 0 ? f.path : undefined;
-    const entries: TarReadEntry[] = [];
-    if (layerFile) for await (const e of readTarFile(layerFile)) entries.push(e);
-    else throw new Error('exportImage: layer must be a separate file');
+    if (!layerFile) throw new Error('exportImage: layer must be a separate file');
+    const entries = await readLayerEntries(
+      layerFile,
+      (problem) =>
+        new OpError(
+          'base_image',
+          `exportImage: layer ${i + 1} of ${files.length}: ${problem}`,
+          "The engine refuses such a layer too: make the image again with a tool that names a layer's files inside its root (docker build, nix, tar -C root -c .).",
+        ),
+    );
     const own = new Map(entries.map((e) => [e.name, e]));
     // Whiteouts hide lower layers only: apply them before adding this layer's entries.
     for (const e of entries) {

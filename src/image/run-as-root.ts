@@ -14,6 +14,7 @@ import { archiveStream } from './output.js';
 import type { Assembled } from './assemble.js';
 import { readRange, readTarFile, readTarMember, type TarReadEntry } from './tar-reader.js';
 import { compareNames } from './fs-entries.js';
+import { readLayerEntries } from './layer-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { OpError } from '../errors.js';
@@ -34,8 +35,7 @@ export async function normaliseLayerFile(
   mtime: number,
   exclude: (e: TarReadEntry) => boolean = () => false,
 ): Promise<TarEntry[]> {
-  const raw: TarReadEntry[] = [];
-  for await (const e of readTarFile(file)) raw.push(e);
+  const raw = await readLayerEntries(file, (problem) => new OpError('engine_answer', `runAsRoot layer: ${problem}`, ENGINE_HINT));
   const byName = new Map(raw.map((e) => [e.name, e]));
   const out: TarEntry[] = [];
   for (const e of raw) {

@@ -6,6 +6,8 @@ import { flattenLayers } from '../../../src/image/export-image.js';
 import { writeTar, type TarEntry } from '../../../src/image/tar-writer.js';
 import { writeFileAtomic } from '../../../src/image/output.js';
 import { stat } from 'node:fs/promises';
+import { OpError } from '../../../src/errors.js';
+import { rawMember, writeRawTar } from './raw-tar.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -23,6 +25,22 @@ async function layer(name: string, entries: TarEntry[]) {
   const path = join(dir, name);
   await writeFileAtomic(path, writeTar(entries));
   return { path, offset: 0, size: (await stat(path)).size };
+}
+
+/** A layer written byte by byte: names as given, which our writer would not write. */
+async function rawLayer(name: string, parts: Buffer[]) {
+  const path = await writeRawTar(join(dir, name), parts);
+  return { path, offset: 0, size: (await stat(path)).size };
+}
+
+async function failure(p: Promise<unknown>): Promise<OpError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OpError);
+  expect((err as OpError).hint).toBeTruthy();
+  return err as OpError;
 }
 
 describe('flattenLayers', () => {
@@ -47,5 +65,32 @@ describe('flattenLayers', () => {
     const l1 = await layer('m1.tar', [d('x'), f('x/old')]);
     const l2 = await layer('m2.tar', [d('x'), f('x/fresh'), f('x/.wh..wh..opq', '')]);
     expect([...(await flattenLayers([l1, l2])).keys()].sort()).toEqual(['x', 'x/fresh']);
+  });
+
+  it('normalises names as the engine does: "/./etc/passwd" is "etc/passwd", "x/../.wh.etc" whites out "etc"', async () => {
+    const l1 = await rawLayer('n1.tar', [rawMember({ name: 'etc/', flag: '5' }), rawMember({ name: 'etc/group', data: 'g' })]);
+    const l2 = await rawLayer('n2.tar', [
+      rawMember({ name: 'x/../.wh.etc' }),
+      rawMember({ name: '/./etc/passwd', data: 'p' }),
+      rawMember({ name: 'etc//passwd', data: 'q' }),
+      rawMember({ name: './bin/./sh', data: 's' }),
+    ]);
+    const state = await flattenLayers([l1, l2]);
+    expect([...state.keys()].sort()).toEqual(['bin/sh', 'etc/passwd']);
+    expect(state.get('etc/passwd')?.entry.size).toBe(1);
+  });
+
+  it('refuses a name that leaves the root, or is empty, naming the layer and the entry', async () => {
+    const l1 = await rawLayer('o1.tar', [rawMember({ name: 'ok', data: 'o' })]);
+    for (const bad of ['a/../../evil', '/../evil', '..']) {
+      const l2 = await rawLayer('o2.tar', [rawMember({ name: 'fine', data: 'f' }), rawMember({ name: bad, data: 'e' })]);
+      const e = await failure(flattenLayers([l1, l2]));
+      expect(e.code).toBe('base_image');
+      expect(e.message).toContain(
+        `layer 2 of 2: entry 2 (${JSON.stringify(bad.replace(/^\/+/, ''))}) names a path outside the image's root`,
+      );
+    }
+    const l3 = await rawLayer('o3.tar', [rawMember({ name: '.', data: 'e' })]);
+    expect((await failure(flattenLayers([l3]))).message).toContain('layer 1 of 1: entry 1 (".") has an empty name');
   });
 });
