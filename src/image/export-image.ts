@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { openBaseImage } from './base-image.js';
 import { compareNames } from './fs-entries.js';
 import { readRange, type TarReadEntry } from './tar-reader.js';
-import { readLayerEntries } from './layer-entries.js';
+import { hardLinkData, readLayerEntries } from './layer-entries.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { writeFileAtomic } from './output.js';
 import { gzipStream } from './gzip.js';
@@ -43,6 +43,10 @@ interface Placed {
   data?: TarReadEntry; // for hard links: where the bytes are
 }
 
+const NAMES_HINT =
+  "The engine refuses such a layer too: make the image again with a tool that names a layer's files inside its root (docker build, nix, tar -C root -c .).";
+const LINKS_HINT = "The image's layers are damaged: make the image again.";
+
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
@@ -58,16 +62,9 @@ export async function flattenLayers(files: { path: string; offset: number; size:
   for (const [i, f] of files.entries()) {
     const layerFile = f.offset === 0 ? f.path : undefined;
     if (!layerFile) throw new Error('exportImage: layer must be a separate file');
-    const entries = await readLayerEntries(
-      layerFile,
-      (problem) =>
-        new OpError(
-          'base_image',
-          `exportImage: layer ${i + 1} of ${files.length}: ${problem}`,
-          "The engine refuses such a layer too: make the image again with a tool that names a layer's files inside its root (docker build, nix, tar -C root -c .).",
-        ),
-    );
-    const own = new Map(entries.map((e) => [e.name, e]));
+    const refuse = (hint: string) => (problem: string) =>
+      new OpError('base_image', `exportImage: layer ${i + 1} of ${files.length}: ${problem}`, hint);
+    const entries = await readLayerEntries(layerFile, refuse(NAMES_HINT));
     // Whiteouts hide lower layers only: apply them before adding this layer's entries.
     for (const e of entries) {
       const slash = e.name.lastIndexOf('/');
@@ -82,15 +79,10 @@ export async function flattenLayers(files: { path: string; offset: number; size:
       const prev = state.get(e.name);
       if (prev && prev.entry.type === 'dir' && e.type !== 'dir') dropTree(state, e.name, true);
       if (e.type === 'hardlink') {
-        const name = e.linkname.replace(/^\/+/, '');
-        const target = own.get(name) ?? state.get(name)?.data ?? state.get(name)?.entry;
-        if (!target)
-          throw new OpError(
-            'base_image',
-            `exportImage: hard link ${e.name} points to missing ${e.linkname}`,
-            "The image's layers are damaged: make the image again.",
-          );
-        state.set(e.name, { entry: e, file: own.has(name) ? layerFile : state.get(name)!.file, data: target });
+        // The target as placed so far (lower layers, then this one's entries before the link): a link to a link shares the data.
+        const target = state.get(e.linkname);
+        const data = hardLinkData(e, target && (target.data ?? target.entry), refuse(LINKS_HINT));
+        state.set(e.name, { entry: e, file: target!.file, data });
       } else {
         state.set(e.name, { entry: e, file: layerFile });
       }

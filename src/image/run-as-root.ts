@@ -14,7 +14,7 @@ import { archiveStream } from './output.js';
 import type { Assembled } from './assemble.js';
 import { readRange, readTarFile, readTarMember, type TarReadEntry } from './tar-reader.js';
 import { compareNames } from './fs-entries.js';
-import { readLayerEntries } from './layer-entries.js';
+import { hardLinkData, readLayerEntries } from './layer-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { OpError } from '../errors.js';
@@ -35,13 +35,15 @@ export async function normaliseLayerFile(
   mtime: number,
   exclude: (e: TarReadEntry) => boolean = () => false,
 ): Promise<TarEntry[]> {
-  const raw = await readLayerEntries(file, (problem) => new OpError('engine_answer', `runAsRoot layer: ${problem}`, ENGINE_HINT));
-  const byName = new Map(raw.map((e) => [e.name, e]));
+  const refuse = (problem: string) => new OpError('engine_answer', `runAsRoot layer: ${problem}`, ENGINE_HINT);
+  const raw = await readLayerEntries(file, refuse);
+  // What each name holds so far in the layer's order, a hard link resolved to its data (a link to a link too).
+  const placed = new Map<string, TarReadEntry>();
   const out: TarEntry[] = [];
   for (const e of raw) {
+    const src = e.type === 'hardlink' ? hardLinkData(e, placed.get(e.linkname), refuse) : e;
+    placed.set(e.name, src);
     if (e.type === 'other' || exclude(e)) continue;
-    const src = e.type === 'hardlink' ? byName.get(e.linkname.replace(/^\/+/, '')) : e;
-    if (!src) throw new OpError('engine_answer', `runAsRoot layer: hard link ${e.name} to missing ${e.linkname}`, ENGINE_HINT);
     const isFile = e.type === 'file' || e.type === 'hardlink';
     const owner = { uid: e.uid, gid: e.gid, uname: e.uid === 0 ? 'root' : '', gname: e.gid === 0 ? 'root' : '' };
     const base = { name: e.name, mode: e.mode, mtime, ...owner, size: isFile ? src.size : 0 };

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../../../src/image/output.js';
 import { stat } from 'node:fs/promises';
 import { OpError } from '../../../src/errors.js';
 import { rawMember, writeRawTar } from './raw-tar.js';
+import { readRange } from '../../../src/image/tar-reader.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -41,6 +42,16 @@ async function failure(p: Promise<unknown>): Promise<OpError> {
   expect(err).toBeInstanceOf(OpError);
   expect((err as OpError).hint).toBeTruthy();
   return err as OpError;
+}
+
+/** The bytes a merged entry stands for (a hard link's are its target's). */
+async function contents(state: Awaited<ReturnType<typeof flattenLayers>>, name: string): Promise<string> {
+  const placed = state.get(name);
+  if (!placed) throw new Error(`no ${name}`);
+  const src = placed.data ?? placed.entry;
+  const chunks: Buffer[] = [];
+  for await (const c of readRange(placed.file, src.offset, src.size)) chunks.push(c);
+  return Buffer.concat(chunks).toString();
 }
 
 describe('flattenLayers', () => {
@@ -92,5 +103,32 @@ describe('flattenLayers', () => {
     }
     const l3 = await rawLayer('o3.tar', [rawMember({ name: '.', data: 'e' })]);
     expect((await failure(flattenLayers([l3]))).message).toContain('layer 1 of 1: entry 1 (".") has an empty name');
+  });
+
+  it('resolves hard links as tar -C root -c . writes them ("./x"), and a link to a link, here or in a lower layer, to the data', async () => {
+    const l1 = await rawLayer('h1.tar', [
+      rawMember({ name: './', flag: '5' }),
+      rawMember({ name: './x', data: 'hello' }),
+      rawMember({ name: './y', flag: '1', linkname: './x' }),
+      rawMember({ name: './z', flag: '1', linkname: 'y' }),
+    ]);
+    const l2 = await rawLayer('h2.tar', [rawMember({ name: 'w', flag: '1', linkname: '/z' })]);
+    const state = await flattenLayers([l1, l2]);
+    for (const name of ['x', 'y', 'z', 'w']) expect([name, await contents(state, name)]).toEqual([name, 'hello']);
+  });
+
+  it('refuses a hard link to what is not a regular file, or to nothing there', async () => {
+    const cases: [string, Buffer[], string][] = [
+      ['dir', [rawMember({ name: 'd', flag: '5' })], 'hard link "l" points to "d", a directory, not a regular file'],
+      ['symlink', [rawMember({ name: 's', flag: '2', linkname: 'x' })], 'hard link "l" points to "s", a symlink, not a regular file'],
+      ['missing', [], 'hard link "l" points to "gone", which does not exist before it'],
+    ];
+    for (const [what, before, message] of cases) {
+      const target = what === 'dir' ? 'd' : what === 'symlink' ? 's' : 'gone';
+      const l = await rawLayer(`bad-link-${what}.tar`, [...before, rawMember({ name: 'l', flag: '1', linkname: target })]);
+      const e = await failure(flattenLayers([l]));
+      expect(e.code).toBe('base_image');
+      expect(e.message).toBe(`exportImage: layer 1 of 1: ${message}`);
+    }
   });
 });
