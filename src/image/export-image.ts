@@ -59,6 +59,8 @@ function dropTree(state: Map<string, Placed>, name: string, keepSelf: boolean): 
 /** The merged view of the layers: name -> entry. */
 export async function flattenLayers(files: { path: string; offset: number; size: number }[]): Promise<Map<string, Placed>> {
   const state = new Map<string, Placed>();
+  // Every name that has held something below it (maybe no more): a non-directory placed there drops what is left.
+  const parents = new Set<string>();
   for (const [i, f] of files.entries()) {
     const layerFile = f.offset === 0 ? f.path : undefined;
     if (!layerFile) throw new Error('exportImage: layer must be a separate file');
@@ -76,8 +78,9 @@ export async function flattenLayers(files: { path: string; offset: number; size:
     for (const e of entries) {
       const base = e.name.slice(e.name.lastIndexOf('/') + 1);
       if (base.startsWith(WH) || e.type === 'other') continue;
-      const prev = state.get(e.name);
-      if (prev && prev.entry.type === 'dir' && e.type !== 'dir') dropTree(state, e.name, true);
+      // A non-directory replaces the directory at its name, an entry or only implied by what is under it, and all that.
+      if (e.type !== 'dir' && parents.delete(e.name)) dropTree(state, e.name, true);
+      for (let at = e.name.lastIndexOf('/'); at > 0; at = e.name.lastIndexOf('/', at - 1)) parents.add(e.name.slice(0, at));
       if (e.type === 'hardlink') {
         // The target as placed so far (lower layers, then this one's entries before the link): a link to a link shares the data.
         const target = state.get(e.linkname);

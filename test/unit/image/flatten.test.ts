@@ -131,4 +131,12 @@ describe('flattenLayers', () => {
       expect(e.message).toBe(`exportImage: layer 1 of 1: ${message}`);
     }
   });
+
+  it('drops what was under a name a non-directory takes, whether the directory was an entry or only implied by its files', async () => {
+    const l1 = await layer('t1.tar', [f('implied/b'), f('implied/deep/c'), d('explicit'), f('explicit/q'), f('kept/r')]);
+    const l2 = await layer('t2.tar', [f('implied'), { ...o, name: 'explicit', type: 'symlink', linkname: 'kept' }, d('kept')]);
+    const state = await flattenLayers([l1, l2]);
+    expect([...state.keys()].sort()).toEqual(['explicit', 'implied', 'kept', 'kept/r']);
+    expect(await contents(state, 'implied')).toBe('implied');
+  });
 });
