@@ -303,9 +303,12 @@ defmodule NervesDockerTs.SidecarTest do
     File.mkdir_p!(dir)
     fake = Path.join(dir, "sidecar.mjs")
     File.write!(fake, "console.error('boom: something broke'); process.exit(3);\n")
-    assert {:error, %Error{code: "sidecar_died", reason: reason}} = Sidecar.start_link(sidecar: fake)
+    assert {:error, %Error{code: "sidecar_died", reason: reason, hint: hint}} = Sidecar.start_link(sidecar: fake)
     assert reason =~ "status 3"
     assert reason =~ "boom: something broke"
+    # What to do names the plugin's refetch and the checkout's build, not a guessed directory.
+    assert hint =~ "mix deps.clean nerves_docker_ts && mix deps.get"
+    assert hint =~ "checkout that #{fake} belongs to"
     File.rm_rf!(dir)
   end
 

@@ -21,8 +21,11 @@ export function main(): void {
       }
     },
   });
-  // Ctrl-C reaches the whole foreground process group, the sidecar included:
-  // stop the work, reply, and let the plugin (or stdin's end) close us.
+  // SIGINT (kill -INT, or a terminal's Ctrl-C when the sidecar runs in its
+  // foreground process group): stop the work, reply, and let the plugin (or
+  // stdin's end) close us. Under the Mix plugin the port runs in a session of
+  // its own, so a Ctrl-C goes to the BEAM (its break menu) and the sidecar
+  // hears of an abort by stdin's end.
   process.on('SIGINT', () => server.interrupt());
   process.on('SIGTERM', () => void server.stop('signal', 143));
   process.on('SIGHUP', () => void server.stop('signal', 129));

@@ -36,6 +36,7 @@ defmodule Mix.Tasks.NervesDockerTs.Doctor do
                 )
 
           {:error, err} ->
+            NervesDockerTs.Sidecar.stop(sc)
             Mix.raise("The doctor could not run its checks: " <> Exception.message(err))
         end
 

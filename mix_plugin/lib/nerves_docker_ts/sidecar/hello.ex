@@ -62,7 +62,8 @@ defmodule NervesDockerTs.Sidecar.Hello do
            reason:
              "the sidecar (#{state.entry}) exited with status #{status} before saying hello" <> State.stderr_tail(state),
            hint:
-             "Check that #{state.node} is Node #{Locate.min_node_major()} or newer and that `npm run build` ran in #{Path.dirname(Path.dirname(state.entry))}."
+             "See its message above. Check that #{state.node} is Node #{Locate.min_node_major()} or newer; if the sidecar itself is damaged, " <>
+               "fetch the plugin again (`mix deps.clean nerves_docker_ts && mix deps.get`), or run `npm run build` in the nerves-docker-ts checkout that #{state.entry} belongs to."
          }}
     after
       timeout ->
