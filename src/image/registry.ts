@@ -1,7 +1,8 @@
 // Registry HTTP API v2 client for pulling: the bearer token challenge
 // (anonymous or with credentials), basic auth, manifests by digest and blobs;
-// plain HTTP is only tried when tlsVerify is false. Which registry and
-// repository a name means is reference.ts's business.
+// plain HTTP is only tried when tlsVerify is false, and a registry reached
+// over HTTPS gets its token over HTTPS only. Which registry and repository a
+// name means is reference.ts's business.
 import { readBody, request, type HttpResponse, type RequestOptions } from './http.js';
 import type { TransferLimits } from './transfer-limits.js';
 import type { RepositoryLocation } from './reference.js';
@@ -59,6 +60,35 @@ export function parseJson(body: Buffer, what: string): unknown {
   }
 }
 
+/**
+ * The token service a bearer challenge names (its realm), checked before
+ * anything is sent to it. A registry reached over HTTPS (always the case
+ * while TLS is verified) must name an HTTPS realm: the credentials, and the
+ * token, would otherwise go out unprotected (http.ts refuses a redirect off
+ * HTTPS for the same reason). An HTTPS realm may be on another host (Docker
+ * Hub's is auth.docker.io) and gets the credentials, as docker sends them.
+ */
+export function tokenRealm(realm: string, base: string, tlsVerify: boolean): URL {
+  const registry = new URL(base).host;
+  const refuse = (problem: string) =>
+    new OpError(
+      'registry_auth',
+      `registry ${registry}: ${problem}`,
+      "The registry's WWW-Authenticate challenge names where to get a token: check the registry's address; a registry reached over HTTPS must name an HTTPS token service (its realm).",
+    );
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch {
+    throw refuse(`its token service ${JSON.stringify(realm.slice(0, 200))} is not a URL`);
+  }
+  const where = `${url.protocol}//${url.host}${url.pathname}`;
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw refuse(`its token service ${where} is not HTTP(S)`);
+  if (url.protocol !== 'https:' && (tlsVerify || base.startsWith('https:')))
+    throw refuse(`its token service ${where} is not HTTPS: refused, as the registry is reached over HTTPS`);
+  return url;
+}
+
 export class RegistryClient {
   private base: string | undefined;
   private auth: string | undefined;
@@ -109,7 +139,7 @@ export class RegistryClient {
         `registry ${this.ref.registry}: unsupported auth challenge "${challenge}"`,
         'Only basic and bearer token auth are supported: pull the image with `docker pull` and use the archive instead.',
       );
-    const url = new URL(params.realm);
+    const url = tokenRealm(params.realm, await this.baseUrl(), this.opts.tlsVerify !== false);
     if (params.service) url.searchParams.set('service', params.service);
     url.searchParams.set('scope', params.scope ?? `repository:${this.ref.repository}:pull`);
     const headers: Record<string, string> = {};

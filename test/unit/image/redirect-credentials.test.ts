@@ -1,79 +1,32 @@
 // Redirects (http.ts): the Authorization header follows only within the
 // same origin (scheme, host and port), and HTTPS to plain HTTP is refused
-// while TLS is verified. One local port serves both TLS and plain HTTP (by
-// the first byte), so https://127.0.0.1:P -> http://127.0.0.1:P is the same
-// host and port in another scheme; the certificate below is self-signed for
-// 127.0.0.1 (valid 2000 to 2100; its key was made for this test and
-// protects nothing) and trusted through https.globalAgent for these tests
-// only.
+// while TLS is verified. The server (tls-plain-server.ts) answers both
+// schemes on one port, so https://127.0.0.1:P -> http://127.0.0.1:P is the
+// same host and port in another scheme.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import https from 'node:https';
-import net, { type AddressInfo, type Socket } from 'node:net';
 import { redirectHeaders, request } from '../../../src/image/http.js';
 import { OpError } from '../../../src/errors.js';
+import { startTlsPlainServer, type TlsPlainServer } from './tls-plain-server.js';
 
-const KEY = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqWnC0yWLtHlD1kNt
-RIfiMjiqimQ9/FeUXGi+I6bZ40qhRANCAATGfIbwu97jYL+f3RVlRbUxK5ade1s7
-xTBY6vEhXCRsMyBsY53tl/2NBFvlTQ4UPieo8VuIaYqvguoe3SRMeHn5
------END PRIVATE KEY-----
-`;
-const CERT = `-----BEGIN CERTIFICATE-----
-MIIBTjCB9qADAgECAhREIhjYRdrJvCHg2Ban3sWuX+Aw1DAKBggqhkjOPQQDAjAU
-MRIwEAYDVQQDDAkxMjcuMC4wLjEwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEw
-MDAwMDBaMBQxEjAQBgNVBAMMCTEyNy4wLjAuMTBZMBMGByqGSM49AgEGCCqGSM49
-AwEHA0IABMZ8hvC73uNgv5/dFWVFtTErlp17WzvFMFjq8SFcJGwzIGxjne2X/Y0E
-W+VNDhQ+J6jxW4hpiq+C6h7dJEx4efmjJDAiMA8GA1UdEQQIMAaHBH8AAAEwDwYD
-VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiASSzUKB29YMkYdW27H7Kuf
-kIJAp9/M4s0ZrP0vV5IYoQIgDRHjcC5amFBdoHzTqvyLCH974FhTgLQGl3rehQKB
-sFY=
------END CERTIFICATE-----
-`;
-
+let server: TlsPlainServer;
 let origin: string;
-let front: net.Server;
-const sockets = new Set<Socket>();
-const seen: { path: string; tls: boolean; authorization?: string }[] = [];
-const savedCa = https.globalAgent.options.ca;
-
-function handle(req: http.IncomingMessage, res: http.ServerResponse) {
-  const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
-  seen.push({ path: req.url ?? '', tls, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
-  if (req.url === '/to-http') res.writeHead(302, { location: `http://${origin}/landing` }).end();
-  else if (req.url === '/same') res.writeHead(302, { location: '/landing' }).end();
-  else res.writeHead(200).end('ok');
-}
 
 beforeAll(async () => {
-  const plain = http.createServer(handle);
-  const secure = https.createServer({ key: KEY, cert: CERT }, handle);
-  front = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.once('data', (first) => {
-      socket.pause();
-      socket.unshift(first);
-      (first[0] === 0x16 ? secure : plain).emit('connection', socket);
-      process.nextTick(() => socket.resume());
-    });
+  server = await startTlsPlainServer((req, res) => {
+    if (req.url === '/to-http') res.writeHead(302, { location: `http://${origin}/landing` }).end();
+    else if (req.url === '/same') res.writeHead(302, { location: '/landing' }).end();
+    else res.writeHead(200).end('ok');
   });
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', () => r()));
-  origin = `127.0.0.1:${(front.address() as AddressInfo).port}`;
-  https.globalAgent.options.ca = CERT;
+  origin = server.host;
 });
-afterAll(async () => {
-  https.globalAgent.options.ca = savedCa;
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => front.close(r));
-});
+afterAll(() => server.stop());
 
 /** GET with a bearer token; the status and what the server saw after the first request. */
 async function get(url: string, tlsVerify: boolean) {
-  seen.length = 0;
+  server.seen.length = 0;
   const res = await request(url, { tlsVerify, headers: { Authorization: 'Bearer secret' } });
   res.body.resume();
-  return { status: res.status, after: seen.slice(1) };
+  return { status: res.status, after: server.seen.slice(1) };
 }
 
 describe('redirects and credentials', () => {
@@ -91,7 +44,7 @@ describe('redirects and credentials', () => {
       code: 'registry_request',
       message: `https://${origin}/to-http redirects to http://${origin}/landing, off HTTPS: refused while TLS is verified`,
     });
-    expect(seen).toEqual([{ path: '/to-http', tls: true, authorization: 'Bearer secret' }]);
+    expect(server.seen).toEqual([{ path: '/to-http', tls: true, authorization: 'Bearer secret' }]);
   });
 
   it('follows https -> http without TLS verification, but without the token', async () => {
