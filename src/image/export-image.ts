@@ -13,6 +13,7 @@ import { hardLinkData, readLayerEntries } from './layer-entries.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { writeFileAtomic } from './output.js';
 import { gzipStream } from './gzip.js';
+import { NameTree } from './name-tree.js';
 import { parseCreated } from './time.js';
 import { OpError } from '../errors.js';
 
@@ -50,17 +51,10 @@ const LINKS_HINT = "The image's layers are damaged: make the image again.";
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
-function dropTree(state: Map<string, Placed>, name: string, keepSelf: boolean): void {
-  if (!keepSelf) state.delete(name);
-  const prefix = name === '' ? '' : `${name}/`;
-  for (const k of [...state.keys()]) if (k.startsWith(prefix) && k !== name) state.delete(k);
-}
-
 /** The merged view of the layers: name -> entry. */
 export async function flattenLayers(files: { path: string; offset: number; size: number }[]): Promise<Map<string, Placed>> {
-  const state = new Map<string, Placed>();
-  // Every name that has held something below it (maybe no more): a non-directory placed there drops what is left.
-  const parents = new Set<string>();
+  // Names indexed by their parent: a whiteout walks only the subtree it drops.
+  const state = new NameTree<Placed>();
   for (const [i, f] of files.entries()) {
     const layerFile = f.offset === 0 ? f.path : undefined;
     if (!layerFile) throw new Error('exportImage: layer must be a separate file');
@@ -72,18 +66,17 @@ export async function flattenLayers(files: { path: string; offset: number; size:
       const slash = e.name.lastIndexOf('/');
       const dir = slash === -1 ? '' : e.name.slice(0, slash);
       const base = e.name.slice(slash + 1);
-      if (base === OPAQUE) dropTree(state, dir, true);
-      else if (base.startsWith(WH)) dropTree(state, dir === '' ? base.slice(WH.length) : `${dir}/${base.slice(WH.length)}`, false);
+      if (base === OPAQUE) state.drop(dir, true);
+      else if (base.startsWith(WH)) state.drop(dir === '' ? base.slice(WH.length) : `${dir}/${base.slice(WH.length)}`, false);
     }
     for (const e of entries) {
       const base = e.name.slice(e.name.lastIndexOf('/') + 1);
       if (base.startsWith(WH) || e.type === 'other') continue;
       // A non-directory replaces the directory at its name, an entry or only implied by what is under it, and all that.
-      if (e.type !== 'dir' && parents.delete(e.name)) dropTree(state, e.name, true);
-      for (let at = e.name.lastIndexOf('/'); at > 0; at = e.name.lastIndexOf('/', at - 1)) parents.add(e.name.slice(0, at));
+      if (e.type !== 'dir') state.drop(e.name, true);
       if (e.type === 'hardlink') {
         // The target as placed so far (lower layers, then this one's entries before the link): a link to a link shares the data.
-        const target = state.get(e.linkname);
+        const target = state.map.get(e.linkname);
         const data = hardLinkData(e, target && (target.data ?? target.entry), refuse(LINKS_HINT));
         state.set(e.name, { entry: e, file: target!.file, data });
       } else {
@@ -91,7 +84,7 @@ export async function flattenLayers(files: { path: string; offset: number; size:
       }
     }
   }
-  return state;
+  return state.map;
 }
 
 export async function exportImage(opts: ExportImageOptions): Promise<ExportResult> {
