@@ -1,7 +1,8 @@
 // exportImage: flatten an image archive into one root filesystem tar, as the
 // engine's overlay would show it: whiteouts (.wh.NAME) and opaque markers
-// (.wh..wh..opq) hide lower layers, hard links become regular files. No VM,
-// no engine. Entries come out sorted by name, named "./bin/sh" as
+// (.wh..wh..opq) hide lower layers, an upper layer's parent directories hide
+// a lower non-directory at their name, hard links become regular files. No
+// VM, no engine. Entries come out sorted by name, named "./bin/sh" as
 // nixpkgs' exportImage names them, after the root "./".
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { openBaseImage } from './base-image.js';
 import { compareNames } from './fs-entries.js';
 import { readRange, type TarReadEntry } from './tar-reader.js';
-import { hardLinkData, readLayerEntries } from './layer-entries.js';
+import { hardLinkData, readLayerEntries, typeName } from './layer-entries.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { writeFileAtomic } from './output.js';
 import { gzipStream } from './gzip.js';
@@ -47,9 +48,31 @@ interface Placed {
 const NAMES_HINT =
   "The engine refuses such a layer too: make the image again with a tool that names a layer's files inside its root (docker build, nix, tar -C root -c .).";
 const LINKS_HINT = "The image's layers are damaged: make the image again.";
+const PARENT_HINT =
+  "The engine refuses such a layer too (a file cannot hold other files): make the image again, without the file in the directory's place.";
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+
+/**
+ * Makes the parents of `name` directories as the engine does. It unpacks a
+ * layer into a directory of its own, making the parents each entry needs
+ * (moby's UnpackLayer, containerd's mkparent), and the overlay shows such a
+ * directory over what a lower layer has at its name: a lower file, symlink
+ * or device there gives way to an implied directory. One placed by this
+ * same layer (`here`) is in the way of the unpacking, which fails (ENOTDIR):
+ * refused; but a symlink, which the unpacking follows, is left as it is.
+ */
+function makeParents(state: NameTree<Placed>, name: string, here: Set<string>, refuse: (problem: string) => OpError): void {
+  for (let at = name.indexOf('/'); at !== -1; at = name.indexOf('/', at + 1)) {
+    const parent = name.slice(0, at);
+    const placed = state.map.get(parent);
+    if (!placed || placed.entry.type === 'dir') continue;
+    if (!here.has(parent)) state.set(parent, impliedDir(parent));
+    else if (placed.entry.type !== 'symlink')
+      throw refuse(`${JSON.stringify(name)} is under ${JSON.stringify(parent)}, ${typeName(placed.entry.type)} of the same layer`);
+  }
+}
 
 /** The merged view of the layers: name -> entry. */
 export async function flattenLayers(files: { path: string; offset: number; size: number }[]): Promise<Map<string, Placed>> {
@@ -69,9 +92,13 @@ export async function flattenLayers(files: { path: string; offset: number; size:
       if (base === OPAQUE) state.drop(dir, true);
       else if (base.startsWith(WH)) state.drop(dir === '' ? base.slice(WH.length) : `${dir}/${base.slice(WH.length)}`, false);
     }
+    const here = new Set<string>(); // what this layer has placed
     for (const e of entries) {
+      if (e.type === 'other') continue;
+      makeParents(state, e.name, here, refuse(PARENT_HINT));
       const base = e.name.slice(e.name.lastIndexOf('/') + 1);
-      if (base.startsWith(WH) || e.type === 'other') continue;
+      if (base.startsWith(WH)) continue;
+      here.add(e.name);
       // A non-directory replaces the directory at its name, an entry or only implied by what is under it, and all that.
       if (e.type !== 'dir') state.drop(e.name, true);
       if (e.type === 'hardlink') {
@@ -120,15 +147,18 @@ function rootDir(name: string) {
   return { name, type: 'dir' as const, mode: 0o755, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 0, size: 0 };
 }
 
+/** A parent directory no layer has an entry for (or that replaces a lower non-directory). */
+function impliedDir(name: string): Placed {
+  return { entry: { ...rootDir(name), linkname: '', devmajor: 0, devminor: 0, offset: 0 }, file: '' };
+}
+
 /** Layers may omit parent directories; the filesystem still has them. */
 function addMissingParents(state: Map<string, Placed>): void {
   for (const name of [...state.keys()]) {
     const parts = name.split('/');
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
-      if (state.has(parent)) continue;
-      const entry: TarReadEntry = { ...rootDir(parent), linkname: '', devmajor: 0, devminor: 0, offset: 0 };
-      state.set(parent, { entry, file: '' });
+      if (!state.has(parent)) state.set(parent, impliedDir(parent));
     }
   }
 }

@@ -58,6 +58,11 @@ const TYPE_NAMES: Record<TarReadEntry['type'], string> = {
   other: 'an entry of an unknown type',
 };
 
+/** "a regular file", "a symlink", ... for messages. */
+export function typeName(type: TarReadEntry['type']): string {
+  return TYPE_NAMES[type];
+}
+
 /**
  * The regular file whose data the hard link `link` shares, given what its
  * target's name holds so far in the layers' order (`target`, a link there

@@ -139,4 +139,29 @@ describe('flattenLayers', () => {
     expect([...state.keys()].sort()).toEqual(['explicit', 'implied', 'kept', 'kept/r']);
     expect(await contents(state, 'implied')).toBe('implied');
   });
+
+  it("makes a directory of a lower layer's non-directory that an upper entry is under, as the engine's overlay shows it", async () => {
+    const l1 = await layer('p1.tar', [
+      f('a'),
+      { ...o, name: 'l', type: 'symlink', linkname: 'a' },
+      { ...o, name: 'dev', type: 'fifo' },
+      f('w'),
+      f('op'),
+      f('kept'),
+    ]);
+    const l2 = await layer('p2.tar', [f('a/b'), f('l/m/n'), f('dev/x'), f('w/.wh.gone', ''), f('op/.wh..wh..opq', ''), d('kept/sub')]);
+    const state = await flattenLayers([l1, l2]);
+    expect([...state.keys()].sort()).toEqual(['a', 'a/b', 'dev', 'dev/x', 'kept', 'kept/sub', 'l', 'l/m/n', 'op', 'w']);
+    for (const name of ['a', 'l', 'dev', 'w', 'op', 'kept'])
+      expect([name, state.get(name)?.entry]).toMatchObject([name, { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 }]);
+    expect(await contents(state, 'a/b')).toBe('a/b');
+  });
+
+  it('refuses an entry under a non-directory of its own layer, as the engine fails to unpack it', async () => {
+    const l1 = await layer('q1.tar', [f('x')]);
+    const l2 = await layer('q2.tar', [f('x/ok'), f('a'), f('a/b/c')]);
+    const e = await failure(flattenLayers([l1, l2]));
+    expect(e.code).toBe('base_image');
+    expect(e.message).toBe('exportImage: layer 2 of 2: "a/b/c" is under "a", a regular file of the same layer');
+  });
 });
