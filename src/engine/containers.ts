@@ -36,6 +36,8 @@ export interface JobContainerSpec {
   entrypoint?: string[] | undefined;
   /** Resource limits as HostConfig fields (NanoCpus, Memory, MemorySwap); none when empty. */
   limits?: { NanoCpus?: number; Memory?: number; MemorySwap?: number } | undefined;
+  /** Told the container's id as soon as it is created, before beforeStart: the caller can hold it for an interrupt. */
+  onCreated?: ((id: string) => void) | undefined;
   /** Work on the created container before it starts (its archive API already sees its mounts); a failure removes it. */
   beforeStart?: ((container: Docker.Container) => Promise<void>) | undefined;
 }
@@ -59,6 +61,7 @@ export interface JobContainer {
 
 export async function startJobContainer(engine: Engine, spec: JobContainerSpec): Promise<JobContainer> {
   const container = await createJobContainer(engine, spec);
+  spec.onCreated?.(container.id);
   if (spec.beforeStart) {
     try {
       await spec.beforeStart(container);

@@ -1,7 +1,8 @@
 // The container a job works in, shared by builds, archives and the shell:
 // image resolved, build volume ensured, layout computed, the container
-// started with labels, and held by the job's scope (removed on interrupt
-// and at the sidecar's exit; released, or stopped when kept, at the end),
+// started with labels, and held by the job's scope from its create on
+// (removed on interrupt and at the sidecar's exit, even while the inputs
+// are copied before its start; released, or stopped when kept, at the end),
 // with the CPU and memory limits in force (limits.ts).
 // Also: containers of a build volume left by a job whose sidecar died.
 import { hostname } from 'node:os';
@@ -77,6 +78,10 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
   const layout = deps.layout ?? computeLayout(spec, volume, inputs);
   const entrypoint = await deps.entrypoint?.(image, layout);
   ctx.signal.throwIfAborted();
+  // Held from its create on: the inputs' copy (beforeStart) may take minutes,
+  // and an interrupt or the sidecar's exit meanwhile must not leave the
+  // "Created" container behind. Once started, the hold below has it.
+  let unstarted: string | null = null;
   const job = await startJobContainer(engine, {
     entrypoint,
     image: spec.docker.tag,
@@ -86,10 +91,24 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     workingDir: layout.workingDir,
     keep,
     limits: hostConfigLimits(limits),
+    onCreated: (created) => {
+      unstarted = created;
+      deps.scope.hold({
+        label: `${kind} container ${created.slice(0, 12)} (before its start)`,
+        close: () => {},
+        abandon: () => {
+          const left = unstarted;
+          unstarted = null;
+          return left ? removeContainer(engine, left) : undefined;
+        },
+      });
+    },
     beforeStart: inputs.beforeStart?.bind(inputs),
   }).catch((err) => {
+    unstarted = null; // startJobContainer removed it
     throw unseenBindSource(err, inputs, engine) ?? err;
   });
+  unstarted = null; // handed over to the hold of the started container
   const id = job.id;
   deps.scope.hold({
     label: `${kind} container ${id.slice(0, 12)}`,
