@@ -70,6 +70,9 @@ describe('Engine API version and container removal (real engine, through a proxy
     expect(create).toBeGreaterThan(0);
     expect(requests.slice(create).filter((r) => !r.split(' ')[1]!.startsWith(pinned))).toEqual([]);
     expect(requests.filter((r) => r.startsWith('DELETE ') && r.includes('/containers/'))).toEqual([]);
+    // The artifact came through the FIFO directory's drop directory, not through an archive request.
+    expect(res.output).toBe('fifo');
+    expect(requests.filter((r) => /^GET \S*\/containers\/[^/]+\/archive/.test(r))).toEqual([]);
     expect(await noContainersSoon({ [LABEL.volume]: res.volume }, 1000)).toEqual([]);
   });
 

@@ -3,6 +3,10 @@
 // ../../output/fifo-reader.ts: the bytes go kernel to kernel, stdout and
 // stderr in the order they were written) and a drop directory where make
 // system may leave the artifact for the host. Used by fifo.ts.
+// Other local users may list build_path: the names inside the directory
+// (FIFOs and drop directory alike) are random and cannot be listed, and the
+// drop directory is sticky, so that nobody else renames a file over the one
+// the step left there.
 import { chmod, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,8 +20,8 @@ import type { FifoSource } from './sequence.js';
 /** Where the FIFO's directory appears in the build container. */
 export const FIFO_DIR_IN_CONTAINER = '/nerves/ndt-output';
 const DIR_PREFIX = '.ndt-output-';
-/** The FIFO directory's subdirectory, mode 0777, where the make system step leaves a copy of the artifact. */
-const DROP = 'drop';
+/** The prefix of the FIFO directory's subdirectory (mode 01777, random name) where make system leaves a copy of the artifact. */
+const DROP_PREFIX = 'drop-';
 
 /**
  * Removes FIFO directories left by a runner that was killed: their names
@@ -47,6 +51,7 @@ export class FifoOutput implements FifoSource {
 
   private constructor(
     private readonly dir: string,
+    private readonly drop: string,
     names: string[],
   ) {
     this.mount = { type: 'bind', source: dir, target: FIFO_DIR_IN_CONTAINER };
@@ -59,9 +64,12 @@ export class FifoOutput implements FifoSource {
     try {
       await chmod(dir, 0o711);
       const names = await makeFifos(dir, count);
-      await mkdir(join(dir, DROP));
-      await chmod(join(dir, DROP), 0o777);
-      return new FifoOutput(dir, names);
+      const drop = `${DROP_PREFIX}${randomBytes(12).toString('hex')}`;
+      await mkdir(join(dir, drop));
+      // Any uid may write (the step's need not be ours); the sticky bit keeps
+      // each file to its owner (and to us, the directory's): no rename over it.
+      await chmod(join(dir, drop), 0o1777);
+      return new FifoOutput(dir, drop, names);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw new OpError('step_output', `cannot create the step output FIFO in ${parent}: ${(err as Error).message}`, EXEC_HINT);
@@ -71,10 +79,13 @@ export class FifoOutput implements FifoSource {
   /**
    * Where a step may leave a file for the runner: in the container, and on
    * this host. The step's user (any uid) can write there; nobody else can
-   * find it (the directory above is 0711 and its name random).
+   * list it (the directory above is 0711, the drop directory's name random;
+   * the container's command line names it, though, and ps shows that to
+   * every local user where /proc has no hidepid) nor rename over the file
+   * the step left (the drop directory is sticky).
    */
   dropPath(file: string): { inContainer: string; onHost: string } {
-    return { inContainer: `${FIFO_DIR_IN_CONTAINER}/${DROP}/${file}`, onHost: join(this.dir, DROP, file) };
+    return { inContainer: `${FIFO_DIR_IN_CONTAINER}/${this.drop}/${file}`, onHost: join(this.dir, this.drop, file) };
   }
 
   /** `count` unused FIFOs: in the container and on this host. */
