@@ -3,32 +3,15 @@
 // and JSON members, and OCI digests that walk out of the layout. Each must
 // fail with a coded one-line error and leave no temporary directory (the
 // tar reader's archive_format errors reach the user as base_image ones).
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openBaseImage } from '../../../src/image/base-image.js';
 import { OpError } from '../../../src/errors.js';
+import { useBaseImageTmp } from './base-image-tmp.js';
 
-let dir: string;
-let tmp: string;
-const savedTmp = process.env.TMPDIR;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ndt-hostile-tar-'));
-});
-afterAll(async () => {
-  process.env.TMPDIR = savedTmp;
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  // openBaseImage's ndt-base-* directory goes under TMPDIR: one of this test's own, checked empty after each test.
-  tmp = await mkdtemp(join(dir, 'tmp-'));
-  process.env.TMPDIR = tmp;
-});
-afterEach(async () => {
-  expect(await readdir(tmp)).toEqual([]);
-});
+const scratch = useBaseImageTmp('ndt-hostile-tar-');
 
 /** A ustar header whose size field is written as given (so it can lie). */
 function header(name: string, sizeField: string, flag = '0'): Buffer {
@@ -62,7 +45,7 @@ function paxBody(records: Record<string, string>): Buffer {
 }
 
 async function archive(name: string, parts: Buffer[]): Promise<string> {
-  const p = join(dir, name);
+  const p = join(scratch.dir(), name);
   await writeFile(p, Buffer.concat(parts));
   return p;
 }
@@ -127,7 +110,7 @@ describe('tar size claims', () => {
 describe('OCI digests', () => {
   const secret = 'secret-host-content-do-not-echo';
   async function layout(indexDigest: string, blobs: Record<string, Buffer | string> = {}): Promise<string> {
-    const d = await mkdtemp(join(dir, 'oci-'));
+    const d = await mkdtemp(join(scratch.dir(), 'oci-'));
     await mkdir(join(d, 'blobs', 'sha256'), { recursive: true });
     await writeFile(join(d, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     await writeFile(join(d, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ digest: indexDigest }] }));
@@ -139,7 +122,7 @@ describe('OCI digests', () => {
   }
 
   it('a digest walking out of an OCI layout is refused before any file is read', async () => {
-    const victim = join(dir, 'victim');
+    const victim = join(scratch.dir(), 'victim');
     await writeFile(victim, secret);
     const d = await layout(`sha256:../../../..${victim}`);
     const e = await failure(openBaseImage(d));
@@ -165,7 +148,7 @@ describe('OCI digests', () => {
   });
 
   it('a layer blob that is a symlink (to a host file) is refused', async () => {
-    const victim = join(dir, 'victim2');
+    const victim = join(scratch.dir(), 'victim2');
     await writeFile(victim, secret);
     const vhex = sha(await readFile(victim));
     const config = Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: [`sha256:${vhex}`] } }));

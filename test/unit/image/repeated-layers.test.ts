@@ -2,10 +2,9 @@
 // times (base-image.ts): the member is decompressed and hashed once, every
 // reference using that one file, and more layers than an image may have
 // (MAX_LAYERS_LIMIT) are refused before any layer is opened.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { openBaseImage } from '../../../src/image/base-image.js';
@@ -13,25 +12,9 @@ import { MAX_LAYERS_LIMIT } from '../../../src/image/layering.js';
 import { tarEntry } from '../../../src/image/tar-header.js';
 import { writeTar, type TarEntry } from '../../../src/image/tar-writer.js';
 import { OpError } from '../../../src/errors.js';
+import { useBaseImageTmp } from './base-image-tmp.js';
 
-let dir: string;
-let tmp: string;
-const savedTmp = process.env.TMPDIR;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ndt-repeated-layers-'));
-});
-afterAll(async () => {
-  process.env.TMPDIR = savedTmp;
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  // openBaseImage's ndt-base-* directory goes under TMPDIR: one of this test's own.
-  tmp = await mkdtemp(join(dir, 'tmp-'));
-  process.env.TMPDIR = tmp;
-});
-afterEach(async () => {
-  expect(await readdir(tmp)).toEqual([]);
-});
+const scratch = useBaseImageTmp('ndt-repeated-layers-');
 
 const ROOT = { uid: 0, gid: 0, uname: 'root', gname: 'root' };
 const file = (name: string, data: Buffer): TarEntry => ({ ...tarEntry(name, 'file', 0o644, data.length, ROOT, 1), data });
@@ -47,7 +30,7 @@ async function repeated(name: string, times: number, withLayer = true): Promise<
   const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
   const config = Buffer.from(JSON.stringify({ rootfs: { type: 'layers', diff_ids: Array(times).fill(diffId) } }));
   const manifest = Buffer.from(JSON.stringify([{ Config: 'c.json', RepoTags: ['x:y'], Layers: Array(times).fill('l/layer.tar') }]));
-  const p = join(dir, name);
+  const p = join(scratch.dir(), name);
   await writeFile(
     p,
     await tarOf([...(withLayer ? [file('l/layer.tar', gzipSync(layer))] : []), file('c.json', config), file('manifest.json', manifest)]),
@@ -61,8 +44,8 @@ describe('layers listed more than once', () => {
     try {
       expect(img.layers).toHaveLength(3);
       expect(new Set(img.layers.map((l) => l.diffId)).size).toBe(1);
-      const [base] = await readdir(tmp);
-      expect(await readdir(join(tmp, base!))).toHaveLength(1);
+      const [base] = await readdir(scratch.tmp());
+      expect(await readdir(join(scratch.tmp(), base!))).toHaveLength(1);
       expect(new Set(img.layerFiles.map((f) => f.path)).size).toBe(1);
     } finally {
       await img.close();
