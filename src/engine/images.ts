@@ -60,32 +60,60 @@ export interface PullProgress {
  * the pull fails (including error lines). Not to be confused with the image
  * toolkit's pullImage, a registry client that writes a docker-archive.
  */
-export async function pullImageThroughEngine(engine: Engine, ref: string, onProgress: (p: PullProgress) => void): Promise<void> {
+export async function pullImageThroughEngine(
+  engine: Engine,
+  ref: string,
+  onProgress: (p: PullProgress) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  signal?.throwIfAborted();
   let stream: Readable;
   try {
-    stream = (await engine.docker.pull(ref)) as Readable;
+    // An abort closes the request (the engine then stops the pull), also before the engine's first line.
+    stream = (await engine.docker.pull(ref, signal ? { abortSignal: signal } : {})) as Readable;
   } catch (err) {
+    signal?.throwIfAborted();
     throw new OpError('image_pull', engineMessage(err), `Check the image name and your network (\`docker pull ${ref}\` shows the same).`);
   }
-  await readJsonLines(stream, (line: ProgressLine) => {
-    if (line.status) {
-      onProgress({
-        layer: line.id ?? '',
-        status: line.status,
-        current: line.progressDetail?.current,
-        total: line.progressDetail?.total,
-      });
-    }
-  });
+  await untilAborted(stream, signal, () =>
+    readJsonLines(stream, (line: ProgressLine) => {
+      if (line.status) {
+        onProgress({
+          layer: line.id ?? '',
+          status: line.status,
+          current: line.progressDetail?.current,
+          total: line.progressDetail?.total,
+        });
+      }
+    }),
+  );
+}
+
+/** Runs `read` over the engine's `stream`; an abort meanwhile destroys the stream and rejects with the abort's reason. */
+async function untilAborted(stream: Readable, signal: AbortSignal | undefined, read: () => Promise<void>): Promise<void> {
+  if (!signal) return read();
+  const onAbort = () => stream.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await read();
+  } catch (err) {
+    signal.throwIfAborted();
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  signal.throwIfAborted();
 }
 
 /** Builds an image from a tar stream of the context; build output goes to onOutput. */
 export async function buildImageFromContext(
   engine: Engine,
   context: Readable,
-  opts: { tag: string; dockerfile: string; labels?: Record<string, string> },
+  opts: { tag: string; dockerfile: string; labels?: Record<string, string>; signal?: AbortSignal },
   onOutput: (text: string) => void,
 ): Promise<void> {
+  const { signal } = opts;
+  signal?.throwIfAborted();
   let stream: Readable;
   try {
     stream = (await engine.docker.buildImage(context, {
@@ -94,15 +122,19 @@ export async function buildImageFromContext(
       labels: opts.labels,
       rm: true,
       forcerm: true,
+      ...(signal ? { abortSignal: signal } : {}),
     })) as Readable;
   } catch (err) {
+    signal?.throwIfAborted();
     throw new OpError('image_build', engineMessage(err), `Check the Dockerfile ${opts.dockerfile} and its context.`);
   }
-  await readJsonLines(stream, (line) => {
-    if (line.stream) onOutput(line.stream);
-    else if (line.status) onOutput(`${line.id ? line.id + ': ' : ''}${line.status}\n`);
-    if (line.error) onOutput(`ERROR: ${line.error}\n`);
-  });
+  await untilAborted(stream, signal, () =>
+    readJsonLines(stream, (line) => {
+      if (line.stream) onOutput(line.stream);
+      else if (line.status) onOutput(`${line.id ? line.id + ': ' : ''}${line.status}\n`);
+      if (line.error) onOutput(`ERROR: ${line.error}\n`);
+    }),
+  );
 }
 
 const LOAD_HINT =

@@ -62,7 +62,7 @@ export interface OpenJobDeps {
 export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec: JobSpec, deps: OpenJobDeps): Promise<OpenJob> {
   const { engine, reporter, log, ctx, volume } = deps;
   const limits = resourceLimits(spec); // valid: checkHostInputs read it first
-  const image = await ensureJobImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m), local: deps.image });
+  const image = await ensureJobImage(spec, { engine, reporter, log, prompt: (m) => ctx.prompt(m), local: deps.image, signal: ctx.signal });
   const keep = kind !== 'shell' && spec.keep_container;
   const labels = managedLabels({
     [LABEL.package]: spec.app,

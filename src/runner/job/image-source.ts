@@ -28,6 +28,8 @@ export interface ImageDeps {
   prompt(message: string): Promise<unknown>;
   /** The image's lookup, when the caller started it early (else it is made here). */
   local?: Promise<ImageSummary | null> | undefined;
+  /** The job's interrupt: stops a pull or a build by the engine at once. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -127,13 +129,19 @@ async function pullJobImage(
   const layers = new Map<string, string>();
   let failure: string | undefined;
   try {
-    await pullImageThroughEngine(engine, tag, (p) => {
-      if (!p.layer) return;
-      layers.set(p.layer, p.status);
-      const done = [...layers.values()].filter((s) => /complete|exists/i.test(s)).length;
-      reporter.progress({ text: `pull ${tag}: ${p.layer} ${p.status} (${done}/${layers.size} layers)`, ...p });
-    });
+    await pullImageThroughEngine(
+      engine,
+      tag,
+      (p) => {
+        if (!p.layer) return;
+        layers.set(p.layer, p.status);
+        const done = [...layers.values()].filter((s) => /complete|exists/i.test(s)).length;
+        reporter.progress({ text: `pull ${tag}: ${p.layer} ${p.status} (${done}/${layers.size} layers)`, ...p });
+      },
+      deps.signal,
+    );
   } catch (err) {
+    deps.signal?.throwIfAborted(); // interrupted: not a failed pull
     failure = (err as Error).message;
     await log.write(`pull of ${tag} failed: ${failure}\n`);
     if (digest) {
@@ -171,11 +179,12 @@ async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: 
     await buildImageFromContext(
       engine,
       await contextTar(contextDir, dockerfile),
-      { tag, dockerfile, labels: managedLabels({}) },
+      { tag, dockerfile, labels: managedLabels({}), ...(deps.signal ? { signal: deps.signal } : {}) },
       // Not awaited (the engine's lines come as they come): a write that fails is remembered by the log, reported below.
       (text) => void log.write(text).catch(() => {}),
     );
   } catch (err) {
+    deps.signal?.throwIfAborted(); // interrupted: not a failed build
     throw new OpError(
       'image_build',
       `Nerves Docker build_runner could not create the image ${tag}: ${(err as Error).message}`,
