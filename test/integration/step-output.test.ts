@@ -111,7 +111,7 @@ describe('step output through a FIFO (real engine)', () => {
     expect(r.bytes.toString()).toBe('built');
     expect(statSync(drop.onHost).uid).toBe(1005); // the example image's user, not this host's
     const dest = join(dir, 'dl', 'art.tar.gz');
-    expect(await takeDroppedArtifact(drop.onHost, dest)).toBe(14);
+    expect(await takeDroppedArtifact(drop.onHost, dest, [1005])).toBe(14); // the owner dropOwners finds for this image
     expect(readFileSync(dest, 'utf8')).toBe('artifact bytes');
     expect(statSync(dest).uid).toBe(process.getuid!());
     expect(existsSync(drop.onHost)).toBe(false);
@@ -127,7 +127,7 @@ describe('step output through a FIFO (real engine)', () => {
     expect(unreadable.results.map((x) => x.status)).toEqual([0]);
     expect(unreadable.bytes.toString()).toBe('');
     expect(existsSync(drop.onHost)).toBe(false);
-    expect(await takeDroppedArtifact(drop.onHost, join(dir, 'dl', 'x'))).toBeNull();
+    expect(await takeDroppedArtifact(drop.onHost, join(dir, 'dl', 'x'), [1005])).toBeNull();
   });
 
   it("a sequence runs its steps as the container's own work (no exec), each with its output in order and its status; argv is passed literally", async () => {

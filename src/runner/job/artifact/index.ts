@@ -13,7 +13,7 @@ import type { Step } from '../context.js';
 import { ARTIFACT_STEP } from '../plan.js';
 import { copyArtifactOut, type CopyOutOptions } from './archive.js';
 import { withArtifactDigest } from './digest.js';
-import { dropAfter, takeDroppedArtifact } from './drop.js';
+import { dropAfter, dropOwners, takeDroppedArtifact } from './drop.js';
 
 export interface ArtifactRoute {
   /** The plan as this way needs it (the step that makes the artifact may also hand it over). */
@@ -47,6 +47,7 @@ export function chooseArtifactRoute(
   return {
     plan: (steps) => steps.map((s) => dropAfter(s, ARTIFACT_STEP, at, drop.inContainer)),
     // On this kernel the drop is a local copy: no digest to compute in the container; the fallback does without.
-    fetch: async (container, dest) => (await takeDroppedArtifact(drop.onHost, dest)) ?? (await copyArtifactOut(container, at, dest)),
+    fetch: async (container, dest) =>
+      (await takeDroppedArtifact(drop.onHost, dest, await dropOwners(container))) ?? (await copyArtifactOut(container, at, dest)),
   };
 }
