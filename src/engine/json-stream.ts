@@ -3,6 +3,7 @@
 // followProgress does not report those). The one JSON-lines reader of the
 // package.
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { OpError } from '../errors.js';
 
 export interface ProgressLine {
@@ -32,6 +33,8 @@ export interface JsonLinesOptions {
 /** Calls onLine for every JSON line; rejects with StreamError on the first error line. */
 export async function readJsonLines(stream: Readable, onLine: (line: ProgressLine) => void, opts: JsonLinesOptions = {}): Promise<void> {
   let carry = '';
+  // A character's bytes may be split between two chunks: the decoder keeps the first part for the next.
+  const utf8 = new StringDecoder('utf8');
   let failure: string | null = null;
   const handle = (text: string) => {
     if (text.trim() === '') return;
@@ -49,13 +52,13 @@ export async function readJsonLines(stream: Readable, onLine: (line: ProgressLin
     onLine(line);
   };
   for await (const chunk of stream) {
-    carry += (chunk as Buffer).toString('utf8');
+    carry += utf8.write(chunk as Buffer);
     let nl: number;
     while ((nl = carry.indexOf('\n')) >= 0) {
       handle(carry.slice(0, nl));
       carry = carry.slice(nl + 1);
     }
   }
-  handle(carry);
+  handle(carry + utf8.end());
   if (failure !== null) throw new StreamError(failure);
 }
