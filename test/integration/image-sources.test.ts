@@ -3,7 +3,7 @@
 // digest (pulled from a registry on 127.0.0.1 and checked), against the real
 // engine and Debian's docker-registry.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +18,12 @@ import {
   noContainersSoon,
   recorder,
   removeVolumeQuietly,
+  NEW_TAG,
   ROOT,
   requireEngine,
   type Example,
 } from './helpers/example.js';
+import { ensureExampleImages } from './helpers/images.js';
 
 describe('image sources (real engine, local registry)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ndt-imgsrc-'));
@@ -76,6 +78,32 @@ describe('image sources (real engine, local registry)', () => {
       recorder(false),
     ).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'image_load', message: expect.stringContaining(`holds ${tag}`) });
+  });
+
+  it('a Dockerfile whose build fails says what the engine said, and leaves nothing behind', async () => {
+    await ensureExampleImages([NEW_TAG]);
+    const ctxDir = join(dir, 'failing-context');
+    mkdirSync(ctxDir);
+    writeFileSync(join(ctxDir, 'Dockerfile'), `FROM ${NEW_TAG}\nRUN echo building-step-ran && exit 3\n`);
+    const failing = `localhost/ndt-imgsrc-failing-${process.pid}:1`;
+    images.push(failing);
+    const before = (await docker.listContainers({ all: true })).map((c) => c.Id);
+    const err = await runJob(
+      'build',
+      parseJobSpec(ex.spec({ docker: { dockerfile: join(ctxDir, 'Dockerfile'), tag: failing } })),
+      recorder(true),
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'image_build',
+      message: expect.stringMatching(/returned a non-zero code: 3/),
+      hint: expect.stringContaining('build.log'),
+    });
+    expect((err as Error).message).not.toMatch(/not there/);
+    expect(readFileSync(join(ex.dir, 'build.log'), 'utf8')).toContain('building-step-ran');
+    // The engine's intermediate container is removed (forcerm), and no image is tagged.
+    const after = (await docker.listContainers({ all: true })).map((c) => c.Id);
+    expect(after.filter((id) => !before.includes(id))).toEqual([]);
+    await expect(docker.getImage(failing).inspect()).rejects.toMatchObject({ statusCode: 404 });
   });
 
   it('a digest-pinned reference is pulled and verified; a wrong digest fails cleanly', async () => {
