@@ -204,6 +204,18 @@ defmodule NervesDockerTs.SidecarTest do
     assert {:ok, "pong"} = Sidecar.request(sc, "ping", nil, quiet())
   end
 
+  test "a reply with neither ok nor error is an error, not a success" do
+    {:ok, sc} = Sidecar.start_link(sidecar: @fake)
+
+    assert {:error, %Error{code: "bad_reply", reason: reason, hint: hint}} =
+             Sidecar.request(sc, "no_outcome", %{}, quiet())
+
+    assert reason =~ "neither ok nor error"
+    assert reason =~ "result"
+    assert hint =~ "same nerves-docker-ts checkout"
+    Sidecar.stop(sc)
+  end
+
   test "a missing node or sidecar gives an error that names it" do
     assert {:error, %Error{code: "node_not_found", reason: reason}} = Sidecar.start_link(node: "/nonexistent/node")
     assert reason =~ "/nonexistent/node"

@@ -404,7 +404,12 @@ defmodule NervesDockerTs.Sidecar do
   end
 
   defp classify(%{"ok" => value}), do: {:final, {:ok, value}}
-  defp classify(%{} = msg), do: {:final, {:ok, Map.get(msg, "ok")}}
+
+  defp classify(%{} = msg) do
+    keys = msg |> Map.delete("id") |> Map.keys() |> Enum.map_join(", ", &inspect/1)
+    reason = "the nerves-docker-ts sidecar replied with neither ok nor error (keys: #{keys})"
+    {:final, {:error, %Error{code: "bad_reply", reason: reason, hint: @mismatch_hint}}}
+  end
 
   @doc false
   # Kept here for callers of the old place; see NervesDockerTs.Sidecar.State.
