@@ -36,6 +36,17 @@ defmodule NervesDockerTs.SidecarEnvTest do
     assert stderr_files() == before
   end
 
+  test "a bad :hello_timeout option is named as the option, not as the variable" do
+    with_env("NERVES_DOCKER_TS_HELLO_TIMEOUT", "", fn ->
+      assert {:error, %Error{code: "bad_hello_timeout", reason: reason, hint: hint}} =
+               Sidecar.start_link(sidecar: @fake, hello_timeout: -1)
+
+      assert reason =~ "The :hello_timeout option is -1"
+      refute reason =~ "NERVES_DOCKER_TS_HELLO_TIMEOUT"
+      assert hint =~ ":hello_timeout"
+    end)
+  end
+
   test "NERVES_DOCKER_TS_HELLO_TIMEOUT in milliseconds is used; empty is the default" do
     for value <- ["30000", " 30000 ", ""] do
       with_env("NERVES_DOCKER_TS_HELLO_TIMEOUT", value, fn ->

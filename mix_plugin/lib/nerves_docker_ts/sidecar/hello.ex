@@ -15,7 +15,13 @@ defmodule NervesDockerTs.Sidecar.Hello do
   """
   @spec timeout(keyword()) :: {:ok, non_neg_integer()} | {:error, Error.t()}
   def timeout(opts) do
-    case Keyword.get(opts, :hello_timeout) || System.get_env("NERVES_DOCKER_TS_HELLO_TIMEOUT") do
+    {source, value} =
+      case Keyword.fetch(opts, :hello_timeout) do
+        {:ok, v} when v not in [nil, ""] -> {:option, v}
+        _ -> {:env, System.get_env("NERVES_DOCKER_TS_HELLO_TIMEOUT")}
+      end
+
+    case value do
       empty when empty in [nil, ""] ->
         {:ok, 15_000}
 
@@ -25,20 +31,30 @@ defmodule NervesDockerTs.Sidecar.Hello do
       text when is_binary(text) ->
         case Integer.parse(String.trim(text)) do
           {ms, ""} when ms >= 0 -> {:ok, ms}
-          _ -> bad_timeout(text)
+          _ -> bad_timeout(source, text)
         end
 
       other ->
-        bad_timeout(other)
+        bad_timeout(source, other)
     end
   end
 
-  defp bad_timeout(value) do
+  defp bad_timeout(source, value) do
+    {name, hint} =
+      case source do
+        :env ->
+          {"NERVES_DOCKER_TS_HELLO_TIMEOUT",
+           "Set NERVES_DOCKER_TS_HELLO_TIMEOUT to milliseconds, e.g. 30000, or unset it (15000)."}
+
+        :option ->
+          {"The :hello_timeout option", "Give :hello_timeout as milliseconds, e.g. 30000, or leave it out (15000)."}
+      end
+
     {:error,
      %Error{
        code: "bad_hello_timeout",
-       reason: "NERVES_DOCKER_TS_HELLO_TIMEOUT is #{inspect(value)}, not a number of milliseconds",
-       hint: "Set NERVES_DOCKER_TS_HELLO_TIMEOUT to milliseconds, e.g. 30000, or unset it (15000)."
+       reason: "#{name} is #{inspect(value)}, not a number of milliseconds",
+       hint: hint
      }}
   end
 
