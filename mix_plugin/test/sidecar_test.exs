@@ -216,6 +216,20 @@ defmodule NervesDockerTs.SidecarTest do
     Sidecar.stop(sc)
   end
 
+  # As a build or archive starts it: the caller works while Node starts, and its
+  # request comes after the hello failed (here a second later: the port's exit
+  # signal has come by then).
+  test "a hello that failed while the caller worked is what its request gets, however late" do
+    for {opts, code} <- [{[hello_timeout: 1], "hello_timeout"}, {[node: "/bin/false"], "sidecar_died"}] do
+      {:ok, sc} = Sidecar.start_link([sidecar: @fake, await_hello: false] ++ opts)
+      Process.sleep(1_500)
+      assert Process.alive?(sc)
+      assert {:error, %Error{code: ^code, hint: hint}} = Sidecar.request(sc, "build", %{}, quiet())
+      assert is_binary(hint)
+      Sidecar.stop(sc)
+    end
+  end
+
   test "a missing node or sidecar gives an error that names it" do
     assert {:error, %Error{code: "node_not_found", reason: reason}} = Sidecar.start_link(node: "/nonexistent/node")
     assert reason =~ "/nonexistent/node"

@@ -236,8 +236,10 @@ defmodule NervesDockerTs.Sidecar do
 
       {:error, err} ->
         # Kept (not a stop, which would take the linked caller down): requests get this error.
+        # The port is forgotten with it, so that its exit signal, which comes later, does not
+        # stop the server as a sidecar that died (a late request would then get only sidecar_down).
         State.close(state)
-        {:noreply, %{state | hello: {:error, err}}}
+        {:noreply, %{state | hello: {:error, err}, port: nil}}
     end
   end
 
