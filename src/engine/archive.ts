@@ -6,12 +6,22 @@ import type { Readable } from 'node:stream';
 import { engineMessage, isNotFound } from './errors.js';
 import { OneFileTar } from './one-file-tar.js';
 
-/** The contents of the regular file at `path`, or null when it is not there, not a file, or over `max` bytes. */
-export async function readSmallFile(container: Docker.Container, path: string, max = 64 * 1024): Promise<Buffer | null> {
+/**
+ * The contents of the regular file at `path`, or null when it is not there,
+ * not a file, or over `max` bytes. An abort of `signal` abandons the request
+ * (and rejects).
+ */
+export async function readSmallFile(
+  container: Docker.Container,
+  path: string,
+  max = 64 * 1024,
+  signal?: AbortSignal,
+): Promise<Buffer | null> {
   let stream: Readable;
   try {
-    stream = (await container.getArchive({ path })) as unknown as Readable;
+    stream = (await container.getArchive({ path, abortSignal: signal })) as unknown as Readable;
   } catch (err) {
+    if (signal?.aborted) throw err;
     if (isNotFound(err)) return null;
     throw new Error(`could not read ${path} in the container: ${engineMessage(err)}`);
   }

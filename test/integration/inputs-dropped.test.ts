@@ -132,4 +132,27 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
     expect(result.size).toBeGreaterThan(24 * MB);
     expect((await docker.listVolumes()).Volumes?.map((v) => v.Name)).toContain(`${volume}-platform`);
   });
+
+  it('an interrupt while the artifact comes over a link gone silent: interrupted, no file under its name nor a partial one, no container', async () => {
+    rmSync(join(fx.ex.dl, ARTIFACT), { force: true });
+    proxy.cut = { direction: 'download', request: DOWNLOAD, afterBytes: 4 * MB, stall: true };
+    const stalledBefore = proxy.cuts.length;
+    const ctx = recorder(true);
+    let settled = false;
+    const running = build(ctx, { make_args: ['ARTIFACT_MB=24'] })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )
+      .finally(() => (settled = true));
+    while (proxy.cuts.length === stalledBefore && !settled) await new Promise((r) => setTimeout(r, 50));
+    expect(proxy.cuts.length).toBe(stalledBefore + 1); // the download is stalled, the build waits for it
+    ctx.controller.abort(new OpError('interrupted', 'interrupted (SIGINT)'));
+    const err = await running; // before the fix: never, while the link stays silent
+    proxy.cut = null;
+    expect(err).toBeInstanceOf(OpError);
+    expect((err as OpError).code).toBe('interrupted');
+    noArtifact();
+    expect(await noContainersSoon({ [LABEL.volume]: volume })).toEqual([]);
+  });
 });

@@ -97,7 +97,7 @@ async function bringArtifact(job: Job, route: ArtifactRoute, open: OpenJob, dest
   job.reporter.startStep('copy');
   job.stage = 'copy';
   const t0 = Date.now();
-  const size = await route.fetch(open.job.container, dest, job.spec.tty ? artifactProgress(job) : undefined);
+  const size = await route.fetch(open.job.container, dest, job.op.signal, job.spec.tty ? artifactProgress(job) : undefined);
   steps.push({ name: 'copy', seconds: (Date.now() - t0) / 1000, status: 0 });
   return size;
 }

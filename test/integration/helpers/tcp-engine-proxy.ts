@@ -1,7 +1,9 @@
 // A TCP listener on 127.0.0.1 in front of the real engine's unix socket
 // (DOCKER_HOST=tcp://127.0.0.1:PORT), for tests of dropped connections: it
 // can cut every connection whose request matches, once so many bytes of that
-// request's body (an upload) or of its answer (a download) went through.
+// request's body (an upload) or of its answer (a download) went through, or
+// stall it there instead (a link gone silent: the connection stays open and
+// nothing more of that request goes through).
 //
 // Requests are recognized by their request line at the start of a chunk the
 // client sends: an HTTP/1.1 client sends its next request on a connection only
@@ -16,6 +18,8 @@ export interface Cut {
   request: RegExp;
   /** Cut the connection once more than this many bytes of it went through. */
   afterBytes: number;
+  /** Stall instead of cutting: the connection stays open, and that direction passes nothing more. */
+  stall?: boolean;
 }
 
 export interface TcpEngineProxy {
@@ -25,7 +29,7 @@ export interface TcpEngineProxy {
   address: string;
   /** What to cut from now on (null: nothing). */
   cut: Cut | null;
-  /** The connections cut so far, each as its request line. */
+  /** The connections cut (or stalled) so far, each as its request line. */
   readonly cuts: string[];
   /** Every request line seen, in order. */
   readonly requests: string[];
@@ -42,17 +46,21 @@ export function tcpEngineProxy(): Promise<TcpEngineProxy> {
     const upstream = createConnection(DEFAULT_SOCKET);
     // The request in flight on this connection, when it matches the cut: bytes counted so far.
     let watched: { cut: Cut; line: string; bytes: number } | null = null;
+    // A stalled direction passes nothing more (its bytes are read and dropped: a silent link).
+    let stalled: Cut['direction'] | null = null;
     const end = () => {
       client.destroy();
       upstream.destroy();
     };
     const count = (n: number, direction: Cut['direction']) => {
+      if (stalled === direction) return true;
       if (!watched || watched.cut.direction !== direction) return false;
       watched.bytes += n;
       if (watched.bytes <= watched.cut.afterBytes) return false;
       proxy.cuts.push(watched.line);
+      if (watched.cut.stall) stalled = direction;
+      else end();
       watched = null;
-      end();
       return true;
     };
     client.on('data', (chunk: Buffer) => {

@@ -22,6 +22,12 @@ export interface CopyOutOptions {
   verify?: boolean;
   /** Called as bytes arrive, with the artifact's size when the engine said it. */
   onProgress?: (received: number, size: number | null) => void;
+  /** The job's interrupt: the request is abandoned and nothing is renamed into place. */
+  signal?: AbortSignal;
+}
+
+function interrupted(): OpError {
+  return new OpError('interrupted', "the artifact's copy from the build container was interrupted; nothing was written under its name");
 }
 
 export async function copyArtifactOut(
@@ -30,10 +36,13 @@ export async function copyArtifactOut(
   destPath: string,
   opts: CopyOutOptions = {},
 ): Promise<number> {
+  const { signal } = opts;
   let archive: Readable;
   try {
-    archive = (await container.getArchive({ path: srcPath })) as unknown as Readable;
+    if (signal?.aborted) throw interrupted();
+    archive = (await container.getArchive({ path: srcPath, abortSignal: signal })) as unknown as Readable;
   } catch (err) {
+    if (signal?.aborted) throw interrupted();
     if (isNotFound(err)) {
       throw new OpError(
         'artifact_missing',
@@ -47,11 +56,18 @@ export async function copyArtifactOut(
   return writeAtomically(destPath, async (tmp) => {
     const tar = new OneFileTar();
     try {
-      await writeFileFrom(tmp, archive, tar, (slice, received) => {
-        hash.update(slice);
-        opts.onProgress?.(received, tar.size);
-      });
+      await writeFileFrom(
+        tmp,
+        archive,
+        tar,
+        (slice, received) => {
+          hash.update(slice);
+          opts.onProgress?.(received, tar.size);
+        },
+        signal,
+      );
     } catch (err) {
+      if (signal?.aborted) throw interrupted();
       if (err instanceof OpError) throw err;
       throw new OpError(
         'artifact_transfer',
@@ -61,7 +77,8 @@ export async function copyArtifactOut(
     }
     const wrote = tar.found;
     if (!wrote) throw new OpError('artifact_missing', `${srcPath} in the build container is not a regular file`);
-    if (opts.verify) await verify(container, srcPath, hash.digest('hex'));
+    if (opts.verify) await verify(container, srcPath, hash.digest('hex'), signal);
+    if (signal?.aborted) throw interrupted(); // not renamed into place after an interrupt
   });
 }
 
@@ -69,13 +86,15 @@ export async function copyArtifactOut(
  * The file's bytes out of `archive` into `path`, written in batches of about
  * WRITE_BUFFER (one writev each, while the next batch arrives; the engine's
  * chunks are ~24 KB), each slice shown to `seen` first. Read from 'data'
- * events: async iteration would concatenate (copy) what is buffered.
+ * events: async iteration would concatenate (copy) what is buffered. An
+ * abort of `signal` fails it at once (the stream is destroyed).
  */
 async function writeFileFrom(
   path: string,
   archive: Readable,
   tar: OneFileTar,
   seen: (slice: Buffer, received: number) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   const fh = await open(path, 'w', 0o644);
   try {
@@ -86,16 +105,23 @@ async function writeFileFrom(
       let writing = false;
       let ended = false;
       let failed = false;
+      const onAbort = () => fail(interrupted());
       const fail = (err: Error) => {
         if (failed) return;
         failed = true;
+        signal?.removeEventListener('abort', onAbort);
         archive.destroy();
         reject(err);
       };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       const flush = () => {
         if (failed || writing) return;
         if (batchLen === 0) {
-          if (ended) resolve();
+          if (ended) {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          }
           return;
         }
         const bufs = batch;
@@ -143,8 +169,8 @@ async function writeFileFrom(
   }
 }
 
-async function verify(container: Docker.Container, srcPath: string, got: string): Promise<void> {
-  const expected = await readDigest(container, srcPath);
+async function verify(container: Docker.Container, srcPath: string, got: string, signal?: AbortSignal): Promise<void> {
+  const expected = await readDigest(container, srcPath, signal);
   if (expected === null) return; // the image has no sha256sum: nothing to check against
   if (expected !== got) throw damaged(got, expected);
 }

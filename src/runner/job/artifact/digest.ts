@@ -13,8 +13,8 @@ export function withArtifactDigest(cmd: string[], artifact: string): string[] {
 }
 
 /** The hex digest written next to the artifact, or null when there is none. */
-export async function readDigest(container: Docker.Container, artifact: string): Promise<string | null> {
-  const line = await readSmallFile(container, `${artifact}.sha256`, 4096);
+export async function readDigest(container: Docker.Container, artifact: string, signal?: AbortSignal): Promise<string | null> {
+  const line = await readSmallFile(container, `${artifact}.sha256`, 4096, signal);
   const m = line && /^([0-9a-f]{64})\s/.exec(line.toString('latin1'));
   return m ? m[1]! : null;
 }

@@ -18,8 +18,8 @@ import { dropAfter, dropOwners, takeDroppedArtifact } from './drop.js';
 export interface ArtifactRoute {
   /** The plan as this way needs it (the step that makes the artifact may also hand it over). */
   plan(steps: Step[]): Step[];
-  /** Brings the artifact to `dest`, atomically; returns its size. */
-  fetch(container: Docker.Container, dest: string, onProgress?: CopyOutOptions['onProgress']): Promise<number>;
+  /** Brings the artifact to `dest`, atomically; returns its size. An abort of `signal` stops it (nothing at `dest`). */
+  fetch(container: Docker.Container, dest: string, signal: AbortSignal, onProgress?: CopyOutOptions['onProgress']): Promise<number>;
 }
 
 /**
@@ -36,10 +36,10 @@ export function chooseArtifactRoute(
     runner.carry?.(at); // a small artifact comes back in the steps' own stream
     return {
       plan: (steps) => steps.map((s) => (s.name === ARTIFACT_STEP ? { ...s, cmd: withArtifactDigest(s.cmd, at) } : s)),
-      fetch: async (container, dest, onProgress) => {
+      fetch: async (container, dest, signal, onProgress) => {
         const carried = runner.takeCarried?.();
         if (carried) return writeCarried(carried, dest);
-        return copyArtifactOut(container, at, dest, { verify: true, ...(onProgress ? { onProgress } : {}) });
+        return copyArtifactOut(container, at, dest, { verify: true, signal, ...(onProgress ? { onProgress } : {}) });
       },
     };
   }
@@ -47,7 +47,8 @@ export function chooseArtifactRoute(
   return {
     plan: (steps) => steps.map((s) => dropAfter(s, ARTIFACT_STEP, at, drop.inContainer)),
     // On this kernel the drop is a local copy: no digest to compute in the container; the fallback does without.
-    fetch: async (container, dest) =>
-      (await takeDroppedArtifact(drop.onHost, dest, await dropOwners(container))) ?? (await copyArtifactOut(container, at, dest)),
+    fetch: async (container, dest, signal) =>
+      (await takeDroppedArtifact(drop.onHost, dest, await dropOwners(container))) ??
+      (await copyArtifactOut(container, at, dest, { signal })),
   };
 }
