@@ -1,6 +1,10 @@
 // Runs one command inside a running container (POST /containers/{id}/exec),
 // streaming its stdout and stderr, in order, into a sink, and returns its
 // exit status. Exec output does not pass through the engine's log driver.
+// A caller whose output says when the command got to its end (the step
+// driver's markers) can tell a stream cut by the connection from the
+// command's end: the engine goes on running the command, and then reports
+// an exit status of its own (dockerd: 126), not the command's.
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import type { ChunkSink } from '../chunk-sink.js';
@@ -15,7 +19,31 @@ export interface ExecSpec {
   workingDir?: string | undefined;
 }
 
-export async function runExec(container: Docker.Container, spec: ExecSpec, sink: ChunkSink): Promise<number> {
+export interface ExecOptions {
+  /**
+   * Called once the output stream has ended: false when the output shows
+   * that the command had not got to its end. Unless the
+   * engine then reports the command killed by a signal (status 128 or
+   * more), runExec throws ExecStreamLost rather than a status.
+   */
+  complete?: () => boolean;
+}
+
+/** How long an exec whose stream was cut may take to be reported killed by a signal before the cut is taken for the cause. */
+const CUT_GRACE_MS = 10_000;
+
+/** The exec's output stream ended before the command did (the connection to the engine dropped): no status to report. */
+export class ExecStreamLost extends Error {
+  constructor(
+    readonly cmd: string,
+    /** What the engine reported then: the status it gave, or that the command still ran. */
+    readonly engineSaid: string,
+  ) {
+    super(`the output stream of ${cmd} in the build container ended before ${cmd} did (${engineSaid})`);
+  }
+}
+
+export async function runExec(container: Docker.Container, spec: ExecSpec, sink: ChunkSink, opts: ExecOptions = {}): Promise<number> {
   let exec: Docker.Exec;
   let stream: Readable;
   try {
@@ -40,12 +68,17 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
     );
   }
   await demuxInto(stream, sink);
+  const cut = opts.complete !== undefined && !opts.complete();
   // The stream can end a moment before the engine records the exit code; a
   // slow engine may take a while, so poll with backoff for up to a minute.
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + (cut ? CUT_GRACE_MS : 60_000);
   for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
     const info = await exec.inspect();
-    if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
+    if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) {
+      if (cut && info.ExitCode < 128) throw new ExecStreamLost(spec.cmd[0]!, `the engine reported status ${info.ExitCode}`);
+      return info.ExitCode;
+    }
+    if (cut && Date.now() > deadline) throw new ExecStreamLost(spec.cmd[0]!, 'it still ran there');
     if (Date.now() > deadline)
       throw new OpError(
         'engine_answer',

@@ -21,6 +21,7 @@ import { tcpEngineProxy, type TcpEngineProxy } from './helpers/tcp-engine-proxy.
 const ARTIFACT = 'example_system-portable-0.1.0-ABCDEF1.tar.gz';
 const MB = 1 << 20;
 const UPLOAD = /^PUT \/(\S*\/)?containers\/[^/]+\/archive\?/;
+const EXEC_STREAM = /^POST \/(\S*\/)?exec\/[^/]+\/start$/;
 const DOWNLOAD = new RegExp(`^GET /(\\S*/)?containers/[^/]+/archive\\?path=\\S*/${ARTIFACT.replace(/\./g, '\\.')}$`);
 
 interface Sent {
@@ -131,6 +132,25 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
     expect(readdirSync(fx.ex.dl)).toEqual([ARTIFACT]);
     expect(result.size).toBeGreaterThan(24 * MB);
     expect((await docker.listVolumes()).Volumes?.map((v) => v.Name)).toContain(`${volume}-platform`);
+  });
+
+  it('cut mid-step (the exec stream): said as a lost connection, not as a failed step; no container; the next build succeeds', async () => {
+    rmSync(join(fx.ex.dl, ARTIFACT), { force: true });
+    // OUTPUT_MB: megabytes of make output, so that the exec stream is cut in the middle of the step.
+    proxy.cut = { direction: 'download', request: EXEC_STREAM, afterBytes: 1 * MB };
+    const cutsBefore = proxy.cuts.length;
+    const err = await failedBuild({ make_args: ['OUTPUT_MB=8'] });
+    proxy.cut = null;
+    expect(proxy.cuts.length).toBe(cutsBefore + 1);
+    expect(err.code).not.toBe('step_failed');
+    expect(err.message).toMatch(/connection to the engine .*dropped during the "make" step/);
+    expect(err.hint).toMatch(/Rerun the build/);
+    noArtifact();
+    expect(await noContainersSoon({ [LABEL.volume]: volume })).toEqual([]);
+
+    const result = await build(recorder(true));
+    expect(result.steps.every((s) => s.status === 0)).toBe(true);
+    expect(readdirSync(fx.ex.dl)).toEqual([ARTIFACT]);
   });
 
   it('an interrupt while the artifact comes over a link gone silent: interrupted, no file under its name nor a partial one, no container', async () => {

@@ -105,6 +105,22 @@ describe('StepSplitter', () => {
     ]);
   });
 
+  it('the driver\'s "go" is taken out of the stream and noted, cut byte by byte or not', async () => {
+    const token = driverToken();
+    const stream = Buffer.concat([token, Buffer.from(' go\n'), Buffer.from('a\nb'), token, Buffer.from(' 0 0\n'), Buffer.from('c')]);
+    for (const cuts of [[], Array.from({ length: stream.length - 1 }, (_, i) => i + 1)]) {
+      const sinks = [new Collect()];
+      const splitter = new StepSplitter(token, sinks[0]!, async () => {
+        sinks.push(new Collect());
+        return sinks.at(-1)!;
+      });
+      expect(splitter.started).toBe(false);
+      await feed(splitter, stream, cuts);
+      expect(splitter.started).toBe(true);
+      expect(sinks.map((k) => k.data.toString())).toEqual(['a\nb', 'c']);
+    }
+  });
+
   it('a damaged marker is an error, not output', async () => {
     const token = driverToken();
     await expect(split(token, Buffer.concat([token, Buffer.from(' zero 0\n')]), [])).rejects.toThrow(/damaged end marker/);

@@ -2,7 +2,8 @@
 // over ssh a round trip more): a POSIX sh driver runs them one after
 // another with their stdout and stderr on its stdout, and after each writes
 // an end marker there, "<token> <index> <status>\n", stopping at the first
-// failure. The token is random per run and starts with \x01, so that build
+// failure. It first writes "<token> go\n": a stream that ends after it but
+// before the driver's end was cut (the connection), not ended by the driver. The token is random per run and starts with \x01, so that build
 // output never holds it by chance; step-splitter.ts cuts the stream at it.
 // Before the first step it may check files the inputs' transport trusted
 // without reading (InputsGate in ../inputs/transport.ts).
@@ -52,6 +53,7 @@ export function execDriverArgv(token: Buffer, steps: DriverStep[], checks: Drive
 
 const EXEC_DRIVER = [
   'tok=$1 nc=$2',
+  `printf '%s go\\n' "$tok"`,
   'shift 2',
   'ok=1',
   'while [ "$nc" -gt 0 ]; do',

@@ -6,7 +6,7 @@
 // reading it (InputsGate); if a check fails, the transport does what it
 // skipped and the driver runs again.
 import type { ChunkSink } from '../../../chunk-sink.js';
-import { runExec } from '../../../engine/exec.js';
+import { ExecStreamLost, runExec } from '../../../engine/exec.js';
 import { OpError } from '../../../errors.js';
 import type { OpenJob } from '../container.js';
 import type { Step, StepResult } from '../context.js';
@@ -88,7 +88,20 @@ async function runDriver(run: DriverRun, onFile: (file: CarriedFile) => void): P
     (data, sha256) => onFile({ data, sha256 }),
   );
   const argv = execDriverArgv(token, plan, run.checks, run.carry);
-  const exit = await runExec(open.job.container, { cmd: argv, workingDir: open.layout.workingDir }, splitter);
+  // The driver got to its end: its checks failed, a step failed, or every step ran.
+  const finished = () => stale || results.length === plan.length || results.some((r) => r.status !== 0);
+  const spec = { cmd: argv, workingDir: open.layout.workingDir };
+  const exit = await runExec(open.job.container, spec, splitter, { complete: () => !splitter.started || finished() }).catch(
+    (err: unknown) => {
+      if (!(err instanceof ExecStreamLost)) throw err;
+      const step = plan[results.length]?.name ?? plan[plan.length - 1]!.name;
+      throw new OpError(
+        'step_driver_lost',
+        `The connection to the engine dropped during the "${step}" step: the stream of the steps' output ended before the step did (${err.engineSaid}). The step did not fail by itself; it is stopped with the build container.`,
+        'Rerun the build; the build volume is kept, so it resumes. If the engine is on another machine, check that the connection to it (ssh, VPN, network) stays up during the build.',
+      );
+    },
+  );
   await splitter.finish();
   if (stale && results.length === 0) return 'stale';
   const i = results.length;

@@ -16,13 +16,15 @@ export type FileCarried = (data: Buffer, sha256: string | null) => void;
 /** The largest file the driver may hand over in the stream (exec-driver.ts carries only small artifacts). */
 export const MAX_CARRIED = 64 << 20;
 
-type Marker = { kind: 'end'; index: number; status: number } | { kind: 'file'; size: number; sha256: string | null };
+type Marker = { kind: 'end'; index: number; status: number } | { kind: 'file'; size: number; sha256: string | null } | { kind: 'go' };
 
 const LF = 0x0a;
 /** The end marker's line after the token: " <index> <status>" (bounded: the driver writes a few bytes). */
 const MAX_MARKER_TAIL = 128;
 
 export class StepSplitter implements ChunkSink {
+  /** The driver said it runs ("<token> go"): an end of the stream before its own end is a cut stream. */
+  started = false;
   private held: Buffer | null = null;
   /** Collecting the marker's line after the token (up to its LF). */
   private inMarker = false;
@@ -50,7 +52,10 @@ export class StepSplitter implements ChunkSink {
       }
       const marker = this.scan(b);
       if (marker.out.length) out.push(marker.out);
-      if (marker.ended?.kind === 'file') {
+      if (marker.ended?.kind === 'go') {
+        this.started = true;
+        bufs = [...bufs.slice(0, k + 1), marker.rest, ...bufs.slice(k + 1)];
+      } else if (marker.ended?.kind === 'file') {
         this.capture = { remaining: marker.ended.size, chunks: [], sha256: marker.ended.sha256 };
         if (marker.ended.size === 0) this.fill(this.capture, EMPTY);
         bufs = [...bufs.slice(0, k + 1), marker.rest, ...bufs.slice(k + 1)];
@@ -125,8 +130,9 @@ export class StepSplitter implements ChunkSink {
 
 const EMPTY = Buffer.alloc(0);
 
-/** The marker's line after the token: " <index> <status>", " stale" or " file <size> <sha256 or ->". */
+/** The marker's line after the token: " go", " <index> <status>", " stale" or " file <size> <sha256 or ->". */
 function parseMarker(tail: string): Marker {
+  if (tail === ' go') return { kind: 'go' };
   const m = /^ (?:(\d+) (\d+)|stale|file (\d+) ([0-9a-f]{64}|-))$/.exec(tail);
   if (!m) throw new Error(`the step driver wrote a damaged end marker: ${JSON.stringify(tail)}`);
   if (m[3] !== undefined) {
