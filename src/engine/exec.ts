@@ -27,6 +27,8 @@ export interface ExecOptions {
    * more), runExec throws ExecStreamLost rather than a status.
    */
   complete?: () => boolean;
+  /** An interrupt: the output stream is let go at once (whatever the connection does), and runExec rejects. */
+  signal?: AbortSignal | undefined;
 }
 
 /** How long an exec whose stream was cut may take to be reported killed by a signal before the cut is taken for the cause. */
@@ -67,12 +69,21 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
       'The build container stopped or the engine refused the exec: see the message, and build.log for what ran before.',
     );
   }
-  await demuxInto(stream, sink);
+  const { signal } = opts;
+  const onAbort = () => stream.destroy(new OpError('interrupted', `${spec.cmd[0]} in the build container was interrupted`));
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await demuxInto(stream, sink);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
   const cut = opts.complete !== undefined && !opts.complete();
   // The stream can end a moment before the engine records the exit code; a
   // slow engine may take a while, so poll with backoff for up to a minute.
   const deadline = Date.now() + (cut ? CUT_GRACE_MS : 60_000);
   for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
+    signal?.throwIfAborted();
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) {
       if (cut && info.ExitCode < 128) throw new ExecStreamLost(spec.cmd[0]!, `the engine reported status ${info.ExitCode}`);

@@ -5,7 +5,10 @@
 // download (GET archive). Each gives a clear error naming what was
 // interrupted, leaves no artifact (neither under its name nor a partial
 // file), no container; the next build, with nothing cut, resumes: it sends
-// only what did not arrive, and succeeds.
+// only what did not arrive, and succeeds. A cut in the middle of a step (the
+// exec stream) is said as a lost connection, not as the step failing. An
+// interrupt while the steps' output or the artifact comes over a link gone
+// silent (the proxy stalls it) ends the build too.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -151,6 +154,29 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
     const result = await build(recorder(true));
     expect(result.steps.every((s) => s.status === 0)).toBe(true);
     expect(readdirSync(fx.ex.dl)).toEqual([ARTIFACT]);
+  });
+
+  it("an interrupt while the steps' output comes over a link gone silent: interrupted, no artifact, no container", async () => {
+    rmSync(join(fx.ex.dl, ARTIFACT), { force: true });
+    proxy.cut = { direction: 'download', request: EXEC_STREAM, afterBytes: 1 * MB, stall: true };
+    const stalledBefore = proxy.cuts.length;
+    const ctx = recorder(true);
+    let settled = false;
+    const running = build(ctx, { make_args: ['OUTPUT_MB=8'] })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      )
+      .finally(() => (settled = true));
+    while (proxy.cuts.length === stalledBefore && !settled) await new Promise((r) => setTimeout(r, 50));
+    expect(proxy.cuts.length).toBe(stalledBefore + 1); // the exec stream is stalled, the build waits for it
+    ctx.controller.abort(new OpError('interrupted', 'interrupted (SIGINT)'));
+    const err = await running; // before the fix: never, while the link stays silent
+    proxy.cut = null;
+    expect(err).toBeInstanceOf(OpError);
+    expect((err as OpError).code).toBe('interrupted');
+    noArtifact();
+    expect(await noContainersSoon({ [LABEL.volume]: volume })).toEqual([]);
   });
 
   it('an interrupt while the artifact comes over a link gone silent: interrupted, no file under its name nor a partial one, no container', async () => {

@@ -46,7 +46,7 @@ export function tcpEngineProxy(): Promise<TcpEngineProxy> {
     const upstream = createConnection(DEFAULT_SOCKET);
     // The request in flight on this connection, when it matches the cut: bytes counted so far.
     let watched: { cut: Cut; line: string; bytes: number } | null = null;
-    // A stalled direction passes nothing more (its bytes are read and dropped: a silent link).
+    // A stalled direction passes nothing more (its bytes are read and dropped, its end not told: a silent link).
     let stalled: Cut['direction'] | null = null;
     const end = () => {
       client.destroy();
@@ -87,7 +87,10 @@ export function tcpEngineProxy(): Promise<TcpEngineProxy> {
       open.delete(client);
       end();
     });
-    upstream.on('error', end).on('close', end);
+    // A stalled connection does not hear the engine close it either.
+    upstream.on('error', end).on('close', () => {
+      if (!stalled) end();
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -23,19 +23,19 @@ export const CARRY_MAX = 16 << 20;
 export function execStepRunner(choice: OutputChoice, gate?: InputsGate): StepRunner {
   let carry: DriverCarry | null = null;
   let carried: CarriedFile | null = null;
-  const drive = (plan: Step[], open: OpenJob, out: StepLog, first: ChunkSink, checks: DriverCheck[]) =>
-    runDriver({ plan, open, out, first, checks, carry }, (file) => (carried = file));
+  const drive = (plan: Step[], open: OpenJob, out: StepLog, first: ChunkSink, checks: DriverCheck[], signal: AbortSignal) =>
+    runDriver({ plan, open, out, first, checks, carry, signal }, (file) => (carried = file));
   return {
     choice,
     mounts: [],
     dropDir: null,
     prepare: async () => undefined, // the plain keeper
-    async run(plan, open, out) {
+    async run(plan, open, out, signal) {
       const first = out.begin(plan[0]!);
-      const r = await drive(plan, open, out, first, gate?.checks() ?? []);
+      const r = await drive(plan, open, out, first, gate?.checks() ?? [], signal);
       if (r !== 'stale') return r;
       await gate!.recover(open.job.container);
-      const again = await drive(plan, open, out, first, []);
+      const again = await drive(plan, open, out, first, [], signal);
       if (again === 'stale') throw new Error('the step driver reported failed checks when it was given none');
       return again;
     },
@@ -57,6 +57,8 @@ interface DriverRun {
   first: ChunkSink;
   checks: DriverCheck[];
   carry: DriverCarry | null;
+  /** The job's interrupt: the exec's stream is let go at once. */
+  signal: AbortSignal;
 }
 
 /** One run of the driver: the steps' results, or 'stale' when its checks failed (no step ran; `first` stays open). */
@@ -91,17 +93,18 @@ async function runDriver(run: DriverRun, onFile: (file: CarriedFile) => void): P
   // The driver got to its end: its checks failed, a step failed, or every step ran.
   const finished = () => stale || results.length === plan.length || results.some((r) => r.status !== 0);
   const spec = { cmd: argv, workingDir: open.layout.workingDir };
-  const exit = await runExec(open.job.container, spec, splitter, { complete: () => !splitter.started || finished() }).catch(
-    (err: unknown) => {
-      if (!(err instanceof ExecStreamLost)) throw err;
-      const step = plan[results.length]?.name ?? plan[plan.length - 1]!.name;
-      throw new OpError(
-        'step_driver_lost',
-        `The connection to the engine dropped during the "${step}" step: the stream of the steps' output ended before the step did (${err.engineSaid}). The step did not fail by itself; it is stopped with the build container.`,
-        'Rerun the build; the build volume is kept, so it resumes. If the engine is on another machine, check that the connection to it (ssh, VPN, network) stays up during the build.',
-      );
-    },
-  );
+  const exit = await runExec(open.job.container, spec, splitter, {
+    complete: () => !splitter.started || finished(),
+    signal: run.signal,
+  }).catch((err: unknown) => {
+    if (!(err instanceof ExecStreamLost)) throw err;
+    const step = plan[results.length]?.name ?? plan[plan.length - 1]!.name;
+    throw new OpError(
+      'step_driver_lost',
+      `The connection to the engine dropped during the "${step}" step: the stream of the steps' output ended before the step did (${err.engineSaid}). The step did not fail by itself; it is stopped with the build container.`,
+      'Rerun the build; the build volume is kept, so it resumes. If the engine is on another machine, check that the connection to it (ssh, VPN, network) stays up during the build.',
+    );
+  });
   await splitter.finish();
   if (stale && results.length === 0) return 'stale';
   const i = results.length;
