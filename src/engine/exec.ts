@@ -40,6 +40,8 @@ export class ExecStreamLost extends Error {
     readonly cmd: string,
     /** What the engine reported then: the status it gave, or that the command still ran. */
     readonly engineSaid: string,
+    /** The status the engine gave (not the command's own), or null while it still ran. */
+    readonly status: number | null,
   ) {
     super(`the output stream of ${cmd} in the build container ended before ${cmd} did (${engineSaid})`);
   }
@@ -86,10 +88,10 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
     signal?.throwIfAborted();
     const info = await exec.inspect();
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) {
-      if (cut && info.ExitCode < 128) throw new ExecStreamLost(spec.cmd[0]!, `the engine reported status ${info.ExitCode}`);
+      if (cut && info.ExitCode < 128) throw new ExecStreamLost(spec.cmd[0]!, `the engine reported status ${info.ExitCode}`, info.ExitCode);
       return info.ExitCode;
     }
-    if (cut && Date.now() > deadline) throw new ExecStreamLost(spec.cmd[0]!, 'it still ran there');
+    if (cut && Date.now() > deadline) throw new ExecStreamLost(spec.cmd[0]!, 'it still ran there', null);
     if (Date.now() > deadline)
       throw new OpError(
         'engine_answer',

@@ -96,8 +96,14 @@ async function runDriver(run: DriverRun, onFile: (file: CarriedFile) => void): P
   const exit = await runExec(open.job.container, spec, splitter, {
     complete: () => !splitter.started || finished(),
     signal: run.signal,
-  }).catch((err: unknown) => {
+  }).catch(async (err: unknown) => {
     if (!(err instanceof ExecStreamLost)) throw err;
+    // A container that no longer runs (stopped, removed, its engine going away) ended the stream: told as the step's end.
+    const running = await open.job.container.inspect().then(
+      (i) => i.State.Running,
+      () => false,
+    );
+    if (!running) return err.status ?? 137;
     const step = plan[results.length]?.name ?? plan[plan.length - 1]!.name;
     throw new OpError(
       'step_driver_lost',
