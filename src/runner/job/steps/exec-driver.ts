@@ -3,7 +3,8 @@
 // another with their stdout and stderr on its stdout, and after each writes
 // an end marker there, "<token> <index> <status>\n", stopping at the first
 // failure. It first writes "<token> go\n": a stream that ends after it but
-// before the driver's end was cut (the connection), not ended by the driver. The token is random per run and starts with \x01, so that build
+// before the driver's end was cut (the connection), not ended by the
+// driver. The token is random per run and starts with \x01, so that build
 // output never holds it by chance; step-splitter.ts cuts the stream at it.
 // Before the first step it may check files the inputs' transport trusted
 // without reading (InputsGate in ../inputs/transport.ts).
