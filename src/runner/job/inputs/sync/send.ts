@@ -47,6 +47,13 @@ export async function putEntries(
     await container.putArchive(source as unknown as NodeJS.ReadableStream, { path: posix.dirname(root), abortSignal: ctl.signal });
     return bytes;
   } catch (err) {
+    if (sourceError instanceof OpError && sourceError.code === 'inputs_changed')
+      // The tar writer's own hint speaks of an image build: this is the build's input sync.
+      throw new OpError(
+        'inputs_changed',
+        `${sourceError.message}, while ${hostDir} was sent into ${root}`,
+        `Something wrote to the package while the build sent it (an editor saving, a build in another terminal). ${AGAIN}`,
+      );
     if (sourceError) throw sourceError;
     if (signal?.aborted) throw new OpError('interrupted', `the sync of ${hostDir} into ${root} was interrupted`, AGAIN);
     const status = statusOf(err);
