@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import semverGte from 'semver/functions/gte.js';
 import { engineLocality, openEngine, pingEngine, type Engine } from '../engine/connect.js';
 import { inspectImage } from '../engine/images.js';
+import { isImageReference } from '../image/reference.js';
 import { apiVersionProblem, engineVersion, type EngineVersion } from '../engine/version.js';
 import { describeLimits, formatMemory, resourceLimits, CPUS_ENV, MEMORY_ENV } from './job/limits.js';
 import { chooseOutputMode } from './job/steps/output-mode.js';
@@ -44,6 +45,8 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
   const spec = opts.spec;
   const checks: Check[] = [nodeCheck()];
   if (spec) checks.push(await systemCheck(spec));
+  // Checked before the engine sees it: a reference ends up in the Engine API's URL path.
+  const badImage = !spec && opts.image !== undefined ? imageReferenceCheck(opts.image) : null;
   const engine = await engineCheck(env, checks);
   let rootless: boolean | null = null;
   if (engine) {
@@ -52,7 +55,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
     const info = (await engine.docker.info()) as EngineInfo;
     checks.push(await diskCheck(info.DockerRootDir ?? ''), limitsCheck(info, env));
     if (spec) checks.push(await jobImageCheck(engine, spec));
-    else if (opts.image) checks.push(await imageCheck(engine, opts.image));
+    else if (opts.image !== undefined && !badImage) checks.push(await imageCheck(engine, opts.image));
     rootless = (info.SecurityOptions ?? []).some((o) => o.includes('rootless'));
   } else {
     checks.push({
@@ -61,6 +64,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
       detail: "the engine's data root is not known while the engine does not answer; its free space is not checked",
     });
   }
+  if (badImage) checks.push(badImage);
   if (spec && !spec.downloads_volume) checks.push(await downloadDiskCheck(spec.download_dir));
   checks.push(sshCheck(join(opts.home ?? homedir(), '.ssh')), uidCheck(rootless));
   return checks;
@@ -223,6 +227,17 @@ async function diskCheck(root: string): Promise<Check> {
     detail: `${formatBytes(free)} free in the engine's data root ${root}`,
     fix:
       free >= MIN_FREE_BYTES ? undefined : 'Free space: `docker system prune` removes stopped containers, unused images and build cache.',
+  };
+}
+
+/** A failed image check for a string that is not an image reference (it is never looked up), else null. */
+function imageReferenceCheck(image: string): Check | null {
+  if (isImageReference(image)) return null;
+  return {
+    name: 'image',
+    ok: false,
+    detail: `${JSON.stringify(image)} is not a valid image reference; it was not looked up`,
+    fix: 'Give the image as build_runner_config[:docker] takes its tag: name:tag (lowercase name), or name@sha256:<64 hex digits>.',
   };
 }
 

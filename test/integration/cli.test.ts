@@ -69,6 +69,15 @@ describe('nerves-docker CLI', () => {
     expect(failed.stderr).toContain('Step "make" exited with status 2');
   });
 
+  it('doctor --image with an invalid reference fails that check, asking the engine nothing', async () => {
+    // Before: the string went into the Engine API's URL path ("Request path contains unescaped characters", exit 1).
+    const r = await cli(['doctor', '--image', 'Foo Bar']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL image: "Foo Bar" is not a valid image reference; it was not looked up\n     fix: ');
+    expect(r.stdout).toMatch(/ok {3}engine: /);
+    expect(r.stderr).toBe('nerves-docker doctor: 1 check failed: image\n\nRun the `fix:` of each failed check, then doctor again.\n');
+  });
+
   it('clean removes the volume; doctor passes here', async () => {
     const r = await cli(['clean', '--spec', specFile, '--json']);
     expect(r.code).toBe(0);
