@@ -1,7 +1,7 @@
 // What the CLI's commands share: an OpContext for the command line (events
 // to stderr as lines, or every event as one JSON line on stdout with --json;
-// prompts on the terminal; Ctrl-C as cancellation), the exit codes (from
-// errors.ts), and reading a job spec file.
+// prompts on the terminal, or yes by --yes or NERVES_DOCKER_TS_YES; Ctrl-C as
+// cancellation), the exit codes (from errors.ts), and reading a job spec file.
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { CleanupRegistry } from '../protocol/cleanup.js';
@@ -10,7 +10,15 @@ import { OpError, usageError } from '../errors.js';
 
 export interface CliContextOptions {
   json: boolean;
+  /** The command's --yes. NERVES_DOCKER_TS_YES answers yes too, as it does under Mix. */
   yes: boolean;
+  /** Whether the command has a --yes flag: the hint of a prompt no terminal can answer names only what the command takes. */
+  yesFlag: boolean;
+}
+
+/** NERVES_DOCKER_TS_YES as the Mix plugin reads it (1, true or yes): every "create the image?" answered yes. */
+export function yesFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ['1', 'true', 'yes'].includes(env.NERVES_DOCKER_TS_YES ?? '');
 }
 
 // The exit codes are derived from the error code's family in errors.ts.
@@ -135,9 +143,10 @@ class StderrView {
 async function askOnTerminal(message: string, kind: string | undefined, opts: CliContextOptions, view: StderrView): Promise<unknown> {
   // The shell's attach barrier: in this process the sidecar reads the terminal itself.
   if (kind === 'shell_attach') return 'tty';
-  if (opts.yes) return true;
+  if (opts.yes || yesFromEnv()) return true;
   if (!process.stdin.isTTY) {
-    process.stderr.write(`${message}\nno terminal to answer on: pass --yes to answer yes\n`);
+    const how = opts.yesFlag ? 'pass --yes (or set NERVES_DOCKER_TS_YES=1)' : 'set NERVES_DOCKER_TS_YES=1';
+    process.stderr.write(`${message}\nno terminal to answer on: ${how} to answer yes\n`);
     return false;
   }
   view.clear();

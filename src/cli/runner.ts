@@ -14,10 +14,12 @@ export const RUNNER_USAGE: Record<string, string> = {
 
 Builds a Nerves system artifact as NervesDockerTs.BuildRunner.build/3 does.
 FILE is a job spec in JSON (print one with \`mix nerves_docker_ts.spec\`).
-Prints the artifact's path on stdout (or a "result" JSON line with --json).`,
+Prints the artifact's path on stdout (or a "result" JSON line with --json).
+--yes (or NERVES_DOCKER_TS_YES=1) answers "create the image?" with yes.`,
   archive: `usage: nerves-docker archive --spec FILE [--yes] [--json]
 
-Runs \`make system\` in the existing build volume and copies the archive out.`,
+Runs \`make system\` in the existing build volume and copies the archive out.
+--yes (or NERVES_DOCKER_TS_YES=1) answers "create the image?" with yes.`,
   clean: `usage: nerves-docker clean --spec FILE [--json]
 
 Deletes the build volume, the build containers and the artifact cache.`,
@@ -56,7 +58,7 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
     return EXIT.ok;
   }
   const json = values.json === true;
-  const ctx = cliContext({ json, yes: values.yes === true });
+  const ctx = cliContext({ json, yes: values.yes === true, yesFlag: true });
   try {
     if (cmd === 'doctor') {
       const spec = values.spec ? parseJobSpec(await readSpecFile(values.spec)) : undefined;

@@ -74,7 +74,7 @@ export async function runShellCommand(argv: string[]): Promise<number> {
     process.stderr.write(`nerves-docker shell: a job spec is needed (--spec FILE.json or NERVES_DOCKER_SPEC)\n\n${SHELL_USAGE}\n`);
     return EXIT.usage;
   }
-  const ctx = cliContext({ json: false, yes: ['1', 'true', 'yes'].includes(process.env.NERVES_DOCKER_TS_YES ?? '') });
+  const ctx = cliContext({ json: false, yes: false, yesFlag: false }); // NERVES_DOCKER_TS_YES answers yes
   try {
     const raw = await readSpecFile(specPath);
     const args = { ...raw, cmd: parsed.cmd, ...(parsed.tty ? { tty_path: parsed.tty } : {}) };

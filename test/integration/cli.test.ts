@@ -1,7 +1,7 @@
 // nerves-docker's runner commands, run as a user would (node priv/nerves-docker.mjs, the bundled CLI),
 // against the real engine: output, --json events, exit codes.
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyExample, removeVolumeQuietly, ROOT, requireEngine, type Example } from './helpers/example.js';
@@ -67,6 +67,19 @@ describe('nerves-docker CLI', () => {
     const failed = await cli(['build', '--spec', specFile, '--make-arg', 'FAIL=1']);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('Step "make" exited with status 2');
+  });
+
+  it('NERVES_DOCKER_TS_YES=1 answers "create the image?" for build, as under Mix', async () => {
+    // An image that is not there, from a Dockerfile that fails at once: the build is tried, not declined.
+    const context = join(ex.dir, 'failing-image');
+    mkdirSync(context);
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nRUN false\n');
+    const spec = join(ex.dir, 'no-image.json');
+    writeFileSync(spec, JSON.stringify(ex.spec({ docker: { dockerfile: context, tag: 'localhost/ndt-cli-yes/none:1' } })));
+    const r = await cli(['build', '--spec', spec], { NERVES_DOCKER_TS_YES: '1' });
+    expect(r.stderr).not.toContain('no terminal to answer on');
+    expect(r.stderr).toContain('could not create the image localhost/ndt-cli-yes/none:1');
+    expect(r.code).toBe(1);
   });
 
   it('doctor --image with an invalid reference fails that check, asking the engine nothing', async () => {
