@@ -35,11 +35,18 @@ export async function readSpecFile(path: string | null | undefined): Promise<Rec
   } catch (err) {
     throw new OpError('invalid_spec', `cannot read the spec ${path}: ${(err as Error).message}`, SPEC_HINT);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    value = JSON.parse(text);
   } catch (err) {
     throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`, SPEC_HINT);
   }
+  // The commands add their flags to it (make_args, tty...): anything else than an object would fail there, not here.
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    const what = value === null ? 'null' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
+    throw new OpError('invalid_spec', `the spec ${path} is not a JSON object (it holds ${what})`, SPEC_HINT);
+  }
+  return value as Record<string, unknown>;
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {

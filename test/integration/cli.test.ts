@@ -61,6 +61,13 @@ describe('nerves-docker CLI', () => {
     const invalid = await cli(['build', '--spec', bad]);
     expect(invalid.code).toBe(65);
     expect(invalid.stderr).toContain('build_runner_opts[:make_args] must be a list of strings');
+    const notObject = join(ex.dir, 'null.json');
+    writeFileSync(notObject, 'null');
+    const nothing = await cli(['build', '--spec', notObject]);
+    expect(nothing.stderr).toBe(
+      `nerves-docker build: the spec ${notObject} is not a JSON object (it holds null)\n\n${'Print the job spec of a system with `mix nerves_docker_ts.spec > spec.json` in its directory.'}\n`,
+    );
+    expect(nothing.code).toBe(65);
     const noEngine = await cli(['build', '--spec', specFile], { DOCKER_HOST: 'unix:///nonexistent.sock' });
     expect(noEngine.code).toBe(69);
     expect(noEngine.stderr).toContain('unix:///nonexistent.sock');
