@@ -210,7 +210,7 @@ function parseRunnerOpts(raw: Raw): RunnerOpts {
 /** A CPU count (6, 1.5), or null. */
 export function parseCpus(v: unknown, field: string): number | null {
   if (v === null) return null;
-  const n = typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v;
+  const n = (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) || typeof v === 'bigint' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 4096)
     fail(field, `must be a number of CPUs above 0, got ${describe(v)}`, 'For example: cpus: 6 (or NERVES_DOCKER_TS_CPUS=6)');
   return n;
@@ -220,12 +220,16 @@ const MEMORY_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 
 /** Docker refuses less. */
 const MIN_MEMORY = 6 * 1024 ** 2;
 
-/** Bytes, or a size such as "8G", "512m", "8GiB"; null when not set. */
+/**
+ * Bytes, or a size such as "8G", "512m", "8GiB"; null when not set. Bytes
+ * from 4 GiB on come from the Mix plugin as msgpack uint64, a bigint here.
+ */
 export function parseMemory(v: unknown, field: string): number | null {
   if (v === null) return null;
   const hint = 'For example: memory: "8G" (or NERVES_DOCKER_TS_MEMORY=8G); at least 6M';
   let bytes: number | null = null;
   if (typeof v === 'number' && Number.isInteger(v)) bytes = v;
+  else if (typeof v === 'bigint') bytes = Number(v);
   else if (typeof v === 'string') {
     const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$/i.exec(v.trim());
     if (m) bytes = Math.floor(Number(m[1]) * MEMORY_UNITS[m[2]!.toLowerCase()]!);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCpus, parseJobSpec, parseMemory } from '../../src/runner/spec.js';
 import { computeLayout, isNewImage } from '../../src/runner/job/layout.js';
 import { jobSteps } from '../../src/runner/job/plan.js';
+import { decodeMessage } from '../../src/protocol/codec.js';
 
 const good = {
   app: 'my_system',
@@ -157,6 +158,19 @@ describe('build_runner_opts for inputs and resources', () => {
     expect(parseMemory('2GiB', 'm')).toBe(2 * 1024 ** 3);
     expect(parseMemory(1073741824, 'm')).toBe(1024 ** 3);
     expect(parseCpus('6', 'c')).toBe(6);
+  });
+
+  it('takes memory in bytes from 4 GiB on as the Mix plugin sends it (msgpack uint64: a bigint here)', () => {
+    // build_runner_opts memory: 8_589_934_592, as NervesDockerTs.Msgpack encodes an integer beyond 32 bits.
+    const fromMix = decodeMessage(
+      Buffer.concat([Buffer.from([0x81, 0xa6]), Buffer.from('memory'), Buffer.from([0xcf, 0, 0, 0, 2, 0, 0, 0, 0])]),
+    );
+    expect(fromMix).toEqual({ memory: 8589934592n });
+    expect(parseJobSpec({ ...good, ...(fromMix as object) }).memory).toBe(8 * 1024 ** 3);
+    expect(() => parseJobSpec({ ...good, memory: 2n ** 60n })).toThrow(/memory\] must be a size such as "8G"/);
+    expect(() => parseJobSpec({ ...good, memory: 1024n })).toThrow(/at least 6M/);
+    // Any int64 a peer may send: a CPU count too.
+    expect(parseJobSpec({ ...good, cpus: 6n }).cpus).toBe(6);
   });
 
   it('refuses bad values, naming the option', () => {
