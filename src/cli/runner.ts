@@ -83,7 +83,9 @@ export async function runRunnerCommand(cmd: 'build' | 'archive' | 'clean' | 'doc
     if (cmd === 'clean') {
       result = await runClean(parseCleanSpec(raw), ctx);
     } else {
-      if (values['make-arg']) raw.make_args = [...((raw.make_args as string[] | undefined) ?? []), ...values['make-arg']];
+      // Added to the spec's list; a make_args that is not a list stays as it is, for parseJobSpec to refuse.
+      const specArgs = raw.make_args ?? [];
+      if (values['make-arg']) raw.make_args = Array.isArray(specArgs) ? [...(specArgs as unknown[]), ...values['make-arg']] : specArgs;
       if (values['keep-container']) raw.keep_container = true;
       raw.tty = process.stderr.isTTY === true && !json;
       const res = await runJob(cmd, parseJobSpec(raw), ctx);

@@ -61,6 +61,13 @@ describe('nerves-docker CLI', () => {
     const invalid = await cli(['build', '--spec', bad]);
     expect(invalid.code).toBe(65);
     expect(invalid.stderr).toContain('build_runner_opts[:make_args] must be a list of strings');
+    // --make-arg adds to a list; it does not spread a string into letters nor trip over a number.
+    for (const makeArgs of ['GREETING=spec', 5]) {
+      writeFileSync(bad, JSON.stringify(ex.spec({ make_args: makeArgs })));
+      const withFlag = await cli(['build', '--spec', bad, '--make-arg', 'GREETING=flag']);
+      expect(withFlag.stderr).toContain('build_runner_opts[:make_args] must be a list of strings');
+      expect(withFlag.code).toBe(65);
+    }
     const notObject = join(ex.dir, 'null.json');
     writeFileSync(notObject, 'null');
     const nothing = await cli(['build', '--spec', notObject]);
