@@ -142,6 +142,11 @@ const COMMANDS: Record<string, Schema> = {
   },
 };
 
+/** The schema of a subcommand; undefined for any other word ("toString" too: COMMANDS is a plain object). */
+function schemaOf(cmd: string): Schema | undefined {
+  return Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+}
+
 /** The options of a subcommand from a JSON file (--spec). */
 async function readOptionsFile(path: string): Promise<Record<string, unknown>> {
   const hint = 'Give --spec a JSON object of the subcommand\'s options (nixpkgs\' names), e.g. {"name": "app", "out": "app.tar"}.';
@@ -240,7 +245,7 @@ function parseFlags(cmd: string, schema: Schema, argv: string[]) {
 
 /** Parse flags for a subcommand into an options object (spec file first, flags over it). */
 export async function parseImageArgs(cmd: string, argv: string[]): Promise<Record<string, unknown>> {
-  const schema = COMMANDS[cmd];
+  const schema = schemaOf(cmd);
   if (!schema) throw usageError(`unknown image subcommand "${cmd}"; known: ${Object.keys(COMMANDS).join(', ')}`);
   const { values, positionals } = parseFlags(cmd, schema, argv);
   const known = new Set(knownOptions(schema));
@@ -301,24 +306,27 @@ export function imageUsage(): string {
 }
 
 function commandUsage(cmd: string): string {
-  const s = COMMANDS[cmd];
+  const s = schemaOf(cmd);
   return s ? `usage: nerves-docker image ${cmd} ${s.summary}\n` : imageUsage();
 }
 
 export async function runImageCommand(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  // Usage asked for goes to stdout (exit 0); usage after a mistake to stderr (64), as errors do.
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    process.stdout.write(imageUsage());
+    (cmd ? process.stdout : process.stderr).write(imageUsage());
     return cmd ? EXIT.ok : EXIT.usage;
   }
   try {
     const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
     if (flags.includes('--help') || flags.includes('-h')) {
-      process.stdout.write(commandUsage(cmd));
-      return COMMANDS[cmd] ? EXIT.ok : EXIT.usage;
+      const known = schemaOf(cmd) !== undefined;
+      (known ? process.stdout : process.stderr).write(commandUsage(cmd));
+      return known ? EXIT.ok : EXIT.usage;
     }
     const opts = await parseImageArgs(cmd, rest);
-    const result = COMMANDS[cmd]!.cancellable ? await runCancellable(COMMANDS[cmd]!, opts) : await COMMANDS[cmd]!.run(opts);
+    const schema = schemaOf(cmd)!; // parseImageArgs refused any other word
+    const result = schema.cancellable ? await runCancellable(schema, opts) : await schema.run(opts);
     const text = JSON.stringify(result, (k, v: unknown) => (k === 'config' && cmd === 'build-container' ? undefined : v), 2) + '\n';
     (cmd === 'stream-layered-image' && opts.load !== true ? process.stderr : process.stdout).write(text);
     return EXIT.ok;

@@ -25,11 +25,14 @@ async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
+      // A usage error (no command): the usage goes where errors go, stdout stays empty.
+      process.stderr.write(USAGE + '\n');
+      return 64;
     case '-h':
     case '--help':
     case 'help':
       process.stdout.write(USAGE + '\n');
-      return cmd === undefined ? 64 : 0;
+      return 0;
     case 'version':
     case '--version':
       process.stdout.write(packageVersion() + '\n');

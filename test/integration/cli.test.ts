@@ -96,6 +96,15 @@ describe('nerves-docker CLI', () => {
     expect(r.code).toBe(1);
   });
 
+  it('no command is a usage error: the usage on stderr, nothing on stdout, 64; --help on stdout, 0', async () => {
+    const none = await cli([]);
+    expect([none.code, none.stdout]).toEqual([64, '']);
+    expect(none.stderr).toContain('usage: nerves-docker <command>');
+    const help = await cli(['--help']);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    expect(help.stdout).toContain('usage: nerves-docker <command>');
+  });
+
   it('doctor --image with an invalid reference fails that check, asking the engine nothing', async () => {
     // Before: the string went into the Engine API's URL path ("Request path contains unescaped characters", exit 1).
     const r = await cli(['doctor', '--image', 'Foo Bar']);

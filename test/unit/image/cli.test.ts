@@ -55,6 +55,24 @@ describe('image CLI', () => {
     }
   });
 
+  it('a usage mistake prints the usage on stderr (stdout stays empty), an unknown word is unknown even if Object has it', async () => {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await runImageCommand([])).toBe(64);
+      expect(await runImageCommand(['nope', '--help'])).toBe(64);
+      for (const word of ['toString', 'constructor', '__proto__']) expect(await runImageCommand([word])).toBe(64);
+      expect(out).not.toHaveBeenCalled();
+      const text = err.mock.calls.map((c) => String(c[0])).join('');
+      expect(text).toContain('usage: nerves-docker image <subcommand>');
+      expect(text).toContain('nerves-docker image toString: unknown image subcommand "toString"');
+      expect(text).not.toContain('Cannot read properties');
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
+
   it('runs shadow-setup and build-layered-image end to end', async () => {
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
