@@ -73,6 +73,13 @@ const COMMANDS: Record<string, Schema> = {
   },
   'stream-layered-image': {
     run: async ({ load, signal, ...o }) => {
+      // The archive is binary, often hundreds of MB: not for a terminal (docker save refuses one too).
+      if (load !== true && process.stdout.isTTY) {
+        throw usageError(
+          'stream-layered-image writes the image archive to stdout, and stdout is a terminal',
+          'Send it somewhere: `> image.tar`, `| docker load`, or pass --load to load it into the engine.',
+        );
+      }
       // With --load, the engine must answer before anything is built (its address and a hint if not).
       let engine: Engine | undefined;
       if (load === true) {
@@ -333,7 +340,7 @@ export async function runImageCommand(argv: string[]): Promise<number> {
   } catch (err) {
     // Usage errors exit 64 like every nerves-docker command, an interrupt 130, every other failure 1.
     if (err instanceof OpError && err.code === 'usage') {
-      process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${commandUsage(cmd)}`);
+      process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${err.hint ? `${err.hint}\n` : ''}${commandUsage(cmd)}`);
       return EXIT.usage;
     }
     const hint = err instanceof OpError && err.hint ? `\n${err.hint}` : '';

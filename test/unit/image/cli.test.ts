@@ -73,6 +73,27 @@ describe('image CLI', () => {
     }
   });
 
+  it('stream-layered-image refuses a terminal as stdout (the archive is binary) before building anything', async () => {
+    const contents = join(dir, 'tty-contents');
+    await mkdir(contents, { recursive: true });
+    await writeFile(join(contents, 'f'), 'x');
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const wasTTY = process.stdout.isTTY;
+    Object.defineProperty(process.stdout, 'isTTY', { value: true, configurable: true });
+    try {
+      expect(await runImageCommand(['stream-layered-image', '--name', 'tty/test', '--contents', contents])).toBe(64);
+      expect(out).not.toHaveBeenCalled();
+      const text = err.mock.calls.map((c) => String(c[0])).join('');
+      expect(text).toContain('stream-layered-image writes the image archive to stdout, and stdout is a terminal');
+      expect(text).toContain('`| docker load`, or pass --load');
+    } finally {
+      Object.defineProperty(process.stdout, 'isTTY', { value: wasTTY, configurable: true });
+      out.mockRestore();
+      err.mockRestore();
+    }
+  });
+
   it('runs shadow-setup and build-layered-image end to end', async () => {
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
