@@ -85,7 +85,8 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
       if (opts.json) process.stdout.write(jsonLine({ event, data }));
       else view.show(event, data);
     },
-    prompt: ((message: string, kind?: string) => askOnTerminal(message, kind, opts, view)) as OpContext['prompt'],
+    prompt: ((message: string, kind?: string) =>
+      askOnTerminal(message, kind, opts, view, controller.signal, () => onSignal('SIGINT'))) as OpContext['prompt'],
   };
 }
 
@@ -146,8 +147,20 @@ class StderrView {
   }
 }
 
-/** A prompt of the runner, answered on the terminal (or by --yes). */
-async function askOnTerminal(message: string, kind: string | undefined, opts: CliContextOptions, view: StderrView): Promise<unknown> {
+/**
+ * A prompt of the runner, answered on the terminal (or by --yes). Readline
+ * reads the terminal raw, so a Ctrl-C at the question is a key, not a
+ * SIGINT: `onCtrlC` interrupts the command as the signal would, and an
+ * interrupt (that one, SIGTERM, SIGHUP) ends the question with it.
+ */
+async function askOnTerminal(
+  message: string,
+  kind: string | undefined,
+  opts: CliContextOptions,
+  view: StderrView,
+  signal: AbortSignal,
+  onCtrlC: () => void,
+): Promise<unknown> {
   // The shell's attach barrier: in this process the sidecar reads the terminal itself.
   if (kind === 'shell_attach') return 'tty';
   if (opts.yes || yesFromEnv()) return true;
@@ -158,9 +171,13 @@ async function askOnTerminal(message: string, kind: string | undefined, opts: Cl
   }
   view.clear();
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  rl.on('SIGINT', onCtrlC);
   try {
-    const answer = await rl.question(message + '[Yn] ');
+    const answer = await rl.question(message + '[Yn] ', { signal });
     return /^\s*(y|yes|)\s*$/i.test(answer);
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    throw err;
   } finally {
     rl.close();
   }

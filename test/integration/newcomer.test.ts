@@ -2,7 +2,8 @@
 // priv/nerves-docker.mjs) against the real engine: doctor --spec says what the
 // next build will do (an image archive it loads, an archive that is missing, a
 // missing defconfig, a dead engine); clean on a dead engine; --json ends with
-// an error event on every failure, usage errors included; ^C on a terminal.
+// an error event on every failure, usage errors included; ^C on a terminal,
+// and ^C or SIGTERM at the "create the image?" prompt.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -164,6 +165,45 @@ describe('the doctor and the errors a newcomer meets (real engine, bundled CLI)'
     // The line the message starts on holds nothing else (no status text before it).
     expect(out.slice(0, at)).toMatch(/\n\r?$/);
     await removeVolumeQuietly(volumeOf(fx.ex.spec()));
+  });
+
+  // "create the image?" on a terminal (script(1)), left unanswered: an image the engine lacks, built from a Dockerfile.
+  async function atImagePrompt(name: string): Promise<{ child: ReturnType<typeof spawn>; output: () => string; code: Promise<number> }> {
+    const context = join(fx.ex.dir, `${name}-image`);
+    mkdirSync(context, { recursive: true });
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\n');
+    const spec = specFile(name, { docker: { dockerfile: context, tag: `localhost/ndt-doctor-${name}-${process.pid}:1` } });
+    const child = spawn('script', ['-qefc', `exec node '${CLI}' build --spec '${spec}'`, '/dev/null'], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, NERVES_DOCKER_TS_YES: '' },
+    });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const code = new Promise<number>((r) => child.on('exit', (c) => r(c ?? -1)));
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('Proceed? [Yn] ') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('Proceed? [Yn] ');
+    return { child, output: () => out, code };
+  }
+
+  it('a Ctrl-C at the "create the image?" prompt interrupts the build (130), as a SIGINT does', async () => {
+    // Readline reads the terminal raw: the Ctrl-C arrives as a key (before: "Aborted with Ctrl+C", exit 1).
+    const p = await atImagePrompt('prompt-ctrlc');
+    p.child.stdin!.write('\x03');
+    expect(await p.code).toBe(130);
+    expect(p.output()).toMatch(/\nnerves-docker build: interrupted \(SIGINT\)\r\n$/);
+  });
+
+  it('a SIGTERM at the prompt ends it at once (130) instead of waiting for an answer', async () => {
+    const p = await atImagePrompt('prompt-term');
+    const cliPid = Number(
+      execFileSync('pgrep', ['-P', String(p.child.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')[0],
+    );
+    process.kill(cliPid, 'SIGTERM');
+    expect(await p.code).toBe(130);
+    expect(p.output()).toMatch(/\nnerves-docker build: interrupted \(SIGTERM\)\r\n$/);
   });
 
   it('--json ends with an error event for a usage error too', async () => {
