@@ -54,6 +54,9 @@ export function parseShellArgs(argv: string[]): ShellArgs {
   if (stray?.kind === 'positional') throw usageError(`unknown argument "${stray.value}"`);
   const cmd = end < 0 ? null : argv.slice(tokens[end]!.index + 1);
   if (cmd?.length === 0) throw usageError('nothing after --');
+  // Checked here, in the flag's own words (the op would call it the request's tty_path, an invalid spec).
+  if (values.tty !== undefined && !values.tty.startsWith('/'))
+    throw usageError(`--tty needs the absolute path of a terminal device, such as /dev/pts/3 (got "${values.tty}")`);
   return { spec: values.spec ?? null, tty: values.tty ?? null, cmd, help: values.help === true };
 }
 

@@ -35,6 +35,9 @@ describe('nerves-docker shell arguments', () => {
     expect(usageOf(['make'])).toBe('unknown argument "make"');
     expect(usageOf(['--spec'])).toContain('--spec');
     expect(usageOf(['--spec', 's.json', '--'])).toBe('nothing after --');
+    // Not "invalid shell request: tty_path must be an absolute path" (an invalid spec, 65) from the op.
+    expect(usageOf(['--tty', 'pts/3'])).toBe('--tty needs the absolute path of a terminal device, such as /dev/pts/3 (got "pts/3")');
+    expect(usageOf(['--tty='])).toContain('--tty needs the absolute path');
   });
 
   it('exits 64 on a usage error and without a spec, printing the usage', async () => {
