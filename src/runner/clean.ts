@@ -9,7 +9,7 @@ import { LABEL } from '../engine/labels.js';
 import { removeVolume } from '../engine/volumes.js';
 import { type OpContext } from '../protocol/op-context.js';
 import { dockerIdPath } from './job/docker-id.js';
-import { inputVolumes, volumeName } from './job/docker-id.js';
+import { inputVolumes, validVolumeName, volumeName } from './job/docker-id.js';
 import { connectChecked } from './job/preflight.js';
 import { dropHostRecord } from './job/inputs/sync/host-record.js';
 import { acquireLock } from './job/lock.js';
@@ -20,12 +20,20 @@ export { parseCleanSpec, type CleanSpec } from './clean-spec.js';
 
 export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
   const cachePath = await checkCachePath(spec);
-  const id = (await readFile(dockerIdPath(spec.build_path), 'utf8').catch(() => '')).trim();
+  const idFile = dockerIdPath(spec.build_path);
+  const raw = await readFile(idFile, 'utf8').catch(() => null);
+  const id = (raw ?? '').trim();
   let volume: string | null = null;
   let removedContainers = 0;
   let removedVolume = false;
   const removedInputs: string[] = [];
-  if (id) {
+  if (id && !validVolumeName(spec.app, id)) {
+    // Neither this runner nor upstream's makes such an id (a build replaces it): no volume can be named by it.
+    ctx.emit(
+      'warn',
+      `${idFile} holds ${JSON.stringify(id.slice(0, 40))}, which no build volume can have as its id (${spec.app}-<id> is not a valid volume name): nothing to delete on the engine.`,
+    );
+  } else if (id) {
     volume = volumeName(spec.app, id);
     // clean mounts nothing: a remote engine is fine here. Connected first, so
     // that a dead engine is reported before anything says it is being deleted.
@@ -49,7 +57,7 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
       await lock.release();
     }
   } else {
-    ctx.emit('info', `No build volume recorded for ${spec.app} (${dockerIdPath(spec.build_path)} does not exist).`);
+    ctx.emit('info', `No build volume recorded for ${spec.app} (${idFile} ${raw === null ? 'does not exist' : 'is empty'}).`);
   }
   await rm(cachePath, { recursive: true, force: true });
   return {

@@ -105,3 +105,29 @@ describe("clean removes the package's own cache", () => {
     expect(existsSync(elsewhere)).toBe(false);
   });
 });
+
+describe('a .docker_id that cannot name a volume', () => {
+  it('is said, asks nothing of the engine, and the cache is removed all the same', async () => {
+    const own = join(artifacts, pkgName);
+    await mkdir(own);
+    const s = spec(own);
+    await mkdir(s.build_path, { recursive: true });
+    await writeFile(join(s.build_path, '.docker_id'), 'not a/volume id!\n');
+    const events: Array<[string, unknown]> = [];
+    // No engine runs for this test's clean: it must not be asked (an engine lookup would fail here as engine_unreachable).
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
+    try {
+      const res = await runClean(s, { emit: (event: string, data: unknown) => void events.push([event, data]) });
+      expect(res).toMatchObject({ volume: null, removed_volume: false, removed_containers: 0 });
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+    }
+    expect(existsSync(own)).toBe(false);
+    const said = events.map(([, d]) => String(d)).join('\n');
+    expect(said).toContain('.docker_id');
+    expect(said).toContain('"not a/volume id!');
+    expect(said).toMatch(/no build volume can have/);
+  });
+});

@@ -47,9 +47,14 @@ export async function readOrCreateDockerId(buildPath: string, warn: (text: strin
   return id;
 }
 
+/** Whether <app>-<id> is a name Docker takes for a volume. */
+export function validVolumeName(app: string, id: string): boolean {
+  return VOLUME_RE.test(`${app}-${id}`);
+}
+
 export function volumeName(app: string, id: string): string {
   const name = `${app}-${id}`;
-  if (!VOLUME_RE.test(name)) throw new OpError('invalid_spec', `the volume name ${name} is not valid for Docker`);
+  if (!validVolumeName(app, id)) throw new OpError('invalid_spec', `the volume name ${name} is not valid for Docker`);
   return name;
 }
 
