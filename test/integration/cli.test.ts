@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyExample, removeVolumeQuietly, ROOT, requireEngine, type Example } from './helpers/example.js';
+import { copyExample, removeVolumeQuietly, removeVolumesUnder, ROOT, requireEngine, type Example } from './helpers/example.js';
 
 const CLI = join(ROOT, 'priv/nerves-docker.mjs');
 
@@ -29,6 +29,8 @@ describe('nerves-docker CLI', () => {
   });
   afterAll(async () => {
     if (volume) await removeVolumeQuietly(volume);
+    // Whatever else a build of this example made (a test run alone with -t records no volume).
+    if (ex) await removeVolumesUnder(ex.dir);
     ex?.remove();
   });
 
