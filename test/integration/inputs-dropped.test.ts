@@ -156,49 +156,38 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
     expect(readdirSync(fx.ex.dl)).toEqual([ARTIFACT]);
   });
 
-  it("an interrupt while the steps' output comes over a link gone silent: interrupted, no artifact, no container", async () => {
+  /**
+   * A build whose `request` stalls after `afterBytes` (the link gone silent), interrupted once it
+   * waits there: interrupted, no artifact, no container (before the fixes: it never returned).
+   */
+  async function interruptedWhileStalled(request: RegExp, afterBytes: number, makeArgs: string[]): Promise<void> {
     rmSync(join(fx.ex.dl, ARTIFACT), { force: true });
-    proxy.cut = { direction: 'download', request: EXEC_STREAM, afterBytes: 1 * MB, stall: true };
+    proxy.cut = { direction: 'download', request, afterBytes, stall: true };
     const stalledBefore = proxy.cuts.length;
     const ctx = recorder(true);
     let settled = false;
-    const running = build(ctx, { make_args: ['OUTPUT_MB=8'] })
+    const running = build(ctx, { make_args: makeArgs })
       .then(
         () => null,
         (e: unknown) => e,
       )
       .finally(() => (settled = true));
     while (proxy.cuts.length === stalledBefore && !settled) await new Promise((r) => setTimeout(r, 50));
-    expect(proxy.cuts.length).toBe(stalledBefore + 1); // the exec stream is stalled, the build waits for it
+    expect(proxy.cuts.length).toBe(stalledBefore + 1); // the request is stalled, the build waits for it
     ctx.controller.abort(new OpError('interrupted', 'interrupted (SIGINT)'));
-    const err = await running; // before the fix: never, while the link stays silent
+    const err = await running;
     proxy.cut = null;
     expect(err).toBeInstanceOf(OpError);
     expect((err as OpError).code).toBe('interrupted');
     noArtifact();
     expect(await noContainersSoon({ [LABEL.volume]: volume })).toEqual([]);
+  }
+
+  it("an interrupt while the steps' output comes over a link gone silent: interrupted, no artifact, no container", async () => {
+    await interruptedWhileStalled(EXEC_STREAM, 1 * MB, ['OUTPUT_MB=8']);
   });
 
   it('an interrupt while the artifact comes over a link gone silent: interrupted, no file under its name nor a partial one, no container', async () => {
-    rmSync(join(fx.ex.dl, ARTIFACT), { force: true });
-    proxy.cut = { direction: 'download', request: DOWNLOAD, afterBytes: 4 * MB, stall: true };
-    const stalledBefore = proxy.cuts.length;
-    const ctx = recorder(true);
-    let settled = false;
-    const running = build(ctx, { make_args: ['ARTIFACT_MB=24'] })
-      .then(
-        () => null,
-        (e: unknown) => e,
-      )
-      .finally(() => (settled = true));
-    while (proxy.cuts.length === stalledBefore && !settled) await new Promise((r) => setTimeout(r, 50));
-    expect(proxy.cuts.length).toBe(stalledBefore + 1); // the download is stalled, the build waits for it
-    ctx.controller.abort(new OpError('interrupted', 'interrupted (SIGINT)'));
-    const err = await running; // before the fix: never, while the link stays silent
-    proxy.cut = null;
-    expect(err).toBeInstanceOf(OpError);
-    expect((err as OpError).code).toBe('interrupted');
-    noArtifact();
-    expect(await noContainersSoon({ [LABEL.volume]: volume })).toEqual([]);
+    await interruptedWhileStalled(DOWNLOAD, 4 * MB, ['ARTIFACT_MB=24']);
   });
 });
