@@ -156,6 +156,20 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
     expect(readdirSync(fx.ex.dl)).toEqual([ARTIFACT]);
   });
 
+  it('reset mid-step (the exec stream, ECONNRESET): said as a lost connection, with what to do; no container', async () => {
+    rmSync(join(fx.ex.dl, ARTIFACT), { force: true });
+    proxy.cut = { direction: 'download', request: EXEC_STREAM, afterBytes: 1 * MB, reset: true };
+    const cutsBefore = proxy.cuts.length;
+    const err = await failedBuild({ make_args: ['OUTPUT_MB=8'] });
+    proxy.cut = null;
+    expect(proxy.cuts.length).toBe(cutsBefore + 1);
+    expect(err.code).not.toBe('step_failed');
+    expect(err.message).toMatch(/connection to the engine .*dropped during the "make" step/);
+    expect(err.hint).toMatch(/Rerun the build/);
+    noArtifact();
+    expect(await noContainersSoon({ [LABEL.volume]: volume })).toEqual([]);
+  });
+
   /**
    * A build whose `request` stalls after `afterBytes` (the link gone silent), interrupted once it
    * waits there: interrupted, no artifact, no container (before the fixes: it never returned).

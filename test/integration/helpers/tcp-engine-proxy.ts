@@ -20,6 +20,8 @@ export interface Cut {
   afterBytes: number;
   /** Stall instead of cutting: the connection stays open, and that direction passes nothing more. */
   stall?: boolean;
+  /** Cut with a TCP reset (the client reads ECONNRESET) instead of a close. */
+  reset?: boolean;
 }
 
 export interface TcpEngineProxy {
@@ -59,7 +61,10 @@ export function tcpEngineProxy(): Promise<TcpEngineProxy> {
       if (watched.bytes <= watched.cut.afterBytes) return false;
       proxy.cuts.push(watched.line);
       if (watched.cut.stall) stalled = direction;
-      else end();
+      else if (watched.cut.reset) {
+        client.resetAndDestroy();
+        upstream.destroy();
+      } else end();
       watched = null;
       return true;
     };
