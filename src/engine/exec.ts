@@ -31,6 +31,17 @@ export interface ExecOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** The errors of a connection that failed under a stream (demux.ts's own for a close before the end included). */
+const CONNECTION_ERRORS = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
 /** How long an exec whose stream was cut may take to be reported killed by a signal before the cut is taken for the cause. */
 const CUT_GRACE_MS = 10_000;
 
@@ -48,10 +59,16 @@ export class ExecStreamLost extends Error {
 }
 
 export async function runExec(container: Docker.Container, spec: ExecSpec, sink: ChunkSink, opts: ExecOptions = {}): Promise<number> {
+  const { signal } = opts;
+  const interrupted = () => new OpError('interrupted', `${spec.cmd[0]} in the build container was interrupted`);
+  if (signal?.aborted) throw interrupted();
+  // The requests that create and start the exec take the interrupt too: over a link gone silent their answers may never come.
+  const abort = signal ? { abortSignal: signal } : {};
   let exec: Docker.Exec;
   let stream: Readable;
   try {
     exec = await container.exec({
+      ...abort,
       Cmd: spec.cmd,
       Env: spec.env,
       User: spec.user,
@@ -61,8 +78,9 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
       AttachStdin: false,
       Tty: false,
     });
-    stream = (await exec.start({ hijack: true, stdin: false, Detach: false, Tty: false })) as Readable;
+    stream = (await exec.start({ hijack: true, stdin: false, Detach: false, Tty: false, ...abort })) as Readable;
   } catch (err) {
+    if (signal?.aborted) throw interrupted();
     // No HTTP answer: left uncoded, so that the job can tell a lost engine (engine_lost) from the rest.
     if (statusOf(err) === undefined) throw new Error(`could not run ${spec.cmd[0]} in the build container: ${engineMessage(err)}`);
     throw new OpError(
@@ -71,22 +89,29 @@ export async function runExec(container: Docker.Container, spec: ExecSpec, sink:
       'The build container stopped or the engine refused the exec: see the message, and build.log for what ran before.',
     );
   }
-  const { signal } = opts;
-  const onAbort = () => stream.destroy(new OpError('interrupted', `${spec.cmd[0]} in the build container was interrupted`));
+  const onAbort = () => stream.destroy(interrupted());
   if (signal?.aborted) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await demuxInto(stream, sink);
+  } catch (err) {
+    // The connection failed under the stream (a reset, a broken pipe): told below, as a stream that ended.
+    // The sink's failure or an interrupt is thrown as it is.
+    if (signal?.aborted || opts.complete === undefined || !CONNECTION_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+  // A stream that failed with its connection, or ended, before the command got to its end was cut; one
+  // that failed after the command's end lost nothing: its status is asked for as usual.
   const cut = opts.complete !== undefined && !opts.complete();
   // The stream can end a moment before the engine records the exit code; a
   // slow engine may take a while, so poll with backoff for up to a minute.
   const deadline = Date.now() + (cut ? CUT_GRACE_MS : 60_000);
   for (let delay = 5; ; delay = Math.min(delay * 2, 500)) {
-    signal?.throwIfAborted();
-    const info = await exec.inspect();
+    if (signal?.aborted) throw interrupted();
+    const info = await exec.inspect(abort).catch((err: unknown) => {
+      throw signal?.aborted ? interrupted() : err;
+    });
     if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) {
       if (cut && info.ExitCode < 128) throw new ExecStreamLost(spec.cmd[0]!, `the engine reported status ${info.ExitCode}`, info.ExitCode);
       return info.ExitCode;

@@ -197,6 +197,13 @@ describe('dropped connections to the engine mid-upload and mid-download (inputs 
     expect(await noContainersSoon({ [LABEL.volume]: volume })).toEqual([]);
   }
 
+  it("an interrupt while an exec is started over a link gone silent (the sync's finishing command): interrupted, no container", async () => {
+    // A file the package did not have: this build sends it, then runs the sync's finishing command, whose
+    // exec answer (its first bytes) never comes: the first exec of the build is stalled before its stream.
+    writeFileSync(join(fx.ex.system, `new-${Date.now()}.txt`), 'x');
+    await interruptedWhileStalled(EXEC_STREAM, 0, []);
+  });
+
   it("an interrupt while the steps' output comes over a link gone silent: interrupted, no artifact, no container", async () => {
     await interruptedWhileStalled(EXEC_STREAM, 1 * MB, ['OUTPUT_MB=8']);
   });

@@ -78,7 +78,7 @@ export class TreeSync {
   /** Runs the syncs' finishing commands in the started container (as root), recording each volume once done. */
   async complete(container: Docker.Container): Promise<void> {
     for (const f of this.finish.splice(0)) {
-      await finishSync(container, f.cmd);
+      await finishSync(container, f.cmd, this.job.op.signal);
       if (f.record) await this.remember(f.volume, f.record);
     }
   }
@@ -139,9 +139,9 @@ function progress(job: InputsContext, count: number): ((i: number, p: { sentByte
 }
 
 /** Runs a sync's finishing command (deletions, the completion mark) as root in the started container. */
-async function finishSync(container: Docker.Container, cmd: string[]): Promise<void> {
+async function finishSync(container: Docker.Container, cmd: string[], signal: AbortSignal): Promise<void> {
   const out = new Collected();
-  const status = await runExec(container, { cmd, user: '0' }, out);
+  const status = await runExec(container, { cmd, user: '0' }, out, { signal });
   if (status !== 0) {
     throw new OpError(
       'inputs_sync',

@@ -119,7 +119,7 @@ export async function listVolume(
   const out = `/tmp/.ndt-list-${randomBytes(8).toString('hex')}`;
   const cmd = ['find', root, '(', ...pruneTests(root, exclude), ')', '-prune', '-o', '-fprintf', out, FORMAT];
   const said = new Collected();
-  const status = await runExec(container, { cmd, user: '0' }, said);
+  const status = await runExec(container, { cmd, user: '0' }, said, { signal });
   if (status !== 0) {
     const msg = said.text().trim().slice(0, 2000);
     throw new OpError(
