@@ -5,7 +5,7 @@
 // steps will run, so that its FIFOs are made meanwhile.
 import { join } from 'node:path';
 import type { OpContext } from '../../protocol/op-context.js';
-import { BuildLog, logFileError } from '../output/build-log.js';
+import { BuildLog } from '../output/build-log.js';
 import { Reporter } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
 import type { Job, JobKind } from './context.js';
@@ -34,12 +34,7 @@ export async function openJob(
   const lock = await acquireLock(spec.build_path, kind, (t) => reporter.warn(t));
   scope.hold({ label: 'build lock', close: () => lock.release() });
   const name = kind === 'build' ? 'build.log' : 'archive.log';
-  let log: BuildLog;
-  try {
-    log = await BuildLog.create(join(spec.log_dir, name), (h) => reporter.headline(h));
-  } catch (err) {
-    throw logFileError(join(spec.log_dir, name), err);
-  }
+  const log = await BuildLog.create(join(spec.log_dir, name), (h) => reporter.headline(h));
   scope.hold({ label: name, close: () => log.close() });
   reporter.start();
   scope.hold({ label: 'status line', close: () => reporter.stop() });

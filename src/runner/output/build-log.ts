@@ -30,8 +30,11 @@ export class BuildLog implements ChunkSink {
   ) {}
 
   /** Creates (truncates) the log file. */
+  /** Opens (truncates) the log; one that cannot be created fails as the job's error (OpError `log_file`), as a failed write does. */
   static async create(path: string, onHeadline: (text: string) => void): Promise<BuildLog> {
-    const fh = await open(path, 'w');
+    const fh = await open(path, 'w').catch((err: unknown) => {
+      throw logFileError(path, err);
+    });
     return new BuildLog(path, fh, new HeadlineScanner(onHeadline));
   }
 

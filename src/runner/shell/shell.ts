@@ -15,7 +15,7 @@ import { finished } from 'node:stream/promises';
 import type { Engine } from '../../engine/connect.js';
 import { type OpContext, type OpHandler } from '../../protocol/op-context.js';
 import { OpError } from '../../errors.js';
-import { BuildLog, logFileError, tailFile } from '../output/build-log.js';
+import { BuildLog, tailFile } from '../output/build-log.js';
 import { readOrCreateDockerId, volumeName } from '../job/docker-id.js';
 import { acquireLock } from '../job/lock.js';
 import { openJobContainer, type OpenJob } from '../job/container.js';
@@ -184,10 +184,7 @@ async function openShell(spec: JobSpec, ctx: OpContext, scope: JobScope): Promis
   // the lock) and change the build directory under it. Let go last.
   const lock = await acquireLock(spec.build_path, 'shell', (t) => reporter.warn(t));
   scope.hold({ label: 'build lock', close: () => lock.release() });
-  const logPath = join(spec.log_dir, 'shell.log');
-  const log = await BuildLog.create(logPath, () => {}).catch((err: unknown) => {
-    throw logFileError(logPath, err);
-  });
+  const log = await BuildLog.create(join(spec.log_dir, 'shell.log'), () => {});
   scope.hold({ label: 'shell.log', close: () => log.close() });
   // Held before the container, so let go after it: the shell returns once the engine removed it.
   let containerId: string | null = null;
