@@ -400,16 +400,19 @@ defmodule NervesDockerTs.Sidecar do
   defp classify(%{"prompt" => prompt}), do: {:prompt, prompt}
   defp classify(%{"error" => err}) when is_map(err), do: {:final, {:error, Error.from_reply(err)}}
 
-  defp classify(%{"error" => err}) when not is_nil(err) do
-    reason = "the nerves-docker-ts sidecar replied with an error that is not a map: #{inspect(err)}"
-    {:final, {:error, %Error{code: "bad_reply", reason: reason, hint: @mismatch_hint}}}
-  end
+  defp classify(%{"error" => err}) when not is_nil(err),
+    do: bad_reply("an error that is not a map: #{inspect(err)}")
 
   defp classify(%{"ok" => value}), do: {:final, {:ok, value}}
 
   defp classify(%{} = msg) do
     keys = msg |> Map.delete("id") |> Map.keys() |> Enum.map_join(", ", &inspect/1)
-    reason = "the nerves-docker-ts sidecar replied with neither ok nor error (keys: #{keys})"
+    bad_reply("neither ok nor error (keys: #{keys})")
+  end
+
+  # A final reply this plugin cannot take as a result: an error for the caller, not {:ok, _}.
+  defp bad_reply(what) do
+    reason = "the nerves-docker-ts sidecar replied with " <> what
     {:final, {:error, %Error{code: "bad_reply", reason: reason, hint: @mismatch_hint}}}
   end
 
