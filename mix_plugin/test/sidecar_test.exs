@@ -2,7 +2,7 @@ defmodule NervesDockerTs.SidecarTest do
   # The real plugin against the real sidecar (priv/sidecar.mjs, built by `npm run build`).
   use ExUnit.Case, async: true
 
-  alias NervesDockerTs.{Error, Msgpack, Sidecar}
+  alias NervesDockerTs.{Error, Msgpack, Sidecar, TestExample, TestOsProcess}
   alias NervesDockerTs.Sidecar.Locate
 
   # A stand-in sidecar with broken answers (see the file).
@@ -15,26 +15,6 @@ defmodule NervesDockerTs.SidecarTest do
   end
 
   defp quiet, do: [on_event: fn _, _ -> :ok end]
-
-  # Running, not exited (a zombie has exited already).
-  defp os_alive?(pid) do
-    case File.read("/proc/#{pid}/stat") do
-      {:ok, stat} -> stat |> String.split(") ") |> List.last() |> String.first() != "Z"
-      {:error, _} -> match?({_, 0}, System.cmd("kill", ["-0", to_string(pid)], stderr_to_stdout: true))
-    end
-  end
-
-  defp wait_until(fun, timeout_ms) do
-    deadline = System.monotonic_time(:millisecond) + timeout_ms
-
-    Stream.repeatedly(fn ->
-      Process.sleep(20)
-      fun.() or System.monotonic_time(:millisecond) > deadline
-    end)
-    |> Enum.find(& &1)
-
-    fun.()
-  end
 
   test "hello carries protocol, version and node", %{sc: sc} do
     hello = Sidecar.hello(sc)
@@ -159,7 +139,9 @@ defmodule NervesDockerTs.SidecarTest do
     ref = Process.monitor(sc)
     Process.exit(caller, :kill)
     assert_receive {:DOWN, ^ref, :process, ^sc, _}, 5000
-    assert wait_until(fn -> not os_alive?(os_pid) end, 5000), "sidecar #{os_pid} still runs after its owner was killed"
+
+    assert :ok == TestExample.wait_until(fn -> not TestOsProcess.alive?(os_pid) end, 5000),
+           "sidecar #{os_pid} still runs after its owner was killed"
   end
 
   test "a malformed frame from the sidecar is an error reply to the request, not an exit of the caller" do

@@ -2,6 +2,7 @@ defmodule NervesDockerTs.VmKillTest do
   # A child never outlives the BEAM: SIGKILL the VM while a request is in
   # flight and the sidecar must notice its stdin closing and exit.
   use ExUnit.Case, async: true
+  alias NervesDockerTs.TestOsProcess
 
   @script """
   {:ok, sc} = NervesDockerTs.Sidecar.start_link()
@@ -9,15 +10,6 @@ defmodule NervesDockerTs.VmKillTest do
   spawn(fn -> NervesDockerTs.Sidecar.request(sc, "sleep", %{"ms" => 600_000}, on_event: fn _, _ -> IO.puts("IN_FLIGHT") end) end)
   Process.sleep(:infinity)
   """
-
-  # Running, not exited: a zombie (state Z, exited but not yet reaped by
-  # whoever inherited it) has exited already.
-  defp alive?(pid) do
-    case File.read("/proc/#{pid}/stat") do
-      {:ok, stat} -> stat |> String.split(") ") |> List.last() |> String.first() != "Z"
-      {:error, _} -> match?({_, 0}, System.cmd("kill", ["-0", to_string(pid)], stderr_to_stdout: true))
-    end
-  end
 
   test "SIGKILL of the VM during a request makes the sidecar exit within 2 seconds" do
     ebin = Path.join(:code.lib_dir(:nerves_docker_ts), "ebin")
@@ -32,11 +24,11 @@ defmodule NervesDockerTs.VmKillTest do
     vm_pid = String.trim(vm_pid)
     sidecar_pid = wait_for(fn -> Regex.run(~r/SIDECAR_PID=(\d+)[\s\S]*IN_FLIGHT/, File.read!(out)) end, 15_000)
     [_, sidecar_pid] = sidecar_pid
-    assert alive?(sidecar_pid)
+    assert TestOsProcess.alive?(sidecar_pid)
 
     {_, 0} = System.cmd("kill", ["-KILL", vm_pid])
     t0 = System.monotonic_time(:millisecond)
-    wait_for(fn -> not alive?(sidecar_pid) end, 5_000)
+    wait_for(fn -> not TestOsProcess.alive?(sidecar_pid) end, 5_000)
     elapsed = System.monotonic_time(:millisecond) - t0
     assert elapsed < 2_000, "sidecar #{sidecar_pid} still ran #{elapsed} ms after the VM was killed"
     File.rm_rf!(dir)
