@@ -19,8 +19,6 @@
 // dockerode options built from it: docker-modem's own reading of the
 // environment is overridden, so a context works the same as DOCKER_HOST.
 import { readFileSync, statSync } from 'node:fs';
-import type { Agent as HttpsAgent } from 'node:https';
-import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { homedir, hostname, networkInterfaces, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +26,7 @@ import type Docker from 'dockerode';
 import { OpError } from '../errors.js';
 import { currentContext, dockerConfigDir, readContext } from './contexts.js';
 import { checkSshTarget } from './ssh/target.js';
+import { tcpAgent, tlsAgent } from './tcp-agent.js';
 
 export const DEFAULT_SOCKET = '/var/run/docker.sock';
 export const PODMAN_ROOTFUL_SOCKET = '/run/podman/podman.sock';
@@ -277,12 +276,14 @@ export function dockerodeOptions(endpoint: Endpoint, env: NodeJS.ProcessEnv = pr
     case 'npipe':
       return { ...blank, socketPath: endpoint.path };
     case 'tcp': {
-      if (!endpoint.tls) return { ...blank, host: endpoint.host, port: endpoint.port, protocol: 'http' };
+      // Keep-alive and a connect timeout (tcp-agent.ts): a link that dies silently fails the build, not hangs it.
+      if (!endpoint.tls)
+        return { ...blank, host: endpoint.host, port: endpoint.port, protocol: 'http', agent: tcpAgent() } as Docker.DockerOptions;
       const tls = endpoint.tls;
       const ca = readPem(tls.ca, 'CA certificate');
       const cert = readPem(tls.cert, 'client certificate');
       const key = readPem(tls.key, 'client key');
-      const opts: Docker.DockerOptions & { agent?: HttpsAgent } = {
+      return {
         ...blank,
         host: endpoint.host,
         port: endpoint.port,
@@ -290,12 +291,9 @@ export function dockerodeOptions(endpoint: Endpoint, env: NodeJS.ProcessEnv = pr
         ca,
         cert,
         key,
-      };
-      // Node checks the certificate unless the agent says otherwise; the agent's options win over the request's.
-      // node:https (and tls under it, ~20 ms) is loaded here, for TLS engines only.
-      if (!tls.verify)
-        opts.agent = new (createRequire(import.meta.url)('node:https') as typeof import('node:https')).Agent({ rejectUnauthorized: false });
-      return opts;
+        // Node checks the certificate unless the agent says otherwise; the agent's options win over the request's.
+        agent: tlsAgent(tls.verify ? {} : { rejectUnauthorized: false }),
+      } as Docker.DockerOptions;
     }
     case 'ssh':
       return {

@@ -293,11 +293,14 @@ describe('the dockerode client', () => {
     expect(verify).toMatchObject({ host: '127.0.0.1', port: 1, protocol: 'https', socketPath: undefined });
     expect(String(verify.ca)).toBe('ca-data');
     expect(String(verify.key)).toBe('key-data');
-    expect((verify as { agent?: unknown }).agent).toBeUndefined();
-    const skip = dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: { verify: false } }) as {
-      agent?: { options: { rejectUnauthorized?: boolean } };
-    };
+    type WithAgent = { agent?: { options: { rejectUnauthorized?: boolean; keepAlive?: boolean } } };
+    // Every tcp engine gets the bounded agent (tcp-agent.ts): keep-alive, a connect timeout.
+    expect((verify as WithAgent).agent?.options).toMatchObject({ keepAlive: true });
+    expect((verify as WithAgent).agent?.options.rejectUnauthorized).toBeUndefined();
+    const skip = dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: { verify: false } }) as WithAgent;
     expect(skip.agent?.options.rejectUnauthorized).toBe(false);
+    const plain = dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: null }) as WithAgent;
+    expect(plain).toMatchObject({ protocol: 'http', agent: { options: { keepAlive: true } } });
     expect(() => dockerodeOptions({ kind: 'tcp', host: 'h', port: 1, tls: { verify: true, ca: join(certs, 'nope.pem') } })).toThrow(
       /cannot read the TLS CA certificate/,
     );

@@ -91,8 +91,20 @@ export async function containerGone(job: Job, id: string, step: string, waitMs =
     engineUp
       ? `The build container stopped during the "${step}" step (stopped or removed outside the runner).`
       : `The Docker engine at ${engine.where} stopped answering during the "${step}" step.`,
-    `Rerun the ${kind}; the build volume ${volume} is kept, so it resumes.`,
+    engineUp ? `Rerun the ${kind}; the build volume ${volume} is kept, so it resumes.` : lostEngineHint(job),
   );
+}
+
+/**
+ * What to do when the engine stopped answering: start it again; one reached
+ * over a network (tcp, ssh) may be up with the link to it gone, which from
+ * here looks the same.
+ */
+function lostEngineHint({ engine, kind, volume }: Job): string {
+  const resumes = `rerun the ${kind}; the build volume ${volume} is kept, so it resumes.`;
+  return engine.endpoint.kind === 'tcp' || engine.endpoint.kind === 'ssh'
+    ? `Check that the engine at ${engine.where} runs and that this machine still reaches it (network, VPN, ssh), then ${resumes}`
+    : `Start the engine again and ${resumes}`;
 }
 
 /**
@@ -109,7 +121,7 @@ export async function explainFailure(job: Job, err: unknown): Promise<unknown> {
     return new OpError(
       'engine_lost',
       `The Docker engine at ${engine.where} stopped answering during the "${job.stage}" step: ${engineMessage(err)}`,
-      `Start the engine again and rerun the ${kind}; the build volume ${volume} is kept, so it resumes.`,
+      lostEngineHint(job),
     );
   }
   return err;

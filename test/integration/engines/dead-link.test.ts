@@ -1,0 +1,161 @@
+// A link to a tcp:// engine that dies silently in the middle of a step: no
+// close, no reset, nothing at all comes back (a laptop's Wi-Fi gone, a VPN
+// dropped, a build server powered off). Without a cancel, the build must
+// still end in bounded time, said as a lost connection, instead of waiting
+// forever on a socket that will never speak again.
+//
+// All on this machine: the sidecar and a TCP forwarder to the engine's unix
+// socket run in a network namespace of the test's own (`unshare -n`, its own
+// loopback), and the link dies by an iptables rule that drops every TCP
+// packet inside that namespace (the host's firewall is not touched). The
+// forwarder plays dockerd's part of a tcp:// engine: like Go's listeners it
+// keeps TCP keep-alive on, and when its client is gone it closes the engine
+// connection, which ends the build container.
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SOCKET } from '../../../src/engine/connect.js';
+import { LABEL } from '../../../src/engine/labels.js';
+import { decodeMessage, encodeMessage } from '../../../src/protocol/codec.js';
+import { encodeFrame, FrameDecoder } from '../../../src/protocol/frame.js';
+import { docker, ROOT, useExample } from '../helpers/example.js';
+import { hasCommand } from './engine-helpers.js';
+
+// TCP forwarder 127.0.0.1:0 -> the engine's unix socket; prints its port. Keep-alive on its accepted sockets, as dockerd's.
+const FORWARDER = `
+const net = require('node:net');
+const srv = net.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 }, (c) => {
+  const u = net.createConnection(process.argv[1]);
+  const end = () => { c.destroy(); u.destroy(); };
+  c.on('error', end).on('close', end);
+  u.on('error', end).on('close', end);
+  c.pipe(u);
+  u.pipe(c);
+});
+srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
+`;
+
+interface Namespace {
+  holder: ChildProcess;
+  pid: number;
+  /** Runs argv inside the namespace. */
+  spawnIn(argv: string[], env?: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams;
+}
+
+function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before its first line: ${err}`)));
+  });
+}
+
+async function newNetworkNamespace(): Promise<Namespace> {
+  const holder = spawn('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && echo up && exec sleep 3600'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  expect(await firstLine(holder)).toBe('up');
+  const pid = holder.pid!;
+  return {
+    holder,
+    pid,
+    spawnIn: (argv, env = process.env) =>
+      spawn('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env }),
+  };
+}
+
+function run(child: ChildProcessWithoutNullStreams): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(err) : reject(new Error(`exit ${code}: ${err}`))));
+  });
+}
+
+/** The build containers of builds under `dir`, once none is left or after `ms`. */
+async function containersUnder(dir: string, ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const left = (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.buildPath] }) }))
+      .filter((c) => c.Labels[LABEL.buildPath]?.startsWith(`${dir}/`))
+      .map((c) => `${c.Names.join(',')} ${c.State}`);
+    if (left.length === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+describe('a tcp:// engine whose link dies silently mid-step (a network namespace of its own, packets dropped)', () => {
+  const fx = useExample('ndt-deadlink-');
+  let ns: Namespace;
+  let forwarder: ChildProcessWithoutNullStreams;
+  let sidecar: ChildProcessWithoutNullStreams | null = null;
+
+  beforeAll(async () => {
+    for (const cmd of ['unshare', 'nsenter', 'iptables', 'ip'])
+      if (!hasCommand(cmd)) throw new Error(`the dead-link test needs ${cmd} (util-linux, iptables, iproute2)`);
+    if (process.getuid?.() !== 0) throw new Error('the dead-link test makes a network namespace: run it as root');
+    ns = await newNetworkNamespace();
+    forwarder = ns.spawnIn(['node', '-e', FORWARDER, DEFAULT_SOCKET]);
+  });
+
+  afterAll(async () => {
+    sidecar?.kill('SIGKILL');
+    forwarder?.kill('SIGKILL');
+    ns?.holder.kill('SIGKILL');
+  });
+
+  it('without a cancel, the build fails within 75 s as an engine that stopped answering, the link named in the hint; the container goes', async () => {
+    const port = Number(await firstLine(forwarder));
+    sidecar = ns.spawnIn(['node', join(ROOT, 'priv/sidecar.mjs')], { ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` });
+    const frames: Array<Record<string, unknown>> = [];
+    const dec = new FrameDecoder();
+    let stderr = '';
+    const waiters: Array<() => void> = [];
+    sidecar.stdout.on('data', (c: Buffer) => {
+      for (const body of dec.push(c)) frames.push(decodeMessage(body) as Record<string, unknown>);
+      for (const w of waiters.splice(0)) w();
+    });
+    sidecar.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const waitFor = (pred: (m: Record<string, unknown>) => boolean, ms: number) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timeout after ${ms} ms; stderr: ${stderr}`)), ms);
+        const check = () => {
+          const hit = frames.find(pred);
+          if (hit) {
+            clearTimeout(t);
+            resolve(hit);
+          } else waiters.push(check);
+        };
+        check();
+      });
+    await waitFor((m) => 'hello' in m, 15_000);
+    const spec = fx.ex.spec({ inputs: 'copy', make_args: ['SLEEP=600'] });
+    sidecar.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'build', args: spec })));
+    await waitFor((m) => m.id === 1 && m.event === 'headline' && /Sleeping/.test(String(m.data)), 120_000);
+
+    // The link dies: every TCP packet in the namespace dropped, both ways.
+    await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+    const t0 = Date.now();
+    const reply = await waitFor((m) => m.id === 1 && ('error' in m || 'ok' in m), 170_000);
+    const seconds = (Date.now() - t0) / 1000;
+    console.log(`reply after ${seconds} s:`, JSON.stringify(reply));
+    const error = reply.error as { code: string; message: string; hint: string };
+    // From here a dead link and a dead engine look the same: the engine stopped answering; the hint says both.
+    expect(error.code).toBe('engine_lost');
+    expect(error.message).toMatch(/^The Docker engine at tcp:\/\/127\.0\.0\.1:\d+ stopped answering during the "make" step: .*ETIMEDOUT/);
+    expect(error.hint).toMatch(
+      /runs and that this machine still reaches it \(network, VPN, ssh\), then rerun the build; the build volume \S+ is kept/,
+    );
+    // Keep-alive (15 s idle, then 10 probes) ends the stream, a 10 s connect timeout the status request, 3 s the ping.
+    expect(seconds).toBeLessThan(75);
+
+    await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+    expect(await containersUnder(fx.ex.dir, 60_000)).toEqual([]);
+  }, 300_000);
+});
