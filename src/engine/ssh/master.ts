@@ -17,6 +17,14 @@ import { sshCommandLine, sshCommonArgs, type SshTarget } from './target.js';
 /** Seconds the master outlives its last session: short, since it is also stopped at exit. */
 export const CONTROL_PERSIST_S = 10;
 
+/**
+ * Seconds between the master's keep-alive messages; after three unanswered
+ * ones (ssh's ServerAliveCountMax) it gives up, and with it every session:
+ * a link that dies silently ends the build in about half a minute (at 30 s
+ * it took two minutes, test/integration/engines/dead-link.test.ts).
+ */
+export const SERVER_ALIVE_S = 10;
+
 export class SshError extends Error {
   constructor(
     message: string,
@@ -62,7 +70,7 @@ export async function startMaster(ssh: string, target: SshTarget, m: Master): Pr
     '-o',
     `ControlPersist=${CONTROL_PERSIST_S}`,
     '-o',
-    'ServerAliveInterval=30',
+    `ServerAliveInterval=${SERVER_ALIVE_S}`,
     '-N',
     '-f',
     '--',

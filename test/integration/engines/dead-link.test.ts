@@ -20,6 +20,7 @@ import { decodeMessage, encodeMessage } from '../../../src/protocol/codec.js';
 import { encodeFrame, FrameDecoder } from '../../../src/protocol/frame.js';
 import { docker, ROOT, useExample } from '../helpers/example.js';
 import { hasCommand } from './engine-helpers.js';
+import { startSshd } from './sshd.js';
 
 // TCP forwarder 127.0.0.1:0 -> the engine's unix socket; prints its port. Keep-alive on its accepted sockets, as dockerd's.
 const FORWARDER = `
@@ -110,9 +111,11 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
     ns?.holder.kill('SIGKILL');
   });
 
-  it('without a cancel, the build fails within 75 s as an engine that stopped answering, the link named in the hint; the container goes', async () => {
-    const port = Number(await firstLine(forwarder));
-    sidecar = ns.spawnIn(['node', join(ROOT, 'priv/sidecar.mjs')], { ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` });
+  /** Builds in copy mode through the sidecar in the namespace; mid-step the link dies. The reply and how long it took. */
+  async function buildThenDeadLink(
+    env: NodeJS.ProcessEnv,
+  ): Promise<{ error: { code: string; message: string; hint: string }; seconds: number }> {
+    sidecar = ns.spawnIn(['node', join(ROOT, 'priv/sidecar.mjs')], env);
     const frames: Array<Record<string, unknown>> = [];
     const dec = new FrameDecoder();
     let stderr = '';
@@ -135,17 +138,27 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
         check();
       });
     await waitFor((m) => 'hello' in m, 15_000);
-    const spec = fx.ex.spec({ inputs: 'copy', make_args: ['SLEEP=600'] });
+    const spec = fx.ex.spec({ inputs: 'copy', make_args: ['SLEEP=900'] });
     sidecar.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'build', args: spec })));
     await waitFor((m) => m.id === 1 && m.event === 'headline' && /Sleeping/.test(String(m.data)), 120_000);
 
     // The link dies: every TCP packet in the namespace dropped, both ways.
     await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
     const t0 = Date.now();
-    const reply = await waitFor((m) => m.id === 1 && ('error' in m || 'ok' in m), 170_000);
-    const seconds = (Date.now() - t0) / 1000;
-    console.log(`reply after ${seconds} s:`, JSON.stringify(reply));
-    const error = reply.error as { code: string; message: string; hint: string };
+    try {
+      const reply = await waitFor((m) => m.id === 1 && ('error' in m || 'ok' in m), 400_000);
+      const seconds = (Date.now() - t0) / 1000;
+      console.log(`reply after ${seconds} s:`, JSON.stringify(reply));
+      return { error: reply.error as { code: string; message: string; hint: string }, seconds };
+    } finally {
+      await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      sidecar.kill('SIGKILL');
+    }
+  }
+
+  it('tcp://: without a cancel, the build fails within 75 s as an engine that stopped answering, the link named in the hint; the container goes', async () => {
+    const port = Number(await firstLine(forwarder));
+    const { error, seconds } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` });
     // From here a dead link and a dead engine look the same: the engine stopped answering; the hint says both.
     expect(error.code).toBe('engine_lost');
     expect(error.message).toMatch(/^The Docker engine at tcp:\/\/127\.0\.0\.1:\d+ stopped answering during the "make" step: .*ETIMEDOUT/);
@@ -154,8 +167,23 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
     );
     // Keep-alive (15 s idle, then 10 probes) ends the stream, a 10 s connect timeout the status request, 3 s the ping.
     expect(seconds).toBeLessThan(75);
-
-    await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
     expect(await containersUnder(fx.ex.dir, 60_000)).toEqual([]);
   }, 300_000);
+
+  it('ssh://: the same through the system ssh client and an sshd in the namespace', async () => {
+    const sshd = await startSshd([], ['nsenter', `--net=/proc/${ns.pid}/ns/net`, '--']);
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: 'ssh://builder', PATH: `${sshd.bin}:${process.env.PATH ?? ''}` };
+      delete env.SSH_AUTH_SOCK;
+      const { error, seconds } = await buildThenDeadLink(env);
+      expect(error.code).toBe('engine_lost');
+      expect(error.hint).toMatch(/runs and that this machine still reaches it \(network, VPN, ssh\)/);
+      // The master's keep-alive (three unanswered, 10 s apart) ends every session, then a 3 s ping.
+      expect(seconds).toBeLessThan(75);
+    } finally {
+      // The sshd's side of a dead link lives on (its sessions keep the engine connection): stopping it ends the container.
+      await sshd.stop();
+    }
+    expect(await containersUnder(fx.ex.dir, 60_000)).toEqual([]);
+  }, 600_000);
 });

@@ -42,9 +42,10 @@ async function listening(proc: ChildProcess, log: () => string, timeoutMs: numbe
 
 /**
  * Starts the sshd. `strangers` are extra aliases of the same server whose
- * identity file is a key of their own, which the sshd does not authorize.
+ * identity file is a key of their own, which the sshd does not authorize;
+ * `wrap`: argv it is started under (e.g. nsenter into a network namespace).
  */
-export async function startSshd(strangers: string[] = []): Promise<Sshd> {
+export async function startSshd(strangers: string[] = [], wrap: string[] = []): Promise<Sshd> {
   const dir = mkdtempSync('/tmp/ndt-sshd-');
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -99,7 +100,8 @@ export async function startSshd(strangers: string[] = []): Promise<Sshd> {
   mkdirSync(bin);
   writeFileSync(join(bin, 'ssh'), `#!/bin/sh\nexec /usr/bin/ssh -F '${config}' "$@"\n`, { mode: 0o755 });
 
-  const proc = spawn(SSHD, ['-D', '-E', logFile, '-f', join(dir, 'sshd_config')], { stdio: 'ignore' });
+  const argv = [...wrap, SSHD, '-D', '-E', logFile, '-f', join(dir, 'sshd_config')];
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   await listening(proc, log, 10_000);
   return {
