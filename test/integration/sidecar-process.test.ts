@@ -2,53 +2,12 @@
 // mutated frames, truncated input, oversized frames. It must never crash or
 // hang, and must still answer a valid request afterwards. And that it runs
 // from the bundle `npm run build` made in priv/.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
-import { encodeFrame, FrameDecoder } from '../../src/protocol/frame.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
 import { ROOT } from './helpers/example.js';
-
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  frames: unknown[];
-  stderr: () => string;
-  exit: Promise<number | null>;
-  waitFor(pred: (m: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-}
-
-function startSidecar(argv = [join(ROOT, 'priv/sidecar.mjs')]): Proc {
-  const child = spawn('node', argv, { stdio: ['pipe', 'pipe', 'pipe'] });
-  const frames: unknown[] = [];
-  const dec = new FrameDecoder();
-  let err = '';
-  const waiters: Array<() => void> = [];
-  child.stdout.on('data', (c: Buffer) => {
-    for (const body of dec.push(c)) frames.push(decodeMessage(body));
-    for (const w of waiters.splice(0)) w();
-  });
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  child.stdin.on('error', () => {});
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return {
-    child,
-    frames,
-    stderr: () => err,
-    exit,
-    waitFor: (pred, ms = 10_000) =>
-      new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timeout; stderr: ${err}`)), ms);
-        const check = () => {
-          const hit = frames.find((f) => pred(f as Record<string, unknown>));
-          if (hit) {
-            clearTimeout(t);
-            resolve(hit as Record<string, unknown>);
-          } else waiters.push(check);
-        };
-        check();
-      }),
-  };
-}
+import { startSidecar } from './helpers/sidecar-proc.js';
 
 // A small deterministic PRNG so a failure can be replayed.
 function rng(seed: number) {

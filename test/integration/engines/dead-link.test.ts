@@ -12,13 +12,13 @@
 // keeps TCP keep-alive on, and when its client is gone it closes the engine
 // connection, which ends the build container.
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SOCKET } from '../../../src/engine/connect.js';
 import { LABEL } from '../../../src/engine/labels.js';
-import { decodeMessage, encodeMessage } from '../../../src/protocol/codec.js';
-import { encodeFrame, FrameDecoder } from '../../../src/protocol/frame.js';
-import { docker, ROOT, useExample } from '../helpers/example.js';
+import { encodeMessage } from '../../../src/protocol/codec.js';
+import { encodeFrame } from '../../../src/protocol/frame.js';
+import { docker, useExample } from '../helpers/example.js';
+import { startSidecar } from '../helpers/sidecar-proc.js';
 import { hasCommand } from './engine-helpers.js';
 import { startSshd } from './sshd.js';
 
@@ -38,7 +38,8 @@ srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
 
 interface Namespace {
   holder: ChildProcess;
-  pid: number;
+  /** The argv prefix that runs a command inside the namespace. */
+  wrap: string[];
   /** Runs argv inside the namespace. */
   spawnIn(argv: string[], env?: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams;
 }
@@ -63,11 +64,11 @@ async function newNetworkNamespace(): Promise<Namespace> {
   });
   expect(await firstLine(holder)).toBe('up');
   const pid = holder.pid!;
+  const wrap = ['nsenter', `--net=/proc/${pid}/ns/net`, '--'];
   return {
     holder,
-    pid,
-    spawnIn: (argv, env = process.env) =>
-      spawn('nsenter', [`--net=/proc/${pid}/ns/net`, '--', ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env }),
+    wrap,
+    spawnIn: (argv, env = process.env) => spawn(wrap[0]!, [...wrap.slice(1), ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env }),
   };
 }
 
@@ -95,7 +96,7 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
   const fx = useExample('ndt-deadlink-');
   let ns: Namespace;
   let forwarder: ChildProcessWithoutNullStreams;
-  let sidecar: ChildProcessWithoutNullStreams | null = null;
+  let sidecar: ChildProcess | null = null;
 
   beforeAll(async () => {
     for (const cmd of ['unshare', 'nsenter', 'iptables', 'ip'])
@@ -115,31 +116,12 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
   async function buildThenDeadLink(
     env: NodeJS.ProcessEnv,
   ): Promise<{ error: { code: string; message: string; hint: string }; seconds: number }> {
-    sidecar = ns.spawnIn(['node', join(ROOT, 'priv/sidecar.mjs')], env);
-    const frames: Array<Record<string, unknown>> = [];
-    const dec = new FrameDecoder();
-    let stderr = '';
-    const waiters: Array<() => void> = [];
-    sidecar.stdout.on('data', (c: Buffer) => {
-      for (const body of dec.push(c)) frames.push(decodeMessage(body) as Record<string, unknown>);
-      for (const w of waiters.splice(0)) w();
-    });
-    sidecar.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const waitFor = (pred: (m: Record<string, unknown>) => boolean, ms: number) =>
-      new Promise<Record<string, unknown>>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timeout after ${ms} ms; stderr: ${stderr}`)), ms);
-        const check = () => {
-          const hit = frames.find(pred);
-          if (hit) {
-            clearTimeout(t);
-            resolve(hit);
-          } else waiters.push(check);
-        };
-        check();
-      });
+    const proc = startSidecar(undefined, { env, wrap: ns.wrap });
+    sidecar = proc.child;
+    const { waitFor } = proc;
     await waitFor((m) => 'hello' in m, 15_000);
     const spec = fx.ex.spec({ inputs: 'copy', make_args: ['SLEEP=900'] });
-    sidecar.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'build', args: spec })));
+    proc.child.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'build', args: spec })));
     await waitFor((m) => m.id === 1 && m.event === 'headline' && /Sleeping/.test(String(m.data)), 120_000);
 
     // The link dies: every TCP packet in the namespace dropped, both ways.
@@ -171,7 +153,7 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
   }, 300_000);
 
   it('ssh://: the same through the system ssh client and an sshd in the namespace', async () => {
-    const sshd = await startSshd([], ['nsenter', `--net=/proc/${ns.pid}/ns/net`, '--']);
+    const sshd = await startSshd([], ns.wrap);
     try {
       const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: 'ssh://builder', PATH: `${sshd.bin}:${process.env.PATH ?? ''}` };
       delete env.SSH_AUTH_SOCK;
