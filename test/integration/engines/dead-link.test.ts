@@ -12,6 +12,8 @@
 // keeps TCP keep-alive on, and when its client is gone it closes the engine
 // connection, which ends the build container.
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SOCKET } from '../../../src/engine/connect.js';
 import { LABEL } from '../../../src/engine/labels.js';
@@ -40,6 +42,8 @@ interface Namespace {
   holder: ChildProcess;
   /** The argv prefix that runs a command inside the namespace. */
   wrap: string[];
+  /** Kills the processes in the namespace whose command name is one of `names`. */
+  kill(names: string[]): void;
   /** Runs argv inside the namespace. */
   spawnIn(argv: string[], env?: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams;
 }
@@ -68,6 +72,17 @@ async function newNetworkNamespace(): Promise<Namespace> {
   return {
     holder,
     wrap,
+    kill: (names) => {
+      const ours = readlinkSync(`/proc/${pid}/ns/net`);
+      for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+        try {
+          if (readlinkSync(`/proc/${p}/ns/net`) === ours && names.includes(readFileSync(`/proc/${p}/comm`, 'utf8').trim()))
+            process.kill(Number(p), 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    },
     spawnIn: (argv, env = process.env) => spawn(wrap[0]!, [...wrap.slice(1), ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env }),
   };
 }
@@ -80,14 +95,13 @@ function run(child: ChildProcessWithoutNullStreams): Promise<string> {
   });
 }
 
-/** The build containers of builds under `dir`, once none is left or after `ms`. */
-async function containersUnder(dir: string, ms: number): Promise<string[]> {
+/** The containers of a build volume, once none is left or after `ms` (0: at once). */
+async function containersOf(volume: string, ms = 0): Promise<string[]> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const left = (await docker.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL.buildPath] }) }))
-      .filter((c) => c.Labels[LABEL.buildPath]?.startsWith(`${dir}/`))
-      .map((c) => `${c.Names.join(',')} ${c.State}`);
-    if (left.length === 0 || Date.now() > deadline) return left;
+    const filters = JSON.stringify({ label: [`${LABEL.volume}=${volume}`] });
+    const left = (await docker.listContainers({ all: true, filters })).map((c) => `${c.Names.join(',')} ${c.State}`);
+    if (left.length === 0 || Date.now() >= deadline) return left;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -115,7 +129,7 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
   /** Builds in copy mode through the sidecar in the namespace; mid-step the link dies. The reply and how long it took. */
   async function buildThenDeadLink(
     env: NodeJS.ProcessEnv,
-  ): Promise<{ error: { code: string; message: string; hint: string }; seconds: number }> {
+  ): Promise<{ error: { code: string; message: string; hint: string }; seconds: number; volume: string }> {
     const proc = startSidecar(undefined, { env, wrap: ns.wrap });
     sidecar = proc.child;
     const { waitFor } = proc;
@@ -124,6 +138,9 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
     proc.child.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'build', args: spec })));
     await waitFor((m) => m.id === 1 && m.event === 'headline' && /Sleeping/.test(String(m.data)), 120_000);
 
+    // The build's container runs (seen by the test through the engine's own socket).
+    const volume = `${String(spec.app)}-${readFileSync(join(String(spec.build_path), '.docker_id'), 'utf8').trim()}`;
+    expect(await containersOf(volume)).toHaveLength(1);
     // The link dies: every TCP packet in the namespace dropped, both ways.
     await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
     const t0 = Date.now();
@@ -131,7 +148,7 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
       const reply = await waitFor((m) => m.id === 1 && ('error' in m || 'ok' in m), 400_000);
       const seconds = (Date.now() - t0) / 1000;
       console.log(`reply after ${seconds} s:`, JSON.stringify(reply));
-      return { error: reply.error as { code: string; message: string; hint: string }, seconds };
+      return { error: reply.error as { code: string; message: string; hint: string }, seconds, volume };
     } finally {
       await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
       sidecar.kill('SIGKILL');
@@ -140,7 +157,7 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
 
   it('tcp://: without a cancel, the build fails within 75 s as an engine that stopped answering, the link named in the hint; the container goes', async () => {
     const port = Number(await firstLine(forwarder));
-    const { error, seconds } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` });
+    const { error, seconds, volume } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` });
     // From here a dead link and a dead engine look the same: the engine stopped answering; the hint says both.
     expect(error.code).toBe('engine_lost');
     expect(error.message).toMatch(/^The Docker engine at tcp:\/\/127\.0\.0\.1:\d+ stopped answering during the "make" step: .*ETIMEDOUT/);
@@ -149,23 +166,27 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
     );
     // Keep-alive (15 s idle, then 10 probes) ends the stream, a 10 s connect timeout the status request, 3 s the ping.
     expect(seconds).toBeLessThan(75);
-    expect(await containersUnder(fx.ex.dir, 60_000)).toEqual([]);
+    expect(await containersOf(volume, 60_000)).toEqual([]);
   }, 300_000);
 
   it('ssh://: the same through the system ssh client and an sshd in the namespace', async () => {
     const sshd = await startSshd([], ns.wrap);
+    let volume = '';
     try {
       const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: 'ssh://builder', PATH: `${sshd.bin}:${process.env.PATH ?? ''}` };
       delete env.SSH_AUTH_SOCK;
-      const { error, seconds } = await buildThenDeadLink(env);
-      expect(error.code).toBe('engine_lost');
-      expect(error.hint).toMatch(/runs and that this machine still reaches it \(network, VPN, ssh\)/);
+      const built = await buildThenDeadLink(env);
+      volume = built.volume;
+      expect(built.error.code).toBe('engine_lost');
+      expect(built.error.hint).toMatch(/runs and that this machine still reaches it \(network, VPN, ssh\)/);
       // The master's keep-alive (three unanswered, 10 s apart) ends every session, then a 3 s ping.
-      expect(seconds).toBeLessThan(75);
+      expect(built.seconds).toBeLessThan(75);
     } finally {
-      // The sshd's side of a dead link lives on (its sessions keep the engine connection): stopping it ends the container.
+      // The sshd's side of a dead link lives on: its sessions keep `docker system dial-stdio`, so the engine
+      // connection and the container, until the server's own keep-alive notices (hours by default). Ended here.
       await sshd.stop();
+      ns.kill(['sshd', 'docker']);
     }
-    expect(await containersUnder(fx.ex.dir, 60_000)).toEqual([]);
+    expect(await containersOf(volume, 60_000)).toEqual([]);
   }, 600_000);
 });
