@@ -53,6 +53,23 @@ function turn(dest: Writable, body: Readable): Promise<boolean> {
   });
 }
 
+export interface UploadBodyOptions {
+  /**
+   * Fail the destination (ETIMEDOUT) when it takes none of the pending bytes
+   * for this long: over a link that died silently, writes stop completing
+   * and nothing else would end the upload before the kernel's
+   * retransmission timeout (~15 minutes). Unset: no bound (stdout).
+   */
+  stallMs?: number | undefined;
+}
+
+/** The error a destination that took nothing for `ms` is destroyed with. */
+export function stalledError(ms: number): NodeJS.ErrnoException {
+  const err = new Error(`the engine took none of the upload for ${ms / 1000} s`) as NodeJS.ErrnoException;
+  err.code = 'ETIMEDOUT';
+  return err;
+}
+
 export class UploadBody extends Readable {
   private readonly chunks: AsyncIterator<Buffer>;
   private piped = false;
@@ -60,6 +77,7 @@ export class UploadBody extends Readable {
   constructor(
     chunks: AsyncIterable<Buffer>,
     private readonly release: (chunk: Buffer) => void,
+    private readonly options: UploadBodyOptions = {},
   ) {
     super();
     this.chunks = chunks[Symbol.asyncIterator]();
@@ -83,10 +101,22 @@ export class UploadBody extends Readable {
     const stopped = () => this.destroyed || dest.destroyed || dest.writableEnded;
     let pending = 0;
     let onWritten: (() => void) | undefined;
+    const { stallMs } = this.options;
+    let stalled = false;
     const oneWritten = () =>
       until(dest, this, (go) => {
         onWritten = go;
-        return () => (onWritten = undefined);
+        const timer =
+          stallMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                stalled = true;
+                go();
+              }, stallMs);
+        return () => {
+          onWritten = undefined;
+          clearTimeout(timer);
+        };
       });
     try {
       for (;;) {
@@ -100,7 +130,13 @@ export class UploadBody extends Readable {
           if (!err) this.release(chunk);
           onWritten?.();
         });
-        while (pending >= MAX_PENDING_BYTES) if (!(await oneWritten())) return;
+        while (pending >= MAX_PENDING_BYTES) {
+          if (!(await oneWritten())) return;
+          if (stalled) {
+            dest.destroy(stalledError(stallMs!));
+            return;
+          }
+        }
         if (pending > 0 && !(await turn(dest, this))) return;
       }
       // As pipe does: dest ends after this stream's "end" (stream.pipeline

@@ -202,6 +202,40 @@ describe('UploadBody', () => {
     await expect(put('/ok', new UploadBody(chunks(), () => {}))).rejects.toThrow('the file changed');
   });
 
+  it('with stallMs, a destination that takes nothing for that long is destroyed (ETIMEDOUT) and the producer closed', async () => {
+    let closed = false;
+    async function* chunks() {
+      try {
+        for (;;) yield Buffer.alloc(256 * 1024, 4);
+      } finally {
+        closed = true;
+      }
+    }
+    // A link that died silently: writes are taken and never called back.
+    const dead = new Writable({ highWaterMark: 1, write: () => {} });
+    const failed = new Promise<NodeJS.ErrnoException>((r) => dead.once('error', r));
+    const t0 = Date.now();
+    const body = new UploadBody(chunks(), () => {}, { stallMs: 300 });
+    body.pipe(dead);
+    const err = await failed;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(err).toMatchObject({ code: 'ETIMEDOUT', message: 'the engine took none of the upload for 0.3 s' });
+    body.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(true);
+  });
+
+  it('with stallMs, a slow destination that keeps taking bytes is not failed', async () => {
+    async function* chunks() {
+      for (let i = 0; i < 24; i++) yield Buffer.alloc(256 * 1024, 5);
+    }
+    // 256 KiB every 40 ms: 2 MiB pending take 320 ms to drain, more than stallMs, but each write completes within it.
+    const slow = new Writable({ highWaterMark: 1, write: (_c, _e, cb) => setTimeout(cb, 40) });
+    const body = new UploadBody(chunks(), () => {}, { stallMs: 150 });
+    await pipeline(body, slow);
+    expect(slow.destroyed).toBe(true);
+  });
+
   it('a connection cut stops the producer, which closes what it holds', async () => {
     let closed = false;
     let produced = 0;

@@ -12,31 +12,80 @@
 // keeps TCP keep-alive on, and when its client is gone it closes the engine
 // connection, which ends the build container.
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SOCKET } from '../../../src/engine/connect.js';
 import { LABEL } from '../../../src/engine/labels.js';
 import { encodeMessage } from '../../../src/protocol/codec.js';
 import { encodeFrame } from '../../../src/protocol/frame.js';
-import { docker, useExample } from '../helpers/example.js';
+import { runJob } from '../../../src/runner/job/run-job.js';
+import { parseJobSpec } from '../../../src/runner/spec.js';
+import { docker, recorder, useExample } from '../helpers/example.js';
 import { startSidecar } from '../helpers/sidecar-proc.js';
 import { hasCommand } from './engine-helpers.js';
 import { startSshd } from './sshd.js';
 
-// TCP forwarder 127.0.0.1:0 -> the engine's unix socket; prints its port. Keep-alive on its accepted sockets, as dockerd's.
+// TCP forwarder 127.0.0.1:0 -> the engine's unix socket; prints its port, then "upload" at each archive upload's
+// start. Keep-alive on its accepted sockets, as dockerd's. argv[2]: bytes a second it passes towards the engine (0: all).
 const FORWARDER = `
 const net = require('node:net');
+const rate = Number(process.argv[2] || 0);
 const srv = net.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 }, (c) => {
   const u = net.createConnection(process.argv[1]);
   const end = () => { c.destroy(); u.destroy(); };
   c.on('error', end).on('close', end);
   u.on('error', end).on('close', end);
-  c.pipe(u);
+  c.on('data', (chunk) => {
+    if (/^PUT \\S*\\/archive\\?/.test(chunk.subarray(0, 512).toString('latin1'))) console.log('upload');
+    u.write(chunk);
+    if (rate) {
+      c.pause();
+      setTimeout(() => c.resume(), (chunk.length / rate) * 1000);
+    }
+  });
   u.pipe(c);
 });
 srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
 `;
+
+/** A child's stdout, line by line: the next line, or the next that matches. */
+class Lines {
+  private readonly seen: string[] = [];
+  private err = '';
+  private waiters: Array<() => void> = [];
+  private exited: number | null | undefined;
+
+  constructor(child: ChildProcessWithoutNullStreams) {
+    let out = '';
+    child.stderr.on('data', (c: Buffer) => (this.err += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const parts = out.split('\n');
+      out = parts.pop()!;
+      this.seen.push(...parts);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    child.once('exit', (code) => {
+      this.exited = code;
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  /** The first line not taken yet that matches. */
+  next(pattern = /^/): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const i = this.seen.findIndex((l) => pattern.test(l));
+        if (i >= 0) resolve(this.seen.splice(0, i + 1).pop()!);
+        else if (this.exited !== undefined) reject(new Error(`exited with ${this.exited} before a line ${pattern}: ${this.err}`));
+        else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+}
 
 interface Namespace {
   holder: ChildProcess;
@@ -48,25 +97,11 @@ interface Namespace {
   spawnIn(argv: string[], env?: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams;
 }
 
-function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(out.slice(0, nl));
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before its first line: ${err}`)));
-  });
-}
-
 async function newNetworkNamespace(): Promise<Namespace> {
   const holder = spawn('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && echo up && exec sleep 3600'], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  expect(await firstLine(holder)).toBe('up');
+  expect(await new Lines(holder).next()).toBe('up');
   const pid = holder.pid!;
   const wrap = ['nsenter', `--net=/proc/${pid}/ns/net`, '--'];
   return {
@@ -106,10 +141,13 @@ async function containersOf(volume: string, ms = 0): Promise<string[]> {
   }
 }
 
-describe('a tcp:// engine whose link dies silently mid-step (a network namespace of its own, packets dropped)', () => {
+const MB = 1 << 20;
+
+describe('a tcp:// or ssh:// engine whose link dies silently (a network namespace of its own, packets dropped)', () => {
   const fx = useExample('ndt-deadlink-');
   let ns: Namespace;
   let forwarder: ChildProcessWithoutNullStreams;
+  let throttled: ChildProcessWithoutNullStreams;
   let sidecar: ChildProcess | null = null;
 
   beforeAll(async () => {
@@ -118,17 +156,23 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
     if (process.getuid?.() !== 0) throw new Error('the dead-link test makes a network namespace: run it as root');
     ns = await newNetworkNamespace();
     forwarder = ns.spawnIn(['node', '-e', FORWARDER, DEFAULT_SOCKET]);
+    throttled = ns.spawnIn(['node', '-e', FORWARDER, DEFAULT_SOCKET, String(2 * MB)]);
   });
 
   afterAll(async () => {
     sidecar?.kill('SIGKILL');
     forwarder?.kill('SIGKILL');
+    throttled?.kill('SIGKILL');
     ns?.holder.kill('SIGKILL');
   });
 
-  /** Builds in copy mode through the sidecar in the namespace; mid-step the link dies. The reply and how long it took. */
+  /**
+   * Builds in copy mode through the sidecar in the namespace; the link dies once `dying` resolves (by default: mid-step,
+   * once make sleeps, the build's container seen running). The reply and how long it took from the link's death.
+   */
   async function buildThenDeadLink(
     env: NodeJS.ProcessEnv,
+    dying?: () => Promise<void>,
   ): Promise<{ error: { code: string; message: string; hint: string }; seconds: number; volume: string }> {
     const proc = startSidecar(undefined, { env, wrap: ns.wrap });
     sidecar = proc.child;
@@ -136,11 +180,14 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
     await waitFor((m) => 'hello' in m, 15_000);
     const spec = fx.ex.spec({ inputs: 'copy', make_args: ['SLEEP=900'] });
     proc.child.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'build', args: spec })));
-    await waitFor((m) => m.id === 1 && m.event === 'headline' && /Sleeping/.test(String(m.data)), 120_000);
-
-    // The build's container runs (seen by the test through the engine's own socket).
-    const volume = `${String(spec.app)}-${readFileSync(join(String(spec.build_path), '.docker_id'), 'utf8').trim()}`;
-    expect(await containersOf(volume)).toHaveLength(1);
+    const volumeName = () => `${String(spec.app)}-${readFileSync(join(String(spec.build_path), '.docker_id'), 'utf8').trim()}`;
+    if (dying) await dying();
+    else {
+      await waitFor((m) => m.id === 1 && m.event === 'headline' && /Sleeping/.test(String(m.data)), 120_000);
+      // The build's container runs (seen by the test through the engine's own socket).
+      expect(await containersOf(volumeName())).toHaveLength(1);
+    }
+    const volume = volumeName();
     // The link dies: every TCP packet in the namespace dropped, both ways.
     await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
     const t0 = Date.now();
@@ -156,7 +203,7 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
   }
 
   it('tcp://: without a cancel, the build fails within 75 s as an engine that stopped answering, the link named in the hint; the container goes', async () => {
-    const port = Number(await firstLine(forwarder));
+    const port = Number(await new Lines(forwarder).next());
     const { error, seconds, volume } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` });
     // From here a dead link and a dead engine look the same: the engine stopped answering; the hint says both.
     expect(error.code).toBe('engine_lost');
@@ -189,4 +236,27 @@ describe('a tcp:// engine whose link dies silently mid-step (a network namespace
     }
     expect(await containersOf(volume, 60_000)).toEqual([]);
   }, 600_000);
+
+  it("tcp://: a link that dies during the inputs' upload fails the build within two minutes (the upload's stall bound), not the kernel's ~15", async () => {
+    const lines = new Lines(throttled);
+    const port = Number(await lines.next());
+    // 48 MiB more in the platform, sent at 2 MiB/s: the link dies a few seconds into that upload.
+    writeFileSync(join(fx.ex.platform, 'support/bulk.bin'), randomBytes(48 * MB));
+    const { error, seconds, volume } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` }, async () => {
+      await lines.next(/^upload$/);
+      await new Promise((r) => setTimeout(r, 3000));
+    });
+    expect(error.code).toBe('engine_lost');
+    expect(error.message).toMatch(/the engine took none of the upload for 60 s/);
+    expect(error.hint).toMatch(/Run the build again/);
+    // 60 s without progress, then the failure's own requests (a 10 s connect timeout each).
+    expect(seconds).toBeLessThan(120);
+    // The container made for the upload could not be removed over the dead link: the next build removes it, says
+    // so, and resumes (here through the engine's own socket).
+    const ctx = recorder(true);
+    const result = await runJob('build', parseJobSpec(fx.ex.spec({ inputs: 'copy' })), ctx);
+    expect(result.volume).toBe(volume);
+    expect(ctx.of('warn').map(String).join('\n')).toMatch(/removing the container \w+ left by an earlier build/);
+    expect(await containersOf(volume, 10_000)).toEqual([]);
+  }, 400_000);
 });

@@ -15,6 +15,9 @@ import { UploadBody } from '../../../../engine/upload-body.js';
 
 const AGAIN = 'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.';
 
+/** An engine that takes none of the upload for this long is taken for lost (a link that died silently). */
+export const UPLOAD_STALL_MS = 60_000;
+
 /** Uploads the entries; resolves with the bytes of archive sent. */
 export async function putEntries(
   container: Docker.Container,
@@ -38,6 +41,7 @@ export async function putEntries(
       }
     })(),
     (chunk) => pool.release(chunk),
+    { stallMs: UPLOAD_STALL_MS },
   );
   source.on('error', (err) => {
     sourceError = err;
