@@ -1,7 +1,8 @@
 // exportImage: flatten an image archive into one root filesystem tar, as the
 // engine's overlay would show it: whiteouts (.wh.NAME) and opaque markers
 // (.wh..wh..opq) hide lower layers, an upper layer's parent directories hide
-// a lower non-directory at their name, hard links become regular files. No
+// a lower non-directory at their name (a whiteout's too, which also makes
+// its missing parents), hard links become regular files. No
 // VM, no engine. Entries come out sorted by name, named "./bin/sh" as
 // nixpkgs' exportImage names them, after the root "./".
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -96,8 +97,13 @@ export async function flattenLayers(files: { path: string; offset: number; size:
     for (const e of entries) {
       if (e.type === 'other') continue;
       makeParents(state, e.name, here, refuse(PARENT_HINT));
-      const base = e.name.slice(e.name.lastIndexOf('/') + 1);
-      if (base.startsWith(WH)) continue;
+      const slash = e.name.lastIndexOf('/');
+      if (e.name.startsWith(WH, slash + 1)) {
+        // The unpacking makes a whiteout's directory (and the ones above it) before it marks the name.
+        const dir = e.name.slice(0, Math.max(slash, 0));
+        if (dir !== '' && !state.map.has(dir)) state.set(dir, impliedDir(dir));
+        continue;
+      }
       here.add(e.name);
       // A non-directory replaces the directory at its name, an entry or only implied by what is under it, and all that.
       if (e.type !== 'dir') state.drop(e.name, true);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { buildImage, exportImage } from '../../../src/image/index.js';
 import { readTarFile } from '../../../src/image/tar-reader.js';
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, tempDir } from './helpers.js';
+import { dir, file, marker, writeHandmadeImage } from './handmade-image.js';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
@@ -29,6 +30,7 @@ const ENGINE_ADDED = new Set([
   'dev/console',
   'dev/pts',
   'dev/shm',
+  'etc', // when the image has none
   'etc/hostname',
   'etc/hosts',
   'etc/mtab',
@@ -47,6 +49,20 @@ describe.skipIf(!engine)('exportImage', () => {
     await cleanup.run();
     await work?.remove();
   });
+
+  /** Loads `archive` (tagged `tag`), exports a container of it and expects `ours`' names, types, modes and owners. */
+  async function expectSameAsDockerExport(archive: string, tag: string, ours: Map<string, string>): Promise<void> {
+    cleanup.images.add(tag);
+    await loadArchive(archive);
+    const c = await docker.createContainer({ Image: tag, Cmd: ['/bin/sh'], HostConfig: { NetworkMode: 'none' } });
+    cleanup.containers.add(c.id);
+    const exported = join(work.path, 'docker-export.tar');
+    await pipeline((await c.export()) as NodeJS.ReadableStream, createWriteStream(exported));
+    const theirs = await names(exported);
+    const theirsOwn = new Map([...theirs].filter(([n]) => !ENGINE_ADDED.has(n) || ours.has(n)));
+    expect([...ours.keys()].sort()).toEqual([...theirsOwn.keys()].sort());
+    for (const [n, t] of ours) expect([n, theirsOwn.get(n)]).toEqual([n, t]);
+  }
 
   it('flattens a three-layer image with deletions like docker export', async () => {
     const rootfs = await busyboxRootfs(join(work.path, 'rootfs'), ['sh', 'rm', 'mkdir', 'touch', 'echo', 'ln']);
@@ -82,18 +98,22 @@ describe.skipIf(!engine)('exportImage', () => {
     expect(ours.get('etc/conf.d/new')).toMatch(/^file /);
     expect(ours.get('opt/app/hardlink')).toMatch(/^file /);
 
-    cleanup.images.add('ndt-test/export:three');
-    await loadArchive(three);
-    const c = await docker.createContainer({ Image: 'ndt-test/export:three', Cmd: ['/bin/sh'], HostConfig: { NetworkMode: 'none' } });
-    cleanup.containers.add(c.id);
-    const exported = join(work.path, 'docker-export.tar');
-    await pipeline((await c.export()) as NodeJS.ReadableStream, createWriteStream(exported));
-    const theirs = await names(exported);
-    const theirsOwn = new Map([...theirs].filter(([n]) => !ENGINE_ADDED.has(n) || ours.has(n)));
-    expect([...ours.keys()].sort()).toEqual([...theirsOwn.keys()].sort());
-    for (const [n, t] of ours) expect([n, theirsOwn.get(n)]).toEqual([n, t]);
+    await expectSameAsDockerExport(three, 'ndt-test/export:three', ours);
     // GNU tar reads it too
     const { stdout } = await run('tar', ['-tf', flat]);
     expect(stdout).toContain('opt/app/bin');
+  });
+
+  it("makes a whiteout's missing parents directories, as docker export shows them; opaque markers and a directory's whiteout", async () => {
+    const archive = join(work.path, 'whiteouts.tar');
+    await writeHandmadeImage(archive, 'ndt-test/export:whiteouts', [
+      [file('x'), dir('q'), dir('q/sub'), file('q/sub/f'), dir('r'), file('r/a'), file('kept')],
+      [marker('a/b/.wh.c'), marker('m/.wh..wh..opq'), marker('q/.wh.sub'), marker('r/.wh..wh..opq'), file('r/new'), marker('.wh.kept')],
+    ]);
+    const flat = join(work.path, 'whiteouts-flat.tar');
+    await exportImage({ fromImage: archive, out: flat });
+    const ours = await names(flat);
+    expect([...ours.keys()].sort()).toEqual(['a', 'a/b', 'm', 'q', 'r', 'r/new', 'x']);
+    await expectSameAsDockerExport(archive, 'ndt-test/export:whiteouts', ours);
   });
 });

@@ -157,6 +157,15 @@ describe('flattenLayers', () => {
     expect(await contents(state, 'a/b')).toBe('a/b');
   });
 
+  it("makes a whiteout's or opaque marker's missing parents directories (root's, 0755), as the engine's unpacking does", async () => {
+    const l1 = await layer('w1.tar', [f('x'), d('q'), d('q/sub'), f('q/sub/f')]);
+    const l2 = await layer('w2.tar', [f('a/b/.wh.c', ''), f('m/.wh..wh..opq', ''), f('q/.wh.sub', ''), f('.wh.gone', '')]);
+    const state = await flattenLayers([l1, l2]);
+    expect([...state.keys()].sort()).toEqual(['a/b', 'm', 'q', 'x']);
+    for (const name of ['a/b', 'm'])
+      expect([name, state.get(name)?.entry]).toMatchObject([name, { type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0 }]);
+  });
+
   it('refuses an entry under a non-directory of its own layer, as the engine fails to unpack it', async () => {
     const l1 = await layer('q1.tar', [f('x')]);
     const l2 = await layer('q2.tar', [f('x/ok'), f('a'), f('a/b/c')]);
