@@ -11,11 +11,12 @@ import { join } from 'node:path';
 import { openBaseImage } from './base-image.js';
 import { compareNames } from './fs-entries.js';
 import { readRange, type TarReadEntry } from './tar-reader.js';
-import { hardLinkData, readLayerEntries, typeName } from './layer-entries.js';
+import { hardLinkData, readLayerEntries } from './layer-entries.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { writeFileAtomic } from './output.js';
 import { gzipStream } from './gzip.js';
 import { NameTree } from './name-tree.js';
+import { LayerPaths } from './layer-paths.js';
 import { parseCreated } from './time.js';
 import { OpError } from '../errors.js';
 
@@ -50,28 +51,24 @@ const NAMES_HINT =
   "The engine refuses such a layer too: make the image again with a tool that names a layer's files inside its root (docker build, nix, tar -C root -c .).";
 const LINKS_HINT = "The image's layers are damaged: make the image again.";
 const PARENT_HINT =
-  "The engine refuses such a layer too (a file cannot hold other files): make the image again, without the file in the directory's place.";
+  'The engine fails to unpack such a layer too: it unpacks each layer alone, where a file cannot hold other files and a symlink leads only to what the same layer has. Make the image again with the directory itself in that layer.';
 
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 /**
- * Makes the parents of `name` directories as the engine does. It unpacks a
- * layer into a directory of its own, making the parents each entry needs
- * (moby's UnpackLayer, containerd's mkparent), and the overlay shows such a
- * directory over what a lower layer has at its name: a lower file, symlink
- * or device there gives way to an implied directory. One placed by this
- * same layer (`here`) is in the way of the unpacking, which fails (ENOTDIR):
- * refused; but a symlink, which the unpacking follows, is left as it is.
+ * Makes the parents of `name` (resolved in its layer: LayerPaths) directories
+ * as the engine does. It unpacks a layer into a directory of its own, making
+ * the parents each entry needs (moby's UnpackLayer, containerd's mkparent),
+ * and the overlay shows such a directory over what a lower layer has at its
+ * name: a lower file, symlink or device there gives way to an implied
+ * directory. (One of the same layer is a directory: LayerPaths saw to it.)
  */
-function makeParents(state: NameTree<Placed>, name: string, here: Set<string>, refuse: (problem: string) => OpError): void {
+function makeParents(state: NameTree<Placed>, name: string): void {
   for (let at = name.indexOf('/'); at !== -1; at = name.indexOf('/', at + 1)) {
     const parent = name.slice(0, at);
     const placed = state.map.get(parent);
-    if (!placed || placed.entry.type === 'dir') continue;
-    if (!here.has(parent)) state.set(parent, impliedDir(parent));
-    else if (placed.entry.type !== 'symlink')
-      throw refuse(`${JSON.stringify(name)} is under ${JSON.stringify(parent)}, ${typeName(placed.entry.type)} of the same layer`);
+    if (placed && placed.entry.type !== 'dir') state.set(parent, impliedDir(parent));
   }
 }
 
@@ -85,6 +82,13 @@ export async function flattenLayers(files: { path: string; offset: number; size:
     const refuse = (hint: string) => (problem: string) =>
       new OpError('base_image', `exportImage: layer ${i + 1} of ${files.length}: ${problem}`, hint);
     const entries = await readLayerEntries(layerFile, refuse(NAMES_HINT));
+    // Names under the layer's own symlinks go where they lead, as the engine unpacks them.
+    const paths = new LayerPaths(refuse(PARENT_HINT));
+    for (const e of entries) {
+      if (e.type === 'other') continue;
+      if (e.type === 'hardlink') e.linkname = paths.linkTarget(e.linkname);
+      e.name = paths.place(e, e.name.startsWith(WH, e.name.lastIndexOf('/') + 1));
+    }
     // Whiteouts hide lower layers only: apply them before adding this layer's entries.
     for (const e of entries) {
       const slash = e.name.lastIndexOf('/');
@@ -93,10 +97,9 @@ export async function flattenLayers(files: { path: string; offset: number; size:
       if (base === OPAQUE) state.drop(dir, true);
       else if (base.startsWith(WH)) state.drop(dir === '' ? base.slice(WH.length) : `${dir}/${base.slice(WH.length)}`, false);
     }
-    const here = new Set<string>(); // what this layer has placed
     for (const e of entries) {
       if (e.type === 'other') continue;
-      makeParents(state, e.name, here, refuse(PARENT_HINT));
+      makeParents(state, e.name);
       const slash = e.name.lastIndexOf('/');
       if (e.name.startsWith(WH, slash + 1)) {
         // The unpacking makes a whiteout's directory (and the ones above it) before it marks the name.
@@ -104,7 +107,6 @@ export async function flattenLayers(files: { path: string; offset: number; size:
         if (dir !== '' && !state.map.has(dir)) state.set(dir, impliedDir(dir));
         continue;
       }
-      here.add(e.name);
       // A non-directory replaces the directory at its name, an entry or only implied by what is under it, and all that.
       if (e.type !== 'dir') state.drop(e.name, true);
       if (e.type === 'hardlink') {

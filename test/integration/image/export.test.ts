@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { buildImage, exportImage } from '../../../src/image/index.js';
 import { readTarFile } from '../../../src/image/tar-reader.js';
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, tempDir } from './helpers.js';
-import { dir, file, marker, writeHandmadeImage } from './handmade-image.js';
+import { dir, file, hardLink, link, marker, writeHandmadeImage } from './handmade-image.js';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
@@ -115,5 +115,41 @@ describe.skipIf(!engine)('exportImage', () => {
     const ours = await names(flat);
     expect([...ours.keys()].sort()).toEqual(['a', 'a/b', 'm', 'q', 'r', 'r/new', 'x']);
     await expectSameAsDockerExport(archive, 'ndt-test/export:whiteouts', ours);
+  });
+
+  it("puts names under a layer's own symlinks where the symlink leads, as docker export shows them", async () => {
+    const archive = join(work.path, 'symlinks.tar');
+    await writeHandmadeImage(archive, 'ndt-test/export:symlinks', [
+      [file('x'), dir('b'), file('b/old'), file('b/kept'), dir('e'), file('e/old'), dir('lower'), link('lowlink', 'lower')],
+      [
+        dir('b'),
+        link('a', 'b'),
+        file('a/file'),
+        dir('a/sub', { mode: 0o700 }),
+        file('a/sub/g'),
+        hardLink('hl', 'a/file'),
+        marker('a/.wh.old'),
+        dir('e'),
+        link('g', 'e'),
+        marker('g/.wh..wh..opq'),
+        dir('etc2'),
+        link('abs', '/etc2'),
+        file('abs/one'),
+        link('up', '../../../etc2'),
+        file('up/two'),
+        dir('c'),
+        link('chain2', 'c'),
+        link('chain1', 'chain2/.'),
+        file('chain1/three'),
+        file('lowlink/four'),
+      ],
+    ]);
+    const flat = join(work.path, 'symlinks-flat.tar');
+    await exportImage({ fromImage: archive, out: flat });
+    const ours = await names(flat);
+    for (const name of ['b/file', 'b/sub/g', 'etc2/one', 'etc2/two', 'c/three']) expect(ours.get(name)).toMatch(/^file /);
+    for (const name of ['a/file', 'abs/one', 'up/two', 'chain1/three', 'b/old']) expect(ours.has(name)).toBe(false);
+    expect(ours.get('lowlink')).toMatch(/^dir 755 /);
+    await expectSameAsDockerExport(archive, 'ndt-test/export:symlinks', ours);
   });
 });

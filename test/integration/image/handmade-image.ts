@@ -20,6 +20,8 @@ export const file = (name: string, text = name): TarEntry => ({
 });
 /** A symlink (mode 0777, as the kernel shows every symlink). */
 export const link = (name: string, target: string): TarEntry => ({ ...o, mode: 0o777, name, type: 'symlink', linkname: target });
+/** A hard link to `target`. */
+export const hardLink = (name: string, target: string): TarEntry => ({ ...o, name, type: 'hardlink', linkname: target });
 /** A whiteout or opaque marker: an empty file. */
 export const marker = (name: string): TarEntry => file(name, '');
 
