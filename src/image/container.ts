@@ -2,7 +2,7 @@
 // rootfs/) that runs `args`. Like nixpkgs' ociTools.buildContainer, store
 // paths in the closure of args are bind-mounted read-only; unlike it, the
 // `mounts` option is honoured, and copyToRoot directories fill rootfs/.
-import { cp, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { scanClosure, storePathsIn } from './closure.js';
 import { goArch } from './config.js';
@@ -162,11 +162,18 @@ export async function buildContainer(opts: ContainerOptions): Promise<ContainerR
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   try {
-    await mkdir(join(tmp, 'rootfs'), { recursive: true, mode: 0o755 });
+    await mkdir(join(tmp, 'rootfs'), { recursive: true });
     const dirs = opts.copyToRoot === undefined ? [] : Array.isArray(opts.copyToRoot) ? opts.copyToRoot : [opts.copyToRoot];
     for (const d of dirs)
       await cp(d, join(tmp, 'rootfs'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
     await writeFile(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    // What the bundle itself is made of gets fixed modes, not the umask's (umoci's follow it: 0700 rootfs/ under 077).
+    for (const [p, mode] of [
+      [tmp, 0o755],
+      [join(tmp, 'rootfs'), 0o755],
+      [join(tmp, 'config.json'), 0o644],
+    ] as const)
+      await chmod(p, mode);
     if (existing) await rm(out, { recursive: true, force: true });
     await rename(tmp, out);
   } catch (err) {

@@ -1,12 +1,13 @@
 // The same inputs give the same image whatever the builder's umask: the
 // oci-archive's own files, the customisation layer's merged directories,
-// shadowSetup's files and directories, and what extraCommands create all
-// have modes that do not come from it.
+// shadowSetup's files and directories, what extraCommands create and
+// buildContainer's bundle (its directory, rootfs/ and config.json) all have
+// modes that do not come from it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildImage, buildLayeredImage, shadowSetup } from '../../../src/image/index.js';
+import { buildContainer, buildImage, buildLayeredImage, shadowSetup } from '../../../src/image/index.js';
 
 let work: string;
 let root: string;
@@ -84,5 +85,20 @@ describe('the umask does not reach the image', () => {
       }),
     );
     expect(b.imageId).toBe(a.imageId);
+  });
+
+  it("buildContainer: the bundle's directory, rootfs/ and config.json (0755, 0755, 0644, as under umask 022)", async () => {
+    const modes = async (bundle: string) =>
+      Promise.all(['', 'rootfs', 'config.json'].map(async (p) => ((await stat(join(bundle, p))).mode & 0o7777).toString(8)));
+    const [a, b] = await underUmasks(async (m) => {
+      const bare = await buildContainer({ args: ['/bin/hello'], out: join(work, `bundle-${m}`), storeDir: store });
+      const filled = await buildContainer({ args: ['/bin/hello'], out: join(work, `filled-${m}`), copyToRoot: root, storeDir: store });
+      return [await modes(bare.path), await modes(filled.path)];
+    });
+    expect(a).toEqual([
+      ['755', '755', '644'],
+      ['755', '755', '644'],
+    ]);
+    expect(b).toEqual(a);
   });
 });
