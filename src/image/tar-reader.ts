@@ -5,7 +5,8 @@
 // Archives may be hostile: every header's checksum is verified, every number
 // is checked (octal digits, pax decimals, at most 2^53), links, devices,
 // directories and fifos have no data whatever their size field says (as Go
-// and Python read them), every member must fit in the file as it is on disk,
+// and Python read them), an empty pax value keeps the header's field (as Go
+// reads it), every member must fit in the file as it is on disk,
 // pax and long-name records are capped, and whole members are read into
 // memory only up to a limit. A violation is an OpError (archive_format)
 // naming the archive and the member.
@@ -86,9 +87,10 @@ function paxInt(p: PaxLookup, key: string, fallback: number, path: string, name:
   return n;
 }
 
-function parsePax(body: string): Map<string, string> {
+/** The records of a pax header, each cut by its byte length before it is decoded (a value need not be UTF-8). */
+function parsePax(body: Buffer): Map<string, string> {
   const out = new Map<string, string>();
-  let rest = Buffer.from(body, 'utf8');
+  let rest = body;
   while (rest.length > 0) {
     const sp = rest.indexOf(0x20);
     if (sp === -1) break;
@@ -170,15 +172,20 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
             `a pax or long-name record of ${size0} bytes (more than ${TAR_META_MAX}) before ${JSON.stringify(rawName)}`,
           );
         fits(pos, size0, rawName);
-        const body = (await readExact(fh, pos, size0)).toString('utf8');
+        const body = await readExact(fh, pos, size0);
         if (flag === 'x') pax = parsePax(body);
         else if (flag === 'g') for (const [k, v] of parsePax(body)) globalPax.set(k, v);
-        else if (flag === 'L') longName = body.replace(/\0+$/, '');
-        else longLink = body.replace(/\0+$/, '');
+        else if (flag === 'L') longName = body.toString('utf8').replace(/\0+$/, '');
+        else longLink = body.toString('utf8').replace(/\0+$/, '');
         pos += Math.ceil(dataSize / 512) * 512;
         continue;
       }
-      const p: PaxLookup = (key) => pax.get(key) ?? globalPax.get(key);
+      // An empty value keeps the header's field, as Go's archive/tar (the engine's unpacking) reads it;
+      // an entry's own empty record also hides a global one (POSIX: it deletes the keyword).
+      const p: PaxLookup = (key) => {
+        const v = pax.get(key) ?? globalPax.get(key);
+        return v === '' ? undefined : v;
+      };
       const prefix = str(h, 345, 155);
       let name = longName ?? p('path') ?? (prefix ? `${prefix}/${rawName}` : rawName);
       name = name

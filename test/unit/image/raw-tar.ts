@@ -43,16 +43,16 @@ export function rawMember(m: RawMember): Buffer {
   return Buffer.concat([rawHeader(m), pad(Buffer.from(m.data ?? ''))]);
 }
 
-/** A pax header member (flag 'x', or 'g' for a global one) holding `records`. */
-export function paxMember(records: Record<string, string>, flag = 'x'): Buffer {
-  let out = '';
+/** A pax header member (flag 'x', or 'g' for a global one) holding `records` (a Buffer value as its bytes, UTF-8 or not). */
+export function paxMember(records: Record<string, string | Buffer>, flag = 'x'): Buffer {
+  const out: Buffer[] = [];
   for (const [k, v] of Object.entries(records)) {
-    const body = ` ${k}=${v}\n`;
-    let len = Buffer.byteLength(body) + 1;
-    while (String(len).length + Buffer.byteLength(body) !== len) len++;
-    out += `${len}${body}`;
+    const body = Buffer.concat([Buffer.from(` ${k}=`), Buffer.from(v), Buffer.from('\n')]);
+    let len = body.length + 1;
+    while (String(len).length + body.length !== len) len++;
+    out.push(Buffer.from(String(len)), body);
   }
-  return rawMember({ name: 'PaxHeader', flag, data: out });
+  return rawMember({ name: 'PaxHeader', flag, data: Buffer.concat(out) });
 }
 
 /** Writes `parts` and the end-of-archive blocks to `path`. */

@@ -1,6 +1,7 @@
 // The tar reader on archives written byte by byte (raw-tar.ts): global pax
 // records, which must apply to every later entry without being copied for
-// each of them; entry types without data whatever their size field says;
+// each of them; empty and non-UTF-8 pax values; entry types without data
+// whatever their size field says;
 // header checksums.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -52,6 +53,34 @@ describe('global pax records', () => {
       }
     };
     expect(await iterations(100)).toBe(await iterations(1));
+  });
+});
+
+describe('pax records as the engine reads them (Go archive/tar)', () => {
+  it("an empty value keeps the header's field (and hides a global record), as docker load unpacks it", async () => {
+    const p = await writeRawTar(join(dir, 'empty-pax.tar'), [
+      paxMember({ uname: 'global' }, 'g'),
+      paxMember({ path: '' }),
+      rawMember({ name: 'keepname', data: 'a' }),
+      paxMember({ size: '', uname: '' }),
+      rawMember({ name: 'keepsize', data: 'bb' }),
+      rawMember({ name: 'after', data: 'c' }),
+    ]);
+    const read = (await readAll(p)).map((e) => [e.name, e.size, e.uname]);
+    expect(read).toEqual([
+      ['keepname', 1, 'global'],
+      ['keepsize', 2, ''],
+      ['after', 1, 'global'],
+    ]);
+  });
+
+  it('a value whose bytes are not UTF-8 does not shift the records after it', async () => {
+    const p = await writeRawTar(join(dir, 'latin1-pax.tar'), [
+      paxMember({ path: Buffer.from('pax\xe9name', 'latin1'), uname: 'bob', gname: 'staff' }),
+      rawMember({ name: 'x', data: 'x' }),
+    ]);
+    const [e] = await readAll(p);
+    expect([e?.name, e?.uname, e?.gname]).toEqual(['pax\ufffdname', 'bob', 'staff']);
   });
 });
 
