@@ -179,7 +179,8 @@ function toEntry(e: TarReadEntry, file: string, data: TarReadEntry | undefined, 
     case 'hardlink':
       return { ...common, type: 'file', size: src.size, stream: () => readRange(file, src.offset, src.size) };
     case 'symlink':
-      return { ...common, type: 'symlink', linkname: e.linkname };
+      // A symlink's mode is always 0777 on Linux, whatever the layer's header says: docker export shows it so.
+      return { ...common, mode: 0o777, type: 'symlink', linkname: e.linkname };
     case 'char':
     case 'block':
       return { ...common, type: e.type, devmajor: e.devmajor, devminor: e.devminor };
