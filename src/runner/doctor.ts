@@ -84,13 +84,16 @@ async function systemCheck(spec: JobSpec): Promise<Check> {
   }
 }
 
-function nodeCheck(): Check {
-  const nodeOk = semverGte(process.versions.node, '20.0.0');
+/** The oldest Node the package supports: package.json's engines field says the same (a unit test holds them together). */
+export const MIN_NODE = '20.19.0';
+
+export function nodeCheck(version = process.versions.node): Check {
+  const nodeOk = semverGte(version, MIN_NODE);
   return {
     name: 'node',
     ok: nodeOk,
-    detail: `Node ${process.version} at ${process.execPath}`,
-    fix: nodeOk ? undefined : 'Install Node 20 or newer, or point NERVES_DOCKER_TS_NODE at one.',
+    detail: `Node v${version} at ${process.execPath}`,
+    fix: nodeOk ? undefined : `Install Node ${MIN_NODE.replace(/\.0$/, '')} or newer, or point NERVES_DOCKER_TS_NODE at one.`,
   };
 }
 
