@@ -12,7 +12,9 @@
 // pointing outside the tree), modes, owners (uid/gid as on the host) and
 // mtimes to the nanosecond, directories included; sockets, FIFOs and devices
 // are skipped and counted; a name that is not valid UTF-8 is an `input_path`
-// error naming it. `exclude` patterns: exclude.ts.
+// error naming it, and so are the directories this user cannot walk and the
+// files to send it cannot read, all at once, before anything is sent
+// (readable.ts). `exclude` patterns: exclude.ts.
 //
 // Incremental: a manifest (path, type, size, mode, mtime, uid/gid, link,
 // sha256) is kept in the volume (<root>/.ndt-sync/, layout.ts). A re-sync
@@ -52,6 +54,7 @@ import { FINGERPRINT_FILE, treeFingerprint } from './fingerprint.js';
 import { MANIFEST_FILE, parseStateLine, STATE_DIR, STATE_FILE, stateLine } from './layout.js';
 import { makePlan, type Plan } from './plan.js';
 import { readBack } from './read-back.js';
+import { checkReadable } from './readable.js';
 import { scanTree, type HostTree } from './scan.js';
 import { putEntries } from './send.js';
 import type { SyncOptions, SyncResult, SyncTarget } from './types.js';
@@ -78,13 +81,15 @@ export async function syncTree(target: SyncTarget, opts: SyncOptions): Promise<S
   const host = await scanTree(opts.hostDir, rules);
   const fingerprint = treeFingerprint(host.entries);
   if (opts.trusted) {
-    const quick = trustedResult(target, opts.hostDir, host, fingerprint, opts.trusted);
+    // A directory not walked would look emptied: the record is no measure of it.
+    const quick = host.denied.length === 0 ? trustedResult(target, opts.hostDir, host, fingerprint, opts.trusted) : null;
     if (quick) return quick;
     stateRead = readVolumeState(target.container, target.root, opts.signal);
   }
   const read = await stateRead!;
   const knowledge = read?.knowledge ?? (await readBack(target.container, target.root, rules, opts.signal));
   const plan = makePlan(opts.hostDir, host.entries, knowledge);
+  checkReadable(opts.hostDir, host, plan);
   const { result, totalBytes } = resultOf(host, plan, knowledge);
   // Nothing to do, unless the state is not yet readable by the build's user (an older version's modes).
   if (knowledge.status === 'done' && !hasWork(plan) && read?.readableState) {

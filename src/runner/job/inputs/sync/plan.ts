@@ -4,7 +4,9 @@
 // `finish` removes, and the pending list written before anything changes.
 // A file whose size and mtime are unchanged is not read; one whose size
 // changed is sent without being hashed first (it is hashed as it is sent).
+// One that cannot be read to be hashed is sent (readable.ts then names it).
 import { join } from 'node:path';
+import { isDenied } from '../../../../image/unreadable.js';
 import { hashFile } from './hash.js';
 import type { Pending } from './manifest.js';
 import type { Knowledge } from './volume-state.js';
@@ -39,7 +41,12 @@ function decide(hostDir: string, e: ManifestEntry, k: ManifestEntry | undefined)
     return sameMeta(e, k) ? 'same' : 'fixup';
   }
   if (e.size !== k.size) return 'send';
-  e.hash = hashFile(join(hostDir, e.path));
+  try {
+    e.hash = hashFile(join(hostDir, e.path));
+  } catch (err) {
+    if (isDenied(err)) return 'send';
+    throw err;
+  }
   return e.hash === k.hash ? 'fixup' : 'send';
 }
 

@@ -2,9 +2,12 @@
 // describes each path as a manifest entry without its hash, parents before
 // their children, names in byte order. Names are read as bytes so that one
 // that is not valid UTF-8 is an error naming it rather than a silently
-// mangled path. Sockets, FIFOs and devices are counted and left out.
+// mangled path. Sockets, FIFOs and devices are counted and left out. A
+// directory this user may not list or search is noted (and not walked) for
+// one error naming every such path (readable.ts), rather than the first alone.
 import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { OpError } from '../../../../errors.js';
+import { isDenied, type Denied } from '../../../../image/unreadable.js';
 import type { ExcludeRules } from './exclude.js';
 import type { ManifestEntry } from './types.js';
 
@@ -13,6 +16,8 @@ export interface HostTree {
   entries: ManifestEntry[];
   /** Paths of the special files left out. */
   skipped: string[];
+  /** Directories this user may not list or search (their content is unknown): the sync must not go on. */
+  denied: Array<{ path: string; denied: Denied }>;
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -92,10 +97,18 @@ export async function scanTree(hostDir: string, rules: ExcludeRules): Promise<Ho
     throw new OpError('input_missing', `${hostDir} is not a directory`, 'Give the directory of the tree to send.');
   const entries: ManifestEntry[] = [entryOf('.', 'd', rootStat)];
   const skipped: string[] = [];
+  const denied: HostTree['denied'] = [];
   const prefix = hostDir.endsWith('/') ? hostDir : `${hostDir}/`;
   let untilYield = YIELD_EVERY;
   const walk = async (dir: string): Promise<void> => {
-    const names = readdirSync(dir === '.' ? hostDir : prefix + dir, { encoding: 'buffer' }).sort(Buffer.compare);
+    let names: Buffer[];
+    try {
+      names = readdirSync(dir === '.' ? hostDir : prefix + dir, { encoding: 'buffer' }).sort(Buffer.compare);
+    } catch (err) {
+      if (!isDenied(err)) throw err;
+      denied.push({ path: dir, denied: 'list' });
+      return;
+    }
     for (const raw of names) {
       if (--untilYield === 0) {
         untilYield = YIELD_EVERY;
@@ -103,7 +116,16 @@ export async function scanTree(hostDir: string, rules: ExcludeRules): Promise<Ho
       }
       const name = decodeName(hostDir, dir, raw);
       const path = dir === '.' ? name : [dir, name].join('/');
-      const e = describe(hostDir, prefix, path);
+      let e: ManifestEntry | null;
+      try {
+        e = describe(hostDir, prefix, path);
+      } catch (err) {
+        if (!isDenied(err)) throw err;
+        // Listed but not searchable: no name in it can be looked up (unless excluded whatever its type).
+        if (rules.excludes(path, false) && rules.excludes(path, true)) continue;
+        denied.push({ path: dir, denied: 'search' });
+        return;
+      }
       if (rules.excludes(path, e !== null && e.type === 'd')) continue;
       if (e === null) {
         skipped.push(path);
@@ -114,5 +136,5 @@ export async function scanTree(hostDir: string, rules: ExcludeRules): Promise<Ho
     }
   };
   await walk('.');
-  return { entries, skipped };
+  return { entries, skipped, denied };
 }

@@ -1,0 +1,56 @@
+// Before anything is sent: every directory of the tree could be walked and
+// every file the sync is about to send can be read by this user. Otherwise
+// one `input_path` error names them all (not the first alone, one rerun per
+// file) and says what to do: fix the permissions or exclude them. Nothing is
+// sent then, so the volume is left as it was. Only the files to send are
+// checked (one access() each): one unchanged since the last copy is not read.
+import { accessSync, constants } from 'node:fs';
+import { OpError } from '../../../../errors.js';
+import { isDenied, whoIsDenied, type Denied } from '../../../../image/unreadable.js';
+import type { Plan } from './plan.js';
+import type { HostTree } from './scan.js';
+
+/** Paths named in the message; the rest are counted. */
+const SHOWN = 10;
+
+const WHY: Record<Denied, string> = { read: '', list: ' (cannot be listed)', search: ' (no search (x) permission)' };
+
+/** Throws when a directory was not walked or a file to send cannot be read. */
+export function checkReadable(hostDir: string, host: HostTree, plan: Plan): void {
+  const denied = [...host.denied];
+  const prefix = hostDir.endsWith('/') ? hostDir : `${hostDir}/`;
+  host.entries.forEach((e, i) => {
+    if (!plan.send[i] || e.type !== 'f') return;
+    try {
+      accessSync(prefix + e.path, constants.R_OK);
+    } catch (err) {
+      if (isDenied(err)) denied.push({ path: e.path, denied: 'read' });
+      // Anything else (gone since the scan) is the send's to report, as it is read.
+    }
+  });
+  if (denied.length === 0) return;
+  throw unreadablePaths(hostDir, denied);
+}
+
+function unreadablePaths(hostDir: string, denied: HostTree['denied']): OpError {
+  const shown = denied.slice(0, SHOWN).map((d) => `${shownPath(d.path, d.denied)}${WHY[d.denied]}`);
+  const more = denied.length > SHOWN ? `, and ${denied.length - SHOWN} more` : '';
+  const what = denied.length === 1 ? 'a path' : `${denied.length} paths`;
+  const them = denied.length === 1 ? 'it' : 'them';
+  const patterns = denied
+    .filter((d) => d.path !== '.')
+    .slice(0, 3)
+    .map((d) => JSON.stringify(`/${shownPath(d.path, d.denied)}`));
+  const exclude = patterns.length > 0 ? `, or leave ${them} out with build_runner_opts inputs_exclude (e.g. [${patterns.join(', ')}])` : '';
+  return new OpError(
+    'input_path',
+    `${whoIsDenied()} cannot read ${what} in ${hostDir}, which the build copies to the engine: ${shown.join(', ')}${more}`,
+    `Make ${them} readable (chmod -R u+rX, chown)${exclude}; rerunning as it is does not help.`,
+  );
+}
+
+/** A path as the message shows it: relative to the tree, a directory with a trailing "/". */
+function shownPath(path: string, denied: Denied): string {
+  if (path === '.') return './';
+  return denied === 'read' ? path : `${path}/`;
+}
