@@ -1,9 +1,11 @@
 // Deterministic tar writer: the entries' headers (tar-header.ts), their data
 // and padding in chunks. Every byte comes from the entry fields; nothing is
 // read from the clock or the environment, so the same entries give the same
-// archive.
+// archive. A host file this user may not read is an `input_path` error
+// naming it (unreadable.ts).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { OpError } from '../errors.js';
+import { deniedInput } from './unreadable.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { BLOCK, END_OF_ARCHIVE, entryHeader, headerSize, writeHeaderAt, type TarEntry } from './tar-header.js';
 
@@ -158,6 +160,14 @@ function readHostFile(c: Chunks, e: TarEntry, file: { fd: number; read: number }
   return false;
 }
 
+function openHostFile(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    throw deniedInput(err, path);
+  }
+}
+
 /**
  * Stream a tar archive of the given entries, in the order given, in chunks
  * of TAR_CHUNK bytes: headers, padding and the files' contents are written
@@ -183,7 +193,7 @@ export async function* writeTar(
         for (const b of c.takeAll('continue')) yield b;
         yield* passThrough(e as TarEntry & { stream: () => AsyncIterable<Buffer> });
       } else if (e.hostPath) {
-        const file = { fd: openSync(e.hostPath, 'r'), read: 0 };
+        const file = { fd: openHostFile(e.hostPath), read: 0 };
         try {
           while (readHostFile(c, e, file)) for (const b of c.takeReady()) yield b;
         } finally {

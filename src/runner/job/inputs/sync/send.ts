@@ -5,6 +5,8 @@
 // An interruption (the caller's signal, a dropped connection, a file that
 // changed while it was read) aborts the upload and is reported with what to
 // do; the volume's state then says "syncing" and the next sync repairs it.
+// So is a file that this user could read when the sync began and no longer
+// can (readable.ts names the ones it cannot read from the start).
 import { posix } from 'node:path';
 import type Docker from 'dockerode';
 import { OpError } from '../../../../errors.js';
@@ -57,6 +59,13 @@ export async function putEntries(
         'inputs_changed',
         `${sourceError.message}, while ${hostDir} was sent into ${root}`,
         `Something wrote to the package while the build sent it (an editor saving, a build in another terminal). ${AGAIN}`,
+      );
+    if (sourceError instanceof OpError && sourceError.code === 'input_path')
+      // The tar writer's hint speaks of an image; this is the build's input sync, half sent.
+      throw new OpError(
+        'input_path',
+        `${sourceError.message}: it became unreadable while ${hostDir} was sent into ${root}`,
+        `Make it readable again (chmod, chown), or leave it out with build_runner_opts inputs_exclude. ${AGAIN}`,
       );
     if (sourceError) throw sourceError;
     if (signal?.aborted) throw new OpError('interrupted', `the sync of ${hostDir} into ${root} was interrupted`, AGAIN);
