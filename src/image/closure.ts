@@ -1,12 +1,14 @@
 // The closure graph for layering: read from a Nix exportReferencesGraph JSON,
 // or found as Nix does by scanning the given paths' files (and symlink
 // targets) for each other's absolute paths. Store paths found in the scanned
-// bytes that exist on this machine join the closure.
+// bytes that exist on this machine join the closure. What this user may not
+// read is an input_path error naming it.
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ClosureNode } from './popularity.js';
 import { OpError } from '../errors.js';
+import { denied } from './unreadable.js';
 
 const CLOSURE_GRAPH_HINT =
   'Give closureGraph the JSON that exportReferencesGraph (or `nix path-info --json --recursive`) writes: [{"path": ..., "references": [...]}].';
@@ -262,16 +264,16 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp | nu
     if (storeRe) for (const m of storeMatches(buf, storeDir, storeRe)) refs.add(m.split('/').slice(0, storeDepth).join('/'));
   };
   const visit = async (p: string): Promise<void> => {
-    const st = lstatSync(p);
+    const st = denied(() => lstatSync(p), dirname(p), 'search');
     size += st.size;
     if (st.isSymbolicLink()) return check(Buffer.from(readlinkSync(p)));
     if (st.isDirectory()) {
-      for (const child of readdirSync(p).sort()) await visit(join(p, child));
+      for (const child of denied(() => readdirSync(p), p, 'list').sort()) await visit(join(p, child));
       return;
     }
     if (!st.isFile()) return;
-    if (st.size <= SCAN_SMALL_FILE) return check(readSmall(p, st.size));
-    scanBig(p, maxLen, check);
+    if (st.size <= SCAN_SMALL_FILE) return check(denied(() => readSmall(p, st.size), p, 'read'));
+    denied(() => scanBig(p, maxLen, check), p, 'read');
   };
   await visit(root);
   return { refs, size };

@@ -7,6 +7,7 @@
 // layer.
 import { lstat, readFile } from 'node:fs/promises';
 import { scanClosure, storePathsIn } from './closure.js';
+import { deniedInput } from './unreadable.js';
 import type { TarEntry } from './tar-writer.js';
 
 /** Longest store path name kept from one chunk to the next, so none is missed at a boundary. */
@@ -15,7 +16,7 @@ const OVERLAP = 512;
 async function* contentsOf(e: TarEntry): AsyncIterable<Buffer> {
   if (e.data) yield e.data;
   else if (e.stream) yield* e.stream();
-  else if (e.hostPath) yield await readFile(e.hostPath);
+  else if (e.hostPath) yield await readFile(e.hostPath).catch((err: unknown) => Promise.reject(deniedInput(err, e.hostPath!)));
 }
 
 /** Store paths named by the entries' link targets and file contents. */

@@ -2,8 +2,10 @@
 // from the options, modes kept, hard links as regular files, symlinks kept.
 // Directory walking uses the synchronous calls: for trees of many small files
 // they are several times faster than thread-pool round trips per entry.
+// What this user may not list or look into is an input_path error naming it.
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { normalize } from 'node:path';
+import { dirname, normalize } from 'node:path';
+import { denied } from './unreadable.js';
 import { tarEntry, type TarEntry } from './tar-header.js';
 import { OWNERS_FILE, readOwners, type RecordedOwner } from './owners-file.js';
 
@@ -53,7 +55,8 @@ function entryOf(name: string, type: TarEntry['type'], mode: number, size: numbe
 
 /** Entry for one host path (no recursion). Returns null for sockets. */
 export function hostEntry(hostPath: string, name: string, d: EntryDefaults, owner: Ownership = d): TarEntry | null {
-  const st = lstatSync(hostPath);
+  // Refused: the directory that holds it may be listed but not searched.
+  const st = denied(() => lstatSync(hostPath), dirname(hostPath), 'search');
   const mode = st.mode & 0o7777;
   if (st.isFile()) {
     const e = entryOf(name, 'file', mode, st.size, d, owner);
@@ -99,7 +102,7 @@ export function treeEntriesSync(hostPath: string, prefix: string, d: EntryDefaul
       out.push(e);
       if (e.type !== 'dir') return;
     }
-    const names = readdirSync(p);
+    const names = denied(() => readdirSync(p), p, 'list');
     names.sort(compareNames);
     for (const child of names) {
       if (name === '' && prefix === '' && child === OWNERS_FILE) continue;

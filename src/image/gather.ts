@@ -19,6 +19,7 @@ import { runHostScript } from './host-script.js';
 import { presentStoreRefs } from './command-refs.js';
 import type { DockerClient } from '../engine/images.js';
 import { OpError } from '../errors.js';
+import { deniedInput } from './unreadable.js';
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -79,7 +80,8 @@ async function linkContents(dir: string, sources: string[]): Promise<void> {
   for (const src of sources) {
     const st = await lstat(src);
     if (!st.isDirectory()) continue;
-    for (const name of (await readdir(src)).sort()) owners.set(name, [...(owners.get(name) ?? []), join(src, name)]);
+    const names = await readdir(src).catch((err: unknown) => Promise.reject(deniedInput(err, src, 'list')));
+    for (const name of names.sort()) owners.set(name, [...(owners.get(name) ?? []), join(src, name)]);
   }
   for (const [name, targets] of owners) {
     const dest = join(dir, name);

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OpError } from '../errors.js';
+import { deniedInput } from './unreadable.js';
 
 export const OWNERS_FILE = '.ndt-owners.json';
 
@@ -42,7 +43,7 @@ export function readOwners(root: string): Map<string, RecordedOwner> {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return new Map();
-    throw err;
+    throw deniedInput(err, file);
   }
   return new Map(Object.entries(parse(text, file)));
 }

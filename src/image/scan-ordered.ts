@@ -15,6 +15,7 @@ import { entriesLayer, type Layer } from './layer.js';
 import type { Gathered } from './gather.js';
 import { groupLayers } from './layering.js';
 import { OWNERS_FILE } from './owners-file.js';
+import { denied } from './unreadable.js';
 import { packageName, referencesByPopularity } from './popularity.js';
 import { END_OF_ARCHIVE, entryTarSize, writeTar, type TarEntry } from './tar-writer.js';
 
@@ -97,5 +98,5 @@ function scanOwnersFile(dir: string, scanner: ReferenceScanner): void {
     return;
   }
   if (st.isSymbolicLink()) scanner.bytes(Buffer.from(readlinkSync(file)));
-  else if (st.isFile()) scanner.bytes(readFileSync(file));
+  else if (st.isFile()) scanner.bytes(denied(() => readFileSync(file), file, 'read'));
 }

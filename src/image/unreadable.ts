@@ -40,3 +40,12 @@ export function deniedText(path: string, denied: Denied): string {
 export function deniedInput(err: unknown, path: string, denied: Denied = 'read', hint: string = IMAGE_HINT): unknown {
   return isDenied(err) ? new OpError('input_path', deniedText(path, denied), hint) : err;
 }
+
+/** fn(), with a refused permission said as deniedInput says it. */
+export function denied<T>(fn: () => T, path: string, what: Denied, hint: string = IMAGE_HINT): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw deniedInput(err, path, what, hint);
+  }
+}

@@ -17,9 +17,12 @@ export function withoutDac(argv: string[]): string[] {
 }
 
 /** Runs argv without them; its exit status and output. */
-export function runWithoutDac(argv: string[], opts: { cwd?: string } = {}): { status: number | null; stdout: string; stderr: string } {
+export function runWithoutDac(
+  argv: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): { status: number | null; stdout: string; stderr: string } {
   const [cmd, ...args] = withoutDac(argv);
-  const r = spawnSync(cmd!, args, { encoding: 'utf8', cwd: opts.cwd, timeout: 120_000 });
+  const r = spawnSync(cmd!, args, { encoding: 'utf8', cwd: opts.cwd, env: opts.env ?? process.env, timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
