@@ -85,9 +85,9 @@ describe('copy sync: a file that becomes unreadable while the sync runs', () => 
       expect(JSON.parse(r.stdout)).toEqual({
         error: {
           code: 'input_path',
-          message: `this user (uid 0) cannot read ${join(tree, 'sub/b')} (permission denied): it became unreadable while ${tree} was sent into ${ROOT}`,
+          message: `this user (uid 0) cannot read ${join(tree, 'sub/b')} (permission denied), found while ${tree} was sent into ${ROOT} (it changed since the copy began, or an ACL refuses it)`,
           hint:
-            'Make it readable again (chmod, chown), or leave it out with build_runner_opts inputs_exclude. ' +
+            'Make it readable (chmod, chown, setfacl), or leave it out with build_runner_opts inputs_exclude. ' +
             'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.',
         },
       });

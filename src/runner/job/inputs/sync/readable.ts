@@ -3,12 +3,16 @@
 // one `input_path` error names them all (not the first alone, one rerun per
 // file) and says what to do: fix the permissions or exclude them. Nothing is
 // sent then, so the volume is left as it was. Only the files to send are
-// checked (one access() each): one unchanged since the last copy is not read.
+// checked: one unchanged since the last copy is not read. The scan's mode
+// and owner settle most of them; access() asks the kernel only about a file
+// they do not let this user read (root's capabilities, an ACL may). A file
+// refused despite its mode (an ACL) is caught as it is read (send.ts).
 import { accessSync, constants } from 'node:fs';
 import { OpError } from '../../../../errors.js';
 import { isDenied, whoIsDenied, type Denied } from '../../../../image/unreadable.js';
 import type { Plan } from './plan.js';
 import type { HostTree } from './scan.js';
+import type { ManifestEntry } from './types.js';
 
 /** Paths named in the message; the rest are counted. */
 const SHOWN = 10;
@@ -19,8 +23,9 @@ const WHY: Record<Denied, string> = { read: '', list: ' (cannot be listed)', sea
 export function checkReadable(hostDir: string, host: HostTree, plan: Plan): void {
   const denied = [...host.denied];
   const prefix = hostDir.endsWith('/') ? hostDir : `${hostDir}/`;
+  const readable = byMode();
   host.entries.forEach((e, i) => {
-    if (!plan.send[i] || e.type !== 'f') return;
+    if (!plan.send[i] || e.type !== 'f' || readable(e)) return;
     try {
       accessSync(prefix + e.path, constants.R_OK);
     } catch (err) {
@@ -30,6 +35,18 @@ export function checkReadable(hostDir: string, host: HostTree, plan: Plan): void
   });
   if (denied.length === 0) return;
   throw unreadablePaths(hostDir, denied);
+}
+
+/** Whether a file's mode lets this process read it (owner, else group, else other bits), without a system call; always false where there are no uids. */
+function byMode(): (e: ManifestEntry) => boolean {
+  const uid = process.geteuid?.();
+  if (uid === undefined) return () => false;
+  const groups = new Set([process.getegid!(), ...(process.getgroups?.() ?? [])]);
+  return (e) => {
+    if (e.uid === uid) return (e.mode & 0o400) !== 0;
+    if (groups.has(e.gid)) return (e.mode & 0o040) !== 0;
+    return (e.mode & 0o004) !== 0;
+  };
 }
 
 function unreadablePaths(hostDir: string, denied: HostTree['denied']): OpError {

@@ -5,8 +5,8 @@
 // An interruption (the caller's signal, a dropped connection, a file that
 // changed while it was read) aborts the upload and is reported with what to
 // do; the volume's state then says "syncing" and the next sync repairs it.
-// So is a file that this user could read when the sync began and no longer
-// can (readable.ts names the ones it cannot read from the start).
+// So is a file refused as it is read: made unreadable since the sync began,
+// or refused despite its mode (an ACL); readable.ts names the others first.
 import { posix } from 'node:path';
 import type Docker from 'dockerode';
 import { OpError } from '../../../../errors.js';
@@ -64,8 +64,8 @@ export async function putEntries(
       // The tar writer's hint speaks of an image; this is the build's input sync, half sent.
       throw new OpError(
         'input_path',
-        `${sourceError.message}: it became unreadable while ${hostDir} was sent into ${root}`,
-        `Make it readable again (chmod, chown), or leave it out with build_runner_opts inputs_exclude. ${AGAIN}`,
+        `${sourceError.message}, found while ${hostDir} was sent into ${root} (it changed since the copy began, or an ACL refuses it)`,
+        `Make it readable (chmod, chown, setfacl), or leave it out with build_runner_opts inputs_exclude. ${AGAIN}`,
       );
     if (sourceError) throw sourceError;
     if (signal?.aborted) throw new OpError('interrupted', `the sync of ${hostDir} into ${root} was interrupted`, AGAIN);
