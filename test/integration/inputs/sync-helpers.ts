@@ -4,7 +4,7 @@
 // target, content hash) made the same way on the host and in the volume.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import Docker from 'dockerode';
 import { Parser } from 'tar';
 import { NEW_TAG } from '../helpers/example.js';
@@ -26,6 +26,17 @@ export async function createBox(
     Labels: LABEL,
     HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: root }, ...more] },
   });
+}
+
+/** afterAll of a sync test: its boxes left by a failure, its volume and its temp dir go. */
+export async function removeSyncScaffolding(volume: string, dir: string | undefined): Promise<void> {
+  const left = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['nerves-docker-ts.test=sync'] }) });
+  for (const c of left) await docker.getContainer(c.Id).remove({ force: true });
+  await docker
+    .getVolume(volume)
+    .remove()
+    .catch(() => {});
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Splits a non-TTY log/attach stream (8-byte frame headers) into stdout and stderr. */

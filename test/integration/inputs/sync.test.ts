@@ -25,7 +25,18 @@ import { syncTree, type SyncResult } from '../../../src/runner/job/inputs/sync/i
 import Docker from 'dockerode';
 import { engineProxy } from '../helpers/engine-proxy.js';
 import { requireEngine } from '../helpers/example.js';
-import { createBox, docker, execRoot, hostHashes, hostListing, LABEL, runIn, volumeHashes, volumeListing } from './sync-helpers.js';
+import {
+  createBox,
+  docker,
+  execRoot,
+  hostHashes,
+  hostListing,
+  LABEL,
+  removeSyncScaffolding,
+  runIn,
+  volumeHashes,
+  volumeListing,
+} from './sync-helpers.js';
 
 const ROOT = '/sync';
 
@@ -66,15 +77,7 @@ describe('tree sync into a volume (real engine)', () => {
     await docker.createVolume({ Name: volume, Labels: LABEL });
   });
 
-  afterAll(async () => {
-    const left = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['nerves-docker-ts.test=sync'] }) });
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true });
-    await docker
-      .getVolume(volume)
-      .remove()
-      .catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => removeSyncScaffolding(volume, dir));
 
   interface SyncRun extends SyncResult {
     finishCode?: number;

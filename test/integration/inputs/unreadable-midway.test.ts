@@ -5,14 +5,24 @@
 // the next sync. The sync runs in a child process without the capabilities
 // that let root read everything (helpers/no-dac.ts), from dist/ (npm run build).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syncTree } from '../../../src/runner/job/inputs/sync/index.js';
 import { requireEngine, ROOT as CHECKOUT } from '../helpers/example.js';
 import { checkDacDropped, withoutDac } from '../helpers/no-dac.js';
-import { createBox, docker, execRoot, hostHashes, hostListing, LABEL, volumeHashes, volumeListing } from './sync-helpers.js';
+import {
+  createBox,
+  docker,
+  execRoot,
+  hostHashes,
+  hostListing,
+  LABEL,
+  removeSyncScaffolding,
+  volumeHashes,
+  volumeListing,
+} from './sync-helpers.js';
 
 const ROOT = '/sync';
 
@@ -57,15 +67,7 @@ describe('copy sync: a file that becomes unreadable while the sync runs', () => 
     await docker.createVolume({ Name: volume, Labels: LABEL });
   });
 
-  afterAll(async () => {
-    const left = await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['nerves-docker-ts.test=sync'] }) });
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true });
-    await docker
-      .getVolume(volume)
-      .remove()
-      .catch(() => {});
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => removeSyncScaffolding(volume, dir));
 
   it('fails as input_path naming the file; once readable again, the next sync completes the volume', async () => {
     const c = await createBox(volume, ROOT);
