@@ -77,6 +77,18 @@ function num(buf: Buffer, off: number, len: number, field: string, path: string)
 /** The pax record of one key for the entry being read: its own header's, else the global headers'. */
 type PaxLookup = (key: string) => string | undefined;
 
+/**
+ * An entry's pax value for a key, its own record first, then the global ones. An empty value keeps the header's
+ * field, as Go's archive/tar (the engine's unpacking) reads it; an entry's own empty record also hides a global
+ * one (POSIX: it deletes the keyword).
+ */
+function paxLookup(pax: Map<string, string>, globalPax: Map<string, string>): PaxLookup {
+  return (key) => {
+    const v = pax.get(key) ?? globalPax.get(key);
+    return v === '' ? undefined : v;
+  };
+}
+
 /** A pax decimal record (size, uid, gid). */
 function paxInt(p: PaxLookup, key: string, fallback: number, path: string, name: string): number {
   const v = p(key);
@@ -180,12 +192,7 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
         pos += Math.ceil(dataSize / 512) * 512;
         continue;
       }
-      // An empty value keeps the header's field, as Go's archive/tar (the engine's unpacking) reads it;
-      // an entry's own empty record also hides a global one (POSIX: it deletes the keyword).
-      const p: PaxLookup = (key) => {
-        const v = pax.get(key) ?? globalPax.get(key);
-        return v === '' ? undefined : v;
-      };
+      const p = paxLookup(pax, globalPax);
       const prefix = str(h, 345, 155);
       let name = longName ?? p('path') ?? (prefix ? `${prefix}/${rawName}` : rawName);
       name = name
