@@ -18,8 +18,8 @@ import type { Agent as HttpsAgent, AgentOptions as HttpsAgentOptions } from 'nod
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 
-export const KEEPALIVE_IDLE_MS = 15_000;
-export const CONNECT_TIMEOUT_MS = 10_000;
+const KEEPALIVE_IDLE_MS = 15_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 const POOL: AgentOptions = { keepAlive: true, keepAliveMsecs: KEEPALIVE_IDLE_MS, scheduling: 'lifo', timeout: 5000 };
 

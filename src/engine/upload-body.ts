@@ -64,7 +64,7 @@ export interface UploadBodyOptions {
 }
 
 /** The error a destination that took nothing for `ms` is destroyed with. */
-export function stalledError(ms: number): NodeJS.ErrnoException {
+function stalledError(ms: number): NodeJS.ErrnoException {
   const err = new Error(`the engine took none of the upload for ${ms / 1000} s`) as NodeJS.ErrnoException;
   err.code = 'ETIMEDOUT';
   return err;

@@ -23,7 +23,7 @@ export const CONTROL_PERSIST_S = 10;
  * a link that dies silently ends the build in about half a minute (at 30 s
  * it took two minutes, test/integration/engines/dead-link.test.ts).
  */
-export const SERVER_ALIVE_S = 10;
+const SERVER_ALIVE_S = 10;
 
 export class SshError extends Error {
   constructor(

@@ -18,7 +18,7 @@ import { UploadBody } from '../../../../engine/upload-body.js';
 const AGAIN = 'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.';
 
 /** An engine that takes none of the upload for this long is taken for lost (a link that died silently). */
-export const UPLOAD_STALL_MS = 60_000;
+const UPLOAD_STALL_MS = 60_000;
 
 /** Uploads the entries; resolves with the bytes of archive sent. */
 export async function putEntries(
