@@ -22,7 +22,7 @@ import { encodeMessage } from '../../../src/protocol/codec.js';
 import { encodeFrame } from '../../../src/protocol/frame.js';
 import { runJob } from '../../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
-import { docker, recorder, useExample } from '../helpers/example.js';
+import { containersOf, noContainersSoon, recorder, useExample } from '../helpers/example.js';
 import { startSidecar } from '../helpers/sidecar-proc.js';
 import { hasCommand } from './engine-helpers.js';
 import { startSshd } from './sshd.js';
@@ -130,17 +130,6 @@ function run(child: ChildProcessWithoutNullStreams): Promise<string> {
   });
 }
 
-/** The containers of a build volume, once none is left or after `ms` (0: at once). */
-async function containersOf(volume: string, ms = 0): Promise<string[]> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const filters = JSON.stringify({ label: [`${LABEL.volume}=${volume}`] });
-    const left = (await docker.listContainers({ all: true, filters })).map((c) => `${c.Names.join(',')} ${c.State}`);
-    if (left.length === 0 || Date.now() >= deadline) return left;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
 const MB = 1 << 20;
 
 describe('a tcp:// or ssh:// engine whose link dies silently (a network namespace of its own, packets dropped)', () => {
@@ -185,7 +174,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
     else {
       await waitFor((m) => m.id === 1 && m.event === 'headline' && /Sleeping/.test(String(m.data)), 120_000);
       // The build's container runs (seen by the test through the engine's own socket).
-      expect(await containersOf(volumeName())).toHaveLength(1);
+      expect(await containersOf({ [LABEL.volume]: volumeName() })).toHaveLength(1);
     }
     const volume = volumeName();
     // The link dies: every TCP packet in the namespace dropped, both ways.
@@ -213,7 +202,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
     );
     // Keep-alive (15 s idle, then 10 probes) ends the stream, a 10 s connect timeout the status request, 3 s the ping.
     expect(seconds).toBeLessThan(75);
-    expect(await containersOf(volume, 60_000)).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: volume }, 60_000)).toEqual([]);
   }, 300_000);
 
   it('ssh://: the same through the system ssh client and an sshd in the namespace', async () => {
@@ -236,7 +225,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
       await sshd.stop();
       ns.kill(['sshd', 'docker']);
     }
-    expect(await containersOf(volume, 60_000)).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: volume }, 60_000)).toEqual([]);
   }, 600_000);
 
   it("tcp://: a link that dies during the inputs' upload fails the build within two minutes (the upload's stall bound), not the kernel's ~15", async () => {
@@ -259,6 +248,6 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
     const result = await runJob('build', parseJobSpec(fx.ex.spec({ inputs: 'copy' })), ctx);
     expect(result.volume).toBe(volume);
     expect(ctx.of('warn').map(String).join('\n')).toMatch(/removing the container \w+ left by an earlier build/);
-    expect(await containersOf(volume, 10_000)).toEqual([]);
+    expect(await noContainersSoon({ [LABEL.volume]: volume }, 10_000)).toEqual([]);
   }, 400_000);
 });
