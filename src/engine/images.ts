@@ -9,6 +9,8 @@ import type Docker from 'dockerode';
 import { openEngine, type Engine } from './connect.js';
 import { engineMessage, isNotFound, statusOf } from './errors.js';
 import { readJsonLines, StreamError, type ProgressLine } from './json-stream.js';
+import { engineUpload } from './upload-body.js';
+import { OpError } from '../errors.js';
 
 /** A client for one engine (the image toolkit's `Engine`). */
 export type DockerClient = Docker;
@@ -17,7 +19,6 @@ export type DockerClient = Docker;
 export function defaultDockerClient(): DockerClient {
   return openEngine().docker;
 }
-import { OpError } from '../errors.js';
 
 export interface ImageSummary {
   id: string;
@@ -116,7 +117,8 @@ export async function buildImageFromContext(
   signal?.throwIfAborted();
   let stream: Readable;
   try {
-    stream = (await engine.docker.buildImage(context, {
+    // Bounded: a link that dies during the context's upload fails the build instead of waiting for the kernel.
+    stream = (await engine.docker.buildImage(engineUpload(context) as unknown as NodeJS.ReadableStream, {
       t: opts.tag,
       dockerfile: opts.dockerfile,
       labels: opts.labels,
@@ -150,9 +152,11 @@ const NO_ANSWER_HINT =
  * an error of the archive stream itself is passed on as it is.
  */
 export async function loadImageStream(docker: DockerClient, archive: AsyncIterable<Buffer>): Promise<string[]> {
-  // A Readable goes to the request as it is: wrapping it again would add a
-  // second read-ahead buffer and an async-iterator hop per chunk.
-  const src = archive instanceof Readable ? archive : Readable.from(archive);
+  // An UploadBody (streamLayeredImage's) goes to the request as it is; any
+  // other stream is sent through one. Both with the stall bound: a link that
+  // dies mid-upload fails the load in a minute instead of waiting for the
+  // kernel's retransmissions (~15 minutes).
+  const src = engineUpload(archive);
   let srcError: unknown;
   src.on('error', (err) => {
     srcError = err;

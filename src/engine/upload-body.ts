@@ -27,6 +27,13 @@ import { Readable, type Writable } from 'node:stream';
 const MAX_PENDING_BYTES = 2 * 1024 * 1024;
 
 /**
+ * An engine that takes none of an upload for this long is taken for lost: a
+ * link that died silently. Writes stop completing, and TCP keep-alive, which
+ * only probes a connection with nothing unacknowledged, never fires.
+ */
+export const UPLOAD_STALL_MS = 60_000;
+
+/**
  * Resolves true once `arm(go)` has called go, false when `dest` closes or
  * fails, or `body` is destroyed, first. `arm` returns what undoes it.
  */
@@ -77,10 +84,17 @@ export class UploadBody extends Readable {
   constructor(
     chunks: AsyncIterable<Buffer>,
     private readonly release: (chunk: Buffer) => void,
-    private readonly options: UploadBodyOptions = {},
+    private options: UploadBodyOptions = {},
   ) {
     super();
     this.chunks = chunks[Symbol.asyncIterator]();
+  }
+
+  /** Fails the destination once it takes none of the body for `ms` (UploadBodyOptions.stallMs), unless a bound is set already. */
+  boundStalls(ms: number): this {
+    if (this.piped) throw new Error('boundStalls: the body is sent already');
+    this.options = { stallMs: this.options.stallMs ?? ms };
+    return this;
   }
 
   override _read(): void {
@@ -155,4 +169,18 @@ export class UploadBody extends Readable {
     this.chunks.return?.().catch(() => {});
     cb(err);
   }
+}
+
+/**
+ * `body` as the body of a request to the engine, with the stall bound
+ * (UPLOAD_STALL_MS): an UploadBody gets the bound, any other stream or
+ * iterable is sent through one (its chunks not handed back anywhere). A
+ * stream sent through one is destroyed with it: its iterator's return
+ * would wait for a read that may never end.
+ */
+export function engineUpload(body: AsyncIterable<Buffer>): UploadBody {
+  if (body instanceof UploadBody) return body.boundStalls(UPLOAD_STALL_MS);
+  const upload = new UploadBody(body, () => {}, { stallMs: UPLOAD_STALL_MS });
+  if (body instanceof Readable) upload.once('close', () => body.destroy());
+  return upload;
 }

@@ -1,19 +1,20 @@
 // UploadBody over a real HTTP connection (a local server, chunked PUT as
 // dockerode sends archives): the bytes arrive exact while every buffer is
 // refilled as soon as it is handed back; a producer's failure fails the
-// body; a connection cut stops the producer and closes what it holds.
+// body; a connection cut stops the producer and closes what it holds;
+// engineUpload gives any stream sent to the engine the stall bound.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChunkPool } from '../../src/image/chunk-pool.js';
-import { UploadBody } from '../../src/engine/upload-body.js';
+import { engineUpload, UploadBody } from '../../src/engine/upload-body.js';
 
 /** Small chunks (under the socket's high-water mark), so that write() says "go on" while earlier ones still wait in its buffer. */
 const SIZE = 4 * 1024;
@@ -255,5 +256,40 @@ describe('UploadBody', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(closed).toBe(true);
     expect(produced).toBeLessThan(CHUNKS);
+  });
+});
+
+describe('engineUpload (the body of a request to the engine, with the stall bound)', () => {
+  it('sends an UploadBody as it is, keeping a bound it has', async () => {
+    async function* chunks() {
+      for (;;) yield Buffer.alloc(256 * 1024, 6);
+    }
+    const own = new UploadBody(chunks(), () => {}, { stallMs: 300 });
+    const body = engineUpload(own);
+    expect(body).toBe(own);
+    const dead = new Writable({ highWaterMark: 1, write: () => {} });
+    const failed = new Promise<NodeJS.ErrnoException>((r) => dead.once('error', r));
+    body.pipe(dead);
+    expect(await failed).toMatchObject({ code: 'ETIMEDOUT', message: 'the engine took none of the upload for 0.3 s' });
+    body.destroy();
+    expect(() => engineUpload(new UploadBody(chunks(), () => {})).boundStalls(1)).not.toThrow();
+    expect(() => body.boundStalls(1)).toThrow(/sent already/);
+  });
+
+  it('sends any other stream through one, byte-exact, and closes it when the upload is destroyed', async () => {
+    const data = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
+    for (let i = 0; i < data.length; i += 4099) data[i] = i & 0xff;
+    const exact = engineUpload(Readable.from([data.subarray(0, 1000), data.subarray(1000)]));
+    expect(exact).toBeInstanceOf(UploadBody);
+    expect(await put('/ok', exact)).toBe(200);
+    expect(received.at(-1)).toEqual({ sha: createHash('sha256').update(data).digest('hex'), bytes: data.length });
+
+    const source = new Readable({ read() {} });
+    source.push(data);
+    const cut = engineUpload(source);
+    await expect(put('/cut', cut)).rejects.toThrow();
+    cut.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(source.destroyed).toBe(true);
   });
 });

@@ -13,8 +13,10 @@
 // connection, which ends the build container.
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SOCKET } from '../../../src/engine/connect.js';
 import { LABEL } from '../../../src/engine/labels.js';
@@ -27,8 +29,8 @@ import { startSidecar } from '../helpers/sidecar-proc.js';
 import { hasCommand } from './engine-helpers.js';
 import { startSshd } from './sshd.js';
 
-// TCP forwarder 127.0.0.1:0 -> the engine's unix socket; prints its port, then "upload" at each archive upload's
-// start. Keep-alive on its accepted sockets, as dockerd's. argv[2]: bytes a second it passes towards the engine (0: all).
+// TCP forwarder 127.0.0.1:0 -> the engine's unix socket; prints its port, then "upload" at the start of each
+// upload (an archive into a container, an image load). Keep-alive on its accepted sockets, as dockerd's. argv[2]: bytes a second it passes towards the engine (0: all).
 const FORWARDER = `
 const net = require('node:net');
 const rate = Number(process.argv[2] || 0);
@@ -38,7 +40,7 @@ const srv = net.createServer({ keepAlive: true, keepAliveInitialDelay: 5000 }, (
   c.on('error', end).on('close', end);
   u.on('error', end).on('close', end);
   c.on('data', (chunk) => {
-    if (/^PUT \\S*\\/archive\\?/.test(chunk.subarray(0, 512).toString('latin1'))) console.log('upload');
+    if (/^(PUT \\S*\\/archive\\?|POST \\S*\\/images\\/load)/.test(chunk.subarray(0, 512).toString('latin1'))) console.log('upload');
     u.write(chunk);
     if (rate) {
       c.pause();
@@ -131,12 +133,15 @@ function run(child: ChildProcessWithoutNullStreams): Promise<string> {
 }
 
 const MB = 1 << 20;
+const CLI = resolve(import.meta.dirname, '../../../priv/nerves-docker.mjs');
 
 describe('a tcp:// or ssh:// engine whose link dies silently (a network namespace of its own, packets dropped)', () => {
   const fx = useExample('ndt-deadlink-');
   let ns: Namespace;
   let forwarder: ChildProcessWithoutNullStreams;
   let throttled: ChildProcessWithoutNullStreams;
+  let throttledLines: Lines;
+  let throttledPort: number;
   let sidecar: ChildProcess | null = null;
 
   beforeAll(async () => {
@@ -146,6 +151,8 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
     ns = await newNetworkNamespace();
     forwarder = ns.spawnIn(['node', '-e', FORWARDER, DEFAULT_SOCKET]);
     throttled = ns.spawnIn(['node', '-e', FORWARDER, DEFAULT_SOCKET, String(2 * MB)]);
+    throttledLines = new Lines(throttled);
+    throttledPort = Number(await throttledLines.next());
   });
 
   afterAll(async () => {
@@ -229,8 +236,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
   }, 600_000);
 
   it("tcp://: a link that dies during the inputs' upload fails the build within two minutes (the upload's stall bound), not the kernel's ~15", async () => {
-    const lines = new Lines(throttled);
-    const port = Number(await lines.next());
+    const [lines, port] = [throttledLines, throttledPort];
     // 48 MiB more in the platform, sent at 2 MiB/s: the link dies a few seconds into that upload.
     writeFileSync(join(fx.ex.platform, 'support/bulk.bin'), randomBytes(48 * MB));
     const { error, seconds, volume } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` }, async () => {
@@ -249,5 +255,49 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
     expect(result.volume).toBe(volume);
     expect(ctx.of('warn').map(String).join('\n')).toMatch(/removing the container \w+ left by an earlier build/);
     expect(await noContainersSoon({ [LABEL.volume]: volume }, 10_000)).toEqual([]);
+  }, 400_000);
+
+  it("tcp://: a link that dies while an image streams into the engine (stream-layered-image --load) fails the load within two minutes, not the kernel's ~15", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ndt-deadlink-image-'));
+    try {
+      // 48 MiB of contents, sent at 2 MiB/s: the link dies a few seconds into the image's upload.
+      mkdirSync(join(dir, 'data'));
+      writeFileSync(join(dir, 'data/bulk.bin'), randomBytes(48 * MB));
+      const env = { ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${throttledPort}` };
+      const cli = ns.spawnIn(
+        [process.execPath, CLI, 'image', 'stream-layered-image', '--name', 'ndt-test/deadlink', '--tag', 't1', '--contents', dir, '--load'],
+        env,
+      );
+      let stderr = '';
+      cli.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+      await throttledLines.next(/^upload$/);
+      await new Promise((r) => setTimeout(r, 3000));
+      await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      const t0 = Date.now();
+      let code: number | null;
+      try {
+        // Without a bound the upload waits for the kernel's retransmissions (~15 minutes): given up on here after 3.
+        const late = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 180_000).unref());
+        const first = await Promise.race([exited, late]);
+        if (first === 'late') cli.kill('SIGKILL');
+        code = first === 'late' ? null : first;
+      } finally {
+        await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      console.log(`the CLI exited with ${code} after ${seconds} s:`, stderr);
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/the engine took none of the upload for 60 s/);
+      expect(stderr).toMatch(/check that it runs \(`docker version`\)/);
+      // 60 s without progress, then the CLI's exit.
+      expect(seconds).toBeLessThan(120);
+      // The engine got no manifest: nothing was loaded.
+      await expect(new Docker({ socketPath: DEFAULT_SOCKET }).getImage('ndt-test/deadlink:t1').inspect()).rejects.toMatchObject({
+        statusCode: 404,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 400_000);
 });

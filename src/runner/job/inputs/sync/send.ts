@@ -13,12 +13,9 @@ import { OpError } from '../../../../errors.js';
 import { ChunkPool } from '../../../../image/chunk-pool.js';
 import { TAR_CHUNK, writeTar, type TarEntry } from '../../../../image/tar-writer.js';
 import { statusOf } from '../../../../engine/errors.js';
-import { UploadBody } from '../../../../engine/upload-body.js';
+import { UPLOAD_STALL_MS, UploadBody } from '../../../../engine/upload-body.js';
 
 const AGAIN = 'Run the build again: the next sync finds the interrupted one and resends only what may be incomplete.';
-
-/** An engine that takes none of the upload for this long is taken for lost (a link that died silently). */
-const UPLOAD_STALL_MS = 60_000;
 
 /** Uploads the entries; resolves with the bytes of archive sent. */
 export async function putEntries(
