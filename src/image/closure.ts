@@ -3,9 +3,10 @@
 // targets) for each other's absolute paths. Store paths found in the scanned
 // bytes that exist on this machine join the closure. What this user may not
 // read is an input_path error naming it.
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { linkTarget, listNames } from './host-names.js';
 import type { ClosureNode } from './popularity.js';
 import { OpError } from '../errors.js';
 import { denied } from './unreadable.js';
@@ -266,9 +267,9 @@ async function scanPath(root: string, candidates: string[], storeRe: RegExp | nu
   const visit = async (p: string): Promise<void> => {
     const st = denied(() => lstatSync(p), dirname(p), 'search');
     size += st.size;
-    if (st.isSymbolicLink()) return check(Buffer.from(readlinkSync(p)));
+    if (st.isSymbolicLink()) return check(Buffer.from(linkTarget(p)));
     if (st.isDirectory()) {
-      for (const child of denied(() => readdirSync(p), p, 'list').sort()) await visit(join(p, child));
+      for (const child of denied(() => listNames(p), p, 'list').sort()) await visit(join(p, child));
       return;
     }
     if (!st.isFile()) return;

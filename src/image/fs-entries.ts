@@ -2,9 +2,11 @@
 // from the options, modes kept, hard links as regular files, symlinks kept.
 // Directory walking uses the synchronous calls: for trees of many small files
 // they are several times faster than thread-pool round trips per entry.
-// What this user may not list or look into is an input_path error naming it.
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+// What this user may not list or look into, and a name that is not UTF-8,
+// are input_path errors naming it.
+import { lstatSync } from 'node:fs';
 import { dirname, normalize } from 'node:path';
+import { linkTarget, listNames } from './host-names.js';
 import { denied } from './unreadable.js';
 import { tarEntry, type TarEntry } from './tar-header.js';
 import { OWNERS_FILE, readOwners, type RecordedOwner } from './owners-file.js';
@@ -66,7 +68,7 @@ export function hostEntry(hostPath: string, name: string, d: EntryDefaults, owne
   if (st.isDirectory()) return entryOf(name, 'dir', mode, 0, d, owner);
   if (st.isSymbolicLink()) {
     const e = entryOf(name, 'symlink', mode, 0, d, owner);
-    e.linkname = readlinkSync(hostPath);
+    e.linkname = linkTarget(hostPath);
     return e;
   }
   const dev = { devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
@@ -102,7 +104,7 @@ export function treeEntriesSync(hostPath: string, prefix: string, d: EntryDefaul
       out.push(e);
       if (e.type !== 'dir') return;
     }
-    const names = denied(() => readdirSync(p), p, 'list');
+    const names = denied(() => listNames(p), p, 'list');
     names.sort(compareNames);
     for (const child of names) {
       if (name === '' && prefix === '' && child === OWNERS_FILE) continue;

@@ -3,7 +3,7 @@
 // options checked, the base image opened, the customisation layer made
 // (store-path contents linked into it, extraCommands run in it), the
 // closure's roots named, and plain directories named by their place.
-import { chmod, mkdtemp, rm, symlink, mkdir, readdir, lstat } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, symlink, mkdir, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AssembleInput } from './assemble.js';
@@ -11,6 +11,7 @@ import { openBaseImage, type BaseImage } from './base-image.js';
 import { storePathsIn } from './closure.js';
 import type { ImageRuntimeConfig } from './config.js';
 import { ROOT_OWNER, treeEntries, type EntryDefaults, type Ownership } from './fs-entries.js';
+import { listNames } from './host-names.js';
 import { checkMaxLayers, DEFAULT_MAX_LAYERS, type LayeringStrategy } from './layering.js';
 import type { ClosureNode } from './popularity.js';
 import type { TarEntry } from './tar-writer.js';
@@ -80,7 +81,12 @@ async function linkContents(dir: string, sources: string[]): Promise<void> {
   for (const src of sources) {
     const st = await lstat(src);
     if (!st.isDirectory()) continue;
-    const names = await readdir(src).catch((err: unknown) => Promise.reject(deniedInput(err, src, 'list')));
+    let names: string[];
+    try {
+      names = listNames(src);
+    } catch (err) {
+      throw deniedInput(err, src, 'list');
+    }
     for (const name of names.sort()) owners.set(name, [...(owners.get(name) ?? []), join(src, name)]);
   }
   for (const [name, targets] of owners) {

@@ -5,12 +5,13 @@
 // the closure scan (what scanClosure would find in it, owners file
 // included). The popularity order, which needs every scan, comes with the
 // config and manifest, last.
-import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AssembleInput } from './assemble.js';
 import { ReferenceScanner, searchesStore } from './closure.js';
 import { sortedTreeEntries, type EntryDefaults } from './fs-entries.js';
+import { linkTarget } from './host-names.js';
 import { entriesLayer, type Layer } from './layer.js';
 import type { Gathered } from './gather.js';
 import { groupLayers } from './layering.js';
@@ -97,6 +98,6 @@ function scanOwnersFile(dir: string, scanner: ReferenceScanner): void {
   } catch {
     return;
   }
-  if (st.isSymbolicLink()) scanner.bytes(Buffer.from(readlinkSync(file)));
+  if (st.isSymbolicLink()) scanner.bytes(Buffer.from(linkTarget(file)));
   else if (st.isFile()) scanner.bytes(denied(() => readFileSync(file), file, 'read'));
 }
