@@ -56,22 +56,36 @@ export class StdioSocket extends Duplex {
 
   /** Ends the connection with ssh's own words when it exited with an error before the engine answered. */
   private failIfSshFailed(): boolean {
-    const { exitCode: code, signalCode: signal } = this.child;
-    if (this.destroyed || (code === null && signal === null) || code === 0) return false;
-    // stderr may still be in its pipe: read what is there once it closes (briefly).
-    const fail = () => {
-      if (this.destroyed) return;
-      const said = sshSaid(this.stderr);
-      this.destroy(
-        new SshError(`${this.what} fails (${signal ? `signal ${signal}` : `exit status ${code}`})${said ? `: ${said}` : ''}`, said),
-      );
-    };
-    if (this.child.stderr.readableEnded || this.child.stderr.destroyed) fail();
-    else {
-      this.child.stderr.once('close', fail);
-      setTimeout(fail, 200).unref();
-    }
+    const { exitCode: code } = this.child;
+    if (this.destroyed || !this.exited() || code === 0) return false;
+    this.whenStderrRead(() => {
+      if (!this.destroyed) this.destroy(this.sshError('fails'));
+    });
     return true;
+  }
+
+  private exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /** Calls `then` once what ssh printed on stderr is read: its pipe closed, or briefly after now. */
+  private whenStderrRead(then: () => void): void {
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      then();
+    };
+    if (this.child.stderr.readableEnded || this.child.stderr.destroyed) return once();
+    this.child.stderr.once('close', once);
+    setTimeout(once, 200).unref();
+  }
+
+  /** How ssh ended, with its last words: "ssh ... dial-stdio fails (exit status 255): ...". */
+  private sshError(verb: string): SshError {
+    const { exitCode: code, signalCode: signal } = this.child;
+    const said = sshSaid(this.stderr);
+    return new SshError(`${this.what} ${verb} (${signal ? `signal ${signal}` : `exit status ${code}`})${said ? `: ${said}` : ''}`, said);
   }
 
   /** The ssh process (for the transport's registry of live children). */
@@ -85,7 +99,27 @@ export class StdioSocket extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.touch();
-    this.child.stdin.write(chunk, (err) => cb(err ?? null));
+    this.child.stdin.write(chunk, (err) => (err ? this.writeFailed(err, cb) : cb(null)));
+  }
+
+  /**
+   * A write refused because ssh is gone (EPIPE, or its stdin closed at its
+   * exit: its master died with the link): fails with how ssh ended and what
+   * it said, once its exit is known (briefly), instead of the bare errno.
+   */
+  private writeFailed(err: Error, cb: (err?: Error | null) => void): void {
+    let done = false;
+    const fail = () => {
+      if (done) return;
+      done = true;
+      if (!this.exited()) return cb(err);
+      this.whenStderrRead(() => cb(this.sshError('ended')));
+    };
+    if (this.exited()) fail();
+    else {
+      this.child.once('exit', fail);
+      setTimeout(fail, 200).unref();
+    }
   }
 
   override _final(cb: (err?: Error | null) => void): void {
