@@ -9,7 +9,14 @@
 // - a connect that does not complete within CONNECT_TIMEOUT_MS fails
 //   (ETIMEDOUT): the kernel's own SYN retries take 127 s, and the requests
 //   that follow a lost stream (the exec's status, the container's removal)
-//   each make a new connection.
+//   each make a new connection;
+// - a connection that has sent something and heard nothing back for 15 s
+//   (an upload, keys typed into a shell) is where keep-alive
+//   cannot help: it only probes a connection with nothing unacknowledged,
+//   and data in flight waits for the kernel's retransmissions (~15 minutes).
+//   Such a connection makes the agent ping the engine on a fresh request
+//   (link-probe.ts); when two pings in a row get no answer within 10 s,
+//   the silent connections are failed (ETIMEDOUT).
 //
 // Otherwise as Node's global agent: connections kept open and reused, the
 // last freed first, an idle one closed after 5 s.
@@ -17,6 +24,7 @@ import { Agent, type AgentOptions } from 'node:http';
 import type { Agent as HttpsAgent, AgentOptions as HttpsAgentOptions } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { LinkProbe } from './link-probe.js';
 
 const KEEPALIVE_IDLE_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -40,9 +48,11 @@ type CreateConnection = (options: { host?: string; port?: number }, cb?: unknown
 function bounded<A extends Agent>(agent: A): A {
   const self = agent as unknown as { createConnection: CreateConnection };
   const create = self.createConnection.bind(agent);
+  let probe: LinkProbe | undefined;
   self.createConnection = (options, cb) => {
     const socket = create(options, cb);
     if (!socket) return socket;
+    (probe ??= new LinkProbe(agent, { host: options.host ?? 'localhost', port: options.port ?? 0 })).watch(socket);
     // Before the connect: Node applies it once the socket exists.
     socket.setKeepAlive(true, KEEPALIVE_IDLE_MS);
     const where = `${options.host ?? 'localhost'}:${options.port ?? ''}`;

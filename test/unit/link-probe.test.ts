@@ -1,0 +1,107 @@
+// LinkProbe over real connections to a local HTTP server that plays the
+// engine: a connection that wrote and hears nothing is failed only once the
+// engine stops answering pings; while pings are answered (a slow upload, a
+// long load) it is left alone; a connection that only waits to read (a
+// quiet step's output) is never the probe's business.
+import { createServer, request, Agent, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LinkProbe } from '../../src/engine/link-probe.js';
+
+let server: Server;
+let port = 0;
+let pingsHang = false;
+let pings = 0;
+const held: IncomingMessage[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (req.url === '/_ping') {
+      pings++;
+      if (!pingsHang) res.end('OK');
+      return; // a dead link: no answer
+    }
+    if (req.url === '/quiet') {
+      // Headers and a first line, then nothing: a step's output during a quiet step.
+      res.writeHead(200);
+      res.write('started\n');
+      held.push(req);
+      return;
+    }
+    // An upload the engine takes and does not answer yet (a load that registers).
+    req.resume();
+    held.push(req);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((r) => server.close(() => r()));
+});
+
+const TIMINGS = { silenceMs: 300, tickMs: 50, pingTimeoutMs: 200 };
+
+function probedAgent(): Agent {
+  const agent = new Agent({ keepAlive: true });
+  const probe = new LinkProbe(agent, { host: '127.0.0.1', port }, TIMINGS);
+  const self = agent as unknown as { createConnection: (o: object, cb?: unknown) => Socket };
+  const create = self.createConnection.bind(agent);
+  self.createConnection = (o, cb) => {
+    const socket = create(o, cb);
+    probe.watch(socket);
+    return socket;
+  };
+  return agent;
+}
+
+/** A request through `agent`; `outcome` settles with its error, or 'open' while it lasts. */
+function open(agent: Agent, method: string, path: string, body?: Buffer) {
+  let outcome: Error | 'answered' | 'open' = 'open';
+  const req = request({ host: '127.0.0.1', port, path, method, agent }, (res) => {
+    res.on('data', () => {});
+    res.on('error', (err) => (outcome = err));
+    res.on('end', () => (outcome = 'answered'));
+  });
+  req.on('error', (err) => (outcome = err));
+  if (body) req.write(body);
+  else req.end();
+  return { req, outcome: () => outcome };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('LinkProbe', () => {
+  it('leaves a silent upload alone while the engine answers pings, and fails it once two pings in a row go unanswered', async () => {
+    pingsHang = false;
+    pings = 0;
+    const agent = probedAgent();
+    const upload = open(agent, 'POST', '/images/load', Buffer.alloc(64 * 1024, 1));
+    await sleep(1500);
+    expect(upload.outcome()).toBe('open');
+    expect(pings).toBeGreaterThanOrEqual(2);
+    // The link dies: pings get no answer.
+    pingsHang = true;
+    const before = pings;
+    await sleep(1500);
+    const err = upload.outcome() as NodeJS.ErrnoException;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toBe(
+      `the engine at 127.0.0.1:${port} stopped answering: nothing came back for 0.3 s after a write, and 2 pings in a row got no answer (no answer within 0.2 s)`,
+    );
+    expect(pings - before).toBe(2);
+    agent.destroy();
+  });
+
+  it('never pings for a connection that only waits to read, even when pings would go unanswered', async () => {
+    pingsHang = true;
+    pings = 0;
+    const agent = probedAgent();
+    const quiet = open(agent, 'GET', '/quiet');
+    await sleep(1500);
+    expect(quiet.outcome()).toBe('open');
+    expect(pings).toBe(0);
+    quiet.req.destroy();
+    agent.destroy();
+  });
+});
