@@ -74,17 +74,16 @@ function num(buf: Buffer, off: number, len: number, field: string, path: string)
   return parseInt(s, 8);
 }
 
-/** The pax record of one key for the entry being read: its own header's, else the global headers'. */
+/** The pax record of one key for the entry being read (its own header's). */
 type PaxLookup = (key: string) => string | undefined;
 
 /**
- * An entry's pax value for a key, its own record first, then the global ones. An empty value keeps the header's
- * field, as Go's archive/tar (the engine's unpacking) reads it; an entry's own empty record also hides a global
- * one (POSIX: it deletes the keyword).
+ * An entry's pax value for a key. An empty value keeps the header's field, as Go's archive/tar (the engine's
+ * unpacking) reads it.
  */
-function paxLookup(pax: Map<string, string>, globalPax: Map<string, string>): PaxLookup {
+function paxLookup(pax: Map<string, string>): PaxLookup {
   return (key) => {
-    const v = pax.get(key) ?? globalPax.get(key);
+    const v = pax.get(key);
     return v === '' ? undefined : v;
   };
 }
@@ -164,8 +163,6 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
     };
     let pos = 0;
     let pax = new Map<string, string>();
-    // The global headers' records, merged in place: never copied per entry (that cost the size of the records times the entries).
-    const globalPax = new Map<string, string>();
     let longName: string | undefined;
     let longLink: string | undefined;
     for (;;) {
@@ -184,15 +181,18 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
             `a pax or long-name record of ${size0} bytes (more than ${TAR_META_MAX}) before ${JSON.stringify(rawName)}`,
           );
         fits(pos, size0, rawName);
-        const body = await readExact(fh, pos, size0);
-        if (flag === 'x') pax = parsePax(body);
-        else if (flag === 'g') for (const [k, v] of parsePax(body)) globalPax.set(k, v);
-        else if (flag === 'L') longName = body.toString('utf8').replace(/\0+$/, '');
-        else longLink = body.toString('utf8').replace(/\0+$/, '');
+        // A global header ('g') is skipped, unread: the engine's unpacking (moby's, over Go's archive/tar) applies
+        // none of its records (dockerd 20.10: a layer's global mtime and gid left its file's own, `docker export`).
+        if (flag !== 'g') {
+          const body = await readExact(fh, pos, size0);
+          if (flag === 'x') pax = parsePax(body);
+          else if (flag === 'L') longName = body.toString('utf8').replace(/\0+$/, '');
+          else longLink = body.toString('utf8').replace(/\0+$/, '');
+        }
         pos += Math.ceil(dataSize / 512) * 512;
         continue;
       }
-      const p = paxLookup(pax, globalPax);
+      const p = paxLookup(pax);
       const prefix = str(h, 345, 155);
       let name = longName ?? p('path') ?? (prefix ? `${prefix}/${rawName}` : rawName);
       name = name

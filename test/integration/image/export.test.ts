@@ -7,6 +7,7 @@ import { buildImage, exportImage } from '../../../src/image/index.js';
 import { readTarFile } from '../../../src/image/tar-reader.js';
 import { Cleanup, busyboxRootfs, docker, engineAnswers, loadArchive, run, tempDir } from './helpers.js';
 import { dir, file, hardLink, link, marker, writeHandmadeImage } from './handmade-image.js';
+import { paxMember, rawMember } from '../../unit/image/raw-tar.js';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
@@ -115,6 +116,24 @@ describe.skipIf(!engine)('exportImage', () => {
     const ours = await names(flat);
     expect([...ours.keys()].sort()).toEqual(['a', 'a/b', 'm', 'q', 'r', 'r/new', 'x']);
     await expectSameAsDockerExport(archive, 'ndt-test/export:whiteouts', ours);
+  });
+
+  it('skips a global pax header as docker export does (its owner records reach no entry)', async () => {
+    const archive = join(work.path, 'global-pax.tar');
+    const layer = Buffer.concat([
+      paxMember({ uid: '4242', gid: '4243', mtime: '7' }, 'g'),
+      rawMember({ name: 'g.txt', data: 'g\n' }),
+      paxMember({ uid: '17' }),
+      rawMember({ name: 'own.txt', data: 'own\n' }),
+      Buffer.alloc(1024),
+    ]);
+    await writeHandmadeImage(archive, 'ndt-test/export:global-pax', [layer]);
+    const flat = join(work.path, 'global-pax-flat.tar');
+    await exportImage({ fromImage: archive, out: flat });
+    const ours = await names(flat);
+    expect(ours.get('g.txt')).toBe('file 644 0:0');
+    expect(ours.get('own.txt')).toBe('file 644 17:0');
+    await expectSameAsDockerExport(archive, 'ndt-test/export:global-pax', ours);
   });
 
   it("puts names under a layer's own symlinks where the symlink leads, as docker export shows them", async () => {

@@ -31,9 +31,9 @@ async function bytes(entries: TarEntry[]): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-/** Writes a docker-archive of `layers` (bottom first), tagged `tag`, to `path`. */
-export async function writeHandmadeImage(path: string, tag: string, layers: TarEntry[][]): Promise<void> {
-  const tars = await Promise.all(layers.map(bytes));
+/** Writes a docker-archive of `layers` (bottom first; entries, or a layer's tar as it is), tagged `tag`, to `path`. */
+export async function writeHandmadeImage(path: string, tag: string, layers: Array<TarEntry[] | Buffer>): Promise<void> {
+  const tars = await Promise.all(layers.map((l) => (Buffer.isBuffer(l) ? l : bytes(l))));
   const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   const diffIds = tars.map(hex);
   const config = Buffer.from(
