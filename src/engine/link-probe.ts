@@ -4,14 +4,15 @@
 // connection with nothing unacknowledged, so over a link that died silently
 // such a connection waits for the kernel's retransmissions (~15 minutes).
 //
-// The connections are watched by their byte counts (no listener is added: a
-// "data" listener would take an upgraded stream's bytes from its owner).
-// A connection that wrote after its last read and has read nothing for
-// 15 s makes the probe ping the engine (GET /_ping through the same agent,
-// TLS included, on an idle connection or a new one); when two pings in a row get
-// no answer within 10 s each, the silent connections are failed
-// with ETIMEDOUT. A slow upload the engine keeps taking is not failed: a
-// live engine answers the ping at once.
+// Each connection's write method is wrapped to note when it last wrote and
+// how many bytes it had read then (no listener is added: a "data" listener
+// would take an upgraded stream's bytes from its owner). A connection that
+// has read nothing since its last write, 15 s ago or more, makes the probe
+// ping the engine (GET /_ping through the same agent, TLS included, on an
+// idle connection or a new one); when two pings in a row get no answer
+// within 10 s each, the silent connections are failed with ETIMEDOUT. An
+// upload the engine keeps taking writes on and is never silent; a long wait
+// for the engine's answer is, and a live engine answers the ping at once.
 import { request as httpRequest, type Agent } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -31,11 +32,10 @@ const PINGS = 2;
 
 interface Watched {
   socket: Socket;
-  read: number;
-  /** When bytesRead last changed (or the watch began). */
-  heardAt: number;
-  /** bytesWritten when bytesRead last changed. */
-  writtenThen: number;
+  /** When it last wrote (0: not yet). */
+  wroteAt: number;
+  /** Its bytesRead at that write. */
+  readThen: number;
 }
 
 export class LinkProbe {
@@ -51,7 +51,13 @@ export class LinkProbe {
   ) {}
 
   watch(socket: Socket): void {
-    const w: Watched = { socket, read: 0, heardAt: Date.now(), writtenThen: 0 };
+    const w: Watched = { socket, wroteAt: 0, readThen: 0 };
+    const write = socket.write;
+    socket.write = function (this: Socket, ...args: unknown[]): boolean {
+      w.wroteAt = Date.now();
+      w.readThen = this.bytesRead;
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as Socket['write'];
     this.watched.add(w);
     socket.once('close', () => {
       this.watched.delete(w);
@@ -65,18 +71,11 @@ export class LinkProbe {
     this.timer = undefined;
   }
 
-  /** The connections that wrote after their last read and have heard nothing for silenceMs. */
+  /** The connections that have read nothing since their last write, silenceMs ago or more. */
   private silent(now: number): Watched[] {
     const out: Watched[] = [];
-    for (const w of this.watched) {
-      const { bytesRead, bytesWritten } = w.socket;
-      if (bytesRead !== w.read) {
-        w.read = bytesRead;
-        w.heardAt = now;
-        w.writtenThen = bytesWritten;
-      }
-      if (bytesWritten > w.writtenThen && now - w.heardAt >= this.t.silenceMs && !w.socket.destroyed) out.push(w);
-    }
+    for (const w of this.watched)
+      if (w.wroteAt > 0 && now - w.wroteAt >= this.t.silenceMs && w.socket.bytesRead === w.readThen && !w.socket.destroyed) out.push(w);
     return out;
   }
 

@@ -21,6 +21,14 @@ beforeAll(async () => {
       if (!pingsHang) res.end('OK');
       return; // a dead link: no answer
     }
+    if (req.url === '/chat') {
+      // Answers at once, then takes what comes and says nothing more: the client writes right after that answer.
+      res.writeHead(200);
+      res.write('hello\n');
+      req.resume();
+      held.push(req);
+      return;
+    }
     if (req.url === '/quiet') {
       // Headers and a first line, then nothing: a step's output during a quiet step.
       res.writeHead(200);
@@ -90,6 +98,23 @@ describe('LinkProbe', () => {
       `the engine at 127.0.0.1:${port} stopped answering: nothing came back for 0.3 s after a write, and 2 pings in a row got no answer (no answer within 0.2 s)`,
     );
     expect(pings - before).toBe(2);
+    agent.destroy();
+  });
+
+  it('a write right after a read counts, however close together (keys typed just before the link died)', async () => {
+    pingsHang = true;
+    pings = 0;
+    const agent = probedAgent();
+    let failed: Error | 'open' = 'open';
+    const req = request({ host: '127.0.0.1', port, path: '/chat', method: 'POST', agent }, (res) => {
+      res.on('data', () => req.write('typed\n'));
+      res.on('error', () => {}); // "aborted": the connection's own error is the request's
+    });
+    req.on('error', (err) => (failed = err));
+    req.write('first\n');
+    await sleep(1500);
+    expect(String(failed)).toMatch(/stopped answering: nothing came back for 0\.3 s after a write/);
+    expect(pings).toBe(2);
     agent.destroy();
   });
 

@@ -183,10 +183,16 @@ export async function runAttached(
   } catch (err) {
     throw new OpError('shell_exec', `could not attach to ${spec.cmd[0]} in the build container: ${engineMessage(err)}`, SHELL_RETRY_HINT);
   }
+  // The connection failing (a link that died, found by the engine client's pings) ends the shell: its status cannot
+  // be asked for over the same link, so that error is the one to tell.
+  let lost: unknown = null;
   const ended = new Promise<void>((resolve) => {
     stream.once('end', resolve);
     stream.once('close', resolve);
-    stream.once('error', () => resolve());
+    stream.once('error', (err) => {
+      lost = err;
+      resolve();
+    });
   });
   let stopInput = () => {};
   let stopWatch = () => {};
@@ -209,5 +215,11 @@ export async function runAttached(
     stream.destroy();
   }
   if (signal.aborted) throw signal.reason instanceof OpError ? signal.reason : new OpError('interrupted', 'the shell was interrupted');
+  if (lost)
+    throw new OpError(
+      'engine_lost',
+      `The connection to the shell in the build container was lost: ${engineMessage(lost)}`,
+      'Check that the engine runs and that this machine still reaches it (network, VPN, ssh), then open the shell again; the build volume is kept.',
+    );
   return exitCodeOf(exec, spec.cmd[0] ?? 'the shell');
 }

@@ -11,7 +11,7 @@
 // forwarder plays dockerd's part of a tcp:// engine: like Go's listeners it
 // keeps TCP keep-alive on, and when its client is gone it closes the engine
 // connection, which ends the build container.
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ import { encodeMessage } from '../../../src/protocol/codec.js';
 import { encodeFrame } from '../../../src/protocol/frame.js';
 import { runJob } from '../../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../../src/runner/spec.js';
-import { containersOf, noContainersSoon, recorder, useExample } from '../helpers/example.js';
+import { containersOf, docker, noContainersSoon, recorder, useExample } from '../helpers/example.js';
 import { startSidecar } from '../helpers/sidecar-proc.js';
 import { hasCommand } from './engine-helpers.js';
 import { startSshd } from './sshd.js';
@@ -142,6 +142,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
   let throttled: ChildProcessWithoutNullStreams;
   let throttledLines: Lines;
   let throttledPort: number;
+  let forwarderPort: number;
   let sidecar: ChildProcess | null = null;
 
   beforeAll(async () => {
@@ -153,6 +154,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
     throttled = ns.spawnIn(['node', '-e', FORWARDER, DEFAULT_SOCKET, String(2 * MB)]);
     throttledLines = new Lines(throttled);
     throttledPort = Number(await throttledLines.next());
+    forwarderPort = Number(await new Lines(forwarder).next());
   });
 
   afterAll(async () => {
@@ -199,8 +201,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
   }
 
   it('tcp://: without a cancel, the build fails within 75 s as an engine that stopped answering, the link named in the hint; the container goes', async () => {
-    const port = Number(await new Lines(forwarder).next());
-    const { error, seconds, volume } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${port}` });
+    const { error, seconds, volume } = await buildThenDeadLink({ ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${forwarderPort}` });
     // From here a dead link and a dead engine look the same: the engine stopped answering; the hint says both.
     expect(error.code).toBe('engine_lost');
     expect(error.message).toMatch(/^The Docker engine at tcp:\/\/127\.0\.0\.1:\d+ stopped answering during the "make" step: .*ETIMEDOUT/);
@@ -305,6 +306,90 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  }, 400_000);
+
+  it('tcp://: keys typed into the system shell after the link died end the shell within 90 s (the engine pinged), said as a lost connection', async () => {
+    if (!hasCommand('tmux')) throw new Error('the shell case needs tmux');
+    const port = forwarderPort;
+    const specFile = join(fx.ex.dir, 'shell-spec.json');
+    writeFileSync(specFile, JSON.stringify(fx.ex.spec({ inputs: 'copy' })));
+    // The CLI's shell reads its terminal itself: a tmux pane, the CLI in the namespace (argv through bash's "$@").
+    const tmuxSocket = `ndt-deadlink-${process.pid}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', tmuxSocket, ...args], { encoding: 'utf8' });
+    const script = '"$@"; echo "EXIT=$?"; sleep 600';
+    const argv = [...ns.wrap, process.execPath, CLI, 'shell', '--spec', specFile];
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'dl',
+      '-x',
+      '100',
+      '-y',
+      '30',
+      '-e',
+      `DOCKER_HOST=tcp://127.0.0.1:${port}`,
+      '-e',
+      'TERM=xterm-256color',
+      '-e',
+      'NERVES_DOCKER_TS_YES=1',
+      '--',
+      'bash',
+      '--norc',
+      '-c',
+      script,
+      'bash',
+      ...argv,
+    );
+    const screen = () => tmux('capture-pane', '-p', '-J', '-t', 'dl', '-S', '-300');
+    const waitFor = async (re: RegExp, ms: number) => {
+      const until = Date.now() + ms;
+      while (!re.test(screen())) {
+        if (Date.now() > until) throw new Error(`timed out waiting for ${re}:\n${screen()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return screen();
+    };
+    const type = (line: string) => {
+      tmux('send-keys', '-t', 'dl', '-l', line);
+      tmux('send-keys', '-t', 'dl', 'Enter');
+    };
+    try {
+      await waitFor(/ Nerves +project > *$/m, 150_000);
+      type('echo "ALIVE-$((40+2))"');
+      await waitFor(/^ALIVE-42$/m, 15_000);
+      await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      const t0 = Date.now();
+      let text: string;
+      try {
+        // The keys go out and nothing comes back: without the pings, the kernel's retransmissions (~15 minutes).
+        type('echo "GONE-$((40+2))"');
+        text = await waitFor(/^EXIT=\d+$/m, 150_000);
+      } finally {
+        await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      console.log(`the shell ended after ${seconds} s:\n${text.trim().split('\n').slice(-6).join('\n')}`);
+      expect(text).toMatch(
+        /The connection to the shell in the build container was lost: the engine at 127\.0\.0\.1:\d+ stopped answering: nothing came back for 15 s after a write, and 2 pings in a row got no answer/,
+      );
+      expect(text).toMatch(/then open the shell again; the build volume is kept/);
+      expect(text).not.toMatch(/^GONE-42$/m);
+      // 15 s of silence after the keys, two pings of 10 s, then the container's removal, which cannot reach the
+      // engine either (a 10 s connect timeout per try).
+      expect(seconds).toBeLessThan(90);
+    } finally {
+      try {
+        tmux('kill-server');
+      } catch {
+        // gone already
+      }
+      for (const c of await containersOf({ [LABEL.kind]: 'shell' }))
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {});
     }
   }, 400_000);
 });
