@@ -45,9 +45,20 @@ describe('copy build: inputs this user cannot read', () => {
     });
     await noContainers();
 
-    // The platform's too, named as such.
+    // The platform's too, named as such; with the package's still there, one error names both (one fix, one rerun).
     writeFileSync(join(platform, 'mk/private.mk'), 'x');
     chmodSync(join(platform, 'mk/private.mk'), 0);
+    const both = await build();
+    expect(both.error?.code).toBe('input_path');
+    expect(both.error?.message).toBe(
+      `this user (uid 0) cannot read a path in ${platform}, which the build copies to the engine: mk/private.mk; and ` +
+        `this user (uid 0) cannot read 3 paths in ${system}, which the build copies to the engine: ` +
+        'locked/ (cannot be listed), nosearch/ (no search (x) permission), rootfs_overlay/secret.key',
+    );
+    expect(both.error?.hint).toMatch(
+      /\(e\.g\. \["\/mk\/private\.mk"\]\).*\(e\.g\. \["\/locked\/", "\/nosearch\/", "\/rootfs_overlay\/secret\.key"\]\)/,
+    );
+    await noContainers();
     const again = await build({ inputs_exclude: ['/locked/', '/nosearch/', '/rootfs_overlay/secret.key'] });
     expect(again.error?.code).toBe('input_path');
     expect(again.error?.message).toBe(

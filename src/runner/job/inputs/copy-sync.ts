@@ -24,6 +24,18 @@ export interface Tree {
   exclude: string[];
 }
 
+/**
+ * The error of the syncs that failed: the first, unless every one is an
+ * input_path error (paths this user cannot read in the platform and in the
+ * package): then one error naming them all, so that one fix covers both.
+ */
+function oneFailure(errors: unknown[]): unknown {
+  const paths = errors.filter((e): e is OpError => e instanceof OpError && e.code === 'input_path');
+  if (errors.length < 2 || paths.length < errors.length) return errors[0];
+  const hints = [...new Set(paths.map((e) => e.hint).filter((h): h is string => !!h))];
+  return new OpError('input_path', paths.map((e) => e.message).join('; and '), hints.length > 0 ? hints.join(' ') : null);
+}
+
 export class TreeSync {
   private readonly finish: Array<{ cmd: string[]; volume: string; record: Map<string, Buffer> | null }> = [];
   private checks: Array<{ path: string; content: string }> = [];
@@ -58,8 +70,8 @@ export class TreeSync {
         });
       }),
     );
-    const failed = settled.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+    if (failed.length > 0) throw oneFailure(failed);
     const sent = settled.map((r) => (r as PromiseFulfilledResult<SyncResult>).value);
     for (const [i, r] of sent.entries()) {
       const volume = this.trees[i]!.volume;
