@@ -3,7 +3,12 @@
 // engine stops answering pings; while pings are answered (a slow upload, a
 // long load) it is left alone; a connection that only waits to read (a
 // quiet step's output) is never the probe's business.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request, Agent, type IncomingMessage, type Server } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LinkProbe } from '../../src/engine/link-probe.js';
@@ -127,6 +132,70 @@ describe('LinkProbe', () => {
     expect(quiet.outcome()).toBe('open');
     expect(pings).toBe(0);
     quiet.req.destroy();
+    agent.destroy();
+  });
+});
+
+describe('LinkProbe on a TLS engine (the agent of a tcp:// engine with TLS)', () => {
+  let tlsServer: HttpsServer;
+  let tlsPort = 0;
+  let tlsPingsHang = false;
+  let tlsPings = 0;
+  let ca: Buffer;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ndt-link-probe-'));
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'].concat([
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ]),
+      { stdio: 'ignore' },
+    );
+    ca = readFileSync(cert);
+    tlsServer = createHttpsServer({ key: readFileSync(key), cert: ca }, (req, res) => {
+      if (req.url === '/_ping') {
+        tlsPings++;
+        if (!tlsPingsHang) res.end('OK');
+        return;
+      }
+      req.resume();
+      held.push(req);
+    });
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    tlsPort = (tlsServer.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    tlsServer.closeAllConnections();
+    rmSync(dir, { recursive: true, force: true });
+    return new Promise<void>((r) => tlsServer.close(() => r()));
+  });
+
+  it("pings over TLS with the agent's own trust: answered, the silent upload stays; unanswered, it fails", async () => {
+    const agent = new HttpsAgent({ keepAlive: true, ca });
+    const probe = new LinkProbe(agent, { host: '127.0.0.1', port: tlsPort }, TIMINGS);
+    const self = agent as unknown as { createConnection: (o: object, cb?: unknown) => Socket };
+    const create = self.createConnection.bind(agent);
+    self.createConnection = (o, cb) => {
+      const socket = create(o, cb);
+      probe.watch(socket);
+      return socket;
+    };
+    let failed: Error | 'open' = 'open';
+    const req = httpsRequest({ host: '127.0.0.1', port: tlsPort, path: '/images/load', method: 'POST', agent });
+    req.on('error', (err) => (failed = err));
+    req.write(Buffer.alloc(64 * 1024, 1));
+    await sleep(1500);
+    expect(failed).toBe('open');
+    expect(tlsPings).toBeGreaterThanOrEqual(2);
+    tlsPingsHang = true;
+    await sleep(1500);
+    expect(String(failed)).toMatch(/stopped answering: nothing came back for 0\.3 s after a write, and 2 pings in a row got no answer/);
     agent.destroy();
   });
 });
