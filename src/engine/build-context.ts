@@ -1,33 +1,80 @@
 // The tar stream of a build context: the directory's files minus what
 // .dockerignore excludes (the Dockerfile and .dockerignore always go), in
-// sorted order.
+// sorted order. What this user cannot read of what would be sent (a file,
+// a directory it cannot list or search) is one input_path error naming it
+// all, before anything is sent.
+import { accessSync, constants } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { OpError } from '../errors.js';
+import { isDenied, whoIsDenied } from '../image/unreadable.js';
 import { isIgnored, loadDockerignore } from './dockerignore.js';
+
+/** Paths named in the message; the rest are counted. */
+const SHOWN = 10;
 
 export async function contextFiles(contextDir: string, dockerfile: string): Promise<string[]> {
   const rules = await loadDockerignore(contextDir);
   const always = new Set([dockerfile, '.dockerignore']);
   const out: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const entries = (await readdir(join(contextDir, rel))).sort();
+  const denied: string[] = [];
+  const walk = async (rel: string, ignored: boolean): Promise<void> => {
+    let entries: string[];
+    try {
+      entries = (await readdir(join(contextDir, rel))).sort();
+    } catch (err) {
+      if (!isDenied(err)) throw err;
+      if (!ignored) denied.push(`${rel || '.'}/ (cannot be listed)`);
+      return;
+    }
     for (const name of entries) {
       const path = rel ? `${rel}/${name}` : name;
-      const st = await lstat(join(contextDir, path));
-      const ignored = isIgnored(rules, path) && !always.has(path);
+      const skip = isIgnored(rules, path) && !always.has(path);
+      let st;
+      try {
+        st = await lstat(join(contextDir, path));
+      } catch (err) {
+        if (!isDenied(err)) throw err;
+        if (!ignored) denied.push(`${rel || '.'}/ (no search (x) permission)`);
+        return;
+      }
       if (st.isDirectory()) {
         // Descend even into an ignored directory: a later ! rule may re-include a child.
         const before = out.length;
-        await walk(path);
-        if (!ignored && out.length === before) out.push(path);
-      } else if (!ignored) {
-        out.push(path);
+        await walk(path, skip);
+        if (!skip && out.length === before) out.push(path);
+      } else if (!skip) {
+        if (st.isFile() && !readable(join(contextDir, path))) denied.push(path);
+        else out.push(path);
       }
     }
   };
-  await walk('');
+  await walk('', false);
+  if (denied.length > 0) throw unreadableContext(contextDir, denied);
   return out;
+}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch (err) {
+    if (isDenied(err)) return false;
+    throw err;
+  }
+}
+
+function unreadableContext(contextDir: string, denied: string[]): OpError {
+  const more = denied.length > SHOWN ? `, and ${denied.length - SHOWN} more` : '';
+  const what = denied.length === 1 ? 'a path' : `${denied.length} paths`;
+  const them = denied.length === 1 ? 'it' : 'them';
+  const names = denied.slice(0, 3).map((d) => d.replace(/ \(.*\)$/, ''));
+  return new OpError(
+    'input_path',
+    `${whoIsDenied()} cannot read ${what} in the build context ${contextDir}: ${denied.slice(0, SHOWN).join(', ')}${more}`,
+    `Make ${them} readable (chmod -R u+rX, chown), or list ${them} in ${join(contextDir, '.dockerignore')} (e.g. ${names.join(', ')}); rerunning as it is does not help.`,
+  );
 }
 
 export async function contextTar(contextDir: string, dockerfile: string): Promise<Readable> {

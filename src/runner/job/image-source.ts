@@ -185,6 +185,7 @@ async function buildFromDockerfile(tag: string, contextDir: string, dockerfile: 
     );
   } catch (err) {
     deps.signal?.throwIfAborted(); // interrupted: not a failed build
+    if (err instanceof OpError && err.code === 'input_path') throw err; // the context: its own words and what to do
     throw new OpError(
       'image_build',
       `Nerves Docker build_runner could not create the image ${tag}: ${(err as Error).message}`,

@@ -58,6 +58,9 @@ export async function sidecarRequest(
         for (const body of dec.push(c)) {
           const m = decodeMessage(body) as Record<string, unknown>;
           if ('hello' in m) child.stdin.write(encodeFrame(encodeMessage({ id: 1, op, args })));
+          // A question (build the missing image?) is answered yes, as NERVES_DOCKER_TS_YES=1 does in the plugin.
+          else if (m.id === 1 && 'prompt' in m)
+            child.stdin.write(encodeFrame(encodeMessage({ id: 1, ref: (m.prompt as { ref: unknown }).ref, answer: true })));
           else if (m.id === 1 && ('ok' in m || 'error' in m)) {
             clearTimeout(timer);
             resolve(m as Reply);
