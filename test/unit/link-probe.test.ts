@@ -55,9 +55,9 @@ afterAll(() => {
 
 const TIMINGS = { silenceMs: 300, tickMs: 50, pingTimeoutMs: 200 };
 
-function probedAgent(): Agent {
-  const agent = new Agent({ keepAlive: true });
-  const probe = new LinkProbe(agent, { host: '127.0.0.1', port }, TIMINGS);
+/** `agent` (plain or TLS) with a LinkProbe on every connection it makes to 127.0.0.1:`to`, as tcp-agent.ts does. */
+function probed<A extends Agent>(agent: A, to: number): A {
+  const probe = new LinkProbe(agent, { host: '127.0.0.1', port: to }, TIMINGS);
   const self = agent as unknown as { createConnection: (o: object, cb?: unknown) => Socket };
   const create = self.createConnection.bind(agent);
   self.createConnection = (o, cb) => {
@@ -66,6 +66,10 @@ function probedAgent(): Agent {
     return socket;
   };
   return agent;
+}
+
+function probedAgent(): Agent {
+  return probed(new Agent({ keepAlive: true }), port);
 }
 
 /** A request through `agent`; `outcome` settles with its error, or 'open' while it lasts. */
@@ -177,15 +181,7 @@ describe('LinkProbe on a TLS engine (the agent of a tcp:// engine with TLS)', ()
   });
 
   it("pings over TLS with the agent's own trust: answered, the silent upload stays; unanswered, it fails", async () => {
-    const agent = new HttpsAgent({ keepAlive: true, ca });
-    const probe = new LinkProbe(agent, { host: '127.0.0.1', port: tlsPort }, TIMINGS);
-    const self = agent as unknown as { createConnection: (o: object, cb?: unknown) => Socket };
-    const create = self.createConnection.bind(agent);
-    self.createConnection = (o, cb) => {
-      const socket = create(o, cb);
-      probe.watch(socket);
-      return socket;
-    };
+    const agent = probed(new HttpsAgent({ keepAlive: true, ca }), tlsPort);
     let failed: Error | 'open' = 'open';
     const req = httpsRequest({ host: '127.0.0.1', port: tlsPort, path: '/images/load', method: 'POST', agent });
     req.on('error', (err) => (failed = err));
