@@ -8,24 +8,21 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OpError } from '../errors.js';
-import { isDenied, whoIsDenied } from '../image/unreadable.js';
+import { isDenied, namedPaths, shownPath, whoIsDenied, type DeniedPath } from '../image/unreadable.js';
 import { isIgnored, loadDockerignore } from './dockerignore.js';
-
-/** Paths named in the message; the rest are counted. */
-const SHOWN = 10;
 
 export async function contextFiles(contextDir: string, dockerfile: string): Promise<string[]> {
   const rules = await loadDockerignore(contextDir);
   const always = new Set([dockerfile, '.dockerignore']);
   const out: string[] = [];
-  const denied: string[] = [];
+  const denied: DeniedPath[] = [];
   const walk = async (rel: string, ignored: boolean): Promise<void> => {
     let entries: string[];
     try {
       entries = (await readdir(join(contextDir, rel))).sort();
     } catch (err) {
       if (!isDenied(err)) throw err;
-      if (!ignored) denied.push(`${rel || '.'}/ (cannot be listed)`);
+      if (!ignored) denied.push({ path: rel || '.', denied: 'list' });
       return;
     }
     for (const name of entries) {
@@ -36,7 +33,7 @@ export async function contextFiles(contextDir: string, dockerfile: string): Prom
         st = await lstat(join(contextDir, path));
       } catch (err) {
         if (!isDenied(err)) throw err;
-        if (!ignored) denied.push(`${rel || '.'}/ (no search (x) permission)`);
+        if (!ignored) denied.push({ path: rel || '.', denied: 'search' });
         return;
       }
       if (st.isDirectory()) {
@@ -45,7 +42,7 @@ export async function contextFiles(contextDir: string, dockerfile: string): Prom
         await walk(path, skip);
         if (!skip && out.length === before) out.push(path);
       } else if (!skip) {
-        if (st.isFile() && !readable(join(contextDir, path))) denied.push(path);
+        if (st.isFile() && !readable(join(contextDir, path))) denied.push({ path, denied: 'read' });
         else out.push(path);
       }
     }
@@ -65,14 +62,12 @@ function readable(path: string): boolean {
   }
 }
 
-function unreadableContext(contextDir: string, denied: string[]): OpError {
-  const more = denied.length > SHOWN ? `, and ${denied.length - SHOWN} more` : '';
-  const what = denied.length === 1 ? 'a path' : `${denied.length} paths`;
-  const them = denied.length === 1 ? 'it' : 'them';
-  const names = denied.slice(0, 3).map((d) => d.replace(/ \(.*\)$/, ''));
+function unreadableContext(contextDir: string, denied: DeniedPath[]): OpError {
+  const { what, them, list } = namedPaths(denied);
+  const names = denied.slice(0, 3).map(shownPath);
   return new OpError(
     'input_path',
-    `${whoIsDenied()} cannot read ${what} in the build context ${contextDir}: ${denied.slice(0, SHOWN).join(', ')}${more}`,
+    `${whoIsDenied()} cannot read ${what} in the build context ${contextDir}: ${list}`,
     `Make ${them} readable (chmod -R u+rX, chown), or list ${them} in ${join(contextDir, '.dockerignore')} (e.g. ${names.join(', ')}); rerunning as it is does not help.`,
   );
 }

@@ -10,13 +10,13 @@
 //   (ETIMEDOUT): the kernel's own SYN retries take 127 s, and the requests
 //   that follow a lost stream (the exec's status, the container's removal)
 //   each make a new connection;
-// - a connection that has sent something and heard nothing back for 15 s
-//   (an upload, keys typed into a shell) is where keep-alive
-//   cannot help: it only probes a connection with nothing unacknowledged,
-//   and data in flight waits for the kernel's retransmissions (~15 minutes).
-//   Such a connection makes the agent ping the engine on a fresh request
-//   (link-probe.ts); when two pings in a row get no answer within 10 s,
-//   the silent connections are failed (ETIMEDOUT).
+// - a connection that has read nothing since it last wrote, 15 s ago or
+//   more (an upload, keys typed into a shell), is where keep-alive cannot
+//   help: it only probes a connection with nothing unacknowledged, and data
+//   in flight waits for the kernel's retransmissions (~15 minutes). Such a
+//   connection makes the agent ping the engine (link-probe.ts); when two
+//   pings in a row get no answer within 10 s, the silent connections are
+//   failed (ETIMEDOUT).
 //
 // Otherwise as Node's global agent: connections kept open and reused, the
 // last freed first, an idle one closed after 5 s.

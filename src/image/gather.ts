@@ -20,7 +20,7 @@ import { runHostScript } from './host-script.js';
 import { presentStoreRefs } from './command-refs.js';
 import type { DockerClient } from '../engine/images.js';
 import { OpError } from '../errors.js';
-import { deniedInput } from './unreadable.js';
+import { denied } from './unreadable.js';
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -81,13 +81,7 @@ async function linkContents(dir: string, sources: string[]): Promise<void> {
   for (const src of sources) {
     const st = await lstat(src);
     if (!st.isDirectory()) continue;
-    let names: string[];
-    try {
-      names = listNames(src);
-    } catch (err) {
-      throw deniedInput(err, src, 'list');
-    }
-    for (const name of names.sort()) owners.set(name, [...(owners.get(name) ?? []), join(src, name)]);
+    for (const name of denied(() => listNames(src), src, 'list').sort()) owners.set(name, [...(owners.get(name) ?? []), join(src, name)]);
   }
   for (const [name, targets] of owners) {
     const dest = join(dir, name);

@@ -4,10 +4,9 @@
 // to U+FFFD, so the file would be looked up under a name it does not have
 // (a bare ENOENT) and a symlink would point elsewhere in the image. A name
 // that is valid UTF-8 and holds U+FFFD itself is read as it is.
+import { isUtf8 } from 'node:buffer';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { OpError } from '../errors.js';
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 const HINT =
   'Rename it to a UTF-8 name (convmv -f latin1 -t utf8 renames Latin-1 names), or leave it out of the directories given to the image.';
@@ -18,15 +17,6 @@ export function shownBytes(raw: Buffer): string {
   for (const b of raw)
     s += b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
   return s;
-}
-
-function isUtf8(raw: Buffer): boolean {
-  try {
-    UTF8.decode(raw);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** readdirSync(dir): the names, or an input_path error for the first one that is not UTF-8. */

@@ -5,7 +5,7 @@
 // naming it (unreadable.ts).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { OpError } from '../errors.js';
-import { deniedInput } from './unreadable.js';
+import { denied } from './unreadable.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { BLOCK, END_OF_ARCHIVE, entryHeader, headerSize, writeHeaderAt, type TarEntry } from './tar-header.js';
 
@@ -160,14 +160,6 @@ function readHostFile(c: Chunks, e: TarEntry, file: { fd: number; read: number }
   return false;
 }
 
-function openHostFile(path: string): number {
-  try {
-    return openSync(path, 'r');
-  } catch (err) {
-    throw deniedInput(err, path);
-  }
-}
-
 /**
  * Stream a tar archive of the given entries, in the order given, in chunks
  * of TAR_CHUNK bytes: headers, padding and the files' contents are written
@@ -193,7 +185,7 @@ export async function* writeTar(
         for (const b of c.takeAll('continue')) yield b;
         yield* passThrough(e as TarEntry & { stream: () => AsyncIterable<Buffer> });
       } else if (e.hostPath) {
-        const file = { fd: openHostFile(e.hostPath), read: 0 };
+        const file = { fd: denied(() => openSync(e.hostPath!, 'r'), e.hostPath, 'read'), read: 0 };
         try {
           while (readHostFile(c, e, file)) for (const b of c.takeReady()) yield b;
         } finally {

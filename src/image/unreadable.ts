@@ -41,6 +41,39 @@ export function deniedInput(err: unknown, path: string, denied: Denied = 'read',
   return isDenied(err) ? new OpError('input_path', deniedText(path, denied), hint) : err;
 }
 
+/** A path this user was refused, relative to the tree it is in ("." for the tree itself). */
+export interface DeniedPath {
+  path: string;
+  denied: Denied;
+}
+
+/** Paths named in a message; the rest are counted. */
+const SHOWN = 10;
+
+const WHY: Record<Denied, string> = { read: '', list: ' (cannot be listed)', search: ' (no search (x) permission)' };
+
+/** A path as a message shows it: relative to the tree, a directory with a trailing "/" ("./" for the tree itself). */
+export function shownPath({ path, denied }: DeniedPath): string {
+  if (path === '.') return './';
+  return denied === 'read' ? path : `${path}/`;
+}
+
+/**
+ * Refused paths as one message names them: `what` ("a path", "3 paths"),
+ * `them` ("it", "them") and `list`, the first ten with why, then how many more.
+ */
+export function namedPaths(denied: DeniedPath[]): { what: string; them: string; list: string } {
+  const more = denied.length > SHOWN ? `, and ${denied.length - SHOWN} more` : '';
+  return {
+    what: denied.length === 1 ? 'a path' : `${denied.length} paths`,
+    them: denied.length === 1 ? 'it' : 'them',
+    list: `${denied
+      .slice(0, SHOWN)
+      .map((d) => `${shownPath(d)}${WHY[d.denied]}`)
+      .join(', ')}${more}`,
+  };
+}
+
 /** fn(), with a refused permission said as deniedInput says it. */
 export function denied<T>(fn: () => T, path: string, what: Denied, hint: string = IMAGE_HINT): T {
   try {

@@ -9,15 +9,10 @@
 // refused despite its mode (an ACL) is caught as it is read (send.ts).
 import { accessSync, constants } from 'node:fs';
 import { OpError } from '../../../../errors.js';
-import { isDenied, whoIsDenied, type Denied } from '../../../../image/unreadable.js';
+import { isDenied, namedPaths, shownPath, whoIsDenied } from '../../../../image/unreadable.js';
 import type { Plan } from './plan.js';
 import type { HostTree } from './scan.js';
 import type { ManifestEntry } from './types.js';
-
-/** Paths named in the message; the rest are counted. */
-const SHOWN = 10;
-
-const WHY: Record<Denied, string> = { read: '', list: ' (cannot be listed)', search: ' (no search (x) permission)' };
 
 /** Throws when a directory was not walked or a file to send cannot be read. */
 export function checkReadable(hostDir: string, host: HostTree, plan: Plan): void {
@@ -50,24 +45,15 @@ function byMode(): (e: ManifestEntry) => boolean {
 }
 
 function unreadablePaths(hostDir: string, denied: HostTree['denied']): OpError {
-  const shown = denied.slice(0, SHOWN).map((d) => `${shownPath(d.path, d.denied)}${WHY[d.denied]}`);
-  const more = denied.length > SHOWN ? `, and ${denied.length - SHOWN} more` : '';
-  const what = denied.length === 1 ? 'a path' : `${denied.length} paths`;
-  const them = denied.length === 1 ? 'it' : 'them';
+  const { what, them, list } = namedPaths(denied);
   const patterns = denied
     .filter((d) => d.path !== '.')
     .slice(0, 3)
-    .map((d) => JSON.stringify(`/${shownPath(d.path, d.denied)}`));
+    .map((d) => JSON.stringify(`/${shownPath(d)}`));
   const exclude = patterns.length > 0 ? `, or leave ${them} out with build_runner_opts inputs_exclude (e.g. [${patterns.join(', ')}])` : '';
   return new OpError(
     'input_path',
-    `${whoIsDenied()} cannot read ${what} in ${hostDir}, which the build copies to the engine: ${shown.join(', ')}${more}`,
+    `${whoIsDenied()} cannot read ${what} in ${hostDir}, which the build copies to the engine: ${list}`,
     `Make ${them} readable (chmod -R u+rX, chown)${exclude}; rerunning as it is does not help.`,
   );
-}
-
-/** A path as the message shows it: relative to the tree, a directory with a trailing "/". */
-function shownPath(path: string, denied: Denied): string {
-  if (path === '.') return './';
-  return denied === 'read' ? path : `${path}/`;
 }

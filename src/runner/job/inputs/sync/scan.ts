@@ -7,7 +7,7 @@
 // one error naming every such path (readable.ts), rather than the first alone.
 import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { OpError } from '../../../../errors.js';
-import { isDenied, type Denied } from '../../../../image/unreadable.js';
+import { isDenied, type DeniedPath } from '../../../../image/unreadable.js';
 import type { ExcludeRules } from './exclude.js';
 import type { ManifestEntry } from './types.js';
 
@@ -17,7 +17,7 @@ export interface HostTree {
   /** Paths of the special files left out. */
   skipped: string[];
   /** Directories this user may not list or search (their content is unknown): the sync must not go on. */
-  denied: Array<{ path: string; denied: Denied }>;
+  denied: DeniedPath[];
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
