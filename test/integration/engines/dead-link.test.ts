@@ -97,6 +97,10 @@ interface Namespace {
   kill(names: string[]): void;
   /** Runs argv inside the namespace. */
   spawnIn(argv: string[], env?: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams;
+  /** The link dies: every TCP packet in the namespace dropped, both ways (the host's firewall is not touched). */
+  dropLink(): Promise<unknown>;
+  /** The link back: that rule removed. */
+  restoreLink(): Promise<unknown>;
 }
 
 async function newNetworkNamespace(): Promise<Namespace> {
@@ -106,6 +110,8 @@ async function newNetworkNamespace(): Promise<Namespace> {
   expect(await new Lines(holder).next()).toBe('up');
   const pid = holder.pid!;
   const wrap = ['nsenter', `--net=/proc/${pid}/ns/net`, '--'];
+  const spawnIn = (argv: string[], env: NodeJS.ProcessEnv = process.env) =>
+    spawn(wrap[0]!, [...wrap.slice(1), ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env });
   return {
     holder,
     wrap,
@@ -120,7 +126,9 @@ async function newNetworkNamespace(): Promise<Namespace> {
         }
       }
     },
-    spawnIn: (argv, env = process.env) => spawn(wrap[0]!, [...wrap.slice(1), ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env }),
+    spawnIn,
+    dropLink: () => run(spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP'])),
+    restoreLink: () => run(spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP'])),
   };
 }
 
@@ -186,8 +194,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
       expect(await containersOf({ [LABEL.volume]: volumeName() })).toHaveLength(1);
     }
     const volume = volumeName();
-    // The link dies: every TCP packet in the namespace dropped, both ways.
-    await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+    await ns.dropLink();
     const t0 = Date.now();
     try {
       const reply = await waitFor((m) => m.id === 1 && ('error' in m || 'ok' in m), 400_000);
@@ -195,7 +202,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
       console.log(`reply after ${seconds} s:`, JSON.stringify(reply));
       return { error: reply.error as { code: string; message: string; hint: string }, seconds, volume };
     } finally {
-      await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      await ns.restoreLink();
       sidecar.kill('SIGKILL');
     }
   }
@@ -278,7 +285,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
       const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
       await throttledLines.next(/^upload$/);
       await new Promise((r) => setTimeout(r, 3000));
-      await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      await ns.dropLink();
       const t0 = Date.now();
       let code: number | null;
       try {
@@ -288,7 +295,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
         if (first === 'late') cli.kill('SIGKILL');
         code = first === 'late' ? null : first;
       } finally {
-        await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+        await ns.restoreLink();
       }
       const seconds = (Date.now() - t0) / 1000;
       console.log(`the CLI exited with ${code} after ${seconds} s:`, stderr);
@@ -359,7 +366,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
       await waitFor(/ Nerves +project > *$/m, 150_000);
       type('echo "ALIVE-$((40+2))"');
       await waitFor(/^ALIVE-42$/m, 15_000);
-      await run(ns.spawnIn(['iptables', '-I', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+      await ns.dropLink();
       const t0 = Date.now();
       let text: string;
       try {
@@ -367,7 +374,7 @@ describe('a tcp:// or ssh:// engine whose link dies silently (a network namespac
         type('echo "GONE-$((40+2))"');
         text = await waitFor(/^EXIT=\d+$/m, 150_000);
       } finally {
-        await run(ns.spawnIn(['iptables', '-D', 'INPUT', '-p', 'tcp', '-j', 'DROP']));
+        await ns.restoreLink();
       }
       const seconds = (Date.now() - t0) / 1000;
       console.log(`the shell ended after ${seconds} s:\n${text.trim().split('\n').slice(-6).join('\n')}`);
