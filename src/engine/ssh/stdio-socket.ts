@@ -8,11 +8,25 @@
 // remote docker missing), the connection ends with an SshError carrying
 // what ssh printed on stderr.
 import type { ChildProcessByStdio } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import type { Readable, Writable } from 'node:stream';
 import { SshError, sshSaid } from './master.js';
 
 type SshChild = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/** Calls `then` once: at `event`, or 200 ms from now if it has not come. */
+function briefly(emitter: EventEmitter, event: string, then: () => void): void {
+  let called = false;
+  const once = () => {
+    if (called) return;
+    called = true;
+    emitter.off(event, once);
+    then();
+  };
+  emitter.once(event, once);
+  setTimeout(once, 200).unref();
+}
 
 export class StdioSocket extends Duplex {
   readonly connecting = false;
@@ -70,15 +84,8 @@ export class StdioSocket extends Duplex {
 
   /** Calls `then` once what ssh printed on stderr is read: its pipe closed, or briefly after now. */
   private whenStderrRead(then: () => void): void {
-    let called = false;
-    const once = () => {
-      if (called) return;
-      called = true;
-      then();
-    };
-    if (this.child.stderr.readableEnded || this.child.stderr.destroyed) return once();
-    this.child.stderr.once('close', once);
-    setTimeout(once, 200).unref();
+    if (this.child.stderr.readableEnded || this.child.stderr.destroyed) then();
+    else briefly(this.child.stderr, 'close', then);
   }
 
   /** How ssh ended, with its last words: "ssh ... dial-stdio fails (exit status 255): ...". */
@@ -108,18 +115,9 @@ export class StdioSocket extends Duplex {
    * it said, once its exit is known (briefly), instead of the bare errno.
    */
   private writeFailed(err: Error, cb: (err?: Error | null) => void): void {
-    let done = false;
-    const fail = () => {
-      if (done) return;
-      done = true;
-      if (!this.exited()) return cb(err);
-      this.whenStderrRead(() => cb(this.sshError('ended')));
-    };
+    const fail = () => (this.exited() ? this.whenStderrRead(() => cb(this.sshError('ended'))) : cb(err));
     if (this.exited()) fail();
-    else {
-      this.child.once('exit', fail);
-      setTimeout(fail, 200).unref();
-    }
+    else briefly(this.child, 'exit', fail);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
