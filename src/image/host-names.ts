@@ -19,20 +19,41 @@ export function shownBytes(raw: Buffer): string {
   return s;
 }
 
+/**
+ * Which of dir's names (as readdirSync gave them) are not UTF-8: each as Node
+ * reads it (with U+FFFD) to its bytes shown. Empty, without a second
+ * listing, when no name holds U+FFFD.
+ */
+export function notUtf8Names(dir: string, names: readonly string[]): Map<string, string> {
+  const bad = new Map<string, string>();
+  if (!names.some((n) => n.includes('\uFFFD'))) return bad;
+  for (const raw of readdirSync(dir, { encoding: 'buffer' })) if (!isUtf8(raw)) bad.set(raw.toString(), shownBytes(raw));
+  return bad;
+}
+
 /** readdirSync(dir): the names, or an input_path error for the first one that is not UTF-8. */
 export function listNames(dir: string): string[] {
   const names = readdirSync(dir);
-  if (!names.some((n) => n.includes('\uFFFD'))) return names;
-  for (const raw of readdirSync(dir, { encoding: 'buffer' }))
-    if (!isUtf8(raw)) throw new OpError('input_path', `The name "${shownBytes(raw)}" in ${dir} is not valid UTF-8`, HINT);
+  const [shown] = notUtf8Names(dir, names).values();
+  if (shown !== undefined) throw new OpError('input_path', `The name "${shown}" in ${dir} is not valid UTF-8`, HINT);
   return names;
 }
 
 /** readlinkSync(path): the target, or an input_path error when it is not UTF-8. */
 export function linkTarget(path: string): string {
   const target = readlinkSync(path);
-  if (!target.includes('\uFFFD')) return target;
-  const raw = readlinkSync(path, { encoding: 'buffer' });
-  if (!isUtf8(raw)) throw new OpError('input_path', `The target "${shownBytes(raw)}" of the symlink ${path} is not valid UTF-8`, HINT);
+  const bad = badTarget(path, target);
+  if (bad !== undefined) throw new OpError('input_path', `The target "${bad}" of the symlink ${path} is not valid UTF-8`, HINT);
   return target;
+}
+
+/** The bytes of the symlink's target shown, when they are not UTF-8; else undefined. */
+export function notUtf8Target(path: string): string | undefined {
+  return badTarget(path, readlinkSync(path));
+}
+
+function badTarget(path: string, target: string): string | undefined {
+  if (!target.includes('\uFFFD')) return undefined;
+  const raw = readlinkSync(path, { encoding: 'buffer' });
+  return isUtf8(raw) ? undefined : shownBytes(raw);
 }

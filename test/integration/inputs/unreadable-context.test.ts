@@ -9,6 +9,7 @@ import { docker, NEW_TAG, useExample } from '../helpers/example.js';
 import { checkDacDropped, sidecarRequest } from '../helpers/no-dac.js';
 
 const TAG = 'localhost/ndt-test/unreadable-context:1';
+const LATIN1_TAG = 'localhost/ndt-test/latin1-context:1';
 
 describe('the build image from a Dockerfile whose context this user cannot read', () => {
   const fx = useExample('ndt-unreadable-ctx-');
@@ -25,10 +26,11 @@ describe('the build image from a Dockerfile whose context this user cannot read'
     checkDacDropped(join(ctx, 'conf', 'secret.key'));
   });
   afterAll(async () => {
-    await docker
-      .getImage(TAG)
-      .remove({ force: true })
-      .catch(() => {});
+    for (const tag of [TAG, LATIN1_TAG])
+      await docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => {});
   });
 
   it('fails as input_path naming the paths and the .dockerignore that leaves them out; no image', async () => {
@@ -48,4 +50,15 @@ describe('the build image from a Dockerfile whose context this user cannot read'
     expect(again.reply.error).toBeUndefined();
     expect((await docker.getImage(TAG).inspect()).RepoTags).toContain(TAG);
   }, 180_000);
+
+  it('a name that is not UTF-8 in the context: input_path naming its bytes, before anything is sent; no image', async () => {
+    const latin1 = join(fx.ex.dir, 'ctx-latin1');
+    mkdirSync(latin1);
+    writeFileSync(join(latin1, 'Dockerfile'), `FROM ${NEW_TAG}\nCOPY . /ctx\n`);
+    writeFileSync(Buffer.concat([Buffer.from(`${latin1}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]), 'x');
+    const { reply } = await sidecarRequest('build', fx.ex.spec({ docker: { dockerfile: join(latin1, 'Dockerfile'), tag: LATIN1_TAG } }));
+    expect(reply.error?.code).toBe('input_path');
+    expect(reply.error?.message).toBe(`The build context ${latin1} holds a name that is not valid UTF-8: "caf\\xe9.txt"`);
+    await expect(docker.getImage(LATIN1_TAG).inspect()).rejects.toMatchObject({ statusCode: 404 });
+  }, 120_000);
 });
