@@ -56,7 +56,38 @@ defmodule NervesDockerTs.InterruptTest do
     {String.trim(pid), out}
   end
 
-  defp sleeping?(out), do: File.read!(out) =~ "Sleeping 60 s"
+  # As start_vm/2, and the VM's exit status is written to OUT.status when it ends.
+  defp start_vm_status(dir, dl) do
+    script = Path.join(dir, "vm.exs")
+    File.write!(script, @script)
+    out = Path.join(dir, "vm.out")
+
+    paths = [
+      Path.join(:code.lib_dir(:nerves_docker_ts), "ebin")
+      | Path.wildcard(Path.join(Mix.Project.build_path(), "lib/*/ebin"))
+    ]
+
+    pa = paths |> Enum.map(&to_string/1) |> Enum.uniq() |> Enum.flat_map(&["-pa", &1])
+    env = "NERVES_DL_DIR=#{dl} NERVES_DOCKER_TS_YES=1"
+
+    {"", 0} =
+      System.cmd("sh", [
+        "-c",
+        ~s|(env #{env} elixir "$@" >"$0" 2>&1 </dev/null & echo $! >"$0.pid"; wait $!; echo $? >"$0.status") >/dev/null 2>&1 &|,
+        out | pa ++ [script, dir]
+      ])
+
+    :ok = TestExample.wait_until(fn -> File.exists?(out <> ".pid") end, 5_000)
+    {out |> Kernel.<>(".pid") |> File.read!() |> String.trim(), out}
+  end
+
+  # The VM may not have opened its output file yet.
+  defp sleeping?(out) do
+    case File.read(out) do
+      {:ok, text} -> text =~ "Sleeping 60 s"
+      _ -> false
+    end
+  end
 
   # Containers of this test's build volume only: other builds of the example may run meanwhile.
   defp volume_label(dir), do: "io.github.nerves-docker-ts.volume=example_system-" <> TestExample.docker_id(dir)
@@ -86,6 +117,25 @@ defmodule NervesDockerTs.InterruptTest do
     assert [_] = Regex.scan(~r/the build was interrupted/, out)
     refute out =~ "BUILD_RETURNED"
     assert volume =~ "example_system-"
+  end
+
+  # The BEAM's own SIGTERM handling stops the VM with status 0: a CI job's timeout took the build for a success.
+  test "SIGTERM to the VM during make: the build cancelled and cleaned up, said once, exit status 130", %{
+    dir: dir,
+    dl: dl
+  } do
+    {vm, out} = start_vm_status(dir, dl)
+    assert :ok == TestExample.wait_until(fn -> sleeping?(out) end, 120_000), File.read!(out)
+    [_ | _] = TestExample.containers(volume_label(dir))
+    {_, 0} = System.cmd("kill", ["-TERM", vm])
+    assert :ok == TestExample.wait_until(fn -> File.exists?(out <> ".status") end, 30_000), File.read!(out)
+    text = File.read!(out)
+    assert String.trim(File.read!(out <> ".status")) == "130", text
+    assert [_] = Regex.scan(~r/the build was interrupted/i, text)
+    refute text =~ "BUILD_RETURNED"
+    assert no_containers?(dir)
+    assert TestExample.volume_exists?("example_system-" <> TestExample.docker_id(dir)), "the build volume must be kept"
+    assert File.ls!(dl) == [], "no artifact or partial file: #{inspect(File.ls!(dl))}"
   end
 
   test "SIGKILL of the VM during make: the sidecar cleans up within 5 s", %{dir: dir, dl: dl} do

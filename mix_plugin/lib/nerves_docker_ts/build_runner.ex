@@ -96,13 +96,23 @@ defmodule NervesDockerTs.BuildRunner do
   """
   @spec run(String.t(), map() | (() -> map()), keyword()) :: {:ok, map()}
   def run(op, spec, opts \\ []) do
-    result = Sidecar.run(op, spec, opts)
+    # SIGTERM cancels the op (it cleans up and says so), then the VM halts with status 130.
+    result = NervesDockerTs.Sigterm.cancelling(fn -> Sidecar.run(op, spec, opts) end, &interrupted(op, &1))
     # A status line of the op (say, before Ctrl-C) ends before its error or the caller's output.
     NervesDockerTs.Output.end_line()
 
     case result do
       {:ok, result} -> {:ok, result}
       {:error, err} -> raise err
+    end
+  end
+
+  defp interrupted(op, result) do
+    NervesDockerTs.Output.end_line()
+
+    case result do
+      {:error, err} -> Mix.shell().error(Exception.message(err))
+      {:ok, _} -> Mix.shell().error("nerves_docker_ts: SIGTERM came as the #{op} ended; stopping")
     end
   end
 end

@@ -160,6 +160,13 @@ defmodule NervesDockerTs.Sidecar do
         GenServer.cast(server, {:send, %{"id" => id, "ref" => prompt["ref"], "answer" => answer}})
         await(server, id, mref, on_event, on_prompt, timeout)
 
+      # A signal that ends the VM (SIGTERM, see NervesDockerTs.BuildRunner): the op is cancelled
+      # and awaited, so that it cleans up and says so; the caller learns of it afterwards.
+      {:nerves_docker_ts_cancel, from} ->
+        cancel(server, id)
+        send(self(), {:nerves_docker_ts_cancelled, from})
+        await(server, id, mref, on_event, on_prompt, timeout)
+
       {:nerves_docker_ts, ^id, {:ok, value}} ->
         {:ok, value}
 
