@@ -155,6 +155,22 @@ defmodule NervesDockerTs.BuildRunnerTest do
     quietly(fn -> BuildRunner.clean(pkg) end)
   end
 
+  # Upstream's runner ignores keys it does not know; a misspelt one did nothing here either, without a word.
+  test "an option this runner does not know is named, with the nearest known one; it is ignored", %{dir: dir} do
+    quietly(fn ->
+      assert_raise Mix.Error, ~r/make_args\] must be a list of strings/, fn ->
+        BuildRunner.build(pkg(dir), nil, keep_contaner: true, parallel: 4, make_args: "stop here")
+      end
+    end)
+
+    assert [typo, other] = messages()
+
+    assert typo =~
+             "build_runner_opts: :keep_contaner is not an option of this runner (did you mean :keep_container?); it is ignored."
+
+    assert other =~ ~r/:parallel is not an option of this runner; it is ignored\. Known: :make_args, :keep_container/
+  end
+
   test "bad build_runner_opts and config are refused with the field named", %{dir: dir} do
     assert_raise Mix.Error, ~r/make_args\] must be a list of strings/, fn ->
       BuildRunner.build(pkg(dir), nil, make_args: "PARALLEL_JOBS=8")

@@ -49,7 +49,31 @@ defmodule NervesDockerTs.BuildRunner do
 
   @doc "Builds the package's artifact; returns `{:ok, download_path}`."
   @spec build(map(), term(), keyword()) :: {:ok, String.t()}
-  def build(pkg, _toolchain, opts), do: artifact("build", pkg, opts)
+  def build(pkg, _toolchain, opts) do
+    warn_unknown_opts(opts)
+    artifact("build", pkg, opts)
+  end
+
+  @known_opts [:make_args, :keep_container, :downloads_volume, :inputs, :inputs_exclude, :ssh_volume, :cpus, :memory]
+
+  # A misspelt option would otherwise do nothing, silently (say, a container not kept).
+  defp warn_unknown_opts(opts) do
+    for {key, _} <- opts, is_atom(key), key not in @known_opts do
+      near = Enum.max_by(@known_opts, &String.jaro_distance(to_string(&1), to_string(key)))
+
+      guess =
+        if String.jaro_distance(to_string(near), to_string(key)) >= 0.8,
+          do: " (did you mean #{inspect(near)}?)",
+          else: ""
+
+      Mix.shell().error(
+        "nerves_docker_ts: build_runner_opts: #{inspect(key)} is not an option of this runner#{guess}; it is ignored. " <>
+          "Known: #{Enum.map_join(@known_opts, ", ", &inspect/1)}"
+      )
+    end
+
+    :ok
+  end
 
   @doc """
   Makes the artifact archive from an existing build (`make system` and copy); returns `{:ok, path}`.
