@@ -1,7 +1,8 @@
 defmodule Mix.Tasks.NervesDockerTs.Ping do
   @shortdoc "Starts the sidecar and shows that the plugin and sidecar talk"
   @moduledoc """
-  Starts the Node sidecar, prints its hello and the engine it finds.
+  Starts the Node sidecar, prints its hello and the engine it finds; fails
+  (exit status 1) when no engine answers.
 
       mix nerves_docker_ts.ping
   """
@@ -19,14 +20,16 @@ defmodule Mix.Tasks.NervesDockerTs.Ping do
 
     Mix.shell().info("sidecar entry: #{hello["entry"]}")
 
-    case NervesDockerTs.Sidecar.request(sc, "engine_info", nil) do
+    result = NervesDockerTs.Sidecar.request(sc, "engine_info", nil)
+    NervesDockerTs.Sidecar.stop(sc)
+
+    case result do
       {:ok, info} ->
         Mix.shell().info("engine: #{info["engine"]} #{info["version"]} (API #{info["apiVersion"]}) at #{info["where"]}")
 
+      # No engine found or answering: the task fails (a script's check must not pass).
       {:error, err} ->
-        Mix.shell().error(Exception.message(err))
+        Mix.raise(Exception.message(err))
     end
-
-    NervesDockerTs.Sidecar.stop(sc)
   end
 end
