@@ -33,6 +33,25 @@ defmodule NervesDockerTs.OutputTest do
     assert err == "oops\nmore"
   end
 
+  # Mix's own yes? takes the end of input for a "no", and the op's error came on the prompt's line.
+  test "a yes/no prompt with no terminal to answer on says so and how to answer; a typed answer counts" do
+    Mix.shell(Mix.Shell.IO)
+    prev = System.get_env("NERVES_DOCKER_TS_YES")
+    System.delete_env("NERVES_DOCKER_TS_YES")
+    on_exit(fn -> if prev, do: System.put_env("NERVES_DOCKER_TS_YES", prev) end)
+    prompt = %{"kind" => "yes", "message" => "Create it?"}
+
+    err =
+      capture_io(:stderr, fn ->
+        out = capture_io([input: ""], fn -> assert Output.prompt(prompt) == false end)
+        assert out == "Create it? [Yn] \n"
+      end)
+
+    assert err == "No terminal to answer on: set NERVES_DOCKER_TS_YES=1 to answer yes.\n"
+    capture_io([input: "\n"], fn -> assert Output.prompt(prompt) == true end)
+    capture_io([input: "n\n"], fn -> assert Output.prompt(prompt) == false end)
+  end
+
   test "a byte of a log event that is not UTF-8 shows as U+FFFD" do
     Mix.shell(Mix.Shell.IO)
     out = capture_io(fn -> Output.event("log", %{"stream" => "stdout", "data" => <<"a", 255, "b\n">>}) end)

@@ -36,15 +36,34 @@ defmodule NervesDockerTs.Output do
   def prompt(%{"kind" => "yes", "message" => message}) do
     clear_status()
 
-    if System.get_env("NERVES_DOCKER_TS_YES") in ["1", "true", "yes"] do
-      Mix.shell().info([message, "(yes: NERVES_DOCKER_TS_YES is set)"])
-      true
-    else
-      Mix.shell().yes?(message)
+    cond do
+      System.get_env("NERVES_DOCKER_TS_YES") in ["1", "true", "yes"] ->
+        Mix.shell().info([message, "(yes: NERVES_DOCKER_TS_YES is set)"])
+        true
+
+      Mix.shell() == Mix.Shell.IO ->
+        yes_on_terminal?(message)
+
+      true ->
+        Mix.shell().yes?(message)
     end
   end
 
   def prompt(_other), do: nil
+
+  # Mix.Shell.IO.yes?/1, except that no terminal to answer on (stdin closed: CI, a pipe) says so
+  # and how to answer, instead of a "no" that reads as the user's.
+  defp yes_on_terminal?(message) do
+    case IO.gets(message <> " [Yn] ") do
+      answer when is_binary(answer) ->
+        String.trim(answer) in ["", "y", "Y", "yes", "YES", "Yes"]
+
+      _eof ->
+        IO.write("\n")
+        Mix.shell().error("No terminal to answer on: set NERVES_DOCKER_TS_YES=1 to answer yes.")
+        false
+    end
+  end
 
   @doc """
   Ends a status line (or a line of dots) left by a request that is over, its
