@@ -57,6 +57,7 @@ const COMMANDS: Record<string, Schema> = {
     arrays: ['copyToRoot', 'contents', 'runAsRootMounts'],
     numbers: ['uid', 'gid'],
     json: ['config'],
+    cancellable: true,
     summary:
       '--name N [--tag T] [--from-image F [--from-image-name N] [--from-image-tag T]] [--copy-to-root DIR]... [--store-dir DIR] [--config JSON] [--created ISO|now] [--extra-commands SH] [--run-as-root SCRIPT] [--run-as-root-mounts DIR]... [--architecture A] [--os O] [--uid N] [--gid N] --out FILE [--format docker-archive|oci|oci-archive] [--compress gzip]',
   },
@@ -68,11 +69,12 @@ const COMMANDS: Record<string, Schema> = {
     numbers: ['maxLayers', 'uid', 'gid'],
     booleans: ['includeStorePaths', 'enableFakechroot'],
     json: ['config', 'closureGraph'],
+    cancellable: true,
     summary:
       '--name N [--tag T] [--contents PATH]... [--config JSON] [--created ISO|now] [--max-layers N] [--extra-commands SH] [--fake-root-commands SH] [--from-image F] [--closure-graph FILE] [--layering popularity|auto|size] [--store-dir DIR] [--no-include-store-paths] --out FILE [--format ...] [--compress gzip]',
   },
   'stream-layered-image': {
-    run: async ({ load, signal, ...o }) => {
+    run: async ({ load, ...o }) => {
       // The archive is binary, often hundreds of MB: not for a terminal (docker save refuses one too).
       if (load !== true && process.stdout.isTTY) {
         throw usageError(
@@ -88,12 +90,8 @@ const COMMANDS: Record<string, Schema> = {
         await pingEngine(engine);
       }
       const { streamLayeredImage } = await import('../image/layered.js');
+      // A signal stops the build, then the stream: the upload fails (the engine keeps nothing), the scratch directory goes.
       const s = await streamLayeredImage(o as never);
-      // A signal stops the stream: the upload fails (the engine keeps nothing), the scratch directory goes.
-      const interrupt = signal as AbortSignal | undefined;
-      const stop = () => s.stream.destroy(interrupt?.reason as Error);
-      if (interrupt?.aborted) stop();
-      else interrupt?.addEventListener('abort', stop, { once: true });
       let loaded: string[] | undefined;
       if (engine) loaded = await (await import('../engine/images.js')).loadImageStream(engine.docker, s.stream);
       else await pipeline(s.stream, process.stdout);
@@ -285,18 +283,22 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Runs a command that takes `signal`: a signal aborts it (instead of ending
- * the process at once), so that it removes its temporary files and partial
- * output before the CLI exits with 130.
+ * the process at once), so that it removes its containers, temporary images,
+ * temporary files and partial output before the CLI says, in one line, that
+ * nothing was kept and exits with 130 (SIGTERM and SIGHUP too, as every
+ * nerves-docker command). Signals that come during that cleanup are ignored.
  */
 async function runCancellable(schema: Schema, opts: Record<string, unknown>): Promise<unknown> {
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
-    if (!controller.signal.aborted)
-      controller.abort(new OpError('interrupted', `interrupted (${sig}); nothing was kept`, 'Run the command again.'));
+    if (!controller.signal.aborted) controller.abort(new OpError('interrupted', `interrupted (${sig}); nothing was kept`));
   };
   for (const s of SIGNALS) process.on(s, onSignal);
   try {
     return await schema.run({ ...opts, signal: controller.signal });
+  } catch (err) {
+    // Whatever the stop broke on the way (a cut upload, a killed script), the interrupt is what happened.
+    throw controller.signal.aborted ? controller.signal.reason : err;
   } finally {
     for (const s of SIGNALS) process.off(s, onSignal);
   }

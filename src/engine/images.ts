@@ -205,10 +205,10 @@ export async function loadImageArchive(file: string, opts: { docker?: DockerClie
   return loadImageStream(opts.docker ?? defaultDockerClient(), createReadStream(file, { highWaterMark: UPLOAD_PIECE }));
 }
 
-/** `docker save` of one image into a file. */
-export async function saveImage(docker: DockerClient, ref: string, file: string): Promise<void> {
+/** `docker save` of one image into a file; `signal` cuts it (the file is left for the caller's cleanup). */
+export async function saveImage(docker: DockerClient, ref: string, file: string, signal?: AbortSignal): Promise<void> {
   const stream = (await docker.getImage(ref).get()) as NodeJS.ReadableStream;
-  await pipeline(stream, createWriteStream(file));
+  await pipeline(stream, createWriteStream(file), ...(signal ? [{ signal }] : []));
 }
 
 /** Removes an image (forced); one that is already gone is no error. */

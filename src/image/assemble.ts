@@ -75,8 +75,9 @@ export function finishImage(input: AssembleInput, layers: MeasuredLayer[]): Asse
   };
 }
 
-export async function assemble(input: AssembleInput): Promise<Assembled> {
+/** `signal` stops the measuring of the layers (a pass over every byte). */
+export async function assemble(input: AssembleInput, signal?: AbortSignal): Promise<Assembled> {
   checkInput(input);
-  const own = await measureLayers(input.layers);
+  const own = await measureLayers(input.layers, signal);
   return finishImage(input, [...(input.base?.layers ?? []), ...own]);
 }

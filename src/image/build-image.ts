@@ -1,6 +1,7 @@
 // buildImage: base image layers, one layer with copyToRoot/contents copied
 // into the root, and (with runAsRoot) one layer holding the script's changes,
-// made on the engine instead of nixpkgs' KVM VM.
+// made on the engine instead of nixpkgs' KVM VM. `signal` stops it at any
+// step; every step's cleanup runs, and the build rejects with its reason.
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +19,7 @@ import type { TarEntry } from './tar-writer.js';
 import { checkMaxLayers } from './layering.js';
 import { writeImage, type ImageResult, type OutputOptions } from './output.js';
 import { parseCreated } from './time.js';
+import { stoppable } from './abort.js';
 
 export interface ImageOptions extends Partial<Ownership> {
   name: string;
@@ -51,6 +53,12 @@ export interface ImageOptions extends Partial<Ownership> {
   os?: string;
   /** The engine used for runAsRoot; default from DOCKER_HOST or the local socket. */
   docker?: DockerClient;
+  /**
+   * Stops the build (the CLI aborts it on SIGINT, SIGTERM and SIGHUP): the
+   * runAsRoot container and temporary images, the scratch directories and
+   * the partial output are removed, and the build rejects with the reason.
+   */
+  signal?: AbortSignal;
 }
 
 export type BuildImageOptions = ImageOptions & OutputOptions;
@@ -70,11 +78,14 @@ async function storeClosure(roots: string[], storeDir: string | undefined, d: En
 }
 
 /** The copyToRoot directories copied into a scratch directory (later ones win), then extraCommands run in it. */
-async function layerWithCommands(dirs: string[], script: string): Promise<string> {
+async function layerWithCommands(dirs: string[], script: string, signal?: AbortSignal): Promise<string> {
   const scratch = await mkdtemp(join(tmpdir(), 'ndt-layer-'));
   try {
-    for (const dir of dirs) await cp(dir, scratch, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
-    await runHostScript(script, scratch).catch(failExtra);
+    for (const dir of dirs) {
+      signal?.throwIfAborted();
+      await cp(dir, scratch, { recursive: true, force: true, preserveTimestamps: true, verbatimSymlinks: true });
+    }
+    await runHostScript(script, scratch, signal).catch(failExtra);
     return scratch;
   } catch (err) {
     await rm(scratch, { recursive: true, force: true });
@@ -83,6 +94,11 @@ async function layerWithCommands(dirs: string[], script: string): Promise<string
 }
 
 export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> {
+  return stoppable(opts.signal, () => build(opts));
+}
+
+async function build(opts: BuildImageOptions): Promise<ImageResult> {
+  const { signal } = opts;
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
   let base: BaseImage | undefined;
@@ -91,17 +107,19 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
     if (opts.fromImage) {
       base = await openBaseImage(opts.fromImage, opts);
       closers.push(base.close);
+      signal?.throwIfAborted();
     }
     checkMaxLayers(125, base?.layers.length ?? 0, { count: opts.runAsRoot ? 1 : 0, what: 'runAsRoot' });
     const dirs = [...toList(opts.copyToRoot), ...toList(opts.contents)].map((p) => resolve(p));
     let roots = dirs;
     if (opts.extraCommands) {
-      const scratch = await layerWithCommands(dirs, opts.extraCommands);
+      const scratch = await layerWithCommands(dirs, opts.extraCommands, signal);
       closers.push(() => rm(scratch, { recursive: true, force: true }));
       roots = [scratch];
     }
     const lists = await storeClosure(roots, opts.storeDir, d);
     for (const dir of roots) lists.push(await treeEntries(dir, '', d));
+    signal?.throwIfAborted();
     const layers: Layer[] = [entriesLayer(mergeEntries(lists, d), 'contents copied to root')];
     const common = {
       name: opts.name,
@@ -112,7 +130,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
       ...(opts.os ? { os: opts.os } : {}),
     };
     if (opts.runAsRoot) {
-      const before = await assemble({ ...common, tag: 'run-as-root', layers });
+      const before = await assemble({ ...common, tag: 'run-as-root', layers }, signal);
       const [{ runAsRoot: runScript }, { defaultDockerClient }] = await Promise.all([
         import('./run-as-root.js'),
         import('../engine/images.js'),
@@ -121,11 +139,12 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
         script: opts.runAsRoot,
         mtime: created.epoch,
         ...(opts.runAsRootMounts ? { mounts: opts.runAsRootMounts.map((m) => resolve(m)) } : {}),
+        ...(signal ? { signal } : {}),
       });
       closers.push(r.close);
       layers.push(r.layer);
     }
-    const image = await assemble({ ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers });
+    const image = await assemble({ ...common, ...(opts.tag !== undefined ? { tag: opts.tag } : {}), layers }, signal);
     return await writeImage(image, image.name, image.tag, opts);
   } finally {
     for (const c of closers.reverse()) await c();

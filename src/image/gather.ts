@@ -65,6 +65,14 @@ export interface LayeredImageOptions extends Partial<Ownership> {
   includeStorePaths?: boolean;
   architecture?: string;
   os?: string;
+  /**
+   * Stops the build (the CLI aborts it on SIGINT, SIGTERM and SIGHUP):
+   * extraCommands are killed, the fakeRootCommands container and temporary
+   * images, the scratch directories and the partial output are removed, and
+   * the build rejects with the reason (streamLayeredImage: its stream is
+   * destroyed with it).
+   */
+  signal?: AbortSignal;
 }
 
 function toList(v: string | string[] | undefined): string[] {
@@ -151,6 +159,7 @@ export async function gather(opts: LayeredImageOptions): Promise<Gathered> {
   };
   try {
     if (opts.fromImage) base = await openBaseImage(opts.fromImage, opts);
+    opts.signal?.throwIfAborted();
     const extra = { count: opts.fakeRootCommands ? 1 : 0, what: 'fakeRootCommands' };
     const available = checkMaxLayers(opts.maxLayers ?? DEFAULT_MAX_LAYERS, base?.layers.length ?? 0, extra);
     const contents = toList(opts.contents).map((c) => resolve(c));
@@ -161,8 +170,9 @@ export async function gather(opts: LayeredImageOptions): Promise<Gathered> {
       contents.filter((c) => isStorePath(c, storeDir)),
     );
     // Output is captured, never printed: stdout may be carrying the image stream.
-    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch).catch(failExtra);
+    if (opts.extraCommands) await runHostScript(opts.extraCommands, scratch, opts.signal).catch(failExtra);
     const customisation = await treeEntries(scratch, '', d);
+    opts.signal?.throwIfAborted();
     const extraRefs = opts.extraCommands ? await presentStoreRefs(customisation, storeDir) : [];
     const common = {
       name: opts.name,

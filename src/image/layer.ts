@@ -7,6 +7,7 @@ import { tarSize, writeTar, type TarEntry } from './tar-writer.js';
 import { readRange } from './tar-reader.js';
 import { stat } from 'node:fs/promises';
 import type { ChunkPool } from './chunk-pool.js';
+import { untilAborted } from './abort.js';
 
 export interface Layer {
   /**
@@ -39,15 +40,15 @@ export async function fileLayer(path: string, comment: string, diffId?: string):
   return { open: () => readRange(path, 0, size), comment, size, ...(diffId ? { diffId } : {}) };
 }
 
-export async function measureLayer(layer: Layer): Promise<MeasuredLayer> {
+export async function measureLayer(layer: Layer, signal?: AbortSignal): Promise<MeasuredLayer> {
   if (layer.diffId !== undefined && layer.size !== undefined) return layer as MeasuredLayer;
-  const m = await measure(layer.open());
+  const m = await measure(untilAborted(layer.open(), signal));
   return { ...layer, diffId: m.digest, size: m.size };
 }
 
-/** Measure each layer (one pass over its inputs); writers re-check the digest on the second pass. */
-export async function measureLayers(layers: Layer[]): Promise<MeasuredLayer[]> {
+/** Measure each layer (one pass over its inputs, stopped by `signal`); writers re-check the digest on the second pass. */
+export async function measureLayers(layers: Layer[], signal?: AbortSignal): Promise<MeasuredLayer[]> {
   const out: MeasuredLayer[] = [];
-  for (const l of layers) out.push(await measureLayer(l));
+  for (const l of layers) out.push(await measureLayer(l, signal));
   return out;
 }

@@ -1,7 +1,8 @@
 // buildLayeredImage / streamLayeredImage: one layer per popular closure
 // path, the rest shared, then the customisation layer (contents linked into
 // the root, extraCommands' files). Store paths keep their absolute location;
-// plain host directories are copied into the image root.
+// plain host directories are copied into the image root. `signal` stops
+// either at any step, removing what each step made.
 import { Readable } from 'node:stream';
 import { assemble, checkInput, finishImage, type AssembleInput } from './assemble.js';
 import { parseReferencesGraph, readReferencesGraph, scanClosure } from './closure.js';
@@ -18,6 +19,7 @@ import { ChunkPool } from './chunk-pool.js';
 import { UploadBody } from '../engine/upload-body.js';
 import { gzipStream } from './gzip.js';
 import { missingStorePaths } from './command-refs.js';
+import { stoppable } from './abort.js';
 
 export type { LayeredImageOptions } from './gather.js';
 
@@ -58,6 +60,7 @@ interface Prepared {
 async function plan(g: Gathered): Promise<AssembleInput> {
   const { opts, storeDir, plain, d } = g;
   const graph = plain.rename(await loadGraph(opts, g.roots, storeDir));
+  opts.signal?.throwIfAborted();
   const ordered = referencesByPopularity(graph, (p) => plain.sortKey.get(p) ?? packageName(p));
   const sizes = new Map(graph.map((n) => [n.path, n.narSize ?? 0]));
   const kept = opts.includeStorePaths === false ? ordered.filter((p) => !isStorePath(p, storeDir)) : ordered;
@@ -73,10 +76,11 @@ async function plan(g: Gathered): Promise<AssembleInput> {
     const lists = [];
     for (const p of group) lists.push(await pathEntries(plain.hostPath.get(p) ?? p, storeDir, d));
     layers.push(entriesLayer(mergeEntries(lists, d), `store paths: ${group.join(' ')}`));
+    opts.signal?.throwIfAborted();
   }
   layers.push(entriesLayer(g.customisation, 'customisation layer'));
   if (opts.fakeRootCommands) {
-    const before = await assemble({ ...g.common, tag: 'fake-root', layers });
+    const before = await assemble({ ...g.common, tag: 'fake-root', layers }, opts.signal);
     const known = new Set(graph.map((n) => n.path));
     const r = await fakeRootLayer(opts, opts.fakeRootCommands, before, { storeDir, d, known });
     g.closers.push(r.close);
@@ -110,7 +114,12 @@ async function fakeRootLayer(
 ): Promise<{ layer: Layer; close(): Promise<void> }> {
   // The engine client (dockerode) is imported here only: it costs more at start-up than the rest of the toolkit.
   const [{ runAsRoot }, { defaultDockerClient }] = await Promise.all([import('./run-as-root.js'), import('../engine/images.js')]);
-  const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, { script, mtime: before.mtime, what: 'fakeRootCommands' });
+  const r = await runAsRoot(opts.docker ?? defaultDockerClient(), before, {
+    script,
+    mtime: before.mtime,
+    what: 'fakeRootCommands',
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   try {
     const added = opts.includeStorePaths === false ? [] : await missingStorePaths(r.entries, ctx.storeDir, ctx.known);
     if (added.length === 0) return { layer: { ...r.layer, comment: 'fakeRootCommands changes' }, close: r.close };
@@ -127,13 +136,15 @@ async function fakeRootLayer(
 }
 
 export async function buildLayeredImage(opts: BuildLayeredImageOptions): Promise<ImageResult> {
-  const { input, close } = await prepare(opts);
-  try {
-    const image = await assemble(input);
-    return await writeImage(image, image.name, image.tag, opts);
-  } finally {
-    await close();
-  }
+  return stoppable(opts.signal, async () => {
+    const { input, close } = await prepare(opts);
+    try {
+      const image = await assemble(input, opts.signal);
+      return await writeImage(image, image.name, image.tag, opts);
+    } finally {
+      await close();
+    }
+  });
 }
 
 export interface StreamedImage {
@@ -161,7 +172,8 @@ export async function streamLayeredImage(
 ): Promise<StreamedImage> {
   const compress = compressionOf(opts);
   checkInput(opts);
-  const prepared = await prepare(opts, true);
+  const { signal } = opts;
+  const prepared = await stoppable(signal, () => prepare(opts, true));
   const { input, order } = prepared;
   // Once: at the stream's end, at its failure, or when it is closed unread (a generator never started runs no finally).
   let closing: Promise<void> | undefined;
@@ -195,7 +207,12 @@ export async function streamLayeredImage(
   }
   // Piped into a request (the engine's image load), each chunk goes back to the pool once written; read any other way, it is an ordinary stream.
   const stream = new UploadBody(gen(), (chunk) => pool.release(chunk));
+  // Aborted once the stream exists: it is destroyed with the reason (the reader sees it; close() runs).
+  const stop = () => stream.destroy(signal!.reason as Error);
+  if (signal?.aborted) stop();
+  else signal?.addEventListener('abort', stop, { once: true });
   stream.once('close', () => {
+    signal?.removeEventListener('abort', stop);
     settle.reject(new Error('streamLayeredImage: the stream was closed before its end')); // nothing once resolved
     void close();
   });

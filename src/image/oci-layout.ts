@@ -1,6 +1,6 @@
 // OCI image layout writer: oci-layout, index.json and blobs/sha256/, layers
 // optionally gzip-compressed. Written into a temporary sibling directory and
-// renamed into place, so a failed build leaves nothing behind. For readers
+// renamed into place, so a failed or aborted build leaves nothing behind. For readers
 // (base-image.ts): a digest from a layout or an OCI archive as its blob path,
 // checked first, and a blob checked against its digest.
 import { createWriteStream } from 'node:fs';
@@ -27,7 +27,7 @@ export interface Descriptor {
   platform?: { architecture: string; os: string };
 }
 
-async function writeBlob(blobs: string, stream: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
+async function writeBlob(blobs: string, stream: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
   const tmp = join(blobs, `.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const h = createHash('sha256');
   let size = 0;
@@ -38,7 +38,7 @@ async function writeBlob(blobs: string, stream: AsyncIterable<Buffer>): Promise<
       cb(null, chunk);
     },
   });
-  await pipeline(Readable.from(stream), tap, createWriteStream(tmp));
+  await pipeline(Readable.from(stream), tap, createWriteStream(tmp), ...(signal ? [{ signal }] : []));
   const digest = `sha256:${h.digest('hex')}`;
   await rename(tmp, join(blobs, hexOf(digest)));
   return { digest, size };
@@ -52,6 +52,8 @@ export interface OciResult {
 export async function writeOciLayout(
   outDir: string,
   parts: ImageParts & { architecture: string; os: string; gzip: boolean },
+  /** Stops the writing: the temporary directory goes, nothing is put in place. */
+  signal?: AbortSignal,
 ): Promise<OciResult> {
   const existing = await readdir(outDir).catch(() => null);
   if (existing && existing.length > 0)
@@ -69,7 +71,7 @@ export async function writeOciLayout(
     const layers: Descriptor[] = [];
     for (const layer of parts.layers) {
       const src = verifiedLayer(layer);
-      const blob = await writeBlob(blobs, parts.gzip ? gzipStream(src) : src);
+      const blob = await writeBlob(blobs, parts.gzip ? gzipStream(src) : src, signal);
       layers.push({ mediaType: parts.gzip ? OCI_LAYER_GZIP : OCI_LAYER, ...blob });
     }
     await writeFile(join(blobs, hexOf(parts.configDigest)), parts.configJson);
@@ -95,6 +97,7 @@ export async function writeOciLayout(
       JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [manifest] }, null, 2) + '\n',
     );
     await writeFile(join(tmpDir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }) + '\n');
+    signal?.throwIfAborted();
     if (existing) await rm(outDir, { recursive: true, force: true });
     await rename(tmpDir, outDir);
     return { manifestDigest, manifest };

@@ -1,6 +1,7 @@
 // Where and how a built image is written: a docker-archive file (optionally
 // gzipped as a whole, like nixpkgs' image.tar.gz) or an OCI image layout
-// directory (optionally with gzip layers). Files appear atomically. An
+// directory (optionally with gzip layers). Files appear atomically, and an
+// aborted write (the build's signal) removes its partial file. An
 // oci-archive holds its layout with fixed modes (0644 files, 0755
 // directories), not the ones the umask gave the scratch copy.
 import { createWriteStream } from 'node:fs';
@@ -58,8 +59,11 @@ export interface ImageResult {
   diffIds: string[];
 }
 
-/** Write a stream to a file through a temporary sibling, returning its sha256. */
-export async function writeFileAtomic(path: string, stream: AsyncIterable<Buffer>): Promise<string> {
+/**
+ * Write a stream to a file through a temporary sibling, returning its sha256.
+ * Aborted by `signal` (or failing), it removes the sibling and puts nothing in place.
+ */
+export async function writeFileAtomic(path: string, stream: AsyncIterable<Buffer>, signal?: AbortSignal): Promise<string> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const h = createHash('sha256');
@@ -70,7 +74,8 @@ export async function writeFileAtomic(path: string, stream: AsyncIterable<Buffer
     },
   });
   try {
-    await pipeline(Readable.from(stream), tap, createWriteStream(tmp));
+    await pipeline(Readable.from(stream), tap, createWriteStream(tmp), ...(signal ? [{ signal }] : []));
+    signal?.throwIfAborted(); // an abort seen as the last byte was written: still nothing in place
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -88,8 +93,9 @@ export async function writeImage(
   parts: ImageParts & { architecture: string; os: string },
   name: string,
   tag: string,
-  opts: OutputOptions,
+  opts: OutputOptions & { signal?: AbortSignal },
 ): Promise<ImageResult> {
+  const { signal } = opts;
   const format = opts.format ?? 'docker-archive';
   const common = {
     path: opts.out,
@@ -100,7 +106,7 @@ export async function writeImage(
     diffIds: parts.layers.map((l) => l.diffId),
   };
   if (format === 'oci') {
-    const r = await writeOciLayout(opts.out, { ...parts, gzip: compressionOf(opts) === 'gzip' });
+    const r = await writeOciLayout(opts.out, { ...parts, gzip: compressionOf(opts) === 'gzip' }, signal);
     return { ...common, sha256: r.manifestDigest };
   }
   if (format === 'oci-archive') {
@@ -108,10 +114,10 @@ export async function writeImage(
     const scratch = await mkdtemp(join(tmpdir(), 'ndt-oci-archive-'));
     try {
       const layout = join(scratch, 'layout');
-      await writeOciLayout(layout, { ...parts, gzip: compressionOf(opts) === 'gzip' });
+      await writeOciLayout(layout, { ...parts, gzip: compressionOf(opts) === 'gzip' }, signal);
       const entries = await treeEntries(layout, '', { ...ROOT_OWNER, mtime: parts.mtime });
       for (const e of entries) e.mode = e.type === 'dir' ? 0o755 : 0o644;
-      const digest = await writeFileAtomic(opts.out, writeTar(entries));
+      const digest = await writeFileAtomic(opts.out, writeTar(entries), signal);
       return { ...common, sha256: digest };
     } finally {
       await rm(scratch, { recursive: true, force: true });
@@ -123,6 +129,6 @@ export async function writeImage(
       `unknown image format ${String(format)} (docker-archive, oci or oci-archive)`,
       'Set format (--format) to docker-archive, oci or oci-archive.',
     );
-  const digest = await writeFileAtomic(opts.out, archiveStream(parts, compressionOf(opts)));
+  const digest = await writeFileAtomic(opts.out, archiveStream(parts, compressionOf(opts)), signal);
   return { ...common, sha256: digest };
 }

@@ -1,7 +1,8 @@
 // runAsRoot without a VM: load the image so far into the engine, run the
 // script as root in a network-less container, commit it, save it, and keep
 // only the committed top layer (the script's filesystem changes), rewritten
-// as a normalised layer. Every container and image made here is removed.
+// as a normalised layer. Every container and image made here is removed,
+// also when the build's AbortSignal stops it at any of these steps.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +19,7 @@ import { hardLinkData, readLayerEntries } from './layer-entries.js';
 import { entriesLayer, type Layer } from './layer.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { OpError } from '../errors.js';
+import { untilAborted } from './abort.js';
 
 export interface RunAsRootResult {
   layer: Layer;
@@ -62,6 +64,8 @@ export interface RunAsRootOptions {
   mtime: number;
   /** Host directories bind-mounted read-only at the same path (e.g. /nix/store); local engines only. */
   mounts?: string[];
+  /** Stops it at any step (the load, the script, the save): the container and the images are removed, it rejects. */
+  signal?: AbortSignal;
 }
 
 const SCRIPT_PATH = '.ndt-run-as-root';
@@ -106,7 +110,8 @@ function noInterpreter(err: unknown, script: string, what: string): unknown {
 }
 
 export async function runAsRoot(docker: DockerClient, image: Assembled, opts: RunAsRootOptions): Promise<RunAsRootResult> {
-  const { script, mtime } = opts;
+  const { script, mtime, signal } = opts;
+  signal?.throwIfAborted();
   const mounts = opts.mounts ?? [];
   const shebang = script.startsWith('#!');
   const id = randomBytes(6).toString('hex');
@@ -125,7 +130,8 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
   };
   const close = () => rm(tmp, { recursive: true, force: true });
   try {
-    await loadImageStream(docker, archiveStream({ ...image, repoTags: [tmpRef] }, 'none'));
+    await loadImageStream(docker, untilAborted(archiveStream({ ...image, repoTags: [tmpRef] }, 'none'), signal));
+    signal?.throwIfAborted();
     const c = await docker.createContainer({
       Image: tmpRef,
       // A script with a shebang runs as a file, otherwise through /bin/sh -c.
@@ -139,10 +145,13 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     });
     containerId = c.id;
     if (shebang) await c.putArchive(await scriptArchive(script), { path: '/' });
+    signal?.throwIfAborted();
     await c.start().catch((err: unknown) => {
       throw noInterpreter(err, script, opts.what ?? 'runAsRoot');
     });
-    const { StatusCode } = (await c.wait()) as { StatusCode: number };
+    // An abort ends the wait; cleanupEngine below removes the running container (killing the script).
+    const { StatusCode } = (await c.wait(signal ? { abortSignal: signal } : {})) as { StatusCode: number };
+    signal?.throwIfAborted();
     const output = (await c.logs({ stdout: true, stderr: true })).toString();
     // A missing #! interpreter is only known once the container runs: the runtime's exec fails.
     if (StatusCode !== 0 && shebang && output.includes(`exec /${SCRIPT_PATH}: no such file or directory`)) {
@@ -157,8 +166,9 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     }
     const [repo, tag] = committedRef.split(':');
     await c.commit({ repo, tag });
+    signal?.throwIfAborted();
     const saved = join(tmp, 'saved.tar');
-    await saveImage(docker, committedRef, saved);
+    await saveImage(docker, committedRef, saved, signal);
     const entries = new Map<string, TarReadEntry>();
     for await (const e of readTarFile(saved)) entries.set(e.name, e);
     const manifestEntry = entries.get('manifest.json');
@@ -171,6 +181,7 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
     await rm(saved);
     const changes = await normaliseLayerFile(layerFile, mtime, mountArtifacts(mounts));
+    signal?.throwIfAborted();
     return { layer: entriesLayer(changes, 'runAsRoot changes'), entries: changes, output, close };
   } catch (err) {
     await close();
