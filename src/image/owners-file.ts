@@ -5,7 +5,8 @@
 // directory becomes (part of) an image root, the builders give the recorded
 // paths those owners and leave the file itself out of the image.
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { OpError } from '../errors.js';
 import { deniedInput } from './unreadable.js';
@@ -55,5 +56,13 @@ export async function recordOwner(root: string, name: string, owner: RecordedOwn
   const all = parse(text, file);
   all[name.replace(/^\/+|\/+$/g, '')] = { uid: owner.uid, gid: owner.gid };
   const sorted = Object.fromEntries(Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  await writeFile(file, JSON.stringify(sorted, null, 2) + '\n');
+  // A new file renamed over it: a symlink there is replaced, never followed out of root.
+  const tmp = `${file}.ndt-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(tmp, JSON.stringify(sorted, null, 2) + '\n', { flag: 'wx' });
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
