@@ -2,7 +2,8 @@
 // directory, no stdin, stdout and stderr captured together in the order they
 // came, never printed (stdout may be carrying the image stream). It runs
 // with umask 022, as a Nix builder does, so the modes of what it creates in
-// a layer do not depend on the caller's umask. The build's AbortSignal kills
+// a layer do not depend on the caller's umask, and with sh -e, as nixpkgs
+// runs it: the first failing command stops it. The build's AbortSignal kills
 // it, with whatever it started (its own process group), and waits for its end.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,7 +26,11 @@ export async function runHostScript(script: string, cwd: string, abort?: AbortSi
   // Set by the shell, on the script's first line (its line numbers stay), not process.umask(): that
   // would change this whole process's, and a worker thread may not.
   // With a signal, in a process group of its own, so that killing it kills what it started (a `sleep` would outlive sh).
-  const child = spawn('/bin/sh', ['-c', `umask 022; ${script}`], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: abort !== undefined });
+  const child = spawn('/bin/sh', ['-e', '-c', `umask 022; ${script}`], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: abort !== undefined,
+  });
   const kill = () => {
     if (child.pid !== undefined) {
       try {
@@ -55,5 +60,5 @@ export async function runHostScript(script: string, cwd: string, abort?: AbortSi
   abort?.throwIfAborted();
   if (code === 0) return;
   const how = signal ? `was killed with ${signal}` : `failed with exit code ${code}`;
-  throw new HostScriptError(`Command ${how}: /bin/sh -c ${JSON.stringify(script)}`, all());
+  throw new HostScriptError(`Command ${how}: /bin/sh -e -c ${JSON.stringify(script)}`, all());
 }

@@ -134,8 +134,9 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     signal?.throwIfAborted();
     const c = await docker.createContainer({
       Image: tmpRef,
-      // A script with a shebang runs as a file, otherwise through /bin/sh -c.
-      Entrypoint: shebang ? [`/${SCRIPT_PATH}`] : ['/bin/sh', '-c'],
+      // A script with a shebang runs as a file, otherwise through /bin/sh -e -c: the first failing command stops
+      // it, as nixpkgs' shellScript (`set -e`) runs runAsRoot.
+      Entrypoint: shebang ? [`/${SCRIPT_PATH}`] : ['/bin/sh', '-e', '-c'],
       Cmd: shebang ? [] : [script],
       User: '0:0',
       WorkingDir: '/',

@@ -329,6 +329,27 @@ describe.skipIf(!engine)('inputs users bring', () => {
     expect(`${(err as OpError).message} ${(err as OpError).hint}`).not.toContain('/bin/sh');
   });
 
+  it('runAsRoot and fakeRootCommands stop at the first failing command (sh -e, as nixpkgs runs them)', async () => {
+    const script = 'echo before; false; echo after; echo x > /marker';
+    const runAs = await buildImage({ name: 'x', fromImage: baseArchive, runAsRoot: script, out: join(work.path, 'e1.tar') }).catch(
+      (e: unknown) => e,
+    );
+    const fakeRoot = await buildLayeredImage({
+      name: 'x',
+      fromImage: baseArchive,
+      fakeRootCommands: script,
+      out: join(work.path, 'e2.tar'),
+    }).catch((e: unknown) => e);
+    for (const [what, err] of [
+      ['runAsRoot', runAs],
+      ['fakeRootCommands', fakeRoot],
+    ] as const) {
+      expect(err, what).toMatchObject({ code: 'run_as_root' });
+      expect((err as OpError).message, what).toMatch(new RegExp(`^${what} script failed with status 1:[\\s\\S]*before`));
+      expect((err as OpError).message, what).not.toContain('after');
+    }
+  });
+
   it('brings in the store paths that extraCommands and fakeRootCommands link to, with their closure', async () => {
     const store = join(work.path, 'cmd-store');
     const sp = (c: string, name: string) => join(store, `${c.repeat(32)}-${name}`);
