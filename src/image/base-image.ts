@@ -131,7 +131,12 @@ async function finish(config: ImageConfigJson, files: LayerFile[], repoTags: str
     const m = measured.get(f) ?? (await measure(readRange(f.path, f.offset, f.size)));
     measured.set(f, m);
     if (m.digest !== diffIds[i])
-      throw new OpError('base_image', `base image: layer ${i + 1} has digest ${m.digest}, config says ${diffIds[i]}`, DAMAGED_HINT);
+      throw new OpError(
+        'base_image',
+        // The config's value only when it is a digest: whatever else it holds is the file's contents, not quoted.
+        `base image: layer ${i + 1} has digest ${m.digest}, config says ${/^sha256:[0-9a-f]{64}$/.test(String(diffIds[i])) ? diffIds[i] : 'something that is not a sha256 digest'}`,
+        DAMAGED_HINT,
+      );
     layers.push({ open: () => readRange(f.path, f.offset, f.size), comment: `base layer ${i + 1}`, diffId: m.digest, size: m.size });
   }
   return { config, layers, repoTags, layerFiles: files };

@@ -24,8 +24,9 @@ function parse(text: string, where: string): Record<string, RecordedOwner> {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (err) {
-    throw new OpError('input_path', `${where} is not JSON: ${(err as Error).message}`, HINT);
+  } catch {
+    // Not the parser's message: it quotes the file.
+    throw new OpError('input_path', `${where} is not valid JSON (${text.length} characters)`, HINT);
   }
   const ok =
     value &&

@@ -9,7 +9,9 @@
 // reads it), every member must fit in the file as it is on disk,
 // pax and long-name records are capped, and whole members are read into
 // memory only up to a limit. A violation is an OpError (archive_format)
-// naming the archive and the member.
+// naming the archive and the member, or where the bad header is: never
+// quoting the file's bytes (a header field's, a pax value's), which may be
+// anything, a secret included, when the file is not a tar at all.
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { TarEntryType, TarFields } from './tar-header.js';
@@ -58,19 +60,20 @@ function str(buf: Buffer, off: number, len: number): string {
   return slice.subarray(0, nul === -1 ? len : nul).toString('utf8');
 }
 
-/** A numeric header field (octal, or GNU base-256); anything else is an error naming the field. */
-function num(buf: Buffer, off: number, len: number, field: string, path: string): number {
+/** A numeric header field (octal, or GNU base-256); anything else is an error naming the field and the header's offset. */
+function num(buf: Buffer, off: number, len: number, field: string, path: string, at: number): number {
+  const where = `the ${field} field of the tar header at byte ${at}`;
   if ((buf[off]! & 0x80) !== 0) {
     // base-256 (GNU) encoding; a negative one (0xff) is refused
-    if (buf[off] === 0xff) throw formatError(path, `negative ${field} in a tar header`);
+    if (buf[off] === 0xff) throw formatError(path, `${where} is negative`);
     let v = buf[off]! & 0x7f;
     for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i]!;
-    if (!Number.isSafeInteger(v)) throw formatError(path, `${field} in a tar header is larger than 2^53`);
+    if (!Number.isSafeInteger(v)) throw formatError(path, `${where} is larger than 2^53`);
     return v;
   }
   const s = str(buf, off, len).replace(/^ +| +$/g, '');
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw formatError(path, `${field} ${JSON.stringify(s.slice(0, 12))} in a tar header is not an octal number`);
+  if (!/^[0-7]+$/.test(s)) throw formatError(path, `${where} is not an octal number`);
   return parseInt(s, 8);
 }
 
@@ -93,8 +96,7 @@ function paxInt(p: PaxLookup, key: string, fallback: number, path: string, name:
   const v = p(key);
   if (v === undefined) return fallback;
   const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n))
-    throw formatError(path, `pax ${key} ${JSON.stringify(v.slice(0, 24))} of ${JSON.stringify(name)} is not a whole number below 2^53`);
+  if (!Number.isSafeInteger(n)) throw formatError(path, `pax ${key} of ${JSON.stringify(name)} is not a whole number below 2^53`);
   return n;
 }
 
@@ -130,10 +132,13 @@ function checkHeaderSum(h: Buffer, at: number, path: string): void {
   }
   const field = str(h, 148, 8).trim();
   const said = /^[0-7]{1,8}$/.test(field) ? parseInt(field, 8) : NaN;
+  // Neither the header's name nor its checksum field is quoted: when the file is not a tar, they are its contents.
   if (said !== unsigned && said !== signed)
     throw formatError(
       path,
-      `the tar header at byte ${at} (${JSON.stringify(str(h, 0, 100))}) has checksum ${JSON.stringify(field).slice(1, -1)}, but its bytes sum to ${unsigned.toString(8)} (octal): it is damaged, or the archive is not a tar file there`,
+      at === 0
+        ? 'not a tar archive: its first 512 bytes are not a tar header (their checksum does not match)'
+        : `the tar header at byte ${at} is damaged: its checksum does not match its bytes (or the archive is not a tar file there)`,
     );
 }
 
@@ -169,9 +174,10 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       const h = await readExact(fh, pos, 512);
       if (h.length < 512 || h.every((b) => b === 0)) return;
       checkHeaderSum(h, pos, path);
+      const at = pos;
       pos += 512;
       const rawName = str(h, 0, 100);
-      const size0 = num(h, 124, 12, 'size', path);
+      const size0 = num(h, 124, 12, 'size', path, at);
       const flag = String.fromCharCode(h[156]!);
       const dataSize = HEADER_ONLY.has(flag) ? 0 : size0;
       if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
@@ -203,16 +209,16 @@ export async function* readTarFile(path: string): AsyncIterable<TarReadEntry> {
       const entry: TarReadEntry = {
         name,
         type: TYPES[flag] ?? 'other',
-        mode: num(h, 100, 8, 'mode', path) & 0o7777,
-        uid: paxInt(p, 'uid', num(h, 108, 8, 'uid', path), path, name),
-        gid: paxInt(p, 'gid', num(h, 116, 8, 'gid', path), path, name),
+        mode: num(h, 100, 8, 'mode', path, at) & 0o7777,
+        uid: paxInt(p, 'uid', num(h, 108, 8, 'uid', path, at), path, name),
+        gid: paxInt(p, 'gid', num(h, 116, 8, 'gid', path, at), path, name),
         uname: p('uname') ?? str(h, 265, 32),
         gname: p('gname') ?? str(h, 297, 32),
-        mtime: paxMtime(p, num(h, 136, 12, 'mtime', path)),
+        mtime: paxMtime(p, num(h, 136, 12, 'mtime', path, at)),
         size: HEADER_ONLY.has(flag) ? 0 : size,
         linkname: longLink ?? p('linkpath') ?? str(h, 157, 100),
-        devmajor: num(h, 329, 8, 'devmajor', path),
-        devminor: num(h, 337, 8, 'devminor', path),
+        devmajor: num(h, 329, 8, 'devmajor', path, at),
+        devminor: num(h, 337, 8, 'devminor', path, at),
         offset: pos,
       };
       fits(pos, entry.size, name);

@@ -175,3 +175,13 @@ describe('shadowSetup owners record', () => {
     expect(await readFile(join(root, 'etc/passwd'), 'utf8')).toContain('u:x:5:5::/home/u:/bin/sh');
   });
 });
+
+describe('shadowSetup owners record that is not JSON', () => {
+  it('is refused without quoting it', async () => {
+    const root = await mkdtemp(join(dir, 'owners-json-'));
+    await writeFile(join(root, '.ndt-owners.json'), 'SECRET-TOKEN{');
+    const err = (await shadowSetup({ root, users: [{ name: 'u', uid: 5 }] }).catch((e: unknown) => e)) as Error;
+    expect(err).toMatchObject({ code: 'input_path', message: expect.stringContaining('is not valid JSON') });
+    expect(err.message).not.toContain('SECRET');
+  });
+});

@@ -3,11 +3,13 @@
 // whatever their size field says;
 // header checksums.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { paxMember, rawHeader, rawMember, readAll, writeRawTar } from './raw-tar.js';
 import { OpError } from '../../../src/errors.js';
+import { exportImage } from '../../../src/image/index.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -96,7 +98,9 @@ describe('header checksums', () => {
     const err = await readAll(p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpError);
     expect((err as OpError).code).toBe('archive_format');
-    expect((err as OpError).message).toContain('the tar header at byte 1024 ("bad") has checksum 000000');
+    expect((err as OpError).message).toBe(
+      `${p}: the tar header at byte 1024 is damaged: its checksum does not match its bytes (or the archive is not a tar file there)`,
+    );
     expect((err as OpError).hint).toBeTruthy();
   });
 
@@ -107,5 +111,46 @@ describe('header checksums', () => {
     h.write(signed.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
     const p = await writeRawTar(join(dir, 'signed-sum.tar'), [h]);
     expect((await readAll(p)).map((e) => e.name)).toEqual(['caf\u00e9']);
+  });
+});
+
+describe("errors never quote the file's bytes (README: Hostile archives)", () => {
+  /** Rewrite a header's checksum after its fields were changed. */
+  const resum = (h: Buffer) => {
+    h.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
+    return h;
+  };
+  const secret = 'BEGINSECRETKEY';
+
+  it('a file that is not a tar (a private key, random bytes) is said to be so, without its contents', async () => {
+    const key = join(dir, 'key');
+    const body = randomBytes(900).toString('base64');
+    await writeFile(key, `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n`);
+    const bin = join(dir, 'random');
+    await writeFile(bin, randomBytes(2048));
+    for (const f of [key, bin]) {
+      const err = (await readAll(f).catch((e: unknown) => e)) as OpError;
+      expect(err).toMatchObject({ code: 'archive_format' });
+      expect(err.message).toBe(`${f}: not a tar archive: its first 512 bytes are not a tar header (their checksum does not match)`);
+    }
+    const out = join(dir, 'x.tar');
+    const err = (await exportImage({ fromImage: key, out }).catch((e: unknown) => e)) as OpError;
+    expect(err).toMatchObject({ code: 'base_image' });
+    expect(err.message).not.toMatch(/BEGIN|PRIVATE/);
+    expect(err.message).not.toContain(body.slice(0, 8));
+  });
+
+  it('a header field or pax value that is not a number is named, not quoted', async () => {
+    const h = rawHeader({ name: 'a', data: '' });
+    h.write(`${secret.slice(0, 11)}\0`, 124, 12, 'latin1');
+    const p = await writeRawTar(join(dir, 'field.tar'), [rawMember({ name: 'ok', data: 'x' }), resum(h)]);
+    const e1 = (await readAll(p).catch((e: unknown) => e)) as OpError;
+    expect(e1.message).toBe(`${p}: the size field of the tar header at byte 1024 is not an octal number`);
+    const q = await writeRawTar(join(dir, 'pax.tar'), [paxMember({ size: secret }), rawMember({ name: 'b', data: 'y' })]);
+    const e2 = (await readAll(q).catch((e: unknown) => e)) as OpError;
+    expect(e2.message).toBe(`${q}: pax size of "b" is not a whole number below 2^53`);
   });
 });
