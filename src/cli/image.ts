@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
-import { EXIT, OpError, usageError } from '../errors.js';
+import { EXIT, exitCodeFor, OpError, usageError } from '../errors.js';
 import type { Engine } from '../engine/connect.js';
 
 interface Schema {
@@ -310,6 +310,9 @@ export function imageUsage(): string {
   lines.push(
     '',
     `Output flags where relevant: ${OUTPUT.map((o) => `--${o}`).join(', ')}. JSON values may be given inline or in the spec file.`,
+    '',
+    'exit codes: 0 done; 1 failed; 64 usage; 65 invalid input (options, inputs, base image, existing output);',
+    '69 engine unavailable or too old; 130 interrupted.',
   );
   return lines.join('\n') + '\n';
 }
@@ -340,13 +343,15 @@ export async function runImageCommand(argv: string[]): Promise<number> {
     (cmd === 'stream-layered-image' && opts.load !== true ? process.stderr : process.stdout).write(text);
     return EXIT.ok;
   } catch (err) {
-    // Usage errors exit 64 like every nerves-docker command, an interrupt 130, every other failure 1.
+    // The exit code of the error's family, as for every nerves-docker command (errors.ts): 64 usage, 65 invalid
+    // input (image options, inputs, base images, an existing output), 69 engine unavailable, 130 interrupted,
+    // 1 any other failure (an error that is not an OpError included).
     if (err instanceof OpError && err.code === 'usage') {
       process.stderr.write(`nerves-docker image ${cmd}: ${err.message}\n${err.hint ? `${err.hint}\n` : ''}${commandUsage(cmd)}`);
       return EXIT.usage;
     }
     const hint = err instanceof OpError && err.hint ? `\n${err.hint}` : '';
     process.stderr.write(`nerves-docker image ${cmd}: ${(err as Error).message}${hint}\n`);
-    return err instanceof OpError && err.code === 'interrupted' ? EXIT.interrupted : 1;
+    return err instanceof OpError ? exitCodeFor(err.code) : EXIT.failed;
   }
 }

@@ -18,8 +18,9 @@ commands:
 Run 'nerves-docker <command> --help' for a command's options.
 
 exit codes: 0 ok; 1 failed (a build step, a check); 64 usage; 65 invalid input
-(spec, defconfig, platform, paths); 69 engine unavailable or too old; 75 another
-build of the package holds the lock; 130 interrupted.`;
+(spec, defconfig, platform, paths, image options and inputs); 69 engine
+unavailable or too old; 75 another build of the package holds the lock; 130
+interrupted.`;
 
 async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

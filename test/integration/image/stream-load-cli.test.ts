@@ -92,14 +92,14 @@ describe.skipIf(!engine)('nerves-docker image stream-layered-image --load', () =
     await expect(docker.getImage('ndt-test/stream-load-int:t1').inspect()).rejects.toThrow();
   });
 
-  it('an engine that does not answer: its address and a hint, exit 1, nothing built or left', async () => {
+  it('an engine that does not answer: its address and a hint, exit 69 (engine unavailable), nothing built or left', async () => {
     const r = await exec(process.execPath, [CLI, ...args('ndt-test/stream-load-nowhere')], {
       env: { ...process.env, TMPDIR: tmp, DOCKER_HOST: `unix://${join(work.path, 'no-engine.sock')}` },
     }).then(
       () => ({ code: 0, stderr: '', stdout: '' }),
       (err: { code: number; stderr: string; stdout: string }) => err,
     );
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(69);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/unable to connect to docker daemon at unix:\/\/.*no-engine\.sock/);
     expect(r.stderr).toMatch(/DOCKER_HOST/);

@@ -67,7 +67,7 @@ describe('image toolkit: a rootfs this user cannot read', () => {
       ['stream-layered-image', '--contents', rootfs],
     ]) {
       const r = cli(cmd!, '--name', 'ndt-unreadable', ...args);
-      expect({ cmd, status: r.status, stderr: r.stderr }).toEqual({ cmd, status: 1, stderr: `nerves-docker image ${cmd}: ${message}` });
+      expect({ cmd, status: r.status, stderr: r.stderr }).toEqual({ cmd, status: 65, stderr: `nerves-docker image ${cmd}: ${message}` });
     }
     nothingLeft();
     const lib = runWithoutDac(['node', '--input-type=module', '-e', LIBRARY, join(PRIV, 'index.mjs'), rootfs, join(out, 'lib.tar')], {
@@ -113,7 +113,7 @@ describe('image toolkit: a rootfs this user cannot read', () => {
     expect(r.stderr).toBe(
       `nerves-docker image stream-layered-image: ${refused(`cannot read ${join(rootfs, 'etc/secret')} (permission denied)`)}`,
     );
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(65);
     expect(await docker.listImages({ filters: JSON.stringify({ reference: [name] }) })).toEqual([]);
     nothingLeft();
     chmodSync(join(rootfs, 'etc/secret'), 0o644);

@@ -42,13 +42,13 @@ describe('image CLI', () => {
     });
   });
 
-  it('reports usage errors with status 64 (as every nerves-docker command) and failures with status 1', async () => {
+  it('reports usage errors with status 64 and invalid options with status 65 (as every nerves-docker command)', async () => {
     const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       expect(await runImageCommand(['build-layered-image', '--name', 'x'])).toBe(64);
       expect(String(err.mock.calls[0]?.[0])).toContain('missing --out');
       expect(await runImageCommand(['nope'])).toBe(64);
-      expect(await runImageCommand(['build-layered-image', '--name', 'x', '--max-layers', '126', '--out', join(dir, 'o.tar')])).toBe(1);
+      expect(await runImageCommand(['build-layered-image', '--name', 'x', '--max-layers', '126', '--out', join(dir, 'o.tar')])).toBe(65);
       expect(err.mock.calls.map((c) => String(c[0])).join('')).toContain('maxLayers must be at most 125 (got 126)');
     } finally {
       err.mockRestore();
