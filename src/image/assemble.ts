@@ -6,7 +6,7 @@ import { hexOf } from './digest.js';
 import { measureLayers, type Layer, type MeasuredLayer } from './layer.js';
 import type { ImageParts } from './docker-archive.js';
 import type { Created } from './time.js';
-import { isImageName, isImageTag } from './reference.js';
+import { isImageName, isImageTag, NAME_MAX } from './reference.js';
 import { OpError } from '../errors.js';
 
 export interface AssembleInput {
@@ -28,6 +28,18 @@ export interface Assembled extends ImageParts {
 }
 
 export function checkName(name: string): void {
+  if (typeof name !== 'string')
+    throw new OpError(
+      'image_name',
+      `the image name must be a string (got ${JSON.stringify(name)}, a ${typeof name})`,
+      'Name it like "my-app" or "ghcr.io/me/app".',
+    );
+  if (name.length > NAME_MAX)
+    throw new OpError(
+      'image_name',
+      `invalid image name "${name.slice(0, 40)}...": ${name.length} characters, more than the ${NAME_MAX} Docker accepts`,
+      `Use a shorter name: at most ${NAME_MAX} characters with the registry host, without the tag.`,
+    );
   if (!isImageName(name)) {
     throw new OpError(
       'image_name',
@@ -38,6 +50,12 @@ export function checkName(name: string): void {
 }
 
 export function checkTag(tag: string): void {
+  if (typeof tag !== 'string')
+    throw new OpError(
+      'image_name',
+      `the image tag must be a string (got ${JSON.stringify(tag)}, a ${typeof tag})`,
+      'Give a tag like "1.0" or "latest".',
+    );
   if (!isImageTag(tag))
     throw new OpError('image_name', `invalid image tag "${tag}"`, 'A tag is 1 to 128 of A-Z a-z 0-9 _ . - and does not start with . or -.');
 }

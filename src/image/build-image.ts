@@ -20,6 +20,7 @@ import { checkMaxLayers } from './layering.js';
 import { writeImage, type ImageResult, type OutputOptions } from './output.js';
 import { parseCreated } from './time.js';
 import { stoppable } from './abort.js';
+import { checkImageOptions } from './check-options.js';
 
 export interface ImageOptions extends Partial<Ownership> {
   name: string;
@@ -94,6 +95,7 @@ async function layerWithCommands(dirs: string[], script: string, signal?: AbortS
 }
 
 export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> {
+  checkImageOptions(opts);
   return stoppable(opts.signal, () => build(opts));
 }
 

@@ -7,6 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { scanClosure, storePathsIn } from './closure.js';
 import { goArch } from './config.js';
 import { OpError } from '../errors.js';
+import { checkId, shown } from './check-options.js';
 
 export interface MountSpec {
   destination?: string;
@@ -46,19 +47,72 @@ export interface ContainerResult {
 
 const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 
+const MOUNTS_HINT =
+  'Give mounts (--mounts) as JSON: {"/dest": {"type": "none", "source": "./dir", "options": ["rbind", "ro"]}} or [{"destination": "/dest", "source": "./dir"}].';
+
 function normaliseMounts(m: ContainerOptions['mounts']): (MountSpec & { destination: string })[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (m !== undefined && !Array.isArray(m) && !isObject(m))
+    throw new OpError('image_options', `mounts must be a JSON object of destinations or a list of mounts (got ${shown(m)})`, MOUNTS_HINT);
   const list = m === undefined ? [] : Array.isArray(m) ? m : Object.entries(m).map(([destination, spec]) => ({ ...spec, destination }));
-  return list.map((x) => {
-    if (!x.destination?.startsWith('/'))
+  return list.map((x: unknown, i) => {
+    const where = Array.isArray(m) ? `mounts[${i}]` : 'mounts';
+    if (!isObject(x)) throw new OpError('image_options', `${where} must be an object (got ${shown(x)})`, MOUNTS_HINT);
+    if (typeof x.destination !== 'string' || !x.destination.startsWith('/'))
       throw new OpError(
         'image_options',
         `mount destination must be absolute: ${String(x.destination)}`,
         'Give each mount an absolute destination, e.g. {"destination": "/data", "source": "./data"}.',
       );
-    const type = x.type ?? 'none';
-    const options = x.options ?? (type === 'none' || type === 'bind' ? ['rbind'] : []);
+    const at = `mount ${x.destination}`;
+    if (typeof x.source !== 'string')
+      throw new OpError('image_options', `${at}: source must be a string (got ${shown(x.source)})`, MOUNTS_HINT);
+    if (x.type !== undefined && typeof x.type !== 'string')
+      throw new OpError('image_options', `${at}: type must be a string (got ${shown(x.type)})`, MOUNTS_HINT);
+    if (x.options !== undefined && !(Array.isArray(x.options) && x.options.every((o) => typeof o === 'string')))
+      throw new OpError('image_options', `${at}: options must be a list of strings (got ${shown(x.options)})`, MOUNTS_HINT);
+    const type = (x.type as string | undefined) ?? 'none';
+    const options = (x.options as string[] | undefined) ?? (type === 'none' || type === 'bind' ? ['rbind'] : []);
     return { destination: x.destination, type, source: type === 'none' || type === 'bind' ? resolve(x.source) : x.source, options };
   });
+}
+
+/** The variables every bundle has unless `env` sets them (runc's default spec has these two; nixpkgs' args are absolute store paths and need none). */
+export const DEFAULT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'];
+
+/** `env` checked (each NAME=value, as runc requires) over the defaults: a default stays unless `env` sets its variable. */
+function processEnv(env: unknown): string[] {
+  if (env === undefined) return DEFAULT_ENV;
+  const hint = 'Give each variable as NAME=value (--env A=1 --env B=2, or --env \'["A=1","B=2"]\').';
+  if (!Array.isArray(env)) throw new OpError('image_options', `env must be a list of NAME=value strings (got ${shown(env)})`, hint);
+  for (const e of env)
+    if (typeof e !== 'string' || !/^[^=\0]+=[^\0]*$/.test(e))
+      throw new OpError(
+        'image_options',
+        `env entry ${typeof e === 'string' ? JSON.stringify(e) : `(${shown(e)})`} is not NAME=value (runc refuses a variable without "=" or with an empty name)`,
+        hint,
+      );
+  const names = new Set((env as string[]).map((e) => e.slice(0, e.indexOf('='))));
+  return [...DEFAULT_ENV.filter((d) => !names.has(d.slice(0, d.indexOf('=')))), ...(env as string[])];
+}
+
+/** The options runc would refuse in the bundle, checked before it is written. */
+function checkProcess(opts: ContainerOptions): void {
+  if (!Array.isArray(opts.args) || !opts.args.every((a) => typeof a === 'string'))
+    throw new OpError(
+      'image_options',
+      `args must be a list of strings (got ${shown(opts.args)})`,
+      'Give the command to run after -- (or as args in the options).',
+    );
+  if (opts.cwd !== undefined && (typeof opts.cwd !== 'string' || !opts.cwd.startsWith('/')))
+    throw new OpError(
+      'image_options',
+      `cwd must be an absolute path in the container (got ${shown(opts.cwd)})`,
+      'Give cwd (--cwd) a path starting with /, e.g. /srv (runc refuses a relative one).',
+    );
+  checkId('uid', opts.uid);
+  checkId('gid', opts.gid);
+  processEnv(opts.env);
 }
 
 function baseMounts() {
@@ -78,6 +132,7 @@ function baseMounts() {
 }
 
 export function containerConfig(opts: ContainerOptions, storePaths: string[]): Record<string, unknown> {
+  checkProcess(opts);
   if (opts.args.length === 0)
     throw new OpError(
       'image_options',
@@ -92,7 +147,7 @@ export function containerConfig(opts: ContainerOptions, storePaths: string[]): R
       terminal: opts.terminal ?? false,
       user: { uid: opts.uid ?? 0, gid: opts.gid ?? 0 },
       args: opts.args,
-      env: opts.env ?? ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'],
+      env: processEnv(opts.env),
       cwd: opts.cwd ?? '/',
       capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, permitted: DEFAULT_CAPS, ambient: DEFAULT_CAPS },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
@@ -123,6 +178,8 @@ export function containerConfig(opts: ContainerOptions, storePaths: string[]): R
 }
 
 export async function buildContainer(opts: ContainerOptions): Promise<ContainerResult> {
+  checkProcess(opts);
+  normaliseMounts(opts.mounts);
   const out = resolve(opts.out);
   const existing = await readdir(out).catch(() => null);
   if (existing && existing.length > 0)

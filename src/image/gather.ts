@@ -21,6 +21,7 @@ import { presentStoreRefs } from './command-refs.js';
 import type { DockerClient } from '../engine/images.js';
 import { OpError } from '../errors.js';
 import { denied } from './unreadable.js';
+import { checkImageOptions } from './check-options.js';
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -139,6 +140,7 @@ export interface Gathered {
 }
 
 export async function gather(opts: LayeredImageOptions): Promise<Gathered> {
+  checkImageOptions(opts);
   if (opts.enableFakechroot === false) {
     throw new OpError(
       'image_options',

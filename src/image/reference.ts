@@ -4,12 +4,16 @@
 // and repository a name means (Docker Hub's rules when it names no host).
 import { OpError } from '../errors.js';
 
+/** One label of a registry host: alphanumerics, with dashes inside only (distribution/reference's domain-component). */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 /** A registry host: localhost, a dotted name, or any name with a port (as Docker reads a first component). */
-const DOMAIN = '(?:localhost|[a-zA-Z0-9-]+(?:\\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+';
+const DOMAIN = `(?:localhost|${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})+)(?::[0-9]+)?|${DOMAIN_COMPONENT}:[0-9]+`;
 /** A path component: lowercase alphanumerics joined by one separator (., _, __ or dashes). */
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const NAME = `(?:(?:${DOMAIN})/)?${COMPONENT}(?:/${COMPONENT})*`;
 const TAG = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
+/** The most characters a name (host and path, without tag or digest) may have, as Docker's reference parser allows. */
+export const NAME_MAX = 255;
 const DIGEST = 'sha256:[a-f0-9]{64}';
 
 const REFERENCE_RE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
@@ -27,21 +31,21 @@ export interface ParsedReference {
 /** Takes name[:tag][@sha256:hex] apart; null when it is not a valid reference. */
 export function parseReference(ref: string): ParsedReference | null {
   const m = REFERENCE_RE.exec(ref);
-  if (!m) return null;
+  if (!m || m[1]!.length > NAME_MAX) return null;
   return { name: m[1]!, ...(m[2] !== undefined ? { tag: m[2] } : {}), ...(m[3] !== undefined ? { digest: m[3] } : {}) };
 }
 
 export function isImageReference(ref: string): boolean {
-  return REFERENCE_RE.test(ref);
+  return parseReference(ref) !== null;
 }
 
 /** A name without tag or digest: [host[:port]/]lowercase/path. */
 export function isImageName(name: string): boolean {
-  return NAME_RE.test(name);
+  return typeof name === 'string' && name.length <= NAME_MAX && NAME_RE.test(name);
 }
 
 export function isImageTag(tag: string): boolean {
-  return TAG_RE.test(tag);
+  return typeof tag === 'string' && TAG_RE.test(tag);
 }
 
 /** The digest a reference is pinned by (its @sha256:<hex> end), else null. */

@@ -33,6 +33,24 @@ describe('image references', () => {
     }
   });
 
+  it("refuses a host label ending or starting with '-', as Docker's domain-component does", () => {
+    for (const bad of ['a-.com/x', 'hunt-:5000/x', '-a.com/x', 'a.-b.com/x', 'a.b-/x', 'a-:1/x']) {
+      expect(isImageName(bad), bad).toBe(false);
+      expect(isImageReference(`${bad}:1`), bad).toBe(false);
+    }
+    for (const ok of ['a-b.com/x', 'hunt-er:5000/x', 'a.b.c/x', 'a1:5000/x', '1.2.3.4:5000/x']) expect(isImageName(ok), ok).toBe(true);
+  });
+
+  it('refuses a name (host and path, without the tag) longer than 255 characters, as Docker does', () => {
+    const at = (n: number) => `registry.example.com/${'a'.repeat(n - 'registry.example.com/'.length)}`;
+    expect(at(255).length).toBe(255);
+    expect(isImageName(at(255))).toBe(true);
+    expect(isImageName(at(256))).toBe(false);
+    expect(isImageReference(`${at(255)}:t`)).toBe(true);
+    expect(isImageReference(`${at(256)}:t`)).toBe(false);
+    expect(parseReference(`${at(256)}:t`)).toBeNull();
+  });
+
   it('takes a reference apart', () => {
     expect(parseReference(`host:5000/x:v1@${D}`)).toEqual({ name: 'host:5000/x', tag: 'v1', digest: D });
     expect(parseReference('host:5000/x')).toEqual({ name: 'host:5000/x' });
