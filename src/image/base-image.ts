@@ -162,17 +162,7 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
     `base image ${path}: manifest.json`,
   );
   if (!Array.isArray(manifest)) throw new OpError('base_image', `base image ${path}: manifest.json is not a list`, FORMAT_HINT);
-  const want = sel.fromImageName ? `${sel.fromImageName}:${sel.fromImageTag ?? 'latest'}` : undefined;
-  const entry = want ? manifest.find((m) => (m.RepoTags ?? []).includes(want)) : manifest[0];
-  if (!entry) {
-    throw new OpError(
-      'base_image',
-      `base image ${path}: ${want ? `no image tagged ${want}` : 'empty manifest.json'}`,
-      want
-        ? 'Set fromImageName and fromImageTag to a tag the archive holds (see RepoTags in its manifest.json), or leave them out to use its first image.'
-        : FORMAT_HINT,
-    );
-  }
+  const entry = pickArchiveImage(manifest, sel, `base image ${path}`);
   if (typeof entry.Config !== 'string' || !Array.isArray(entry.Layers))
     throw new OpError('base_image', `base image ${path}: manifest.json has no Config or Layers`, FORMAT_HINT);
   checkLayerCount(entry.Layers.length, `base image ${path}`);
@@ -185,6 +175,48 @@ async function openDockerArchive(path: string, tmp: string, sel: BaseSelector): 
     files.push(await openLayer(archive, e.offset, e.size, `layer ${l}`));
   }
   return finish(config, files, entry.RepoTags ?? []);
+}
+
+/** A RepoTag's tag: what follows the last ':' after the last '/' (a registry's port is not a tag). */
+const tagOf = (repoTag: string) => {
+  const i = repoTag.lastIndexOf(':');
+  return i > repoTag.lastIndexOf('/') ? repoTag.slice(i + 1) : undefined;
+};
+
+/**
+ * The image of a docker-archive that fromImageName/fromImageTag choose: the
+ * one tagged name:tag (tag default latest); with a tag alone, the one whose
+ * RepoTags have that tag, when only one has; with neither, the first.
+ */
+function pickArchiveImage<T extends { RepoTags?: string[] | null }>(manifest: T[], sel: BaseSelector, where: string): T {
+  const tagsOf = (m: T) => (Array.isArray(m?.RepoTags) ? m.RepoTags.filter((t): t is string => typeof t === 'string') : []);
+  const held = () => {
+    const all = manifest.flatMap(tagsOf);
+    const untagged = manifest.length - manifest.filter((m) => tagsOf(m).length > 0).length;
+    return `the archive holds ${manifest.length} image${manifest.length === 1 ? '' : 's'}${all.length ? `: ${all.join(', ')}` : ''}${untagged ? `${all.length ? ' and ' : ', '}${untagged} untagged` : ''}`;
+  };
+  if (sel.fromImageName === undefined && sel.fromImageTag === undefined) {
+    if (!manifest[0]) throw new OpError('base_image', `${where}: empty manifest.json`, FORMAT_HINT);
+    return manifest[0];
+  }
+  const pickHint =
+    'Set fromImageName and fromImageTag (--from-image-name, --from-image-tag) to one of the tags the archive holds (its manifest.json RepoTags), or leave both out to use its first image.';
+  if (sel.fromImageName !== undefined) {
+    const want = `${sel.fromImageName}:${sel.fromImageTag ?? 'latest'}`;
+    const found = manifest.find((m) => tagsOf(m).includes(want));
+    if (!found) throw new OpError('base_image', `${where}: no image tagged ${want} (${held()})`, pickHint);
+    return found;
+  }
+  const tag = sel.fromImageTag!;
+  const found = manifest.filter((m) => tagsOf(m).some((t) => tagOf(t) === tag));
+  if (found.length === 1) return found[0]!;
+  if (found.length === 0) throw new OpError('base_image', `${where}: no image tagged ${tag} (${held()})`, pickHint);
+  const names = found.flatMap(tagsOf).filter((t) => tagOf(t) === tag);
+  throw new OpError(
+    'base_image',
+    `${where}: ${found.length} images are tagged ${tag} (${names.join(', ')}); fromImageTag alone cannot choose`,
+    `Add fromImageName (--from-image-name) to say which: ${names.map((t) => t.slice(0, t.length - tag.length - 1)).join(' or ')}.`,
+  );
 }
 
 /** JSON from a base image member or file; the parser's message is left out, as it quotes the content. */
