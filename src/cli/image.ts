@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { EXIT, exitCodeFor, OpError, usageError } from '../errors.js';
 import type { Engine } from '../engine/connect.js';
+import { shown } from '../image/shown.js';
 
 interface Schema {
   run: (opts: Record<string, unknown>) => Promise<unknown>;
@@ -28,6 +29,8 @@ interface Schema {
   jsonLists?: string[];
   /** build-container: the command after `--`. */
   positionals?: string;
+  /** JSON options that must be lists of objects (shadow-setup's users and groups). */
+  objectLists?: string[];
   summary: string;
 }
 
@@ -130,6 +133,7 @@ const COMMANDS: Record<string, Schema> = {
     required: ['root'],
     strings: ['root'],
     json: ['users', 'groups'],
+    objectLists: ['users', 'groups'],
     summary: '--root DIR [--users JSON] [--groups JSON]',
   },
   'build-container': {
@@ -161,10 +165,50 @@ async function readOptionsFile(path: string): Promise<Record<string, unknown>> {
   } catch (err) {
     throw new OpError('image_options', `cannot read the options file ${path}: ${(err as Error).message}`, hint);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new OpError('image_options', `the options file ${path} is not JSON: ${(err as Error).message}`, hint);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new OpError('image_options', `the options file ${path} must hold a JSON object of options (it holds ${shown(parsed)})`, hint);
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * The options of a --spec file typed as the flags would give them (a flag's
+ * value is a string by construction): a string, a list of strings (or one
+ * string), a number, true or false; the command's words after `--` a list.
+ */
+function checkSpecTypes(schema: Schema, path: string, opts: Record<string, unknown>): void {
+  const bad = (key: string, want: string, v: unknown) =>
+    new OpError(
+      'image_options',
+      `the options file ${path}: ${key} must be ${want} (got ${shown(v)})`,
+      `Give ${key} in the --spec file as ${want}, or as the flag --${kebab(key)}.`,
+    );
+  const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  for (const [key, v] of Object.entries(opts)) {
+    if (v === undefined) continue;
+    if ((schema.strings ?? []).includes(key) && typeof v !== 'string') throw bad(key, 'a string', v);
+    if ((schema.arrays ?? []).includes(key) && typeof v !== 'string' && !isStrings(v)) throw bad(key, 'a list of strings', v);
+    if ((schema.numbers ?? []).includes(key) && typeof v !== 'number') throw bad(key, 'a number', v);
+    if ((schema.booleans ?? []).includes(key) && typeof v !== 'boolean') throw bad(key, 'true or false', v);
+    if (schema.positionals === key && !isStrings(v)) throw bad(key, 'a list of strings (the command and its arguments)', v);
+  }
+}
+
+/** shadow-setup's users and groups: lists of objects ({"name": ..., "uid": ...}), from a flag or the spec file. */
+function checkObjectLists(schema: Schema, opts: Record<string, unknown>): void {
+  for (const key of schema.objectLists ?? []) {
+    const v = opts[key];
+    if (v === undefined || (Array.isArray(v) && v.every((x) => x !== null && typeof x === 'object' && !Array.isArray(x)))) continue;
+    throw new OpError(
+      'image_options',
+      `${key} must be a JSON list of objects (got ${shown(v)})`,
+      `Give --${kebab(key)} a list, one object per ${key === 'users' ? 'user' : 'group'}: ${key === 'users' ? '[{"name": "bob", "uid": 1000}]' : '[{"name": "staff", "gid": 50}]'}.`,
+    );
   }
 }
 
@@ -256,6 +300,7 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
   const known = new Set(knownOptions(schema));
   const opts = values.spec !== undefined ? await readOptionsFile(values.spec as string) : {};
   for (const k of Object.keys(opts)) if (!known.has(k) && !(schema.positionals === k)) throw unknownOption(cmd, schema, k, 'key');
+  checkSpecTypes(schema, values.spec as string, opts);
   const fromFlags: Record<string, unknown> = {};
   const arrays = new Set(schema.arrays ?? []);
   const jsonLists = new Set(schema.jsonLists ?? []);
@@ -275,7 +320,13 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
   if (schema.positionals && positionals.length > 0) fromFlags[schema.positionals] = positionals;
   const merged = { ...opts, ...fromFlags };
   const missing = schema.required.filter((k) => merged[k] === undefined);
-  if (missing.length > 0) throw usageError(`missing ${missing.map((k) => `--${kebab(k)}`).join(', ')}`);
+  if (missing.length > 0) {
+    const named = missing.map((k) =>
+      k === schema.positionals ? 'the command to run (after --, e.g. -- /bin/sh -c "echo hi")' : `--${kebab(k)}`,
+    );
+    throw usageError(`missing ${named.join(', ')}`);
+  }
+  checkObjectLists(schema, merged);
   return merged;
 }
 

@@ -6,29 +6,9 @@
 // caller from JavaScript may give anything.
 import { OpError } from '../errors.js';
 import { checkInput } from './assemble.js';
+import { shown } from './shown.js';
 
-/** A value as an error shows it: its JSON (shortened) and what it is. */
-export function shown(v: unknown): string {
-  const kind =
-    v === null
-      ? 'null'
-      : Array.isArray(v)
-        ? 'a list'
-        : typeof v === 'object'
-          ? 'an object'
-          : typeof v === 'string'
-            ? 'a string'
-            : typeof v === 'number'
-              ? Number.isInteger(v)
-                ? 'an integer'
-                : 'a number'
-              : typeof v === 'boolean'
-                ? 'a boolean'
-                : typeof v;
-  const json = v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v));
-  const text = json.length > 60 ? `${json.slice(0, 57)}...` : json;
-  return kind === 'null' ? 'null' : `${text}, ${kind}`;
-}
+export { shown } from './shown.js';
 
 const CONFIG_HINT =
   'Give config (--config) a JSON object with Docker\'s image config fields, e.g. {"Cmd": ["/bin/sh"], "Env": ["PATH=/bin"], "ExposedPorts": {"80/tcp": {}}, "Labels": {"a": "b"}}.';

@@ -40,7 +40,30 @@ export function parseReferencesGraph(value: unknown, key?: string): ClosureNode[
 }
 
 export async function readReferencesGraph(file: string, key?: string): Promise<ClosureNode[]> {
-  return parseReferencesGraph(JSON.parse(await readFile(file, 'utf8')), key);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      throw new OpError(
+        'input_missing',
+        `closureGraph (--closure-graph): ${file} does not exist`,
+        `Give closureGraph the path of the file exportReferencesGraph wrote, or its JSON inline.`,
+      );
+    throw new OpError('input_path', `closureGraph (--closure-graph): cannot read ${file}: ${(err as Error).message}`, CLOSURE_GRAPH_HINT);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new OpError(
+      'image_options',
+      `closureGraph (--closure-graph): ${file} is not JSON (${(err as Error).message})`,
+      CLOSURE_GRAPH_HINT,
+    );
+  }
+  return parseReferencesGraph(value, key);
 }
 
 function storePathRegex(storeDir: string): RegExp {

@@ -4,6 +4,7 @@
 // layers (kept in popularity order), everything else shares one layer.
 // "auto" (nixpkgs' newer size-based layering) lives in auto-layering.ts.
 import { OpError } from '../errors.js';
+import { shown } from './shown.js';
 
 export type LayeringStrategy = 'popularity' | 'size' | 'auto';
 
@@ -22,7 +23,7 @@ export function checkMaxLayers(
   if (!Number.isInteger(maxLayers) || maxLayers < 2)
     throw new OpError(
       'image_options',
-      `maxLayers must be an integer of at least 2 (got ${maxLayers})`,
+      `maxLayers must be an integer of at least 2 (got ${shown(maxLayers)})`,
       `Give maxLayers (--max-layers) an integer from 2 to ${MAX_LAYERS_LIMIT}.`,
     );
   if (maxLayers > MAX_LAYERS_LIMIT) {

@@ -6,6 +6,7 @@
 // defaults documented in README.md.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { OpError } from '../errors.js';
+import { shown } from './shown.js';
 
 export interface TransferLimits {
   /** Overall deadline of one request in ms (default 30 minutes). */
@@ -29,7 +30,7 @@ export function resolveLimits(l: TransferLimits = {}): Required<TransferLimits> 
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (k !== 'minRate' && v <= 0)) {
       throw new OpError(
         'image_options',
-        `${k} must be a positive number, got ${String(v)}`,
+        `${k} must be ${k === 'minRate' ? '0 or a positive number' : 'a positive number'}, got ${String(v)}`,
         'Give requestTimeout and rateWindow in seconds (> 0) and minRate in bytes per second (0 turns it off).',
       );
     }
@@ -38,8 +39,21 @@ export function resolveLimits(l: TransferLimits = {}): Required<TransferLimits> 
   return out;
 }
 
-/** Pull options (seconds, bytes per second) as TransferLimits. */
+/** Pull options (seconds, bytes per second) as TransferLimits, each checked under its own name. */
 export function limitsFromOptions(o: { requestTimeout?: number; minRate?: number; rateWindow?: number }): TransferLimits {
+  for (const [key, flag, zeroOk, unit] of [
+    ['requestTimeout', '--request-timeout', false, 'seconds'],
+    ['minRate', '--min-rate', true, 'bytes per second, 0 to turn the check off'],
+    ['rateWindow', '--rate-window', false, 'seconds'],
+  ] as const) {
+    const v: unknown = o[key];
+    if (v === undefined || (typeof v === 'number' && Number.isFinite(v) && (v > 0 || (zeroOk && v === 0)))) continue;
+    throw new OpError(
+      'image_options',
+      `${key} must be ${zeroOk ? '0 or a positive number' : 'a positive number'} (got ${shown(v)})`,
+      `Give ${key} (${flag}) in ${unit}; defaults: requestTimeout 1800, minRate 1024, rateWindow 30.`,
+    );
+  }
   return {
     ...(o.requestTimeout !== undefined ? { deadlineMs: o.requestTimeout * 1000 } : {}),
     ...(o.minRate !== undefined ? { minRate: o.minRate } : {}),
