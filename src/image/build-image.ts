@@ -21,6 +21,7 @@ import { writeImage, type ImageResult, type OutputOptions } from './output.js';
 import { parseCreated } from './time.js';
 import { stoppable } from './abort.js';
 import { checkImageOptions } from './check-options.js';
+import { checkInputDirs, checkOutputPath } from './check-paths.js';
 
 export interface ImageOptions extends Partial<Ownership> {
   name: string;
@@ -96,6 +97,15 @@ async function layerWithCommands(dirs: string[], script: string, signal?: AbortS
 
 export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> {
   checkImageOptions(opts);
+  await checkInputDirs(
+    'copyToRoot',
+    toList(opts.copyToRoot).map((p) => resolve(p)),
+  );
+  await checkInputDirs(
+    'contents',
+    toList(opts.contents).map((p) => resolve(p)),
+  );
+  await checkOutputPath(opts.out, opts.format === 'oci' ? 'directory' : 'file');
   return stoppable(opts.signal, () => build(opts));
 }
 

@@ -8,6 +8,7 @@ import { scanClosure, storePathsIn } from './closure.js';
 import { goArch } from './config.js';
 import { OpError } from '../errors.js';
 import { checkId, shown } from './check-options.js';
+import { checkInputDirs, checkOutputPath } from './check-paths.js';
 
 export interface MountSpec {
   destination?: string;
@@ -180,6 +181,12 @@ export function containerConfig(opts: ContainerOptions, storePaths: string[]): R
 export async function buildContainer(opts: ContainerOptions): Promise<ContainerResult> {
   checkProcess(opts);
   normaliseMounts(opts.mounts);
+  const copyToRoot = opts.copyToRoot === undefined ? [] : Array.isArray(opts.copyToRoot) ? opts.copyToRoot : [opts.copyToRoot];
+  await checkInputDirs(
+    'copyToRoot',
+    copyToRoot.map((p) => resolve(p)),
+  );
+  await checkOutputPath(opts.out, 'directory');
   const out = resolve(opts.out);
   const existing = await readdir(out).catch(() => null);
   if (existing && existing.length > 0)

@@ -14,6 +14,7 @@ import { readRange, type TarReadEntry } from './tar-reader.js';
 import { hardLinkData, readLayerEntries } from './layer-entries.js';
 import { writeTar, type TarEntry } from './tar-writer.js';
 import { writeFileAtomic } from './output.js';
+import { checkOutputPath } from './check-paths.js';
 import { gzipStream } from './gzip.js';
 import { NameTree } from './name-tree.js';
 import { LayerPaths } from './layer-paths.js';
@@ -123,6 +124,7 @@ export async function flattenLayers(files: { path: string; offset: number; size:
 }
 
 export async function exportImage(opts: ExportImageOptions): Promise<ExportResult> {
+  await checkOutputPath(opts.out, 'file');
   const mtime = opts.created !== undefined ? parseCreated(opts.created).epoch : undefined;
   const base = await openBaseImage(opts.fromImage, opts);
   try {

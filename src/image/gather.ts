@@ -22,6 +22,7 @@ import type { DockerClient } from '../engine/images.js';
 import { OpError } from '../errors.js';
 import { denied } from './unreadable.js';
 import { checkImageOptions } from './check-options.js';
+import { checkInputDirs } from './check-paths.js';
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -141,6 +142,13 @@ export interface Gathered {
 
 export async function gather(opts: LayeredImageOptions): Promise<Gathered> {
   checkImageOptions(opts);
+  const storeDirOf = (opts.storeDir ?? '/nix/store').replace(/\/+$/, '');
+  // A store path may be a file (it keeps its place); a plain directory's contents are copied to the root.
+  await checkInputDirs(
+    'contents',
+    toList(opts.contents).map((c) => resolve(c)),
+    (p) => isStorePath(p, storeDirOf),
+  );
   if (opts.enableFakechroot === false) {
     throw new OpError(
       'image_options',

@@ -20,6 +20,7 @@ import { UploadBody } from '../engine/upload-body.js';
 import { gzipStream } from './gzip.js';
 import { missingStorePaths } from './command-refs.js';
 import { stoppable } from './abort.js';
+import { checkOutputPath } from './check-paths.js';
 
 export type { LayeredImageOptions } from './gather.js';
 
@@ -136,6 +137,7 @@ async function fakeRootLayer(
 }
 
 export async function buildLayeredImage(opts: BuildLayeredImageOptions): Promise<ImageResult> {
+  await checkOutputPath(opts.out, opts.format === 'oci' ? 'directory' : 'file');
   return stoppable(opts.signal, async () => {
     const { input, close } = await prepare(opts);
     try {

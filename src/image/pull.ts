@@ -22,6 +22,7 @@ import { checkName, checkTag } from './assemble.js';
 import { END_OF_ARCHIVE, entryHeader, padding } from './tar-writer.js';
 import { writevAll } from '../write-all.js';
 import { OpError } from '../errors.js';
+import { checkOutputPath } from './check-paths.js';
 
 export interface PullImageOptions {
   imageName: string;
@@ -289,6 +290,7 @@ async function checkPullOptions(opts: PullImageOptions) {
   checkName(finalImageName);
   checkTag(finalImageTag);
   const out = resolve(opts.out);
+  await checkOutputPath(out, 'file');
   const exists = await stat(out).then(
     () => true,
     () => false,
