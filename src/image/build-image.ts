@@ -22,6 +22,7 @@ import { parseCreated } from './time.js';
 import { stoppable } from './abort.js';
 import { checkImageOptions } from './check-options.js';
 import { checkInputDirs, checkOutputPath } from './check-paths.js';
+import { engineFor } from './engine-check.js';
 
 export interface ImageOptions extends Partial<Ownership> {
   name: string;
@@ -111,6 +112,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> 
 
 async function build(opts: BuildImageOptions): Promise<ImageResult> {
   const { signal } = opts;
+  const docker = opts.runAsRoot ? await engineFor('runAsRoot', opts.docker) : undefined;
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
   let base: BaseImage | undefined;
@@ -143,11 +145,8 @@ async function build(opts: BuildImageOptions): Promise<ImageResult> {
     };
     if (opts.runAsRoot) {
       const before = await assemble({ ...common, tag: 'run-as-root', layers }, signal);
-      const [{ runAsRoot: runScript }, { defaultDockerClient }] = await Promise.all([
-        import('./run-as-root.js'),
-        import('../engine/images.js'),
-      ]);
-      const r = await runScript(opts.docker ?? defaultDockerClient(), before, {
+      const { runAsRoot: runScript } = await import('./run-as-root.js');
+      const r = await runScript(docker!, before, {
         script: opts.runAsRoot,
         mtime: created.epoch,
         ...(opts.runAsRootMounts ? { mounts: opts.runAsRootMounts.map((m) => resolve(m)) } : {}),

@@ -23,6 +23,7 @@ import { OpError } from '../errors.js';
 import { denied } from './unreadable.js';
 import { checkImageOptions } from './check-options.js';
 import { checkInputDirs } from './check-paths.js';
+import { engineFor } from './engine-check.js';
 
 export interface LayeredImageOptions extends Partial<Ownership> {
   name: string;
@@ -140,22 +141,24 @@ export interface Gathered {
   close(): Promise<void>;
 }
 
-export async function gather(opts: LayeredImageOptions): Promise<Gathered> {
-  checkImageOptions(opts);
-  const storeDirOf = (opts.storeDir ?? '/nix/store').replace(/\/+$/, '');
+export async function gather(given: LayeredImageOptions): Promise<Gathered> {
+  checkImageOptions(given);
+  const storeDirOf = (given.storeDir ?? '/nix/store').replace(/\/+$/, '');
   // A store path may be a file (it keeps its place); a plain directory's contents are copied to the root.
   await checkInputDirs(
     'contents',
-    toList(opts.contents).map((c) => resolve(c)),
+    toList(given.contents).map((c) => resolve(c)),
     (p) => isStorePath(p, storeDirOf),
   );
-  if (opts.enableFakechroot === false) {
+  if (given.enableFakechroot === false) {
     throw new OpError(
       'image_options',
       'enableFakechroot = false is not supported: fakeRootCommands always run inside the image root (in a container on the engine), as with enableFakechroot = true',
       "Leave enableFakechroot out (or set it to true) and write fakeRootCommands for the image's root (cwd /), not for a build directory on the host.",
     );
   }
+  // fakeRootCommands need the engine: checked now, not after the layers are made.
+  const opts = given.fakeRootCommands ? { ...given, docker: await engineFor('fakeRootCommands', given.docker) } : given;
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
   const storeDir = (opts.storeDir ?? '/nix/store').replace(/\/+$/, '');
