@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { buildLayeredImage } from '../../../src/image/layered.js';
 import { exportImage } from '../../../src/image/export-image.js';
 import { openBaseImage } from '../../../src/image/base-image.js';
-import { OpError } from '../../../src/errors.js';
+import { failure } from './failure.js';
 
 let dir: string;
 let multi: string;
@@ -39,15 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function failure(p: Promise<unknown>): Promise<OpError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as OpError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('fromImageTag alone in a docker-archive of several images', () => {
   it('chooses the one image with that tag', async () => {

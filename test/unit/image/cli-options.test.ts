@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseImageArgs } from '../../../src/cli/image.js';
 import { buildLayeredImage } from '../../../src/image/layered.js';
 import { pullImage } from '../../../src/image/pull.js';
-import { OpError } from '../../../src/errors.js';
+import { failure } from './failure.js';
 
 let dir: string;
 let app: string;
@@ -22,15 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function failure(p: Promise<unknown>): Promise<OpError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as OpError;
-  }
-  throw new Error('expected a failure');
-}
 
 /** parseImageArgs with a --spec file holding `spec` (JSON text). */
 async function withSpec(cmd: string, spec: string, flags: string[] = []) {

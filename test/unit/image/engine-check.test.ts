@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildImage } from '../../../src/image/build-image.js';
 import { buildLayeredImage } from '../../../src/image/layered.js';
-import { OpError } from '../../../src/errors.js';
+import { failure } from './failure.js';
 
 let dir: string;
 let app: string;
@@ -25,15 +25,6 @@ afterAll(async () => {
   else process.env.DOCKER_HOST = saved;
   await rm(dir, { recursive: true, force: true });
 });
-
-async function failure(p: Promise<unknown>): Promise<OpError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as OpError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('an engine that does not answer', () => {
   it('stops runAsRoot and fakeRootCommands before the build, naming DOCKER_HOST', async () => {

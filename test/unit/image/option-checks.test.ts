@@ -11,6 +11,7 @@ import { buildImage } from '../../../src/image/build-image.js';
 import { buildContainer } from '../../../src/image/container.js';
 import { readFile } from 'node:fs/promises';
 import { OpError } from '../../../src/errors.js';
+import { failure } from './failure.js';
 
 let dir: string;
 let app: string;
@@ -23,16 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** The OpError a promise rejects with (or a function throws). */
-async function failure(p: Promise<unknown> | (() => unknown)): Promise<OpError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    return err as OpError;
-  }
-  throw new Error('expected a failure');
-}
 
 const outputs = async () => (await readdir(dir)).filter((n) => n !== 'app');
 

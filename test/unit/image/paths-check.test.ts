@@ -9,7 +9,7 @@ import { buildLayeredImage } from '../../../src/image/layered.js';
 import { buildImage } from '../../../src/image/build-image.js';
 import { buildContainer } from '../../../src/image/container.js';
 import { exportImage } from '../../../src/image/export-image.js';
-import { OpError } from '../../../src/errors.js';
+import { failure } from './failure.js';
 
 let dir: string;
 let app: string;
@@ -25,15 +25,6 @@ afterAll(async () => {
   await chmod(dir, 0o755).catch(() => {});
   await rm(dir, { recursive: true, force: true });
 });
-
-async function failure(p: Promise<unknown> | (() => Promise<unknown>)): Promise<OpError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    return err as OpError;
-  }
-  throw new Error('expected a failure');
-}
 
 const left = async () => (await readdir(dir)).filter((n) => n !== 'app').sort();
 
