@@ -37,27 +37,8 @@ defmodule NervesDockerTs.InterruptTest do
     %{dir: dir, dl: dl}
   end
 
+  # The VM's OS pid, and its output file OUT; its exit status is written to OUT.status when it ends.
   defp start_vm(dir, dl) do
-    script = Path.join(dir, "vm.exs")
-    File.write!(script, @script)
-    out = Path.join(dir, "vm.out")
-
-    paths = [
-      Path.join(:code.lib_dir(:nerves_docker_ts), "ebin")
-      | Path.wildcard(Path.join(Mix.Project.build_path(), "lib/*/ebin"))
-    ]
-
-    pa = paths |> Enum.map(&to_string/1) |> Enum.uniq() |> Enum.flat_map(&["-pa", &1])
-    env = "NERVES_DL_DIR=#{dl} NERVES_DOCKER_TS_YES=1"
-    # `exec` so that $! is the VM itself; paths go in as arguments.
-    {pid, 0} =
-      System.cmd("sh", ["-c", ~s(env #{env} elixir "$@" >"$0" 2>&1 </dev/null & echo $!), out] ++ pa ++ [script, dir])
-
-    {String.trim(pid), out}
-  end
-
-  # As start_vm/2, and the VM's exit status is written to OUT.status when it ends.
-  defp start_vm_status(dir, dl) do
     script = Path.join(dir, "vm.exs")
     File.write!(script, @script)
     out = Path.join(dir, "vm.out")
@@ -78,7 +59,7 @@ defmodule NervesDockerTs.InterruptTest do
       ])
 
     :ok = TestExample.wait_until(fn -> File.exists?(out <> ".pid") end, 5_000)
-    {out |> Kernel.<>(".pid") |> File.read!() |> String.trim(), out}
+    {String.trim(File.read!(out <> ".pid")), out}
   end
 
   # The VM may not have opened its output file yet.
@@ -124,7 +105,7 @@ defmodule NervesDockerTs.InterruptTest do
     dir: dir,
     dl: dl
   } do
-    {vm, out} = start_vm_status(dir, dl)
+    {vm, out} = start_vm(dir, dl)
     assert :ok == TestExample.wait_until(fn -> sleeping?(out) end, 120_000), File.read!(out)
     [_ | _] = TestExample.containers(volume_label(dir))
     {_, 0} = System.cmd("kill", ["-TERM", vm])
