@@ -143,3 +143,22 @@ export const EXIT = {
 export function exitCodeFor(code: string): number {
   return FAMILY_EXIT[familyOf(code)];
 }
+
+/**
+ * Where a text that JSON.parse refused goes wrong, without quoting it (V8's
+ * message quotes the start of the text, which may be a key file given by
+ * mistake): "at line L, column C", "it ends too early", or nothing more.
+ */
+export function jsonFault(err: unknown, text: string): string {
+  const message = err instanceof Error ? err.message : '';
+  const at = /at position (\d+)/.exec(message);
+  if (at) {
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split('\n').length;
+    return `at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
+  }
+  if (/end of JSON input/.test(message)) return 'it ends too early';
+  // "Unexpected token 'x', \"...\" is not valid JSON": the first character that is not JSON.
+  const first = text.search(/\S/);
+  return first < 0 ? 'it is empty' : `at line ${text.slice(0, first).split('\n').length}`;
+}

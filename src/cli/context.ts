@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { CleanupRegistry } from '../protocol/cleanup.js';
 import type { OpContext } from '../protocol/op-context.js';
-import { OpError, usageError } from '../errors.js';
+import { jsonFault, OpError, usageError } from '../errors.js';
 
 export interface CliContextOptions {
   json: boolean;
@@ -39,7 +39,7 @@ export async function readSpecFile(path: string | null | undefined): Promise<Rec
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new OpError('invalid_spec', `the spec ${path} is not JSON: ${(err as Error).message}`, SPEC_HINT);
+    throw new OpError('invalid_spec', `the spec ${path} is not JSON (${jsonFault(err, text)})`, SPEC_HINT);
   }
   // The commands add their flags to it (make_args, tty...): anything else than an object would fail there, not here.
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {

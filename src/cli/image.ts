@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
-import { EXIT, exitCodeFor, OpError, usageError } from '../errors.js';
+import { EXIT, exitCodeFor, jsonFault, OpError, usageError } from '../errors.js';
 import type { Engine } from '../engine/connect.js';
 import { shown } from '../image/shown.js';
 
@@ -169,7 +169,7 @@ async function readOptionsFile(path: string): Promise<Record<string, unknown>> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new OpError('image_options', `the options file ${path} is not JSON: ${(err as Error).message}`, hint);
+    throw new OpError('image_options', `the options file ${path} is not JSON (${jsonFault(err, text)})`, hint);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
     throw new OpError('image_options', `the options file ${path} must hold a JSON object of options (it holds ${shown(parsed)})`, hint);

@@ -8,7 +8,7 @@ import { lstat, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { linkTarget, listNames } from './host-names.js';
 import type { ClosureNode } from './popularity.js';
-import { OpError } from '../errors.js';
+import { jsonFault, OpError } from '../errors.js';
 import { denied } from './unreadable.js';
 
 const CLOSURE_GRAPH_HINT =
@@ -57,11 +57,7 @@ export async function readReferencesGraph(file: string, key?: string): Promise<C
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new OpError(
-      'image_options',
-      `closureGraph (--closure-graph): ${file} is not JSON (${(err as Error).message})`,
-      CLOSURE_GRAPH_HINT,
-    );
+    throw new OpError('image_options', `closureGraph (--closure-graph): ${file} is not JSON (${jsonFault(err, text)})`, CLOSURE_GRAPH_HINT);
   }
   return parseReferencesGraph(value, key);
 }

@@ -33,6 +33,20 @@ describe('readSpecFile', () => {
     expect((err as OpError).hint).toContain('mix nerves_docker_ts.spec');
   });
 
+  // V8's message quoted the start of the file ("Unexpected token 's', \"secretpassword123\" is not valid JSON"):
+  // a key file given by mistake went into the error.
+  it.each([
+    ['secretpassword123\n', 'at line 1'],
+    ['{\n  "app": "x",\n  secret\n}', 'at line 3, column 3'],
+    ['{"app": "secret', 'at line 1, column 16'],
+    ['{"secret": ', 'it ends too early'],
+  ])('says where %j is not JSON, without quoting it', async (text, where) => {
+    const path = file('bad.json', text);
+    const err = await readSpecFile(path).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'invalid_spec', message: `the spec ${path} is not JSON (${where})` });
+    expect((err as OpError).message).not.toContain('secret');
+  });
+
   it('returns an object', async () => {
     expect(await readSpecFile(file('ok.json', '{"app": "x"}'))).toEqual({ app: 'x' });
   });
