@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import type { Duplex } from 'node:stream';
 import type { Engine } from './connect.js';
 import { engineMessage, isNotFound, statusOf } from './errors.js';
-import { knownFailureHint } from './known-failures.js';
+import { knownFailureHint, LIMITS_HINT, startFailureHint } from './known-failures.js';
 import { LABEL } from './labels.js';
 import { OpError } from '../errors.js';
 
@@ -70,7 +70,7 @@ export async function startJobContainer(engine: Engine, spec: JobContainerSpec):
       throw err;
     }
   }
-  return jobContainer(container, await attachAndStart(engine, container));
+  return jobContainer(container, await attachAndStart(engine, container, Object.keys(spec.limits ?? {}).length > 0));
 }
 
 /** POST /containers/create: the keeper (or the given PID 1) with stdin open, the mounts, the labels and the limits. */
@@ -105,14 +105,14 @@ async function createJobContainer(engine: Engine, spec: JobContainerSpec): Promi
       `could not create the build container from ${spec.image}: ${engineMessage(err)}`,
       knownFailureHint(engineMessage(err)) ??
         (refusedLimit
-          ? 'The engine refused the resource limits: set build_runner_opts cpus and memory (or NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY) within what its host has.'
+          ? LIMITS_HINT
           : 'Check that the image is there (`docker image ls`) and that the mounted paths exist and are shared with the engine.'),
     );
   }
 }
 
-/** The stdin-only attach (the keeper's lifeline), then the start; a failure removes the container. */
-async function attachAndStart(engine: Engine, container: Docker.Container): Promise<Duplex> {
+/** The stdin-only attach (the keeper's lifeline), then the start; a failure removes the container. limitsAsked: the container has resource limits. */
+async function attachAndStart(engine: Engine, container: Docker.Container, limitsAsked: boolean): Promise<Duplex> {
   let stdin: Duplex | undefined;
   try {
     stdin = (await container.attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true })) as Duplex;
@@ -126,8 +126,7 @@ async function attachAndStart(engine: Engine, container: Docker.Container): Prom
     throw new OpError(
       'container_start',
       `could not start the build container: ${engineMessage(err)}`,
-      knownFailureHint(engineMessage(err)) ??
-        "See the engine's message: the mounts must be shared with the engine (Docker Desktop: Settings > Resources > File sharing).",
+      startFailureHint(engineMessage(err), limitsAsked),
     );
   }
 }

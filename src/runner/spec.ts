@@ -207,12 +207,18 @@ function parseRunnerOpts(raw: Raw): RunnerOpts {
   };
 }
 
+/** Docker refuses less (`--cpus`: "Range of CPUs is from 0.01 to ..."). */
+const MIN_CPUS = 0.01;
+
 /** A CPU count (6, 1.5), or null. */
 export function parseCpus(v: unknown, field: string): number | null {
   if (v === null) return null;
   const n = (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) || typeof v === 'bigint' ? Number(v) : v;
+  const hint = 'For example: cpus: 6 (or NERVES_DOCKER_TS_CPUS=6)';
   if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 4096)
-    fail(field, `must be a number of CPUs above 0, got ${describe(v)}`, 'For example: cpus: 6 (or NERVES_DOCKER_TS_CPUS=6)');
+    fail(field, `must be a number of CPUs above 0, got ${describe(v)}`, hint);
+  // Less passes the engine's own check and fails the container's start in runc ("cpu.cfs_quota_us: invalid argument").
+  if (n < MIN_CPUS) fail(field, `must be at least ${MIN_CPUS} (Docker's minimum), got ${describe(v)}`, hint);
   return n;
 }
 

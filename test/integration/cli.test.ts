@@ -85,6 +85,21 @@ describe('nerves-docker CLI', () => {
     expect(failed.stderr).toContain('Step "make" exited with status 2');
   });
 
+  it("cpus below Docker's minimum (0.01) is refused before the build, from the environment or the spec, and by doctor", async () => {
+    // Before: the engine took it and runc failed the start ("cpu.cfs_quota_us: invalid argument"), with a file-sharing hint.
+    const env = await cli(['build', '--spec', specFile], { NERVES_DOCKER_TS_CPUS: '0.001' });
+    expect(env.stderr).toContain('NERVES_DOCKER_TS_CPUS must be at least 0.01 (Docker\'s minimum), got string "0.001"');
+    expect(env.stderr).not.toMatch(/File sharing|cfs_quota/);
+    const tiny = join(ex.dir, 'tiny-cpus.json');
+    writeFileSync(tiny, JSON.stringify(ex.spec({ cpus: 0.001 })));
+    const spec = await cli(['build', '--spec', tiny]);
+    expect(spec.stderr).toContain("build_runner_opts[:cpus] must be at least 0.01 (Docker's minimum), got number 0.001");
+    expect(spec.code).toBe(65);
+    const d = await cli(['doctor'], { NERVES_DOCKER_TS_CPUS: '0.001' });
+    expect(d.stdout).toMatch(/FAIL limits: NERVES_DOCKER_TS_CPUS must be at least 0\.01 \(Docker's minimum\)/);
+    expect(d.code).toBe(1);
+  });
+
   it('NERVES_DOCKER_TS_YES=1 answers "create the image?" for build, as under Mix', async () => {
     // An image that is not there, from a Dockerfile that fails at once: the build is tried, not declined.
     const context = join(ex.dir, 'failing-image');

@@ -33,6 +33,12 @@ describe('resource limits', () => {
     expect(() => resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_MEMORY: '5m' })).toThrow(
       expect.objectContaining({ code: 'invalid_env', message: expect.stringMatching(/^NERVES_DOCKER_TS_MEMORY must be at least 6M/) }),
     );
+    expect(() => resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_CPUS: '0.001' })).toThrow(
+      expect.objectContaining({
+        code: 'invalid_env',
+        message: expect.stringMatching(/^NERVES_DOCKER_TS_CPUS must be at least 0\.01 \(Docker's minimum\)/),
+      }),
+    );
   });
 
   it('HostConfig: NanoCpus, and MemorySwap equal to Memory (no swap beyond the limit)', () => {

@@ -179,6 +179,11 @@ describe('build_runner_opts for inputs and resources', () => {
     expect(() => parseJobSpec({ ...good, inputs_exclude: [''] })).toThrow(/inputs_exclude/);
     expect(() => parseJobSpec({ ...good, ssh_volume: '../x' })).toThrow(/ssh_volume\] must be a volume name/);
     expect(() => parseJobSpec({ ...good, cpus: 0 })).toThrow(/cpus\] must be a number of CPUs above 0/);
+    // Below Docker's minimum the engine would take it and runc would fail the start with a raw cgroup error.
+    expect(() => parseJobSpec({ ...good, cpus: 0.001 })).toThrow(
+      /build_runner_opts\[:cpus\] must be at least 0\.01 \(Docker's minimum\), got number 0\.001/,
+    );
+    expect(parseJobSpec({ ...good, cpus: 0.01 }).cpus).toBe(0.01);
     expect(() => parseJobSpec({ ...good, memory: 'lots' })).toThrow(/memory\] must be a size such as "8G"/);
     expect(() => parseJobSpec({ ...good, memory: '1k' })).toThrow(/at least 6M/);
   });
