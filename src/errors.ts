@@ -40,6 +40,8 @@ const FAMILIES = {
   input_path: 'invalid_input',
   shadow_conflict: 'invalid_input',
   run_as_root_shell: 'invalid_input',
+  // NERVES_DOCKER_TS_CPUS=abc and the like: the same value in the spec is invalid_spec
+  invalid_env: 'invalid_input',
   // the engine: cannot be reached, is too old, or answers what it should not
   engine_unavailable: 'engine',
   engine_address: 'engine',
@@ -56,7 +58,6 @@ const FAMILIES = {
   // Ctrl-C, a signal, a cancel from Mix
   interrupted: 'interrupted',
   // everything else that went wrong
-  invalid_env: 'failed',
   no_tty: 'failed',
   log_file: 'failed',
   image_pull: 'failed',

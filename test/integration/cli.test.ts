@@ -85,11 +85,26 @@ describe('nerves-docker CLI', () => {
     expect(failed.stderr).toContain('Step "make" exited with status 2');
   });
 
+  it('an invalid environment variable is invalid input (65) like the same value in the spec, naming the variable', async () => {
+    for (const [name, value, says] of [
+      ['NERVES_DOCKER_TS_CPUS', 'abc', 'must be a number of CPUs above 0'],
+      ['NERVES_DOCKER_TS_MEMORY', '5M', 'must be at least 6M'],
+      ['NERVES_DOCKER_TS_INPUTS', 'rsync', 'is not one of auto, copy, bind'],
+      ['NERVES_DOCKER_TS_STEP_OUTPUT', 'pipe', 'is not one of auto, fifo, exec'],
+    ] as const) {
+      const r = await cli(['build', '--spec', specFile], { [name]: value });
+      expect(r.stderr, name).toContain(name);
+      expect(r.stderr, name).toContain(says);
+      expect(r.code, `${name}=${value}: ${r.stderr}`).toBe(65);
+    }
+  });
+
   it("cpus below Docker's minimum (0.01) is refused before the build, from the environment or the spec, and by doctor", async () => {
     // Before: the engine took it and runc failed the start ("cpu.cfs_quota_us: invalid argument"), with a file-sharing hint.
     const env = await cli(['build', '--spec', specFile], { NERVES_DOCKER_TS_CPUS: '0.001' });
     expect(env.stderr).toContain('NERVES_DOCKER_TS_CPUS must be at least 0.01 (Docker\'s minimum), got string "0.001"');
     expect(env.stderr).not.toMatch(/File sharing|cfs_quota/);
+    expect(env.code).toBe(65);
     const tiny = join(ex.dir, 'tiny-cpus.json');
     writeFileSync(tiny, JSON.stringify(ex.spec({ cpus: 0.001 })));
     const spec = await cli(['build', '--spec', tiny]);

@@ -32,6 +32,8 @@ describe('error codes and their families', () => {
       'dockerfile_missing',
       'base_image',
       'image_options',
+      // the environment (NERVES_DOCKER_TS_CPUS=abc): invalid input like the same value in the spec
+      'invalid_env',
     ]) {
       expect(exitCodeFor(code), code).toBe(65);
     }
