@@ -5,6 +5,7 @@
 // engine's is newer (requests made before the answer go unversioned).
 import type { Engine } from './connect.js';
 import { engineUnavailable } from './errors.js';
+import { OpError } from '../errors.js';
 
 export interface EngineVersion {
   engine: 'docker' | 'podman';
@@ -70,13 +71,48 @@ export function apiVersionProblem(v: Pick<EngineVersion, 'engine' | 'version' | 
   return `${v.engine} ${v.version} speaks Engine API ${v.apiVersion}; the runner needs API ${MIN_API_VERSION} or newer (Docker 1.13 or newer, Podman 4 or newer)`;
 }
 
+/** Characters of a foreign answer quoted in the error: enough to recognise it, never a page. */
+const QUOTED = 60;
+
+/**
+ * What an answer to GET /version that is not an engine's said, briefly (an
+ * HTTP server that is not Docker at DOCKER_HOST answers 200 with its own
+ * page); null for an engine's answer (a JSON object with a Version or an
+ * ApiVersion).
+ */
+export function foreignVersionAnswer(answer: unknown): string | null {
+  if (answer !== null && typeof answer === 'object' && !Buffer.isBuffer(answer) && !Array.isArray(answer)) {
+    const a = answer as VersionAnswer;
+    if ((typeof a.Version === 'string' && a.Version) || (typeof a.ApiVersion === 'string' && a.ApiVersion)) return null;
+    const keys = Object.keys(a);
+    const shown = keys.slice(0, 5).join(', ') + (keys.length > 5 ? ', …' : '');
+    return `JSON without a Version or ApiVersion (${keys.length ? `keys: ${shown}` : 'an empty object'})`;
+  }
+  if (Array.isArray(answer)) return 'a JSON list';
+  const text = Buffer.isBuffer(answer) ? answer.toString('utf8') : typeof answer === 'string' ? answer : String(answer);
+  if (text.trim() === '') return 'nothing';
+  const chars = [...text];
+  if (chars.length <= QUOTED) return JSON.stringify(text);
+  const bytes = Buffer.isBuffer(answer) ? answer.length : Buffer.byteLength(text);
+  return `${JSON.stringify(chars.slice(0, QUOTED).join(''))}… (${bytes} bytes)`;
+}
+
 export async function engineVersion(engine: Engine): Promise<EngineVersion> {
-  let answer: EngineVersion;
+  let raw: unknown;
   try {
-    answer = classifyVersion((await engine.docker.version()) as VersionAnswer);
+    raw = await engine.docker.version();
   } catch (err) {
     throw engineUnavailable(engine.where, err);
   }
+  const foreign = foreignVersionAnswer(raw);
+  if (foreign !== null) {
+    throw new OpError(
+      'engine_answer',
+      `${engine.where} does not answer like a Docker engine: GET /version answered ${foreign}, not its version`,
+      `Check that DOCKER_HOST, or the current Docker context (\`docker context ls\`, DOCKER_CONTEXT), names a Docker or Podman engine's API, not another server (this address came from: ${engine.how}).`,
+    );
+  }
+  const answer = classifyVersion(raw as VersionAnswer);
   const pinned = negotiateApiVersion(answer.apiVersion);
   // docker-modem prefixes every path with its `version` (/v1.41/containers/...).
   if (pinned) (engine.docker.modem as { version?: string }).version = `v${pinned}`;

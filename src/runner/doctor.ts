@@ -47,10 +47,10 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
   if (spec) checks.push(await systemCheck(spec));
   // Checked before the engine sees it: a reference ends up in the Engine API's URL path.
   const badImage = !spec && opts.image !== undefined ? imageReferenceCheck(opts.image) : null;
-  const engine = await engineCheck(env, checks);
+  const answered = await engineCheck(env, checks);
   let rootless: boolean | null = null;
-  if (engine) {
-    const version = await engineVersion(engine);
+  if (answered) {
+    const { engine, version } = answered;
     checks.push(versionCheck(version), outputCheck(engine, version, env), await inputsCheck(engine, env));
     const info = (await engine.docker.info()) as EngineInfo;
     checks.push(await diskCheck(info.DockerRootDir ?? ''), limitsCheck(info, env));
@@ -97,11 +97,13 @@ export function nodeCheck(version = process.versions.node): Check {
   };
 }
 
-/** The engine, when it answers (its check is pushed either way). */
-async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<Engine | null> {
+/** The engine and its version, when it answers as an engine does (its check is pushed either way). */
+async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<{ engine: Engine; version: EngineVersion } | null> {
   try {
     const engine = openEngine(env);
     await pingEngine(engine, 5000);
+    // Another HTTP server at the address answers the ping too: its GET /version says it is not an engine.
+    const version = await engineVersion(engine);
     // How it was found: DOCKER_HOST, context NAME, rootless/default/podman socket (NERVES_DEBUG=1 shows the search).
     const locality = await engineLocality(engine, env);
     // An engine on another host is fine: builds copy their inputs to it (see the inputs check).
@@ -110,7 +112,7 @@ async function engineCheck(env: NodeJS.ProcessEnv, checks: Check[]): Promise<Eng
       ok: true,
       detail: `answers at ${engine.where} (${engine.how})${engine.via ? ` ${engine.via}` : ''}${engine.remote ? `; ${locality.reason}` : ''}`,
     });
-    return engine;
+    return { engine, version };
   } catch (err) {
     checks.push({
       name: 'engine',

@@ -2,6 +2,8 @@
 // against the real engine: output, --json events, exit codes.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyExample, removeVolumeQuietly, removeVolumesUnder, ROOT, requireEngine, type Example } from './helpers/example.js';
@@ -113,6 +115,32 @@ describe('nerves-docker CLI', () => {
     const d = await cli(['doctor'], { NERVES_DOCKER_TS_CPUS: '0.001' });
     expect(d.stdout).toMatch(/FAIL limits: NERVES_DOCKER_TS_CPUS must be at least 0\.01 \(Docker's minimum\)/);
     expect(d.code).toBe(1);
+  });
+
+  it('an address that answers HTTP but not as a Docker engine is said as such, once, with DOCKER_HOST in the hint', async () => {
+    // Before: cannot parse docker version "" and two hints to install or upgrade Docker.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('hello');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const b = await cli(['build', '--spec', specFile], { DOCKER_HOST: host });
+      expect(b.stderr).toBe(
+        `nerves-docker build: ${host} does not answer like a Docker engine: GET /version answered "hello", not its version\n\n` +
+          "Check that DOCKER_HOST, or the current Docker context (`docker context ls`, DOCKER_CONTEXT), names a Docker or Podman engine's API, not another server (this address came from: DOCKER_HOST).\n",
+      );
+      expect(b.code).toBe(69);
+      const d = await cli(['doctor'], { DOCKER_HOST: host });
+      expect(d.stdout).toContain(
+        `FAIL engine: ${host} does not answer like a Docker engine: GET /version answered "hello", not its version`,
+      );
+      expect(d.stdout).not.toMatch(/engine version|Install Docker|Upgrade/);
+      expect(d.code).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 
   it('NERVES_DOCKER_TS_YES=1 answers "create the image?" for build, as under Mix', async () => {
