@@ -38,10 +38,11 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
     // clean mounts nothing: a remote engine is fine here. Connected first, so
     // that a dead engine is reported before anything says it is being deleted.
     const { engine } = await connectChecked();
-    ctx.emit('header', `Deleting build volume ${volume}`);
     // A running build of this package holds the lock: refuse rather than pull its volume away.
+    // Taken before the headline, so that a refused clean never says it is deleting anything.
     const lock = await acquireLock(spec.build_path, 'clean', (t) => ctx.emit('warn', t));
     try {
+      ctx.emit('header', `Deleting build volume ${volume}`);
       for (const c of await findContainers(engine, { [LABEL.volume]: volume })) {
         await removeContainer(engine, c.Id);
         removedContainers++;

@@ -1,9 +1,10 @@
 // nerves-docker's runner commands, run as a user would (node priv/nerves-docker.mjs, the bundled CLI),
 // against the real engine: output, --json events, exit codes.
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyExample, removeVolumeQuietly, removeVolumesUnder, ROOT, requireEngine, type Example } from './helpers/example.js';
@@ -140,6 +141,34 @@ describe('nerves-docker CLI', () => {
       expect(d.code).toBe(1);
     } finally {
       server.close();
+    }
+  });
+
+  it('clean takes the lock before it says what it deletes: refused with nothing said, or the takeover warned first', async () => {
+    const build = String(ex.spec().build_path);
+    mkdirSync(build, { recursive: true });
+    const idFile = join(build, '.docker_id');
+    const lockFile = join(build, '.nerves-docker-ts.lock');
+    writeFileSync(idFile, 'NdtCliLockTest01\n');
+    const holder = (pid: number) => JSON.stringify({ pid, host: hostname(), since: new Date().toISOString(), kind: 'build' });
+    try {
+      writeFileSync(lockFile, holder(process.pid)); // alive: this test
+      const held = await cli(['clean', '--spec', specFile]);
+      expect(held.code).toBe(75);
+      expect(held.stderr).toMatch(/^nerves-docker clean: another build of this package is running/);
+      expect(held.stderr).not.toContain('Deleting build volume');
+      const gone = spawnSync('true').pid!; // a pid that has exited
+      writeFileSync(lockFile, holder(gone));
+      const stale = await cli(['clean', '--spec', specFile]);
+      expect(stale.code).toBe(0);
+      expect(stale.stderr).toMatch(
+        new RegExp(
+          `^warning: taking over the lock of pid ${gone}, which is gone\\n\\|nerves-docker\\| Deleting build volume example_system-NdtCliLockTest01\\n`,
+        ),
+      );
+    } finally {
+      rmSync(idFile, { force: true });
+      rmSync(lockFile, { force: true });
     }
   });
 
