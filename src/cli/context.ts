@@ -90,21 +90,33 @@ export function cliContext(opts: CliContextOptions): OpContext & { controller: A
   };
 }
 
-/** What the CLI shows on stderr: lines, and one status line that the next line replaces. */
+/**
+ * What the CLI shows on stderr: lines, and one status line that the next line
+ * replaces (a terminal), or keep-alive dots that the next line starts after
+ * (no terminal: a line-based reader sees each line whole, as under Mix).
+ */
 class StderrView {
   private statusShown = false;
+  private dotsShown = false;
 
   constructor(private readonly tty: boolean) {}
 
   clear(): void {
     if (this.statusShown) process.stderr.write('\r\x1b[K');
     this.statusShown = false;
+    this.endDots();
   }
 
   /** A status line left open ends here, so that the ^C the terminal echoes and the error after it do not run into it. */
   endLine(): void {
     if (this.statusShown) process.stderr.write('\n');
     this.statusShown = false;
+    this.endDots();
+  }
+
+  private endDots(): void {
+    if (this.dotsShown) process.stderr.write('\n');
+    this.dotsShown = false;
   }
 
   show(event: string, data: unknown): void {
@@ -112,6 +124,7 @@ class StderrView {
       case 'log': {
         // A one-off command's own output (nerves-docker shell -- CMD without a terminal).
         const { stream, data: bytes } = data as { stream: 'stdout' | 'stderr'; data: Buffer };
+        this.endDots();
         (stream === 'stderr' ? process.stderr : process.stdout).write(bytes);
         break;
       }
@@ -135,6 +148,7 @@ class StderrView {
       }
       case 'dot':
         process.stderr.write('.');
+        this.dotsShown = true;
         break;
       default:
         break;
@@ -165,6 +179,7 @@ async function askOnTerminal(
   if (kind === 'shell_attach') return 'tty';
   if (opts.yes || yesFromEnv()) return true;
   if (!process.stdin.isTTY) {
+    view.clear();
     const how = opts.yesFlag ? 'pass --yes (or set NERVES_DOCKER_TS_YES=1)' : 'set NERVES_DOCKER_TS_YES=1';
     process.stderr.write(`${message}\nno terminal to answer on: ${how} to answer yes\n`);
     return false;

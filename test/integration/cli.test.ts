@@ -172,6 +172,16 @@ describe('nerves-docker CLI', () => {
     }
   });
 
+  it('keep-alive dots on a stderr that is no terminal end with a newline before the next line', async () => {
+    // Before: "..>>> zlib 1.3.1 Extracting": a tool matching ^>>> missed the headline.
+    const r = await cli(['build', '--spec', specFile, '--make-arg', 'SLEEP=11']);
+    expect(r.code).toBe(0);
+    const lines = r.stderr.split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(/^\.+$/));
+    expect(lines.filter((l) => /^\.+./.test(l))).toEqual([]);
+    expect(lines).toContain('>>> zlib 1.3.1 Extracting');
+  }, 60_000);
+
   it('NERVES_DOCKER_TS_YES=1 answers "create the image?" for build, as under Mix', async () => {
     // An image that is not there, from a Dockerfile that fails at once: the build is tried, not declined.
     const context = join(ex.dir, 'failing-image');
