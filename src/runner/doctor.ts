@@ -73,7 +73,7 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<Check[]> {
 /** The build's own host checks (preflight.ts): the package, the platform, the defconfig, the download dir. */
 async function systemCheck(spec: JobSpec): Promise<Check> {
   try {
-    await checkHostInputs(spec, 'build');
+    await checkHostInputs(spec, 'build', { limits: false }); // the limits check says what is wrong with them, once
     return {
       name: 'system',
       ok: true,
@@ -167,12 +167,24 @@ interface EngineInfo {
 
 /** The limits the environment sets (build_runner_opts add theirs per system), and whether the engine can enforce them. */
 function limitsCheck(info: EngineInfo, env: NodeJS.ProcessEnv): Check {
-  let limits;
-  try {
-    limits = resourceLimits({ cpus: null, memory: null }, env);
-  } catch (err) {
-    return { name: 'limits', ok: false, detail: (err as Error).message, fix: (err as { hint?: string | null }).hint ?? undefined };
+  // Each variable on its own, so that every invalid one is said (a build stops at the first).
+  const invalid: Array<{ message: string; hint: string | null }> = [];
+  for (const name of [CPUS_ENV, MEMORY_ENV]) {
+    try {
+      resourceLimits({ cpus: null, memory: null }, { [name]: env[name] });
+    } catch (err) {
+      invalid.push({ message: (err as Error).message, hint: (err as { hint?: string | null }).hint ?? null });
+    }
   }
+  if (invalid.length > 0) {
+    return {
+      name: 'limits',
+      ok: false,
+      detail: invalid.map((e) => e.message).join('; '),
+      fix: invalid.flatMap((e) => (e.hint ? [e.hint] : [])).join(' ') || undefined,
+    };
+  }
+  const limits = resourceLimits({ cpus: null, memory: null }, env);
   const host = `${info.NCPU ?? '?'} CPUs, ${info.MemTotal ? formatMemory(info.MemTotal) : '? bytes'}, cgroup v${info.CgroupVersion ?? '?'}`;
   const cannot = [info.MemoryLimit === false && 'memory', info.SwapLimit === false && 'swap', info.CpuCfsQuota === false && 'CPU'].filter(
     (x): x is string => !!x,
@@ -181,20 +193,28 @@ function limitsCheck(info: EngineInfo, env: NodeJS.ProcessEnv): Check {
     cannot.length === 0
       ? 'enforces memory, swap and CPU limits'
       : `cannot enforce ${cannot.join(', ')} limits (they would be dropped with a warning)`;
-  const problems: string[] = [];
+  // Each problem with its own fix: more CPUs than the host has is not a cgroup matter.
+  const problems: Array<{ problem: string; fix: string }> = [];
   if (limits.memory !== null && (info.MemoryLimit === false || info.SwapLimit === false))
-    problems.push(`${MEMORY_ENV} is set but the engine cannot enforce it`);
-  if (limits.cpus !== null && info.CpuCfsQuota === false) problems.push(`${CPUS_ENV} is set but the engine cannot enforce it`);
+    problems.push({
+      problem: `${MEMORY_ENV} is set but the engine cannot enforce it`,
+      fix: `Unset ${MEMORY_ENV}, or use an engine with cgroup memory limits (cgroup v2, or swap accounting enabled: swapaccount=1 on the kernel command line).`,
+    });
+  if (limits.cpus !== null && info.CpuCfsQuota === false)
+    problems.push({
+      problem: `${CPUS_ENV} is set but the engine cannot enforce it`,
+      fix: `Unset ${CPUS_ENV}, or use an engine with CPU quotas (cgroup v2, or a kernel with CFS bandwidth control).`,
+    });
   if (limits.cpus !== null && info.NCPU !== undefined && limits.cpus > info.NCPU)
-    problems.push(`${CPUS_ENV}=${limits.cpus} is more than the engine host's ${info.NCPU} CPUs (the engine refuses it)`);
+    problems.push({
+      problem: `${CPUS_ENV}=${limits.cpus} is more than the engine host's ${info.NCPU} CPUs (the engine refuses it)`,
+      fix: `Set ${CPUS_ENV} to at most ${info.NCPU} (the engine host has ${info.NCPU} CPUs), or unset it.`,
+    });
   return {
     name: 'limits',
     ok: problems.length === 0,
-    detail: `${describeLimits(limits)} in this environment (build_runner_opts cpus and memory add theirs per system); the engine (${host}) ${enforce}${problems.length ? `; ${problems.join('; ')}` : ''}`,
-    fix:
-      problems.length === 0
-        ? undefined
-        : `Unset or lower ${CPUS_ENV} / ${MEMORY_ENV}, or use an engine with cgroup limits (cgroup v2, or swap accounting enabled: swapaccount=1 on the kernel command line).`,
+    detail: `${describeLimits(limits)} in this environment (build_runner_opts cpus and memory add theirs per system); the engine (${host}) ${enforce}${problems.length ? `; ${problems.map((p) => p.problem).join('; ')}` : ''}`,
+    fix: problems.length === 0 ? undefined : problems.map((p) => p.fix).join(' '),
   };
 }
 

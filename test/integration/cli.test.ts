@@ -182,6 +182,32 @@ describe('nerves-docker CLI', () => {
     expect(lines).toContain('>>> zlib 1.3.1 Extracting');
   }, 60_000);
 
+  it("doctor's limits: more CPUs than the engine has says how many it has; each invalid variable once, all of them", async () => {
+    const checks = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { data: { name: string; ok: boolean; detail: string; fix?: string } }).data)
+        .filter((c) => c.name !== undefined);
+    const ncpu = Number((await cli(['doctor', '--json'])).stdout.match(/the engine \((\d+) CPUs/)?.[1]);
+    expect(ncpu).toBeGreaterThan(0);
+    const many = checks((await cli(['doctor', '--json'], { NERVES_DOCKER_TS_CPUS: '99' })).stdout).find((c) => c.name === 'limits');
+    expect(many?.ok).toBe(false);
+    expect(many?.fix).toBe(`Set NERVES_DOCKER_TS_CPUS to at most ${ncpu} (the engine host has ${ncpu} CPUs), or unset it.`);
+    // Before: reported by the system check too (the defconfig and platform went unchecked), and MEMORY=1k never.
+    const bad = checks(
+      (await cli(['doctor', '--spec', specFile, '--json'], { NERVES_DOCKER_TS_CPUS: 'abc', NERVES_DOCKER_TS_MEMORY: '1k' })).stdout,
+    );
+    expect(bad.find((c) => c.name === 'system')).toMatchObject({ ok: true, detail: expect.stringContaining('nerves_defconfig') });
+    const limits = bad.filter((c) => c.name === 'limits');
+    expect(limits).toHaveLength(1);
+    expect(limits[0]!.ok).toBe(false);
+    expect(limits[0]!.detail).toContain('NERVES_DOCKER_TS_CPUS must be a number of CPUs above 0, got string "abc"');
+    expect(limits[0]!.detail).toContain('NERVES_DOCKER_TS_MEMORY must be at least 6M');
+    expect(limits[0]!.fix).toMatch(/Set NERVES_DOCKER_TS_CPUS to .*Set NERVES_DOCKER_TS_MEMORY to /);
+    expect(bad.filter((c) => !c.ok && c.name !== 'limits')).toEqual([]);
+  });
+
   it('NERVES_DOCKER_TS_YES=1 answers "create the image?" for build, as under Mix', async () => {
     // An image that is not there, from a Dockerfile that fails at once: the build is tried, not declined.
     const context = join(ex.dir, 'failing-image');

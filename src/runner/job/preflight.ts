@@ -16,8 +16,9 @@ async function isDir(path: string): Promise<boolean> {
   return (await stat(path).catch(() => null))?.isDirectory() ?? false;
 }
 
-export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' | 'shell'): Promise<void> {
-  resourceLimits(spec); // NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY: an invalid value names its variable
+/** opts.limits false: the environment's limits are not read (doctor checks them on their own). */
+export async function checkHostInputs(spec: JobSpec, kind: 'build' | 'archive' | 'shell', opts: { limits?: boolean } = {}): Promise<void> {
+  if (opts.limits !== false) resourceLimits(spec); // NERVES_DOCKER_TS_CPUS / NERVES_DOCKER_TS_MEMORY: an invalid value names its variable
   if (!(await isDir(spec.pkg_path))) {
     throw new OpError('invalid_spec', `the package directory ${spec.pkg_path} does not exist`);
   }
