@@ -26,7 +26,8 @@ export interface CopyOutOptions {
   signal?: AbortSignal;
 }
 
-function interrupted(): OpError {
+/** The artifact's copy, whichever way it came, stopped by the job's interrupt. */
+export function interrupted(): OpError {
   return new OpError('interrupted', "the artifact's copy from the build container was interrupted; nothing was written under its name");
 }
 
@@ -53,33 +54,39 @@ export async function copyArtifactOut(
     throw err;
   }
   const hash = createHash('sha256');
-  return writeAtomically(destPath, async (tmp) => {
-    const tar = new OneFileTar();
-    try {
-      await writeFileFrom(
-        tmp,
-        archive,
-        tar,
-        (slice, received) => {
-          hash.update(slice);
-          opts.onProgress?.(received, tar.size);
-        },
-        signal,
-      );
-    } catch (err) {
-      if (signal?.aborted) throw interrupted();
-      if (err instanceof OpError) throw err;
-      throw new OpError(
-        'artifact_transfer',
-        `The artifact's copy from the build container was interrupted (${(err as Error).message}); nothing was written under its name.`,
-        'Rerun the build: the build volume is kept, so only `make system` and the copy run again.',
-      );
-    }
-    const wrote = tar.found;
-    if (!wrote) throw new OpError('artifact_missing', `${srcPath} in the build container is not a regular file`);
-    if (opts.verify) await verify(container, srcPath, hash.digest('hex'), signal);
-    if (signal?.aborted) throw interrupted(); // not renamed into place after an interrupt
-  });
+  return writeAtomically(
+    destPath,
+    async (tmp) => {
+      const tar = new OneFileTar();
+      try {
+        await writeFileFrom(
+          tmp,
+          archive,
+          tar,
+          (slice, received) => {
+            hash.update(slice);
+            opts.onProgress?.(received, tar.size);
+          },
+          signal,
+        );
+      } catch (err) {
+        if (signal?.aborted) throw interrupted();
+        if (err instanceof OpError) throw err;
+        throw new OpError(
+          'artifact_transfer',
+          `The artifact's copy from the build container was interrupted (${(err as Error).message}); nothing was written under its name.`,
+          'Rerun the build: the build volume is kept, so only `make system` and the copy run again.',
+        );
+      }
+      const wrote = tar.found;
+      if (!wrote) throw new OpError('artifact_missing', `${srcPath} in the build container is not a regular file`);
+      if (opts.verify) await verify(container, srcPath, hash.digest('hex'), signal);
+      if (signal?.aborted) throw interrupted(); // not renamed into place after an interrupt
+    },
+    () => {
+      if (signal?.aborted) throw interrupted(); // nor during the fsync
+    },
+  );
 }
 
 /**

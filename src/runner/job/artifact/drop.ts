@@ -6,6 +6,7 @@ import { open, readFile, rm } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { pipeline } from 'node:stream/promises';
 import type { Step } from '../context.js';
+import { interrupted } from './archive.js';
 import { writeAtomically } from './write-atomically.js';
 
 /**
@@ -39,9 +40,16 @@ export function dropAfter(step: Step, artifactStep: string, artifact: string, dr
  * swapped between the check and the read cannot bring in other bytes. Its
  * owner must be one of `owners` (see dropOwners): the drop directory is
  * writable by any uid and its path shows in the container's command line, so
- * another local user could put a file there before the step's copy.
+ * another local user could put a file there before the step's copy. An
+ * abort of `signal` stops the copy at once, and nothing is renamed into place.
  */
-export async function takeDroppedArtifact(dropPath: string, destPath: string, owners: readonly number[]): Promise<number | null> {
+export async function takeDroppedArtifact(
+  dropPath: string,
+  destPath: string,
+  owners: readonly number[],
+  signal?: AbortSignal,
+): Promise<number | null> {
+  if (signal?.aborted) throw interrupted();
   // O_NONBLOCK: a FIFO there must not hold the open up (it means nothing for a regular file).
   const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   const fh = await open(dropPath, flags).catch(() => null); // ENOENT; ELOOP for a symlink
@@ -51,8 +59,22 @@ export async function takeDroppedArtifact(dropPath: string, destPath: string, ow
     // A copy, not a rename: the step's uid owns the dropped file, the user must own the artifact. Bytes
     // into a file this process creates, not copyFile: libuv >= 1.50 (Debian trixie's Node) gives
     // copyFile's result the source's owner when it can (as root), which made the artifact the image user's.
-    return await writeAtomically(destPath, (tmp) =>
-      pipeline(fh.createReadStream({ autoClose: false }), createWriteStream(tmp, { flags: 'wx', mode: 0o644 })),
+    const stopped = () => {
+      if (signal?.aborted) throw interrupted();
+    };
+    return await writeAtomically(
+      destPath,
+      async (tmp) => {
+        try {
+          await pipeline(fh.createReadStream({ autoClose: false }), createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), {
+            ...(signal ? { signal } : {}),
+          });
+        } catch (err) {
+          stopped();
+          throw err;
+        }
+      },
+      stopped, // not renamed into place after an interrupt
     );
   } finally {
     await fh?.close();

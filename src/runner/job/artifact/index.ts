@@ -48,7 +48,7 @@ export function chooseArtifactRoute(
     plan: (steps) => steps.map((s) => dropAfter(s, ARTIFACT_STEP, at, drop.inContainer)),
     // On this kernel the drop is a local copy: no digest to compute in the container; the fallback does without.
     fetch: async (container, dest, signal) =>
-      (await takeDroppedArtifact(drop.onHost, dest, await dropOwners(container))) ??
+      (await takeDroppedArtifact(drop.onHost, dest, await dropOwners(container), signal)) ??
       (await copyArtifactOut(container, at, dest, { signal })),
   };
 }

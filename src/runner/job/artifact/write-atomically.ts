@@ -15,8 +15,11 @@ export async function removeStalePartials(destPath: string): Promise<void> {
   await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => rm(join(dir, n), { force: true })));
 }
 
-/** Writes `destPath` through `fill(tmp)`; returns the size. */
-export async function writeAtomically(destPath: string, fill: (tmp: string) => Promise<void>): Promise<number> {
+/**
+ * Writes `destPath` through `fill(tmp)`; returns the size. `beforeRename`
+ * may still refuse the file (an interrupt during the fsync) by throwing.
+ */
+export async function writeAtomically(destPath: string, fill: (tmp: string) => Promise<void>, beforeRename?: () => void): Promise<number> {
   await mkdir(dirname(destPath), { recursive: true });
   const tmp = join(dirname(destPath), `${partialPrefix(destPath)}${process.pid}-${Date.now()}`);
   try {
@@ -24,6 +27,7 @@ export async function writeAtomically(destPath: string, fill: (tmp: string) => P
     const fh = await open(tmp, 'r+');
     await fh.sync();
     await fh.close();
+    beforeRename?.();
     await rename(tmp, destPath);
   } catch (err) {
     await rm(tmp, { force: true });
