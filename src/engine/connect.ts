@@ -115,16 +115,39 @@ function unavailable(engine: Engine, err: unknown): OpError {
   return base;
 }
 
-/** Pings the engine within a deadline; throws an OpError naming the address when it does not answer. */
+/** The errors of pingEngine that its deadline made (the engine said nothing), as opposed to a failed connection. */
+const timedOut = new WeakSet<object>();
+
+/** Whether `err` is pingEngine's error for an engine that said nothing within its deadline (asking again means waiting again). */
+export function pingTimedOut(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && timedOut.has(err);
+}
+
+/**
+ * Pings the engine within a deadline; throws an OpError naming the address
+ * when it does not answer. A ping that did not answer is aborted: its request
+ * and socket are destroyed, not left open until the link's own bounds end
+ * them (which kept the process alive for half a minute after the error).
+ */
 export async function pingEngine(engine: Engine, timeoutMs = 10_000): Promise<void> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let late = false;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => {
+      late = true;
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
   });
   try {
-    await Promise.race([engine.docker.ping(), deadline]);
+    // dockerode's types omit ping's options; it passes abortSignal on to the request.
+    const ping = engine.docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await Promise.race([ping.call(engine.docker, { abortSignal: abort.signal }), deadline]);
   } catch (err) {
-    throw unavailable(engine, err);
+    abort.abort();
+    const e = unavailable(engine, err);
+    if (late) timedOut.add(e);
+    throw e;
   } finally {
     clearTimeout(timer);
   }

@@ -97,10 +97,13 @@ export function foreignVersionAnswer(answer: unknown): string | null {
   return `${JSON.stringify(chars.slice(0, QUOTED).join(''))}… (${bytes} bytes)`;
 }
 
-export async function engineVersion(engine: Engine): Promise<EngineVersion> {
+/** GET /version; an abort of `signal` destroys the request (the ping failed: nobody waits for this answer). */
+export async function engineVersion(engine: Engine, signal?: AbortSignal): Promise<EngineVersion> {
   let raw: unknown;
   try {
-    raw = await engine.docker.version();
+    // dockerode's types omit version's options; it passes abortSignal on to the request.
+    const version = engine.docker.version as unknown as (opts: { abortSignal?: AbortSignal }) => Promise<unknown>;
+    raw = await version.call(engine.docker, signal ? { abortSignal: signal } : {});
   } catch (err) {
     throw engineUnavailable(engine.where, err);
   }

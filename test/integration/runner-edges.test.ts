@@ -1,10 +1,12 @@
 // The runner's ways out, as a user meets them through the bundled CLI
 // (node priv/nerves-docker.mjs) and the sidecar, against the real engine: a
-// signal during the artifact's local copy (the FIFO runner's drop).
+// signal during the artifact's local copy (the FIFO runner's drop), an engine
+// that accepts connections and never answers.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { ROOT, useExample } from './helpers/example.js';
@@ -16,8 +18,8 @@ interface Run {
   pid: number;
   stderr: () => string;
   stdout: () => string;
-  /** Resolves once stderr matches `re` (rejects after `ms`). */
-  waitErr(re: RegExp, ms?: number): Promise<void>;
+  /** Resolves once stdout or stderr matches `re` (rejects after `ms`). */
+  waitFor(re: RegExp, ms?: number): Promise<void>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
@@ -26,10 +28,16 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
   let out = '';
   let err = '';
   const waiters: Array<() => void> = [];
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+    wake();
+  });
   child.stderr.on('data', (b: Buffer) => {
     err += b.toString();
-    for (const w of waiters.splice(0)) w();
+    wake();
   });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) =>
     child.on('exit', (code, signal) => r({ code, signal, at: Date.now() })),
@@ -39,11 +47,11 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
     stderr: () => err,
     stdout: () => out,
     exit,
-    waitErr: (re, ms = 120_000) =>
+    waitFor: (re, ms = 120_000) =>
       new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no ${re} on stderr in ${ms} ms: ${err}`)), ms);
+        const t = setTimeout(() => reject(new Error(`no ${re} in ${ms} ms: ${out}${err}`)), ms);
         const check = () => {
-          if (re.test(err)) {
+          if (re.test(out) || re.test(err)) {
             clearTimeout(t);
             resolve();
           } else waiters.push(check);
@@ -70,7 +78,7 @@ describe('the runner through its CLI', () => {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       rmSync(dest, { force: true });
       const r = run(['archive', '--spec', specFile]);
-      await r.waitErr(/Copying artifact/);
+      await r.waitFor(/Copying artifact/);
       await copyUnderWay();
       const sentAt = Date.now();
       process.kill(r.pid, sig);
@@ -101,4 +109,69 @@ describe('the runner through its CLI', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
   }
+});
+
+/** A loopback server that accepts connections and never answers. */
+function silentServer(): Promise<{ port: number; sockets: Set<Socket>; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: (server.address() as { port: number }).port,
+        sockets,
+        close: () => {
+          for (const s of sockets) s.destroy();
+          return new Promise((r) => server.close(() => r()));
+        },
+      }),
+    ),
+  );
+}
+
+describe('an engine that accepts connections and never answers', () => {
+  const fx = useExample('ndt-silent-');
+  let silent: Awaited<ReturnType<typeof silentServer>>;
+  let specFile = '';
+  beforeAll(async () => {
+    silent = await silentServer();
+    specFile = join(fx.ex.dir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(fx.ex.spec()));
+  });
+  afterAll(async () => silent?.close());
+
+  for (const [cmd, within] of [
+    ['build', 10_000],
+    ['doctor', 5000],
+  ] as const) {
+    it(`${cmd} exits right after its message (the request and its socket destroyed)`, async () => {
+      const t0 = Date.now();
+      const r = run([cmd, '--spec', specFile], { DOCKER_HOST: `tcp://127.0.0.1:${silent.port}` });
+      await r.waitFor(new RegExp(`no answer within ${within} ms`), 60_000);
+      const said = Date.now();
+      const { code, at } = await r.exit;
+      expect(code).not.toBe(0);
+      expect(said - t0).toBeLessThan(within + 4000);
+      expect(at - said).toBeLessThan(2000);
+    }, 90_000);
+  }
+
+  it('through the sidecar: the error comes after the one wait it names, not two', async () => {
+    const p = startSidecar(undefined, { env: { ...process.env, DOCKER_HOST: `tcp://127.0.0.1:${silent.port}` } });
+    await p.waitFor((m) => 'hello' in m);
+    const t0 = Date.now();
+    p.child.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'build', args: fx.ex.spec() })));
+    const reply = await p.waitFor((m) => m.id === 1 && 'error' in m, 60_000);
+    const waited = Date.now() - t0;
+    const message = (reply.error as { message: string }).message;
+    const said = Number(/no answer within (\d+) ms/.exec(message)?.[1]);
+    expect(said).toBeGreaterThan(0);
+    expect(waited).toBeLessThan(said + 3000);
+    p.child.stdin.end();
+    await p.exit;
+  }, 90_000);
 });

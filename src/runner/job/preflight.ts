@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { engineDebug, openEngine, pingEngine, type Engine } from '../../engine/connect.js';
+import { engineDebug, openEngine, pingEngine, pingTimedOut, type Engine } from '../../engine/connect.js';
 import { apiVersionProblem, engineVersion, type EngineVersion } from '../../engine/version.js';
 import { OpError } from '../../errors.js';
 import { checkEngineVersion, requirementText } from '../docker-version.js';
@@ -100,9 +100,16 @@ interface Probe {
 function probe(): Probe {
   const engine = openEngine();
   const ping = pingEngine(engine);
-  const answer = engineVersion(engine);
-  for (const p of [ping, answer]) p.catch(() => {});
-  return { engine, ping, answer, at: Date.now() };
+  return { engine, ping, answer: versionUnlessSilent(ping, (signal) => engineVersion(engine, signal)), at: Date.now() };
+}
+
+/** `ask` (GET /version), its request destroyed once `ping` fails: an engine that said nothing to the ping would keep it, and the process, waiting. */
+function versionUnlessSilent(ping: Promise<void>, ask: (signal: AbortSignal) => Promise<EngineVersion>): Promise<EngineVersion> {
+  const stop = new AbortController();
+  ping.catch(() => stop.abort());
+  const answer = ask(stop.signal);
+  answer.catch(() => {});
+  return answer;
 }
 
 /** How long a warm-up's answers serve the next op: it normally asks within 0.1 s of the hello. */
@@ -126,12 +133,15 @@ function takeProbe(): Probe {
   const w = warm;
   warm = null;
   if (!w || Date.now() - w.at > WARM_MS) return probe();
-  // An engine that was not up at the warm-up may be now: a failure is retried once, fresh.
-  return {
-    ...w,
-    ping: w.ping.catch(() => pingEngine(w.engine)),
-    answer: w.answer.catch(() => engineVersion(w.engine)),
-  };
+  // An engine that was not up at the warm-up may be now: a failure is retried once, fresh. Not a
+  // ping that got no answer within its deadline: asking again would double the wait its error names.
+  const ping = w.ping.catch((err: unknown) => {
+    if (pingTimedOut(err)) throw err;
+    return pingEngine(w.engine);
+  });
+  ping.catch(() => {});
+  const answer = versionUnlessSilent(ping, (signal) => w.answer.catch(() => engineVersion(w.engine, signal)));
+  return { ...w, ping, answer };
 }
 
 /**
