@@ -1,15 +1,16 @@
 // The runner's ways out, as a user meets them through the bundled CLI
 // (node priv/nerves-docker.mjs) and the sidecar, against the real engine: a
 // signal during the artifact's local copy (the FIFO runner's drop), an engine
-// that accepts connections and never answers.
+// that accepts connections and never answers, an archive with nothing built.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LABEL } from '../../src/engine/labels.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
-import { ROOT, useExample } from './helpers/example.js';
+import { docker, ROOT, useExample } from './helpers/example.js';
 import { startSidecar } from './helpers/sidecar-proc.js';
 
 const CLI = join(ROOT, 'priv/nerves-docker.mjs');
@@ -71,6 +72,24 @@ describe('the runner through its CLI', () => {
     dest = join(fx.ex.dl, 'example_system-portable-0.1.0-ABCDEF1.tar.gz');
   });
   const dlLeft = () => (existsSync(fx.ex.dl) ? readdirSync(fx.ex.dl) : []);
+
+  it('archive with nothing built: says to build it first, runs no make and creates no volume (CLI and sidecar)', async () => {
+    const r = run(['archive', '--spec', specFile]);
+    const { code } = await r.exit;
+    expect(r.stderr()).not.toContain('No rule to make target');
+    expect(r.stderr()).toMatch(/nothing has been built for example_system yet: its build volume example_system-\S+ does not exist/);
+    expect(r.stderr()).toMatch(/Build it first/);
+    expect(code).toBe(1);
+    const p = startSidecar();
+    await p.waitFor((m) => 'hello' in m);
+    p.child.stdin.write(encodeFrame(encodeMessage({ id: 1, op: 'archive', args: fx.ex.spec() })));
+    const reply = await p.waitFor((m) => m.id === 1 && ('ok' in m || 'error' in m), 60_000);
+    p.child.stdin.end();
+    await p.exit;
+    expect(reply.error).toMatchObject({ code: 'artifact_missing', message: expect.stringContaining('nothing has been built') });
+    const mine = ((await docker.listVolumes()).Volumes ?? []).filter((v) => v.Labels?.[LABEL.buildPath]?.startsWith(`${fx.ex.dir}/`));
+    expect(mine.map((v) => v.Name)).toEqual([]);
+  }, 120_000);
 
   it("a signal during the artifact's local copy (FIFO steps, the drop) stops it: 130, nothing renamed into place", async () => {
     const built = run(['build', '--spec', specFile, '--yes', '--make-arg', 'ARTIFACT_MB=300']);

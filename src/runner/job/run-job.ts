@@ -4,6 +4,8 @@
 // scope holds what the stages open and lets it go however the job ends.
 import { join } from 'node:path';
 import { inspectImage } from '../../engine/images.js';
+import { volumeExists } from '../../engine/volumes.js';
+import { OpError } from '../../errors.js';
 import type { OpContext } from '../../protocol/op-context.js';
 import { formatBytes, formatDuration } from '../output/reporter.js';
 import type { JobSpec } from '../spec.js';
@@ -40,6 +42,7 @@ export async function runJob(kind: JobKind, spec: JobSpec, op: OpContext): Promi
 }
 
 async function runStages(job: Job, pending: PendingStepRunner): Promise<Omit<JobResult, 'log_size'>> {
+  if (job.kind === 'archive') await requireBuilt(job);
   const image = inspectImage(job.engine, job.spec.docker.tag); // looked up while the rest is chosen
   image.catch(() => {});
   const p = await openBuildContainer(job, image, await chooseStepRunner(job, pending));
@@ -55,6 +58,22 @@ async function runStages(job: Job, pending: PendingStepRunner): Promise<Omit<Job
     output: p.runner.choice.mode,
     inputs: p.inputs.name,
   });
+}
+
+/**
+ * An archive runs `make system` in the build volume that a build left; with
+ * no such volume (never built, or cleaned) there is nothing to archive, and
+ * the job would only create an empty volume and fail in make ("No rule to
+ * make target 'system'"). Asked with the package's lock held, so no build of
+ * it is creating the volume meanwhile.
+ */
+async function requireBuilt(job: Job): Promise<void> {
+  if (await volumeExists(job.engine, job.volume)) return;
+  throw new OpError(
+    'artifact_missing',
+    `nothing has been built for ${job.spec.app} yet: its build volume ${job.volume} does not exist (never built, or cleaned since)`,
+    "Build it first (`mix compile` in the system's directory, or `nerves-docker build --spec FILE`), then archive it.",
+  );
 }
 
 /** The step runner, chosen while what a dead job left goes: its containers, FIFO directories, partial artifacts. */
