@@ -11,7 +11,9 @@ import { type OpContext } from '../protocol/op-context.js';
 import { dockerIdPath } from './job/docker-id.js';
 import { inputVolumes, validVolumeName, volumeName } from './job/docker-id.js';
 import { connectChecked } from './job/preflight.js';
-import { dropHostRecord } from './job/inputs/sync/host-record.js';
+import { dropAllHostRecords, dropHostRecord } from './job/inputs/sync/host-record.js';
+import { removeStaleTokens } from './job/inputs/bind.js';
+import { removeStaleFifoDirs } from './job/steps/fifo-output.js';
 import { acquireLock } from './job/lock.js';
 import { checkCachePath } from './clean-path.js';
 import type { CleanSpec } from './clean-spec.js';
@@ -54,6 +56,7 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
         if (await removeVolume(engine, v)) removedInputs.push(v);
         await dropHostRecord(spec.build_path, v); // this machine's record of what it left there
       }
+      await removeRunnerFiles(spec.build_path);
     } finally {
       await lock.release();
     }
@@ -68,4 +71,19 @@ export async function runClean(spec: CleanSpec, ctx: Pick<OpContext, 'emit'>) {
     removed_containers: removedContainers,
     cache_path: spec.cache_path,
   };
+}
+
+/**
+ * The runner's own files in the build path that killed jobs left (with the
+ * lock held, no job of this package is live): FIFO directories and
+ * visibility tokens of processes that are gone (a job waiting for the lock
+ * may have made its FIFO directory already), and the records of copied
+ * inputs (.ndt-inputs: their volumes were just removed).
+ */
+async function removeRunnerFiles(buildPath: string): Promise<void> {
+  await Promise.all([
+    removeStaleFifoDirs(buildPath),
+    removeStaleTokens({ build_path: buildPath }, Date.now()),
+    dropAllHostRecords(buildPath),
+  ]);
 }

@@ -1,9 +1,10 @@
 // The runner's ways out, as a user meets them through the bundled CLI
 // (node priv/nerves-docker.mjs) and the sidecar, against the real engine: a
 // signal during the artifact's local copy (the FIFO runner's drop), an engine
-// that accepts connections and never answers, an archive with nothing built.
+// that accepts connections and never answers, an archive with nothing built,
+// and what a killed build leaves in the build path.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -193,4 +194,36 @@ describe('an engine that accepts connections and never answers', () => {
     p.child.stdin.end();
     await p.exit;
   }, 90_000);
+});
+
+describe('what a killed build leaves in the build path', () => {
+  const fx = useExample('ndt-killed-');
+  let specFile = '';
+  let buildPath = '';
+  beforeAll(() => {
+    specFile = join(fx.ex.dir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(fx.ex.spec()));
+    buildPath = String(fx.ex.spec().build_path);
+    mkdirSync(buildPath, { recursive: true });
+  });
+  const runnerFiles = () => readdirSync(buildPath).filter((n) => n.startsWith('.ndt-'));
+
+  async function killedBuild(): Promise<void> {
+    const r = run(['build', '--spec', specFile, '--yes', '--make-arg', 'SLEEP=60']);
+    await r.waitFor(/Sleeping 60 s/);
+    process.kill(r.pid, 'SIGKILL');
+    await r.exit;
+  }
+
+  it("the next build removes a killed run's token and FIFO dir; clean removes the runner's files", async () => {
+    await killedBuild();
+    expect(runnerFiles().filter((n) => n.startsWith('.ndt-visible-'))).toHaveLength(1);
+    await killedBuild(); // its build removed the first one's
+    expect(runnerFiles().filter((n) => n.startsWith('.ndt-visible-'))).toHaveLength(1);
+    expect(runnerFiles().filter((n) => n.startsWith('.ndt-output-'))).toHaveLength(1);
+    mkdirSync(join(buildPath, '.ndt-inputs', 'example_system-x-package'), { recursive: true }); // as a copy build's record
+    const c = run(['clean', '--spec', specFile]);
+    expect((await c.exit).code).toBe(0);
+    expect(runnerFiles()).toEqual([]);
+  }, 300_000);
 });

@@ -12,6 +12,7 @@ import type { JobSpec } from '../spec.js';
 import type { ArtifactRoute } from './artifact/index.js';
 import { removeStalePartials } from './artifact/write-atomically.js';
 import { removeLeftovers, type OpenJob } from './container.js';
+import { removeStaleTokens } from './inputs/bind.js';
 import type { Job, JobKind, JobResult, Step, StepResult } from './context.js';
 import { explainFailure, failedStep, interrupted } from './failures.js';
 import { openJob } from './open.js';
@@ -76,13 +77,14 @@ async function requireBuilt(job: Job): Promise<void> {
   );
 }
 
-/** The step runner, chosen while what a dead job left goes: its containers, FIFO directories, partial artifacts. */
+/** The step runner, chosen while what a dead job left goes: its containers, FIFO directories, partial artifacts, visibility tokens. */
 async function chooseStepRunner(job: Job, pending: PendingStepRunner): Promise<StepRunner> {
   const [left, chosen] = await Promise.allSettled([
     removeLeftovers(job.engine, job.volume, job.reporter),
     pending.choose(job),
     removeStaleFifoDirs(job.spec.build_path),
     removeStalePartials(join(job.spec.download_dir, `${job.spec.download_name}${job.spec.ext}`)),
+    removeStaleTokens(job.spec, job.started),
   ]);
   if (chosen.status === 'rejected') throw chosen.reason; // the engine's version first
   job.scope.hold({ label: 'step runner', close: () => chosen.value.dispose() });

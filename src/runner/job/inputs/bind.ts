@@ -4,13 +4,14 @@
 // token file written into the build path just before the container is
 // created must be visible through the created container's archive API.
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { JobMount } from '../../../engine/containers.js';
 import { statPath } from '../../../engine/archive.js';
 import { engineMessage } from '../../../engine/errors.js';
 import type { JobSpec } from '../../spec.js';
+import { alive } from '../lock.js';
 import { DL_DIR, InputsNotVisible, packageDir, PLATFORM_DIR, SSH_DIR, type InputTransport } from './transport.js';
 
 function bindMounts(spec: JobSpec): JobMount[] {
@@ -63,14 +64,41 @@ export async function checkedBind(spec: JobSpec, why: string): Promise<{ inputs:
   return { inputs, release: () => rm(onHost, { force: true }) };
 }
 
-/** Where the token goes: the build path, as the package's bind mount shows it in the container. */
+const TOKEN_PREFIX = '.ndt-visible-';
+
+/** Where the token goes: the build path, as the package's bind mount shows it in the container. Its name carries our pid. */
 function tokenPlace(spec: JobSpec, token: string): { onHost: string; inContainer: string } {
-  const name = `.ndt-visible-${token.slice(0, 16)}`;
+  const name = `${TOKEN_PREFIX}${process.pid}-${token.slice(0, 16)}`;
   const rel = relative(spec.pkg_path, spec.build_path);
   const inside = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
   return inside
     ? { onHost: join(spec.build_path, name), inContainer: `${packageDir(spec.app)}/${rel.split('\\').join('/')}/${name}` }
     : { onHost: join(spec.pkg_path, name), inContainer: `${packageDir(spec.app)}/${name}` };
+}
+
+/**
+ * Removes the tokens that killed runners left (a SIGKILL leaves no time to
+ * remove one): those naming a pid that is gone, and those of older versions
+ * (no pid in the name) written before `before` (the live job's start). Call
+ * it holding the package's lock; `spec` may lack pkg_path (clean): the
+ * build path alone is looked at then.
+ */
+export async function removeStaleTokens(
+  spec: Pick<JobSpec, 'build_path'> & Partial<Pick<JobSpec, 'pkg_path'>>,
+  before: number,
+): Promise<void> {
+  const dirs = new Set([spec.build_path, ...(spec.pkg_path ? [spec.pkg_path] : [])]);
+  for (const dir of dirs) {
+    const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(TOKEN_PREFIX));
+    await Promise.all(
+      names.map(async (n) => {
+        const pid = /^(\d+)-[0-9a-f]{16}$/.exec(n.slice(TOKEN_PREFIX.length))?.[1];
+        const stale =
+          pid !== undefined ? !alive(Number(pid)) : ((await stat(join(dir, n)).catch(() => null))?.mtimeMs ?? Infinity) < before;
+        if (stale) await rm(join(dir, n), { force: true });
+      }),
+    );
+  }
 }
 
 /** Whether a container create failed because a bind source does not exist where the engine runs. */

@@ -57,3 +57,8 @@ export async function writeHostRecord(buildPath: string, volume: string, files: 
 export async function dropHostRecord(buildPath: string, volume: string): Promise<void> {
   await rm(join(recordDir(buildPath, volume), STATE_FILE), { force: true });
 }
+
+/** Forgets every record under `buildPath` (clean: the volumes they describe are gone). */
+export async function dropAllHostRecords(buildPath: string): Promise<void> {
+  await rm(join(buildPath, DIR), { recursive: true, force: true });
+}
