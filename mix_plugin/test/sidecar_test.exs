@@ -219,8 +219,23 @@ defmodule NervesDockerTs.SidecarTest do
     assert {:error, %Error{code: "sidecar_missing", reason: reason, hint: hint}} =
              Sidecar.start_link(sidecar: "/nonexistent/sidecar.mjs")
 
-    assert reason =~ "/nonexistent/sidecar.mjs"
+    assert reason =~ "/nonexistent/sidecar.mjs, which does not exist"
     assert hint =~ "unset it"
+
+    # A directory is there: it said "which does not exist".
+    dir = System.tmp_dir!()
+    assert {:error, %Error{code: "sidecar_missing", reason: reason}} = Sidecar.start_link(sidecar: dir)
+
+    assert reason ==
+             "NERVES_DOCKER_TS_SIDECAR (or :sidecar) names #{Path.expand(dir)}, a directory, not the sidecar's entry file"
+  end
+
+  # It said "See its message above" when nothing had been printed.
+  test "a node that exits at once without a word is said to be perhaps not Node" do
+    assert {:error, %Error{code: "sidecar_died", reason: reason, hint: hint}} = Sidecar.start_link(node: "/bin/true")
+    assert reason =~ "exited with status 0 before saying hello"
+    refute hint =~ "message above"
+    assert hint =~ "It printed nothing, so /bin/true may not be Node at all (try `/bin/true --version`)"
   end
 
   test "NERVES_DOCKER_TS_SIDECAR naming an unbuilt checkout's priv/sidecar.mjs gets the default path's error" do

@@ -72,13 +72,19 @@ defmodule NervesDockerTs.Sidecar.Hello do
         end
 
       {^port, {:exit_status, status}} ->
+        tail = State.stderr_tail(state)
+        # Nothing written at all: the program run as node is likely not node (NERVES_DOCKER_TS_NODE=/bin/true).
+        said =
+          if tail == "",
+            do: "It printed nothing, so #{state.node} may not be Node at all (try `#{state.node} --version`)",
+            else: "See its message above"
+
         {:error,
          %Error{
            code: "sidecar_died",
-           reason:
-             "the sidecar (#{state.entry}) exited with status #{status} before saying hello" <> State.stderr_tail(state),
+           reason: "the sidecar (#{state.entry}) exited with status #{status} before saying hello" <> tail,
            hint:
-             "See its message above. Check that #{state.node} is Node #{Locate.min_node_major()} or newer; if the sidecar itself is damaged, " <>
+             "#{said}. It must be Node #{Locate.min_node_major()} or newer; if the sidecar itself is damaged, " <>
                "fetch the plugin again (`mix deps.clean nerves_docker_ts && mix deps.get`), or run `npm run build` in the nerves-docker-ts checkout that #{state.entry} belongs to."
          }}
     after

@@ -115,10 +115,17 @@ defmodule NervesDockerTs.Sidecar.Locate do
   end
 
   defp explicit_missing(path) do
+    what =
+      case File.stat(path) do
+        {:ok, %File.Stat{type: :directory}} -> "a directory, not the sidecar's entry file"
+        {:ok, %File.Stat{type: type}} -> "not a regular file (#{type})"
+        {:error, _} -> "which does not exist"
+      end
+
     {:error,
      %Error{
        code: "sidecar_missing",
-       reason: "NERVES_DOCKER_TS_SIDECAR (or :sidecar) names #{path}, which does not exist",
+       reason: "NERVES_DOCKER_TS_SIDECAR (or :sidecar) names #{path}, #{what}",
        hint: "Point it at priv/sidecar.mjs of a built nerves-docker-ts checkout or npm package, or unset it."
      }}
   end
