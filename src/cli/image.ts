@@ -244,7 +244,7 @@ function unknownOption(cmd: string, schema: Schema, flag: string, where: 'flag' 
 
 /** The parseArgs option table of a subcommand (kebab-case flags; --no-X for each boolean X). */
 function argTable(schema: Schema): Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> {
-  const table: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { spec: { type: 'string' } };
+  const table: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { spec: { type: 'string', multiple: true } };
   for (const k of knownOptions(schema)) table[kebab(k)] = { type: 'string', multiple: true };
   for (const k of schema.booleans ?? []) {
     table[kebab(k)] = { type: 'boolean' };
@@ -256,8 +256,9 @@ function argTable(schema: Schema): Record<string, { type: 'string' | 'boolean'; 
 /** One flag's value, typed by the schema. */
 function typedValue(schema: Schema, key: string, value: string): unknown {
   if ((schema.numbers ?? []).includes(key)) {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw usageError(`--${kebab(key)} needs a number (got "${value}")`);
+    // Decimal only: Number() also reads "0x10" and "1e2".
+    const n = /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+    if (!Number.isFinite(n)) throw usageError(`--${kebab(key)} needs a number (got "${value}")`);
     return n;
   }
   if ((schema.json ?? []).includes(key) && /^\s*[[{]/.test(value)) {
@@ -297,10 +298,14 @@ export async function parseImageArgs(cmd: string, argv: string[]): Promise<Recor
   const schema = schemaOf(cmd);
   if (!schema) throw usageError(`unknown image subcommand "${cmd}"; known: ${Object.keys(COMMANDS).join(', ')}`);
   const { values, positionals } = parseFlags(cmd, schema, argv);
+  // As every flag given twice (below): --spec twice kept the last without a word.
+  const specs = values.spec as string[] | undefined;
+  if (specs && specs.length > 1) throw usageError(`--spec given ${specs.length} times; it takes one options file`);
+  const specFile = specs?.[0];
   const known = new Set(knownOptions(schema));
-  const opts = values.spec !== undefined ? await readOptionsFile(values.spec as string) : {};
+  const opts = specFile !== undefined ? await readOptionsFile(specFile) : {};
   for (const k of Object.keys(opts)) if (!known.has(k) && !(schema.positionals === k)) throw unknownOption(cmd, schema, k, 'key');
-  checkSpecTypes(schema, values.spec as string, opts);
+  checkSpecTypes(schema, specFile as string, opts);
   const fromFlags: Record<string, unknown> = {};
   const arrays = new Set(schema.arrays ?? []);
   const jsonLists = new Set(schema.jsonLists ?? []);

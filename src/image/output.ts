@@ -44,7 +44,15 @@ export function compressionOf(o: Pick<OutputOptions, 'compress' | 'compressor'>)
       `compress must be "gzip" or "none" (got ${String(o.compress)})`,
       'Set compress (--compress) to "gzip" or "none".',
     );
-  return o.compress ?? (o.compressor === 'gz' ? 'gzip' : 'none');
+  const fromCompressor = o.compressor === undefined ? undefined : o.compressor === 'gz' ? 'gzip' : 'none';
+  // Both given (nixpkgs' name and ours): they must agree, or one would be ignored without a word.
+  if (o.compress !== undefined && fromCompressor !== undefined && o.compress !== fromCompressor)
+    throw new OpError(
+      'image_options',
+      `compress "${o.compress}" and compressor "${o.compressor}" ask for different things`,
+      'Give one of them: compress (--compress gzip|none) or compressor (nixpkgs\' "gz"|"none").',
+    );
+  return o.compress ?? fromCompressor ?? 'none';
 }
 
 export interface ImageResult {

@@ -126,3 +126,28 @@ describe('option values', () => {
     expect(await readdir(dir)).not.toContain('p.tar');
   });
 });
+
+// Each was taken without a word: the last --spec won, 0x10 read as 16, compressor ignored beside compress.
+describe('flags that contradict themselves or another', () => {
+  it('--spec given twice is refused, as any other flag given twice', async () => {
+    const a = join(dir, 'a.json');
+    await writeFile(a, '{}');
+    const err = await failure(parseImageArgs('build-layered-image', ['--spec', a, '--spec', a]));
+    expect(err).toMatchObject({ code: 'usage', message: '--spec given 2 times; it takes one options file' });
+  });
+
+  it('a number flag takes decimal numbers only', async () => {
+    for (const v of ['0x10', '1e2', '16abc', ' '])
+      expect(await failure(parseImageArgs('build-layered-image', ['--max-layers', v]))).toMatchObject({
+        code: 'usage',
+        message: `--max-layers needs a number (got "${v}")`,
+      });
+  });
+
+  it('compress and compressor that disagree are refused; agreeing, either is fine', async () => {
+    const out = join(dir, 'c.tar');
+    const err = await failure(buildLayeredImage({ name: 'x', contents: [app], out, compress: 'gzip', compressor: 'none' }));
+    expect(err).toMatchObject({ code: 'image_options', message: 'compress "gzip" and compressor "none" ask for different things' });
+    await buildLayeredImage({ name: 'x', contents: [app], out, compress: 'gzip', compressor: 'gz' });
+  });
+});
