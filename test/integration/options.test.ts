@@ -2,27 +2,39 @@
 // named volume) and an unwritable download dir, against the real engine.
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LABEL } from '../../src/engine/labels.js';
 import { runJob } from '../../src/runner/job/run-job.js';
 import { parseJobSpec } from '../../src/runner/spec.js';
 import { containersOf, docker, noContainersSoon, recorder, removeVolumeQuietly, useExample } from './helpers/example.js';
 
+const execFileP = promisify(execFile);
+
 describe('build runner options (real engine)', () => {
   const fx = useExample('ndt-opts-');
 
-  it('keep_container leaves the stopped build container for post-mortem, and the next build still works', async () => {
-    const res = await runJob('build', parseJobSpec(fx.ex.spec({ keep_container: true })), recorder(true));
+  it('keep_container leaves the stopped build container for post-mortem, says so, and the next build still works', async () => {
+    const rec = recorder(true);
+    const res = await runJob('build', parseJobSpec(fx.ex.spec({ keep_container: true })), rec);
     fx.volumes.push(res.volume);
     expect(res.container).toMatch(/^[0-9a-f]{64}$/);
     const info = await docker.getContainer(res.container!).inspect();
     expect(info.State.Running).toBe(false);
     expect(info.Config.Labels[LABEL.keep]).toBe('true');
+    // Named, with what works on it (README said `docker start -ai ID`, which gives no shell: PID 1 reads stdin).
+    const short = res.container!.slice(0, 12);
+    expect(rec.of('info')).toContain(
+      `Kept the build container ${short} (stopped) for a look inside: docker start ${short} && docker exec -it ${short} bash; the next clean removes it`,
+    );
     // The kept container holds the build tree: it can be started again to look around
-    // (so it mounts nothing temporary: its steps used the exec stream).
+    // (so it mounts nothing temporary: its steps used the exec stream), as the message says.
     expect(info.Mounts.some((m) => m.Name === res.volume)).toBe(true);
     expect(res.output).toBe('exec');
-    await docker.getContainer(res.container!).start();
+    await execFileP('docker', ['start', short]);
+    const { stdout } = await execFileP('docker', ['exec', short, 'bash', '-c', 'echo inside; test -d /home/nerves/project && echo tree']);
+    expect(stdout).toBe('inside\ntree\n');
     await docker
       .getContainer(res.container!)
       .kill()
@@ -40,6 +52,17 @@ describe('build runner options (real engine)', () => {
     expect(ids).toEqual([res.container]);
     await docker.getContainer(res.container!).remove({ force: true });
     expect(await noContainersSoon({ [LABEL.volume]: res.volume })).toEqual([]);
+  });
+
+  it('keep_container on a failed build: the container is named too (that is when it is wanted)', async () => {
+    const rec = recorder(true);
+    const err = await runJob('build', parseJobSpec(fx.ex.spec({ keep_container: true, make_args: ['FAIL=1'] })), rec).catch((e) => e);
+    expect(err).toMatchObject({ code: 'step_failed' });
+    const kept = rec.of('info').find((t) => String(t).startsWith('Kept the build container '));
+    const short = /^Kept the build container ([0-9a-f]{12}) /.exec(String(kept))?.[1];
+    expect(short, JSON.stringify(rec.of('info'))).toBeDefined();
+    expect((await docker.getContainer(short!).inspect()).State.Running).toBe(false);
+    await docker.getContainer(short!).remove({ force: true });
   });
 
   it('a build path where no FIFO can be made falls back to the exec stream with a warning', async () => {

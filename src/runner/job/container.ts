@@ -120,6 +120,12 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
       job.release();
       if (keep) {
         await stopContainer(engine, id).catch(() => {});
+        // Said however the job ended (a failed build is when it is wanted), with what works on it: its PID 1
+        // waits on stdin, so `docker start -ai` gives no shell.
+        const short = id.slice(0, 12);
+        reporter.info(
+          `Kept the build container ${short} (stopped) for a look inside: docker start ${short} && docker exec -it ${short} bash; the next clean removes it`,
+        );
         return;
       }
       // Releasing the keeper stops the container and AutoRemove removes it:
