@@ -88,9 +88,8 @@ const COMMANDS: Record<string, Schema> = {
       // With --load, the engine must answer before anything is built (its address and a hint if not).
       let engine: Engine | undefined;
       if (load === true) {
-        const { openEngine, pingEngine } = await import('../engine/connect.js');
-        engine = openEngine();
-        await pingEngine(engine);
+        const { answeringEngine } = await import('../engine/connect.js');
+        engine = await answeringEngine();
       }
       const { streamLayeredImage } = await import('../image/layered.js');
       // A signal stops the build, then the stream: the upload fails (the engine keeps nothing), the scratch directory goes.

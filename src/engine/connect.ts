@@ -153,6 +153,20 @@ export async function pingEngine(engine: Engine, timeoutMs = 10_000): Promise<vo
   }
 }
 
+/**
+ * The engine found as the runner finds it, checked to answer as an engine
+ * before anything is built (the image toolkit's --load, runAsRoot,
+ * defaultEngine): a ping, then GET /version, since another HTTP server at
+ * DOCKER_HOST answers the ping's 200 too (engine_answer says so).
+ */
+export async function answeringEngine(): Promise<Engine> {
+  const engine = openEngine();
+  await pingEngine(engine);
+  const { engineVersion } = await import('./version.js');
+  await engineVersion(engine);
+  return engine;
+}
+
 /** Whether the engine answers a ping within `timeoutMs` (after a failure: did the engine go away, or only a connection?). */
 export function engineAnswers(engine: Engine, timeoutMs = 3000): Promise<boolean> {
   return pingEngine(engine, timeoutMs).then(

@@ -8,11 +8,9 @@ import { OpError } from '../errors.js';
 
 export async function engineFor(what: 'runAsRoot' | 'fakeRootCommands', given: DockerClient | undefined): Promise<DockerClient> {
   if (given) return given;
-  const { openEngine, pingEngine } = await import('../engine/connect.js');
+  const { answeringEngine } = await import('../engine/connect.js');
   try {
-    const engine = openEngine();
-    await pingEngine(engine);
-    return engine.docker;
+    return (await answeringEngine()).docker;
   } catch (err) {
     if (!(err instanceof OpError)) throw err;
     throw new OpError(err.code, `${what} runs in a container on the engine, which does not answer: ${err.message}`, err.hint);

@@ -34,15 +34,13 @@ export const loadImageStream: typeof EngineImages.loadImageStream = async (...ar
 export type { DockerClient as Engine } from '../engine/images.js';
 /**
  * The engine the runner and the CLI use (DOCKER_HOST, the Docker context,
- * then the usual sockets), for loadImageStream: checked to answer, as the
+ * then the usual sockets), for loadImageStream: checked to answer as an engine, as the
  * CLI's --load does before it builds anything (else engine_unavailable, or
  * engine_ssh, with what to do).
  */
 export const defaultEngine = async (): Promise<EngineImages.DockerClient> => {
-  const { openEngine, pingEngine } = await import('../engine/connect.js');
-  const engine = openEngine();
-  await pingEngine(engine);
-  return engine.docker;
+  const { answeringEngine } = await import('../engine/connect.js');
+  return (await answeringEngine()).docker;
 };
 export { ensureImage } from './ensure-image.js';
 export { parsePinnedReference } from './reference.js';

@@ -56,3 +56,28 @@ describe('an address that does not answer like a Docker engine', () => {
     expect(v).toMatchObject({ engine: 'docker', version: '20.10.24', apiVersion: '1.41' });
   });
 });
+
+// The image toolkit only pinged the engine, and another HTTP server answers the ping's 200 too: the build ran,
+// and the load failed at the end. A real loopback server that answers "hello" to everything.
+describe("the image toolkit's engine, at an address that is not a Docker engine", () => {
+  it('is refused before anything is built, as the runner refuses it', async () => {
+    const { createServer } = await import('node:http');
+    const server = createServer((_req, res) => res.end('hello'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const saved = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = `tcp://127.0.0.1:${port}`;
+    try {
+      const { defaultEngine } = await import('../../src/image/index.js');
+      const err = await defaultEngine().catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'engine_answer',
+        message: `tcp://127.0.0.1:${port} does not answer like a Docker engine: GET /version answered "hello", not its version`,
+      });
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = saved;
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,2 @@
+import { createRequire as __ndtCreateRequire } from 'node:module'; const require = __ndtCreateRequire(import.meta.url); const __ndtRequire = require;
+import{MAX_API_VERSION,MIN_API_VERSION,apiVersionProblem,classifyVersion,engineVersion,foreignVersionAnswer,negotiateApiVersion}from"./chunk-LPY7K3DS.mjs";import"./chunk-NOZGMAEG.mjs";import"./chunk-B5IZYSRV.mjs";export{MAX_API_VERSION,MIN_API_VERSION,apiVersionProblem,classifyVersion,engineVersion,foreignVersionAnswer,negotiateApiVersion};
