@@ -281,6 +281,14 @@ async function readSmall(path: string, what: string): Promise<Buffer> {
 
 async function openOci(dir: string, tmp: string, sel: BaseSelector): Promise<Opened> {
   const where = `OCI layout ${dir}`;
+  // A directory with neither file is not a layout at all (a rootfs, a typo), not a damaged one.
+  const [layoutFile, indexFile] = await Promise.all(['oci-layout', 'index.json'].map((f) => lstat(join(dir, f)).catch(() => null)));
+  if (!layoutFile && !indexFile)
+    throw new OpError(
+      'base_image',
+      `${dir} is a directory but not an OCI image layout (it has no oci-layout or index.json)`,
+      'Give fromImage (--from-image) an image archive (docker save, buildLayeredImage: a .tar or .tar.gz) or an OCI layout directory (skopeo copy ... oci:DIR); a root file system directory goes in contents or copyToRoot instead.',
+    );
   const index = parseJson<OciIndex>(await readSmall(join(dir, 'index.json'), `${where}: index.json`), `${where}: index.json`);
   const parts = await readOciParts(where, index, (p) => readSmall(join(dir, p), `${where}: ${p}`), sel);
   const openLayer = layerOpener(tmp, where);

@@ -78,3 +78,18 @@ describe('fromImageTag alone in a docker-archive of several images', () => {
     await base.close();
   });
 });
+
+// It said "OCI layout DIR: index.json: missing" with the hint that the image is damaged: make it again.
+describe('fromImage naming a directory that is not an OCI layout', () => {
+  it('says it is not a layout and where a root file system goes', async () => {
+    const rootfs = join(dir, 'rootfs');
+    await mkdir(join(rootfs, 'etc'), { recursive: true });
+    const err = await failure(openBaseImage(rootfs));
+    expect(err).toMatchObject({
+      code: 'base_image',
+      message: `${rootfs} is a directory but not an OCI image layout (it has no oci-layout or index.json)`,
+    });
+    expect(err.hint).toMatch(/goes in contents or copyToRoot instead/);
+    expect(err.hint).not.toMatch(/damaged/);
+  });
+});
