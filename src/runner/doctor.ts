@@ -13,6 +13,7 @@ import { inspectImage } from '../engine/images.js';
 import { isImageReference } from '../image/reference.js';
 import { apiVersionProblem, engineVersion, type EngineVersion } from '../engine/version.js';
 import { describeLimits, formatMemory, resourceLimits, CPUS_ENV, MEMORY_ENV } from './job/limits.js';
+import { OpError } from '../errors.js';
 import { chooseOutputMode } from './job/steps/output-mode.js';
 import { checkEngineVersion, requirementText } from './docker-version.js';
 import { planJobImage } from './job/image-source.js';
@@ -167,24 +168,14 @@ interface EngineInfo {
 
 /** The limits the environment sets (build_runner_opts add theirs per system), and whether the engine can enforce them. */
 function limitsCheck(info: EngineInfo, env: NodeJS.ProcessEnv): Check {
-  // Each variable on its own, so that every invalid one is said (a build stops at the first).
-  const invalid: Array<{ message: string; hint: string | null }> = [];
-  for (const name of [CPUS_ENV, MEMORY_ENV]) {
-    try {
-      resourceLimits({ cpus: null, memory: null }, { [name]: env[name] });
-    } catch (err) {
-      invalid.push({ message: (err as Error).message, hint: (err as { hint?: string | null }).hint ?? null });
-    }
+  // Every invalid variable is named (resourceLimits reads both before it fails).
+  let limits: ReturnType<typeof resourceLimits>;
+  try {
+    limits = resourceLimits({ cpus: null, memory: null }, env);
+  } catch (err) {
+    if (!(err instanceof OpError)) throw err;
+    return { name: 'limits', ok: false, detail: err.message, ...(err.hint ? { fix: err.hint } : {}) };
   }
-  if (invalid.length > 0) {
-    return {
-      name: 'limits',
-      ok: false,
-      detail: invalid.map((e) => e.message).join('; '),
-      fix: invalid.flatMap((e) => (e.hint ? [e.hint] : [])).join(' ') || undefined,
-    };
-  }
-  const limits = resourceLimits({ cpus: null, memory: null }, env);
   const host = `${info.NCPU ?? '?'} CPUs, ${info.MemTotal ? formatMemory(info.MemTotal) : '? bytes'}, cgroup v${info.CgroupVersion ?? '?'}`;
   const cannot = [info.MemoryLimit === false && 'memory', info.SwapLimit === false && 'swap', info.CpuCfsQuota === false && 'CPU'].filter(
     (x): x is string => !!x,

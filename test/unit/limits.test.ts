@@ -41,6 +41,20 @@ describe('resource limits', () => {
     );
   });
 
+  // A build named only the first, then the second on the next run.
+  it('both variables invalid: one invalid_env error naming both, with both hints', () => {
+    let err: unknown;
+    try {
+      resourceLimits({ cpus: null, memory: null }, { NERVES_DOCKER_TS_CPUS: 'abc', NERVES_DOCKER_TS_MEMORY: '1k' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'invalid_env' });
+    const { message, hint } = err as { message: string; hint: string };
+    expect(message).toMatch(/^NERVES_DOCKER_TS_CPUS must be .*; NERVES_DOCKER_TS_MEMORY must be at least 6M/);
+    expect(hint).toMatch(/^Set NERVES_DOCKER_TS_CPUS to .* Set NERVES_DOCKER_TS_MEMORY to /);
+  });
+
   it('HostConfig: NanoCpus, and MemorySwap equal to Memory (no swap beyond the limit)', () => {
     expect(hostConfigLimits({ cpus: 1.5, memory: 512 * 1024 ** 2 })).toEqual({
       NanoCpus: 1.5e9,

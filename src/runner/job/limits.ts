@@ -39,8 +39,21 @@ function fromEnv<T>(env: NodeJS.ProcessEnv, name: string, example: string, parse
 
 /** The limits in force: the environment overrides build_runner_opts. */
 export function resourceLimits(spec: Pick<JobSpec, 'cpus' | 'memory'>, env: NodeJS.ProcessEnv = process.env): ResourceLimits {
-  const cpusEnv = fromEnv(env, CPUS_ENV, '6 or 1.5', parseCpus);
-  const memoryEnv = fromEnv(env, MEMORY_ENV, '8G or 512M (at least 6M)', parseMemory);
+  // Both read before either fails: both invalid are named in one error, not one per run.
+  const failed: OpError[] = [];
+  const read = <T>(get: () => T | null): T | null => {
+    try {
+      return get();
+    } catch (err) {
+      if (!(err instanceof OpError)) throw err;
+      failed.push(err);
+      return null;
+    }
+  };
+  const cpusEnv = read(() => fromEnv(env, CPUS_ENV, '6 or 1.5', parseCpus));
+  const memoryEnv = read(() => fromEnv(env, MEMORY_ENV, '8G or 512M (at least 6M)', parseMemory));
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) throw new OpError('invalid_env', failed.map((e) => e.message).join('; '), failed.map((e) => e.hint).join(' '));
   return {
     cpus: cpusEnv ?? spec.cpus,
     memory: memoryEnv ?? spec.memory,

@@ -1,2 +1,0 @@
-import { createRequire as __ndtCreateRequire } from 'node:module'; const require = __ndtCreateRequire(import.meta.url); const __ndtRequire = require;
-import{beginConnect,checkHostInputs,connectChecked,warmUpEngine}from"./chunk-6AUDY6AO.mjs";import"./chunk-PHWOKOBQ.mjs";import"./chunk-LPY7K3DS.mjs";import"./chunk-NOZGMAEG.mjs";import"./chunk-B5IZYSRV.mjs";export{beginConnect,checkHostInputs,connectChecked,warmUpEngine};
