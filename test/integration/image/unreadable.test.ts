@@ -104,6 +104,18 @@ describe('image toolkit: a rootfs this user cannot read', () => {
     chmodSync(join(rootfs, 'locked'), 0o755);
   });
 
+  // (Was a unit test skipped as root, so it never ran here.)
+  it('an output directory it cannot write in: the output named, not a temporary file', () => {
+    const locked = join(work.path, 'locked');
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    const r = cli('build-layered-image', '--name', 'x', '--contents', join(rootfs, 'etc'), '--out', join(locked, 'o.tar'));
+    chmodSync(locked, 0o755);
+    expect(r.status).toBe(65);
+    expect(r.stderr).toContain(`out (--out): cannot write ${join(locked, 'o.tar')}: ${locked} is not writable (permission denied)`);
+    expect(readdirSync(locked)).toEqual([]);
+  });
+
   it('stream-layered-image --load: the error, and no image in the engine', async () => {
     if (!(await engineAnswers())) throw new Error('No Docker engine answers: run scripts/docker-engine (make test does).');
     writeFileSync(join(rootfs, 'etc/secret'), 'secret\n');
