@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { EXIT, exitCodeFor, jsonFault, OpError, usageError } from '../errors.js';
 import type { Engine } from '../engine/connect.js';
-import { shown } from '../image/shown.js';
+import { kebab, shown } from '../image/shown.js';
 
 interface Schema {
   run: (opts: Record<string, unknown>) => Promise<unknown>;
@@ -212,7 +212,6 @@ function checkObjectLists(schema: Schema, opts: Record<string, unknown>): void {
 }
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** Every option name a subcommand knows (nixpkgs' camelCase names). */
 function knownOptions(schema: Schema): string[] {

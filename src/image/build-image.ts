@@ -98,14 +98,8 @@ async function layerWithCommands(dirs: string[], script: string, signal?: AbortS
 
 export async function buildImage(opts: BuildImageOptions): Promise<ImageResult> {
   checkImageOptions(opts);
-  await checkInputDirs(
-    'copyToRoot',
-    toList(opts.copyToRoot).map((p) => resolve(p)),
-  );
-  await checkInputDirs(
-    'contents',
-    toList(opts.contents).map((p) => resolve(p)),
-  );
+  await checkInputDirs('copyToRoot', opts.copyToRoot);
+  await checkInputDirs('contents', opts.contents);
   await checkOutputPath(opts.out, opts.format === 'oci' ? 'directory' : 'file');
   return stoppable(opts.signal, () => build(opts));
 }

@@ -8,21 +8,26 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OpError } from '../errors.js';
-
-const flag = (option: string) => option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+import { kebab } from './shown.js';
 
 /**
- * Each path exists and (unless `fileOk` says a file may do, as a store path
+ * Each path the option gives (one or a list, relative ones from the working
+ * directory) exists and (unless `fileOk` says a file may do, as a store path
  * in buildLayeredImage's contents may be one) is a directory or a link to
  * one. What cannot be read is left to the readers (input_path).
  */
-export async function checkInputDirs(option: string, paths: string[], fileOk: (p: string) => boolean = () => false): Promise<void> {
+export async function checkInputDirs(
+  option: string,
+  given: string | string[] | undefined,
+  fileOk: (p: string) => boolean = () => false,
+): Promise<void> {
+  const paths = (given === undefined ? [] : Array.isArray(given) ? given : [given]).map((p) => resolve(p));
   for (const p of paths) {
     const st = await stat(p).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ENOTDIR')
         throw new OpError(
           'input_missing',
-          `${option} (--${flag(option)}): ${p} does not exist`,
+          `${option} (--${kebab(option)}): ${p} does not exist`,
           `Give ${option} an existing directory (a relative path is taken from ${process.cwd()}).`,
         );
       return undefined;
@@ -30,7 +35,7 @@ export async function checkInputDirs(option: string, paths: string[], fileOk: (p
     if (st && !st.isDirectory() && !fileOk(p))
       throw new OpError(
         'image_options',
-        `${option} (--${flag(option)}): ${p} is not a directory`,
+        `${option} (--${kebab(option)}): ${p} is not a directory`,
         `Give ${option} a directory: its contents are copied into the image root (put a single file in a directory first).`,
       );
   }
@@ -44,7 +49,7 @@ export async function checkInputDirs(option: string, paths: string[], fileOk: (p
  */
 export async function checkOutputPath(out: string, kind: 'file' | 'directory', option = 'out'): Promise<void> {
   const path = resolve(out);
-  const what = `${option} (--${flag(option)})`;
+  const what = `${option} (--${kebab(option)})`;
   const st = await stat(path).catch(() => undefined);
   if (st && kind === 'file' && st.isDirectory())
     throw new OpError(
@@ -59,11 +64,14 @@ export async function checkOutputPath(out: string, kind: 'file' | 'directory', o
       `Give ${option} a new directory path, or remove the file.`,
     );
   // The nearest ancestor that exists: the build creates the ones missing below it.
+  // null: not there; undefined: there but not to be stat'ed (left to the write check below).
+  const look = (p: string) =>
+    stat(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : undefined));
   let dir = dirname(path);
-  let up = await stat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : undefined));
+  let up = await look(dir);
   while (up === null && dirname(dir) !== dir) {
     dir = dirname(dir);
-    up = await stat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : undefined));
+    up = await look(dir);
   }
   if (up && !up.isDirectory())
     throw new OpError(

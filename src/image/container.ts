@@ -181,11 +181,7 @@ export function containerConfig(opts: ContainerOptions, storePaths: string[]): R
 export async function buildContainer(opts: ContainerOptions): Promise<ContainerResult> {
   checkProcess(opts);
   normaliseMounts(opts.mounts);
-  const copyToRoot = opts.copyToRoot === undefined ? [] : Array.isArray(opts.copyToRoot) ? opts.copyToRoot : [opts.copyToRoot];
-  await checkInputDirs(
-    'copyToRoot',
-    copyToRoot.map((p) => resolve(p)),
-  );
+  await checkInputDirs('copyToRoot', opts.copyToRoot);
   await checkOutputPath(opts.out, 'directory');
   const out = resolve(opts.out);
   const existing = await readdir(out).catch(() => null);

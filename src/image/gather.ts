@@ -143,13 +143,9 @@ export interface Gathered {
 
 export async function gather(given: LayeredImageOptions): Promise<Gathered> {
   checkImageOptions(given);
-  const storeDirOf = (given.storeDir ?? '/nix/store').replace(/\/+$/, '');
+  const storeDir = (given.storeDir ?? '/nix/store').replace(/\/+$/, '');
   // A store path may be a file (it keeps its place); a plain directory's contents are copied to the root.
-  await checkInputDirs(
-    'contents',
-    toList(given.contents).map((c) => resolve(c)),
-    (p) => isStorePath(p, storeDirOf),
-  );
+  await checkInputDirs('contents', given.contents, (p) => isStorePath(p, storeDir));
   if (given.enableFakechroot === false) {
     throw new OpError(
       'image_options',
@@ -161,7 +157,6 @@ export async function gather(given: LayeredImageOptions): Promise<Gathered> {
   const opts = given.fakeRootCommands ? { ...given, docker: await engineFor('fakeRootCommands', given.docker) } : given;
   const created = parseCreated(opts.created);
   const d: EntryDefaults = { ...ROOT_OWNER, ...pickOwner(opts), mtime: created.epoch };
-  const storeDir = (opts.storeDir ?? '/nix/store').replace(/\/+$/, '');
   let base: BaseImage | undefined;
   const scratch = await mkdtemp(join(tmpdir(), 'ndt-custom-'));
   const closers: (() => Promise<void>)[] = [];

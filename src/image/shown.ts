@@ -1,4 +1,7 @@
-// How an option's bad value is shown in an error (no imports: the CLI loads it before any builder).
+// How an option and its bad value are shown in an error (no imports: the CLI loads it before any builder).
+
+/** An option's flag name without its dashes: nixpkgs' camelCase in kebab-case (copyToRoot: copy-to-root). */
+export const kebab = (option: string): string => option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** A value as an error shows it: its JSON (shortened) and what it is. */
 export function shown(v: unknown): string {
