@@ -109,8 +109,27 @@ function noInterpreter(err: unknown, script: string, what: string): unknown {
   );
 }
 
+/** The top layer of the committed image (what the script changed), saved by the engine and cut out into tmp/changes.tar. */
+async function committedLayer(docker: DockerClient, ref: string, tmp: string, signal: AbortSignal | undefined): Promise<string> {
+  const saved = join(tmp, 'saved.tar');
+  await saveImage(docker, ref, saved, signal);
+  const entries = new Map<string, TarReadEntry>();
+  for await (const e of readTarFile(saved)) entries.set(e.name, e);
+  const manifestEntry = entries.get('manifest.json');
+  if (!manifestEntry) throw new OpError('engine_answer', "runAsRoot: the engine's image save has no manifest.json", ENGINE_HINT);
+  const manifest = JSON.parse((await readTarMember(saved, manifestEntry)).toString()) as { Layers: string[] }[];
+  const top = manifest[0]?.Layers.at(-1);
+  const topEntry = top ? entries.get(top) : undefined;
+  if (!topEntry) throw new OpError('engine_answer', 'runAsRoot: cannot find the committed layer', ENGINE_HINT);
+  const layerFile = join(tmp, 'changes.tar');
+  await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
+  await rm(saved);
+  return layerFile;
+}
+
 export async function runAsRoot(docker: DockerClient, image: Assembled, opts: RunAsRootOptions): Promise<RunAsRootResult> {
   const { script, mtime, signal } = opts;
+  const what = opts.what ?? 'runAsRoot';
   signal?.throwIfAborted();
   const mounts = opts.mounts ?? [];
   const shebang = script.startsWith('#!');
@@ -148,7 +167,7 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     if (shebang) await c.putArchive(await scriptArchive(script), { path: '/' });
     signal?.throwIfAborted();
     await c.start().catch((err: unknown) => {
-      throw noInterpreter(err, script, opts.what ?? 'runAsRoot');
+      throw noInterpreter(err, script, what);
     });
     // An abort ends the wait; cleanupEngine below removes the running container (killing the script).
     const { StatusCode } = (await c.wait(signal ? { abortSignal: signal } : {})) as { StatusCode: number };
@@ -156,31 +175,19 @@ export async function runAsRoot(docker: DockerClient, image: Assembled, opts: Ru
     const output = (await c.logs({ stdout: true, stderr: true })).toString();
     // A missing #! interpreter is only known once the container runs: the runtime's exec fails.
     if (StatusCode !== 0 && shebang && output.includes(`exec /${SCRIPT_PATH}: no such file or directory`)) {
-      throw noInterpreter(new Error(output), script, opts.what ?? 'runAsRoot');
+      throw noInterpreter(new Error(output), script, what);
     }
     if (StatusCode !== 0) {
       throw new OpError(
         'run_as_root',
-        `${opts.what ?? 'runAsRoot'} script failed with status ${StatusCode}:\n${output}`,
-        `Fix the ${opts.what ?? 'runAsRoot'} script (its output is above); it runs as root in the image without network.`,
+        `${what} script failed with status ${StatusCode}:\n${output}`,
+        `Fix the ${what} script (its output is above); it runs as root in the image without network.`,
       );
     }
     const [repo, tag] = committedRef.split(':');
     await c.commit({ repo, tag });
     signal?.throwIfAborted();
-    const saved = join(tmp, 'saved.tar');
-    await saveImage(docker, committedRef, saved, signal);
-    const entries = new Map<string, TarReadEntry>();
-    for await (const e of readTarFile(saved)) entries.set(e.name, e);
-    const manifestEntry = entries.get('manifest.json');
-    if (!manifestEntry) throw new OpError('engine_answer', "runAsRoot: the engine's image save has no manifest.json", ENGINE_HINT);
-    const manifest = JSON.parse((await readTarMember(saved, manifestEntry)).toString()) as { Layers: string[] }[];
-    const top = manifest[0]?.Layers.at(-1);
-    const topEntry = top ? entries.get(top) : undefined;
-    if (!topEntry) throw new OpError('engine_answer', 'runAsRoot: cannot find the committed layer', ENGINE_HINT);
-    const layerFile = join(tmp, 'changes.tar');
-    await pipeline(Readable.from(readRange(saved, topEntry.offset, topEntry.size)), createWriteStream(layerFile));
-    await rm(saved);
+    const layerFile = await committedLayer(docker, committedRef, tmp, signal);
     const changes = await normaliseLayerFile(layerFile, mtime, mountArtifacts(mounts));
     signal?.throwIfAborted();
     return { layer: entriesLayer(changes, 'runAsRoot changes'), entries: changes, output, close };
