@@ -110,8 +110,26 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
   });
   unstarted = null; // handed over to the hold of the started container
   const id = job.id;
-  deps.scope.hold({
-    label: `${kind} container ${id.slice(0, 12)}`,
+  holdStarted(deps.scope, `${kind} container ${id.slice(0, 12)}`, { engine, reporter, job, keep });
+  engineDebug(`${kind} container limits: ${describeLimits(limits)}`);
+  for (const line of await droppedLimits(engine, id, limits)) reporter.warn(line);
+  await inputs.afterStart?.(job.container);
+  return { job, image, layout, limits };
+}
+
+/**
+ * The started container, let go however the job ends: removed at an
+ * interrupt; at the end, stopped and named when kept, else released to
+ * AutoRemove.
+ */
+function holdStarted(
+  scope: JobScope,
+  label: string,
+  { engine, reporter, job, keep }: { engine: Engine; reporter: Reporter; job: JobContainer; keep: boolean },
+): void {
+  const id = job.id;
+  scope.hold({
+    label,
     abandon: () => {
       job.release();
       return removeContainer(engine, id);
@@ -136,10 +154,6 @@ export async function openJobContainer(kind: 'build' | 'archive' | 'shell', spec
     },
     background: !keep,
   });
-  engineDebug(`${kind} container limits: ${describeLimits(limits)}`);
-  for (const line of await droppedLimits(engine, id, limits)) reporter.warn(line);
-  await inputs.afterStart?.(job.container);
-  return { job, image, layout, limits };
 }
 
 /** A create that failed on a bind source the engine does not have: the fall-back signal (auto), or a clear error. */
